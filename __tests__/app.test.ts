@@ -1,0 +1,90 @@
+import { execFileSync } from 'child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { Chart } from 'cdk8s';
+import { defineApp } from '../main';
+import { synthesizeSafely, SynthError, yamlFilesUnder } from '../lib';
+
+const ROOT = join(__dirname, '..');
+
+function synthTo(dir: string, define = (app: Parameters<typeof defineApp>[0]) => { defineApp(app); }) {
+  return synthesizeSafely({ outdir: dir, define });
+}
+
+function snapshotDir(dir: string): Record<string, string> {
+  return Object.fromEntries(yamlFilesUnder(dir).map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
+}
+
+describe('the default app', () => {
+  let work: string;
+  beforeEach(() => { work = mkdtempSync(join(tmpdir(), 'hotrod-synth-')); });
+  afterEach(() => rmSync(work, { recursive: true, force: true }));
+
+  test('writes one folder per Argo CD app', () => {
+    const { files } = synthTo(join(work, 'dist'));
+    expect(files.sort()).toEqual([
+      'argocd/ApplicationSet.hotrod.k8s.yaml',
+      'hotrod/AnalysisTemplate.hotrod-analysis.k8s.yaml',
+      'hotrod/Rollout.hotrod.k8s.yaml',
+      'hotrod/Service.hotrod.k8s.yaml',
+      'otel/ConfigMap.collector-config.k8s.yaml',
+      'otel/DaemonSet.collector.k8s.yaml',
+      'otel/Service.collector.k8s.yaml',
+      'traffic-generator/Deployment.traffic-generator.k8s.yaml',
+    ]);
+  });
+
+  test('is deterministic and equals the committed dist/', () => {
+    synthTo(join(work, 'a'));
+    synthTo(join(work, 'b'));
+    const a = snapshotDir(join(work, 'a'));
+    expect(snapshotDir(join(work, 'b'))).toEqual(a);
+    // The committed output is what Argo CD deploys: it must be what the code says.
+    expect(snapshotDir(join(ROOT, 'dist'))).toEqual(a);
+    for (const text of Object.values(a)) {
+      expect(text).not.toContain(ROOT);
+      expect(text).not.toMatch(/\d{4}-\d\d-\d\dT\d\d:\d\d/);
+    }
+  });
+
+  test('a throwing app leaves the previous output byte-identical', () => {
+    const out = join(work, 'dist');
+    synthTo(out);
+    writeFileSync(join(out, 'otel', 'extra.yaml'), 'kind: ConfigMap\n');
+    const before = snapshotDir(out);
+    expect(() => synthTo(out, (app) => {
+      defineApp(app);
+      new Chart(app, 'broken').node.addValidation({ validate: () => ['planted failure'] });
+    })).toThrow(SynthError);
+    expect(snapshotDir(out)).toEqual(before);
+    expect(() => synthTo(out, () => { throw new Error('constructor blew up'); })).toThrow('constructor blew up');
+    expect(snapshotDir(out)).toEqual(before);
+  });
+
+  test('a failing check leaves the previous output; a success removes stale files', () => {
+    const out = join(work, 'dist');
+    synthTo(out);
+    mkdirSync(join(out, 'removed-app'));
+    writeFileSync(join(out, 'removed-app', 'Deployment.old.k8s.yaml'), 'kind: Deployment\n');
+    const before = snapshotDir(out);
+    expect(() => synthesizeSafely({ outdir: out, define: (app) => { defineApp(app); }, check: () => ['otel/collector: planted'] }))
+      .toThrow('otel/collector: planted');
+    expect(snapshotDir(out)).toEqual(before);
+    synthTo(out);
+    expect(existsSync(join(out, 'removed-app'))).toBe(false);
+    expect(Object.keys(snapshotDir(out))).toHaveLength(8);
+  });
+
+  test('npm run synth (the README command) fails without touching dist/ on bad input', () => {
+    const out = join(work, 'dist');
+    synthTo(out);
+    const before = snapshotDir(out);
+    // The same entry point as `npm run synth`, with the app made invalid through its environment.
+    const run = () => execFileSync(process.execPath, ['-r', 'ts-node/register/transpile-only', join(ROOT, 'main.ts')], {
+      cwd: ROOT, env: { ...process.env, CDK8S_OUTDIR: out, HOTROD_REPO_URL: 'not a url' }, stdio: 'pipe',
+    });
+    expect(run).toThrow(/repoUrl 'not a url' is not a git URL/);
+    expect(snapshotDir(out)).toEqual(before);
+  });
+});

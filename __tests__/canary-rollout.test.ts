@@ -1,0 +1,99 @@
+import { Chart, Testing } from 'cdk8s';
+import { CanaryRollout, CanaryStep, OtelCollectorDaemonSet, SpanmetricsPipeline } from '../lib';
+import { find, synth, wiredStack } from './helpers';
+
+describe('CanaryRollout', () => {
+  test('emits the Rollout and Service of SPEC', () => {
+    const { hotrod } = wiredStack();
+    const objects = synth(hotrod);
+    expect(objects.filter((o) => o.kind !== 'AnalysisTemplate')).toMatchSnapshot();
+
+    const rollout = find(objects, 'Rollout', 'hotrod');
+    expect(rollout.spec.replicas).toBe(2);
+    expect(rollout.spec.revisionHistoryLimit).toBe(3);
+    const container = rollout.spec.template.spec.containers[0];
+    expect(container.image).toBe('jaegertracing/example-hotrod:1.76.0');
+    expect(container.args).toEqual(['all']);
+    expect(container.ports.map((p: any) => [p.name, p.containerPort])).toEqual([['frontend', 8080], ['customer', 8081], ['route', 8083]]);
+    const env = Object.fromEntries(container.env.map((e: any) => [e.name, e.value ?? e.valueFrom.fieldRef.fieldPath]));
+    expect(env).toEqual({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector.otel.svc.cluster.local:4318',
+      POD_NAME: 'metadata.name',
+      POD_NAMESPACE: 'metadata.namespace',
+      POD_HASH: "metadata.labels['rollouts-pod-template-hash']",
+      OTEL_RESOURCE_ATTRIBUTES: 'hotrod.pod.name=$(POD_NAME),hotrod.namespace=$(POD_NAMESPACE),hotrod.pod.hash=$(POD_HASH)',
+    });
+    // $(VAR) only expands variables defined earlier in the list.
+    const names = container.env.map((e: any) => e.name);
+    expect(names.indexOf('OTEL_RESOURCE_ATTRIBUTES')).toBeGreaterThan(names.indexOf('POD_HASH'));
+    expect(container.resources).toEqual({ limits: { cpu: '100m', memory: '100M' }, requests: { cpu: '100m', memory: '100M' } });
+    expect(container.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001 });
+    expect(rollout.spec.template.metadata.annotations).toEqual({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '8080', 'prometheus.io/path': '/metrics' });
+    expect(rollout.spec.strategy.canary.steps).toEqual([
+      { setWeight: 50 },
+      { analysis: {
+        templates: [{ templateName: 'hotrod-analysis' }],
+        args: [
+          { name: 'namespace', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+          { name: 'canary-hash', valueFrom: { podTemplateHashValue: 'Latest' } },
+        ],
+      } },
+      { setWeight: 100 },
+    ]);
+
+    const svc = find(objects, 'Service', 'hotrod');
+    expect(svc.spec.ports).toEqual([{ name: 'frontend', port: 8080, targetPort: 8080, protocol: 'TCP' }]);
+    expect(svc.spec.selector).toEqual(rollout.spec.selector.matchLabels);
+  });
+
+  test('the OTLP endpoint follows the collector Service and its OTLP/HTTP port', () => {
+    const { hotrod, collector } = wiredStack({ pipeline: { otlpHttpPort: 4999 } });
+    const env = find(synth(hotrod), 'Rollout').spec.template.spec.containers[0].env;
+    expect(env.find((e: any) => e.name === 'OTEL_EXPORTER_OTLP_ENDPOINT').value).toBe('http://collector.otel.svc.cluster.local:4999');
+    expect(find(synth(collector.node.scope as Chart), 'Service', 'collector').spec.ports.map((p: any) => p.port)).toContain(4999);
+  });
+
+  test('resource attribute keys follow the pipeline dimensions', () => {
+    const { hotrod } = wiredStack({ pipeline: { podIdentity: { podTemplateHash: 'app.pod.hash' } } });
+    const env = find(synth(hotrod), 'Rollout').spec.template.spec.containers[0].env;
+    expect(env.find((e: any) => e.name === 'OTEL_RESOURCE_ATTRIBUTES').value).toContain('app.pod.hash=$(POD_HASH)');
+  });
+
+  test('the image tag is one prop', () => {
+    const { hotrod } = wiredStack({ rollout: { imageTag: '1.77.0' } });
+    expect(find(synth(hotrod), 'Rollout').spec.template.spec.containers[0].image).toBe('jaegertracing/example-hotrod:1.77.0');
+  });
+
+  test('pods at a weight follow Argo Rollouts without a traffic router', () => {
+    const { rollout } = wiredStack();
+    expect(rollout.podsAtWeight(50)).toEqual({ canary: 1, stable: 1 });
+    expect(rollout.podsAtWeight(10)).toEqual({ canary: 1, stable: 1 });
+    expect(rollout.podsAtWeight(100)).toEqual({ canary: 2, stable: 0 });
+    expect(wiredStack({ rollout: { replicas: 10 } }).rollout.podsAtWeight(25)).toEqual({ canary: 3, stable: 7 });
+  });
+
+  describe('rejects', () => {
+    function make(props: object) {
+      const app = Testing.app();
+      const otel = new Chart(app, 'otel', { namespace: 'otel' });
+      const collector = new OtelCollectorDaemonSet(otel, 'C', { pipeline: new SpanmetricsPipeline(otel, 'P') });
+      return new CanaryRollout(new Chart(app, 'hotrod', { namespace: 'hotrod' }), 'R', { collector, ...props });
+    }
+    test('zero replicas', () => {
+      expect(() => make({ replicas: 0 })).toThrow('CanaryRollout: replicas must be an integer >= 1, got 0');
+    });
+    test('a weight above 100', () => {
+      expect(() => CanaryStep.setWeight(150)).toThrow('CanaryStep.setWeight: percent must be an integer between 0 and 100, got 150');
+    });
+    test('a memory that is not a quantity', () => {
+      expect(() => make({ memory: '100 MB' })).toThrow("CanaryRollout: memory '100 MB' is not a Kubernetes quantity");
+    });
+    test('an image tag with a colon', () => {
+      expect(() => make({ imageTag: 'v1:2' })).toThrow("image tag 'v1:2' is not a valid tag");
+    });
+    test('an analysis step with no analysis', () => {
+      const rollout = make({});
+      expect(() => Testing.synth(Chart.of(rollout))).toThrow("rollout 'hotrod' has an analysis step but no analysis; call rollout.useAnalysis(gates)");
+    });
+  });
+});

@@ -1,0 +1,54 @@
+import { Chart, Testing } from 'cdk8s';
+import { DEFAULT_REPO_URL, HotrodAppSet } from '../lib';
+import { defaultStack, find, synth } from './helpers';
+
+describe('HotrodAppSet', () => {
+  test('emits an ApplicationSet over exactly the synthesized app folders', () => {
+    const { charts } = defaultStack();
+    const appSet = find(synth(charts.argocd), 'ApplicationSet', 'hotrod');
+    expect(appSet).toMatchSnapshot();
+    expect(appSet.metadata.namespace).toBe('argocd');
+    const git = appSet.spec.generators[0].git;
+    expect(git.directories).toEqual([
+      { path: 'dist/otel' }, { path: 'dist/hotrod' }, { path: 'dist/traffic-generator' }, { path: 'dist/argocd', exclude: true },
+    ]);
+    expect(git.repoURL).toBe(DEFAULT_REPO_URL);
+    expect(git.revision).toBe('HEAD');
+    const spec = appSet.spec.template.spec;
+    expect(appSet.spec.goTemplate).toBe(true);
+    expect(appSet.spec.template.metadata.name).toBe('{{.path.basename}}');
+    expect(spec.destination).toEqual({ server: 'https://kubernetes.default.svc', namespace: '{{.path.basename}}' });
+    expect(spec.source).toEqual({ repoURL: DEFAULT_REPO_URL, targetRevision: 'HEAD', path: '{{.path.path}}' });
+    expect(spec.project).toBe('default');
+    expect(spec.syncPolicy).toEqual({ automated: { prune: true, selfHeal: true, allowEmpty: false }, syncOptions: ['CreateNamespace=true'] });
+    expect(appSet.spec.syncPolicy).toEqual({ applicationsSync: 'create-update', preserveResourcesOnDeletion: true });
+  });
+
+  test('repo URL and revision are props', () => {
+    const { charts } = defaultStack({ repoUrl: 'git@github.com:acme/delivery.git', revision: 'main' });
+    const appSet = find(synth(charts.argocd), 'ApplicationSet');
+    expect(appSet.spec.generators[0].git).toMatchObject({ repoURL: 'git@github.com:acme/delivery.git', revision: 'main' });
+    expect(appSet.spec.template.spec.source).toMatchObject({ repoURL: 'git@github.com:acme/delivery.git', targetRevision: 'main' });
+  });
+
+  describe('rejects', () => {
+    function make(props: Partial<ConstructorParameters<typeof HotrodAppSet>[2]>, appNamespace = 'web') {
+      const app = Testing.app();
+      const web = new Chart(app, 'web', { namespace: appNamespace });
+      const argocd = new Chart(app, 'argocd', { namespace: 'argocd' });
+      return () => new HotrodAppSet(argocd, 'AppSet', { apps: [web], ...props });
+    }
+    test('a repo URL that is not a git URL', () => {
+      expect(make({ repoUrl: 'acme/delivery' })).toThrow("HotrodAppSet: repoUrl 'acme/delivery' is not a git URL");
+    });
+    test('a chart whose namespace differs from its folder', () => {
+      expect(make({}, 'frontend')).toThrow("HotrodAppSet: chart 'web' has namespace 'frontend', but its Application deploys to the namespace named after its folder");
+    });
+    test('no apps', () => {
+      expect(make({ apps: [] })).toThrow('HotrodAppSet: apps is empty');
+    });
+    test('an absolute output path', () => {
+      expect(make({ outputPath: '/dist' })).toThrow("HotrodAppSet: outputPath '/dist' must be a relative folder of the repository");
+    });
+  });
+});

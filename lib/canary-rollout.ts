@@ -1,0 +1,292 @@
+import * as kplus from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+import { Rollout, RolloutSpecStrategyCanarySteps, RolloutSpecTemplateSpecContainersReadinessProbeHttpGetPort } from '../imports/argo-rollout-argoproj.io';
+import { OtelCollectorDaemonSet } from './otel-collector-daemon-set';
+import { scrapeAnnotations } from './prometheus-naming';
+import { PodIdentity } from './spanmetrics-pipeline';
+import { clusterDns, Image, imageRef, namespaceOf, validateInteger, validateName, validatePort } from './util';
+
+/** The pod label Argo Rollouts puts on every pod of a ReplicaSet it manages. */
+export const ROLLOUTS_POD_TEMPLATE_HASH_LABEL = 'rollouts-pod-template-hash';
+
+/** The HotROD counter of served requests (one per server span), from its `/metrics`. */
+export const HOTROD_REQUESTS_METRIC = {
+  name: 'hotrod_requests_total',
+  /** the label that says whether the request failed */
+  errorLabel: 'error',
+  /** the value of {@link errorLabel} on failed requests */
+  errorValue: 'true',
+} as const;
+
+/** An argument a step passes to an analysis, and where its value comes from. */
+export interface AnalysisArgument {
+  /** the argument name the template declares */
+  readonly name: string;
+  /** where Argo Rollouts takes the value from */
+  readonly valueFrom: { readonly fieldRef?: { readonly fieldPath: string }; readonly podTemplateHashValue?: 'Stable' | 'Latest' };
+}
+
+/** An analysis a rollout step can run. */
+export interface IAnalysis {
+  /** the AnalysisTemplate's name */
+  readonly templateName: string;
+  /** the arguments the template declares, with their sources */
+  readonly args: readonly AnalysisArgument[];
+  /** the lowest canary request rate the analysis accepts, if it checks one */
+  readonly minRequestsPerSecond?: number;
+}
+
+/** A step of the canary strategy. */
+export class CanaryStep {
+  /** Sends this share of pods (no traffic router: of replicas) to the canary. */
+  public static setWeight(percent: number): CanaryStep {
+    validateInteger('CanaryStep.setWeight', 'percent', percent, 0, 100);
+    return new CanaryStep(percent, undefined);
+  }
+
+  /** Runs the analysis attached with `CanaryRollout.useAnalysis()` (or the given one) and waits for its verdict. */
+  public static analysis(analysis?: IAnalysis): CanaryStep {
+    return new CanaryStep(undefined, { analysis });
+  }
+
+  private constructor(
+    /** the weight this step sets, if it is a setWeight step */
+    public readonly weight: number | undefined,
+    private readonly analysisRef: { analysis?: IAnalysis } | undefined,
+  ) {}
+
+  /** Whether this step runs an analysis. */
+  public get isAnalysis(): boolean {
+    return this.analysisRef !== undefined;
+  }
+
+  /** @internal */
+  public _render(attached: IAnalysis | undefined): RolloutSpecStrategyCanarySteps {
+    if (this.weight !== undefined) return { setWeight: this.weight };
+    const analysis = this.analysisRef?.analysis ?? attached;
+    if (!analysis) throw new Error('unreachable: validated before rendering');
+    return {
+      analysis: {
+        templates: [{ templateName: analysis.templateName }],
+        args: analysis.args.map((a) => ({ name: a.name, valueFrom: { ...a.valueFrom } })),
+      },
+    };
+  }
+
+  /** @internal */
+  public _analysis(attached: IAnalysis | undefined): IAnalysis | undefined {
+    return this.analysisRef ? (this.analysisRef.analysis ?? attached) : undefined;
+  }
+}
+
+/** The container ports HotROD's `all` command serves. */
+export interface HotrodPorts {
+  /** the frontend, which also serves `/metrics` @default 8080 */
+  readonly frontend?: number;
+  /** the customer service @default 8081 */
+  readonly customer?: number;
+  /** the route service @default 8083 */
+  readonly route?: number;
+}
+
+/** Properties of a {@link CanaryRollout}. */
+export interface CanaryRolloutProps {
+  /** the collector HotROD sends its traces to (over OTLP/HTTP) */
+  readonly collector: OtelCollectorDaemonSet;
+  /** the HotROD image tag: the value to change for a release @default '1.76.0' */
+  readonly imageTag?: string;
+  /** the HotROD image repository @default 'jaegertracing/example-hotrod' */
+  readonly imageRepository?: string;
+  /** the name of the Rollout and the Service @default 'hotrod' */
+  readonly name?: string;
+  /** the number of pods @default 2 */
+  readonly replicas?: number;
+  /** old ReplicaSets kept for rollback @default 3 */
+  readonly revisionHistoryLimit?: number;
+  /** the container ports @default - frontend 8080, customer 8081, route 8083 */
+  readonly ports?: HotrodPorts;
+  /** the canary steps @default - setWeight 50, analysis, setWeight 100 */
+  readonly steps?: CanaryStep[];
+  /** CPU request and limit (a Kubernetes quantity) @default '100m' */
+  readonly cpu?: string;
+  /** memory request and limit (a Kubernetes quantity) @default '100M' */
+  readonly memory?: string;
+  /** the numeric uid to run as: the image is `FROM scratch` with no USER, i.e. root @default 10001 */
+  readonly runAsUser?: number;
+}
+
+const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$/;
+
+/**
+ * HotROD as an Argo Rollouts canary, with the Service in front of it.
+ *
+ * The OTLP endpoint comes from the collector's Service and OTLP/HTTP port, and the
+ * `OTEL_RESOURCE_ATTRIBUTES` keys from the pipeline's pod identity dimensions.
+ */
+export class CanaryRollout extends Construct {
+  /** the Rollout */
+  public readonly rollout: Rollout;
+  /** the Service in front of stable and canary pods */
+  public readonly service: kplus.Service;
+  /** the image the rollout deploys */
+  public readonly image: Image;
+  /** the number of pods */
+  public readonly replicas: number;
+  /** the canary steps */
+  public readonly steps: readonly CanaryStep[];
+  /** the frontend port (Service port, scrape port) */
+  public readonly frontendPort: number;
+  /** the OTLP endpoint HotROD exports to */
+  public readonly otlpEndpoint: string;
+  /** the pod labels the Service selects */
+  public readonly podLabels: Readonly<Record<string, string>>;
+  private attachedAnalysis?: IAnalysis;
+
+  constructor(scope: Construct, id: string, props: CanaryRolloutProps) {
+    super(scope, id);
+    const name = props.name ?? 'hotrod';
+    validateName('CanaryRollout', 'name', name);
+    this.image = { repository: props.imageRepository ?? 'jaegertracing/example-hotrod', tag: props.imageTag ?? '1.76.0' };
+    const image = imageRef(this.image);
+    this.replicas = props.replicas ?? 2;
+    validateInteger('CanaryRollout', 'replicas', this.replicas, 1);
+    const revisionHistoryLimit = props.revisionHistoryLimit ?? 3;
+    validateInteger('CanaryRollout', 'revisionHistoryLimit', revisionHistoryLimit, 0);
+    const ports = { frontend: props.ports?.frontend ?? 8080, customer: props.ports?.customer ?? 8081, route: props.ports?.route ?? 8083 };
+    for (const [k, v] of Object.entries(ports)) validatePort('CanaryRollout', `ports.${k}`, v);
+    this.frontendPort = ports.frontend;
+    const cpu = props.cpu ?? '100m';
+    const memory = props.memory ?? '100M';
+    for (const [k, v] of [['cpu', cpu], ['memory', memory]]) {
+      if (!QUANTITY.test(v)) {
+        throw new Error(`CanaryRollout: ${k} '${v}' is not a Kubernetes quantity; use e.g. '100m' for CPU or '100M' / '128Mi' for memory`);
+      }
+    }
+    const runAsUser = props.runAsUser ?? 10001;
+    validateInteger('CanaryRollout', 'runAsUser', runAsUser, 1);
+    this.steps = props.steps ?? [CanaryStep.setWeight(50), CanaryStep.analysis(), CanaryStep.setWeight(100)];
+    this.podLabels = { app: name };
+
+    const pipeline = props.collector.pipeline;
+    this.otlpEndpoint = props.collector.otlpHttpEndpoint;
+    const identity = pipeline.podIdentity;
+    const resourceAttributes = [
+      `${identity[PodIdentity.POD_NAME]}=$(POD_NAME)`,
+      `${identity[PodIdentity.NAMESPACE]}=$(POD_NAMESPACE)`,
+      `${identity[PodIdentity.POD_TEMPLATE_HASH]}=$(POD_HASH)`,
+    ].join(',');
+
+    const self = this;
+    this.rollout = new Rollout(this, 'Resource', {
+      metadata: { name, labels: { ...this.podLabels } },
+      spec: {
+        replicas: this.replicas,
+        revisionHistoryLimit,
+        selector: { matchLabels: { ...this.podLabels } },
+        template: {
+          metadata: {
+            labels: { ...this.podLabels },
+            annotations: scrapeAnnotations(ports.frontend, '/metrics'),
+          },
+          spec: {
+            automountServiceAccountToken: false,
+            securityContext: { runAsNonRoot: true, runAsUser, runAsGroup: runAsUser },
+            containers: [{
+              name,
+              image,
+              imagePullPolicy: 'IfNotPresent',
+              args: ['all'],
+              ports: [
+                { name: 'frontend', containerPort: ports.frontend, protocol: 'TCP' },
+                { name: 'customer', containerPort: ports.customer, protocol: 'TCP' },
+                { name: 'route', containerPort: ports.route, protocol: 'TCP' },
+              ],
+              env: [
+                { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: this.otlpEndpoint },
+                { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+                { name: 'POD_HASH', valueFrom: { fieldRef: { fieldPath: `metadata.labels['${ROLLOUTS_POD_TEMPLATE_HASH_LABEL}']` } } },
+                { name: 'OTEL_RESOURCE_ATTRIBUTES', value: resourceAttributes },
+              ],
+              resources: { requests: { cpu, memory }, limits: { cpu, memory } },
+              securityContext: {
+                runAsNonRoot: true,
+                runAsUser,
+                runAsGroup: runAsUser,
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                privileged: false,
+                capabilities: { drop: ['ALL'] },
+              },
+              readinessProbe: { httpGet: { path: '/', port: RolloutSpecTemplateSpecContainersReadinessProbeHttpGetPort.fromNumber(ports.frontend) } },
+            }],
+          },
+        },
+        strategy: {
+          canary: {
+            // A getter, so an analysis attached after construction still reaches the output.
+            get steps() {
+              return self.steps.map((s) => s._render(self.attachedAnalysis));
+            },
+          },
+        },
+      },
+    });
+
+    this.service = new kplus.Service(this, 'Service', {
+      metadata: { name, labels: { ...this.podLabels } },
+      ports: [{ name: 'frontend', port: ports.frontend, targetPort: ports.frontend, protocol: kplus.Protocol.TCP }],
+    });
+    for (const [k, v] of Object.entries(this.podLabels)) this.service.selectLabel(k, v);
+
+    this.node.addValidation({
+      validate: () => this.steps.some((s) => s.isAnalysis && !s._analysis(this.attachedAnalysis))
+        ? [`rollout '${name}' has an analysis step but no analysis; call rollout.useAnalysis(gates) or pass CanaryStep.analysis(gates)`]
+        : [],
+    });
+  }
+
+  /** Makes `analysis` the one that `CanaryStep.analysis()` steps run; returns it. */
+  public useAnalysis<T extends IAnalysis>(analysis: T): T {
+    if (this.attachedAnalysis && this.attachedAnalysis !== analysis) {
+      throw new Error(`rollout '${this.rollout.name}' already uses analysis '${this.attachedAnalysis.templateName}'; pass CanaryStep.analysis(x) per step to run several`);
+    }
+    this.attachedAnalysis = analysis;
+    return analysis;
+  }
+
+  /** The namespace the rollout runs in. */
+  public get namespace(): string {
+    return namespaceOf(this.rollout);
+  }
+
+  /** The in-cluster URL of the HotROD frontend, e.g. `http://hotrod.hotrod.svc.cluster.local:8080`. */
+  public get url(): string {
+    return `http://${clusterDns(this.service)}:${this.frontendPort}`;
+  }
+
+  /** The analyses the steps run, with the weight in force when each starts. */
+  public analysisSteps(): { readonly weight: number; readonly analysis: IAnalysis }[] {
+    let weight = 0;
+    const out: { weight: number; analysis: IAnalysis }[] = [];
+    for (const step of this.steps) {
+      if (step.weight !== undefined) weight = step.weight;
+      const analysis = step._analysis(this.attachedAnalysis);
+      if (analysis) out.push({ weight, analysis });
+    }
+    return out;
+  }
+
+  /**
+   * The canary and stable pod counts at a weight, as Argo Rollouts sets them without a traffic
+   * router: the closest whole number of canary pods, at least one canary and one stable pod
+   * for weights 1-99.
+   */
+  public podsAtWeight(weight: number): { readonly canary: number; readonly stable: number } {
+    if (weight <= 0) return { canary: 0, stable: this.replicas };
+    if (weight >= 100) return { canary: this.replicas, stable: 0 };
+    const canary = Math.max(1, Math.round((this.replicas * weight) / 100));
+    const stable = Math.max(1, this.replicas - canary);
+    return { canary, stable };
+  }
+}

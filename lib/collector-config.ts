@@ -1,0 +1,549 @@
+import { Duration } from 'cdk8s';
+import { OtelMetricType, prometheusMetricName, sanitizeLabelName } from './prometheus-naming';
+
+/**
+ * A typed model of an OpenTelemetry Collector (v0.142) configuration.
+ *
+ * Pipelines hold the component objects themselves, so a pipeline can only name a
+ * component that is configured, and the rendered `receivers:`/`exporters:`/... sections
+ * are exactly the components some pipeline (or `service.extensions`) uses.
+ */
+
+/** A telemetry signal a pipeline carries. */
+export enum Signal {
+  TRACES = 'traces',
+  METRICS = 'metrics',
+  LOGS = 'logs',
+}
+
+/** The protocol spoken on a port a component listens on. */
+export enum ListenerProtocol {
+  OTLP_GRPC = 'otlp-grpc',
+  OTLP_HTTP = 'otlp-http',
+  /** a plain HTTP endpoint, such as `/metrics` or a health check */
+  HTTP = 'http',
+}
+
+/** A port a component binds inside the collector pod. */
+export interface Listener {
+  /** the container port name, at most 15 characters (IANA_SVC_NAME) */
+  readonly name: string;
+  /** the address the component binds */
+  readonly host: string;
+  /** the port number */
+  readonly port: number;
+  /** what is spoken on the port */
+  readonly protocol: ListenerProtocol;
+  /** whether other pods send to this port through the collector's Service */
+  readonly servedToOtherPods: boolean;
+}
+
+/** A `host:port` a component binds. */
+export interface BindAddress {
+  /**
+   * The address to bind.
+   * @default '0.0.0.0' - every interface; the collector's default `localhost` is unreachable from other pods
+   */
+  readonly host?: string;
+  /** the port */
+  readonly port: number;
+}
+
+const COMPONENT_TYPE = /^[a-zA-Z][0-9a-zA-Z_]{0,62}$/;
+const COMPONENT_NAME = /^[^\s/]+$/;
+
+function renderDuration(d: Duration): string {
+  const ms = d.toMilliseconds();
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+function endpoint(bind: BindAddress): string {
+  return `${bind.host ?? '0.0.0.0'}:${bind.port}`;
+}
+
+function assertPort(component: string, field: string, port: number): void {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new Error(`${component}: ${field} must be an integer port between 1 and 65535, got ${port}`);
+  }
+}
+
+/** What every configured component has in common. */
+export abstract class CollectorComponent {
+  /** the component id, `type[/name]` */
+  public readonly id: string;
+
+  protected constructor(public readonly type: string, name?: string) {
+    if (!COMPONENT_TYPE.test(type)) {
+      throw new Error(`invalid component type '${type}': a type matches ${COMPONENT_TYPE.source}`);
+    }
+    if (name !== undefined && !COMPONENT_NAME.test(name)) {
+      throw new Error(`invalid component name '${name}' for type '${type}': use a non-empty name without '/' or spaces`);
+    }
+    this.id = name ? `${type}/${name}` : type;
+  }
+
+  /** the component's configuration block */
+  public abstract toConfig(): Record<string, unknown>;
+
+  /** the ports this component binds */
+  public listeners(): Listener[] {
+    return [];
+  }
+}
+
+/** A component that takes data in at the start of a pipeline. */
+export abstract class Receiver extends CollectorComponent {
+  public readonly section = 'receivers';
+}
+
+/** A component that transforms data in the middle of a pipeline. */
+export abstract class Processor extends CollectorComponent {
+  public readonly section = 'processors';
+}
+
+/** A component that sends data out at the end of a pipeline. */
+export abstract class Exporter extends CollectorComponent {
+  public readonly section = 'exporters';
+}
+
+/** A component that is an exporter of one pipeline and a receiver of another. */
+export abstract class Connector extends CollectorComponent {
+  public readonly section = 'connectors';
+  /** the signal pairs (exporter side -> receiver side) this connector supports */
+  public abstract readonly supportedSignals: ReadonlyArray<readonly [Signal, Signal]>;
+}
+
+/** A component that runs beside the pipelines (health checks, auth). */
+export abstract class Extension extends CollectorComponent {
+  public readonly section = 'extensions';
+}
+
+/** Properties of an {@link OtlpReceiver}. */
+export interface OtlpReceiverProps {
+  /** where OTLP/gRPC is served; `undefined` disables the protocol */
+  readonly grpc?: BindAddress;
+  /** where OTLP/HTTP is served; `undefined` disables the protocol */
+  readonly http?: BindAddress;
+  /** the component name after `otlp/` @default - none */
+  readonly name?: string;
+}
+
+/** The `otlp` receiver. */
+export class OtlpReceiver extends Receiver {
+  public readonly grpc?: BindAddress;
+  public readonly http?: BindAddress;
+
+  constructor(props: OtlpReceiverProps) {
+    super('otlp', props.name);
+    if (!props.grpc && !props.http) {
+      throw new Error(`receiver ${this.id}: enable at least one protocol (grpc or http)`);
+    }
+    if (props.grpc) assertPort(`receiver ${this.id}`, 'grpc.port', props.grpc.port);
+    if (props.http) assertPort(`receiver ${this.id}`, 'http.port', props.http.port);
+    this.grpc = props.grpc;
+    this.http = props.http;
+  }
+
+  public toConfig(): Record<string, unknown> {
+    const protocols: Record<string, unknown> = {};
+    if (this.grpc) protocols.grpc = { endpoint: endpoint(this.grpc) };
+    if (this.http) protocols.http = { endpoint: endpoint(this.http) };
+    return { protocols };
+  }
+
+  public listeners(): Listener[] {
+    const out: Listener[] = [];
+    if (this.grpc) {
+      out.push({ name: 'otlp-grpc', host: this.grpc.host ?? '0.0.0.0', port: this.grpc.port, protocol: ListenerProtocol.OTLP_GRPC, servedToOtherPods: true });
+    }
+    if (this.http) {
+      out.push({ name: 'otlp-http', host: this.http.host ?? '0.0.0.0', port: this.http.port, protocol: ListenerProtocol.OTLP_HTTP, servedToOtherPods: true });
+    }
+    return out;
+  }
+}
+
+/** Properties of a {@link MemoryLimiterProcessor}. */
+export interface MemoryLimiterProcessorProps {
+  /** how often memory is checked @default Duration.seconds(1) */
+  readonly checkInterval?: Duration;
+  /** the hard limit as a percentage of the container's memory @default 80 */
+  readonly limitPercentage?: number;
+  /** the spike allowance as a percentage of the container's memory @default 25 */
+  readonly spikeLimitPercentage?: number;
+}
+
+/** The `memory_limiter` processor: refuses data before the collector is OOM-killed. */
+export class MemoryLimiterProcessor extends Processor {
+  private readonly props: MemoryLimiterProcessorProps;
+
+  constructor(props: MemoryLimiterProcessorProps = {}) {
+    super('memory_limiter');
+    this.props = props;
+  }
+
+  public toConfig(): Record<string, unknown> {
+    return {
+      check_interval: renderDuration(this.props.checkInterval ?? Duration.seconds(1)),
+      limit_percentage: this.props.limitPercentage ?? 80,
+      spike_limit_percentage: this.props.spikeLimitPercentage ?? 25,
+    };
+  }
+}
+
+/** The `batch` processor: batches data before export. */
+export class BatchProcessor extends Processor {
+  constructor() {
+    super('batch');
+  }
+
+  public toConfig(): Record<string, unknown> {
+    return {};
+  }
+}
+
+/** The histogram unit of the spanmetrics duration metric. */
+export enum HistogramUnit {
+  MILLISECONDS = 'ms',
+  SECONDS = 's',
+}
+
+/** Converts a duration to a number in the given histogram unit. */
+export function durationInUnit(d: Duration, unit: HistogramUnit): number {
+  const ms = d.toMilliseconds();
+  return unit === HistogramUnit.MILLISECONDS ? ms : ms / 1000;
+}
+
+/** One spanmetrics dimension: a span or resource attribute turned into a label. */
+export interface SpanmetricsDimension {
+  /** the attribute key, e.g. `hotrod.pod.hash` */
+  readonly name: string;
+  /** the value used when neither the span nor its resource has the attribute @default - the label is omitted */
+  readonly default?: string;
+}
+
+/** Properties of a {@link SpanmetricsConnector}. */
+export interface SpanmetricsConnectorProps {
+  /** the metric name prefix @default 'traces.span.metrics' */
+  readonly namespace?: string;
+  /** the unit of the duration histogram @default HistogramUnit.MILLISECONDS */
+  readonly histogramUnit?: HistogramUnit;
+  /** explicit histogram buckets @default - the connector's defaults (2ms .. 15s) */
+  readonly histogramBuckets?: Duration[];
+  /** extra dimensions @default - none */
+  readonly dimensions?: SpanmetricsDimension[];
+  /** how often metrics are flushed to the metrics pipeline @default Duration.seconds(60) */
+  readonly metricsFlushInterval?: Duration;
+}
+
+/** The `spanmetrics` connector: turns spans into call counters and duration histograms. */
+export class SpanmetricsConnector extends Connector {
+  public readonly supportedSignals = [[Signal.TRACES, Signal.METRICS]] as const;
+  public readonly namespace: string;
+  public readonly histogramUnit: HistogramUnit;
+  public readonly histogramBuckets?: Duration[];
+  public readonly dimensions: SpanmetricsDimension[];
+  public readonly metricsFlushInterval: Duration;
+
+  constructor(props: SpanmetricsConnectorProps = {}) {
+    super('spanmetrics');
+    this.namespace = props.namespace ?? 'traces.span.metrics';
+    this.histogramUnit = props.histogramUnit ?? HistogramUnit.MILLISECONDS;
+    this.histogramBuckets = props.histogramBuckets;
+    this.dimensions = props.dimensions ?? [];
+    this.metricsFlushInterval = props.metricsFlushInterval ?? Duration.seconds(60);
+    const seen = new Set<string>();
+    for (const d of this.dimensions) {
+      if (!d.name || /\s/.test(d.name)) {
+        throw new Error(`spanmetrics: dimension name '${d.name}' is not an attribute key; use a non-empty key without spaces such as 'hotrod.pod.hash'`);
+      }
+      const label = sanitizeLabelName(d.name);
+      if (seen.has(label)) {
+        throw new Error(`spanmetrics: two dimensions become the Prometheus label '${label}'; give them keys that differ in letters or digits`);
+      }
+      seen.add(label);
+    }
+    if (this.metricsFlushInterval.toMilliseconds() <= 0) {
+      throw new Error(`spanmetrics: metricsFlushInterval must be positive, got ${this.metricsFlushInterval.toMilliseconds()}ms`);
+    }
+  }
+
+  public toConfig(): Record<string, unknown> {
+    const histogram: Record<string, unknown> = { unit: this.histogramUnit };
+    if (this.histogramBuckets) {
+      histogram.explicit = { buckets: this.histogramBuckets.map(renderDuration) };
+    }
+    return {
+      namespace: this.namespace,
+      histogram,
+      dimensions: this.dimensions.map((d) => (d.default === undefined ? { name: d.name } : { name: d.name, default: d.default })),
+      metrics_flush_interval: renderDuration(this.metricsFlushInterval),
+    };
+  }
+}
+
+/** Properties of an {@link OtlpExporter}. */
+export interface OtlpExporterProps {
+  /** the `host:port` of the OTLP/gRPC backend */
+  readonly endpoint: string;
+  /** send without TLS @default false */
+  readonly insecure?: boolean;
+  /** the component name after `otlp/` @default - none */
+  readonly name?: string;
+}
+
+/** The `otlp` exporter (OTLP/gRPC). */
+export class OtlpExporter extends Exporter {
+  public readonly endpoint: string;
+  public readonly insecure: boolean;
+
+  constructor(props: OtlpExporterProps) {
+    super('otlp', props.name);
+    if (!/^[^\s:/]+:\d+$/.test(props.endpoint)) {
+      throw new Error(`exporter ${this.id}: endpoint '${props.endpoint}' must be host:port, e.g. 'jaeger-collector.jaeger.svc.cluster.local:4317'`);
+    }
+    this.endpoint = props.endpoint;
+    this.insecure = props.insecure ?? false;
+  }
+
+  public toConfig(): Record<string, unknown> {
+    return { endpoint: this.endpoint, tls: { insecure: this.insecure } };
+  }
+}
+
+/** Properties of a {@link PrometheusExporter}. */
+export interface PrometheusExporterProps {
+  /** where `/metrics` is served */
+  readonly bind: BindAddress;
+  /** a prefix for every metric name @default - none */
+  readonly namespace?: string;
+}
+
+/** The `prometheus` exporter: serves metrics for Prometheus to scrape (contrib distribution only). */
+export class PrometheusExporter extends Exporter {
+  public readonly bind: BindAddress;
+  public readonly namespace?: string;
+  /** the path the exporter serves */
+  public readonly path = '/metrics';
+
+  constructor(props: PrometheusExporterProps) {
+    super('prometheus');
+    assertPort(`exporter ${this.id}`, 'port', props.bind.port);
+    this.bind = props.bind;
+    this.namespace = props.namespace;
+  }
+
+  public toConfig(): Record<string, unknown> {
+    return this.namespace ? { endpoint: endpoint(this.bind), namespace: this.namespace } : { endpoint: endpoint(this.bind) };
+  }
+
+  public listeners(): Listener[] {
+    return [{ name: 'prometheus', host: this.bind.host ?? '0.0.0.0', port: this.bind.port, protocol: ListenerProtocol.HTTP, servedToOtherPods: false }];
+  }
+}
+
+/** How much the debug exporter prints. */
+export enum DebugVerbosity {
+  BASIC = 'basic',
+  NORMAL = 'normal',
+  DETAILED = 'detailed',
+}
+
+/** The `debug` exporter: prints telemetry to the collector's log. */
+export class DebugExporter extends Exporter {
+  constructor(private readonly verbosity: DebugVerbosity = DebugVerbosity.BASIC) {
+    super('debug');
+  }
+
+  public toConfig(): Record<string, unknown> {
+    return { verbosity: this.verbosity };
+  }
+}
+
+/** The `health_check` extension: answers `GET <path>` with 200 once the collector is ready. */
+export class HealthCheckExtension extends Extension {
+  public readonly bind: BindAddress;
+  public readonly path = '/';
+
+  constructor(bind: BindAddress) {
+    super('health_check');
+    assertPort(`extension ${this.id}`, 'port', bind.port);
+    this.bind = bind;
+  }
+
+  public toConfig(): Record<string, unknown> {
+    return { endpoint: endpoint(this.bind) };
+  }
+
+  public listeners(): Listener[] {
+    return [{ name: 'health', host: this.bind.host ?? '0.0.0.0', port: this.bind.port, protocol: ListenerProtocol.HTTP, servedToOtherPods: false }];
+  }
+}
+
+/** One pipeline of `service.pipelines`. */
+export interface PipelineDefinition {
+  /** what the pipeline carries */
+  readonly signal: Signal;
+  /** the pipeline name after `signal/` @default - none */
+  readonly name?: string;
+  /** where data enters */
+  readonly receivers: ReadonlyArray<Receiver | Connector>;
+  /** what transforms it, in order @default - none */
+  readonly processors?: ReadonlyArray<Processor>;
+  /** where data leaves */
+  readonly exporters: ReadonlyArray<Exporter | Connector>;
+}
+
+type AnyComponent = Receiver | Processor | Exporter | Connector | Extension;
+
+/** A collector configuration: pipelines of typed components plus extensions. */
+export class CollectorConfig {
+  private readonly pipelines: PipelineDefinition[] = [];
+  private readonly extensions: Extension[] = [];
+
+  /** Adds a pipeline; returns its id (`signal[/name]`). */
+  public addPipeline(pipeline: PipelineDefinition): string {
+    const id = pipeline.name ? `${pipeline.signal}/${pipeline.name}` : pipeline.signal;
+    if (this.pipelines.some((p) => pipelineId(p) === id)) {
+      throw new Error(`pipeline '${id}' is defined twice; give the second one a name (signal/name)`);
+    }
+    if (pipeline.receivers.length === 0) {
+      throw new Error(`pipeline '${id}' has no receiver; the collector refuses to start without one`);
+    }
+    if (pipeline.exporters.length === 0) {
+      throw new Error(`pipeline '${id}' has no exporter; the collector refuses to start without one`);
+    }
+    this.pipelines.push(pipeline);
+    return id;
+  }
+
+  /** Configures an extension and lists it in `service.extensions` (an unlisted extension never runs). */
+  public addExtension<T extends Extension>(extension: T): T {
+    this.extensions.push(extension);
+    return extension;
+  }
+
+  /** Every configured component, each once, in the order first used. */
+  public components(): AnyComponent[] {
+    const out: AnyComponent[] = [];
+    const byId = new Map<string, AnyComponent>();
+    const add = (c: AnyComponent) => {
+      const key = `${c.section}:${c.id}`;
+      const existing = byId.get(key);
+      if (existing && existing !== c) {
+        throw new Error(`two different ${c.section} share the id '${c.id}'; give one of them a name (${c.type}/NAME)`);
+      }
+      if (!existing) {
+        byId.set(key, c);
+        out.push(c);
+      }
+    };
+    for (const p of this.pipelines) {
+      [...p.receivers, ...(p.processors ?? []), ...p.exporters].forEach(add);
+    }
+    this.extensions.forEach(add);
+    return out;
+  }
+
+  /** Every port bound by a configured component. */
+  public listeners(): Listener[] {
+    return this.components().flatMap((c) => c.listeners());
+  }
+
+  /** The first configured component of the given class, if any. */
+  public find<T extends CollectorComponent>(cls: abstract new (...args: never[]) => T): T | undefined {
+    return this.components().find((c): c is AnyComponent & T => c instanceof cls);
+  }
+
+  /** Connectors that are not an exporter of one pipeline and a receiver of another with a supported signal pair. */
+  public connectorProblems(): string[] {
+    const problems: string[] = [];
+    for (const c of this.components()) {
+      if (!(c instanceof Connector)) continue;
+      const asExporter = this.pipelines.filter((p) => p.exporters.includes(c)).map((p) => p.signal);
+      const asReceiver = this.pipelines.filter((p) => p.receivers.includes(c)).map((p) => p.signal);
+      const ok = c.supportedSignals.some(([from, to]) => asExporter.includes(from) && asReceiver.includes(to));
+      if (!ok) {
+        const pairs = c.supportedSignals.map(([a, b]) => `${a} -> ${b}`).join(', ');
+        problems.push(`connector '${c.id}' is an exporter in [${asExporter.join(', ')}] and a receiver in [${asReceiver.join(', ')}]; `
+          + `it must bridge ${pairs}: add it to the exporters of a ${c.supportedSignals[0][0]} pipeline and the receivers of a ${c.supportedSignals[0][1]} pipeline`);
+      }
+    }
+    return problems;
+  }
+
+  /** The configuration as the collector reads it. */
+  public toJson(): Record<string, unknown> {
+    const sections: Record<string, Record<string, unknown>> = {};
+    for (const section of ['receivers', 'processors', 'connectors', 'exporters', 'extensions']) {
+      const entries = this.components().filter((c) => c.section === section);
+      if (entries.length > 0) {
+        sections[section] = Object.fromEntries(entries.map((c) => [c.id, c.toConfig()]));
+      }
+    }
+    const pipelines = Object.fromEntries(this.pipelines.map((p) => {
+      const body: Record<string, string[]> = { receivers: p.receivers.map((c) => c.id) };
+      if (p.processors && p.processors.length > 0) body.processors = p.processors.map((c) => c.id);
+      body.exporters = p.exporters.map((c) => c.id);
+      return [pipelineId(p), body];
+    }));
+    const service: Record<string, unknown> = {};
+    if (this.extensions.length > 0) service.extensions = this.extensions.map((e) => e.id);
+    service.pipelines = pipelines;
+    return { ...sections, service };
+  }
+}
+
+function pipelineId(p: PipelineDefinition): string {
+  return p.name ? `${p.signal}/${p.name}` : p.signal;
+}
+
+/** The Prometheus series the spanmetrics connector produces through a prometheus exporter. */
+export interface SpanmetricsSeries {
+  /** the call counter, e.g. `traces_span_metrics_calls_total` */
+  readonly calls: string;
+  /** the duration histogram's base name, e.g. `traces_span_metrics_duration_milliseconds` */
+  readonly duration: string;
+  /** `<duration>_bucket` */
+  readonly durationBucket: string;
+  /** `<duration>_sum` */
+  readonly durationSum: string;
+  /** `<duration>_count` */
+  readonly durationCount: string;
+  /** the histogram unit the duration values are in */
+  readonly histogramUnit: HistogramUnit;
+  /** the labels every series carries (`service_name`, `span_name`, `span_kind`, `status_code`) */
+  readonly intrinsicLabels: readonly string[];
+  /** dimension attribute key -> Prometheus label name */
+  readonly dimensionLabels: Readonly<Record<string, string>>;
+}
+
+/** The attributes spanmetrics always attaches, before renaming. */
+const SPANMETRICS_INTRINSIC_ATTRIBUTES = ['service.name', 'span.name', 'span.kind', 'status.code'];
+
+/**
+ * Names the Prometheus series of a spanmetrics connector exported through a prometheus
+ * exporter, from their plain config blocks (as rendered, or as found in a hand-written config).
+ */
+export function spanmetricsSeries(connectorConfig: Record<string, unknown> | null | undefined, exporterConfig?: Record<string, unknown> | null): SpanmetricsSeries {
+  const cfg = connectorConfig ?? {};
+  const namespace = typeof cfg.namespace === 'string' ? cfg.namespace : 'traces.span.metrics';
+  const histogram = (cfg.histogram ?? {}) as Record<string, unknown>;
+  const unit = histogram.unit === 's' ? HistogramUnit.SECONDS : HistogramUnit.MILLISECONDS;
+  const exporterNamespace = typeof exporterConfig?.namespace === 'string' ? exporterConfig.namespace : undefined;
+  const dims = Array.isArray(cfg.dimensions) ? cfg.dimensions : [];
+  const name = (suffix: string) => (namespace ? `${namespace}.${suffix}` : suffix);
+  const duration = prometheusMetricName({ name: name('duration'), unit, type: OtelMetricType.HISTOGRAM, exporterNamespace });
+  return {
+    calls: prometheusMetricName({ name: name('calls'), type: OtelMetricType.MONOTONIC_SUM, exporterNamespace }),
+    duration,
+    durationBucket: `${duration}_bucket`,
+    durationSum: `${duration}_sum`,
+    durationCount: `${duration}_count`,
+    histogramUnit: unit,
+    intrinsicLabels: SPANMETRICS_INTRINSIC_ATTRIBUTES.map(sanitizeLabelName),
+    dimensionLabels: Object.fromEntries(dims
+      .filter((d): d is { name: string } => typeof d === 'object' && d !== null && typeof (d as { name?: unknown }).name === 'string')
+      .map((d) => [d.name, sanitizeLabelName(d.name)])),
+  };
+}

@@ -1,0 +1,135 @@
+import { Chart, Names } from 'cdk8s';
+import { Construct } from 'constructs';
+import { ApplicationSet, ApplicationSetSpecSyncPolicyApplicationsSync } from '../imports/argocd-application-set-argoproj.io';
+import { validateName } from './util';
+
+/** Properties of a {@link HotrodAppSet}. */
+export interface HotrodAppSetProps {
+  /** the charts to deploy, one Argo CD Application each; each chart's folder name is its namespace */
+  readonly apps: Chart[];
+  /** the git repository that holds the synthesized folders @default 'https://github.com/example/hotrod-delivery.git' */
+  readonly repoUrl?: string;
+  /** the branch, tag or commit Argo CD follows @default 'HEAD' */
+  readonly revision?: string;
+  /** the folder of the repository the app folders are synthesized into @default 'dist' */
+  readonly outputPath?: string;
+  /** the ApplicationSet name @default 'hotrod' */
+  readonly name?: string;
+  /** the Argo CD project of the Applications @default 'default' */
+  readonly project?: string;
+  /** the cluster the Applications deploy to @default 'https://kubernetes.default.svc' */
+  readonly destinationServer?: string;
+  /**
+   * Let the ApplicationSet delete an Application whose folder disappears (with everything it
+   * deployed, through the resources finalizer). Off, a removed folder leaves its Application alone.
+   * @default false
+   */
+  readonly allowApplicationDeletion?: boolean;
+}
+
+/** The default repository, a placeholder to replace through `HOTROD_REPO_URL` or `repoUrl`. */
+export const DEFAULT_REPO_URL = 'https://github.com/example/hotrod-delivery.git';
+
+const C = 'HotrodAppSet';
+
+/** The folder name cdk8s gives a chart in FOLDER_PER_CHART output. */
+export function chartFolder(chart: Chart): string {
+  return Names.toDnsLabel(chart);
+}
+
+/**
+ * The Argo CD ApplicationSet that turns each synthesized app folder into an Application
+ * named after the folder, deployed to the namespace of the same name.
+ *
+ * Its git directories generator lists exactly the folders of the charts it is given and
+ * excludes its own, so it never manages itself.
+ */
+export class HotrodAppSet extends Construct {
+  /** the ApplicationSet */
+  public readonly applicationSet: ApplicationSet;
+  /** the repository paths of the app folders */
+  public readonly appPaths: readonly string[];
+  /** the repository URL */
+  public readonly repoUrl: string;
+  /** the revision */
+  public readonly revision: string;
+
+  constructor(scope: Construct, id: string, props: HotrodAppSetProps) {
+    super(scope, id);
+    const name = props.name ?? 'hotrod';
+    validateName(C, 'name', name);
+    this.repoUrl = props.repoUrl ?? DEFAULT_REPO_URL;
+    if (!/^(https?:\/\/\S+|ssh:\/\/\S+|git@[^\s:]+:\S+)$/.test(this.repoUrl)) {
+      throw new Error(`${C}: repoUrl '${this.repoUrl}' is not a git URL; use https://host/org/repo.git, ssh://... or git@host:org/repo.git`);
+    }
+    this.revision = props.revision ?? 'HEAD';
+    if (!/^[^\s~^:?*[\\]+$/.test(this.revision)) {
+      throw new Error(`${C}: revision '${this.revision}' is not a git ref; use a branch, tag or commit such as 'main'`);
+    }
+    const outputPath = (props.outputPath ?? 'dist').replace(/\/+$/, '');
+    if (outputPath.length === 0 || outputPath.startsWith('/') || outputPath.split('/').includes('..')) {
+      throw new Error(`${C}: outputPath '${props.outputPath}' must be a relative folder of the repository such as 'dist'`);
+    }
+    if (props.apps.length === 0) {
+      throw new Error(`${C}: apps is empty; pass the charts to deploy, e.g. [otel, hotrod, trafficGenerator]`);
+    }
+
+    const own = Chart.of(this);
+    const folders = props.apps.map((chart) => {
+      const folder = chartFolder(chart);
+      if (chart === own) {
+        throw new Error(`${C}: the chart '${folder}' that holds the ApplicationSet is listed in apps; Argo CD would manage the ApplicationSet from itself`);
+      }
+      if (chart.namespace !== folder) {
+        throw new Error(`${C}: chart '${folder}' has namespace '${chart.namespace ?? '(none)'}', but its Application deploys to the namespace named after its folder; `
+          + `create it as new Chart(app, '${folder}', { namespace: '${folder}' })`);
+      }
+      validateName(C, `apps folder`, folder);
+      return folder;
+    });
+    const dup = folders.find((f, i) => folders.indexOf(f) !== i);
+    if (dup) throw new Error(`${C}: chart '${dup}' is listed twice in apps`);
+
+    this.appPaths = folders.map((f) => `${outputPath}/${f}`);
+    const ownPath = `${outputPath}/${chartFolder(own)}`;
+
+    this.applicationSet = new ApplicationSet(this, 'Resource', {
+      metadata: { name },
+      spec: {
+        goTemplate: true,
+        goTemplateOptions: ['missingkey=error'],
+        generators: [{
+          git: {
+            repoUrl: this.repoUrl,
+            revision: this.revision,
+            directories: [
+              ...this.appPaths.map((path) => ({ path })),
+              { path: ownPath, exclude: true },
+            ],
+          },
+        }],
+        syncPolicy: {
+          applicationsSync: props.allowApplicationDeletion
+            ? ApplicationSetSpecSyncPolicyApplicationsSync.SYNC
+            : ApplicationSetSpecSyncPolicyApplicationsSync.CREATE_HYPHEN_UPDATE,
+          preserveResourcesOnDeletion: !props.allowApplicationDeletion,
+        },
+        template: {
+          metadata: {
+            name: '{{.path.basename}}',
+            finalizers: ['resources-finalizer.argocd.argoproj.io'],
+          },
+          spec: {
+            project: props.project ?? 'default',
+            source: { repoUrl: this.repoUrl, targetRevision: this.revision, path: '{{.path.path}}' },
+            destination: { server: props.destinationServer ?? 'https://kubernetes.default.svc', namespace: '{{.path.basename}}' },
+            syncPolicy: {
+              automated: { prune: true, selfHeal: true, allowEmpty: false },
+              syncOptions: ['CreateNamespace=true'],
+            },
+          },
+        },
+      },
+    });
+  }
+}

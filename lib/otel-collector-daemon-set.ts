@@ -1,0 +1,140 @@
+import { createHash } from 'crypto';
+import { Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+import { Listener, ListenerProtocol } from './collector-config';
+import { scrapeAnnotations } from './prometheus-naming';
+import { SpanmetricsPipeline } from './spanmetrics-pipeline';
+import { clusterDns, goMemLimit, Image, imageRef, validateName } from './util';
+
+/** Properties of an {@link OtelCollectorDaemonSet}. */
+export interface OtelCollectorDaemonSetProps {
+  /** the pipeline whose configuration the collector runs */
+  readonly pipeline: SpanmetricsPipeline;
+  /** the name of the ConfigMap, DaemonSet and Service @default 'collector' */
+  readonly name?: string;
+  /** the collector image; the contrib distribution is needed for the prometheus exporter @default - otel/opentelemetry-collector-contrib:0.142.0 */
+  readonly image?: Image;
+  /** CPU request and limit @default kplus.Cpu.millis(100) */
+  readonly cpu?: kplus.Cpu;
+  /** memory request and limit; GOMEMLIMIT is set to 80% of it @default Size.mebibytes(128) */
+  readonly memory?: Size;
+}
+
+/** The key of the collector configuration in the ConfigMap. */
+export const COLLECTOR_CONFIG_KEY = 'collector-config.yaml';
+
+/** Where the ConfigMap is mounted in the collector container. */
+const CONFIG_DIR = '/conf';
+
+/** The annotation on the pod template that carries the hash of the rendered configuration. */
+export const CONFIG_HASH_ANNOTATION = 'checksum/collector-config';
+
+/** The uid and gid the collector image runs as. */
+const COLLECTOR_UID = 10001;
+
+/**
+ * The OpenTelemetry Collector as a DaemonSet, with its ConfigMap and Service.
+ *
+ * Container ports, Service ports, probes and the Prometheus scrape annotations are read
+ * off the pipeline, and the pod template carries a hash of the rendered configuration so
+ * that a configuration change rolls the pods on the next sync.
+ */
+export class OtelCollectorDaemonSet extends Construct {
+  /** the pipeline the collector runs */
+  public readonly pipeline: SpanmetricsPipeline;
+  /** the ConfigMap holding the configuration */
+  public readonly configMap: kplus.ConfigMap;
+  /** the DaemonSet */
+  public readonly daemonSet: kplus.DaemonSet;
+  /** the Service other pods send telemetry to */
+  public readonly service: kplus.Service;
+  /** the sha256 of the rendered configuration */
+  public readonly configHash: string;
+
+  constructor(scope: Construct, id: string, props: OtelCollectorDaemonSetProps) {
+    super(scope, id);
+    const name = props.name ?? 'collector';
+    validateName('OtelCollectorDaemonSet', 'name', name);
+    this.pipeline = props.pipeline;
+    const image = props.image ?? { repository: 'otel/opentelemetry-collector-contrib', tag: '0.142.0' };
+    const memory = props.memory ?? Size.mebibytes(128);
+    const cpu = props.cpu ?? kplus.Cpu.millis(100);
+    const labels = { app: name };
+
+    const configYaml = this.pipeline.toYaml();
+    this.configHash = createHash('sha256').update(configYaml).digest('hex');
+
+    this.configMap = new kplus.ConfigMap(this, 'Config', {
+      metadata: { name: `${name}-config`, labels },
+      data: { [COLLECTOR_CONFIG_KEY]: configYaml },
+    });
+
+    const listeners = this.pipeline.listeners();
+    const metrics = this.pipeline.prometheusExporter;
+    const health = this.pipeline.healthCheck;
+    this.daemonSet = new kplus.DaemonSet(this, 'Resource', {
+      metadata: { name, labels },
+      select: false,
+      podMetadata: {
+        labels,
+        annotations: {
+          ...scrapeAnnotations(metrics.bind.port, metrics.path),
+          [CONFIG_HASH_ANNOTATION]: this.configHash,
+        },
+      },
+      securityContext: { ensureNonRoot: true, user: COLLECTOR_UID, group: COLLECTOR_UID },
+      containers: [{
+        name,
+        image: imageRef(image),
+        imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+        args: [`--config=${CONFIG_DIR}/${COLLECTOR_CONFIG_KEY}`],
+        ports: listeners.map((l) => ({ name: l.name, number: l.port, protocol: kplus.Protocol.TCP })),
+        envVariables: { GOMEMLIMIT: kplus.EnvValue.fromValue(goMemLimit(memory)) },
+        resources: {
+          cpu: { request: cpu, limit: cpu },
+          memory: { request: memory, limit: memory },
+        },
+        securityContext: { ensureNonRoot: true, user: COLLECTOR_UID, group: COLLECTOR_UID, readOnlyRootFilesystem: true },
+        liveness: kplus.Probe.fromHttpGet(health.path, { port: health.bind.port }),
+        readiness: kplus.Probe.fromHttpGet(health.path, { port: health.bind.port }),
+        volumeMounts: [{
+          path: CONFIG_DIR,
+          volume: kplus.Volume.fromConfigMap(this, 'ConfigVolume', this.configMap, { name: 'config' }),
+          readOnly: true,
+        }],
+      }],
+    });
+    this.daemonSet.select(kplus.LabelSelector.of({ labels }));
+
+    this.service = new kplus.Service(this, 'Service', {
+      metadata: { name, labels },
+      ports: listeners.filter((l) => l.servedToOtherPods).map((l) => ({
+        name: l.name,
+        port: l.port,
+        targetPort: l.port,
+        protocol: kplus.Protocol.TCP,
+      })),
+    });
+    for (const [k, v] of Object.entries(labels)) this.service.selectLabel(k, v);
+  }
+
+  /** The in-cluster URL an OTLP/HTTP exporter sends to, e.g. `http://collector.otel.svc.cluster.local:4318`. */
+  public get otlpHttpEndpoint(): string {
+    return `http://${clusterDns(this.service)}:${this.servicePort(ListenerProtocol.OTLP_HTTP).port}`;
+  }
+
+  /** The in-cluster `host:port` an OTLP/gRPC exporter sends to. */
+  public get otlpGrpcEndpoint(): string {
+    return `${clusterDns(this.service)}:${this.servicePort(ListenerProtocol.OTLP_GRPC).port}`;
+  }
+
+  /** The listener the Service exposes for a protocol. */
+  public servicePort(protocol: ListenerProtocol): Listener {
+    const listener = this.pipeline.listeners().find((l) => l.protocol === protocol && l.servedToOtherPods);
+    if (!listener) {
+      throw new Error(`collector '${this.service.name}' serves no ${protocol} receiver; enable it in the SpanmetricsPipeline`);
+    }
+    return listener;
+  }
+}

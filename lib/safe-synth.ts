@@ -1,0 +1,80 @@
+import { chmodSync, existsSync, mkdtempSync, renameSync, rmSync } from 'fs';
+import { basename, dirname, join, resolve } from 'path';
+import { App, YamlOutputType } from 'cdk8s';
+import { LoadedManifest, loadManifests } from './manifests';
+
+/** Options of {@link synthesizeSafely}. */
+export interface SafeSynthOptions {
+  /** the folder to replace with the new output */
+  readonly outdir: string;
+  /** adds the app's charts and constructs */
+  readonly define: (app: App) => void;
+  /** judges the synthesized objects; any returned line is an error and nothing is replaced */
+  readonly check?: (manifests: LoadedManifest[]) => string[];
+}
+
+/** Synthesis stopped by the app, a construct validation or the check; `lines` say why. */
+export class SynthError extends Error {
+  constructor(public readonly lines: string[]) {
+    super(lines.join('\n'));
+    this.name = 'SynthError';
+  }
+}
+
+/** The result of a successful synth. */
+export interface SafeSynthResult {
+  /** the files written, relative to outdir */
+  readonly files: string[];
+}
+
+/**
+ * Synthesizes into a staging folder beside `outdir`, checks the result, and only then
+ * swaps it in for `outdir`, so a failure at any point leaves the previous output as it
+ * was and a success leaves exactly the new output (no stale files).
+ */
+export function synthesizeSafely(options: SafeSynthOptions): SafeSynthResult {
+  const target = resolve(options.outdir);
+  const parent = dirname(target);
+  const staging = mkdtempSync(join(parent, `.${basename(target)}.staging-`));
+  try {
+    const app = new App({ outdir: staging, yamlOutputType: YamlOutputType.FOLDER_PER_CHART_FILE_PER_RESOURCE });
+    options.define(app);
+    try {
+      app.synth();
+    } catch (e) {
+      throw new SynthError(messageLines(e));
+    }
+    const manifests = loadManifests(staging);
+    const problems = options.check?.(manifests) ?? [];
+    if (problems.length > 0) throw new SynthError(problems);
+    chmodSync(staging, 0o755);
+    replaceFolder(staging, target);
+    return { files: [...new Set(manifests.map((m) => m.file!))] };
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+/** Puts `source` where `target` is, keeping `target` if the move fails. */
+function replaceFolder(source: string, target: string): void {
+  if (!existsSync(target)) {
+    renameSync(source, target);
+    return;
+  }
+  const previous = mkdtempSync(join(dirname(target), `.${basename(target)}.previous-`));
+  rmSync(previous, { recursive: true });
+  renameSync(target, previous);
+  try {
+    renameSync(source, target);
+  } catch (e) {
+    renameSync(previous, target);
+    throw e;
+  }
+  rmSync(previous, { recursive: true, force: true });
+}
+
+/** The lines of an error thrown while building or synthesizing the app. */
+function messageLines(e: unknown): string[] {
+  const message = e instanceof Error ? e.message : String(e);
+  return message.split('\n').map((l) => l.trim()).filter((l) => l.length > 0 && !/^Validation failed with the following errors:$/.test(l));
+}

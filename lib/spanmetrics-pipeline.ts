@@ -1,0 +1,193 @@
+import { Duration } from 'cdk8s';
+import { Construct } from 'constructs';
+import { stringify } from 'yaml';
+import {
+  BatchProcessor,
+  CollectorConfig,
+  DebugExporter,
+  DebugVerbosity,
+  durationInUnit,
+  HealthCheckExtension,
+  HistogramUnit,
+  Listener,
+  MemoryLimiterProcessor,
+  OtlpExporter,
+  OtlpReceiver,
+  PrometheusExporter,
+  Signal,
+  SpanmetricsConnector,
+  SpanmetricsSeries,
+  spanmetricsSeries,
+} from './collector-config';
+
+/** What a pod tells the collector about itself, through `OTEL_RESOURCE_ATTRIBUTES`. */
+export enum PodIdentity {
+  /** the pod's namespace */
+  NAMESPACE = 'namespace',
+  /** the pod's name */
+  POD_NAME = 'podName',
+  /** the pod's `rollouts-pod-template-hash` label: which ReplicaSet (stable or canary) it belongs to */
+  POD_TEMPLATE_HASH = 'podTemplateHash',
+}
+
+/** The resource attribute keys that carry each {@link PodIdentity}; each becomes a spanmetrics dimension. */
+export interface PodIdentityAttributes {
+  /** @default 'hotrod.namespace' */
+  readonly namespace?: string;
+  /** @default 'hotrod.pod.name' */
+  readonly podName?: string;
+  /** @default 'hotrod.pod.hash' */
+  readonly podTemplateHash?: string;
+}
+
+/** Properties of a {@link SpanmetricsPipeline}. */
+export interface SpanmetricsPipelineProps {
+  /** the OTLP/gRPC receiver port @default 4317 */
+  readonly otlpGrpcPort?: number;
+  /** the OTLP/HTTP receiver port (HotROD's exporter speaks OTLP/HTTP) @default 4318 */
+  readonly otlpHttpPort?: number;
+  /** the port the prometheus exporter serves `/metrics` on @default 8889 */
+  readonly prometheusPort?: number;
+  /** the health_check extension port @default 13133 */
+  readonly healthCheckPort?: number;
+  /** the spanmetrics metric name prefix @default 'traces.span.metrics' */
+  readonly metricsNamespace?: string;
+  /** the unit of the duration histogram @default HistogramUnit.MILLISECONDS */
+  readonly histogramUnit?: HistogramUnit;
+  /** explicit duration buckets @default - the connector's defaults (2ms .. 15s) */
+  readonly histogramBuckets?: Duration[];
+  /** how often spanmetrics flushes its counters @default Duration.seconds(60) */
+  readonly metricsFlushInterval?: Duration;
+  /** the resource attribute keys that identify a pod; each becomes a dimension @default - hotrod.namespace, hotrod.pod.name, hotrod.pod.hash */
+  readonly podIdentity?: PodIdentityAttributes;
+  /** further dimensions, after the pod identity ones @default - none */
+  readonly extraDimensions?: string[];
+  /** the OTLP/gRPC trace backend (`host:port`) @default 'jaeger-collector.jaeger.svc.cluster.local:4317' */
+  readonly tracesBackend?: string;
+  /** add a debug exporter to both pipelines at this verbosity @default - no debug exporter (it floods the log in production) */
+  readonly debugVerbosity?: DebugVerbosity;
+  /** put memory_limiter and batch processors in front of the exporters @default true */
+  readonly productionProcessors?: boolean;
+}
+
+/**
+ * The collector configuration that turns HotROD's traces into Prometheus metrics:
+ * `traces: [otlp] -> [otlp(jaeger), spanmetrics]`, `metrics: [spanmetrics] -> [prometheus]`.
+ *
+ * It emits no Kubernetes object; it answers, from its own settings, the ports it binds
+ * and the Prometheus names (metrics and labels) its output carries.
+ */
+export class SpanmetricsPipeline extends Construct {
+  /** the configuration model */
+  public readonly config: CollectorConfig;
+  /** the OTLP receiver (gRPC and HTTP) */
+  public readonly otlpReceiver: OtlpReceiver;
+  /** the spanmetrics connector */
+  public readonly spanmetrics: SpanmetricsConnector;
+  /** the prometheus exporter */
+  public readonly prometheusExporter: PrometheusExporter;
+  /** the health_check extension the probes hit */
+  public readonly healthCheck: HealthCheckExtension;
+  /** the Prometheus series the spanmetrics connector produces */
+  public readonly series: SpanmetricsSeries;
+  /** the resource attribute key of each pod identity */
+  public readonly podIdentity: Readonly<Record<PodIdentity, string>>;
+
+  constructor(scope: Construct, id: string, props: SpanmetricsPipelineProps = {}) {
+    super(scope, id);
+
+    this.podIdentity = {
+      [PodIdentity.NAMESPACE]: props.podIdentity?.namespace ?? 'hotrod.namespace',
+      [PodIdentity.POD_NAME]: props.podIdentity?.podName ?? 'hotrod.pod.name',
+      [PodIdentity.POD_TEMPLATE_HASH]: props.podIdentity?.podTemplateHash ?? 'hotrod.pod.hash',
+    };
+    // SPEC order: namespace, pod name, pod hash.
+    const identityKeys = [PodIdentity.NAMESPACE, PodIdentity.POD_NAME, PodIdentity.POD_TEMPLATE_HASH].map((k) => this.podIdentity[k]);
+    const dimensions = [...identityKeys, ...(props.extraDimensions ?? [])];
+    const duplicate = dimensions.find((d, i) => dimensions.indexOf(d) !== i);
+    if (duplicate) {
+      throw new Error(`spanmetrics pipeline: dimension '${duplicate}' is listed twice (podIdentity and extraDimensions); remove it from extraDimensions`);
+    }
+
+    this.otlpReceiver = new OtlpReceiver({
+      grpc: { port: props.otlpGrpcPort ?? 4317 },
+      http: { port: props.otlpHttpPort ?? 4318 },
+    });
+    this.spanmetrics = new SpanmetricsConnector({
+      namespace: props.metricsNamespace,
+      histogramUnit: props.histogramUnit,
+      histogramBuckets: props.histogramBuckets,
+      dimensions: dimensions.map((name) => ({ name })),
+      metricsFlushInterval: props.metricsFlushInterval,
+    });
+    this.prometheusExporter = new PrometheusExporter({ bind: { port: props.prometheusPort ?? 8889 } });
+    this.healthCheck = new HealthCheckExtension({ port: props.healthCheckPort ?? 13133 });
+    const jaeger = new OtlpExporter({ endpoint: props.tracesBackend ?? 'jaeger-collector.jaeger.svc.cluster.local:4317', insecure: true });
+
+    const processors = (props.productionProcessors ?? true) ? [new MemoryLimiterProcessor(), new BatchProcessor()] : [];
+    const debug = props.debugVerbosity ? [new DebugExporter(props.debugVerbosity)] : [];
+
+    this.config = new CollectorConfig();
+    this.config.addPipeline({
+      signal: Signal.TRACES,
+      receivers: [this.otlpReceiver],
+      processors,
+      exporters: [jaeger, this.spanmetrics, ...debug],
+    });
+    this.config.addPipeline({
+      signal: Signal.METRICS,
+      receivers: [this.spanmetrics],
+      processors,
+      exporters: [this.prometheusExporter, ...debug],
+    });
+    this.config.addExtension(this.healthCheck);
+
+    const clash = this.findPortClash();
+    if (clash) throw new Error(clash);
+
+    this.series = spanmetricsSeries(this.spanmetrics.toConfig(), this.prometheusExporter.toConfig());
+    this.node.addValidation({ validate: () => this.config.connectorProblems() });
+  }
+
+  /** The OTLP/HTTP port apps export to. */
+  public get otlpHttpPort(): number {
+    return this.otlpReceiver.http!.port;
+  }
+
+  /** The OTLP/gRPC port. */
+  public get otlpGrpcPort(): number {
+    return this.otlpReceiver.grpc!.port;
+  }
+
+  /** The Prometheus label that carries the given pod identity on spanmetrics series. */
+  public dimensionLabel(identity: PodIdentity): string {
+    return this.series.dimensionLabels[this.podIdentity[identity]];
+  }
+
+  /** A duration expressed in the duration histogram's unit (what `histogram_quantile` returns). */
+  public inHistogramUnit(d: Duration): number {
+    return durationInUnit(d, this.series.histogramUnit);
+  }
+
+  /** Every port the collector binds. */
+  public listeners(): Listener[] {
+    return this.config.listeners();
+  }
+
+  /** The collector configuration file, as YAML. */
+  public toYaml(): string {
+    return stringify(this.config.toJson(), { lineWidth: 0 });
+  }
+
+  private findPortClash(): string | undefined {
+    const byPort = new Map<number, string>();
+    for (const l of this.listeners()) {
+      const other = byPort.get(l.port);
+      if (other) {
+        return `spanmetrics pipeline: ${other} and ${l.name} both bind port ${l.port}; give each its own port`;
+      }
+      byPort.set(l.port, l.name);
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,87 @@
+import { ApiObject, Chart, Duration, Size } from 'cdk8s';
+import { IConstruct } from 'constructs';
+
+/** A container image. */
+export interface Image {
+  /** the repository, e.g. `jaegertracing/example-hotrod` */
+  readonly repository: string;
+  /** the tag, e.g. `1.76.0` */
+  readonly tag: string;
+}
+
+const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const IMAGE_REPOSITORY = /^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** `repository:tag`, after checking both parts. */
+export function imageRef(image: Image): string {
+  if (!IMAGE_REPOSITORY.test(image.repository)) {
+    throw new Error(`image repository '${image.repository}' is not a valid repository name; use lowercase path components such as 'jaegertracing/example-hotrod'`);
+  }
+  if (!IMAGE_TAG.test(image.tag)) {
+    throw new Error(`image tag '${image.tag}' is not a valid tag; use letters, digits, '_', '.' and '-' (at most 128), e.g. '1.76.0'`);
+  }
+  return `${image.repository}:${image.tag}`;
+}
+
+/** Throws unless `value` is a DNS-1123 label (what Kubernetes requires of Service names and namespaces). */
+export function validateName(construct: string, prop: string, value: string): void {
+  if (!DNS_LABEL.test(value) || value.length > 63) {
+    throw new Error(`${construct}: ${prop} '${value}' is not a valid Kubernetes name; use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit`);
+  }
+}
+
+/** Throws unless `value` is an integer in [min, max]. */
+export function validateInteger(construct: string, prop: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer between ${min} and ${max}`;
+    throw new Error(`${construct}: ${prop} must be ${range}, got ${value}`);
+  }
+}
+
+/** Throws unless `value` is a port number. */
+export function validatePort(construct: string, prop: string, value: number): void {
+  validateInteger(construct, prop, value, 1, 65535);
+}
+
+/** The namespace an object lands in: its own, or its chart's. */
+export function namespaceOf(obj: { metadata: { namespace?: string } } & IConstruct): string {
+  const ns = obj.metadata.namespace ?? Chart.of(obj).namespace;
+  if (!ns) {
+    throw new Error(`${obj.node.path} has no namespace; give its chart a namespace (new Chart(app, id, { namespace }))`);
+  }
+  return ns;
+}
+
+/** The in-cluster DNS name of a Service. */
+export function clusterDns(service: { name: string; metadata: { namespace?: string } } & IConstruct): string {
+  return `${service.name}.${namespaceOf(service)}.svc.cluster.local`;
+}
+
+/** GOMEMLIMIT at 80% of the memory limit, so the Go runtime collects before the kernel kills. */
+export function goMemLimit(memory: Size): string {
+  return `${Math.floor(memory.toMebibytes() * 0.8)}MiB`;
+}
+
+/** A duration as Argo Rollouts writes it (`90s`), which must be whole seconds. */
+export function argoDuration(construct: string, prop: string, d: Duration): string {
+  const ms = d.toMilliseconds();
+  if (!Number.isInteger(ms / 1000) || ms < 0) {
+    throw new Error(`${construct}: ${prop} must be a non-negative whole number of seconds, got ${ms}ms`);
+  }
+  return `${ms / 1000}s`;
+}
+
+/** The object's kind/namespace/name, for messages. */
+export function describe(obj: ApiObject): string {
+  return `${obj.kind}/${obj.metadata.namespace ?? Chart.of(obj).namespace ?? ''}/${obj.name}`;
+}
+
+/** A duration as PromQL writes it, in its largest exact unit (`2m`, `90s`). */
+export function promDuration(d: Duration): string {
+  const ms = d.toMilliseconds();
+  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
