@@ -9,3 +9,5 @@ export * from './hotrod-app-set';
 export * from './manifests';
 export * from './safe-synth';
 export * from './util';
+export * from './analysis/condition';
+export * from './rules/types';

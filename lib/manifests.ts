@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'fs';
 import { join, relative } from 'path';
-import { LineCounter, parseAllDocuments } from 'yaml';
+import { LineCounter, parse as parseYaml, parseAllDocuments } from 'yaml';
 
 /** A Kubernetes object as plain data, with where it was read from. */
 export interface Manifest {
@@ -83,4 +83,45 @@ export function loadManifests(dir: string): LoadedManifest[] {
 function isList(value: unknown): value is { items: unknown[] } {
   const v = value as { kind?: unknown; items?: unknown };
   return typeof v.kind === 'string' && v.kind.endsWith('List') && Array.isArray(v.items);
+}
+
+/** A collector configuration found inside a ConfigMap. */
+export interface FoundCollectorConfig {
+  /** the ConfigMap that holds it */
+  readonly configMap: LoadedManifest;
+  /** the data key it is under */
+  readonly key: string;
+  /** the parsed configuration */
+  readonly config: Record<string, unknown>;
+}
+
+const COLLECTOR_SECTIONS = ['receivers', 'processors', 'exporters', 'connectors', 'extensions', 'service'];
+
+/**
+ * Every OpenTelemetry Collector configuration held in a ConfigMap, under any key: a YAML
+ * mapping whose top level has `service` or at least two of the collector's sections.
+ */
+export function findCollectorConfigs(manifests: readonly LoadedManifest[]): FoundCollectorConfig[] {
+  const out: FoundCollectorConfig[] = [];
+  for (const m of manifests) {
+    if (m.object.kind !== 'ConfigMap') continue;
+    const data = (m.object.data ?? {}) as Record<string, unknown>;
+    for (const key of Object.keys(data).sort()) {
+      const text = data[key];
+      if (typeof text !== 'string') continue;
+      let parsed: unknown;
+      try {
+        parsed = parseYaml(text);
+      } catch {
+        continue;
+      }
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) continue;
+      const keys = Object.keys(parsed);
+      const sections = keys.filter((k) => COLLECTOR_SECTIONS.includes(k));
+      if (keys.includes('service') || sections.length >= 2) {
+        out.push({ configMap: m, key, config: parsed as Record<string, unknown> });
+      }
+    }
+  }
+  return out;
 }
