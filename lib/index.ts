@@ -11,3 +11,6 @@ export * from './safe-synth';
 export * from './util';
 export * from './analysis/condition';
 export * from './rules/types';
+export * from './schema/crd-schema-file';
+export * from './schema/validate';
+export * from './rules/schema';
