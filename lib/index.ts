@@ -14,3 +14,6 @@ export * from './rules/types';
 export * from './schema/crd-schema-file';
 export * from './schema/validate';
 export * from './rules/schema';
+export * from './explain/timeline';
+export * from './explain/diagram';
+export * from './explain/markdown';
