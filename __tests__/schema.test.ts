@@ -1,0 +1,114 @@
+import { existsSync, readFileSync } from 'fs';
+import { join } from 'path';
+import { buildCrdSchemaFile, CRD_SCHEMA_FILE, loadManifests, LoadedManifest, Manifest, renderCrdSchemaFile, schemaProblems, schemaRules, SchemaSource, validateSchema } from '../lib';
+import { defaultStack, find, Obj, synth } from './helpers';
+
+const ROOT = join(__dirname, '..');
+const CRD_DIR = process.env.ARGO_CRD_DIR ?? join(ROOT, '..', 'shared', 'crds');
+
+function defaultObjects(): Obj[] {
+  const { charts } = defaultStack();
+  return Object.values(charts).flatMap(synth);
+}
+
+/** A deep copy of the default app's object of a kind, to break. */
+function copyOf(kind: string, name?: string): Obj {
+  return JSON.parse(JSON.stringify(find(defaultObjects(), kind, name)));
+}
+
+function check(objects: Obj[]) {
+  const manifests: LoadedManifest[] = objects.map((object) => ({ object: object as Manifest }));
+  return schemaRules.flatMap((r) => r.check(manifests));
+}
+
+describe('schema validation', () => {
+  test('every object of the default app validates against the schema of its exact version', () => {
+    const objects = defaultObjects();
+    const schemas = objects.map((o) => validateSchema(o as Manifest));
+    expect(schemas.map((s) => s.schema).sort()).toEqual([
+      'Argo CD v3.2.0 ApplicationSet',
+      'Argo Rollouts v1.8.3 AnalysisTemplate',
+      'Argo Rollouts v1.8.3 Rollout',
+      'Kubernetes v1.33 apps/v1 DaemonSet',
+      'Kubernetes v1.33 apps/v1 Deployment',
+      'Kubernetes v1.33 v1 ConfigMap',
+      'Kubernetes v1.33 v1 Service',
+      'Kubernetes v1.33 v1 Service',
+    ]);
+    expect(schemas.flatMap((s) => s.violations)).toEqual([]);
+    expect(check(objects)).toEqual([]);
+  });
+
+  test('the committed dist/ passes the schema rules', () => {
+    expect(schemaRules.flatMap((r) => r.check(loadManifests(join(ROOT, 'dist'))))).toEqual([]);
+  });
+
+  test('a string replica count on the Rollout is rejected with its path', () => {
+    const rollout = copyOf('Rollout');
+    rollout.spec.replicas = '2';
+    expect(schemaProblems(rollout)).toEqual(['spec.replicas: must be integer, got string "2"']);
+    const [finding] = check([rollout]);
+    expect(finding).toMatchObject({ ruleId: 'schema/argo-rollouts', severity: 'error', object: { kind: 'Rollout', name: 'hotrod' } });
+    expect(finding.message).toBe('spec.replicas: must be integer, got string "2" (schema: Argo Rollouts v1.8.3 Rollout)');
+  });
+
+  test('an unknown canary step field is rejected, though the API server would only prune it', () => {
+    const rollout = copyOf('Rollout');
+    rollout.spec.strategy.canary.steps[1].analysis.timeout = '5m';
+    rollout.spec.strategy.canary.steps[2].setWieght = 100;
+    expect(schemaProblems(rollout)).toEqual([
+      expect.stringMatching(/^spec\.strategy\.canary\.steps\[1\]\.analysis\.timeout: unknown field/),
+      expect.stringMatching(/^spec\.strategy\.canary\.steps\[2\]\.setWieght: unknown field/),
+    ]);
+  });
+
+  test('fields the CRD leaves open (x-kubernetes-preserve-unknown-fields) stay open', () => {
+    const rollout = copyOf('Rollout');
+    rollout.spec.strategy.canary.steps.push({ plugin: { name: 'acme/step', config: { anything: { goes: [1, 'two'] } } } });
+    expect(schemaProblems(rollout)).toEqual([]);
+  });
+
+  test('int-or-string fields say so once', () => {
+    const rollout = copyOf('Rollout');
+    rollout.spec.template.spec.containers[0].readinessProbe.httpGet.port = true;
+    expect(schemaProblems(rollout)).toEqual(['spec.template.spec.containers[0].readinessProbe.httpGet.port: must be an integer or a string, got boolean true']);
+  });
+
+  test('wrong types and missing fields in core objects are rejected with their paths', () => {
+    const daemonSet = copyOf('DaemonSet');
+    daemonSet.spec.template.spec.containers[0].ports[0].containerPort = '4317';
+    delete daemonSet.spec.selector;
+    expect(schemaProblems(daemonSet)).toEqual([
+      'spec.selector: required field is missing',
+      'spec.template.spec.containers[0].ports[0].containerPort: must be integer, got string "4317"',
+    ]);
+    const service = copyOf('Service', 'hotrod');
+    service.metadata.labels = { 'app.kubernetes.io/name': 7 };
+    const findings = check([service]);
+    expect(findings.map((f) => [f.ruleId, f.message])).toEqual([
+      ['schema/core', "metadata.labels['app.kubernetes.io/name']: must be string, got number 7 (schema: Kubernetes v1.33 v1 Service)"],
+    ]);
+  });
+
+  test('Argo CD objects: types and unknown fields', () => {
+    const appSet = copyOf('ApplicationSet');
+    appSet.spec.template.spec.syncPolicy.automated.prune = 'yes';
+    appSet.spec.generators[0].git.directories[0].recurse = true;
+    expect(check([appSet]).map((f) => `${f.ruleId}: ${f.message}`)).toEqual([
+      expect.stringMatching(/^schema\/argo-cd: spec\.generators\[0\]\.git\.directories\[0\]\.recurse: unknown field.*\(schema: Argo CD v3\.2\.0 ApplicationSet\)$/),
+      'schema/argo-cd: spec.template.spec.syncPolicy.automated.prune: must be boolean, got string "yes" (schema: Argo CD v3.2.0 ApplicationSet)',
+    ]);
+  });
+
+  test('a kind without a known schema is a warning, not silence', () => {
+    const experiment = { apiVersion: 'argoproj.io/v1alpha1', kind: 'Experiment', metadata: { name: 'x' } } as Obj;
+    expect(validateSchema(experiment as Manifest).source).toBe(SchemaSource.NONE);
+    expect(check([experiment]).map((f) => [f.ruleId, f.severity])).toEqual([['schema/known-kind', 'warning']]);
+  });
+
+  (existsSync(CRD_DIR) ? test : test.skip)(`${CRD_SCHEMA_FILE} is what npm run crd-schemas generates from the pinned CRDs`, () => {
+    const fresh = renderCrdSchemaFile(buildCrdSchemaFile(CRD_DIR, readFileSync(join(ROOT, 'cdk8s.yaml'), 'utf8')));
+    const committed = readFileSync(join(ROOT, CRD_SCHEMA_FILE), 'utf8');
+    if (committed !== fresh) throw new Error(`${CRD_SCHEMA_FILE} is stale: run npm run crd-schemas -- ${CRD_DIR}`);
+  });
+});

@@ -1,0 +1,38 @@
+import { readFileSync, writeFileSync } from 'fs';
+import { join } from 'path';
+import { Testing } from 'cdk8s';
+import { explainMarkdown, projectRoot, withReadmeSection } from '../lib';
+import { defineApp } from '../main';
+
+const USAGE = 'usage: npm run explain [-- --out FILE | --update-readme]';
+
+/**
+ * `npm run explain`: prints the wiring diagram and rollout timeline of the app as Markdown;
+ * `--out FILE` writes it to FILE, `--update-readme` refreshes the copy in README.md.
+ */
+function main(argv: string[]): number {
+  const out = argv[0] === '--out' ? argv[1] : undefined;
+  const updateReadme = argv[0] === '--update-readme';
+  if ((argv[0] === '--out' && (!out || argv.length !== 2)) || (updateReadme && argv.length !== 1) || (argv.length > 0 && !out && !updateReadme)) {
+    console.error(USAGE);
+    return 2;
+  }
+  const stack = defineApp(Testing.app(), {
+    repoUrl: process.env.HOTROD_REPO_URL || undefined,
+    revision: process.env.HOTROD_REPO_REVISION || undefined,
+  });
+  const markdown = explainMarkdown(stack);
+  if (updateReadme) {
+    const readme = join(projectRoot(), 'README.md');
+    writeFileSync(readme, withReadmeSection(readFileSync(readme, 'utf8'), markdown));
+    console.log(`updated ${readme}`);
+  } else if (out) {
+    writeFileSync(out, markdown);
+    console.log(`wrote ${out}`);
+  } else {
+    process.stdout.write(markdown);
+  }
+  return 0;
+}
+
+process.exitCode = main(process.argv.slice(2));

@@ -1,0 +1,286 @@
+import { conditionShape, measurementPhase, MeasurementPhase, parseCondition } from '../analysis/condition';
+import { CanaryRollout } from '../canary-rollout';
+import { SpanmetricsPipeline } from '../spanmetrics-pipeline';
+import { Gate, GateKind, ThreeGateAnalysis } from '../three-gate-analysis';
+
+/**
+ * When a canary analysis decides, computed from the AnalysisTemplate's timings and limits with
+ * the rules of Argo Rollouts v1.8.3:
+ * - a metric measures first at `initialDelay`, then every `interval`, `count` times;
+ * - it is Failed when its failures exceed `failureLimit`, Inconclusive when its inconclusive
+ *   measurements exceed `inconclusiveLimit`, Error when its consecutive errors exceed
+ *   `consecutiveErrorLimit`; an error is retried after {@link ERROR_RETRY_SECONDS} and does not
+ *   count towards `count`;
+ * - it is Successful once it completed `count` measurements without reaching a limit;
+ * - the run stops at the first Failed, Error or Inconclusive metric (Failed and Error abort the
+ *   rollout, Inconclusive pauses it) and succeeds when every metric is Successful.
+ *
+ * Times are seconds after the analysis step starts (the AnalysisRun is created when the
+ * rollout reaches the step; pod start-up before that is not counted).
+ */
+
+/** How long Argo Rollouts waits before measuring again after an error. */
+export const ERROR_RETRY_SECONDS = 10;
+
+/** A step of the canary strategy, with the pods it runs. */
+export interface TimelineStep {
+  /** 1-based position */
+  readonly index: number;
+  /** `setWeight 50` or `analysis hotrod-analysis` */
+  readonly label: string;
+  /** the weight in force during the step */
+  readonly weight: number;
+  /** canary pods at that weight */
+  readonly canaryPods: number;
+  /** stable pods at that weight */
+  readonly stablePods: number;
+  /** whether the step runs the analysis */
+  readonly isAnalysis: boolean;
+}
+
+/** When one gate measures and when it can decide. */
+export interface GateTimeline {
+  readonly name: string;
+  /** the success condition, as in the template */
+  readonly successCondition: string;
+  readonly initialDelaySeconds: number;
+  readonly intervalSeconds: number;
+  readonly count: number;
+  readonly failureLimit: number;
+  readonly inconclusiveLimit: number;
+  readonly consecutiveErrorLimit: number;
+  /** the measurement times when every measurement succeeds */
+  readonly measurementSeconds: readonly number[];
+  /** when it can first pass: its last measurement, if all succeed */
+  readonly firstPassSeconds: number;
+  /** the earliest time it can fail: every measurement failing from the first */
+  readonly earliestFailSeconds: number;
+  /** the latest time it can fail: the last measurement, with just enough failures before it */
+  readonly latestFailSeconds: number;
+  /** when it stops with Error if every query errors from the first (retried every 10 s) */
+  readonly allErrorsSeconds: number;
+}
+
+/** The kinds of bad canary the gates must stop. */
+export enum BadCanary {
+  /** serves no traffic (no series at all) */
+  IDLE = 'idle',
+  /** fails too many requests */
+  ERRORING = 'erroring',
+  /** answers too slowly */
+  SLOW = 'slow',
+  /** its traces never become spanmetrics (collector pipeline broken) */
+  NO_SPANMETRICS = 'no-spanmetrics',
+  /** Prometheus unreachable or answering errors */
+  PROMETHEUS_DOWN = 'prometheus-down',
+}
+
+/** What a gate measures for a kind of canary: a query result, or a provider error. */
+export type GateResult = { readonly result: readonly number[] } | { readonly providerError: string };
+
+/** What happens to one kind of bad canary. */
+export interface BadCanaryVerdict {
+  readonly kind: BadCanary;
+  /** what this canary looks like */
+  readonly description: string;
+  /** the representative result each gate gets, by gate name */
+  readonly results: Readonly<Record<string, GateResult>>;
+  /** the phase of each gate's measurements, by gate name (from the template's own conditions) */
+  readonly phases: Readonly<Record<string, MeasurementPhase>>;
+  /** the gates that end the run, earliest first */
+  readonly stoppedBy: readonly string[];
+  /** the phase the run ends with */
+  readonly runPhase: MeasurementPhase;
+  /** what Argo Rollouts does then */
+  readonly rollout: 'aborted' | 'paused' | 'promoted';
+  /** when the run stops if the canary is bad from the start */
+  readonly stopSeconds: number;
+  /** the latest the run can stop if the canary turns bad at some point and stays bad */
+  readonly worstCaseStopSeconds: number;
+}
+
+/** The rollout timeline, as data. */
+export interface RolloutTimeline {
+  /** the AnalysisTemplate */
+  readonly templateName: string;
+  readonly steps: readonly TimelineStep[];
+  /** the weight while the analysis runs */
+  readonly analysisWeight: number;
+  readonly gates: readonly GateTimeline[];
+  /** the earliest time a healthy canary passes every gate and the next step starts */
+  readonly earliestPromotionSeconds: number;
+  /** the gate that passes last */
+  readonly promotionDecidedBy: string;
+  readonly badCanaries: readonly BadCanaryVerdict[];
+}
+
+/** What the timeline is computed from. */
+export interface TimelineSources {
+  readonly rollout: CanaryRollout;
+  readonly gates: ThreeGateAnalysis;
+  /** the pipeline whose spanmetrics some gates read */
+  readonly pipeline: SpanmetricsPipeline;
+}
+
+const seconds = (d: { toSeconds(): number }) => d.toSeconds();
+
+/** How one metric ends when its measurements turn to `bad` from time `badFrom` on. */
+export function simulateGate(gate: Gate, bad: MeasurementPhase, badFrom = 0): { phase: MeasurementPhase; atSeconds: number } {
+  const t0 = seconds(gate.timing.initialDelay);
+  const interval = seconds(gate.timing.interval);
+  let measured = 0;
+  let failed = 0;
+  let inconclusive = 0;
+  let consecutiveErrors = 0;
+  for (let t = t0; ;) {
+    const phase = t >= badFrom ? bad : MeasurementPhase.SUCCESSFUL;
+    if (phase === MeasurementPhase.ERROR) {
+      consecutiveErrors++;
+      if (consecutiveErrors > gate.timing.consecutiveErrorLimit) return { phase: MeasurementPhase.ERROR, atSeconds: t };
+      t += ERROR_RETRY_SECONDS;
+      continue;
+    }
+    consecutiveErrors = 0;
+    measured++;
+    if (phase === MeasurementPhase.FAILED) failed++;
+    if (phase === MeasurementPhase.INCONCLUSIVE) inconclusive++;
+    if (failed > gate.timing.failureLimit) return { phase: MeasurementPhase.FAILED, atSeconds: t };
+    if (inconclusive > gate.timing.inconclusiveLimit) return { phase: MeasurementPhase.INCONCLUSIVE, atSeconds: t };
+    if (measured >= gate.timing.count) return { phase: MeasurementPhase.SUCCESSFUL, atSeconds: t };
+    t += interval;
+  }
+}
+
+/** How the whole run ends when each gate's measurements turn to its phase from `badFrom` on. */
+function simulateRun(gates: readonly Gate[], phases: Readonly<Record<string, MeasurementPhase>>, badFrom: number) {
+  const ends = gates.map((g) => ({ gate: g.name, ...simulateGate(g, phases[g.name], badFrom) }));
+  const bad = ends.filter((e) => e.phase !== MeasurementPhase.SUCCESSFUL);
+  if (bad.length === 0) return { phase: MeasurementPhase.SUCCESSFUL, atSeconds: Math.max(...ends.map((e) => e.atSeconds)), by: [] as string[] };
+  const at = Math.min(...bad.map((e) => e.atSeconds));
+  const first = bad.filter((e) => e.atSeconds === at);
+  return { phase: first[0].phase, atSeconds: at, by: bad.sort((a, b) => a.atSeconds - b.atSeconds).map((e) => e.gate) };
+}
+
+/** A result on the passing (or failing) side of the gate's own threshold. */
+function resultBeside(gate: Gate, passing: boolean): number[] {
+  const [cmp] = conditionShape(parseCondition(gate.successCondition)).comparisons;
+  if (!cmp) throw new Error(`gate '${gate.name}': its condition '${gate.successCondition}' compares no result[i] with a number`);
+  const above = cmp.value === 0 ? 1 : Math.abs(cmp.value) * 2;
+  const below = cmp.value === 0 ? -1 : cmp.value / 2;
+  const wantsHigh = cmp.op === '>' || cmp.op === '>=';
+  return [wantsHigh === passing ? above : below];
+}
+
+const DESCRIPTIONS: Record<BadCanary, string> = {
+  [BadCanary.IDLE]: 'serves no requests, so none of its series exist',
+  [BadCanary.ERRORING]: 'fails more requests than the error-rate gate allows',
+  [BadCanary.SLOW]: 'answers slower than the latency gate allows',
+  [BadCanary.NO_SPANMETRICS]: 'serves traffic, but no spanmetrics series arrive for it',
+  [BadCanary.PROMETHEUS_DOWN]: 'cannot be judged: every query fails',
+};
+
+/** The representative result each gate gets for a kind of canary. */
+function representativeResults(kind: BadCanary, gates: ThreeGateAnalysis, pipeline: SpanmetricsPipeline): Record<string, GateResult> {
+  const spanmetricsSeries = [pipeline.series.durationBucket, pipeline.series.durationSum, pipeline.series.durationCount, pipeline.series.calls];
+  const readsSpanmetrics = (g: Gate) => spanmetricsSeries.some((s) => new RegExp(`\\b${s}\\b`).test(g.query));
+  const pick = (g: Gate): GateResult => {
+    switch (kind) {
+      case BadCanary.IDLE: return { result: [] };
+      case BadCanary.PROMETHEUS_DOWN: return { providerError: `${gates.prometheusAddress} unreachable` };
+      case BadCanary.NO_SPANMETRICS: return { result: readsSpanmetrics(g) ? [] : resultBeside(g, true) };
+      case BadCanary.ERRORING: return { result: resultBeside(g, g !== gates.gate(GateKind.ERROR_RATE)) };
+      case BadCanary.SLOW: return { result: resultBeside(g, g !== gates.gate(GateKind.LATENCY)) };
+    }
+  };
+  return Object.fromEntries(gates.gates.map((g) => [g.name, pick(g)]));
+}
+
+/** The phase a gate's measurement has for a result: the template's own condition decides. */
+function phaseOf(gate: Gate, r: GateResult): MeasurementPhase {
+  return 'providerError' in r ? MeasurementPhase.ERROR : measurementPhase({ successCondition: gate.successCondition }, [...r.result]).phase;
+}
+
+/** The rollout timeline of a rollout and its gates. */
+export function rolloutTimeline({ rollout, gates, pipeline }: TimelineSources): RolloutTimeline {
+  let weight = 0;
+  const steps = rollout.steps.map((s, i): TimelineStep => {
+    if (s.weight !== undefined) weight = s.weight;
+    const pods = rollout.podsAtWeight(weight);
+    return {
+      index: i + 1,
+      label: s.isAnalysis ? `analysis ${gates.templateName}` : `setWeight ${s.weight}`,
+      weight,
+      canaryPods: pods.canary,
+      stablePods: pods.stable,
+      isAnalysis: s.isAnalysis,
+    };
+  });
+  const analysisStep = rollout.analysisSteps().find((s) => s.analysis.templateName === gates.templateName);
+  if (!analysisStep) throw new Error(`rollout '${rollout.rollout.name}' has no analysis step running '${gates.templateName}'`);
+
+  const gateTimelines = gates.gates.map((g): GateTimeline => {
+    const t0 = seconds(g.timing.initialDelay);
+    const interval = seconds(g.timing.interval);
+    const measurementSeconds = Array.from({ length: g.timing.count }, (_, i) => t0 + i * interval);
+    const last = measurementSeconds[measurementSeconds.length - 1];
+    return {
+      name: g.name,
+      successCondition: g.successCondition,
+      initialDelaySeconds: t0,
+      intervalSeconds: interval,
+      count: g.timing.count,
+      failureLimit: g.timing.failureLimit,
+      inconclusiveLimit: g.timing.inconclusiveLimit,
+      consecutiveErrorLimit: g.timing.consecutiveErrorLimit,
+      measurementSeconds,
+      firstPassSeconds: simulateGate(g, MeasurementPhase.SUCCESSFUL).atSeconds,
+      earliestFailSeconds: simulateGate(g, MeasurementPhase.FAILED).atSeconds,
+      latestFailSeconds: latestStop(last, (from) => simulateGate(g, MeasurementPhase.FAILED, from)),
+      allErrorsSeconds: simulateGate(g, MeasurementPhase.ERROR).atSeconds,
+    };
+  });
+
+  const healthy = simulateRun(gates.gates, Object.fromEntries(gates.gates.map((g) => [g.name, MeasurementPhase.SUCCESSFUL])), 0);
+  const horizon = Math.max(...gateTimelines.map((g) => g.firstPassSeconds));
+  const promotionDecidedBy = gateTimelines.find((g) => g.firstPassSeconds === healthy.atSeconds)!.name;
+
+  const badCanaries = Object.values(BadCanary).map((kind): BadCanaryVerdict => {
+    const results = representativeResults(kind, gates, pipeline);
+    const phases = Object.fromEntries(gates.gates.map((g) => [g.name, phaseOf(g, results[g.name])]));
+    const run = simulateRun(gates.gates, phases, 0);
+    return {
+      kind,
+      description: DESCRIPTIONS[kind],
+      results,
+      phases,
+      stoppedBy: run.by,
+      runPhase: run.phase,
+      rollout: run.phase === MeasurementPhase.SUCCESSFUL ? 'promoted' : run.phase === MeasurementPhase.INCONCLUSIVE ? 'paused' : 'aborted',
+      stopSeconds: run.atSeconds,
+      worstCaseStopSeconds: latestStop(horizon, (from) => simulateRun(gates.gates, phases, from)),
+    };
+  });
+
+  return {
+    templateName: gates.templateName,
+    steps,
+    analysisWeight: analysisStep.weight,
+    gates: gateTimelines,
+    earliestPromotionSeconds: healthy.atSeconds,
+    promotionDecidedBy,
+    badCanaries,
+  };
+}
+
+/**
+ * The latest time an outcome that turns bad at `from` (0..horizon, whole seconds) still ends
+ * in a bad phase; the run can only be stopped while some measurement is still to come.
+ */
+function latestStop(horizon: number, outcome: (from: number) => { phase: MeasurementPhase; atSeconds: number }): number {
+  let latest = -1;
+  for (let from = 0; from <= horizon; from++) {
+    const o = outcome(from);
+    if (o.phase !== MeasurementPhase.SUCCESSFUL) latest = Math.max(latest, o.atSeconds);
+  }
+  return latest;
+}

@@ -1,0 +1,57 @@
+import { SchemaSource, validateSchema, formatViolation } from '../schema/validate';
+import { Finding, refOf, Rule, Severity } from './types';
+import { LoadedManifest } from '../manifests';
+
+/**
+ * Schema rules: every object validates against the schema of its kind, for the exact
+ * versions the stack targets (see lib/schema/validate.ts).
+ */
+
+const FIX = {
+  [SchemaSource.CRD]: 'make the field match the CRD schema of the pinned Argo release (imports/ has the typed classes)',
+  [SchemaSource.KUBERNETES]: 'make the field match the Kubernetes API of the kind',
+};
+
+/** A rule that reports the schema violations of the objects a filter picks. */
+function schemaRule(id: string, description: string, source: SchemaSource.CRD | SchemaSource.KUBERNETES, picks: (m: LoadedManifest) => boolean): Rule {
+  return {
+    id,
+    description,
+    check: (manifests) => manifests.filter(picks).flatMap((m): Finding[] => {
+      const result = validateSchema(m.object);
+      if (result.source !== source) return [];
+      return result.violations.map((v) => ({
+        ruleId: id,
+        severity: Severity.ERROR,
+        object: refOf(m),
+        message: `${formatViolation(v)} (schema: ${result.schema})`,
+        fix: FIX[source],
+      }));
+    }),
+  };
+}
+
+const isArgo = (product: 'rollouts' | 'cd') => (m: LoadedManifest) => m.object.apiVersion === 'argoproj.io/v1alpha1'
+  && (product === 'cd') === ['Application', 'ApplicationSet', 'AppProject'].includes(m.object.kind);
+
+/** Every object against the schema of its kind; objects of kinds without a known schema get a warning. */
+export const schemaRules: Rule[] = [
+  schemaRule('schema/core', 'core Kubernetes objects validate against the Kubernetes OpenAPI schema (kubernetes-models)', SchemaSource.KUBERNETES,
+    (m) => !m.object.apiVersion?.startsWith('argoproj.io/')),
+  schemaRule('schema/argo-rollouts', 'Argo Rollouts objects validate against the CRD schemas of the pinned release; undeclared fields are errors', SchemaSource.CRD, isArgo('rollouts')),
+  schemaRule('schema/argo-cd', 'Argo CD objects validate against the CRD schemas of the pinned release; undeclared fields are errors', SchemaSource.CRD, isArgo('cd')),
+  {
+    id: 'schema/known-kind',
+    description: 'every object is of a kind whose schema is known, so the other schema rules checked it',
+    check: (manifests) => manifests.flatMap((m): Finding[] => {
+      const result = validateSchema(m.object);
+      return result.source !== SchemaSource.NONE ? [] : [{
+        ruleId: 'schema/known-kind',
+        severity: Severity.WARNING,
+        object: refOf(m),
+        message: `no schema is known for ${result.schema}; the object was not validated`,
+        fix: 'check apiVersion and kind; for a custom resource, add its pinned CRD to cdk8s.yaml and run npm run crd-schemas',
+      }];
+    }),
+  },
+];

@@ -1,0 +1,258 @@
+import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
+import { Manifest } from '../manifests';
+import { CrdSchemaEntry, loadCrdSchemaFile } from './crd-schema-file';
+
+/**
+ * Validates plain Kubernetes objects against the schema of their kind:
+ * - Argo kinds against the `openAPIV3Schema` of the pinned CRDs (Argo Rollouts v1.8.3,
+ *   Argo CD v3.2.0), read from `imports/argo-crd-schemas.json`;
+ * - core kinds against the Kubernetes v1.33 OpenAPI schema compiled into `kubernetes-models`.
+ *
+ * Unknown fields: a CRD's structural schema makes every object with `properties` closed, and
+ * the API server silently prunes a field it does not declare (unless
+ * `x-kubernetes-preserve-unknown-fields`). A pruned field is a setting that never takes
+ * effect, so here an undeclared field in an Argo object is an error. The Kubernetes OpenAPI
+ * schema of core kinds does not declare its objects closed, so `kubernetes-models` checks
+ * types, required fields and formats there, not unknown fields.
+ */
+
+/** What the object was validated against. */
+export enum SchemaSource {
+  /** an Argo CRD pinned in cdk8s.yaml */
+  CRD = 'crd',
+  /** the Kubernetes OpenAPI schema (kubernetes-models) */
+  KUBERNETES = 'kubernetes',
+  /** nothing: the kind has no known schema */
+  NONE = 'none',
+}
+
+/** One way an object breaks its schema. */
+export interface SchemaViolation {
+  /** the field, e.g. `spec.strategy.canary.steps[1].bogus` (empty for the object itself) */
+  readonly path: string;
+  /** what is wrong with it */
+  readonly message: string;
+}
+
+/** The outcome of validating one object. */
+export interface SchemaResult {
+  readonly source: SchemaSource;
+  /** the schema's name, e.g. `Argo Rollouts v1.8.3 Rollout` or `Kubernetes v1.33 apps/v1 DaemonSet` */
+  readonly schema: string;
+  readonly violations: readonly SchemaViolation[];
+}
+
+/** The Kubernetes release the core schemas of kubernetes-models 4.5.1 were generated from. */
+export const KUBERNETES_SCHEMA_RELEASE = 'Kubernetes v1.33';
+
+const INT32 = { min: -(2 ** 31), max: 2 ** 31 - 1 };
+const RFC3339 = /^\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$/;
+
+/**
+ * A copy of a CRD schema in which every object that declares `properties` (or nothing at all)
+ * and does not preserve unknown fields is closed, so what the API server would prune is
+ * reported. The root `metadata` stays open: the API server validates ObjectMeta itself.
+ */
+export function closeStructuralSchema(schema: Record<string, unknown>, isRoot = true): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(schema)) {
+    if (k === 'properties' && v && typeof v === 'object') {
+      out.properties = Object.fromEntries(Object.entries(v as Record<string, Record<string, unknown>>)
+        .map(([name, sub]) => [name, isRoot && name === 'metadata' ? sub : closeStructuralSchema(sub, false)]));
+    } else if ((k === 'items' || k === 'additionalProperties') && v && typeof v === 'object') {
+      out[k] = closeStructuralSchema(v as Record<string, unknown>, false);
+    } else if ((k === 'anyOf' || k === 'allOf' || k === 'oneOf') && Array.isArray(v)) {
+      out[k] = v.map((sub) => closeStructuralSchema(sub, false));
+    } else {
+      out[k] = v;
+    }
+  }
+  const open = schema['x-kubernetes-preserve-unknown-fields'] === true || schema.additionalProperties !== undefined;
+  if (schema.type === 'object' && !open) out.additionalProperties = false;
+  return out;
+}
+
+/** Subschemas that differ only in their place: the ApplicationSet repeats the Application template in every generator. */
+const SHARED_MIN_CHARS = 200;
+
+/**
+ * The same schema with every subschema that occurs more than once (and is not tiny) moved to
+ * `definitions` and referenced, so ajv compiles it once instead of once per occurrence.
+ */
+export function shareRepeatedSubschemas(schema: Record<string, unknown>): Record<string, unknown> {
+  const counts = new Map<string, number>();
+  const keyOf = new WeakMap<object, string>();
+  const children = (node: Record<string, unknown>): Record<string, unknown>[] => [
+    ...Object.values((node.properties ?? {}) as Record<string, Record<string, unknown>>),
+    ...['items', 'additionalProperties'].map((k) => node[k]).filter((v): v is Record<string, unknown> => !!v && typeof v === 'object'),
+    ...['anyOf', 'allOf', 'oneOf'].flatMap((k) => (Array.isArray(node[k]) ? node[k] as Record<string, unknown>[] : [])),
+  ];
+  const count = (node: Record<string, unknown>) => {
+    const key = JSON.stringify(node);
+    keyOf.set(node, key);
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+    children(node).forEach(count);
+  };
+  count(schema);
+  const definitions: Record<string, unknown> = {};
+  const names = new Map<string, string>();
+  const rewrite = (node: Record<string, unknown>, top: boolean): Record<string, unknown> => {
+    const key = keyOf.get(node)!;
+    if (!top && key.length >= SHARED_MIN_CHARS && counts.get(key)! > 1) {
+      let name = names.get(key);
+      if (!name) {
+        name = `s${names.size}`;
+        names.set(key, name);
+        definitions[name] = rewrite(node, true);
+      }
+      return { $ref: `#/definitions/${name}` };
+    }
+    const out: Record<string, unknown> = { ...node };
+    if (node.properties) {
+      out.properties = Object.fromEntries(Object.entries(node.properties as Record<string, Record<string, unknown>>).map(([k, v]) => [k, rewrite(v, false)]));
+    }
+    for (const k of ['items', 'additionalProperties']) {
+      if (node[k] && typeof node[k] === 'object') out[k] = rewrite(node[k] as Record<string, unknown>, false);
+    }
+    for (const k of ['anyOf', 'allOf', 'oneOf']) {
+      if (Array.isArray(node[k])) out[k] = (node[k] as Record<string, unknown>[]).map((v) => rewrite(v, false));
+    }
+    return out;
+  };
+  const root = rewrite(schema, true);
+  return names.size > 0 ? { ...root, definitions } : root;
+}
+
+let ajv: Ajv | undefined;
+const crdValidators = new Map<string, { entry: CrdSchemaEntry; validate?: ValidateFunction }>();
+
+function crdAjv(): Ajv {
+  if (ajv) return ajv;
+  ajv = new Ajv({ allErrors: true, inlineRefs: false, strict: true, strictTypes: false, strictRequired: false, validateSchema: false });
+  // Structural-schema annotations: they shape merges and pruning, not validity.
+  for (const keyword of ['x-kubernetes-int-or-string', 'x-kubernetes-preserve-unknown-fields', 'x-kubernetes-list-type',
+    'x-kubernetes-list-map-keys', 'x-kubernetes-map-type', 'x-kubernetes-embedded-resource']) {
+    ajv.addKeyword({ keyword, schemaType: ['boolean', 'string', 'array'] });
+  }
+  ajv.addFormat('int32', { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= INT32.min && n <= INT32.max });
+  ajv.addFormat('int64', { type: 'number', validate: (n: number) => Number.isSafeInteger(n) });
+  ajv.addFormat('date-time', { type: 'string', validate: (s: string) => RFC3339.test(s) });
+  for (const entry of loadCrdSchemaFile().crds) crdValidators.set(`${entry.group}/${entry.version}/${entry.kind}`, { entry });
+  return ajv;
+}
+
+/** The compiled validator of a CRD kind (compiled on first use, then reused). */
+function crdValidator(apiVersion: string, kind: string) {
+  crdAjv();
+  const slot = crdValidators.get(`${apiVersion}/${kind}`);
+  if (!slot) return undefined;
+  slot.validate ??= crdAjv().compile(shareRepeatedSubschemas(closeStructuralSchema(slot.entry.openAPIV3Schema)));
+  return { entry: slot.entry, validate: slot.validate };
+}
+
+type KubernetesModel = new (data: unknown) => { validate(): void };
+const coreModels = new Map<string, KubernetesModel | null>();
+
+/** The kubernetes-models class of a core kind, e.g. `kubernetes-models/apps/v1/DaemonSet`. */
+function coreModel(apiVersion: string, kind: string): KubernetesModel | undefined {
+  const key = `${apiVersion}/${kind}`;
+  if (!coreModels.has(key)) {
+    let model: KubernetesModel | null = null;
+    if (/^([a-z0-9.-]+\/)?v[0-9a-z]+$/.test(apiVersion) && /^[A-Z][A-Za-z0-9]*$/.test(kind) && !apiVersion.includes('argoproj.io')) {
+      try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        model = (require(`kubernetes-models/${apiVersion}/${kind}`) as Record<string, KubernetesModel>)[kind] ?? null;
+      } catch {
+        model = null;
+      }
+    }
+    coreModels.set(key, model);
+  }
+  return coreModels.get(key) ?? undefined;
+}
+
+/** Validates one object against the schema of its kind. */
+export function validateSchema(object: Manifest): SchemaResult {
+  const { apiVersion, kind } = object;
+  const crd = crdValidator(apiVersion, kind);
+  if (crd) {
+    const ok = crd.validate(object);
+    return { source: SchemaSource.CRD, schema: `${crd.entry.release} ${kind}`, violations: ok ? [] : violationsOf(crd.validate.errors ?? [], object) };
+  }
+  const model = coreModel(apiVersion, kind);
+  const schema = `${KUBERNETES_SCHEMA_RELEASE} ${apiVersion} ${kind}`;
+  if (model) {
+    try {
+      new model(object).validate();
+      return { source: SchemaSource.KUBERNETES, schema, violations: [] };
+    } catch (e) {
+      const errors = (e as { errors?: ErrorObject[] }).errors;
+      if (!errors) throw e;
+      return { source: SchemaSource.KUBERNETES, schema, violations: violationsOf(errors, object) };
+    }
+  }
+  return { source: SchemaSource.NONE, schema: `${apiVersion} ${kind}`, violations: [] };
+}
+
+/** The violations as `path: message` lines, for tests and messages. */
+export function schemaProblems(object: Manifest): string[] {
+  return validateSchema(object).violations.map(formatViolation);
+}
+
+/** `path: message`, or the message alone for the object itself. */
+export function formatViolation(v: SchemaViolation): string {
+  return v.path ? `${v.path}: ${v.message}` : v.message;
+}
+
+/** A JSON pointer (`/spec/steps/1/x`) as a field path (`spec.steps[1].x`). */
+export function fieldPath(pointer: string, ...extra: string[]): string {
+  const parts = [...pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~')), ...extra];
+  return parts.reduce((path, part) => {
+    if (/^\d+$/.test(part)) return `${path}[${part}]`;
+    if (/^[A-Za-z_$][\w$-]*$/.test(part)) return path ? `${path}.${part}` : part;
+    return `${path}['${part}']`;
+  }, '');
+}
+
+/** The value a JSON pointer points at. */
+function valueAt(object: unknown, pointer: string): unknown {
+  return pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce<unknown>((v, part) => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined), object);
+}
+
+function describeValue(v: unknown): string {
+  if (typeof v === 'string') return `string ${JSON.stringify(v)}`;
+  if (Array.isArray(v)) return 'an array';
+  if (v === null) return 'null';
+  return typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`;
+}
+
+/** ajv errors as violations; an `anyOf` (int-or-string) is reported once, not per branch. */
+function violationsOf(errors: readonly ErrorObject[], object: unknown): SchemaViolation[] {
+  const anyOfs = errors.filter((e) => e.keyword === 'anyOf');
+  const out: SchemaViolation[] = [];
+  for (const e of errors) {
+    if (anyOfs.some((a) => e.schemaPath.startsWith(`${a.schemaPath}/`) && e.instancePath.startsWith(a.instancePath))) continue;
+    const value = valueAt(object, e.instancePath);
+    const got = value === undefined ? '' : `, got ${describeValue(value)}`;
+    switch (e.keyword) {
+      case 'additionalProperties': {
+        const field = (e.params as { additionalProperty: string }).additionalProperty;
+        out.push({ path: fieldPath(e.instancePath, field), message: 'unknown field: the schema does not declare it (the API server would drop it silently); remove it or fix its name' });
+        break;
+      }
+      case 'required':
+        out.push({ path: fieldPath(e.instancePath, (e.params as { missingProperty: string }).missingProperty), message: 'required field is missing' });
+        break;
+      case 'type':
+        out.push({ path: fieldPath(e.instancePath), message: `must be ${(e.params as { type: string }).type}${got}` });
+        break;
+      case 'anyOf':
+        out.push({ path: fieldPath(e.instancePath), message: `must be an integer or a string${got}` });
+        break;
+      default:
+        out.push({ path: fieldPath(e.instancePath), message: `${e.message ?? e.keyword}${got}` });
+    }
+  }
+  return out;
+}
