@@ -28,6 +28,9 @@ describe('CanaryRollout', () => {
     expect(names.indexOf('OTEL_RESOURCE_ATTRIBUTES')).toBeGreaterThan(names.indexOf('POD_HASH'));
     expect(container.resources).toEqual({ limits: { cpu: '100m', memory: '100M' }, requests: { cpu: '100m', memory: '100M' } });
     expect(container.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001 });
+    // Probes must not send HTTP requests HotROD would count as traffic to the canary.
+    expect(container.readinessProbe).toEqual({ tcpSocket: { port: 8080 } });
+    expect(container.livenessProbe).toBeUndefined();
     expect(rollout.spec.template.metadata.annotations).toEqual({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '8080', 'prometheus.io/path': '/metrics' });
     expect(rollout.spec.strategy.canary.steps).toEqual([
       { setWeight: 50 },

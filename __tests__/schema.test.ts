@@ -70,8 +70,8 @@ describe('schema validation', () => {
 
   test('int-or-string fields say so once', () => {
     const rollout = copyOf('Rollout');
-    rollout.spec.template.spec.containers[0].readinessProbe.httpGet.port = true;
-    expect(schemaProblems(rollout)).toEqual(['spec.template.spec.containers[0].readinessProbe.httpGet.port: must be an integer or a string, got boolean true']);
+    rollout.spec.template.spec.containers[0].readinessProbe.tcpSocket.port = true;
+    expect(schemaProblems(rollout)).toEqual(['spec.template.spec.containers[0].readinessProbe.tcpSocket.port: must be an integer or a string, got boolean true']);
   });
 
   test('wrong types and missing fields in core objects are rejected with their paths', () => {

@@ -1,6 +1,6 @@
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { Rollout, RolloutSpecStrategyCanarySteps, RolloutSpecTemplateSpecContainersReadinessProbeHttpGetPort } from '../imports/argo-rollout-argoproj.io';
+import { Rollout, RolloutSpecStrategyCanarySteps, RolloutSpecTemplateSpecContainersReadinessProbeTcpSocketPort } from '../imports/argo-rollout-argoproj.io';
 import { OtelCollectorDaemonSet } from './otel-collector-daemon-set';
 import { scrapeAnnotations } from './prometheus-naming';
 import { PodIdentity } from './spanmetrics-pipeline';
@@ -218,7 +218,9 @@ export class CanaryRollout extends Construct {
                 privileged: false,
                 capabilities: { drop: ['ALL'] },
               },
-              readinessProbe: { httpGet: { path: '/', port: RolloutSpecTemplateSpecContainersReadinessProbeHttpGetPort.fromNumber(ports.frontend) } },
+              // A TCP probe: an HTTP probe on the frontend would be counted in hotrod_requests_total
+              // (0.1 req/s at the default period) and pass the traffic gate for an idle canary.
+              readinessProbe: { tcpSocket: { port: RolloutSpecTemplateSpecContainersReadinessProbeTcpSocketPort.fromNumber(ports.frontend) } },
             }],
           },
         },
