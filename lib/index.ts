@@ -11,3 +11,4 @@ export * from './safe-synth';
 export * from './util';
 export * from './analysis/condition';
 export * from './rules/types';
+export * from './rehearsal';
