@@ -47,22 +47,42 @@ function parseArgs(argv: string[]): Options | 'help' {
   return opts;
 }
 
-async function main(): Promise<number> {
-  const opts = parseArgs(process.argv.slice(2));
+/** Where the CLI writes; the process's streams unless a test passes its own. */
+export interface Output {
+  log(line: string): void;
+  error(line: string): void;
+}
+
+/** Runs the rehearsal CLI; resolves with its exit status. */
+export async function rehearseCli(argv: string[], env: NodeJS.ProcessEnv = process.env, out: Output = console): Promise<number> {
+  try {
+    return await run(argv, env, out);
+  } catch (e) {
+    if (e instanceof EngineNotFoundError) {
+      out.error(`rehearse: ${e.message}`);
+      return 2;
+    }
+    out.error(`rehearse: ${e instanceof RehearsalInputError ? e.message : e instanceof Error ? e.stack : String(e)}`);
+    return 1;
+  }
+}
+
+async function run(argv: string[], env: NodeJS.ProcessEnv, out: Output): Promise<number> {
+  const opts = parseArgs(argv);
   if (opts === 'help') {
-    console.log(USAGE);
+    out.log(USAGE);
     return 0;
   }
-  const binaries = locateEngine();
+  const binaries = locateEngine(env);
   const target: RehearsalTarget = opts.manifests ? targetFromManifests(opts.manifests) : targetFromStack(defineApp(new App()));
   const started = Date.now();
   const data = prepareRehearsal(target);
   const engine = await PrometheusEngine.start(data.openMetrics, binaries);
   try {
     const results = await runScenarios(target, data, engine);
-    console.log(`rehearsing ${target.gates.map((g) => g.name).join(', ')} from ${target.source}\n`);
-    console.log(formatResults(results));
-    console.log(`(${results.length} scenarios on ${binaries.prometheus} in ${((Date.now() - started) / 1000).toFixed(1)}s)`);
+    out.log(`rehearsing ${target.gates.map((g) => g.name).join(', ')} from ${target.source}\n`);
+    out.log(formatResults(results));
+    out.log(`(${results.length} scenarios on ${binaries.prometheus} in ${((Date.now() - started) / 1000).toFixed(1)}s)`);
     if (opts.json) writeFileSync(opts.json, `${JSON.stringify(toReport(results), null, 2)}\n`);
     return allAsExpected(results) ? 0 : 1;
   } finally {
@@ -70,14 +90,8 @@ async function main(): Promise<number> {
   }
 }
 
-main().then((code) => {
-  process.exitCode = code;
-}, (e: unknown) => {
-  if (e instanceof EngineNotFoundError) {
-    console.error(`rehearse: ${e.message}`);
-    process.exitCode = 2;
-    return;
-  }
-  console.error(`rehearse: ${e instanceof RehearsalInputError ? e.message : e instanceof Error ? e.stack : String(e)}`);
-  process.exitCode = 1;
-});
+if (require.main === module) {
+  void rehearseCli(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

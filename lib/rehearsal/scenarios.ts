@@ -63,6 +63,7 @@ export function gateThresholds(target: RehearsalTarget): Partial<Record<GateKind
 export function builtInScenarios(target: RehearsalTarget): Scenario[] {
   const t = gateThresholds(target);
   const inUnit = (ms: number) => durationInUnit(Duration.millis(ms), target.spanmetrics.series.histogramUnit);
+  const unit = target.spanmetrics.series.histogramUnit;
   const maxError = t[GateKind.ERROR_RATE]?.value ?? 0.05;
   const maxP95 = t[GateKind.LATENCY]?.value ?? inUnit(1000);
   const healthy: PodTraffic = { requestsPerSecond: HEALTHY_REQUESTS_PER_POD, errorRatio: maxError / 5, p95: maxP95 * 0.3 };
@@ -78,14 +79,15 @@ export function builtInScenarios(target: RehearsalTarget): Scenario[] {
       idle, { requestsPerSecond: 2 * HEALTHY_REQUESTS_PER_POD }),
     scenario('erroring-canary', `the canary fails ${pct(Math.min(1, 4 * maxError))} of its requests`, MeasurementPhase.FAILED, GateKind.ERROR_RATE,
       { errorRatio: Math.min(1, 4 * maxError) }),
-    scenario('slow-canary', `the canary's p95 is ${num(1.5 * maxP95)} (1.5 x the threshold)`, MeasurementPhase.FAILED, GateKind.LATENCY,
+    scenario('slow-canary', `the canary's p95 is ${num(1.5 * maxP95)}${unit} (1.5 x the threshold)`, MeasurementPhase.FAILED, GateKind.LATENCY,
       { p95: 1.5 * maxP95 }),
     scenario('no-spanmetrics', 'the collector exports nothing: the latency series do not exist', MeasurementPhase.FAILED, GateKind.LATENCY,
       {}, {}, false),
-    scenario('bad-stable-good-canary', `stable pods fail ${pct(Math.min(1, 6 * maxError))} and answer in ${num(3 * maxP95)}; the canary is fine`,
+    scenario('bad-stable-good-canary', `stable pods fail ${pct(Math.min(1, 6 * maxError))} with a p95 of ${num(3 * maxP95)}${unit}; the canary is fine`,
       MeasurementPhase.SUCCESSFUL, undefined, {}, { errorRatio: Math.min(1, 6 * maxError), p95: 3 * maxP95 }),
   ];
 
+  const units: Record<keyof PodTraffic, string> = { requestsPerSecond: ' req/s', errorRatio: '', p95: unit };
   const pair = (kind: GateKind, label: string, field: keyof PodTraffic) => {
     const threshold = t[kind];
     if (!threshold) return;
@@ -94,7 +96,7 @@ export function builtInScenarios(target: RehearsalTarget): Scenario[] {
       const factor = 1 + (threshold.above === inside ? margin : -margin);
       const value = threshold.value * factor;
       scenarios.push(scenario(`${label}-just-${inside ? 'inside' : 'outside'}`,
-        `canary ${field} ${num(value)}, ${inside ? 'inside' : 'outside'} the threshold ${num(threshold.value)}`,
+        `canary ${field} ${num(value)}${units[field]}, ${inside ? 'inside' : 'outside'} the threshold ${num(threshold.value)}${units[field]}`,
         inside ? MeasurementPhase.SUCCESSFUL : MeasurementPhase.FAILED, inside ? undefined : kind, { [field]: value }));
     }
   };
