@@ -77,6 +77,8 @@ export function formatResults(results: readonly ScenarioResult[]): string {
     for (const g of o.gates) {
       const ms = g.measurements.map((m) => `${m.atSeconds}s: ${shortValue(m.result)} ${m.phase[0]}`).join(', ');
       out.push(`  ${g.name.padEnd(nameWidth)}  ${gatePhase(g).padEnd(26)}  ${`${g.decidedAfterSeconds}s`.padStart(5)}  ${ms || '-'}`);
+      const error = g.measurements.find((m) => m.error)?.error;
+      if (error) out.push(`  ${''.padEnd(nameWidth)}  error: ${error.split('\n')[0]}`);
     }
     out.push('');
   }
