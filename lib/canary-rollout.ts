@@ -281,14 +281,22 @@ export class CanaryRollout extends Construct {
 
   /**
    * The canary and stable pod counts at a weight, as Argo Rollouts sets them without a traffic
-   * router: the closest whole number of canary pods, at least one canary and one stable pod
-   * for weights 1-99.
+   * router (see {@link podsAtWeight}).
    */
   public podsAtWeight(weight: number): { readonly canary: number; readonly stable: number } {
-    if (weight <= 0) return { canary: 0, stable: this.replicas };
-    if (weight >= 100) return { canary: this.replicas, stable: 0 };
-    const canary = Math.max(1, Math.round((this.replicas * weight) / 100));
-    const stable = Math.max(1, this.replicas - canary);
-    return { canary, stable };
+    return podsAtWeight(this.replicas, weight);
   }
+}
+
+/**
+ * The canary and stable pod counts of a rollout with `replicas` pods at a weight, as Argo Rollouts
+ * sets them without a traffic router: the closest whole number of canary pods, at least one
+ * canary and one stable pod for weights 1-99.
+ */
+export function podsAtWeight(replicas: number, weight: number): { readonly canary: number; readonly stable: number } {
+  if (weight <= 0) return { canary: 0, stable: replicas };
+  if (weight >= 100) return { canary: replicas, stable: 0 };
+  const canary = Math.max(1, Math.round((replicas * weight) / 100));
+  const stable = Math.max(1, replicas - canary);
+  return { canary, stable };
 }

@@ -17,3 +17,4 @@ export * from './rules/schema';
 export * from './explain/timeline';
 export * from './explain/diagram';
 export * from './explain/markdown';
+export * from './rehearsal';

@@ -1,0 +1,204 @@
+import { ChildProcess, execFileSync, spawn } from 'child_process';
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { createServer } from 'net';
+import { tmpdir } from 'os';
+import { delimiter, dirname, join } from 'path';
+import { MeasurementResult } from '../analysis/condition';
+
+/** No Prometheus engine on this machine; the message says how to install one. */
+export class EngineNotFoundError extends Error {
+  constructor(missing: string) {
+    super(`${missing}; the rehearsal needs Prometheus's promtool and prometheus binaries (version 2.x or later). Install them with\n`
+      + '  Debian/Ubuntu: sudo apt-get install prometheus\n'
+      + '  macOS:         brew install prometheus\n'
+      + '  elsewhere:     a release tarball from https://prometheus.io/download/ (promtool and prometheus are in it)\n'
+      + 'and put them on PATH, or point PROMTOOL and PROMETHEUS at them.');
+    this.name = 'EngineNotFoundError';
+  }
+}
+
+/** The Prometheus binaries the rehearsal runs. */
+export interface EngineBinaries {
+  readonly promtool: string;
+  readonly prometheus: string;
+}
+
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
+  return (env.PATH ?? '').split(delimiter).filter((d) => d).map((d) => join(d, name)).find(executable);
+}
+
+/**
+ * Finds promtool (env `PROMTOOL`, else PATH) and prometheus (env `PROMETHEUS`, else beside
+ * promtool as in a release tarball, else PATH); throws {@link EngineNotFoundError}.
+ */
+export function locateEngine(env: NodeJS.ProcessEnv = process.env): EngineBinaries {
+  const fromEnv = (name: 'PROMTOOL' | 'PROMETHEUS') => {
+    const v = env[name];
+    if (v && !executable(v)) throw new EngineNotFoundError(`${name}=${v} is not an executable file`);
+    return v || undefined;
+  };
+  const promtool = fromEnv('PROMTOOL') ?? onPath('promtool', env);
+  if (!promtool) throw new EngineNotFoundError('promtool is not on PATH and PROMTOOL is not set');
+  const beside = join(dirname(promtool), 'prometheus');
+  const prometheus = fromEnv('PROMETHEUS') ?? (executable(beside) ? beside : onPath('prometheus', env));
+  if (!prometheus) throw new EngineNotFoundError('prometheus is not on PATH (nor beside promtool) and PROMETHEUS is not set');
+  return { promtool, prometheus };
+}
+
+/** A free TCP port on the loopback interface. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A query's answer: the result as Argo Rollouts' prometheus provider hands it to the conditions, or its error. */
+export interface QueryAnswer {
+  readonly result?: MeasurementResult;
+  readonly error?: string;
+}
+
+const live = new Set<PrometheusEngine>();
+let handlersInstalled = false;
+
+function installExitHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  // Whatever ends this process, no Prometheus server or temporary TSDB outlives it.
+  process.on('exit', () => live.forEach((e) => e.stopNow()));
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      live.forEach((e) => e.stopNow());
+      process.kill(process.pid, signal);
+    });
+  }
+}
+
+/**
+ * A Prometheus server on loopback over a TSDB backfilled from OpenMetrics text with
+ * `promtool tsdb create-blocks-from openmetrics`. Stop it with {@link stop}; it is also
+ * killed, and its folder removed, when this process exits or is interrupted.
+ */
+export class PrometheusEngine {
+  /** Backfills the series and starts the server; throws {@link EngineNotFoundError} without binaries. */
+  public static async start(openMetricsText: string, binaries: EngineBinaries = locateEngine()): Promise<PrometheusEngine> {
+    installExitHandlers();
+    const dir = mkdtempSync(join(tmpdir(), 'rehearse-'));
+    const engine = new PrometheusEngine(dir);
+    live.add(engine);
+    try {
+      const input = join(dir, 'series.om');
+      writeFileSync(input, openMetricsText);
+      try {
+        execFileSync(binaries.promtool, ['tsdb', 'create-blocks-from', 'openmetrics', input, join(dir, 'data')], { stdio: 'pipe' });
+      } catch (e) {
+        const err = e as { stderr?: Buffer; message: string };
+        throw new Error(`promtool could not backfill the synthetic series: ${err.stderr?.toString().trim() || err.message}`);
+      }
+      rmSync(input);
+      writeFileSync(join(dir, 'prometheus.yml'), 'global: {}\n');
+      await engine.launch(binaries.prometheus);
+      return engine;
+    } catch (e) {
+      engine.stopNow();
+      throw e;
+    }
+  }
+
+  private child?: ChildProcess;
+  private url = '';
+  private stderr = '';
+
+  private constructor(private readonly dir: string) {}
+
+  private async launch(prometheus: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      this.stderr = '';
+      const child = spawn(prometheus, [
+        `--config.file=${join(this.dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(this.dir, 'data')}`,
+        // The synthetic samples are dated 2025; nothing may be deleted for age.
+        '--storage.tsdb.retention.time=100y',
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--log.level=warn',
+      ], { stdio: ['ignore', 'ignore', 'pipe'] });
+      this.child = child;
+      child.stderr!.on('data', (d) => { this.stderr = (this.stderr + d.toString()).slice(-4000); });
+      this.url = `http://127.0.0.1:${port}`;
+      const exited = new Promise<string>((resolve) => child.once('exit', (code) => resolve(`prometheus exited with code ${code}`)));
+      child.once('error', () => undefined);
+      const outcome = await Promise.race([this.ready(), exited]);
+      if (outcome === 'ready') return;
+      this.stopNow();
+      if (attempt >= 3 || !/address already in use/.test(this.stderr)) {
+        throw new Error(`${outcome}: ${this.stderr.trim().split('\n').slice(-3).join(' | ') || 'no output'}`);
+      }
+    }
+  }
+
+  private async ready(): Promise<string> {
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      try {
+        const res = await fetch(`${this.url}/-/ready`);
+        if (res.ok) return 'ready';
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return 'prometheus did not become ready within 20s';
+  }
+
+  /** Evaluates an instant query at a Unix time (seconds). */
+  public async query(expr: string, time: number): Promise<QueryAnswer> {
+    const body = new URLSearchParams({ query: expr, time: String(time) });
+    const res = await fetch(`${this.url}/api/v1/query`, { method: 'POST', body });
+    const json = await res.json() as { status: string; error?: string; data?: { resultType: string; result: unknown } };
+    if (json.status !== 'success') return { error: json.error ?? `HTTP ${res.status}` };
+    const data = json.data!;
+    switch (data.resultType) {
+      case 'vector': return { result: (data.result as { value: [number, string] }[]).map((s) => Number(s.value[1])) };
+      case 'scalar': return { result: Number((data.result as [number, string])[1]) };
+      case 'matrix': return { result: (data.result as { values: [number, string][] }[]).flatMap((s) => s.values.map((v) => Number(v[1]))) };
+      default: return { error: 'Prometheus metric type not supported' };
+    }
+  }
+
+  /** Stops the server and removes its folder. */
+  public async stop(): Promise<void> {
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    this.stopNow();
+  }
+
+  /** Kills the server and removes its folder, synchronously (for exit handlers). */
+  public stopNow(): void {
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
+    live.delete(this);
+  }
+}

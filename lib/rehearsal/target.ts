@@ -1,0 +1,342 @@
+import { ApiObject, Duration } from 'cdk8s';
+import { AnalysisArgument, CanaryRollout, HOTROD_REQUESTS_METRIC, podsAtWeight, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../canary-rollout';
+import { durationInUnit, SpanmetricsSeries, spanmetricsSeries } from '../collector-config';
+import { conditionShape, parseCondition, ResultComparison } from '../analysis/condition';
+import { findCollectorConfigs, LoadedManifest, loadManifests, Manifest, ManifestReadError } from '../manifests';
+import { PodIdentity, SpanmetricsPipeline } from '../spanmetrics-pipeline';
+import { GateKind, ThreeGateAnalysis } from '../three-gate-analysis';
+import { OtelCollectorDaemonSet } from '../otel-collector-daemon-set';
+import { namespaceOf } from '../util';
+
+/**
+ * What a rehearsal needs to know about a stack, as plain data: the gates exactly as the
+ * AnalysisTemplate has them, and every metric and label name the series must carry.
+ * It is built either from the constructs ({@link targetFromStack}) or from synthesized
+ * (or hand-written) manifests ({@link targetFromManifests}); the rest of the rehearsal
+ * only reads this.
+ */
+export interface RehearsalTarget {
+  /** where the target was read from, for messages */
+  readonly source: string;
+  /** the namespace the rollout runs in */
+  readonly namespace: string;
+  /** the arguments the analysis step passes, with where Argo Rollouts takes each value from */
+  readonly args: readonly StepArgument[];
+  /** the pods on each side while the analysis runs */
+  readonly pods: { readonly canary: number; readonly stable: number };
+  /** HotROD's request counter, scraped from its pods */
+  readonly requests: {
+    /** the metric, e.g. `hotrod_requests_total` */
+    readonly metric: string;
+    /** the label that marks failed requests, and its value on them */
+    readonly errorLabel: string;
+    readonly errorValue: string;
+    /** the pod labels of the rollout's template (without the pod-template hash) */
+    readonly podLabels: Readonly<Record<string, string>>;
+    /** the pod label Argo Rollouts sets to the ReplicaSet's hash */
+    readonly hashPodLabel: string;
+  };
+  /** the spanmetrics connector's output as the collector's prometheus exporter serves it */
+  readonly spanmetrics: {
+    readonly series: SpanmetricsSeries;
+    /** the dimension labels, in order, with where each value comes from */
+    readonly dimensions: readonly SpanDimension[];
+    /** the finite bucket bounds, in the histogram unit */
+    readonly bucketBounds: readonly number[];
+    /** how often the connector flushes, in seconds */
+    readonly flushSeconds: number;
+  };
+  /** the collector pods Prometheus scrapes the spanmetrics from */
+  readonly collector: { readonly namespace: string; readonly podLabels: Readonly<Record<string, string>> };
+  /** the gates, in template order */
+  readonly gates: readonly RehearsalGate[];
+}
+
+/** An argument of the rollout's analysis step: a literal value or where Argo Rollouts reads it. */
+export interface StepArgument {
+  readonly name: string;
+  readonly value?: string;
+  readonly valueFrom?: AnalysisArgument['valueFrom'];
+}
+
+/** What a pod tells spanmetrics about itself (its OTEL_RESOURCE_ATTRIBUTES). */
+export type PodField = 'namespace' | 'podName' | 'podTemplateHash';
+
+/** One spanmetrics dimension label: from a pod field, or a fixed value (a literal attribute or the dimension's default). */
+export interface SpanDimension {
+  readonly label: string;
+  readonly from?: PodField;
+  readonly value?: string;
+}
+
+/** One metric of the AnalysisTemplate, as Argo Rollouts reads it. */
+export interface RehearsalGate {
+  readonly name: string;
+  /** what the gate checks (from the construct, or recognised from the query) */
+  readonly kind?: GateKind;
+  /** the query, with `{{args.*}}` placeholders */
+  readonly query: string;
+  readonly successCondition?: string;
+  readonly failureCondition?: string;
+  /** the comparison of `result[0]` with the threshold, read from the condition */
+  readonly threshold?: ResultComparison;
+  readonly initialDelaySeconds: number;
+  readonly intervalSeconds: number;
+  readonly count: number;
+  readonly failureLimit: number;
+  readonly inconclusiveLimit: number;
+  readonly consecutiveErrorLimit: number;
+}
+
+/** An input the rehearsal cannot use; the message says what to fix. */
+export class RehearsalInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RehearsalInputError';
+  }
+}
+
+/** The spanmetrics connector's default duration buckets (SPEC.md), used when the config names none. */
+export const SPANMETRICS_DEFAULT_BUCKETS = [2, 4, 6, 8, 10, 50, 100, 200, 400, 800, 1000, 1400, 2000, 5000, 10000, 15000].map((ms) => Duration.millis(ms));
+
+/** Argo Rollouts' default `consecutiveErrorLimit`. */
+const ARGO_DEFAULT_CONSECUTIVE_ERROR_LIMIT = 4;
+
+/** The handles of a stack built by `defineApp` that a rehearsal reads. */
+export interface RehearsalStack {
+  readonly pipeline: SpanmetricsPipeline;
+  readonly collector: OtelCollectorDaemonSet;
+  readonly rollout: CanaryRollout;
+  readonly gates: ThreeGateAnalysis;
+}
+
+/** The target of a stack built in memory: every name comes from the constructs. */
+export function targetFromStack(stack: RehearsalStack): RehearsalTarget {
+  const { pipeline, collector, rollout, gates } = stack;
+  const step = rollout.analysisSteps().find((s) => s.analysis === gates);
+  if (!step) throw new RehearsalInputError(`rollout '${rollout.rollout.name}' has no analysis step running '${gates.templateName}'; add CanaryStep.analysis()`);
+  const identity: Record<string, PodField> = {
+    [pipeline.podIdentity[PodIdentity.NAMESPACE]]: 'namespace',
+    [pipeline.podIdentity[PodIdentity.POD_NAME]]: 'podName',
+    [pipeline.podIdentity[PodIdentity.POD_TEMPLATE_HASH]]: 'podTemplateHash',
+  };
+  const template = gates.template.toJson() as { spec: { metrics: PlainMetric[] } };
+  const kinds = new Map(gates.gates.map((g) => [g.name, g.kind]));
+  const unit = pipeline.series.histogramUnit;
+  return {
+    source: 'the default app (constructs)',
+    namespace: rollout.namespace,
+    args: step.analysis.args,
+    pods: rollout.podsAtWeight(step.weight),
+    requests: { ...requestsMetric(), podLabels: rollout.podLabels, hashPodLabel: ROLLOUTS_POD_TEMPLATE_HASH_LABEL },
+    spanmetrics: {
+      series: pipeline.series,
+      dimensions: pipeline.spanmetrics.dimensions.map((d) => ({
+        label: pipeline.series.dimensionLabels[d.name],
+        from: identity[d.name],
+        value: identity[d.name] ? undefined : d.default,
+      })),
+      bucketBounds: (pipeline.spanmetrics.histogramBuckets ?? SPANMETRICS_DEFAULT_BUCKETS).map((b) => durationInUnit(b, unit)),
+      flushSeconds: pipeline.spanmetrics.metricsFlushInterval.toSeconds(),
+    },
+    collector: collectorPods(collector),
+    gates: template.spec.metrics.map((m) => gateFromMetric(m, 'AnalysisTemplate', kinds.get(m.name))),
+  };
+}
+
+/** The collector's namespace and pod labels, as its DaemonSet renders them. */
+function collectorPods(collector: OtelCollectorDaemonSet): RehearsalTarget['collector'] {
+  const daemonSet = ApiObject.of(collector.daemonSet);
+  const json = daemonSet.toJson() as { spec: { template: { metadata?: { labels?: Record<string, string> } } } };
+  return { namespace: namespaceOf(daemonSet), podLabels: json.spec.template.metadata?.labels ?? {} };
+}
+
+function requestsMetric() {
+  return { metric: HOTROD_REQUESTS_METRIC.name, errorLabel: HOTROD_REQUESTS_METRIC.errorLabel, errorValue: HOTROD_REQUESTS_METRIC.errorValue };
+}
+
+/** A metric of an AnalysisTemplate, as plain data. */
+interface PlainMetric {
+  readonly name: string;
+  readonly initialDelay?: string;
+  readonly interval?: string;
+  readonly count?: number | string;
+  readonly failureLimit?: number | string;
+  readonly inconclusiveLimit?: number | string;
+  readonly consecutiveErrorLimit?: number | string;
+  readonly successCondition?: string;
+  readonly failureCondition?: string;
+  readonly provider?: { readonly prometheus?: { readonly query?: string } };
+}
+
+/** Seconds of an Argo Rollouts duration string (`90s`, `1m30s`, `500ms`). */
+export function parseDurationSeconds(text: string, where: string): number {
+  const units: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) {
+    throw new RehearsalInputError(`${where}: '${text}' is not a duration; write e.g. '90s', '1m' or '500ms'`);
+  }
+  return parts.reduce((sum, p) => sum + Number(p[1]) * units[p[2]], 0);
+}
+
+function intOf(value: number | string | undefined, fallback: number | undefined, where: string): number {
+  if (value === undefined) {
+    if (fallback === undefined) throw new RehearsalInputError(`${where} is missing; the rehearsal needs a finite count (a gate without one runs until the rollout ends)`);
+    return fallback;
+  }
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isInteger(n)) throw new RehearsalInputError(`${where} must be a whole number, got '${value}' (arguments in limits are not supported)`);
+  return n;
+}
+
+function gateFromMetric(m: PlainMetric, where: string, kind?: GateKind): RehearsalGate {
+  const at = `${where} metric '${m.name}'`;
+  const query = m.provider?.prometheus?.query;
+  if (!query) throw new RehearsalInputError(`${at} has no prometheus query; only the prometheus provider can be rehearsed`);
+  const condition = m.successCondition ?? m.failureCondition;
+  let threshold: ResultComparison | undefined;
+  try {
+    threshold = condition ? conditionShape(parseCondition(condition)).comparisons[0] : undefined;
+  } catch (e) {
+    throw new RehearsalInputError(`${at}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const interval = m.interval ? parseDurationSeconds(m.interval, `${at} interval`) : undefined;
+  return {
+    name: m.name,
+    kind,
+    query,
+    successCondition: m.successCondition,
+    failureCondition: m.failureCondition,
+    threshold,
+    initialDelaySeconds: m.initialDelay ? parseDurationSeconds(m.initialDelay, `${at} initialDelay`) : 0,
+    // Argo Rollouts: no interval means a single measurement.
+    intervalSeconds: interval ?? 0,
+    count: intOf(m.count, interval === undefined ? 1 : undefined, `${at} count`),
+    failureLimit: intOf(m.failureLimit, 0, `${at} failureLimit`),
+    inconclusiveLimit: intOf(m.inconclusiveLimit, 0, `${at} inconclusiveLimit`),
+    consecutiveErrorLimit: intOf(m.consecutiveErrorLimit, ARGO_DEFAULT_CONSECUTIVE_ERROR_LIMIT, `${at} consecutiveErrorLimit`),
+  };
+}
+
+/** The kind of a gate read from a plain template, recognised by the series its query reads. */
+function kindOfQuery(query: string, requests: { metric: string; errorLabel: string; errorValue: string }, series: SpanmetricsSeries): GateKind | undefined {
+  if (query.includes(series.durationBucket)) return GateKind.LATENCY;
+  const errorMatcher = new RegExp(`\\b${requests.errorLabel}\\s*=\\s*"${requests.errorValue}"`);
+  if (query.includes(requests.metric) && errorMatcher.test(query)) return GateKind.ERROR_RATE;
+  if (query.includes(requests.metric)) return GateKind.TRAFFIC;
+  return undefined;
+}
+
+type Obj = Manifest & { spec?: any };
+
+/**
+ * The target described by a folder of manifests: the Rollout with an analysis step, the
+ * AnalysisTemplate it runs, and the collector configuration (in a ConfigMap) with a
+ * spanmetrics connector exported through a prometheus exporter.
+ */
+export function targetFromManifests(dir: string): RehearsalTarget {
+  let manifests: LoadedManifest[];
+  try {
+    manifests = loadManifests(dir);
+  } catch (e) {
+    if (e instanceof ManifestReadError) throw new RehearsalInputError(e.message);
+    throw e;
+  }
+  const objects = manifests.map((m) => m.object as Obj);
+  const rollouts = objects.filter((o) => o.kind === 'Rollout' && (o.spec?.strategy?.canary?.steps ?? []).some((s: any) => s.analysis));
+  if (rollouts.length !== 1) {
+    throw new RehearsalInputError(`${dir}: expected one Rollout with a canary analysis step, found ${rollouts.length}`);
+  }
+  const rollout = rollouts[0];
+  const namespace = rollout.metadata.namespace;
+  if (!namespace) throw new RehearsalInputError(`${dir}: Rollout '${rollout.metadata.name}' has no metadata.namespace; the gates' namespace argument needs one`);
+
+  let weight = 0;
+  let step: any;
+  for (const s of rollout.spec.strategy.canary.steps) {
+    if (s.setWeight !== undefined) weight = s.setWeight;
+    if (s.analysis) { step = s.analysis; break; }
+  }
+  const templateNames: string[] = (step.templates ?? []).map((t: any) => t.templateName);
+  const templates = templateNames.map((name) => {
+    const t = objects.find((o) => o.kind === 'AnalysisTemplate' && o.metadata.name === name && (o.metadata.namespace ?? namespace) === namespace);
+    if (!t) throw new RehearsalInputError(`${dir}: the Rollout's analysis step names AnalysisTemplate '${name}', which is not in the folder`);
+    return t;
+  });
+  if (templates.length === 0) throw new RehearsalInputError(`${dir}: the Rollout's analysis step names no template`);
+
+  const found = findCollectorConfigs(manifests).find((c) => spanmetricsConnectorOf(c.config) !== undefined);
+  if (!found) throw new RehearsalInputError(`${dir}: no collector configuration with a spanmetrics connector in any ConfigMap; the latency series cannot be named`);
+  const connector = spanmetricsConnectorOf(found.config)!;
+  const exporter = prometheusExporterOf(found.config);
+  const series = spanmetricsSeries(connector, exporter);
+  const histogram = (connector.histogram ?? {}) as { explicit?: { buckets?: unknown[] } };
+  const configMapName = found.configMap.object.metadata.name;
+  const collectorNamespace = found.configMap.object.metadata.namespace ?? 'default';
+  const workload = objects.find((o) => (o.kind === 'DaemonSet' || o.kind === 'Deployment') && (o.metadata.namespace ?? 'default') === collectorNamespace
+    && (o.spec?.template?.spec?.volumes ?? []).some((v: any) => v.configMap?.name === configMapName));
+
+  const identity = podIdentityAttributes(rollout);
+  const dims = Array.isArray(connector.dimensions) ? connector.dimensions as { name: string; default?: string }[] : [];
+  const requests = requestsMetric();
+  const podLabels = { ...(rollout.spec.template?.metadata?.labels ?? {}) } as Record<string, string>;
+  delete podLabels[ROLLOUTS_POD_TEMPLATE_HASH_LABEL];
+  const unit = series.histogramUnit;
+
+  return {
+    source: dir,
+    namespace,
+    args: (step.args ?? []).map((a: any) => ({ name: a.name, valueFrom: a.valueFrom, value: a.value })),
+    pods: podsAtWeight(rollout.spec.replicas ?? 1, weight),
+    requests: { ...requests, podLabels, hashPodLabel: ROLLOUTS_POD_TEMPLATE_HASH_LABEL },
+    spanmetrics: {
+      series,
+      dimensions: dims.map((d) => {
+        const source = identity[d.name];
+        return { label: series.dimensionLabels[d.name], from: source?.from, value: source?.value ?? d.default };
+      }),
+      bucketBounds: histogram.explicit?.buckets
+        ? histogram.explicit.buckets.map((b) => durationInUnit(Duration.millis(parseDurationSeconds(String(b), `${configMapName} spanmetrics bucket`) * 1000), unit))
+        : SPANMETRICS_DEFAULT_BUCKETS.map((b) => durationInUnit(b, unit)),
+      flushSeconds: connector.metrics_flush_interval ? parseDurationSeconds(String(connector.metrics_flush_interval), `${configMapName} metrics_flush_interval`) : 60,
+    },
+    collector: { namespace: collectorNamespace, podLabels: workload?.spec?.template?.metadata?.labels ?? {} },
+    gates: templates.flatMap((t) => (t.spec?.metrics ?? []).map((m: PlainMetric) => {
+      const gate = gateFromMetric(m, `AnalysisTemplate '${t.metadata.name}'`);
+      return { ...gate, kind: kindOfQuery(gate.query, requests, series) };
+    })),
+  };
+}
+
+function componentsOf(config: Record<string, unknown>, section: string, type: string): Record<string, unknown>[] {
+  const entries = Object.entries((config[section] ?? {}) as Record<string, unknown>);
+  return entries.filter(([id]) => id === type || id.startsWith(`${type}/`)).map(([, v]) => (v ?? {}) as Record<string, unknown>);
+}
+
+function spanmetricsConnectorOf(config: Record<string, unknown>): Record<string, any> | undefined {
+  return componentsOf(config, 'connectors', 'spanmetrics')[0];
+}
+
+function prometheusExporterOf(config: Record<string, unknown>): Record<string, unknown> | undefined {
+  return componentsOf(config, 'exporters', 'prometheus')[0];
+}
+
+const FIELD_PATHS: Record<string, PodField> = {
+  'metadata.namespace': 'namespace',
+  'metadata.name': 'podName',
+  [`metadata.labels['${ROLLOUTS_POD_TEMPLATE_HASH_LABEL}']`]: 'podTemplateHash',
+};
+
+/** Resource attribute key -> what the pod puts in it, read from OTEL_RESOURCE_ATTRIBUTES and the downward API. */
+function podIdentityAttributes(rollout: Obj): Record<string, { from?: PodField; value?: string }> {
+  const env: { name: string; value?: string; valueFrom?: any }[] = rollout.spec.template?.spec?.containers?.[0]?.env ?? [];
+  const attributes = env.find((e) => e.name === 'OTEL_RESOURCE_ATTRIBUTES')?.value ?? '';
+  const out: Record<string, { from?: PodField; value?: string }> = {};
+  for (const pair of attributes.split(',').filter((p) => p.includes('='))) {
+    const [key, raw] = [pair.slice(0, pair.indexOf('=')).trim(), pair.slice(pair.indexOf('=') + 1).trim()];
+    const ref = /^\$\(([A-Za-z_][A-Za-z0-9_]*)\)$/.exec(raw);
+    const field = ref ? FIELD_PATHS[env.find((e) => e.name === ref[1])?.valueFrom?.fieldRef?.fieldPath ?? ''] : undefined;
+    out[key] = field ? { from: field } : { value: raw };
+  }
+  return out;
+}
