@@ -13,6 +13,8 @@ import {
   ROLLOUTS_POD_TEMPLATE_HASH_LABEL,
   runScenarios,
   ScenarioResult,
+  BadCanary,
+  rolloutTimeline,
   targetFromManifests,
   targetFromStack,
 } from '../lib';
@@ -124,6 +126,32 @@ describeWithEngine('rehearsal on a real Prometheus engine', () => {
     // consecutiveErrorLimit 2: the third consecutive error ends the run
     expect(latency.measurements.map((m) => [m.atSeconds, m.phase])).toEqual([[90, 'Error'], [100, 'Error'], [110, 'Error']]);
     expect(latency.measurements[0].error).toBe('runtime error: index out of range [0] with length 0');
+  });
+
+  test('the decision times measured fall inside the bounds the explain timeline states', () => {
+    const timeline = rolloutTimeline(stack);
+    const badKind: Record<string, BadCanary> = {
+      'idle-canary': BadCanary.IDLE,
+      'erroring-canary': BadCanary.ERRORING,
+      'slow-canary': BadCanary.SLOW,
+      'no-spanmetrics': BadCanary.NO_SPANMETRICS,
+    };
+    const earliestFail = Math.min(...timeline.gates.map((g) => g.earliestFailSeconds));
+    const latestFail = Math.max(...timeline.gates.map((g) => g.latestFailSeconds));
+    for (const r of results) {
+      const o = r.outcome;
+      if (o.verdict === MeasurementPhase.SUCCESSFUL) {
+        expect([r.scenario.name, o.decidedAfterSeconds >= timeline.earliestPromotionSeconds]).toEqual([r.scenario.name, true]);
+        continue;
+      }
+      expect([r.scenario.name, o.decidedAfterSeconds >= earliestFail && o.decidedAfterSeconds <= latestFail]).toEqual([r.scenario.name, true]);
+      const kind = badKind[r.scenario.name];
+      if (kind) {
+        const bad = timeline.badCanaries.find((b) => b.kind === kind)!;
+        expect([r.scenario.name, o.decidedAfterSeconds >= bad.stopSeconds && o.decidedAfterSeconds <= bad.worstCaseStopSeconds]).toEqual([r.scenario.name, true]);
+        expect([r.scenario.name, bad.stoppedBy[0]]).toEqual([r.scenario.name, o.decidingGate]);
+      }
+    }
   });
 
   test('--manifests dist names the same series and reaches the same verdicts', async () => {
