@@ -10,4 +10,6 @@ export * from './manifests';
 export * from './safe-synth';
 export * from './util';
 export * from './analysis/condition';
-export * from './rules/types';
+export * from './rules';
+export * from './analysis/promql';
+export * from './image-facts';
