@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'fs';
+import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { parse, stringify } from 'yaml';
@@ -168,6 +168,11 @@ describe('rules on the default app', () => {
     const planted = new Set(PLANTS.map(([, id]) => id));
     expect(ALL_RULES.map((r) => r.id).filter((id) => !planted.has(id))).toEqual([]);
     expect(PLANTS.length).toBeGreaterThanOrEqual(25);
+  });
+
+  test('the README names every rule', () => {
+    const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+    expect(ALL_RULES.map((r) => r.id).filter((id) => !readme.includes(`\`${id}\``))).toEqual([]);
   });
 
   test('rules do not change the manifests they judge', () => {
