@@ -10,7 +10,12 @@ type SyntaxNode = ReturnType<typeof parser.parse>['topNode'];
  */
 
 /** An Argo Rollouts placeholder in a query, e.g. `{{args.canary-hash}}` or `{{ args.namespace }}`. */
-export const ARG_PLACEHOLDER = /\{\{\s*args\.([a-zA-Z0-9_.-]+)\s*\}\}/g;
+const ARG_PLACEHOLDER = /\{\{\s*args\.([a-zA-Z0-9_.-]+)\s*\}\}/;
+
+/** The argument names of the placeholders in a text, in order of appearance. */
+export function placeholderArgs(text: string): string[] {
+  return [...text.matchAll(new RegExp(ARG_PLACEHOLDER.source, 'g'))].map((m) => m[1]);
+}
 
 /** A syntax error: 1-based line and column in the query as written. */
 export interface PromqlSyntaxError {
@@ -58,12 +63,13 @@ export interface PromqlQuery {
 
 /** The query with each placeholder replaced by a same-length dummy: a string's letters inside quotes, a number elsewhere. */
 export function substitutePlaceholders(query: string): string {
+  const placeholder = new RegExp(ARG_PLACEHOLDER.source, 'y');
   let out = '';
   let quote: string | undefined;
   for (let i = 0; i < query.length;) {
-    ARG_PLACEHOLDER.lastIndex = i;
-    const m = ARG_PLACEHOLDER.exec(query);
-    if (m && m.index === i) {
+    placeholder.lastIndex = i;
+    const m = placeholder.exec(query);
+    if (m) {
       out += quote ? 'x'.repeat(m[0].length) : '1'.padEnd(m[0].length, ' ');
       i += m[0].length;
       continue;
@@ -94,7 +100,7 @@ function unquote(literal: string): string {
 export function readPromql(query: string): PromqlQuery {
   const text = substitutePlaceholders(query);
   const tree = parser.parse(text);
-  const args = [...query.matchAll(ARG_PLACEHOLDER)].map((m) => m[1]);
+  const args = placeholderArgs(query);
   let error: PromqlSyntaxError | undefined;
   const selectorNodes: SyntaxNode[] = [];
   const groupingNodes: SyntaxNode[] = [];

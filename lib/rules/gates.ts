@@ -1,5 +1,5 @@
 import { conditionShape, parseCondition, ResultComparison } from '../analysis/condition';
-import { ARG_PLACEHOLDER, PromqlQuery, readPromql } from '../analysis/promql';
+import { placeholderArgs, PromqlQuery, readPromql, SelectorUse } from '../analysis/promql';
 import { HOTROD_REQUESTS_METRIC, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../canary-rollout';
 import { LoadedManifest } from '../manifests';
 import { podLabelToPrometheusLabel, SCRAPE_NAMESPACE_LABEL } from '../prometheus-naming';
@@ -49,7 +49,7 @@ function firstResultComparisons(condition: string | undefined): readonly ResultC
 function failsIdleCanary(model: ManifestModel, metric: PrometheusMetric, canaryArgs: readonly string[]): boolean {
   const query = readQuery(model, metric.query);
   const selectsCanaryRate = query.selectors.some((s) => s.enclosing.some((f) => RATE_FUNCTIONS.includes(f))
-    && s.matchers.some((m) => m.op === '=' && [...m.value.matchAll(ARG_PLACEHOLDER)].some((a) => canaryArgs.includes(a[1]))));
+    && s.matchers.some((m) => m.op === '=' && placeholderArgs(m.value).some((a) => canaryArgs.includes(a))));
   const lowerBound = firstResultComparisons(metric.successCondition).some((c) => (c.op === '>=' && c.value > 0) || (c.op === '>' && c.value >= 0));
   const failsLow = firstResultComparisons(metric.failureCondition).some((c) => (c.op === '<' && c.value > 0) || (c.op === '<=' && c.value >= 0));
   return selectsCanaryRate && (lowerBound || failsLow);
@@ -101,13 +101,15 @@ export const GATE_RULES = defineRules({
             'use a produced series name, or make its producer export it and get scraped (spanmetrics connector -> metrics pipeline -> prometheus exporter on the scraped port)');
           continue;
         }
+        if (series.openLabels) continue;
         for (const m of s.matchers.filter((x) => x.value !== '' && !series.labels.has(x.label))) {
           report('gates/unknown-label', E, ref, `${gate} matches label '${m.label}' on '${s.metric}', which never carries it (labels: ${list([...series.labels].sort())}); the selector matches nothing`,
             `use one of those labels, or make its source emit it (${list(series.sources)}; for spanmetrics: a dimension)`);
         }
       }
       for (const g of query.groupings) {
-        if (g.selectors.length === 0 || g.selectors.some((s) => !s.metric || !catalog.series.has(s.metric) || s.enclosing.some((f) => LABEL_MAKERS.includes(f)))) continue;
+        const judged = (s: SelectorUse) => !!s.metric && catalog.series.has(s.metric) && !catalog.series.get(s.metric)!.openLabels && !s.enclosing.some((f) => LABEL_MAKERS.includes(f));
+        if (g.selectors.length === 0 || !g.selectors.every(judged)) continue;
         const labels = new Set(g.selectors.flatMap((s) => [...catalog.series.get(s.metric!)!.labels]));
         for (const label of g.labels.filter((l) => !labels.has(l))) {
           report('gates/unknown-label', E, ref, `${gate} groups by '${label}', which none of ${list([...new Set(g.selectors.map((s) => s.metric!))])} carries (labels: ${list([...labels].sort())})`,
