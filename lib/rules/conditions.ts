@@ -36,7 +36,7 @@ export const CONDITION_RULES = defineRules({
         if (!shape.guarded) {
           report('conditions/unguarded-index', W, ref,
             `${where} reads result[i] without checking len(result) first; while the query returns no sample (no data yet) the measurement is an Error ('slice index out of range'), and errors past consecutiveErrorLimit abort the rollout`,
-            `guard it: 'len(result) > 0 && ${condition}'`);
+            `guard it: 'len(result) > 0 && ${/\|\||\bor\b/.test(condition) ? `(${condition})` : condition}'`);
         }
       }
     }
