@@ -182,6 +182,37 @@ describe('rules on the default app', () => {
   });
 });
 
+/** Changes that keep the wiring right: no rule may complain. */
+const SOUND: [description: string, change: (ms: LoadedManifest[]) => void][] = [
+  ['receivers bound to the pod IP', (ms) => editConfig(ms, (c) => {
+    c.receivers.otlp.protocols.http.endpoint = '${env:MY_POD_IP}:4318';
+    c.receivers.otlp.protocols.grpc.endpoint = '[::]:4317';
+  })],
+  ['resource attributes turned into labels, and a gate on one of them', (ms) => {
+    editConfig(ms, (c) => { c.exporters.prometheus.resource_to_telemetry_conversion = { enabled: true }; });
+    gate(ms, 'latency').provider.prometheus.query = gate(ms, 'latency').provider.prometheus.query.replace('hotrod_namespace=', 'k8s_namespace_name=');
+  }],
+  ['an OTLP endpoint outside the manifests', (ms) => { env(hotrod(ms).spec.containers[0], 'OTEL_EXPORTER_OTLP_ENDPOINT').value = 'https://otlp.example.com'; }],
+  ['the short Service name with the gRPC protocol', (ms) => {
+    env(hotrod(ms).spec.containers[0], 'OTEL_EXPORTER_OTLP_ENDPOINT').value = 'http://collector.otel:4317';
+    hotrod(ms).spec.containers[0].env.push({ name: 'OTEL_EXPORTER_OTLP_PROTOCOL', value: 'grpc' });
+  }],
+  ['Service and probes by port name', (ms) => {
+    object(ms, 'Service', 'collector').spec.ports[1].targetPort = 'otlp-http';
+    collector(ms).spec.containers[0].livenessProbe.httpGet.port = 'health';
+  }],
+  ['placeholders written with spaces', (ms) => { gate(ms, 'traffic').provider.prometheus.query = gate(ms, 'traffic').provider.prometheus.query.replace('{{args.canary-hash}}', '{{ args.canary-hash }}'); }],
+  ['a failureCondition as the traffic gate', (ms) => { delete gate(ms, 'traffic').successCondition; gate(ms, 'traffic').failureCondition = 'len(result) == 0 || result[0] < 0.05'; }],
+];
+
+describe('no false alarms', () => {
+  test.each(SOUND)('%s', (_description, change) => {
+    const ms = fresh();
+    change(ms);
+    expect(runRules(ms).map(formatFinding)).toEqual([]);
+  });
+});
+
 describe('messages', () => {
   const only = (ms: LoadedManifest[], id: string): Finding[] => runRules(ms).filter((f) => f.ruleId === id);
 

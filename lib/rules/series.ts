@@ -1,14 +1,16 @@
 import { imageFacts } from '../image-facts';
-import { BUCKET_LABEL, podLabelToPrometheusLabel, SCRAPE_ANNOTATIONS, SCRAPE_DEFAULT_PATH, SCRAPE_NAMESPACE_LABEL, SCRAPE_POD_LABEL, TARGET_LABELS } from '../prometheus-naming';
+import { BUCKET_LABEL, podLabelToPrometheusLabel, sanitizeLabelName, SCRAPE_ANNOTATIONS, SCRAPE_DEFAULT_PATH, SCRAPE_NAMESPACE_LABEL, SCRAPE_POD_LABEL, TARGET_LABELS } from '../prometheus-naming';
 import { collectorsOf } from './collector-model';
 import { list } from './define';
 import { scrapedPorts } from './collector-pod';
-import { ManifestModel, PodTemplate } from './model';
+import { asObj, ManifestModel, PodTemplate } from './model';
 
 /** A series name Prometheus gets from the manifests, with every label it can carry. */
 export interface ProducedSeries {
   readonly name: string;
   readonly labels: ReadonlySet<string>;
+  /** whether it may carry labels no manifest names (resource attributes turned into labels) */
+  readonly openLabels: boolean;
   /** who produces it, for messages */
   readonly sources: readonly string[];
 }
@@ -45,11 +47,12 @@ const CATALOGS = new WeakMap<ManifestModel, SeriesCatalog>();
 export function seriesCatalog(model: ManifestModel): SeriesCatalog {
   const cached = CATALOGS.get(model);
   if (cached) return cached;
-  const series = new Map<string, { name: string; labels: Set<string>; sources: string[] }>();
+  const series = new Map<string, { name: string; labels: Set<string>; openLabels: boolean; sources: string[] }>();
   const unscraped: string[] = [];
-  const add = (name: string, labels: readonly string[], source: string) => {
-    const entry = series.get(name) ?? { name, labels: new Set<string>(), sources: [] };
+  const add = (name: string, labels: readonly string[], source: string, openLabels = false) => {
+    const entry = series.get(name) ?? { name, labels: new Set<string>(), openLabels: false, sources: [] };
     labels.forEach((l) => entry.labels.add(l));
+    entry.openLabels ||= openLabels;
     if (!entry.sources.includes(source)) entry.sources.push(source);
     series.set(name, entry);
   };
@@ -63,9 +66,13 @@ export function seriesCatalog(model: ManifestModel): SeriesCatalog {
         continue;
       }
       const s = exported.series;
-      const labels = [...s.intrinsicLabels, ...Object.values(s.dimensionLabels), ...pods.flatMap(scrapeLabels)];
-      for (const name of [s.calls, s.durationSum, s.durationCount]) add(name, labels, source);
-      add(s.durationBucket, [...labels, BUCKET_LABEL], source);
+      const exporter = collector.config.configOf('exporters', exported.exporterId);
+      const constLabels = Object.keys(asObj(exporter.const_labels)).map(sanitizeLabelName);
+      // Every resource attribute becomes a label: which ones, only the apps know.
+      const openLabels = asObj(exporter.resource_to_telemetry_conversion).enabled === true;
+      const labels = [...s.intrinsicLabels, ...Object.values(s.dimensionLabels), ...constLabels, ...pods.flatMap(scrapeLabels)];
+      for (const name of [s.calls, s.durationSum, s.durationCount]) add(name, labels, source, openLabels);
+      add(s.durationBucket, [...labels, BUCKET_LABEL], source, openLabels);
     }
   }
 
