@@ -3,7 +3,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { parse, stringify } from 'yaml';
 import { defineApp } from '../main';
-import { ALL_RULES, COLLECTOR_CONFIG_KEY, errorsOf, Finding, formatFinding, LoadedManifest, loadManifests, runRules, Severity, synthesizeSafely } from '../lib';
+import { ALL_RULES, COLLECTOR_CONFIG_KEY, errorsOf, Finding, formatFinding, LoadedManifest, loadManifests, parseManifests, runRules, Severity, synthesizeSafely } from '../lib';
 
 type Any = any;
 
@@ -211,6 +211,20 @@ describe('no false alarms', () => {
     change(ms);
     expect(runRules(ms).map(formatFinding)).toEqual([]);
   });
+});
+
+test('odd shapes of hand-written YAML read as absent fields, not crashes', () => {
+  const odd = parseManifests([
+    'kind: Deployment\nmetadata: {name: a}\nspec: {template: {spec: {containers: "nope"}}}',
+    'kind: Rollout\nmetadata: {name: b}\nspec: {strategy: {canary: {steps: [{analysis: {templates: "x"}}, 3]}}, template: {metadata: {labels: [1]}}}',
+    'kind: Service\nmetadata: {name: c}\nspec: {selector: {app: a}, ports: [{port: "http"}, 7, {port: 80, targetPort: {}}]}',
+    'kind: ConfigMap\nmetadata: {name: d}\ndata: {c.yaml: "service: {pipelines: {traces: {receivers: otlp}}, extensions: 5}\\nreceivers: [1]"}',
+    'kind: DaemonSet\nmetadata: {name: e}\nspec: {template: {spec: {volumes: [{name: v, configMap: {name: d}}], containers: [{name: x, volumeMounts: [{name: v}], ports: [{containerPort: "a"}], readinessProbe: {httpGet: {}}, env: [{name: OTEL_EXPORTER_OTLP_ENDPOINT}]}]}}}',
+    'kind: AnalysisTemplate\nmetadata: {name: f}\nspec: {metrics: [{name: g, provider: {prometheus: {query: 5}}}, {provider: {prometheus: {query: "up{"}}, successCondition: 7}]}',
+  ].join('\n---\n'), 'odd.yaml');
+  const ids = runRules(odd).map((f) => f.ruleId);
+  expect(ids).toContain('collector/no-receivers');
+  expect(ids).toContain('gates/promql-syntax');
 });
 
 describe('messages', () => {

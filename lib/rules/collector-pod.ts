@@ -67,7 +67,7 @@ export const COLLECTOR_POD_RULES = defineRules({
           const probe = asObj(container.raw[probeField]);
           const httpGet = asObj(probe.httpGet);
           if (Object.keys(httpGet).length === 0) continue;
-          const rawPort = httpGet.port as number | string;
+          const rawPort = String(httpGet.port);
           const port = resolvePort(rawPort, [container]);
           const path = asStr(httpGet.path) ?? '/';
           const probeText = `${where} ${probeField} GET ${path} :${rawPort}`;

@@ -246,8 +246,10 @@ export function modelOf(manifests: readonly LoadedManifest[]): ManifestModel {
 }
 
 /** The container port number a Service targetPort or probe port names, in one container or any of a pod's. */
-export function resolvePort(port: number | string, containers: readonly Container[]): number | undefined {
-  if (typeof port === 'number') return port;
+export function resolvePort(port: unknown, containers: readonly Container[]): number | undefined {
+  const number = asNum(port);
+  if (number !== undefined) return number;
+  if (typeof port !== 'string') return undefined;
   return containers.flatMap((c) => c.ports).find((p) => p.name === port)?.containerPort;
 }
 
