@@ -1,8 +1,12 @@
 import { App, Chart } from 'cdk8s';
 import {
   CanaryRollout,
+  errorsOf,
+  formatFinding,
   HotrodAppSet,
   OtelCollectorDaemonSet,
+  runRules,
+  Severity,
   SpanmetricsPipeline,
   synthesizeSafely,
   SynthError,
@@ -51,21 +55,45 @@ export function defineApp(app: App, options: StackOptions = {}) {
   return { charts: { otel, hotrod, traffic, argocd }, pipeline, collector, rollout, gates, generator, appSet };
 }
 
-if (require.main === module) {
-  const outdir = process.env.CDK8S_OUTDIR ?? 'dist';
+/** Where `runSynth` writes its lines. */
+export interface SynthOutput {
+  readonly log: (line: string) => void;
+  readonly error: (line: string) => void;
+}
+
+/**
+ * What `npm run synth` does: synthesizes the app into a staging folder, runs every rule on
+ * the synthesized objects, and replaces `outdir` only when no rule found an error. Warnings
+ * are printed either way. Returns the exit code.
+ */
+export function runSynth(options: { readonly outdir: string; readonly define: (app: App) => void; readonly output?: SynthOutput }): number {
+  const out = options.output ?? { log: (l: string) => console.log(l), error: (l: string) => console.error(l) };
   try {
     const { files } = synthesizeSafely({
-      outdir,
-      define: (app) => defineApp(app, {
-        repoUrl: process.env.HOTROD_REPO_URL || undefined,
-        revision: process.env.HOTROD_REPO_REVISION || undefined,
-      }),
+      outdir: options.outdir,
+      define: options.define,
+      check: (manifests) => {
+        const findings = runRules(manifests);
+        for (const w of findings.filter((f) => f.severity === Severity.WARNING)) out.error(`warning: ${formatFinding(w)}`);
+        return errorsOf(findings).map(formatFinding);
+      },
     });
-    console.log(`synthesized ${files.length} manifests into ${outdir}/`);
+    out.log(`synthesized ${files.length} manifests into ${options.outdir}/; every rule passed`);
+    return 0;
   } catch (e) {
     const lines = e instanceof SynthError ? e.lines : [e instanceof Error ? e.message : String(e)];
-    console.error(`synth failed; ${outdir}/ was left as it was:`);
-    for (const line of lines) console.error(`  ${line}`);
-    process.exitCode = 1;
+    out.error(`synth failed; ${options.outdir}/ was left as it was:`);
+    for (const line of lines) out.error(`  ${line}`);
+    return 1;
   }
+}
+
+if (require.main === module) {
+  process.exitCode = runSynth({
+    outdir: process.env.CDK8S_OUTDIR ?? 'dist',
+    define: (app) => defineApp(app, {
+      repoUrl: process.env.HOTROD_REPO_URL || undefined,
+      revision: process.env.HOTROD_REPO_REVISION || undefined,
+    }),
+  });
 }

@@ -2,8 +2,8 @@ import { execFileSync } from 'child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { Chart } from 'cdk8s';
-import { defineApp } from '../main';
+import { ApiObject, Chart } from 'cdk8s';
+import { defineApp, runSynth } from '../main';
 import { synthesizeSafely, SynthError, yamlFilesUnder } from '../lib';
 
 const ROOT = join(__dirname, '..');
@@ -74,6 +74,29 @@ describe('the default app', () => {
     synthTo(out);
     expect(existsSync(join(out, 'removed-app'))).toBe(false);
     expect(Object.keys(snapshotDir(out))).toHaveLength(8);
+  });
+
+  test('a rule error stops the synth path of npm run synth and leaves dist/ byte-identical', () => {
+    const out = join(work, 'dist');
+    expect(runSynth({ outdir: out, define: (app) => { defineApp(app); }, output: { log: () => {}, error: () => {} } })).toBe(0);
+    writeFileSync(join(out, 'hotrod', 'extra.yaml'), 'kind: ConfigMap\n');
+    const before = snapshotDir(out);
+    const lines: string[] = [];
+    const code = runSynth({
+      outdir: out,
+      define: (app) => {
+        const { charts } = defineApp(app);
+        // A Service whose selector matches no pod: valid for cdk8s, caught only by the rules.
+        new ApiObject(charts.hotrod, 'Orphan', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'orphan' }, spec: { selector: { app: 'hot-rod' }, ports: [{ port: 80 }] } });
+      },
+      output: { log: (l) => lines.push(l), error: (l) => lines.push(l) },
+    });
+    expect(code).toBe(1);
+    expect(lines).toEqual([
+      'synth failed; ' + out + '/ was left as it was:',
+      expect.stringMatching(/^ {2}Service\/hotrod\/orphan: services\/selector-no-match: selector \{app=hot-rod\} matches no pod template in namespace hotrod .*\(fix: /),
+    ]);
+    expect(snapshotDir(out)).toEqual(before);
   });
 
   test('npm run synth (the README command) fails without touching dist/ on bad input', () => {

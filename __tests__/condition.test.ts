@@ -40,3 +40,17 @@ describe('conditions', () => {
     expect(() => parseCondition('sum(result) > 1')).toThrow(ConditionSyntaxError);
   });
 });
+
+describe('guards', () => {
+  test.each([
+    ['len(result) == 0 || result[0] < 0.05', true],
+    ['!(len(result) == 0) && result[0] < 0.05', true],
+    ['len(result) < 1 || result[0] < 0.05', true],
+    ['len(result) >= 1 || result[0] < 0.05', false],
+    ['len(result) > 0 || result[0] < 0.05', false],
+    ['0 < len(result) && result[0] < 0.05', true],
+    ['len(result) == 1 || result[0] < 0.05', false],
+  ])('%s is guarded: %p', (cond, guarded) => {
+    expect(conditionShape(parseCondition(cond)).guarded).toBe(guarded);
+  });
+});

@@ -319,12 +319,15 @@ export interface PrometheusExporterProps {
   readonly namespace?: string;
 }
 
+/** The path the prometheus exporter serves metrics on (fixed by the exporter). */
+export const PROMETHEUS_EXPORTER_PATH = '/metrics';
+
 /** The `prometheus` exporter: serves metrics for Prometheus to scrape (contrib distribution only). */
 export class PrometheusExporter extends Exporter {
   public readonly bind: BindAddress;
   public readonly namespace?: string;
   /** the path the exporter serves */
-  public readonly path = '/metrics';
+  public readonly path = PROMETHEUS_EXPORTER_PATH;
 
   constructor(props: PrometheusExporterProps) {
     super('prometheus');
@@ -360,10 +363,13 @@ export class DebugExporter extends Exporter {
   }
 }
 
+/** The path the health_check extension answers on unless its `path` is set. */
+export const HEALTH_CHECK_DEFAULT_PATH = '/';
+
 /** The `health_check` extension: answers `GET <path>` with 200 once the collector is ready. */
 export class HealthCheckExtension extends Extension {
   public readonly bind: BindAddress;
-  public readonly path = '/';
+  public readonly path = HEALTH_CHECK_DEFAULT_PATH;
 
   constructor(bind: BindAddress) {
     super('health_check');

@@ -84,6 +84,15 @@ export const SCRAPE_ANNOTATIONS = {
   path: 'prometheus.io/path',
 } as const;
 
+/** The labels Prometheus puts on every scraped series, whatever the job. */
+export const TARGET_LABELS = ['job', 'instance'] as const;
+
+/** The label that carries a histogram bucket's upper bound on `_bucket` series. */
+export const BUCKET_LABEL = 'le';
+
+/** The path Prometheus scrapes when a pod has no `prometheus.io/path` annotation. */
+export const SCRAPE_DEFAULT_PATH = '/metrics';
+
 /** The pod annotations that ask Prometheus to scrape `port` at `path`. */
 export function scrapeAnnotations(port: number, path: string): Record<string, string> {
   return {

@@ -245,6 +245,7 @@ export interface ConditionShape {
 }
 
 const FLIP: Record<string, ResultComparison['op']> = { '<': '>', '<=': '>=', '>': '<', '>=': '<=', '==': '==', '!=': '!=' };
+const NEGATE: Record<string, ResultComparison['op']> = { '<': '>=', '<=': '>', '>': '<=', '>=': '<', '==': '!=', '!=': '==' };
 
 /** Reads the shape of a parsed condition: its `result[i] OP n` comparisons and whether they are guarded against an empty result. */
 export function conditionShape(node: ConditionNode): ConditionShape {
@@ -255,22 +256,24 @@ export function conditionShape(node: ConditionNode): ConditionShape {
   const resultIndex = (n: ConditionNode): number | undefined =>
     n.type === 'index' && n.target.type === 'ident' && n.target.name === 'result' && n.index.type === 'number' ? n.index.value : undefined;
 
-  // The length proven by a node evaluating to true: `len(result) > k` proves length > k.
-  const provenLength = (n: ConditionNode): number => {
+  // The length a node proves when it evaluates to `outcome`: `len(result) > k` true proves
+  // length > k, `len(result) == 0` false proves length >= 1 (the guard of `len(result) == 0 || ...`).
+  const provenLength = (n: ConditionNode, outcome: boolean): number => {
+    if (n.type === 'unary' && n.op === '!') return provenLength(n.operand, !outcome);
     if (n.type !== 'binary') return 0;
-    if (n.op === '&&') return Math.max(provenLength(n.left), provenLength(n.right));
+    if (n.op === '&&') return outcome ? Math.max(provenLength(n.left, true), provenLength(n.right, true)) : 0;
+    if (n.op === '||') return outcome ? 0 : Math.max(provenLength(n.left, false), provenLength(n.right, false));
     const isLen = (x: ConditionNode) => x.type === 'call' && x.name === 'len' && x.args[0]?.type === 'ident' && (x.args[0] as { name: string }).name === 'result';
     const lit = (x: ConditionNode) => (x.type === 'number' ? x.value : undefined);
-    if (isLen(n.left) && lit(n.right) !== undefined) {
-      const k = lit(n.right)!;
-      if (n.op === '>') return k + 1;
-      if (n.op === '>=' || n.op === '==') return k;
-    }
-    if (isLen(n.right) && lit(n.left) !== undefined) {
-      const k = lit(n.left)!;
-      if (n.op === '<') return k + 1;
-      if (n.op === '<=' || n.op === '==') return k;
-    }
+    let op: string;
+    let k: number;
+    if (isLen(n.left) && lit(n.right) !== undefined) [op, k] = [n.op, lit(n.right)!];
+    else if (isLen(n.right) && lit(n.left) !== undefined) [op, k] = [FLIP[n.op] ?? n.op, lit(n.left)!];
+    else return 0;
+    if (!outcome) op = NEGATE[op] ?? '';
+    if (op === '>') return k + 1;
+    if (op === '>=' || op === '==') return k;
+    if (op === '!=' && k === 0) return 1; // a length is never negative
     return 0;
   };
 
@@ -289,9 +292,10 @@ export function conditionShape(node: ConditionNode): ConditionShape {
         if (li !== undefined && n.right.type === 'number') comparisons.push({ index: li, op: n.op as ResultComparison['op'], value: n.right.value });
         if (ri !== undefined && n.left.type === 'number') comparisons.push({ index: ri, op: FLIP[n.op], value: n.left.value });
       }
-      if (n.op === '&&') {
+      if (n.op === '&&' || n.op === '||') {
+        // expr-lang short-circuits: the right side runs only when the left is true (&&) or false (||).
         visit(n.left, known);
-        visit(n.right, Math.max(known, provenLength(n.left)));
+        visit(n.right, Math.max(known, provenLength(n.left, n.op === '&&')));
         return;
       }
       visit(n.left, known);

@@ -1,0 +1,258 @@
+import { mkdtempSync, readFileSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { parse, stringify } from 'yaml';
+import { defineApp } from '../main';
+import { ALL_RULES, COLLECTOR_CONFIG_KEY, errorsOf, Finding, formatFinding, LoadedManifest, loadManifests, parseManifests, runRules, Severity, synthesizeSafely } from '../lib';
+
+type Any = any;
+
+let synthesized: LoadedManifest[];
+beforeAll(() => {
+  const dir = mkdtempSync(join(tmpdir(), 'hotrod-rules-'));
+  try {
+    synthesizeSafely({ outdir: join(dir, 'dist'), define: (app) => { defineApp(app); } });
+    synthesized = loadManifests(join(dir, 'dist'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A fresh deep copy of the default app's manifests. */
+function fresh(): LoadedManifest[] {
+  return structuredClone(synthesized);
+}
+
+function object(ms: LoadedManifest[], kind: string, name: string): Any {
+  const found = ms.filter((m) => m.object.kind === kind && m.object.metadata.name === name);
+  if (found.length !== 1) throw new Error(`expected one ${kind}/${name}, found ${found.length}`);
+  return found[0].object;
+}
+
+/** Edits the collector configuration in its ConfigMap. */
+function editConfig(ms: LoadedManifest[], edit: (cfg: Any) => void): void {
+  const cm = object(ms, 'ConfigMap', 'collector-config');
+  const cfg = parse(cm.data[COLLECTOR_CONFIG_KEY]);
+  edit(cfg);
+  cm.data[COLLECTOR_CONFIG_KEY] = stringify(cfg);
+}
+
+const collector = (ms: LoadedManifest[]) => object(ms, 'DaemonSet', 'collector').spec.template;
+const hotrod = (ms: LoadedManifest[]) => object(ms, 'Rollout', 'hotrod').spec.template;
+const gates = (ms: LoadedManifest[]) => object(ms, 'AnalysisTemplate', 'hotrod-analysis').spec.metrics;
+const gate = (ms: LoadedManifest[], prefix: string) => gates(ms).find((g: Any) => g.name.startsWith(prefix));
+const env = (container: Any, name: string) => container.env.find((e: Any) => e.name === name);
+const steps = (ms: LoadedManifest[]) => object(ms, 'Rollout', 'hotrod').spec.strategy.canary.steps;
+
+/** One planted bug: what it changes, and the rule that must catch it. */
+type Plant = [description: string, ruleId: string, plant: (ms: LoadedManifest[]) => void, severity?: Severity];
+
+const PLANTS: Plant[] = [
+  // The seed challenge's four bugs.
+  ['seed: receivers section emptied', 'collector/no-receivers', (ms) => editConfig(ms, (c) => { c.receivers = null; })],
+  ['seed: no metrics pipeline', 'collector/connector-unpaired', (ms) => editConfig(ms, (c) => { delete c.service.pipelines.metrics; delete c.exporters.prometheus; })],
+  ['seed: no prometheus exporter (metrics go to debug)', 'gates/unknown-metric', (ms) => editConfig(ms, (c) => {
+    delete c.exporters.prometheus;
+    c.exporters.debug = { verbosity: 'detailed' };
+    c.service.pipelines.metrics.exporters = ['debug'];
+  })],
+  ['seed: no traffic gate', 'gates/no-idle-canary-gate', (ms) => { object(ms, 'AnalysisTemplate', 'hotrod-analysis').spec.metrics = gates(ms).filter((g: Any) => g.name !== 'traffic-detection'); }],
+
+  // Collector startup.
+  ['no exporter configured', 'collector/no-exporters', (ms) => editConfig(ms, (c) => { delete c.exporters; })],
+  ['no pipelines', 'collector/no-pipelines', (ms) => editConfig(ms, (c) => { c.service.pipelines = {}; })],
+  ['a pipeline without receivers', 'collector/pipeline-no-receiver', (ms) => editConfig(ms, (c) => { c.service.pipelines.traces.receivers = []; })],
+  ['a pipeline without exporters', 'collector/pipeline-no-exporter', (ms) => editConfig(ms, (c) => { c.service.pipelines.metrics.exporters = []; })],
+  ['a pipeline names an unconfigured processor', 'collector/unconfigured-component', (ms) => editConfig(ms, (c) => { c.service.pipelines.traces.processors.push('attributes/pod'); })],
+  ['service.extensions names an unconfigured extension', 'collector/unconfigured-component', (ms) => editConfig(ms, (c) => { c.service.extensions.push('pprof'); })],
+  ['spanmetrics wired metrics -> traces', 'collector/connector-unpaired', (ms) => editConfig(ms, (c) => {
+    c.service.pipelines.traces.exporters = ['otlp'];
+    c.service.pipelines.traces.receivers.push('spanmetrics');
+    c.service.pipelines.metrics.receivers = ['otlp'];
+    c.service.pipelines.metrics.exporters.push('spanmetrics');
+  })],
+  ['a component type with a dash', 'collector/invalid-component-id', (ms) => editConfig(ms, (c) => { c.processors['memory-limiter'] = {}; c.service.pipelines.traces.processors.push('memory-limiter'); })],
+  ['a pipeline id with an unknown signal', 'collector/invalid-pipeline-id', (ms) => editConfig(ms, (c) => { c.service.pipelines.spans = c.service.pipelines.traces; delete c.service.pipelines.traces; })],
+  ['an exporter with the connector id', 'collector/ambiguous-id', (ms) => editConfig(ms, (c) => { c.exporters.spanmetrics = {}; })],
+  ['a configured receiver no pipeline uses', 'collector/unused-component', (ms) => editConfig(ms, (c) => { c.receivers['otlp/unused'] = { protocols: { grpc: { endpoint: '0.0.0.0:14317' } } }; }), Severity.WARNING],
+
+  // Binding, ports, probes, scrape.
+  ['OTLP/HTTP receiver on localhost', 'collector/localhost-endpoint', (ms) => editConfig(ms, (c) => { c.receivers.otlp.protocols.http.endpoint = 'localhost:4318'; })],
+  ['OTLP/gRPC receiver endpoint left to the default', 'collector/localhost-endpoint', (ms) => editConfig(ms, (c) => { c.receivers.otlp.protocols.grpc = null; })],
+  ['prometheus exporter on 127.0.0.1', 'collector/localhost-endpoint', (ms) => editConfig(ms, (c) => { c.exporters.prometheus.endpoint = '127.0.0.1:8889'; })],
+  ['container port where nothing listens', 'collector/container-ports', (ms) => { collector(ms).spec.containers[0].ports[1].containerPort = 4319; }],
+  ['Service targets a port where nothing listens', 'collector/service-port-mismatch', (ms) => { object(ms, 'Service', 'collector').spec.ports[0].targetPort = 4316; }],
+  ['health_check not in service.extensions', 'collector/probe-mismatch', (ms) => editConfig(ms, (c) => { c.service.extensions = []; })],
+  ['health_check not configured', 'collector/probe-mismatch', (ms) => editConfig(ms, (c) => { delete c.extensions; delete c.service.extensions; })],
+  ['readiness probe on another port', 'collector/probe-mismatch', (ms) => { collector(ms).spec.containers[0].readinessProbe.httpGet.port = 13134; }],
+  ['scrape annotation on another port', 'collector/scrape-port-mismatch', (ms) => { collector(ms).metadata.annotations['prometheus.io/port'] = '8888'; }],
+
+  // The app's OTLP endpoint.
+  ['OTLP endpoint on the gRPC port with the default http/protobuf', 'otlp/protocol-mismatch', (ms) => { env(hotrod(ms).spec.containers[0], 'OTEL_EXPORTER_OTLP_ENDPOINT').value = 'http://collector.otel.svc.cluster.local:4317'; }],
+  ['OTLP protocol grpc against the HTTP port', 'otlp/protocol-mismatch', (ms) => { hotrod(ms).spec.containers[0].env.push({ name: 'OTEL_EXPORTER_OTLP_PROTOCOL', value: 'grpc' }); }],
+  ['OTLP endpoint names a missing Service', 'otlp/unknown-service', (ms) => { env(hotrod(ms).spec.containers[0], 'OTEL_EXPORTER_OTLP_ENDPOINT').value = 'http://otel-collector.otel.svc.cluster.local:4318'; }],
+  ['OTLP endpoint on a port the Service lacks', 'otlp/unknown-port', (ms) => { env(hotrod(ms).spec.containers[0], 'OTEL_EXPORTER_OTLP_ENDPOINT').value = 'http://collector.otel:55681'; }],
+  ['OTLP Service port reaching no receiver', 'otlp/no-receiver', (ms) => {
+    object(ms, 'Service', 'collector').spec.ports[1].targetPort = 'prometheus';
+  }],
+
+  // Gates.
+  ['histogram unit changed to seconds', 'gates/unknown-metric', (ms) => editConfig(ms, (c) => { c.connectors.spanmetrics.histogram.unit = 's'; })],
+  ['pod hash dimension removed', 'gates/unknown-label', (ms) => editConfig(ms, (c) => { c.connectors.spanmetrics.dimensions = c.connectors.spanmetrics.dimensions.filter((d: Any) => d.name !== 'hotrod.pod.hash'); })],
+  ['HotROD no longer scraped', 'gates/unknown-metric', (ms) => { delete hotrod(ms).metadata.annotations['prometheus.io/scrape']; }],
+  ['HotROD scraped on the customer port', 'gates/unknown-metric', (ms) => { hotrod(ms).metadata.annotations['prometheus.io/port'] = '8081'; }],
+  ['a label HotROD does not emit', 'gates/unknown-label', (ms) => { gate(ms, 'error-rate').provider.prometheus.query = gate(ms, 'error-rate').provider.prometheus.query.replace('error="true"', 'status="error"'); }],
+  ['grouping by a label the series lack', 'gates/unknown-label', (ms) => { gate(ms, 'latency').provider.prometheus.query = gate(ms, 'latency').provider.prometheus.query.replace('by (le)', 'by (le, route)'); }],
+  ['PromQL syntax error', 'gates/promql-syntax', (ms) => { gate(ms, 'latency').provider.prometheus.query = gate(ms, 'latency').provider.prometheus.query.replace(/\)\)\)\n$/, '))\n'); }],
+  ['query uses an undeclared argument', 'gates/unknown-arg', (ms) => { gate(ms, 'traffic').provider.prometheus.query = gate(ms, 'traffic').provider.prometheus.query.replace('args.canary-hash', 'args.hash'); }],
+  ['traffic gate accepts 0 req/s', 'gates/no-idle-canary-gate', (ms) => { gate(ms, 'traffic').successCondition = 'len(result) > 0 && result[0] >= 0'; }],
+  ['traffic gate measures the stable pods too', 'gates/no-idle-canary-gate', (ms) => {
+    gate(ms, 'traffic').provider.prometheus.query = 'sum(rate(hotrod_requests_total{namespace="{{args.namespace}}"}[2m]))\n';
+  }],
+
+  // Conditions.
+  ['unguarded result[0]', 'conditions/unguarded-index', (ms) => { gate(ms, 'latency').successCondition = 'result[0] < 1000'; }, Severity.WARNING],
+  ['a condition the rules cannot read', 'conditions/unreadable', (ms) => { gate(ms, 'latency').successCondition = 'all(result, {# < 1000})'; }, Severity.WARNING],
+
+  // Rollout analysis steps.
+  ['analysis step names a missing template', 'rollout/unknown-template', (ms) => { steps(ms)[1].analysis.templates[0].templateName = 'hotrod-gates'; }],
+  ['template in another namespace', 'rollout/unknown-template', (ms) => { object(ms, 'AnalysisTemplate', 'hotrod-analysis').metadata.namespace = 'argo-rollouts'; }],
+  ['analysis step omits an argument', 'rollout/missing-arg', (ms) => { steps(ms)[1].analysis.args = steps(ms)[1].analysis.args.filter((a: Any) => a.name !== 'canary-hash'); }],
+
+  // Services and URLs.
+  ['Service selector matches no pod', 'services/selector-no-match', (ms) => { object(ms, 'Service', 'hotrod').spec.selector = { app: 'hot-rod' }; }],
+  ['Service targets an undeclared port name', 'services/unknown-target-port', (ms) => { object(ms, 'Service', 'hotrod').spec.ports[0].targetPort = 'http'; }],
+  ['traffic generator aimed at a wrong port', 'services/unknown-url-target', (ms) => {
+    env(object(ms, 'Deployment', 'traffic-generator').spec.template.spec.containers[0], 'TARGET_URL').value = 'http://hotrod.hotrod.svc.cluster.local:8081';
+  }],
+  ['traffic generator aimed at a wrong host', 'services/unknown-url-target', (ms) => {
+    env(object(ms, 'Deployment', 'traffic-generator').spec.template.spec.containers[0], 'TARGET_URL').value = 'http://frontend.hotrod:8080';
+  }],
+
+  // Security.
+  ['HotROD runAsNonRoot without runAsUser', 'security/run-as-non-root-needs-uid', (ms) => {
+    delete hotrod(ms).spec.securityContext.runAsUser;
+    delete hotrod(ms).spec.containers[0].securityContext.runAsUser;
+  }],
+  ['curl runAsNonRoot without runAsUser', 'security/run-as-non-root-needs-uid', (ms) => {
+    const pod = object(ms, 'Deployment', 'traffic-generator').spec.template.spec;
+    delete pod.securityContext.runAsUser;
+    delete pod.containers[0].securityContext.runAsUser;
+  }],
+  ['runAsNonRoot with runAsUser 0', 'security/run-as-non-root-needs-uid', (ms) => { hotrod(ms).spec.containers[0].securityContext.runAsUser = 0; }],
+];
+
+describe('rules on the default app', () => {
+  test('the unplanted manifests produce no finding at all', () => {
+    expect(runRules(synthesized).map(formatFinding)).toEqual([]);
+  });
+
+  test.each(PLANTS)('%s -> %s', (_description, ruleId, plant, severity = Severity.ERROR) => {
+    // GIVEN the default manifests with one bug planted
+    const ms = fresh();
+    plant(ms);
+    // WHEN every rule runs
+    const findings = runRules(ms);
+    // THEN the rule named catches it, with the severity it should, naming an object and saying how to fix it
+    const caught = findings.filter((f) => f.ruleId === ruleId && f.severity === severity);
+    if (process.env.SHOW_FINDINGS) console.log(findings.map(formatFinding).join('\n'));
+    expect(caught.map(formatFinding)).not.toEqual([]);
+    for (const f of caught) {
+      expect(f.object.kind).toBeTruthy();
+      expect(f.object.file).toMatch(/\.k8s\.yaml$/);
+      expect(f.fix.length).toBeGreaterThan(10);
+    }
+  });
+
+  test('every rule is planted at least once', () => {
+    const planted = new Set(PLANTS.map(([, id]) => id));
+    expect(ALL_RULES.map((r) => r.id).filter((id) => !planted.has(id))).toEqual([]);
+    expect(PLANTS.length).toBeGreaterThanOrEqual(25);
+  });
+
+  test('the README names every rule', () => {
+    const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+    expect(ALL_RULES.map((r) => r.id).filter((id) => !readme.includes(`\`${id}\``))).toEqual([]);
+  });
+
+  test('rules do not change the manifests they judge', () => {
+    const ms = fresh();
+    runRules(ms);
+    expect(ms).toEqual(synthesized);
+  });
+});
+
+/** Changes that keep the wiring right: no rule may complain. */
+const SOUND: [description: string, change: (ms: LoadedManifest[]) => void][] = [
+  ['receivers bound to the pod IP', (ms) => editConfig(ms, (c) => {
+    c.receivers.otlp.protocols.http.endpoint = '${env:MY_POD_IP}:4318';
+    c.receivers.otlp.protocols.grpc.endpoint = '[::]:4317';
+  })],
+  ['resource attributes turned into labels, and a gate on one of them', (ms) => {
+    editConfig(ms, (c) => { c.exporters.prometheus.resource_to_telemetry_conversion = { enabled: true }; });
+    gate(ms, 'latency').provider.prometheus.query = gate(ms, 'latency').provider.prometheus.query.replace('hotrod_namespace=', 'k8s_namespace_name=');
+  }],
+  ['an OTLP endpoint outside the manifests', (ms) => { env(hotrod(ms).spec.containers[0], 'OTEL_EXPORTER_OTLP_ENDPOINT').value = 'https://otlp.example.com'; }],
+  ['the short Service name with the gRPC protocol', (ms) => {
+    env(hotrod(ms).spec.containers[0], 'OTEL_EXPORTER_OTLP_ENDPOINT').value = 'http://collector.otel:4317';
+    hotrod(ms).spec.containers[0].env.push({ name: 'OTEL_EXPORTER_OTLP_PROTOCOL', value: 'grpc' });
+  }],
+  ['Service and probes by port name', (ms) => {
+    object(ms, 'Service', 'collector').spec.ports[1].targetPort = 'otlp-http';
+    collector(ms).spec.containers[0].livenessProbe.httpGet.port = 'health';
+  }],
+  ['placeholders written with spaces', (ms) => { gate(ms, 'traffic').provider.prometheus.query = gate(ms, 'traffic').provider.prometheus.query.replace('{{args.canary-hash}}', '{{ args.canary-hash }}'); }],
+  ['a failureCondition as the traffic gate', (ms) => { delete gate(ms, 'traffic').successCondition; gate(ms, 'traffic').failureCondition = 'len(result) == 0 || result[0] < 0.05'; }],
+];
+
+describe('no false alarms', () => {
+  test.each(SOUND)('%s', (_description, change) => {
+    const ms = fresh();
+    change(ms);
+    expect(runRules(ms).map(formatFinding)).toEqual([]);
+  });
+});
+
+test('odd shapes of hand-written YAML read as absent fields, not crashes', () => {
+  const odd = parseManifests([
+    'kind: Deployment\nmetadata: {name: a}\nspec: {template: {spec: {containers: "nope"}}}',
+    'kind: Rollout\nmetadata: {name: b}\nspec: {strategy: {canary: {steps: [{analysis: {templates: "x"}}, 3]}}, template: {metadata: {labels: [1]}}}',
+    'kind: Service\nmetadata: {name: c}\nspec: {selector: {app: a}, ports: [{port: "http"}, 7, {port: 80, targetPort: {}}]}',
+    'kind: ConfigMap\nmetadata: {name: d}\ndata: {c.yaml: "service: {pipelines: {traces: {receivers: otlp}}, extensions: 5}\\nreceivers: [1]"}',
+    'kind: DaemonSet\nmetadata: {name: e}\nspec: {template: {spec: {volumes: [{name: v, configMap: {name: d}}], containers: [{name: x, volumeMounts: [{name: v}], ports: [{containerPort: "a"}], readinessProbe: {httpGet: {}}, env: [{name: OTEL_EXPORTER_OTLP_ENDPOINT}]}]}}}',
+    'kind: AnalysisTemplate\nmetadata: {name: f}\nspec: {metrics: [{name: g, provider: {prometheus: {query: 5}}}, {provider: {prometheus: {query: "up{"}}, successCondition: 7}]}',
+  ].join('\n---\n'), 'odd.yaml');
+  const ids = runRules(odd).map((f) => f.ruleId);
+  expect(ids).toContain('collector/no-receivers');
+  expect(ids).toContain('gates/promql-syntax');
+});
+
+describe('messages', () => {
+  const only = (ms: LoadedManifest[], id: string): Finding[] => runRules(ms).filter((f) => f.ruleId === id);
+
+  test('the seed crash names the collector error and the ConfigMap', () => {
+    const ms = fresh();
+    editConfig(ms, (c) => { c.receivers = null; });
+    expect(errorsOf(only(ms, 'collector/no-receivers')).map(formatFinding)).toEqual([
+      "ConfigMap/otel/collector-config: collector/no-receivers: config key 'collector-config.yaml' configures no receiver; the collector exits with "
+      + "'no receiver configuration specified in config' (fix: configure the receiver the apps send to, e.g. receivers: {otlp: {protocols: {http: {endpoint: '0.0.0.0:4318'}}}}, "
+      + "and list it in the traces pipeline's receivers)",
+    ]);
+  });
+
+  test('a PromQL error names the gate and the line and column in the query as written', () => {
+    const ms = fresh();
+    gate(ms, 'error-rate').provider.prometheus.query = 'sum(rate(hotrod_requests_total{namespace="{{args.namespace}}"}[2m])\n/\n1';
+    const [f] = only(ms, 'gates/promql-syntax');
+    expect(f.message).toBe("gate 'error-rate-lt-5-percent': the query does not parse as PromQL at line 3, column 2 (near 'end of query')");
+  });
+
+  test('an unknown metric lists what is produced', () => {
+    const ms = fresh();
+    editConfig(ms, (c) => { c.connectors.spanmetrics.histogram.unit = 's'; });
+    const [f] = only(ms, 'gates/unknown-metric');
+    expect(f.message).toContain("selects 'traces_span_metrics_duration_milliseconds_bucket'");
+    expect(f.message).toContain('traces_span_metrics_duration_seconds_bucket');
+    expect(f.message).toContain('hotrod_requests_total');
+  });
+});

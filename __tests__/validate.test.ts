@@ -1,0 +1,75 @@
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { main, ValidateExit } from '../cli/validate';
+
+const ROOT = join(__dirname, '..');
+const SEED = join(__dirname, 'fixtures', 'seed-manifests');
+
+/** Runs `validate` with the given arguments; returns the exit code and what it printed. */
+function validate(...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out, err };
+}
+
+describe('npm run validate -- DIR', () => {
+  let work: string;
+  beforeEach(() => { work = mkdtempSync(join(tmpdir(), 'hotrod-validate-')); });
+  afterEach(() => rmSync(work, { recursive: true, force: true }));
+
+  /** A copy of the seed fixture with one file edited. */
+  function seedCopy(file: string, edit: (text: string) => string): string {
+    const dir = join(work, 'manifests');
+    cpSync(SEED, dir, { recursive: true });
+    const path = join(dir, file);
+    const before = readFileSync(path, 'utf8');
+    const after = edit(before);
+    expect(after).not.toBe(before);
+    writeFileSync(path, after);
+    return dir;
+  }
+
+  test('the committed dist/ passes without a warning', () => {
+    const { code, out } = validate(join(ROOT, 'dist'));
+    expect(code).toBe(ValidateExit.OK);
+    expect(out).toEqual([`${join(ROOT, 'dist')}: 8 objects, 0 error(s), 0 warning(s)`]);
+  });
+
+  test("the seed's fixed hand-written folder passes, with warnings for its unguarded conditions", () => {
+    // appset.yaml at the root, no metadata.namespace, the collector config under the key 'otel-collector.yaml'
+    const { code, out } = validate(SEED);
+    expect(code).toBe(ValidateExit.OK);
+    expect(out.filter((l) => / error: /.test(l))).toEqual([]);
+    expect(out.filter((l) => / warning: /.test(l))).toHaveLength(3);
+    expect(out[0]).toMatch(/^hotrod\/analysis-template\.yaml: warning: AnalysisTemplate\/hotrod\/hotrod-analysis: conditions\/unguarded-index: gate 'traffic-detection'/);
+    expect(out[out.length - 1]).toBe(`${SEED}: 8 objects, 0 error(s), 3 warning(s)`);
+  });
+
+  test("the seed's first bug (empty receivers) exits 1 and names file, object, rule and fix", () => {
+    const dir = seedCopy('otel/config.yaml', (t) => t.replace(/ {4}receivers:\n(?: {6}.*\n)+/, '    receivers:\n      # empty\n'));
+    const { code, out } = validate(dir);
+    expect(code).toBe(ValidateExit.ERRORS);
+    expect(out[0]).toBe("otel/config.yaml: error: ConfigMap/otel/collector-config: collector/no-receivers: config key 'otel-collector.yaml' configures no receiver; "
+      + "the collector exits with 'no receiver configuration specified in config' (fix: configure the receiver the apps send to, e.g. receivers: "
+      + "{otlp: {protocols: {http: {endpoint: '0.0.0.0:4318'}}}}, and list it in the traces pipeline's receivers)");
+    expect(out[out.length - 1]).toMatch(/: 8 objects, \d+ error\(s\), 3 warning\(s\)$/);
+  });
+
+  test('a YAML syntax error exits 2 naming file, line and column', () => {
+    const dir = seedCopy('hotrod/rollout.yml', (t) => t.replace('  replicas: 2\n', '  replicas: [2\n'));
+    const { code, out, err } = validate(dir);
+    expect(code).toBe(ValidateExit.UNREADABLE);
+    expect(out).toEqual([]);
+    expect(err).toHaveLength(1);
+    expect(err[0]).toMatch(/^validate: hotrod\/rollout\.yml:7:3: YAML syntax error: Flow sequence/);
+  });
+
+  test('a missing folder, a folder without manifests, and bad arguments exit 2', () => {
+    expect(validate(join(work, 'nope'))).toEqual({ code: ValidateExit.UNREADABLE, out: [], err: [`validate: ${join(work, 'nope')}: no such folder`] });
+    expect(validate(work).code).toBe(ValidateExit.UNREADABLE);
+    expect(validate().err).toEqual(['usage: npm run validate -- DIR   (checks every *.yaml/*.yml under DIR)']);
+    expect(validate('a', 'b').code).toBe(ValidateExit.UNREADABLE);
+  });
+});

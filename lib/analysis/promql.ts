@@ -1,0 +1,145 @@
+import { parser } from '@prometheus-io/lezer-promql';
+
+type SyntaxNode = ReturnType<typeof parser.parse>['topNode'];
+
+/**
+ * Gate queries read with Prometheus's own PromQL grammar (`@prometheus-io/lezer-promql`,
+ * the parser of the Prometheus UI), after Argo Rollouts' `{{args.x}}` placeholders are
+ * replaced by dummies of the same length, so every position still points into the query
+ * as written.
+ */
+
+/** An Argo Rollouts placeholder in a query, e.g. `{{args.canary-hash}}` or `{{ args.namespace }}`. */
+const ARG_PLACEHOLDER = /\{\{\s*args\.([a-zA-Z0-9_.-]+)\s*\}\}/;
+
+/** The argument names of the placeholders in a text, in order of appearance. */
+export function placeholderArgs(text: string): string[] {
+  return [...text.matchAll(new RegExp(ARG_PLACEHOLDER.source, 'g'))].map((m) => m[1]);
+}
+
+/** A syntax error: 1-based line and column in the query as written. */
+export interface PromqlSyntaxError {
+  readonly offset: number;
+  readonly line: number;
+  readonly column: number;
+  /** the text at the error, or `end of query` */
+  readonly near: string;
+}
+
+/** A label matcher of a selector: `label OP "value"`. */
+export interface LabelMatcher {
+  readonly label: string;
+  readonly op: string;
+  /** the value as written, placeholders included */
+  readonly value: string;
+}
+
+/** A vector selector: `metric{matchers}`, with what surrounds it. */
+export interface SelectorUse {
+  /** the metric name (from the name or a `__name__=` matcher), if it has one */
+  readonly metric?: string;
+  readonly matchers: readonly LabelMatcher[];
+  /** the names of the functions it sits inside, innermost first (`rate`, `sum`, ...) */
+  readonly enclosing: readonly string[];
+  readonly offset: number;
+}
+
+/** Labels a query names outside selectors: `by (...)`, `without (...)`, `on (...)`, `ignoring (...)`. */
+export interface GroupingUse {
+  readonly labels: readonly string[];
+  /** the selectors of the expression the labels apply to */
+  readonly selectors: readonly SelectorUse[];
+}
+
+/** What a query reads. */
+export interface PromqlQuery {
+  /** the first syntax error, if any */
+  readonly error?: PromqlSyntaxError;
+  readonly selectors: readonly SelectorUse[];
+  readonly groupings: readonly GroupingUse[];
+  /** the placeholder names used, in order of appearance */
+  readonly args: readonly string[];
+}
+
+/** The query with each placeholder replaced by a same-length dummy: a string's letters inside quotes, a number elsewhere. */
+export function substitutePlaceholders(query: string): string {
+  const placeholder = new RegExp(ARG_PLACEHOLDER.source, 'y');
+  let out = '';
+  let quote: string | undefined;
+  for (let i = 0; i < query.length;) {
+    placeholder.lastIndex = i;
+    const m = placeholder.exec(query);
+    if (m) {
+      out += quote ? 'x'.repeat(m[0].length) : '1'.padEnd(m[0].length, ' ');
+      i += m[0].length;
+      continue;
+    }
+    const c = query[i];
+    if (quote && c === '\\') { out += query.slice(i, i + 2); i += 2; continue; }
+    if (quote ? c === quote : c === '"' || c === "'" || c === '`') quote = quote ? undefined : c;
+    out += c;
+    i++;
+  }
+  return out;
+}
+
+function lineColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset).split('\n');
+  return { line: before.length, column: before[before.length - 1].length + 1 };
+}
+
+function unquote(literal: string): string {
+  if (literal.length >= 2 && /^["'`]/.test(literal)) {
+    const body = literal.slice(1, -1);
+    return literal[0] === '`' ? body : body.replace(/\\(.)/g, '$1');
+  }
+  return literal;
+}
+
+/** Reads a gate query; `error` is set when it does not parse. */
+export function readPromql(query: string): PromqlQuery {
+  const text = substitutePlaceholders(query);
+  const tree = parser.parse(text);
+  const args = placeholderArgs(query);
+  let error: PromqlSyntaxError | undefined;
+  const selectorNodes: SyntaxNode[] = [];
+  const groupingNodes: SyntaxNode[] = [];
+  tree.iterate({
+    enter(ref) {
+      if (ref.type.isError && !error) {
+        const near = query.slice(ref.from, Math.max(ref.to, ref.from + 1)).trim();
+        error = { offset: ref.from, ...lineColumn(query, ref.from), near: near ? near.split('\n')[0] : 'end of query' };
+      }
+      if (ref.name === 'VectorSelector') selectorNodes.push(ref.node);
+      if (ref.name === 'GroupingLabels') groupingNodes.push(ref.node);
+    },
+  });
+  if (error) return { error, selectors: [], groupings: [], args };
+
+  const at = (n: SyntaxNode) => query.slice(n.from, n.to);
+  const selectors = selectorNodes.map((node): SelectorUse => {
+    const matchers: LabelMatcher[] = [];
+    for (const m of node.getChildren('LabelMatchers').flatMap((ms) => [...ms.getChildren('UnquotedLabelMatcher'), ...ms.getChildren('QuotedLabelMatcher')])) {
+      const name = m.getChild('LabelName') ?? m.getChild('QuotedLabelName');
+      const op = m.getChild('MatchOp');
+      const value = m.lastChild?.name === 'StringLiteral' && m.lastChild !== name ? m.lastChild : null;
+      if (name && op && value) matchers.push({ label: unquote(at(name)), op: at(op), value: unquote(at(value)) });
+      else if (name && !op) matchers.push({ label: '__name__', op: '=', value: unquote(at(name)) });
+    }
+    const identifier = node.getChild('Identifier');
+    const enclosing: string[] = [];
+    for (let p = node.parent; p; p = p.parent) {
+      if (p.name === 'FunctionCall') enclosing.push(at(p.getChild('FunctionIdentifier')!));
+      if (p.name === 'AggregateExpr') enclosing.push(at(p.getChild('AggregateOp')!));
+    }
+    const metric = identifier ? at(identifier) : matchers.find((m) => m.label === '__name__' && m.op === '=')?.value;
+    return { metric, matchers: matchers.filter((m) => m.label !== '__name__'), enclosing, offset: node.from };
+  });
+  const groupings = groupingNodes.map((node): GroupingUse => {
+    // by/without apply to the aggregated expression; on/ignoring to both sides of the binary operation.
+    const scope = node.parent?.name === 'AggregateModifier' ? node.parent.parent : node.parent?.parent;
+    const inScope = scope ? selectors.filter((s) => s.offset >= scope.from && s.offset < scope.to) : selectors;
+    return { labels: node.getChildren('LabelName').map(at), selectors: inScope };
+  });
+  return { selectors, groupings, args };
+}

@@ -1,0 +1,21 @@
+import { COLLECTOR_RULES } from './collector';
+import { COLLECTOR_POD_RULES } from './collector-pod';
+import { CONDITION_RULES } from './conditions';
+import { GATE_RULES } from './gates';
+import { OTLP_RULES } from './otlp';
+import { ROLLOUT_RULES } from './rollout';
+import { SECURITY_RULES } from './security';
+import { SERVICE_RULES } from './services';
+import { Rule } from './types';
+
+/** Every rule, in the order the wiring flows: collector -> apps -> gates -> rollout -> services -> security. */
+export const ALL_RULES: readonly Rule[] = [
+  ...COLLECTOR_RULES,
+  ...COLLECTOR_POD_RULES,
+  ...OTLP_RULES,
+  ...GATE_RULES,
+  ...CONDITION_RULES,
+  ...ROLLOUT_RULES,
+  ...SERVICE_RULES,
+  ...SECURITY_RULES,
+];

@@ -1,0 +1,97 @@
+import { LoadedManifest } from '../manifests';
+import { asArr, asObj, asStr, ManifestModel, Obj } from './model';
+import { ObjectRef } from './types';
+
+/** An argument a Rollout passes to an analysis. */
+export interface PassedArg {
+  readonly name: string;
+  /** the literal value, if given */
+  readonly value?: string;
+  /** where Argo Rollouts takes the value from, if given */
+  readonly valueFrom?: Obj;
+}
+
+/** An analysis a Rollout runs: a canary step, background analysis, or a blue-green pre/post promotion analysis. */
+export interface AnalysisUse {
+  readonly rollout: LoadedManifest;
+  readonly ref: ObjectRef;
+  readonly namespace: string;
+  /** where in the Rollout, e.g. `strategy.canary.steps[1].analysis` */
+  readonly field: string;
+  /** whether it judges a canary */
+  readonly canary: boolean;
+  readonly templates: readonly { readonly name: string; readonly clusterScope: boolean }[];
+  readonly args: readonly PassedArg[];
+}
+
+/** A template argument. */
+export interface DeclaredArg {
+  readonly name: string;
+  /** whether the template gives it a value (`value` or `valueFrom`) */
+  readonly hasDefault: boolean;
+}
+
+/** The analyses every Rollout runs. */
+export function analysisUses(model: ManifestModel): AnalysisUse[] {
+  const out: AnalysisUse[] = [];
+  for (const rollout of model.ofKind('Rollout')) {
+    const strategy = asObj(asObj(rollout.object.spec).strategy);
+    const canary = asObj(strategy.canary);
+    const blueGreen = asObj(strategy.blueGreen);
+    const found: [string, boolean, unknown][] = [
+      ...asArr(canary.steps).map((s, i): [string, boolean, unknown] => [`strategy.canary.steps[${i}].analysis`, true, asObj(s).analysis]),
+      ['strategy.canary.analysis', true, canary.analysis],
+      ['strategy.blueGreen.prePromotionAnalysis', false, blueGreen.prePromotionAnalysis],
+      ['strategy.blueGreen.postPromotionAnalysis', false, blueGreen.postPromotionAnalysis],
+    ];
+    for (const [field, isCanary, raw] of found) {
+      if (raw === undefined) continue;
+      const analysis = asObj(raw);
+      out.push({
+        rollout,
+        ref: model.refOf(rollout),
+        namespace: model.namespaceOf(rollout),
+        field,
+        canary: isCanary,
+        templates: asArr(analysis.templates).map(asObj).map((t) => ({ name: asStr(t.templateName) ?? '', clusterScope: t.clusterScope === true })),
+        args: asArr(analysis.args).map(asObj).map((a) => ({ name: asStr(a.name) ?? '', value: asStr(a.value), valueFrom: a.valueFrom === undefined ? undefined : asObj(a.valueFrom) })),
+      });
+    }
+  }
+  return out;
+}
+
+/** The AnalysisTemplate (same namespace) or ClusterAnalysisTemplate a use names. */
+export function findTemplate(model: ManifestModel, use: AnalysisUse, template: AnalysisUse['templates'][number]): LoadedManifest | undefined {
+  return model.manifests.find((m) => m.object.metadata?.name === template.name && (template.clusterScope
+    ? m.object.kind === 'ClusterAnalysisTemplate'
+    : m.object.kind === 'AnalysisTemplate' && model.namespaceOf(m) === use.namespace));
+}
+
+/** The arguments a template declares. */
+export function declaredArgs(template: LoadedManifest): DeclaredArg[] {
+  return asArr(asObj(template.object.spec).args).map(asObj).map((a) => ({
+    name: asStr(a.name) ?? '',
+    hasDefault: a.value !== undefined || a.valueFrom !== undefined,
+  }));
+}
+
+/** A metric of a template that queries Prometheus. */
+export interface PrometheusMetric {
+  readonly name: string;
+  readonly query: string;
+  readonly successCondition?: string;
+  readonly failureCondition?: string;
+}
+
+/** The Prometheus metrics of an (Cluster)AnalysisTemplate. */
+export function prometheusMetrics(template: LoadedManifest): PrometheusMetric[] {
+  return asArr(asObj(template.object.spec).metrics).map(asObj).flatMap((m) => {
+    const query = asStr(asObj(asObj(m.provider).prometheus).query);
+    if (query === undefined) return [];
+    return [{ name: asStr(m.name) ?? '', query, successCondition: asStr(m.successCondition), failureCondition: asStr(m.failureCondition) }];
+  });
+}
+
+/** The kinds of analysis templates. */
+export const TEMPLATE_KINDS = ['AnalysisTemplate', 'ClusterAnalysisTemplate'];

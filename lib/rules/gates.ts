@@ -1,0 +1,144 @@
+import { conditionShape, parseCondition, ResultComparison } from '../analysis/condition';
+import { placeholderArgs, PromqlQuery, readPromql, SelectorUse } from '../analysis/promql';
+import { HOTROD_REQUESTS_METRIC, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../canary-rollout';
+import { LoadedManifest } from '../manifests';
+import { podLabelToPrometheusLabel, SCRAPE_NAMESPACE_LABEL } from '../prometheus-naming';
+import { CANARY_HASH_ARG, NAMESPACE_ARG } from '../three-gate-analysis';
+import { analysisUses, declaredArgs, findTemplate, PrometheusMetric, prometheusMetrics, TEMPLATE_KINDS } from './argo-model';
+import { defineRules, list } from './define';
+import { ManifestModel } from './model';
+import { seriesCatalog } from './series';
+import { Severity } from './types';
+
+/** A traffic gate query, for fix hints. */
+const TRAFFIC_GATE_EXAMPLE = `sum(rate(${HOTROD_REQUESTS_METRIC.name}{${SCRAPE_NAMESPACE_LABEL}="{{args.${NAMESPACE_ARG}}}", `
+  + `${podLabelToPrometheusLabel(ROLLOUTS_POD_TEMPLATE_HASH_LABEL)}="{{args.${CANARY_HASH_ARG}}}"}[2m]))`;
+
+/** The PromQL functions that turn a counter into a request rate. */
+const RATE_FUNCTIONS = ['rate', 'irate', 'increase'];
+
+/** Functions that make up labels of their own, so grouping by any label may be right. */
+const LABEL_MAKERS = ['label_replace', 'label_join'];
+
+const QUERIES = new WeakMap<ManifestModel, Map<string, PromqlQuery>>();
+
+/** A query, read once per model. */
+function readQuery(model: ManifestModel, query: string): PromqlQuery {
+  let cache = QUERIES.get(model);
+  if (!cache) QUERIES.set(model, cache = new Map());
+  let read = cache.get(query);
+  if (!read) cache.set(query, read = readPromql(query));
+  return read;
+}
+
+/** The comparisons of `result[0]` in a condition, or none when the condition cannot be read. */
+function firstResultComparisons(condition: string | undefined): readonly ResultComparison[] {
+  if (!condition) return [];
+  try {
+    return conditionShape(parseCondition(condition)).comparisons.filter((c) => c.index === 0);
+  } catch {
+    return []; // conditions/unreadable reports it
+  }
+}
+
+/**
+ * Whether a gate fails a canary that serves no traffic: it measures the rate of requests of
+ * pods selected by the canary's hash, and demands a rate above zero (a positive lower bound
+ * in successCondition, or a failureCondition that trips below a positive rate).
+ */
+function failsIdleCanary(model: ManifestModel, metric: PrometheusMetric, canaryArgs: readonly string[]): boolean {
+  const query = readQuery(model, metric.query);
+  const selectsCanaryRate = query.selectors.some((s) => s.enclosing.some((f) => RATE_FUNCTIONS.includes(f))
+    && s.matchers.some((m) => m.op === '=' && placeholderArgs(m.value).some((a) => canaryArgs.includes(a))));
+  const lowerBound = firstResultComparisons(metric.successCondition).some((c) => (c.op === '>=' && c.value > 0) || (c.op === '>' && c.value >= 0));
+  const failsLow = firstResultComparisons(metric.failureCondition).some((c) => (c.op === '<' && c.value > 0) || (c.op === '<=' && c.value >= 0));
+  return selectsCanaryRate && (lowerBound || failsLow);
+}
+
+/** `line 2, column 5` of a query. */
+function position(query: string, offset: number): string {
+  const before = query.slice(0, offset).split('\n');
+  return `line ${before.length}, column ${before[before.length - 1].length + 1}`;
+}
+
+/**
+ * Gate queries: they parse with Prometheus's grammar, use only declared arguments, name only
+ * series and labels the manifests put into Prometheus, and a canary's analysis includes a
+ * gate that an idle canary fails.
+ */
+export const GATE_RULES = defineRules({
+  'gates/promql-syntax': 'every gate query parses with the PromQL grammar (@prometheus-io/lezer-promql)',
+  'gates/unknown-arg': 'every {{args.x}} in a query is an argument the template declares',
+  'gates/unknown-metric': 'every metric a query names is produced and scraped (spanmetrics through a prometheus exporter, app metrics of scraped pods)',
+  'gates/unknown-label': 'every label a query matches or groups by is on the series it selects',
+  'gates/no-idle-canary-gate': "a canary's analysis has a gate that fails an idle canary (a lower bound on the canary's request rate)",
+}, (model, report) => {
+  const E = Severity.ERROR;
+  const catalog = seriesCatalog(model);
+  const produced = [...catalog.series.keys()].sort();
+  const why = catalog.unscraped.length > 0 ? `; not scraped: ${catalog.unscraped.join('; ')}` : '';
+
+  for (const template of model.ofKind(...TEMPLATE_KINDS)) {
+    const ref = model.refOf(template);
+    const declared = declaredArgs(template).map((a) => a.name);
+    for (const metric of prometheusMetrics(template)) {
+      const gate = `gate '${metric.name}'`;
+      const query = readQuery(model, metric.query);
+      for (const arg of new Set(query.args.filter((a) => !declared.includes(a)))) {
+        report('gates/unknown-arg', E, ref, `${gate} uses {{args.${arg}}}, but the template declares only ${list(declared)}; the AnalysisRun fails to resolve it`,
+          `declare '${arg}' in spec.args (and pass it from the Rollout) or use one of ${list(declared)}`);
+      }
+      if (query.error) {
+        report('gates/promql-syntax', E, ref, `${gate}: the query does not parse as PromQL at ${position(metric.query, query.error.offset)} (near '${query.error.near}')`,
+          'fix the PromQL at that position (unbalanced parentheses or braces, a missing range, a stray comma are common); try it in the Prometheus UI');
+        continue;
+      }
+      for (const s of query.selectors) {
+        if (s.metric === undefined) continue;
+        const series = catalog.series.get(s.metric);
+        if (!series) {
+          report('gates/unknown-metric', E, ref, `${gate} selects '${s.metric}' (${position(metric.query, s.offset)}), which nothing in the manifests puts into Prometheus (produced: ${list(produced)}${why})`,
+            'use a produced series name, or make its producer export it and get scraped (spanmetrics connector -> metrics pipeline -> prometheus exporter on the scraped port)');
+          continue;
+        }
+        if (series.openLabels) continue;
+        for (const m of s.matchers.filter((x) => x.value !== '' && !series.labels.has(x.label))) {
+          report('gates/unknown-label', E, ref, `${gate} matches label '${m.label}' on '${s.metric}', which never carries it (labels: ${list([...series.labels].sort())}); the selector matches nothing`,
+            `use one of those labels, or make its source emit it (${list(series.sources)}; for spanmetrics: a dimension)`);
+        }
+      }
+      for (const g of query.groupings) {
+        const judged = (s: SelectorUse) => !!s.metric && catalog.series.has(s.metric) && !catalog.series.get(s.metric)!.openLabels && !s.enclosing.some((f) => LABEL_MAKERS.includes(f));
+        if (g.selectors.length === 0 || !g.selectors.every(judged)) continue;
+        const labels = new Set(g.selectors.flatMap((s) => [...catalog.series.get(s.metric!)!.labels]));
+        for (const label of g.labels.filter((l) => !labels.has(l))) {
+          report('gates/unknown-label', E, ref, `${gate} groups by '${label}', which none of ${list([...new Set(g.selectors.map((s) => s.metric!))])} carries (labels: ${list([...labels].sort())})`,
+            'group by a label those series carry');
+        }
+      }
+    }
+  }
+
+  // An idle canary passes every gate that only bounds errors or latency: nothing measured, nothing wrong.
+  const byRollout = new Map<LoadedManifest, { templates: LoadedManifest[]; passes: boolean }>();
+  for (const use of analysisUses(model).filter((u) => u.canary)) {
+    const entry = byRollout.get(use.rollout) ?? { templates: [], passes: false };
+    byRollout.set(use.rollout, entry);
+    const canaryArgs = use.args.filter((a) => a.valueFrom?.podTemplateHashValue === 'Latest').map((a) => a.name);
+    for (const t of use.templates) {
+      const template = findTemplate(model, use, t);
+      if (!template) continue; // rollout/unknown-template
+      if (!entry.templates.includes(template)) entry.templates.push(template);
+      if (prometheusMetrics(template).some((m) => failsIdleCanary(model, m, canaryArgs))) entry.passes = true;
+    }
+  }
+  for (const [rollout, { templates, passes }] of byRollout) {
+    if (passes || templates.length === 0) continue;
+    const names = templates.map((t) => t.object.metadata?.name ?? '');
+    report('gates/no-idle-canary-gate', E, model.refOf(templates[0]),
+      `Rollout ${model.namespaceOf(rollout)}/${rollout.object.metadata?.name} runs ${list(names)} on its canary, but no gate fails a canary that serves no traffic `
+      + "(none bounds from below the rate() of requests selected by the canary's pod-template hash), so an idle canary is promoted",
+      `add a traffic gate, e.g. query ${TRAFFIC_GATE_EXAMPLE} with successCondition 'len(result) > 0 && result[0] >= MIN_RPS', `
+      + `and pass ${CANARY_HASH_ARG} with valueFrom.podTemplateHashValue: Latest`);
+  }
+});
