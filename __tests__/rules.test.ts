@@ -129,6 +129,15 @@ const PLANTS: Plant[] = [
     env(object(ms, 'Deployment', 'traffic-generator').spec.template.spec.containers[0], 'TARGET_URL').value = 'http://frontend.hotrod:8080';
   }],
 
+  // Schemas of the exact versions targeted.
+  ['Rollout replicas as a string', 'schema/argo-rollouts', (ms) => { object(ms, 'Rollout', 'hotrod').spec.replicas = '2'; }],
+  ['an unknown canary step field', 'schema/argo-rollouts', (ms) => { steps(ms)[0].setWieght = 50; }],
+  ['an unknown git generator field', 'schema/argo-cd', (ms) => { object(ms, 'ApplicationSet', 'hotrod').spec.generators[0].git.directory = [{ path: 'dist/*' }]; }],
+  ['a Service port as a string', 'schema/core', (ms) => { object(ms, 'Service', 'hotrod').spec.ports[0].port = '8080'; }],
+  ['a kind without a known schema', 'schema/known-kind', (ms) => {
+    ms.push({ object: { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w', namespace: 'hotrod' } }, file: 'hotrod/Widget.w.k8s.yaml' });
+  }, Severity.WARNING],
+
   // Security.
   ['HotROD runAsNonRoot without runAsUser', 'security/run-as-non-root-needs-uid', (ms) => {
     delete hotrod(ms).spec.securityContext.runAsUser;

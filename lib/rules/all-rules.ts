@@ -6,10 +6,12 @@ import { OTLP_RULES } from './otlp';
 import { ROLLOUT_RULES } from './rollout';
 import { SECURITY_RULES } from './security';
 import { SERVICE_RULES } from './services';
+import { schemaRules } from './schema';
 import { Rule } from './types';
 
-/** Every rule, in the order the wiring flows: collector -> apps -> gates -> rollout -> services -> security. */
+/** Every rule: schemas first, then in the order the wiring flows: collector -> apps -> gates -> rollout -> services -> security. */
 export const ALL_RULES: readonly Rule[] = [
+  ...schemaRules,
   ...COLLECTOR_RULES,
   ...COLLECTOR_POD_RULES,
   ...OTLP_RULES,
