@@ -68,17 +68,20 @@ export interface SynthOutput {
  */
 export function runSynth(options: { readonly outdir: string; readonly define: (app: App) => void; readonly output?: SynthOutput }): number {
   const out = options.output ?? { log: (l: string) => console.log(l), error: (l: string) => console.error(l) };
+  let warnings = 0;
   try {
     const { files } = synthesizeSafely({
       outdir: options.outdir,
       define: options.define,
       check: (manifests) => {
         const findings = runRules(manifests);
-        for (const w of findings.filter((f) => f.severity === Severity.WARNING)) out.error(`warning: ${formatFinding(w)}`);
+        const warned = findings.filter((f) => f.severity === Severity.WARNING);
+        warnings = warned.length;
+        for (const w of warned) out.error(`warning: ${formatFinding(w)}`);
         return errorsOf(findings).map(formatFinding);
       },
     });
-    out.log(`synthesized ${files.length} manifests into ${options.outdir}/; every rule passed`);
+    out.log(`synthesized ${files.length} manifests into ${options.outdir}/: 0 errors, ${warnings} warning(s)`);
     return 0;
   } catch (e) {
     const lines = e instanceof SynthError ? e.lines : [e instanceof Error ? e.message : String(e)];

@@ -105,6 +105,7 @@ const PLANTS: Plant[] = [
   ['grouping by a label the series lack', 'gates/unknown-label', (ms) => { gate(ms, 'latency').provider.prometheus.query = gate(ms, 'latency').provider.prometheus.query.replace('by (le)', 'by (le, route)'); }],
   ['PromQL syntax error', 'gates/promql-syntax', (ms) => { gate(ms, 'latency').provider.prometheus.query = gate(ms, 'latency').provider.prometheus.query.replace(/\)\)\)\n$/, '))\n'); }],
   ['query uses an undeclared argument', 'gates/unknown-arg', (ms) => { gate(ms, 'traffic').provider.prometheus.query = gate(ms, 'traffic').provider.prometheus.query.replace('args.canary-hash', 'args.hash'); }],
+  ['latency gate measured from 30s', 'gates/judged-before-data', (ms) => { gate(ms, 'latency').initialDelay = '30s'; }, Severity.WARNING],
   ['traffic gate accepts 0 req/s', 'gates/no-idle-canary-gate', (ms) => { gate(ms, 'traffic').successCondition = 'len(result) > 0 && result[0] >= 0'; }],
   ['traffic gate measures the stable pods too', 'gates/no-idle-canary-gate', (ms) => {
     gate(ms, 'traffic').provider.prometheus.query = 'sum(rate(hotrod_requests_total{namespace="{{args.namespace}}"}[2m]))\n';
@@ -152,8 +153,13 @@ const PLANTS: Plant[] = [
 ];
 
 describe('rules on the default app', () => {
-  test('the unplanted manifests produce no finding at all', () => {
-    expect(runRules(synthesized).map(formatFinding)).toEqual([]);
+  test('the unplanted manifests produce no error, and only the warning about SPEC\'s latency gate timing', () => {
+    expect(runRules(synthesized).map(formatFinding)).toEqual([
+      "AnalysisTemplate/hotrod/hotrod-analysis: gates/judged-before-data: gate 'latency-p95-lt-1s' reads spanmetrics flushed every 60s, so a new canary's rate() over them "
+      + 'has no two distinct points before 120s (two flushes) plus a scrape interval, but with no data the gate already stops the run at 110s '
+      + '(failed measurement 3: initialDelay 90s + failureLimit 2 x interval 10s); a healthy canary can be aborted '
+      + '(fix: make initialDelay + failureLimit x interval at least 120s + your Prometheus scrape interval (e.g. initialDelay 115s with a 15s scrape), or a shorter metrics_flush_interval)',
+    ]);
   });
 
   test.each(PLANTS)('%s -> %s', (_description, ruleId, plant, severity = Severity.ERROR) => {
@@ -214,11 +220,36 @@ const SOUND: [description: string, change: (ms: LoadedManifest[]) => void][] = [
   ['a failureCondition as the traffic gate', (ms) => { delete gate(ms, 'traffic').successCondition; gate(ms, 'traffic').failureCondition = 'len(result) == 0 || result[0] < 0.05'; }],
 ];
 
+describe('gates/judged-before-data', () => {
+  const judged = (ms: LoadedManifest[]) => runRules(ms).filter((f) => f.ruleId === 'gates/judged-before-data').map((f) => f.message);
+  test('SPEC\'s latency gate can stop a healthy canary before two spanmetrics flushes', () => {
+    expect(judged(fresh())).toEqual([expect.stringContaining('stops the run at 110s')]);
+  });
+  test('a latency gate that waits for two flushes and a scrape is not reported', () => {
+    const ms = fresh();
+    gate(ms, 'latency').initialDelay = '120s';
+    expect(judged(ms)).toEqual([]);
+  });
+  test('a shorter flush interval makes the same timing safe', () => {
+    const ms = fresh();
+    editConfig(ms, (c) => { c.connectors.spanmetrics.metrics_flush_interval = '30s'; });
+    expect(judged(ms)).toEqual([]);
+  });
+  test('gates on scraped app counters are not judged by the flush interval', () => {
+    const ms = fresh();
+    gate(ms, 'traffic').initialDelay = '0s';
+    expect(judged(ms)).toHaveLength(1);
+  });
+});
+
+/** The findings beyond the one the default app always has (SPEC's latency gate timing). */
+const beyondDefault = (ms: LoadedManifest[]) => runRules(ms).filter((f) => f.ruleId !== 'gates/judged-before-data').map(formatFinding);
+
 describe('no false alarms', () => {
   test.each(SOUND)('%s', (_description, change) => {
     const ms = fresh();
     change(ms);
-    expect(runRules(ms).map(formatFinding)).toEqual([]);
+    expect(beyondDefault(ms)).toEqual([]);
   });
 });
 

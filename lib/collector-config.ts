@@ -1,5 +1,6 @@
 import { Duration } from 'cdk8s';
 import { OtelMetricType, prometheusMetricName, sanitizeLabelName } from './prometheus-naming';
+import { parseDurationSeconds } from './util';
 
 /**
  * A typed model of an OpenTelemetry Collector (v0.142) configuration.
@@ -222,6 +223,9 @@ export interface SpanmetricsDimension {
   readonly default?: string;
 }
 
+/** How often the spanmetrics connector flushes when `metrics_flush_interval` is not set. */
+export const SPANMETRICS_DEFAULT_FLUSH_INTERVAL = Duration.seconds(60);
+
 /** Properties of a {@link SpanmetricsConnector}. */
 export interface SpanmetricsConnectorProps {
   /** the metric name prefix @default 'traces.span.metrics' */
@@ -251,7 +255,7 @@ export class SpanmetricsConnector extends Connector {
     this.histogramUnit = props.histogramUnit ?? HistogramUnit.MILLISECONDS;
     this.histogramBuckets = props.histogramBuckets;
     this.dimensions = props.dimensions ?? [];
-    this.metricsFlushInterval = props.metricsFlushInterval ?? Duration.seconds(60);
+    this.metricsFlushInterval = props.metricsFlushInterval ?? SPANMETRICS_DEFAULT_FLUSH_INTERVAL;
     const seen = new Set<string>();
     for (const d of this.dimensions) {
       if (!d.name || /\s/.test(d.name)) {
@@ -552,4 +556,17 @@ export function spanmetricsSeries(connectorConfig: Record<string, unknown> | nul
       .filter((d): d is { name: string } => typeof d === 'object' && d !== null && typeof (d as { name?: unknown }).name === 'string')
       .map((d) => [d.name, sanitizeLabelName(d.name)])),
   };
+}
+
+/** The flush interval, in seconds, of a plain spanmetrics connector block (its default when unset or unreadable). */
+export function spanmetricsFlushSeconds(connectorConfig: Record<string, unknown> | null | undefined): number {
+  const text = connectorConfig?.metrics_flush_interval;
+  if (typeof text === 'string') {
+    try {
+      return parseDurationSeconds(text);
+    } catch {
+      // an unreadable interval is the collector's to refuse; judge with the default
+    }
+  }
+  return SPANMETRICS_DEFAULT_FLUSH_INTERVAL.toSeconds();
 }

@@ -85,3 +85,13 @@ export function promDuration(d: Duration): string {
   }
   return `${ms}ms`;
 }
+
+/** Seconds of a Go/Argo duration string (`90s`, `1m30s`, `500ms`); throws on anything else. */
+export function parseDurationSeconds(text: string): number {
+  const units: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) {
+    throw new Error(`'${text}' is not a duration; write e.g. '90s', '1m' or '500ms'`);
+  }
+  return parts.reduce((sum, p) => sum + Number(p[1]) * units[p[2]], 0);
+}

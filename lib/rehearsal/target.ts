@@ -1,12 +1,12 @@
 import { ApiObject, Duration } from 'cdk8s';
 import { AnalysisArgument, CanaryRollout, HOTROD_REQUESTS_METRIC, podsAtWeight, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../canary-rollout';
-import { durationInUnit, SpanmetricsSeries, spanmetricsSeries } from '../collector-config';
+import { durationInUnit, SPANMETRICS_DEFAULT_FLUSH_INTERVAL, SpanmetricsSeries, spanmetricsSeries } from '../collector-config';
 import { conditionShape, parseCondition, ResultComparison } from '../analysis/condition';
 import { findCollectorConfigs, LoadedManifest, loadManifests, Manifest, ManifestReadError } from '../manifests';
 import { PodIdentity, SpanmetricsPipeline } from '../spanmetrics-pipeline';
 import { GateKind, ThreeGateAnalysis } from '../three-gate-analysis';
 import { OtelCollectorDaemonSet } from '../otel-collector-daemon-set';
-import { namespaceOf } from '../util';
+import { namespaceOf, parseDurationSeconds as parseSeconds } from '../util';
 
 /**
  * What a rehearsal needs to know about a stack, as plain data: the gates exactly as the
@@ -169,14 +169,13 @@ interface PlainMetric {
   readonly provider?: { readonly prometheus?: { readonly query?: string } };
 }
 
-/** Seconds of an Argo Rollouts duration string (`90s`, `1m30s`, `500ms`). */
-export function parseDurationSeconds(text: string, where: string): number {
-  const units: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };
-  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
-  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) {
-    throw new RehearsalInputError(`${where}: '${text}' is not a duration; write e.g. '90s', '1m' or '500ms'`);
+/** Seconds of an Argo Rollouts duration string (`90s`, `1m30s`, `500ms`), or an input error naming where it was. */
+export function durationSecondsAt(text: string, where: string): number {
+  try {
+    return parseSeconds(text);
+  } catch (e) {
+    throw new RehearsalInputError(`${where}: ${(e as Error).message}`);
   }
-  return parts.reduce((sum, p) => sum + Number(p[1]) * units[p[2]], 0);
 }
 
 function intOf(value: number | string | undefined, fallback: number | undefined, where: string): number {
@@ -200,7 +199,7 @@ function gateFromMetric(m: PlainMetric, where: string, kind?: GateKind): Rehears
   } catch (e) {
     throw new RehearsalInputError(`${at}: ${e instanceof Error ? e.message : String(e)}`);
   }
-  const interval = m.interval ? parseDurationSeconds(m.interval, `${at} interval`) : undefined;
+  const interval = m.interval ? durationSecondsAt(m.interval, `${at} interval`) : undefined;
   return {
     name: m.name,
     kind,
@@ -208,7 +207,7 @@ function gateFromMetric(m: PlainMetric, where: string, kind?: GateKind): Rehears
     successCondition: m.successCondition,
     failureCondition: m.failureCondition,
     threshold,
-    initialDelaySeconds: m.initialDelay ? parseDurationSeconds(m.initialDelay, `${at} initialDelay`) : 0,
+    initialDelaySeconds: m.initialDelay ? durationSecondsAt(m.initialDelay, `${at} initialDelay`) : 0,
     // Argo Rollouts: no interval means a single measurement.
     intervalSeconds: interval ?? 0,
     count: intOf(m.count, interval === undefined ? 1 : undefined, `${at} count`),
@@ -296,9 +295,9 @@ export function targetFromManifests(dir: string): RehearsalTarget {
         return { label: series.dimensionLabels[d.name], from: source?.from, value: source?.value ?? d.default };
       }),
       bucketBounds: histogram.explicit?.buckets
-        ? histogram.explicit.buckets.map((b) => durationInUnit(Duration.millis(parseDurationSeconds(String(b), `${configMapName} spanmetrics bucket`) * 1000), unit))
+        ? histogram.explicit.buckets.map((b) => durationInUnit(Duration.millis(durationSecondsAt(String(b), `${configMapName} spanmetrics bucket`) * 1000), unit))
         : SPANMETRICS_DEFAULT_BUCKETS.map((b) => durationInUnit(b, unit)),
-      flushSeconds: connector.metrics_flush_interval ? parseDurationSeconds(String(connector.metrics_flush_interval), `${configMapName} metrics_flush_interval`) : 60,
+      flushSeconds: connector.metrics_flush_interval ? durationSecondsAt(String(connector.metrics_flush_interval), `${configMapName} metrics_flush_interval`) : SPANMETRICS_DEFAULT_FLUSH_INTERVAL.toSeconds(),
     },
     collector: { namespace: collectorNamespace, podLabels: workload?.spec?.template?.metadata?.labels ?? {} },
     gates: templates.flatMap((t) => (t.spec?.metrics ?? []).map((m: PlainMetric) => {

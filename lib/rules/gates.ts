@@ -1,12 +1,14 @@
 import { conditionShape, parseCondition, ResultComparison } from '../analysis/condition';
 import { placeholderArgs, PromqlQuery, readPromql, SelectorUse } from '../analysis/promql';
 import { HOTROD_REQUESTS_METRIC, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../canary-rollout';
+import { spanmetricsFlushSeconds } from '../collector-config';
 import { LoadedManifest } from '../manifests';
 import { podLabelToPrometheusLabel, SCRAPE_NAMESPACE_LABEL } from '../prometheus-naming';
 import { CANARY_HASH_ARG, NAMESPACE_ARG } from '../three-gate-analysis';
-import { analysisUses, declaredArgs, findTemplate, PrometheusMetric, prometheusMetrics, TEMPLATE_KINDS } from './argo-model';
+import { analysisUses, declaredArgs, findTemplate, metricTiming, MetricTiming, PrometheusMetric, prometheusMetrics, TEMPLATE_KINDS } from './argo-model';
 import { defineRules, list } from './define';
 import { ManifestModel } from './model';
+import { collectorsOf } from './collector-model';
 import { seriesCatalog } from './series';
 import { Severity } from './types';
 
@@ -55,6 +57,35 @@ function failsIdleCanary(model: ManifestModel, metric: PrometheusMetric, canaryA
   return selectsCanaryRate && (lowerBound || failsLow);
 }
 
+/** Argo Rollouts retries a measurement that errored after this long. */
+const ERROR_RETRY_SECONDS = 10;
+
+/**
+ * When a gate ends the run if its query returns nothing from the first measurement on: a
+ * guarded condition makes every measurement Failed, an unguarded `result[0]` an Error.
+ */
+function stopWithoutData(metric: PrometheusMetric, t: MetricTiming): { atSeconds: number; how: string; fixField: string } | undefined {
+  let guarded = true;
+  try {
+    guarded = [metric.successCondition, metric.failureCondition].every((c) => !c || conditionShape(parseCondition(c)).guarded);
+  } catch {
+    return undefined; // conditions/unreadable reports it
+  }
+  if (guarded) {
+    if (!metric.successCondition || t.failureLimit >= t.count) return undefined;
+    return {
+      atSeconds: t.initialDelay + t.failureLimit * t.interval,
+      how: `failed measurement ${t.failureLimit + 1}: initialDelay ${t.initialDelay}s + failureLimit ${t.failureLimit} x interval ${t.interval}s`,
+      fixField: 'initialDelay + failureLimit x interval',
+    };
+  }
+  return {
+    atSeconds: t.initialDelay + t.consecutiveErrorLimit * ERROR_RETRY_SECONDS,
+    how: `error ${t.consecutiveErrorLimit + 1} in a row: initialDelay ${t.initialDelay}s + consecutiveErrorLimit ${t.consecutiveErrorLimit} x ${ERROR_RETRY_SECONDS}s retries`,
+    fixField: `initialDelay + consecutiveErrorLimit x ${ERROR_RETRY_SECONDS}s`,
+  };
+}
+
 /** `line 2, column 5` of a query. */
 function position(query: string, offset: number): string {
   const before = query.slice(0, offset).split('\n');
@@ -72,6 +103,7 @@ export const GATE_RULES = defineRules({
   'gates/unknown-metric': 'every metric a query names is produced and scraped (spanmetrics through a prometheus exporter, app metrics of scraped pods)',
   'gates/unknown-label': 'every label a query matches or groups by is on the series it selects',
   'gates/no-idle-canary-gate': "a canary's analysis has a gate that fails an idle canary (a lower bound on the canary's request rate)",
+  'gates/judged-before-data': 'a gate on spanmetrics series cannot fail a canary before two flushes of the connector could have reached Prometheus (warning)',
 }, (model, report) => {
   const E = Severity.ERROR;
   const catalog = seriesCatalog(model);
@@ -116,6 +148,32 @@ export const GATE_RULES = defineRules({
             'group by a label those series carry');
         }
       }
+    }
+  }
+
+  // A new canary's spanmetrics series get their second distinct value one flush after the first:
+  // before 2 x metrics_flush_interval (plus a scrape) rate() over them is empty or 0.
+  const flushSeconds = new Map<string, number>();
+  for (const collector of collectorsOf(model)) {
+    for (const exported of collector.exportedSpanmetrics()) {
+      const seconds = spanmetricsFlushSeconds(collector.config.configOf('connectors', exported.connectorId));
+      const s = exported.series;
+      for (const name of [s.calls, s.durationBucket, s.durationSum, s.durationCount]) flushSeconds.set(name, Math.max(seconds, flushSeconds.get(name) ?? 0));
+    }
+  }
+  for (const template of model.ofKind(...TEMPLATE_KINDS)) {
+    for (const metric of prometheusMetrics(template)) {
+      const query = readQuery(model, metric.query);
+      const flush = Math.max(0, ...query.selectors.map((s) => (s.metric && flushSeconds.get(s.metric)) || 0));
+      const timing = metricTiming(template, metric.name);
+      if (flush === 0 || !timing) continue;
+      const noData = stopWithoutData(metric, timing);
+      if (!noData || noData.atSeconds >= 2 * flush) continue;
+      report('gates/judged-before-data', Severity.WARNING, model.refOf(template),
+        `gate '${metric.name}' reads spanmetrics flushed every ${flush}s, so a new canary's rate() over them has no two distinct points before ${2 * flush}s (two flushes) plus a scrape interval, `
+        + `but with no data the gate already stops the run at ${noData.atSeconds}s (${noData.how}); a healthy canary can be aborted`,
+        `make ${noData.fixField} at least ${2 * flush}s + your Prometheus scrape interval (e.g. initialDelay ${Math.ceil(2 * flush + 15 - (noData.atSeconds - timing.initialDelay))}s with a 15s scrape), `
+        + 'or a shorter metrics_flush_interval');
     }
   }
 
