@@ -10,6 +10,7 @@ export * from './manifests';
 export * from './safe-synth';
 export * from './util';
 export * from './analysis/condition';
+export * from './analysis/schedule';
 export * from './schema/crd-schema-file';
 export * from './schema/validate';
 export * from './rules/schema';

@@ -1,5 +1,6 @@
 import { Duration } from 'cdk8s';
 import { Construct } from 'constructs';
+import { MetricSchedule } from './analysis/schedule';
 import {
   AnalysisTemplate,
   AnalysisTemplateSpecMetricsConsecutiveErrorLimit,
@@ -263,4 +264,16 @@ function resolveTiming(kind: GateKind, given: GateTiming = {}): Required<GateTim
     throw new Error(`${C}: ${kind}.failureLimit ${t.failureLimit} can never be exceeded with count ${t.count}; the gate could not fail: use a failureLimit below count`);
   }
   return t;
+}
+
+/** A gate's timing as Argo Rollouts schedules it, in seconds. */
+export function gateSchedule(gate: Gate): MetricSchedule {
+  return {
+    initialDelaySeconds: gate.timing.initialDelay.toSeconds(),
+    intervalSeconds: gate.timing.interval.toSeconds(),
+    count: gate.timing.count,
+    failureLimit: gate.timing.failureLimit,
+    inconclusiveLimit: gate.timing.inconclusiveLimit,
+    consecutiveErrorLimit: gate.timing.consecutiveErrorLimit,
+  };
 }

@@ -1,7 +1,8 @@
 import { conditionShape, measurementPhase, MeasurementPhase, parseCondition } from '../analysis/condition';
+import { MetricRun, MetricSchedule } from '../analysis/schedule';
 import { CanaryRollout } from '../canary-rollout';
 import { SpanmetricsPipeline } from '../spanmetrics-pipeline';
-import { Gate, GateKind, ThreeGateAnalysis } from '../three-gate-analysis';
+import { Gate, GateKind, gateSchedule, ThreeGateAnalysis } from '../three-gate-analysis';
 
 /**
  * When a canary analysis decides, computed from the AnalysisTemplate's timings and limits with
@@ -9,7 +10,7 @@ import { Gate, GateKind, ThreeGateAnalysis } from '../three-gate-analysis';
  * - a metric measures first at `initialDelay`, then every `interval`, `count` times;
  * - it is Failed when its failures exceed `failureLimit`, Inconclusive when its inconclusive
  *   measurements exceed `inconclusiveLimit`, Error when its consecutive errors exceed
- *   `consecutiveErrorLimit`; an error is retried after {@link ERROR_RETRY_SECONDS} and does not
+ *   `consecutiveErrorLimit`; an error is retried after {@link ARGO_ERROR_RETRY_SECONDS} and does not
  *   count towards `count`;
  * - it is Successful once it completed `count` measurements without reaching a limit;
  * - the run stops at the first Failed, Error or Inconclusive metric (Failed and Error abort the
@@ -18,9 +19,6 @@ import { Gate, GateKind, ThreeGateAnalysis } from '../three-gate-analysis';
  * Times are seconds after the analysis step starts (the AnalysisRun is created when the
  * rollout reaches the step; pod start-up before that is not counted).
  */
-
-/** How long Argo Rollouts waits before measuring again after an error. */
-export const ERROR_RETRY_SECONDS = 10;
 
 /** A step of the canary strategy, with the pods it runs. */
 export interface TimelineStep {
@@ -39,16 +37,10 @@ export interface TimelineStep {
 }
 
 /** When one gate measures and when it can decide. */
-export interface GateTimeline {
+export interface GateTimeline extends MetricSchedule {
   readonly name: string;
   /** the success condition, as in the template */
   readonly successCondition: string;
-  readonly initialDelaySeconds: number;
-  readonly intervalSeconds: number;
-  readonly count: number;
-  readonly failureLimit: number;
-  readonly inconclusiveLimit: number;
-  readonly consecutiveErrorLimit: number;
   /** the measurement times when every measurement succeeds */
   readonly measurementSeconds: readonly number[];
   /** when it can first pass: its last measurement, if all succeed */
@@ -122,32 +114,13 @@ export interface TimelineSources {
   readonly pipeline: SpanmetricsPipeline;
 }
 
-const seconds = (d: { toSeconds(): number }) => d.toSeconds();
-
 /** How one metric ends when its measurements turn to `bad` from time `badFrom` on. */
 export function simulateGate(gate: Gate, bad: MeasurementPhase, badFrom = 0): { phase: MeasurementPhase; atSeconds: number } {
-  const t0 = seconds(gate.timing.initialDelay);
-  const interval = seconds(gate.timing.interval);
-  let measured = 0;
-  let failed = 0;
-  let inconclusive = 0;
-  let consecutiveErrors = 0;
-  for (let t = t0; ;) {
-    const phase = t >= badFrom ? bad : MeasurementPhase.SUCCESSFUL;
-    if (phase === MeasurementPhase.ERROR) {
-      consecutiveErrors++;
-      if (consecutiveErrors > gate.timing.consecutiveErrorLimit) return { phase: MeasurementPhase.ERROR, atSeconds: t };
-      t += ERROR_RETRY_SECONDS;
-      continue;
-    }
-    consecutiveErrors = 0;
-    measured++;
-    if (phase === MeasurementPhase.FAILED) failed++;
-    if (phase === MeasurementPhase.INCONCLUSIVE) inconclusive++;
-    if (failed > gate.timing.failureLimit) return { phase: MeasurementPhase.FAILED, atSeconds: t };
-    if (inconclusive > gate.timing.inconclusiveLimit) return { phase: MeasurementPhase.INCONCLUSIVE, atSeconds: t };
-    if (measured >= gate.timing.count) return { phase: MeasurementPhase.SUCCESSFUL, atSeconds: t };
-    t += interval;
+  const run = new MetricRun(gateSchedule(gate));
+  for (;;) {
+    const at = run.nextAt;
+    const decided = run.record(at >= badFrom ? bad : MeasurementPhase.SUCCESSFUL, at);
+    if (decided) return { phase: decided, atSeconds: at };
   }
 }
 
@@ -219,19 +192,13 @@ export function rolloutTimeline({ rollout, gates, pipeline }: TimelineSources): 
   if (!analysisStep) throw new Error(`rollout '${rollout.rollout.name}' has no analysis step running '${gates.templateName}'`);
 
   const gateTimelines = gates.gates.map((g): GateTimeline => {
-    const t0 = seconds(g.timing.initialDelay);
-    const interval = seconds(g.timing.interval);
-    const measurementSeconds = Array.from({ length: g.timing.count }, (_, i) => t0 + i * interval);
+    const schedule = gateSchedule(g);
+    const measurementSeconds = Array.from({ length: schedule.count }, (_, i) => schedule.initialDelaySeconds + i * schedule.intervalSeconds);
     const last = measurementSeconds[measurementSeconds.length - 1];
     return {
       name: g.name,
       successCondition: g.successCondition,
-      initialDelaySeconds: t0,
-      intervalSeconds: interval,
-      count: g.timing.count,
-      failureLimit: g.timing.failureLimit,
-      inconclusiveLimit: g.timing.inconclusiveLimit,
-      consecutiveErrorLimit: g.timing.consecutiveErrorLimit,
+      ...schedule,
       measurementSeconds,
       firstPassSeconds: simulateGate(g, MeasurementPhase.SUCCESSFUL).atSeconds,
       earliestFailSeconds: simulateGate(g, MeasurementPhase.FAILED).atSeconds,

@@ -1,4 +1,5 @@
 import { MeasurementPhase, MeasurementResult, measurementPhase } from '../analysis/condition';
+import { MetricRun } from '../analysis/schedule';
 import { RehearsalGate } from './target';
 
 /**
@@ -18,9 +19,6 @@ import { RehearsalGate } from './target';
  *   cut short this way as Successful ("Run Terminated"); one never measured has no result at all,
  *   which we report as Pending.
  */
-
-/** How long Argo Rollouts waits before retrying a measurement that ended in Error. */
-export const ARGO_ERROR_RETRY_SECONDS = 10;
 
 /** A phase as Argo Rollouts names it. Pending: the metric was never measured. */
 export type GatePhase = MeasurementPhase | 'Pending';
@@ -64,34 +62,26 @@ const WORSE_ORDER = [MeasurementPhase.SUCCESSFUL, MeasurementPhase.INCONCLUSIVE,
 interface GateState {
   readonly gate: RehearsalGate;
   readonly measurements: Measurement[];
-  nextAt: number;
-  count: number;
-  failed: number;
-  inconclusive: number;
-  consecutiveErrors: number;
-  phase?: MeasurementPhase;
-  decidedAt?: number;
+  readonly run: MetricRun;
 }
 
 /** Replays one AnalysisRun. */
 export async function replayAnalysisRun(gates: readonly RehearsalGate[], measure: Measure): Promise<RunOutcome> {
   if (gates.length === 0) throw new Error('the AnalysisTemplate has no metrics to rehearse');
-  const states: GateState[] = gates.map((gate) => ({
-    gate, measurements: [], nextAt: gate.initialDelaySeconds, count: 0, failed: 0, inconclusive: 0, consecutiveErrors: 0,
-  }));
-  const running = () => states.filter((s) => s.phase === undefined);
+  const states: GateState[] = gates.map((gate) => ({ gate, measurements: [], run: new MetricRun(gate) }));
+  const running = () => states.filter((s) => s.run.phase === undefined);
 
   for (;;) {
     const active = running();
     if (active.length === 0) break;
-    const now = Math.min(...active.map((s) => s.nextAt));
-    const due = active.filter((s) => s.nextAt === now);
+    const now = Math.min(...active.map((s) => s.run.nextAt));
+    const due = active.filter((s) => s.run.nextAt === now);
     const results = await Promise.all(due.map((s) => measure(s.gate, now)));
     due.forEach((s, i) => record(s, now, results[i]));
-    const ended = states.filter((s) => s.decidedAt === now && s.phase !== MeasurementPhase.SUCCESSFUL);
+    const ended = states.filter((s) => s.run.decidedAt === now && s.run.phase !== MeasurementPhase.SUCCESSFUL);
     if (ended.length > 0) return finish(states, now);
   }
-  return finish(states, Math.max(...states.map((s) => s.decidedAt!)));
+  return finish(states, Math.max(...states.map((s) => s.run.decidedAt!)));
 }
 
 function record(s: GateState, now: number, taken: { result?: MeasurementResult; error?: string }): void {
@@ -99,38 +89,21 @@ function record(s: GateState, now: number, taken: { result?: MeasurementResult; 
     ? { phase: MeasurementPhase.ERROR, error: taken.error }
     : measurementPhase(s.gate, taken.result!);
   s.measurements.push({ atSeconds: now, result: taken.result, phase, error });
-  if (phase === MeasurementPhase.ERROR) {
-    s.consecutiveErrors++;
-  } else {
-    s.count++;
-    s.consecutiveErrors = 0;
-    if (phase === MeasurementPhase.FAILED) s.failed++;
-    if (phase === MeasurementPhase.INCONCLUSIVE) s.inconclusive++;
-  }
-  let assessed: MeasurementPhase | undefined;
-  if (s.failed > s.gate.failureLimit) assessed = MeasurementPhase.FAILED;
-  if (s.inconclusive > s.gate.inconclusiveLimit) assessed = MeasurementPhase.INCONCLUSIVE;
-  if (s.consecutiveErrors > s.gate.consecutiveErrorLimit) assessed = MeasurementPhase.ERROR;
-  if (!assessed && s.count >= s.gate.count) assessed = MeasurementPhase.SUCCESSFUL;
-  if (assessed) {
-    s.phase = assessed;
-    s.decidedAt = now;
-  }
-  s.nextAt = now + (phase === MeasurementPhase.ERROR ? ARGO_ERROR_RETRY_SECONDS : s.gate.intervalSeconds);
+  s.run.record(phase, now);
 }
 
 function finish(states: GateState[], at: number): RunOutcome {
   const gates: GateOutcome[] = states.map((s) => ({
     name: s.gate.name,
-    phase: s.phase ?? (s.measurements.length > 0 ? MeasurementPhase.SUCCESSFUL : 'Pending'),
-    terminated: s.phase === undefined,
-    decidedAfterSeconds: s.decidedAt ?? at,
+    phase: s.run.phase ?? (s.measurements.length > 0 ? MeasurementPhase.SUCCESSFUL : 'Pending'),
+    terminated: s.run.phase === undefined,
+    decidedAfterSeconds: s.run.decidedAt ?? at,
     measurements: s.measurements,
   }));
-  const completed = states.filter((s) => s.phase !== undefined);
-  const verdict = completed.map((s) => s.phase!).reduce((worst, p) => (WORSE_ORDER.indexOf(p) > WORSE_ORDER.indexOf(worst) ? p : worst), MeasurementPhase.SUCCESSFUL);
+  const completed = states.map((s) => s.run).filter((r) => r.phase !== undefined);
+  const verdict = completed.map((r) => r.phase!).reduce((worst, p) => (WORSE_ORDER.indexOf(p) > WORSE_ORDER.indexOf(worst) ? p : worst), MeasurementPhase.SUCCESSFUL);
   const deciding = verdict === MeasurementPhase.SUCCESSFUL
-    ? completed.reduce((last, s) => (s.decidedAt! > last.decidedAt! ? s : last))
-    : completed.find((s) => s.phase === verdict && s.decidedAt === at)!;
+    ? states.reduce((last, s) => (s.run.decidedAt! > last.run.decidedAt! ? s : last))
+    : states.find((s) => s.run.phase === verdict && s.run.decidedAt === at)!;
   return { verdict, decidingGate: deciding.gate.name, decidedAfterSeconds: at, gates };
 }

@@ -2,6 +2,7 @@ import { ApiObject, Duration } from 'cdk8s';
 import { AnalysisArgument, CanaryRollout, HOTROD_REQUESTS_METRIC, podsAtWeight, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../canary-rollout';
 import { durationInUnit, SPANMETRICS_DEFAULT_FLUSH_INTERVAL, SpanmetricsSeries, spanmetricsSeries } from '../collector-config';
 import { conditionShape, parseCondition, ResultComparison } from '../analysis/condition';
+import { MetricSchedule, PlainMetricTiming, readMetricSchedule } from '../analysis/schedule';
 import { findCollectorConfigs, LoadedManifest, loadManifests, Manifest, ManifestReadError } from '../manifests';
 import { PodIdentity, SpanmetricsPipeline } from '../spanmetrics-pipeline';
 import { GateKind, ThreeGateAnalysis } from '../three-gate-analysis';
@@ -70,7 +71,7 @@ export interface SpanDimension {
 }
 
 /** One metric of the AnalysisTemplate, as Argo Rollouts reads it. */
-export interface RehearsalGate {
+export interface RehearsalGate extends MetricSchedule {
   readonly name: string;
   /** what the gate checks (from the construct, or recognised from the query) */
   readonly kind?: GateKind;
@@ -80,12 +81,6 @@ export interface RehearsalGate {
   readonly failureCondition?: string;
   /** the comparison of `result[0]` with the threshold, read from the condition */
   readonly threshold?: ResultComparison;
-  readonly initialDelaySeconds: number;
-  readonly intervalSeconds: number;
-  readonly count: number;
-  readonly failureLimit: number;
-  readonly inconclusiveLimit: number;
-  readonly consecutiveErrorLimit: number;
 }
 
 /** An input the rehearsal cannot use; the message says what to fix. */
@@ -100,7 +95,6 @@ export class RehearsalInputError extends Error {
 export const SPANMETRICS_DEFAULT_BUCKETS = [2, 4, 6, 8, 10, 50, 100, 200, 400, 800, 1000, 1400, 2000, 5000, 10000, 15000].map((ms) => Duration.millis(ms));
 
 /** Argo Rollouts' default `consecutiveErrorLimit`. */
-const ARGO_DEFAULT_CONSECUTIVE_ERROR_LIMIT = 4;
 
 /** The handles of a stack built by `defineApp` that a rehearsal reads. */
 export interface RehearsalStack {
@@ -156,14 +150,8 @@ function requestsMetric() {
 }
 
 /** A metric of an AnalysisTemplate, as plain data. */
-interface PlainMetric {
+interface PlainMetric extends PlainMetricTiming {
   readonly name: string;
-  readonly initialDelay?: string;
-  readonly interval?: string;
-  readonly count?: number | string;
-  readonly failureLimit?: number | string;
-  readonly inconclusiveLimit?: number | string;
-  readonly consecutiveErrorLimit?: number | string;
   readonly successCondition?: string;
   readonly failureCondition?: string;
   readonly provider?: { readonly prometheus?: { readonly query?: string } };
@@ -178,16 +166,6 @@ export function durationSecondsAt(text: string, where: string): number {
   }
 }
 
-function intOf(value: number | string | undefined, fallback: number | undefined, where: string): number {
-  if (value === undefined) {
-    if (fallback === undefined) throw new RehearsalInputError(`${where} is missing; the rehearsal needs a finite count (a gate without one runs until the rollout ends)`);
-    return fallback;
-  }
-  const n = typeof value === 'number' ? value : Number(value);
-  if (!Number.isInteger(n)) throw new RehearsalInputError(`${where} must be a whole number, got '${value}' (arguments in limits are not supported)`);
-  return n;
-}
-
 function gateFromMetric(m: PlainMetric, where: string, kind?: GateKind): RehearsalGate {
   const at = `${where} metric '${m.name}'`;
   const query = m.provider?.prometheus?.query;
@@ -199,7 +177,12 @@ function gateFromMetric(m: PlainMetric, where: string, kind?: GateKind): Rehears
   } catch (e) {
     throw new RehearsalInputError(`${at}: ${e instanceof Error ? e.message : String(e)}`);
   }
-  const interval = m.interval ? durationSecondsAt(m.interval, `${at} interval`) : undefined;
+  let schedule: MetricSchedule;
+  try {
+    schedule = readMetricSchedule(m);
+  } catch (e) {
+    throw new RehearsalInputError(`${at} ${(e as Error).message}; the rehearsal needs plain timings and a finite count`);
+  }
   return {
     name: m.name,
     kind,
@@ -207,13 +190,7 @@ function gateFromMetric(m: PlainMetric, where: string, kind?: GateKind): Rehears
     successCondition: m.successCondition,
     failureCondition: m.failureCondition,
     threshold,
-    initialDelaySeconds: m.initialDelay ? durationSecondsAt(m.initialDelay, `${at} initialDelay`) : 0,
-    // Argo Rollouts: no interval means a single measurement.
-    intervalSeconds: interval ?? 0,
-    count: intOf(m.count, interval === undefined ? 1 : undefined, `${at} count`),
-    failureLimit: intOf(m.failureLimit, 0, `${at} failureLimit`),
-    inconclusiveLimit: intOf(m.inconclusiveLimit, 0, `${at} inconclusiveLimit`),
-    consecutiveErrorLimit: intOf(m.consecutiveErrorLimit, ARGO_DEFAULT_CONSECUTIVE_ERROR_LIMIT, `${at} consecutiveErrorLimit`),
+    ...schedule,
   };
 }
 

@@ -1,4 +1,4 @@
-import { parseDurationSeconds } from '../util';
+import { MetricSchedule, readMetricSchedule } from '../analysis/schedule';
 import { LoadedManifest } from '../manifests';
 import { asArr, asObj, asStr, ManifestModel, Obj } from './model';
 import { ObjectRef } from './types';
@@ -97,35 +97,13 @@ export function prometheusMetrics(template: LoadedManifest): PrometheusMetric[] 
 /** The kinds of analysis templates. */
 export const TEMPLATE_KINDS = ['AnalysisTemplate', 'ClusterAnalysisTemplate'];
 
-/** The schedule and limits of a template metric, in seconds, with Argo Rollouts' defaults. */
-export interface MetricTiming {
-  readonly initialDelay: number;
-  readonly interval: number;
-  readonly count: number;
-  readonly failureLimit: number;
-  readonly consecutiveErrorLimit: number;
-}
-
-/** The timing of a metric of a template, or undefined when a field is not a plain value (e.g. an argument). */
-export function metricTiming(template: LoadedManifest, metricName: string): MetricTiming | undefined {
+/** The schedule of a metric of a template, or undefined when its timing is not plain values (e.g. an argument). */
+export function metricSchedule(template: LoadedManifest, metricName: string): MetricSchedule | undefined {
   const m = asArr(asObj(template.object.spec).metrics).map(asObj).find((x) => x.name === metricName);
   if (!m) return undefined;
-  const seconds = (v: unknown, fallback: number) => {
-    if (v === undefined) return fallback;
-    try {
-      return parseDurationSeconds(String(v));
-    } catch {
-      return NaN;
-    }
-  };
-  const int = (v: unknown, fallback: number) => (v === undefined ? fallback : Number(v));
-  // Argo Rollouts: failureLimit 0 and consecutiveErrorLimit 4 unless set; without count a metric runs on.
-  const t = {
-    initialDelay: seconds(m.initialDelay, 0),
-    interval: seconds(m.interval, 0),
-    count: int(m.count, Infinity),
-    failureLimit: int(m.failureLimit, 0),
-    consecutiveErrorLimit: int(m.consecutiveErrorLimit, 4),
-  };
-  return Object.values(t).every((v) => !Number.isNaN(v)) ? t : undefined;
+  try {
+    return readMetricSchedule(m);
+  } catch {
+    return undefined;
+  }
 }

@@ -1,11 +1,12 @@
 import { conditionShape, parseCondition, ResultComparison } from '../analysis/condition';
+import { ARGO_ERROR_RETRY_SECONDS, MetricSchedule } from '../analysis/schedule';
 import { placeholderArgs, PromqlQuery, readPromql, SelectorUse } from '../analysis/promql';
 import { HOTROD_REQUESTS_METRIC, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../canary-rollout';
 import { spanmetricsFlushSeconds } from '../collector-config';
 import { LoadedManifest } from '../manifests';
 import { podLabelToPrometheusLabel, SCRAPE_NAMESPACE_LABEL } from '../prometheus-naming';
 import { CANARY_HASH_ARG, NAMESPACE_ARG } from '../three-gate-analysis';
-import { analysisUses, declaredArgs, findTemplate, metricTiming, MetricTiming, PrometheusMetric, prometheusMetrics, TEMPLATE_KINDS } from './argo-model';
+import { analysisUses, declaredArgs, findTemplate, metricSchedule, PrometheusMetric, prometheusMetrics, TEMPLATE_KINDS } from './argo-model';
 import { defineRules, list } from './define';
 import { ManifestModel } from './model';
 import { collectorsOf } from './collector-model';
@@ -57,14 +58,11 @@ function failsIdleCanary(model: ManifestModel, metric: PrometheusMetric, canaryA
   return selectsCanaryRate && (lowerBound || failsLow);
 }
 
-/** Argo Rollouts retries a measurement that errored after this long. */
-const ERROR_RETRY_SECONDS = 10;
-
 /**
  * When a gate ends the run if its query returns nothing from the first measurement on: a
  * guarded condition makes every measurement Failed, an unguarded `result[0]` an Error.
  */
-function stopWithoutData(metric: PrometheusMetric, t: MetricTiming): { atSeconds: number; how: string; fixField: string } | undefined {
+function stopWithoutData(metric: PrometheusMetric, t: MetricSchedule): { atSeconds: number; how: string; fixField: string } | undefined {
   let guarded = true;
   try {
     guarded = [metric.successCondition, metric.failureCondition].every((c) => !c || conditionShape(parseCondition(c)).guarded);
@@ -74,15 +72,15 @@ function stopWithoutData(metric: PrometheusMetric, t: MetricTiming): { atSeconds
   if (guarded) {
     if (!metric.successCondition || t.failureLimit >= t.count) return undefined;
     return {
-      atSeconds: t.initialDelay + t.failureLimit * t.interval,
-      how: `failed measurement ${t.failureLimit + 1}: initialDelay ${t.initialDelay}s + failureLimit ${t.failureLimit} x interval ${t.interval}s`,
+      atSeconds: t.initialDelaySeconds + t.failureLimit * t.intervalSeconds,
+      how: `failed measurement ${t.failureLimit + 1}: initialDelay ${t.initialDelaySeconds}s + failureLimit ${t.failureLimit} x interval ${t.intervalSeconds}s`,
       fixField: 'initialDelay + failureLimit x interval',
     };
   }
   return {
-    atSeconds: t.initialDelay + t.consecutiveErrorLimit * ERROR_RETRY_SECONDS,
-    how: `error ${t.consecutiveErrorLimit + 1} in a row: initialDelay ${t.initialDelay}s + consecutiveErrorLimit ${t.consecutiveErrorLimit} x ${ERROR_RETRY_SECONDS}s retries`,
-    fixField: `initialDelay + consecutiveErrorLimit x ${ERROR_RETRY_SECONDS}s`,
+    atSeconds: t.initialDelaySeconds + t.consecutiveErrorLimit * ARGO_ERROR_RETRY_SECONDS,
+    how: `error ${t.consecutiveErrorLimit + 1} in a row: initialDelay ${t.initialDelaySeconds}s + consecutiveErrorLimit ${t.consecutiveErrorLimit} x ${ARGO_ERROR_RETRY_SECONDS}s retries`,
+    fixField: `initialDelay + consecutiveErrorLimit x ${ARGO_ERROR_RETRY_SECONDS}s`,
   };
 }
 
@@ -165,14 +163,14 @@ export const GATE_RULES = defineRules({
     for (const metric of prometheusMetrics(template)) {
       const query = readQuery(model, metric.query);
       const flush = Math.max(0, ...query.selectors.map((s) => (s.metric && flushSeconds.get(s.metric)) || 0));
-      const timing = metricTiming(template, metric.name);
+      const timing = metricSchedule(template, metric.name);
       if (flush === 0 || !timing) continue;
       const noData = stopWithoutData(metric, timing);
       if (!noData || noData.atSeconds >= 2 * flush) continue;
       report('gates/judged-before-data', Severity.WARNING, model.refOf(template),
         `gate '${metric.name}' reads spanmetrics flushed every ${flush}s, so a new canary's rate() over them has no two distinct points before ${2 * flush}s (two flushes) plus a scrape interval, `
         + `but with no data the gate already stops the run at ${noData.atSeconds}s (${noData.how}); a healthy canary can be aborted`,
-        `make ${noData.fixField} at least ${2 * flush}s + your Prometheus scrape interval (e.g. initialDelay ${Math.ceil(2 * flush + 15 - (noData.atSeconds - timing.initialDelay))}s with a 15s scrape), `
+        `make ${noData.fixField} at least ${2 * flush}s + your Prometheus scrape interval (e.g. initialDelay ${Math.ceil(2 * flush + 15 - (noData.atSeconds - timing.initialDelaySeconds))}s with a 15s scrape), `
         + 'or a shorter metrics_flush_interval');
     }
   }
