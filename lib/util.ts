@@ -1,4 +1,4 @@
-import { ApiObject, Chart, Duration, Size } from 'cdk8s';
+import { Chart, Duration, Size } from 'cdk8s';
 import { IConstruct } from 'constructs';
 
 /** A container image. */
@@ -70,11 +70,6 @@ export function argoDuration(construct: string, prop: string, d: Duration): stri
     throw new Error(`${construct}: ${prop} must be a non-negative whole number of seconds, got ${ms}ms`);
   }
   return `${ms / 1000}s`;
-}
-
-/** The object's kind/namespace/name, for messages. */
-export function describe(obj: ApiObject): string {
-  return `${obj.kind}/${obj.metadata.namespace ?? Chart.of(obj).namespace ?? ''}/${obj.name}`;
 }
 
 /** A duration as PromQL writes it, in its largest exact unit (`2m`, `90s`). */
