@@ -62,6 +62,14 @@ describe('CanaryRollout', () => {
     expect(env.find((e: any) => e.name === 'OTEL_RESOURCE_ATTRIBUTES').value).toContain('app.pod.hash=$(POD_HASH)');
   });
 
+  test('the Service port is a choice; what it targets and what is scraped are the image\'s', () => {
+    const { hotrod, rollout } = wiredStack({ rollout: { servicePort: 80 } });
+    const objects = synth(hotrod);
+    expect(find(objects, 'Service', 'hotrod').spec.ports).toEqual([{ name: 'frontend', port: 80, targetPort: 8080, protocol: 'TCP' }]);
+    expect(find(objects, 'Rollout').spec.template.metadata.annotations['prometheus.io/port']).toBe('8080');
+    expect(rollout.url).toBe('http://hotrod.hotrod.svc.cluster.local:80');
+  });
+
   test('the image tag is one prop', () => {
     const { hotrod } = wiredStack({ rollout: { imageTag: '1.77.0' } });
     expect(find(synth(hotrod), 'Rollout').spec.template.spec.containers[0].image).toBe('jaegertracing/example-hotrod:1.77.0');

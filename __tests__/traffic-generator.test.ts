@@ -25,7 +25,7 @@ describe('TrafficGenerator', () => {
   });
 
   test('the target follows the rollout Service name and port', () => {
-    const { chart } = generator({}, { rollout: { name: 'shop', ports: { frontend: 9090 } } });
+    const { chart } = generator({}, { rollout: { name: 'shop', servicePort: 9090 } });
     expect(find(synth(chart), 'Deployment').spec.template.spec.containers[0].env[0].value).toBe('http://shop.hotrod.svc.cluster.local:9090');
   });
 

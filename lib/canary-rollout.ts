@@ -1,6 +1,7 @@
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { Rollout, RolloutSpecStrategyCanarySteps, RolloutSpecTemplateSpecContainersReadinessProbeTcpSocketPort } from '../imports/argo-rollout-argoproj.io';
+import { HOTROD_IMAGE } from './image-facts';
 import { OtelCollectorDaemonSet } from './otel-collector-daemon-set';
 import { scrapeAnnotations } from './prometheus-naming';
 import { PodIdentity } from './spanmetrics-pipeline';
@@ -9,14 +10,7 @@ import { clusterDns, Image, imageRef, namespaceOf, validateInteger, validateName
 /** The pod label Argo Rollouts puts on every pod of a ReplicaSet it manages. */
 export const ROLLOUTS_POD_TEMPLATE_HASH_LABEL = 'rollouts-pod-template-hash';
 
-/** The HotROD counter of served requests (one per server span), from its `/metrics`. */
-export const HOTROD_REQUESTS_METRIC = {
-  name: 'hotrod_requests_total',
-  /** the label that says whether the request failed */
-  errorLabel: 'error',
-  /** the value of {@link errorLabel} on failed requests */
-  errorValue: 'true',
-} as const;
+export { HOTROD_REQUESTS_METRIC } from './image-facts';
 
 /** An argument a step passes to an analysis, and where its value comes from. */
 export interface AnalysisArgument {
@@ -79,16 +73,6 @@ export class CanaryStep {
   }
 }
 
-/** The container ports HotROD's `all` command serves. */
-export interface HotrodPorts {
-  /** the frontend, which also serves `/metrics` @default 8080 */
-  readonly frontend?: number;
-  /** the customer service @default 8081 */
-  readonly customer?: number;
-  /** the route service @default 8083 */
-  readonly route?: number;
-}
-
 /** Properties of a {@link CanaryRollout}. */
 export interface CanaryRolloutProps {
   /** the collector HotROD sends its traces to (over OTLP/HTTP) */
@@ -103,8 +87,8 @@ export interface CanaryRolloutProps {
   readonly replicas?: number;
   /** old ReplicaSets kept for rollback @default 3 */
   readonly revisionHistoryLimit?: number;
-  /** the container ports @default - frontend 8080, customer 8081, route 8083 */
-  readonly ports?: HotrodPorts;
+  /** the port of the Service in front of HotROD @default - HotROD's frontend port, 8080 */
+  readonly servicePort?: number;
   /** the canary steps @default - setWeight 50, analysis, setWeight 100 */
   readonly steps?: CanaryStep[];
   /** CPU request and limit (a Kubernetes quantity) @default '100m' */
@@ -134,8 +118,8 @@ export class CanaryRollout extends Construct {
   public readonly replicas: number;
   /** the canary steps */
   public readonly steps: readonly CanaryStep[];
-  /** the frontend port (Service port, scrape port) */
-  public readonly frontendPort: number;
+  /** the Service port (it targets HotROD's frontend port) */
+  public readonly servicePort: number;
   /** the OTLP endpoint HotROD exports to */
   public readonly otlpEndpoint: string;
   /** the pod labels the Service selects */
@@ -146,15 +130,16 @@ export class CanaryRollout extends Construct {
     super(scope, id);
     const name = props.name ?? 'hotrod';
     validateName('CanaryRollout', 'name', name);
-    this.image = { repository: props.imageRepository ?? 'jaegertracing/example-hotrod', tag: props.imageTag ?? '1.76.0' };
+    this.image = { repository: props.imageRepository ?? HOTROD_IMAGE.repository, tag: props.imageTag ?? '1.76.0' };
     const image = imageRef(this.image);
     this.replicas = props.replicas ?? 2;
     validateInteger('CanaryRollout', 'replicas', this.replicas, 1);
     const revisionHistoryLimit = props.revisionHistoryLimit ?? 3;
     validateInteger('CanaryRollout', 'revisionHistoryLimit', revisionHistoryLimit, 0);
-    const ports = { frontend: props.ports?.frontend ?? 8080, customer: props.ports?.customer ?? 8081, route: props.ports?.route ?? 8083 };
-    for (const [k, v] of Object.entries(ports)) validatePort('CanaryRollout', `ports.${k}`, v);
-    this.frontendPort = ports.frontend;
+    // HotROD's ports are fixed by the image; only the Service's own port is a choice.
+    const ports = HOTROD_IMAGE.ports;
+    this.servicePort = props.servicePort ?? ports.frontend;
+    validatePort('CanaryRollout', 'servicePort', this.servicePort);
     const cpu = props.cpu ?? '100m';
     const memory = props.memory ?? '100M';
     for (const [k, v] of [['cpu', cpu], ['memory', memory]]) {
@@ -186,7 +171,7 @@ export class CanaryRollout extends Construct {
         template: {
           metadata: {
             labels: { ...this.podLabels },
-            annotations: scrapeAnnotations(ports.frontend, '/metrics'),
+            annotations: scrapeAnnotations(HOTROD_IMAGE.metrics.port, HOTROD_IMAGE.metrics.path),
           },
           spec: {
             automountServiceAccountToken: false,
@@ -237,7 +222,7 @@ export class CanaryRollout extends Construct {
 
     this.service = new kplus.Service(this, 'Service', {
       metadata: { name, labels: { ...this.podLabels } },
-      ports: [{ name: 'frontend', port: ports.frontend, targetPort: ports.frontend, protocol: kplus.Protocol.TCP }],
+      ports: [{ name: 'frontend', port: this.servicePort, targetPort: ports.frontend, protocol: kplus.Protocol.TCP }],
     });
     for (const [k, v] of Object.entries(this.podLabels)) this.service.selectLabel(k, v);
 
@@ -264,7 +249,7 @@ export class CanaryRollout extends Construct {
 
   /** The in-cluster URL of the HotROD frontend, e.g. `http://hotrod.hotrod.svc.cluster.local:8080`. */
   public get url(): string {
-    return `http://${clusterDns(this.service)}:${this.frontendPort}`;
+    return `http://${clusterDns(this.service)}:${this.servicePort}`;
   }
 
   /** The analyses the steps run, with the weight in force when each starts. */

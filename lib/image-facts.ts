@@ -1,4 +1,11 @@
-import { HOTROD_REQUESTS_METRIC } from './canary-rollout';
+/** The HotROD counter of served requests (one per server span), from its `/metrics`. */
+export const HOTROD_REQUESTS_METRIC = {
+  name: 'hotrod_requests_total',
+  /** the label that says whether the request failed */
+  errorLabel: 'error',
+  /** the value of {@link errorLabel} on failed requests */
+  errorValue: 'true',
+} as const;
 
 /** What an image does that its manifests cannot show. */
 export interface ImageFacts {
@@ -13,6 +20,8 @@ export interface ImageFacts {
     /** why, in a few words */
     readonly why: string;
   };
+  /** the ports the image listens on, by name */
+  readonly ports?: Readonly<Record<string, number>>;
   /** the Prometheus metrics the image serves */
   readonly metrics?: {
     /** the container port that serves them */
@@ -24,20 +33,32 @@ export interface ImageFacts {
   };
 }
 
-/** The images of this stack: the one table of facts about them. */
-export const KNOWN_IMAGES: readonly ImageFacts[] = [
-  {
-    repository: 'jaegertracing/example-hotrod',
-    user: { name: 'root', uid: 0, why: 'FROM scratch with no USER' },
-    metrics: {
-      port: 8080,
-      path: '/metrics',
-      series: [{ name: HOTROD_REQUESTS_METRIC.name, labels: ['endpoint', HOTROD_REQUESTS_METRIC.errorLabel] }],
-    },
+/** HotROD (`all`): runs as root; serves its UI and `/metrics` on the frontend port. */
+export const HOTROD_IMAGE = {
+  repository: 'jaegertracing/example-hotrod',
+  user: { name: 'root', uid: 0, why: 'FROM scratch with no USER' },
+  ports: { frontend: 8080, customer: 8081, route: 8083 },
+  metrics: {
+    port: 8080,
+    path: '/metrics',
+    series: [{ name: HOTROD_REQUESTS_METRIC.name, labels: ['endpoint', HOTROD_REQUESTS_METRIC.errorLabel] }],
   },
-  { repository: 'curlimages/curl', user: { name: 'curl_user', uid: 100, why: 'USER curl_user, a name, not a uid' } },
-  { repository: 'otel/opentelemetry-collector-contrib', user: { name: '10001', uid: 10001, why: 'USER 10001:10001' } },
-];
+} as const satisfies ImageFacts;
+
+/** curl: runs as a user with a name, not a uid, so runAsNonRoot needs a numeric runAsUser. */
+export const CURL_IMAGE = {
+  repository: 'curlimages/curl',
+  user: { name: 'curl_user', uid: 100, why: 'USER curl_user, a name, not a uid' },
+} as const satisfies ImageFacts;
+
+/** The OpenTelemetry Collector, contrib distribution (the one with the prometheus exporter). */
+export const COLLECTOR_IMAGE = {
+  repository: 'otel/opentelemetry-collector-contrib',
+  user: { name: '10001', uid: 10001, why: 'USER 10001:10001' },
+} as const satisfies ImageFacts;
+
+/** The images of this stack: the one table of facts about them. */
+export const KNOWN_IMAGES: readonly ImageFacts[] = [HOTROD_IMAGE, CURL_IMAGE, COLLECTOR_IMAGE];
 
 /** The facts of an image reference (`docker.io/jaegertracing/example-hotrod:1.76.0@sha256:...`), if it is a known image. */
 export function imageFacts(image: string): ImageFacts | undefined {

@@ -3,6 +3,7 @@ import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { Listener, ListenerProtocol } from './collector-config';
+import { COLLECTOR_IMAGE } from './image-facts';
 import { scrapeAnnotations } from './prometheus-naming';
 import { SpanmetricsPipeline } from './spanmetrics-pipeline';
 import { clusterDns, goMemLimit, Image, imageRef, validateName } from './util';
@@ -31,7 +32,7 @@ const CONFIG_DIR = '/conf';
 export const CONFIG_HASH_ANNOTATION = 'checksum/collector-config';
 
 /** The uid and gid the collector image runs as. */
-const COLLECTOR_UID = 10001;
+const COLLECTOR_UID = COLLECTOR_IMAGE.user.uid;
 
 /**
  * The OpenTelemetry Collector as a DaemonSet, with its ConfigMap and Service.
@@ -57,7 +58,7 @@ export class OtelCollectorDaemonSet extends Construct {
     const name = props.name ?? 'collector';
     validateName('OtelCollectorDaemonSet', 'name', name);
     this.pipeline = props.pipeline;
-    const image = props.image ?? { repository: 'otel/opentelemetry-collector-contrib', tag: '0.142.0' };
+    const image = props.image ?? { repository: COLLECTOR_IMAGE.repository, tag: '0.142.0' };
     const memory = props.memory ?? Size.mebibytes(128);
     const cpu = props.cpu ?? kplus.Cpu.millis(100);
     const labels = { app: name };

@@ -2,6 +2,7 @@ import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { CanaryRollout } from './canary-rollout';
+import { CURL_IMAGE } from './image-facts';
 import { Image, imageRef, validateName } from './util';
 
 /** Properties of a {@link TrafficGenerator}. */
@@ -70,7 +71,7 @@ export class TrafficGenerator extends Construct {
     this.targetUrl = props.target.url;
     const cpu = props.cpu ?? kplus.Cpu.millis(20);
     const memory = props.memory ?? Size.mebibytes(32);
-    const runAsUser = props.runAsUser ?? 100;
+    const runAsUser = props.runAsUser ?? CURL_IMAGE.user.uid;
     const labels = { app: name };
 
     this.deployment = new kplus.Deployment(this, 'Resource', {
@@ -81,7 +82,7 @@ export class TrafficGenerator extends Construct {
       securityContext: { ensureNonRoot: true, user: runAsUser },
       containers: [{
         name,
-        image: imageRef(props.image ?? { repository: 'curlimages/curl', tag: '8.11.1' }),
+        image: imageRef(props.image ?? { repository: CURL_IMAGE.repository, tag: '8.11.1' }),
         imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
         command: ['/bin/sh', '-c', this.script()],
         envVariables: { TARGET_URL: kplus.EnvValue.fromValue(this.targetUrl) },

@@ -1,5 +1,6 @@
 import { Chart } from 'cdk8s';
-import { CanaryRollout, HOTROD_REQUESTS_METRIC } from '../canary-rollout';
+import { CanaryRollout } from '../canary-rollout';
+import { HOTROD_IMAGE, HOTROD_REQUESTS_METRIC } from '../image-facts';
 import { ListenerProtocol, OtlpExporter } from '../collector-config';
 import { HotrodAppSet } from '../hotrod-app-set';
 import { OtelCollectorDaemonSet } from '../otel-collector-daemon-set';
@@ -59,7 +60,7 @@ export function wiringDiagram(s: WiringSources): string {
     node('generator', `Deployment ${gen.deployment.name}\n(namespace ${namespaceOf(gen.deployment)})`);
     edge('generator', 'hotrodSvc', `HTTP :${new URL(gen.targetUrl).port}\n${list(gen.paths)}\none every ${gen.pause.toMilliseconds() / 1000} s`);
   }
-  node('hotrodSvc', `Service ${rollout.service.name} :${rollout.frontendPort}\n${rollout.url}`);
+  node('hotrodSvc', `Service ${rollout.service.name} :${rollout.servicePort}\n${rollout.url}`);
   node('rollout', `Rollout ${rollout.rollout.name} (namespace ${hotrodNs})\n${rollout.image.repository}:${rollout.image.tag}, ${rollout.replicas} pods`);
   edge('hotrodSvc', 'rollout');
 
@@ -81,7 +82,7 @@ export function wiringDiagram(s: WiringSources): string {
 
   node('prometheus', `Prometheus\n${gates.prometheusAddress}`, '[()]');
   edge('promExporter', 'prometheus', `scrape :${prom.bind.port}${prom.path}`);
-  edge('rollout', 'prometheus', `scrape :${rollout.frontendPort}/metrics\n${HOTROD_REQUESTS_METRIC.name}`);
+  edge('rollout', 'prometheus', `scrape :${HOTROD_IMAGE.metrics.port}${HOTROD_IMAGE.metrics.path}\n${HOTROD_REQUESTS_METRIC.name}`);
 
   const step = 'analysisStep';
   node(step, `step ${stepIndex}: analysis ${gates.templateName}\nat ${analysisStep?.weight ?? 0}% canary`, '{{}}');
