@@ -83,6 +83,14 @@ export interface ThreeGateAnalysisProps {
   readonly latency?: GateTiming;
 }
 
+/** The thresholds the gates use unless given others. */
+export const GATE_DEFAULTS = {
+  minRequestsPerSecond: 0.05,
+  maxErrorRatio: 0.05,
+  maxP95: Duration.seconds(1),
+  rateWindow: Duration.minutes(2),
+} as const;
+
 const DEFAULT_TIMINGS: Record<GateKind, Required<GateTiming>> = {
   [GateKind.TRAFFIC]: { initialDelay: Duration.seconds(90), interval: Duration.seconds(10), count: 5, failureLimit: 3, inconclusiveLimit: 5, consecutiveErrorLimit: 3 },
   [GateKind.ERROR_RATE]: { initialDelay: Duration.seconds(60), interval: Duration.seconds(10), count: 3, failureLimit: 2, inconclusiveLimit: 3, consecutiveErrorLimit: 2 },
@@ -157,12 +165,12 @@ export class ThreeGateAnalysis extends Construct implements IAnalysis {
       throw new Error(`${C}: prometheusAddress '${this.prometheusAddress}' is not an http(s) URL; use e.g. 'http://prometheus-server.prometheus.svc.cluster.local'`);
     }
 
-    this.minRequestsPerSecond = props.minRequestsPerSecond ?? 0.05;
+    this.minRequestsPerSecond = props.minRequestsPerSecond ?? GATE_DEFAULTS.minRequestsPerSecond;
     if (!Number.isFinite(this.minRequestsPerSecond) || this.minRequestsPerSecond <= 0) {
       throw new Error(`${C}: minRequestsPerSecond must be a positive number of requests per second, got ${props.minRequestsPerSecond}; `
         + 'a gate that accepts 0 req/s promotes an idle canary');
     }
-    this.maxErrorRatio = props.maxErrorRatio ?? 0.05;
+    this.maxErrorRatio = props.maxErrorRatio ?? GATE_DEFAULTS.maxErrorRatio;
     if (!Number.isFinite(this.maxErrorRatio) || this.maxErrorRatio <= 0 || this.maxErrorRatio > 1) {
       const hint = this.maxErrorRatio > 1 && this.maxErrorRatio <= 100 ? ` (for ${this.maxErrorRatio}% write ${this.maxErrorRatio / 100})` : '';
       throw new Error(`${C}: maxErrorRatio must be a ratio above 0 and at most 1, got ${props.maxErrorRatio}${hint}`);
@@ -170,11 +178,11 @@ export class ThreeGateAnalysis extends Construct implements IAnalysis {
     if (props.maxP95 !== undefined && props.maxP95Ms !== undefined) {
       throw new Error(`${C}: give maxP95 or maxP95Ms, not both (got ${props.maxP95.toMilliseconds()}ms and ${props.maxP95Ms}ms)`);
     }
-    this.maxP95Ms = props.maxP95Ms ?? (props.maxP95 ?? Duration.seconds(1)).toMilliseconds();
+    this.maxP95Ms = props.maxP95Ms ?? (props.maxP95 ?? GATE_DEFAULTS.maxP95).toMilliseconds();
     if (!Number.isFinite(this.maxP95Ms) || this.maxP95Ms <= 0) {
       throw new Error(`${C}: maxP95 must be a positive latency, got ${this.maxP95Ms}ms`);
     }
-    this.rateWindow = props.rateWindow ?? Duration.minutes(2);
+    this.rateWindow = props.rateWindow ?? GATE_DEFAULTS.rateWindow;
     argoDuration(C, 'rateWindow', this.rateWindow);
     const window = promDuration(this.rateWindow);
     const flush = props.pipeline.spanmetrics.metricsFlushInterval;

@@ -1,7 +1,7 @@
 import { Duration } from 'cdk8s';
 import { MeasurementPhase } from '../analysis/condition';
 import { durationInUnit } from '../collector-config';
-import { GateKind } from '../three-gate-analysis';
+import { GATE_DEFAULTS, GateKind } from '../three-gate-analysis';
 import { RehearsalTarget } from './target';
 
 /** What the pods of one side (stable or canary) serve, each. */
@@ -64,8 +64,8 @@ export function builtInScenarios(target: RehearsalTarget): Scenario[] {
   const t = gateThresholds(target);
   const inUnit = (ms: number) => durationInUnit(Duration.millis(ms), target.spanmetrics.series.histogramUnit);
   const unit = target.spanmetrics.series.histogramUnit;
-  const maxError = t[GateKind.ERROR_RATE]?.value ?? 0.05;
-  const maxP95 = t[GateKind.LATENCY]?.value ?? inUnit(1000);
+  const maxError = t[GateKind.ERROR_RATE]?.value ?? GATE_DEFAULTS.maxErrorRatio;
+  const maxP95 = t[GateKind.LATENCY]?.value ?? inUnit(GATE_DEFAULTS.maxP95.toMilliseconds());
   const healthy: PodTraffic = { requestsPerSecond: HEALTHY_REQUESTS_PER_POD, errorRatio: maxError / 5, p95: maxP95 * 0.3 };
   const idle: PodTraffic = { ...healthy, requestsPerSecond: 0 };
   const scenario = (name: string, description: string, expected: MeasurementPhase, expectedGate: GateKind | undefined,

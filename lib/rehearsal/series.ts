@@ -1,3 +1,4 @@
+import { HOTROD_IMAGE } from '../image-facts';
 import { createHash } from 'crypto';
 import { podLabelToPrometheusLabel, SCRAPE_NAMESPACE_LABEL, SCRAPE_POD_LABEL } from '../prometheus-naming';
 import { PodTraffic, Scenario } from './scenarios';
@@ -155,7 +156,7 @@ function writeScenario(target: RehearsalTarget, placed: PlacedScenario, write: S
   const [serviceLabel, spanNameLabel, spanKindLabel, statusLabel] = sm.series.intrinsicLabels;
   for (const pod of placed.pods) {
     const podLabels = { ...req.podLabels, [req.hashPodLabel]: pod.hash };
-    const hotrodTarget = scrapeTargetLabels(target.namespace, pod.name, podLabels, '8080');
+    const hotrodTarget = scrapeTargetLabels(target.namespace, pod.name, podLabels, String(HOTROD_IMAGE.metrics.port));
     for (const failed of [false, true]) {
       const labels = scraped(hotrodTarget, { endpoint: ENDPOINT, [req.errorLabel]: failed ? req.errorValue : 'false' });
       write(req.metric, labels, (t) => {
@@ -167,7 +168,7 @@ function writeScenario(target: RehearsalTarget, placed: PlacedScenario, write: S
     if (!placed.scenario.spanmetrics) continue;
 
     const collectorPod = `collector-${podTemplateHash(`${placed.scenario.name}/${pod.node}`).slice(0, 5)}`;
-    const collectorTarget = scrapeTargetLabels(target.collector.namespace, collectorPod, target.collector.podLabels, '8889');
+    const collectorTarget = scrapeTargetLabels(target.collector.namespace, collectorPod, target.collector.podLabels, String(target.collector.scrapePort));
     const fields: Record<PodField, string> = { namespace: target.namespace, podName: pod.name, podTemplateHash: pod.hash };
     const dims: Labels = {};
     for (const d of sm.dimensions) {

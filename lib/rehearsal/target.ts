@@ -48,7 +48,7 @@ export interface RehearsalTarget {
     readonly flushSeconds: number;
   };
   /** the collector pods Prometheus scrapes the spanmetrics from */
-  readonly collector: { readonly namespace: string; readonly podLabels: Readonly<Record<string, string>> };
+  readonly collector: { readonly namespace: string; readonly podLabels: Readonly<Record<string, string>>; /** the prometheus exporter's port */ readonly scrapePort: number };
   /** the gates, in template order */
   readonly gates: readonly RehearsalGate[];
 }
@@ -142,7 +142,7 @@ export function targetFromStack(stack: RehearsalStack): RehearsalTarget {
 function collectorPods(collector: OtelCollectorDaemonSet): RehearsalTarget['collector'] {
   const daemonSet = ApiObject.of(collector.daemonSet);
   const json = daemonSet.toJson() as { spec: { template: { metadata?: { labels?: Record<string, string> } } } };
-  return { namespace: namespaceOf(daemonSet), podLabels: json.spec.template.metadata?.labels ?? {} };
+  return { namespace: namespaceOf(daemonSet), podLabels: json.spec.template.metadata?.labels ?? {}, scrapePort: collector.pipeline.prometheusExporter.bind.port };
 }
 
 function requestsMetric() {
@@ -276,7 +276,11 @@ export function targetFromManifests(dir: string): RehearsalTarget {
         : SPANMETRICS_DEFAULT_BUCKETS.map((b) => durationInUnit(b, unit)),
       flushSeconds: connector.metrics_flush_interval ? durationSecondsAt(String(connector.metrics_flush_interval), `${configMapName} metrics_flush_interval`) : SPANMETRICS_DEFAULT_FLUSH_INTERVAL.toSeconds(),
     },
-    collector: { namespace: collectorNamespace, podLabels: workload?.spec?.template?.metadata?.labels ?? {} },
+    collector: {
+      namespace: collectorNamespace,
+      podLabels: workload?.spec?.template?.metadata?.labels ?? {},
+      scrapePort: Number(String(exporter?.endpoint ?? '').split(':').pop()),
+    },
     gates: templates.flatMap((t) => (t.spec?.metrics ?? []).map((m: PlainMetric) => {
       const gate = gateFromMetric(m, `AnalysisTemplate '${t.metadata.name}'`);
       return { ...gate, kind: kindOfQuery(gate.query, requests, series) };
