@@ -1,4 +1,5 @@
 import { imageFacts } from '../image-facts';
+import { PROMETHEUS_EXPORTER_PATH } from '../collector-config';
 import { BUCKET_LABEL, podLabelToPrometheusLabel, sanitizeLabelName, SCRAPE_ANNOTATIONS, SCRAPE_DEFAULT_PATH, SCRAPE_NAMESPACE_LABEL, SCRAPE_POD_LABEL, TARGET_LABELS } from '../prometheus-naming';
 import { collectorsOf } from './collector-model';
 import { list } from './define';
@@ -60,7 +61,7 @@ export function seriesCatalog(model: ManifestModel): SeriesCatalog {
   for (const collector of collectorsOf(model)) {
     for (const exported of collector.exportedSpanmetrics()) {
       const source = `connector ${exported.connectorId} -> exporter ${exported.exporterId} of ConfigMap ${collector.ref.namespace}/${collector.ref.name}`;
-      const pods = collector.pods.map((p) => p.pod).filter((pod) => isScrapedAt(pod, exported.port, SCRAPE_DEFAULT_PATH));
+      const pods = collector.pods.map((p) => p.pod).filter((pod) => isScrapedAt(pod, exported.port, PROMETHEUS_EXPORTER_PATH));
       if (pods.length === 0) {
         unscraped.push(`${source} serves ${exported.series.calls} on port ${exported.port ?? '?'}, but no pod running it is scraped there`);
         continue;
