@@ -5,6 +5,7 @@ import {
   formatFinding,
   HotrodAppSet,
   OtelCollectorDaemonSet,
+  PrometheusBackend,
   runRules,
   Severity,
   SpanmetricsPipeline,
@@ -20,6 +21,11 @@ export interface StackOptions {
   readonly repoUrl?: string;
   /** the revision Argo CD follows @default 'HEAD' */
   readonly revision?: string;
+  /**
+   * The Prometheus the gates query and how it scrapes: every gate timing is derived from it.
+   * @default PrometheusBackend.communityChart() - the prometheus-community chart's defaults, the environment SPEC names
+   */
+  readonly prometheus?: PrometheusBackend;
 }
 
 /**
@@ -33,7 +39,8 @@ export function defineApp(app: App, options: StackOptions = {}) {
   const argocd = new Chart(app, 'argocd', { namespace: 'argocd' });
 
   const pipeline = new SpanmetricsPipeline(otel, 'Pipeline');
-  const collector = new OtelCollectorDaemonSet(otel, 'Collector', { pipeline });
+  const prometheus = options.prometheus ?? PrometheusBackend.communityChart();
+  const collector = new OtelCollectorDaemonSet(otel, 'Collector', { pipeline, prometheus });
 
   const rollout = new CanaryRollout(hotrod, 'HotROD', { collector, imageTag: '1.76.0' });
   const gates = rollout.useAnalysis(new ThreeGateAnalysis(hotrod, 'Gates', {
@@ -52,7 +59,7 @@ export function defineApp(app: App, options: StackOptions = {}) {
     revision: options.revision,
   });
 
-  return { charts: { otel, hotrod, traffic, argocd }, pipeline, collector, rollout, gates, generator, appSet };
+  return { charts: { otel, hotrod, traffic, argocd }, prometheus, pipeline, collector, rollout, gates, generator, appSet };
 }
 
 /** Where `runSynth` writes its lines. */
@@ -66,15 +73,19 @@ export interface SynthOutput {
  * the synthesized objects, and replaces `outdir` only when no rule found an error. Warnings
  * are printed either way. Returns the exit code.
  */
-export function runSynth(options: { readonly outdir: string; readonly define: (app: App) => void; readonly output?: SynthOutput }): number {
+export function runSynth(options: { readonly outdir: string; readonly define: (app: App) => { readonly prometheus?: PrometheusBackend } | void; readonly output?: SynthOutput }): number {
   const out = options.output ?? { log: (l: string) => console.log(l), error: (l: string) => console.error(l) };
   let warnings = 0;
+  let prometheus: PrometheusBackend | undefined;
   try {
     const { files } = synthesizeSafely({
       outdir: options.outdir,
-      define: options.define,
+      define: (app) => {
+        prometheus = options.define(app)?.prometheus;
+      },
       check: (manifests) => {
-        const findings = runRules(manifests);
+        // The rules judge scrape labels and timings against the Prometheus the app targets.
+        const findings = runRules(manifests, undefined, { prometheus });
         const warned = findings.filter((f) => f.severity === Severity.WARNING);
         warnings = warned.length;
         for (const w of warned) out.error(`warning: ${formatFinding(w)}`);

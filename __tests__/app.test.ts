@@ -93,8 +93,6 @@ describe('the default app', () => {
     });
     expect(code).toBe(1);
     expect(lines).toEqual([
-      // SPEC's latency gate timing, reported on every synth (see gates/judged-before-data)
-      expect.stringMatching(/^warning: AnalysisTemplate\/hotrod\/hotrod-analysis: gates\/judged-before-data: /),
       'synth failed; ' + out + '/ was left as it was:',
       expect.stringMatching(/^ {2}Service\/hotrod\/orphan: services\/selector-no-match: selector \{app=hot-rod\} matches no pod template in namespace hotrod .*\(fix: /),
     ]);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { Duration } from 'cdk8s';
-import { BadCanary, explainMarkdown, GateKind, MeasurementPhase, readmeSection, rolloutTimeline, simulateGate, wiringDiagram } from '../lib';
+import { BadCanary, explainMarkdown, formatDerivation, GateKind, MeasurementPhase, PrometheusBackend, readmeSection, rolloutTimeline, SeriesPath, simulateGate, wiringDiagram } from '../lib';
 import { defaultStack, wiredStack } from './helpers';
 
 const ROOT = join(__dirname, '..');
@@ -23,7 +23,7 @@ describe('the wiring diagram', () => {
       'otlpReceiver -->|"traces pipeline"| spanmetrics',
       'spanmetrics -->|"metrics pipeline"| promExporter',
       'promExporter -->|"scrape :8889/metrics"| prometheus',
-      'prometheus -->|"PromQL"| gate_traffic_detection',
+      'prometheus -->|"PromQL"| gate_traffic_at_least_60_requests',
       'gate_latency_p95_lt_1s --> analysisStep',
       'appSet -->|"git directory"| app_traffic_generator',
     ]) expect(diagram).toContain(edge);
@@ -68,70 +68,89 @@ describe('the rollout timeline', () => {
     ]);
     expect(t.analysisWeight).toBe(50);
     expect(t.gates.map((g) => [g.name, g.measurementSeconds, g.firstPassSeconds, g.earliestFailSeconds, g.latestFailSeconds, g.allErrorsSeconds])).toEqual([
-      ['traffic-detection', [90, 100, 110, 120, 130], 130, 120, 130, 120],
-      ['error-rate-lt-5-percent', [60, 70, 80], 80, 80, 80, 80],
-      ['latency-p95-lt-1s', [90, 100, 110], 110, 110, 110, 110],
+      ['traffic-at-least-60-requests', [190], 190, 190, 190, 220],
+      ['error-rate-lt-5-percent', [190], 190, 190, 190, 220],
+      ['latency-p95-lt-1s', [190], 190, 190, 190, 220],
     ]);
-    expect(t.earliestPromotionSeconds).toBe(130);
-    expect(t.promotionDecidedBy).toBe('traffic-detection');
+    expect(t.earliestPromotionSeconds).toBe(190);
+    expect(t.promotionDecidedBy).toBe('traffic-at-least-60-requests');
     expect(stops(t)).toEqual({
-      [BadCanary.IDLE]: [80, 130],
-      [BadCanary.ERRORING]: [80, 80],
-      [BadCanary.SLOW]: [110, 110],
-      [BadCanary.NO_SPANMETRICS]: [110, 110],
-      [BadCanary.PROMETHEUS_DOWN]: [80, 160],
+      [BadCanary.IDLE]: [190, 190],
+      [BadCanary.TRICKLE]: [190, 190],
+      [BadCanary.ERRORING]: [190, 190],
+      [BadCanary.SLOW]: [190, 190],
+      [BadCanary.NO_SPANMETRICS]: [190, 190],
+      [BadCanary.PROMETHEUS_DOWN]: [220, 220],
     });
+  });
+
+  test('the first measurement is derived from the pipeline, with its terms', () => {
+    const t = rolloutTimeline(defaultStack());
+    expect(t.prometheus).toBe('prometheus-community chart 29.1.0');
+    expect(t.evidenceRequests).toBe(60);
+    expect(t.derivations.map((d) => [d.derivation.path, d.gates, formatDerivation(d.derivation)])).toEqual([
+      [SeriesPath.POD_SCRAPE, ['traffic-at-least-60-requests', 'error-rate-lt-5-percent'],
+        '10 + 60 + 60 + 60 = 190 s (discovery delay + first scrape phase + evidence time + last scrape age)'],
+      [SeriesPath.SPANMETRICS, ['latency-p95-lt-1s'],
+        '1.2 + 15 + 60 + 15 + 60 = 151.2 s (export delay + first flush phase + evidence time + last flush age + last scrape age)'],
+    ]);
+    // A faster scrape moves every time the timeline states.
+    const fast = rolloutTimeline(wiredStack({ prometheus: PrometheusBackend.challengeEnvironment() }));
+    expect(fast.earliestPromotionSeconds).toBe(105);
+    expect(fast.derivations.map((d) => d.derivation.totalSeconds)).toEqual([90, 101.2]);
   });
 
   test("which gates stop a bad canary comes from the template's own conditions", () => {
     const t = rolloutTimeline(defaultStack());
     const by = Object.fromEntries(t.badCanaries.map((v) => [v.kind, [v.stoppedBy, v.runPhase, v.rollout]]));
+    const all = ['traffic-at-least-60-requests', 'error-rate-lt-5-percent', 'latency-p95-lt-1s'];
     expect(by).toEqual({
-      [BadCanary.IDLE]: [['error-rate-lt-5-percent', 'latency-p95-lt-1s', 'traffic-detection'], MeasurementPhase.FAILED, 'aborted'],
+      [BadCanary.IDLE]: [all, MeasurementPhase.FAILED, 'aborted'],
+      [BadCanary.TRICKLE]: [all, MeasurementPhase.INCONCLUSIVE, 'paused'],
       [BadCanary.ERRORING]: [['error-rate-lt-5-percent'], MeasurementPhase.FAILED, 'aborted'],
       [BadCanary.SLOW]: [['latency-p95-lt-1s'], MeasurementPhase.FAILED, 'aborted'],
-      [BadCanary.NO_SPANMETRICS]: [['latency-p95-lt-1s'], MeasurementPhase.FAILED, 'aborted'],
-      [BadCanary.PROMETHEUS_DOWN]: [['error-rate-lt-5-percent', 'latency-p95-lt-1s', 'traffic-detection'], MeasurementPhase.ERROR, 'aborted'],
+      [BadCanary.NO_SPANMETRICS]: [['latency-p95-lt-1s'], MeasurementPhase.INCONCLUSIVE, 'paused'],
+      [BadCanary.PROMETHEUS_DOWN]: [all, MeasurementPhase.ERROR, 'aborted'],
     });
   });
 
-  test('an unguarded condition turns "no data" into Error instead of Failed', () => {
+  test('an unguarded condition turns "no data" into Error instead of Inconclusive', () => {
     const stack = wiredStack();
     const latency = stack.gates.gate(GateKind.LATENCY) as { successCondition: string };
     // The seed's latency gate: `result[0] < 1000` without a length check.
     Object.assign(latency, { successCondition: 'result[0] < 1000' });
     const v = rolloutTimeline(stack).badCanaries.find((b) => b.kind === BadCanary.NO_SPANMETRICS)!;
     expect(v.phases['latency-p95-lt-1s']).toBe(MeasurementPhase.ERROR);
-    expect([v.runPhase, v.stopSeconds]).toEqual([MeasurementPhase.ERROR, 110]);
+    expect([v.runPhase, v.stopSeconds]).toEqual([MeasurementPhase.ERROR, 220]);
   });
 
   test('a later initialDelay moves the measurements, the promotion and the stops', () => {
     const t = rolloutTimeline(wiredStack({ gates: {
-      traffic: { initialDelay: Duration.seconds(150) },
-      errorRate: { initialDelay: Duration.seconds(30) },
+      traffic: { initialDelay: Duration.seconds(250) },
+      errorRate: { initialDelay: Duration.seconds(200) },
     } }));
-    expect(t.gates[0].measurementSeconds).toEqual([150, 160, 170, 180, 190]);
-    expect(t.gates[1].measurementSeconds).toEqual([30, 40, 50]);
-    expect(t.earliestPromotionSeconds).toBe(190);
+    expect(t.gates.map((g) => g.measurementSeconds)).toEqual([[250], [200], [190]]);
+    expect(t.earliestPromotionSeconds).toBe(250);
     expect(stops(t)).toEqual({
-      [BadCanary.IDLE]: [50, 190],
-      [BadCanary.ERRORING]: [50, 50],
-      [BadCanary.SLOW]: [110, 110],
-      [BadCanary.NO_SPANMETRICS]: [110, 110],
-      [BadCanary.PROMETHEUS_DOWN]: [50, 220],
+      [BadCanary.IDLE]: [190, 250],
+      [BadCanary.TRICKLE]: [190, 250],
+      [BadCanary.ERRORING]: [200, 200],
+      [BadCanary.SLOW]: [190, 190],
+      [BadCanary.NO_SPANMETRICS]: [190, 190],
+      [BadCanary.PROMETHEUS_DOWN]: [220, 280],
     });
   });
 
   test("Argo's limits: failures must exceed failureLimit, errors are retried every 10 s and do not count", () => {
-    const { gates } = wiredStack({ gates: { traffic: { initialDelay: Duration.seconds(0), interval: Duration.seconds(60), count: 5, failureLimit: 3, consecutiveErrorLimit: 3 } } });
+    const { gates } = wiredStack({ gates: { traffic: { initialDelay: Duration.seconds(60), interval: Duration.seconds(60), count: 5, failureLimit: 3, consecutiveErrorLimit: 3 } } });
     const traffic = gates.gate(GateKind.TRAFFIC);
-    expect(simulateGate(traffic, MeasurementPhase.FAILED)).toEqual({ phase: MeasurementPhase.FAILED, atSeconds: 180 });
-    expect(simulateGate(traffic, MeasurementPhase.ERROR)).toEqual({ phase: MeasurementPhase.ERROR, atSeconds: 30 });
-    expect(simulateGate(traffic, MeasurementPhase.SUCCESSFUL)).toEqual({ phase: MeasurementPhase.SUCCESSFUL, atSeconds: 240 });
+    expect(simulateGate(traffic, MeasurementPhase.FAILED)).toEqual({ phase: MeasurementPhase.FAILED, atSeconds: 240 });
+    expect(simulateGate(traffic, MeasurementPhase.ERROR)).toEqual({ phase: MeasurementPhase.ERROR, atSeconds: 90 });
+    expect(simulateGate(traffic, MeasurementPhase.SUCCESSFUL)).toEqual({ phase: MeasurementPhase.SUCCESSFUL, atSeconds: 300 });
     // Bad only from the last measurement on: one failure is within the limit, so it passes.
-    expect(simulateGate(traffic, MeasurementPhase.FAILED, 240).phase).toBe(MeasurementPhase.SUCCESSFUL);
+    expect(simulateGate(traffic, MeasurementPhase.FAILED, 300).phase).toBe(MeasurementPhase.SUCCESSFUL);
     // Errors from the last measurement on: retried every 10 s until the limit is exceeded.
-    expect(simulateGate(traffic, MeasurementPhase.ERROR, 240)).toEqual({ phase: MeasurementPhase.ERROR, atSeconds: 270 });
+    expect(simulateGate(traffic, MeasurementPhase.ERROR, 300)).toEqual({ phase: MeasurementPhase.ERROR, atSeconds: 330 });
   });
 });
 
@@ -140,8 +159,9 @@ describe('npm run explain', () => {
     const md = explainMarkdown(defaultStack());
     expect(md).toContain('### Wiring\n\n```mermaid\nflowchart LR\n');
     expect(md).toContain('### Rollout timeline');
-    expect(md).toContain('A healthy canary is promoted at the earliest **130 s** after the analysis step starts');
-    expect(md).toMatch(/\| prometheus-down: .* \| Error, rollout aborted \| 80 s \| 160 s \|/);
+    expect(md).toContain('A healthy canary is promoted at the earliest **190 s** after the analysis step starts');
+    expect(md).toContain('| scraped from the canary pod | `traffic-at-least-60-requests`, `error-rate-lt-5-percent` | discovery delay 10 s + first scrape phase 60 s | evidence time 60 s | last scrape age 60 s | 190 s |');
+    expect(md).toMatch(/\| prometheus-down: .* \| Error, rollout aborted \| 220 s \| 220 s \|/);
   });
 
   test("the README's copy is what explain generates", () => {

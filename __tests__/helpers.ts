@@ -1,6 +1,6 @@
 import { App, Chart, Testing } from 'cdk8s';
 import { defineApp, StackOptions } from '../main';
-import { CanaryRollout, CanaryRolloutProps, OtelCollectorDaemonSet, SpanmetricsPipeline, SpanmetricsPipelineProps, ThreeGateAnalysis, ThreeGateAnalysisProps } from '../lib';
+import { CanaryRollout, CanaryRolloutProps, OtelCollectorDaemonSet, PrometheusBackend, SpanmetricsPipeline, SpanmetricsPipelineProps, ThreeGateAnalysis, ThreeGateAnalysisProps } from '../lib';
 
 /** A plain synthesized object. */
 export type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; [k: string]: any }; [k: string]: any };
@@ -29,6 +29,7 @@ export function find(objects: Obj[], kind: string, name?: string): Obj {
  * so a test can change one source and watch what follows from it.
  */
 export function wiredStack(opts: {
+  prometheus?: PrometheusBackend;
   pipeline?: SpanmetricsPipelineProps;
   rollout?: Partial<CanaryRolloutProps>;
   gates?: Partial<ThreeGateAnalysisProps>;
@@ -37,7 +38,7 @@ export function wiredStack(opts: {
   const otel = new Chart(app, 'otel', { namespace: 'otel' });
   const hotrod = new Chart(app, 'hotrod', { namespace: 'hotrod' });
   const pipeline = new SpanmetricsPipeline(otel, 'Pipeline', opts.pipeline);
-  const collector = new OtelCollectorDaemonSet(otel, 'Collector', { pipeline });
+  const collector = new OtelCollectorDaemonSet(otel, 'Collector', { pipeline, prometheus: opts.prometheus });
   const rollout = new CanaryRollout(hotrod, 'HotROD', { collector, ...opts.rollout });
   const gates = rollout.useAnalysis(new ThreeGateAnalysis(hotrod, 'Gates', { pipeline, rollout, ...opts.gates }));
   return { app, otel, hotrod, pipeline, collector, rollout, gates };

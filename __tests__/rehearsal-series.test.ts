@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { builtInScenarios, GateKind, latencyDistribution, MeasurementPhase, placeScenarios, SPANMETRICS_DEFAULT_BUCKETS, targetFromManifests, targetFromStack } from '../lib';
-import { defaultStack, wiredStack } from './helpers';
+import { builtInScenarios, drawPhases, GateKind, MeasurementPhase, placeScenarios, PrometheusBackend, randomSource, SPANMETRICS_DEFAULT_BUCKETS, targetFromManifests, targetFromStack, userLatencyDistribution } from '../lib';
+import { wiredStack } from './helpers';
 
 const BOUNDS = SPANMETRICS_DEFAULT_BUCKETS.map((d) => d.toMilliseconds());
 
@@ -15,39 +15,65 @@ function interpolate(bounds: number[], cdf: number[], q: number): number {
 }
 
 describe('synthetic series', () => {
-  test.each([300, 900, 999, 1001, 1100, 1500, 3000])('the latency distribution puts p95 at %sms', (p95) => {
-    const cdf = latencyDistribution(BOUNDS, p95);
-    expect(cdf).toHaveLength(BOUNDS.length + 1);
-    expect(interpolate(BOUNDS, cdf, 0.95)).toBeCloseTo(p95, 6);
-    // most spans are fast: the median is far below p95
-    expect(interpolate(BOUNDS, cdf, 0.5)).toBeLessThan(p95 / 2);
+  test.each([300, 800, 900, 999, 1001, 1100, 1600, 3000])('the user latency distribution (20%% fast /, the rest /dispatch) puts p95 at %sms', (p95) => {
+    const { home, dispatch } = userLatencyDistribution(BOUNDS, p95, 0.2, 700);
+    expect(dispatch).toHaveLength(BOUNDS.length + 1);
+    const combined = dispatch.map((d, k) => 0.2 * home[k] + 0.8 * d);
+    expect(interpolate(BOUNDS, combined, 0.95)).toBeCloseTo(p95, 6);
+    // cumulative shares only grow, and end at 1
+    expect(dispatch.every((d, k) => k === 0 || d >= dispatch[k - 1])).toBe(true);
+    expect(dispatch[dispatch.length - 1]).toBe(1);
   });
 
   test('a p95 the buckets cannot hold is refused with the bounds', () => {
-    expect(() => latencyDistribution(BOUNDS, 20000)).toThrow('cannot model a p95 of 20000: it must lie above the first bucket bound (2) and at most the last (15000)');
+    expect(() => userLatencyDistribution(BOUNDS, 20000, 0.2)).toThrow('cannot model a p95 of 20000: it must lie above the first bucket bound (2) and at most the last (15000)');
   });
 
-  test('the threshold pairs follow the gates thresholds', () => {
+  test('the scenarios follow the gates: thresholds, evidence and the resolution of the error gate', () => {
     // GIVEN stricter gates
-    const { pipeline, collector, rollout, gates } = wiredStack({ gates: { maxErrorRatio: 0.02, maxP95Ms: 500, minRequestsPerSecond: 1 } });
-    const scenarios = builtInScenarios(targetFromStack({ pipeline, collector, rollout, gates }));
+    const { pipeline, collector, rollout, gates } = wiredStack({ gates: { maxErrorRatio: 0.02, maxP95Ms: 500 } });
+    const target = targetFromStack({ pipeline, collector, rollout, gates });
+    const scenarios = builtInScenarios(target);
     const canary = (name: string) => scenarios.find((s) => s.name === name)!.canary;
-    expect(canary('error-rate-just-inside').errorRatio).toBeCloseTo(0.018);
-    expect(canary('error-rate-just-outside').errorRatio).toBeCloseTo(0.022);
-    expect(canary('latency-just-inside').p95).toBeCloseTo(450);
-    expect(canary('latency-just-outside').p95).toBeCloseTo(550);
-    expect(canary('traffic-just-inside').requestsPerSecond).toBeCloseTo(1.5);
-    expect(canary('traffic-just-outside').requestsPerSecond).toBeCloseTo(0.75);
-    expect(canary('slow-canary').p95).toBeCloseTo(750);
-    expect(scenarios.find((s) => s.name === 'traffic-just-outside')).toMatchObject({ expected: MeasurementPhase.FAILED, expectedGate: GateKind.TRAFFIC });
+    // 150 requests of evidence at 2%: 3 failures; one failure is a third of the threshold
+    expect(gates.evidenceRequests).toBe(150);
+    expect(canary('error-rate-just-inside').errorRatio).toBeCloseTo(0.02 * (1 - 1 / 3));
+    expect(canary('error-rate-just-outside').errorRatio).toBeCloseTo(0.02 * (1 + 1 / 3));
+    expect(canary('latency-just-inside').p95Ms).toBeCloseTo(450);
+    expect(canary('latency-just-outside').p95Ms).toBeCloseTo(550);
+    expect(canary('slow-dispatch').p95Ms).toBeCloseTo(800);
+    expect(canary('idle-canary').userRequestsPerSecond).toBe(0);
+    // a trickle serves a third of the evidence before the gates measure
+    expect(canary('trickle').userRequestsPerSecond * gates.gates[0].timing.initialDelay.toSeconds()).toBeCloseTo(50);
+    expect(scenarios.find((s) => s.name === 'trickle')).toMatchObject({ expected: MeasurementPhase.INCONCLUSIVE, expectedGate: GateKind.TRAFFIC });
   });
 
-  test('each scenario gets its own canary and stable hash, and stable and canary pods exist', () => {
-    const target = targetFromStack(defaultStack());
-    const placed = placeScenarios(target, builtInScenarios(target));
-    const hashes = placed.flatMap((p) => [p.canaryHash, p.stableHash]);
+  test('each trial draws its phases within the pipeline\'s bounds, reproducibly', () => {
+    const target = targetFromStack(wiredStack({ prometheus: PrometheusBackend.kubePrometheusStack() }));
+    const restart = builtInScenarios(target).find((s) => s.name === 'collector-restart')!;
+    const a = Array.from({ length: 200 }, ((r) => () => drawPhases(target, restart, r))(randomSource(3)));
+    const b = Array.from({ length: 200 }, ((r) => () => drawPhases(target, restart, r))(randomSource(3)));
+    expect(a).toEqual(b);
+    for (const p of a) {
+      expect(p.discovery).toBeGreaterThanOrEqual(0);
+      expect(p.discovery).toBeLessThan(10);
+      expect(p.canaryScrapePhase).toBeLessThan(30);
+      expect(p.collectorScrapePhase).toBeLessThan(30);
+      expect(p.flushPhase).toBeLessThan(15);
+      expect(p.exportDelay).toBeLessThanOrEqual(1.2);
+      expect(p.restart!.at).toBeLessThan(130);
+    }
+    // the draws spread over their ranges
+    expect(Math.max(...a.map((p) => p.canaryScrapePhase))).toBeGreaterThan(27);
+    expect(Math.min(...a.map((p) => p.canaryScrapePhase))).toBeLessThan(3);
+  });
+
+  test('every trial gets its own canary hash; each scenario its own hour', () => {
+    const target = targetFromStack(wiredStack());
+    const placed = placeScenarios(target, builtInScenarios(target), 5, 1);
+    const hashes = placed.flatMap((p) => [...p.trials.map((t) => t.canaryHash), p.stableHash]);
     expect(new Set(hashes).size).toBe(hashes.length);
-    expect(placed[0].pods.map((p) => p.hash)).toEqual([placed[0].stableHash, placed[0].canaryHash]);
+    expect(new Set(placed.map((p) => p.origin)).size).toBe(placed.length);
   });
 
   test('a folder without a rollout is a clear error', () => {

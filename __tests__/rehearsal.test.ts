@@ -1,24 +1,27 @@
+import { Chart } from 'cdk8s';
 import {
+  BadCanary,
+  builtInScenarios,
   EngineBinaries,
   EngineNotFoundError,
+  Expectation,
   GateKind,
   locateEngine,
   MeasurementPhase,
-  podLabelToPrometheusLabel,
-  PodIdentity,
   prepareRehearsal,
+  PrometheusBackend,
   PrometheusEngine,
   RehearsalData,
+  RehearsalGate,
   RehearsalTarget,
-  ROLLOUTS_POD_TEMPLATE_HASH_LABEL,
+  rolloutTimeline,
   runScenarios,
   ScenarioResult,
-  BadCanary,
-  rolloutTimeline,
   targetFromManifests,
   targetFromStack,
+  TrafficGenerator,
 } from '../lib';
-import { defaultStack } from './helpers';
+import { wiredStack } from './helpers';
 
 // The rehearsal needs a real Prometheus. Without one it is skipped, visibly; on CI it must run.
 let binaries: EngineBinaries | undefined;
@@ -36,130 +39,171 @@ try {
 }
 const describeWithEngine = binaries ? describe : describe.skip;
 
+/** A fixture stack (not main.ts) with its traffic generator, for one Prometheus setup. */
+function stackFor(prometheus: PrometheusBackend) {
+  const stack = wiredStack({ prometheus });
+  const generator = new TrafficGenerator(new Chart(stack.app, 'traffic', { namespace: 'traffic' }), 'Generator', { target: stack.rollout });
+  return { ...stack, generator };
+}
+
+/**
+ * The seed's gates (SPEC's table): a rate over every span of the canary, the 90 s / 60 s / 90 s
+ * timings tuned for a 10 s scrape, success conditions only.
+ */
+function seedGates(target: RehearsalTarget): RehearsalGate[] {
+  const pods = 'namespace="{{args.namespace}}", rollouts_pod_template_hash="{{args.canary-hash}}"';
+  const spans = 'hotrod_namespace="{{args.namespace}}", hotrod_pod_hash="{{args.canary-hash}}"';
+  const gate = (name: string, kind: GateKind, query: string, op: '>=' | '<', value: number, t: number[]): RehearsalGate => ({
+    name, kind, query, successCondition: `len(result) > 0 && result[0] ${op} ${value}`, threshold: { index: 0, op, value },
+    initialDelaySeconds: t[0], intervalSeconds: t[1], count: t[2], failureLimit: t[3], inconclusiveLimit: t[4], consecutiveErrorLimit: t[5],
+  });
+  return [
+    gate('traffic-detection', GateKind.TRAFFIC, `sum(rate(hotrod_requests_total{${pods}}[2m]))`, '>=', 0.05, [90, 10, 5, 3, 5, 3]),
+    gate('error-rate-lt-5-percent', GateKind.ERROR_RATE,
+      `(sum(rate(hotrod_requests_total{${pods}, error="true"}[2m])) or vector(0)) / sum(rate(hotrod_requests_total{${pods}}[2m]))`, '<', 0.05, [60, 10, 3, 2, 3, 2]),
+    gate('latency-p95-lt-1s', GateKind.LATENCY,
+      `histogram_quantile(0.95, sum by (le) (rate(${target.spanmetrics.series.durationBucket}{${spans}}[2m])))`, '<', 1000, [90, 10, 3, 2, 3, 2]),
+  ];
+}
+
+const TRIALS = 4;
+
 describeWithEngine('rehearsal on a real Prometheus engine', () => {
-  const stack = defaultStack();
-  const target = targetFromStack(stack);
-  const gateName = (kind: GateKind) => stack.gates.gate(kind).name;
+  const setups = [PrometheusBackend.communityChart(), PrometheusBackend.challengeEnvironment(), PrometheusBackend.kubePrometheusStack()];
+  const stacks = setups.map(stackFor);
+  const targets = stacks.map(targetFromStack);
+  const [chart, challenge] = targets;
+  const seedOnChart: RehearsalTarget = { ...chart, source: 'the seed\'s gates', gates: seedGates(chart) };
+  const seedOnChallenge: RehearsalTarget = { ...challenge, source: 'the seed\'s gates', gates: seedGates(challenge) };
   let data: RehearsalData;
   let engine: PrometheusEngine;
   let results: ScenarioResult[];
 
   beforeAll(async () => {
-    data = prepareRehearsal(target);
-    engine = await PrometheusEngine.start(data.openMetrics, binaries);
-    results = await runScenarios(target, data, engine);
-  }, 30_000);
+    // the seed's gates only need the scenarios they are checked on
+    const seedScenarios = ['healthy', 'idle-canary', 'erroring-canary'];
+    data = prepareRehearsal([...targets, seedOnChart, seedOnChallenge], { trials: TRIALS, seed: 7 },
+      (t) => builtInScenarios(t).filter((sc) => !t.source.startsWith('the seed') || seedScenarios.includes(sc.name)));
+    engine = await PrometheusEngine.start(data.chunks, binaries);
+    results = await runScenarios(data, engine);
+  }, 60_000);
 
   afterAll(async () => {
     await engine?.stop();
   });
 
-  const outcome = (rs: ScenarioResult[], name: string) => {
-    const r = rs.find((x) => x.scenario.name === name);
-    if (!r) throw new Error(`no scenario ${name}`);
-    return r.outcome;
+  const of = (target: RehearsalTarget, name: string, rs: ScenarioResult[] = results) => {
+    const r = rs.find((x) => x.target === target && x.scenario.name === name);
+    if (!r) throw new Error(`no scenario ${name} for ${target.source}`);
+    return r;
   };
+  /** The chart target's data, run with other gates. */
+  const rerun = (gates: RehearsalGate[]) => runScenarios({ ...data, targets: [{ target: { ...chart, gates }, placed: data.targets[0].placed }] }, engine)
+    .then((rs) => (name: string) => rs.find((r) => r.scenario.name === name)!);
 
-  /** The template with every gate query passed through `edit`. */
-  const weakened = (edit: (query: string) => string): RehearsalTarget => ({ ...target, gates: target.gates.map((g) => ({ ...g, query: edit(g.query) })) });
-
-  test.each([
-    ['healthy', MeasurementPhase.SUCCESSFUL, undefined, 130],
-    // The guarded error-rate gate reads "no canary requests" as a failure and starts 30 s before the traffic gate.
-    ['idle-canary', MeasurementPhase.FAILED, GateKind.ERROR_RATE, 80],
-    ['erroring-canary', MeasurementPhase.FAILED, GateKind.ERROR_RATE, 80],
-    ['slow-canary', MeasurementPhase.FAILED, GateKind.LATENCY, 110],
-    ['no-spanmetrics', MeasurementPhase.FAILED, GateKind.LATENCY, 110],
-    ['bad-stable-good-canary', MeasurementPhase.SUCCESSFUL, undefined, 130],
-    ['traffic-just-inside', MeasurementPhase.SUCCESSFUL, undefined, 130],
-    ['traffic-just-outside', MeasurementPhase.FAILED, GateKind.TRAFFIC, 120],
-    ['error-rate-just-inside', MeasurementPhase.SUCCESSFUL, undefined, 130],
-    ['error-rate-just-outside', MeasurementPhase.FAILED, GateKind.ERROR_RATE, 80],
-    ['latency-just-inside', MeasurementPhase.SUCCESSFUL, undefined, 130],
-    ['latency-just-outside', MeasurementPhase.FAILED, GateKind.LATENCY, 110],
-  ] as const)('%s: %s (deciding gate: %s) after %ss', (name, verdict, kind, seconds) => {
-    const o = outcome(results, name);
-    expect(o.verdict).toBe(verdict);
-    if (kind) expect(o.decidingGate).toBe(gateName(kind));
-    // a Successful run is decided by the gate that completed last
-    else expect(o.decidingGate).toBe(gateName(GateKind.TRAFFIC));
-    expect(o.decidedAfterSeconds).toBe(seconds);
+  test.each(setups.map((s, i) => [s.name, i]))('%s: every scenario reaches its share, good ones promoted when the gates first measure', (_name, i) => {
+    const target = targets[i as number];
+    const rs = results.filter((r) => r.target === target);
+    expect(rs.map((r) => r.scenario.name)).toEqual([
+      'healthy', 'bad-stable-good-canary', 'error-rate-just-inside', 'latency-just-inside', 'idle-canary', 'trickle',
+      'erroring-canary', 'error-rate-just-outside', 'slow-dispatch', 'latency-just-outside', 'no-spanmetrics', 'collector-restart']);
+    expect(rs.filter((r) => !r.asExpected).map((r) => `${r.scenario.name}: ${JSON.stringify(r.verdicts)}`)).toEqual([]);
+    const firstMeasurement = stacks[i as number].gates.gates[0].timing.initialDelay.toSeconds();
+    for (const r of rs.filter((x) => x.scenario.expectation === Expectation.PROMOTED)) {
+      expect([r.scenario.name, r.share, r.decidedAfter]).toEqual([r.scenario.name, 1, { p50: firstMeasurement, p95: firstMeasurement }]);
+    }
+    // never promoted: idle, a trickle, errors, slowness, missing spanmetrics
+    for (const r of rs.filter((x) => x.scenario.expectation === Expectation.STOPPED)) {
+      expect([r.scenario.name, r.verdicts[MeasurementPhase.SUCCESSFUL] ?? 0]).toEqual([r.scenario.name, 0]);
+    }
   });
 
-  test('every built-in scenario reaches its expected verdict', () => {
-    expect(results.filter((r) => !r.asExpected).map((r) => r.scenario.name)).toEqual([]);
-    expect(results).toHaveLength(12);
+  test('the derived first measurement is 190 s at the chart\'s 1m scrape, 105 s at the seed\'s 10 s, 130 s under kube-prometheus-stack', () => {
+    expect(stacks.map((s) => s.gates.gates[0].timing.initialDelay.toSeconds())).toEqual([190, 105, 130]);
   });
 
-  test('measurements follow the template timings: traffic 5 from 90s, error rate 3 from 60s, latency 3 from 90s, every 10s', () => {
-    const gates = outcome(results, 'healthy').gates;
-    expect(gates.map((g) => g.measurements.map((m) => m.atSeconds))).toEqual([[90, 100, 110, 120, 130], [60, 70, 80], [90, 100, 110]]);
-    // The canary's spanmetrics have been flushed once by 90s: rate() over them is 0 and p95 is NaN.
-    expect(gates[2].measurements[0].result).toEqual([NaN]);
+  test('Prometheus\'s /metrics scrapes alone never pass the traffic gate: they are counted, and filtered out', async () => {
+    const idle = of(chart, 'idle-canary');
+    for (const t of idle.trials) {
+      const traffic = t.outcome.gates.find((g) => g.name === 'traffic-at-least-60-requests')!;
+      expect(traffic.measurements.map((m) => [m.phase, m.result])).toEqual([[MeasurementPhase.FAILED, []]]);
+    }
+    // The idle canary's counter is not empty: its /metrics endpoint counts every scrape.
+    const placed = data.targets[0].placed.find((p) => p.scenario.name === 'idle-canary')!;
+    const hash = placed.trials[0].canaryHash;
+    const all = await engine.query(`sum(increase(hotrod_requests_total{rollouts_pod_template_hash="${hash}"}[190s]))`, placed.origin + 190);
+    const self = await engine.query(`sum(increase(hotrod_requests_total{rollouts_pod_template_hash="${hash}", endpoint="/metrics"}[190s]))`, placed.origin + 190);
+    expect((all.result as number[])[0]).toBeGreaterThan(0);
+    expect((self.result as number[])[0]).toBe((all.result as number[])[0]);
+  });
+
+  test('a slow /dispatch among fast internal spans fails the latency gate; a gate over all spans would let it through', async () => {
+    expect(of(chart, 'slow-dispatch').verdicts).toEqual({ [MeasurementPhase.FAILED]: TRIALS });
+    const allSpans = chart.gates.map((g) => (g.kind === GateKind.LATENCY
+      ? { ...g, query: g.query.replace(/service_name="frontend", span_kind="SPAN_KIND_SERVER", span_name=~"[^"]*", /g, '') }
+      : g));
+    expect(allSpans[2].query).not.toContain('span_name');
+    const scenario = await rerun(allSpans);
+    expect(scenario('slow-dispatch').verdicts).toEqual({ [MeasurementPhase.SUCCESSFUL]: TRIALS });
+  });
+
+  test('the seed\'s gates miss the targets: healthy canaries aborted at the chart\'s 1m scrape, idle ones promoted at a 10 s scrape', () => {
+    const healthy = of(seedOnChart, 'healthy');
+    expect(healthy.share).toBeLessThan(0.99);
+    expect(healthy.verdicts[MeasurementPhase.FAILED] ?? 0).toBeGreaterThan(0);
+    // /metrics at 0.1 req/s and internal calls pass a 0.05 req/s rate gate over every server span
+    expect(of(seedOnChallenge, 'idle-canary').verdicts[MeasurementPhase.SUCCESSFUL] ?? 0).toBeGreaterThan(0);
+    // a canary failing 20% of its user requests reads as a few percent among the internal calls
+    expect(of(seedOnChallenge, 'erroring-canary').verdicts[MeasurementPhase.SUCCESSFUL] ?? 0).toBeGreaterThan(0);
   });
 
   test('a gate without the canary-hash selector judges the stable pods too', async () => {
-    const hashMatchers = [
-      podLabelToPrometheusLabel(ROLLOUTS_POD_TEMPLATE_HASH_LABEL),
-      stack.pipeline.dimensionLabel(PodIdentity.POD_TEMPLATE_HASH),
-    ].map((label) => new RegExp(`,\\s*${label}="\\{\\{args\\.canary-hash\\}\\}"`, 'g'));
-    const loose = weakened((q) => hashMatchers.reduce((acc, re) => acc.replace(re, ''), q));
-    expect(loose.gates.every((g) => !g.query.includes('canary-hash'))).toBe(true);
-    const rs = await runScenarios(loose, data, engine);
-    expect(outcome(rs, 'idle-canary').verdict).toBe(MeasurementPhase.SUCCESSFUL);
-    expect(outcome(rs, 'bad-stable-good-canary')).toMatchObject({ verdict: MeasurementPhase.FAILED, decidingGate: gateName(GateKind.ERROR_RATE) });
+    const loose = chart.gates.map((g) => ({ ...g, query: g.query.replace(/, (rollouts_pod_template_hash|hotrod_pod_hash)="\{\{args\.canary-hash\}\}"/g, '') }));
+    expect(loose.every((g) => !g.query.includes('canary-hash'))).toBe(true);
+    const scenario = await rerun(loose);
+    // the idle canary is promoted on the stable pods' requests (and, here, the other trials' canaries: they share the namespace)
+    expect(scenario('idle-canary').verdicts).toEqual({ [MeasurementPhase.SUCCESSFUL]: TRIALS });
+    // the failing stable pods leak into the canary's error ratio
+    const errorRatio = (r: ScenarioResult) => r.trials[0].outcome.gates[1].measurements[0].result as number[];
+    expect(errorRatio(scenario('bad-stable-good-canary'))[0]).toBeGreaterThan(2 * errorRatio(of(chart, 'bad-stable-good-canary'))[0]);
   });
 
-  test('a latency gate on the median lets the slow canary through', async () => {
-    const median = weakened((q) => q.replace('histogram_quantile(0.95,', 'histogram_quantile(0.5,'));
-    const rs = await runScenarios(median, data, engine);
-    expect(outcome(rs, 'slow-canary').verdict).toBe(MeasurementPhase.SUCCESSFUL);
-    expect(outcome(rs, 'latency-just-outside').verdict).toBe(MeasurementPhase.SUCCESSFUL);
-    expect(outcome(rs, 'healthy').verdict).toBe(MeasurementPhase.SUCCESSFUL);
-  });
-
-  test('an unguarded condition turns the empty latency result into Errors, retried every 10s', async () => {
-    const unguarded: RehearsalTarget = { ...target, gates: target.gates.map((g) => ({ ...g, successCondition: g.successCondition?.replace('len(result) > 0 && ', '') })) };
-    const o = outcome(await runScenarios(unguarded, data, engine), 'no-spanmetrics');
-    const latency = o.gates.find((g) => g.name === gateName(GateKind.LATENCY))!;
-    expect(o.verdict).toBe(MeasurementPhase.ERROR);
-    // consecutiveErrorLimit 2: the third consecutive error ends the run
-    expect(latency.measurements.map((m) => [m.atSeconds, m.phase])).toEqual([[90, 'Error'], [100, 'Error'], [110, 'Error']]);
-    expect(latency.measurements[0].error).toBe('runtime error: index out of range [0] with length 0');
+  test('a collector restart never aborts a good canary: the latency gate is promoted or, short of evidence, pauses', () => {
+    const r = of(chart, 'collector-restart');
+    expect(r.verdicts[MeasurementPhase.FAILED] ?? 0).toBe(0);
+    expect(r.verdicts[MeasurementPhase.ERROR] ?? 0).toBe(0);
   });
 
   test('the decision times measured fall inside the bounds the explain timeline states', () => {
-    const timeline = rolloutTimeline(stack);
-    const badKind: Record<string, BadCanary> = {
-      'idle-canary': BadCanary.IDLE,
-      'erroring-canary': BadCanary.ERRORING,
-      'slow-canary': BadCanary.SLOW,
-      'no-spanmetrics': BadCanary.NO_SPANMETRICS,
+    const timeline = rolloutTimeline(stacks[0]);
+    const kinds: Record<string, BadCanary> = {
+      'idle-canary': BadCanary.IDLE, trickle: BadCanary.TRICKLE, 'erroring-canary': BadCanary.ERRORING,
+      'slow-dispatch': BadCanary.SLOW, 'no-spanmetrics': BadCanary.NO_SPANMETRICS,
     };
-    const earliestFail = Math.min(...timeline.gates.map((g) => g.earliestFailSeconds));
-    const latestFail = Math.max(...timeline.gates.map((g) => g.latestFailSeconds));
-    for (const r of results) {
-      const o = r.outcome;
-      if (o.verdict === MeasurementPhase.SUCCESSFUL) {
-        expect([r.scenario.name, o.decidedAfterSeconds >= timeline.earliestPromotionSeconds]).toEqual([r.scenario.name, true]);
-        continue;
-      }
-      expect([r.scenario.name, o.decidedAfterSeconds >= earliestFail && o.decidedAfterSeconds <= latestFail]).toEqual([r.scenario.name, true]);
-      const kind = badKind[r.scenario.name];
-      if (kind) {
-        const bad = timeline.badCanaries.find((b) => b.kind === kind)!;
-        expect([r.scenario.name, o.decidedAfterSeconds >= bad.stopSeconds && o.decidedAfterSeconds <= bad.worstCaseStopSeconds]).toEqual([r.scenario.name, true]);
-        expect([r.scenario.name, bad.stoppedBy[0]]).toEqual([r.scenario.name, o.decidingGate]);
+    for (const r of results.filter((x) => x.target === chart)) {
+      const kind = kinds[r.scenario.name];
+      for (const t of r.trials) {
+        if (t.outcome.verdict === MeasurementPhase.SUCCESSFUL) {
+          expect([r.scenario.name, t.outcome.decidedAfterSeconds >= timeline.earliestPromotionSeconds]).toEqual([r.scenario.name, true]);
+        } else if (kind) {
+          const bad = timeline.badCanaries.find((b) => b.kind === kind)!;
+          expect([r.scenario.name, t.outcome.verdict, t.outcome.decidedAfterSeconds, t.outcome.decidingGate])
+            .toEqual([r.scenario.name, bad.runPhase, bad.stopSeconds, bad.stoppedBy[0]]);
+        }
       }
     }
   });
 
-  test('--manifests dist names the same series and reaches the same verdicts', async () => {
-    const fromDist = targetFromManifests('dist');
-    expect(prepareRehearsal(fromDist).openMetrics).toBe(data.openMetrics);
-    expect(fromDist.gates.map((g) => g.kind)).toEqual(target.gates.map((g) => g.kind));
-    const rs = await runScenarios(fromDist, data, engine);
-    expect(rs.map((r) => [r.scenario.name, r.outcome.verdict, r.outcome.decidingGate, r.outcome.decidedAfterSeconds]))
-      .toEqual(results.map((r) => [r.scenario.name, r.outcome.verdict, r.outcome.decidingGate, r.outcome.decidedAfterSeconds]));
+  test('--manifests names the same series and reaches the same verdicts as the constructs', async () => {
+    // the same constructs, written out as a synth writes them
+    const stack = stackFor(PrometheusBackend.communityChart());
+    stack.app.synth();
+    const fromStack = targetFromStack(stack);
+    const written = targetFromManifests(stack.app.outdir);
+    expect(written.gates.map((g) => [g.name, g.kind, g.query])).toEqual(fromStack.gates.map((g) => [g.name, g.kind, g.query]));
+    expect(written.canaryUserRequestsPerSecond).toBeCloseTo(fromStack.canaryUserRequestsPerSecond, 9);
+    expect(prepareRehearsal(written, { trials: 2, seed: 7 }).chunks).toEqual(prepareRehearsal(fromStack, { trials: 2, seed: 7 }).chunks);
+    const rs = await runScenarios({ ...data, targets: [{ target: written, placed: data.targets[0].placed }] }, engine);
+    expect(rs.map((r) => [r.scenario.name, r.verdicts])).toEqual(results.filter((r) => r.target === chart).map((r) => [r.scenario.name, r.verdicts]));
   });
 });

@@ -45,17 +45,33 @@ describe('npm run rehearse', () => {
     expect(r.stderr).toContain('usage: npm run rehearse');
   });
 
+  test('a trial count that is not a whole number is refused', async () => {
+    const r = await rehearse(['--trials', '2.5']);
+    expect(r.code).toBe(hasEngine ? 1 : 2);
+    if (hasEngine) expect(r.stderr).toBe("rehearse: --trials must be a whole number of at least 1, got '2.5'");
+  });
+
+  test('an unknown Prometheus setup is refused with the known ones', async () => {
+    const r = await rehearse(['--prometheus', 'thanos']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("--prometheus 'thanos' is not a known setup; use one of community-chart, challenge, kube-prometheus-stack or all");
+  });
+
   (hasEngine || process.env.CI === 'true' ? test : test.skip)('--manifests dist --json FILE exits 0 and writes the documented JSON', async () => {
     const file = join(out, 'r.json');
-    const r = await rehearse(['--manifests', 'dist', '--json', file]);
+    const r = await rehearse(['--manifests', 'dist', '--trials', '3', '--json', file]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('all 12 scenarios reached their expected verdicts');
+    expect(r.stdout).toContain('prometheus-community chart 29.1.0 (scrape 60s, spanmetrics flush 15s): 3 trials per scenario');
+    expect(r.stdout).toContain('all 12 scenario runs reached their expected verdicts');
     const json = JSON.parse(readFileSync(file, 'utf8'));
-    const idle = json.scenarios.find((s: any) => s.name === 'idle-canary');
-    expect(Object.keys(idle)).toEqual(['name', 'expected', 'verdict', 'decidedAfterSeconds', 'gates']);
-    expect(idle).toMatchObject({ expected: 'Failed', verdict: 'Failed', decidedAfterSeconds: 80 });
-    expect(Object.keys(idle.gates[1])).toEqual(['name', 'phase', 'decidedAfterSeconds', 'measurements']);
-    expect(idle.gates[1].measurements[0]).toEqual({ atSeconds: 60, value: null, phase: 'Failed' });
-  }, 20_000);
+    expect(json.setups.map((s: any) => s.prometheus)).toEqual(['prometheus-community chart 29.1.0']);
+    const idle = json.setups[0].scenarios.find((s: any) => s.name === 'idle-canary');
+    expect(Object.keys(idle)).toEqual(['name', 'expectation', 'expected', 'expectedGate', 'trials', 'share', 'requiredShare', 'asExpected', 'verdicts', 'decidedAfterSeconds', 'example']);
+    expect(idle).toMatchObject({ expectation: 'stopped', expected: 'Failed', expectedGate: 'traffic', trials: 3, share: 1, requiredShare: 1, asExpected: true,
+      verdicts: { Failed: 3 }, decidedAfterSeconds: { p50: 190, p95: 190 } });
+    expect(Object.keys(idle.example.gates[0])).toEqual(['name', 'phase', 'decidedAfterSeconds', 'measurements']);
+    expect(idle.example.gates[0].measurements).toEqual([{ atSeconds: 190, value: null, phase: 'Failed' }]);
+    expect(json.setups[0].scenarios.find((s: any) => s.name === 'healthy')).toMatchObject({ requiredShare: 0.99, share: 1 });
+  }, 30_000);
 });

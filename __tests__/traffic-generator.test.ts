@@ -10,16 +10,25 @@ function generator(props: Partial<ConstructorParameters<typeof TrafficGenerator>
 }
 
 describe('TrafficGenerator', () => {
-  test('emits a Deployment aimed at the rollout Service', () => {
-    const { chart } = generator();
+  test('emits a Deployment that sends the rollout\'s user requests on a beat derived from the gates', () => {
+    const { chart, construct, wired } = generator();
     const objects = synth(chart);
     expect(objects).toMatchSnapshot();
     const container = find(objects, 'Deployment', 'traffic-generator').spec.template.spec.containers[0];
     expect(container.image).toBe('curlimages/curl:8.11.1');
     expect(container.env).toEqual([{ name: 'TARGET_URL', value: 'http://hotrod.hotrod.svc.cluster.local:8080' }]);
+    // the URLs come from the rollout's user endpoints: never /metrics nor internal endpoints
     expect(container.command[2]).toContain("for path in '/' '/dispatch?customer=123' '/dispatch?customer=567' '/dispatch?customer=392' '/dispatch?customer=731'");
-    expect(container.command[2]).toContain('sleep 0.5');
-    expect(container.resources).toEqual({ limits: { cpu: '20m', memory: '32Mi' }, requests: { cpu: '20m', memory: '32Mi' } });
+    // open loop: each request in the background, the oldest reaped once certainly over
+    expect(container.command[2]).toContain('"$TARGET_URL$path" &');
+    expect(container.command[2]).toContain('if [ $# -gt 9 ]; then wait "$1"; shift; fi');
+    // the canary (1 of 2 pods at 50%) must get the gates' required rate: 2 x 1.45 req/s, one every 340 ms
+    const required = wired.gates.requiredCanaryRequestsPerSecond;
+    expect(construct.requestInterval.toMilliseconds()).toBe(Math.floor(1000 / (2 * required) - 5));
+    expect(container.command[2]).toContain(`sleep ${construct.requestInterval.toMilliseconds() / 1000}`);
+    expect(construct.requestsPerSecond / 2).toBeGreaterThanOrEqual(required);
+    // about 12 ms of CPU per curl, with room to spare
+    expect(container.resources).toEqual({ limits: { cpu: '70m', memory: '32Mi' }, requests: { cpu: '70m', memory: '32Mi' } });
     // curlimages/curl runs as the non-numeric curl_user: runAsNonRoot needs a numeric uid.
     expect(container.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 100 });
   });
@@ -29,17 +38,31 @@ describe('TrafficGenerator', () => {
     expect(find(synth(chart), 'Deployment').spec.template.spec.containers[0].env[0].value).toBe('http://shop.hotrod.svc.cluster.local:9090');
   });
 
-  test('synth fails when the canary would get less than the traffic gate minimum', () => {
-    // 1 req per (0.5s + 2s) = 0.4 req/s, half of it to the canary = 0.2 < 0.3
-    const { chart } = generator({}, { gates: { minRequestsPerSecond: 0.3 } });
-    expect(() => Testing.synth(chart)).toThrow(
-      "traffic generator sends at least 0.4 req/s (pause 500ms + timeout 2000ms per request); at the first analysis weight (50%: 1 canary of 2 pods) the canary gets 0.2 req/s, "
-      + "below the traffic gate's minRequestsPerSecond 0.3 of 'hotrod-analysis'; shorten pause or requestTimeout, raise the first canary weight, or lower minRequestsPerSecond");
+  test('a longer evidence time needs a slower beat', () => {
+    const fast = generator().construct.requestInterval.toMilliseconds();
+    const slow = generator({}, { gates: { evidenceTime: Duration.minutes(2) } }).construct.requestInterval.toMilliseconds();
+    expect(slow).toBeGreaterThan(1.9 * fast);
   });
 
-  test('a faster loop satisfies the same gate', () => {
-    const { chart } = generator({ pause: Duration.millis(100), requestTimeout: Duration.seconds(1) }, { gates: { minRequestsPerSecond: 0.3 } });
-    expect(() => Testing.synth(chart)).not.toThrow();
+  test('synth fails when the canary would get less than the gates need in their evidence time', () => {
+    const { chart } = generator({ requestInterval: Duration.millis(1000) });
+    expect(() => Testing.synth(chart)).toThrow(
+      'traffic generator sends 0.995 req/s (one every 1000ms + 5ms loop overhead); at the first analysis weight (50%: 1 canary of 2 pods) the canary gets 0.498 req/s, '
+      + "but 'hotrod-analysis' needs 1.45 req/s to gather its evidence in time; shorten requestInterval to at most 340ms, raise the first canary weight, or give the gates a longer evidenceTime");
+  });
+
+  test('synth fails when the load would queue at HotROD\'s customer lookup (300 ms under a mutex)', () => {
+    // one request every 100 ms: 8 /dispatch per second over 2 pods, 4 each, more than half of 3.33
+    const { chart } = generator({ requestInterval: Duration.millis(100) });
+    expect(() => Testing.synth(chart)).toThrow('traffic generator sends 3.81 req/s of /dispatch to each of 2 pods, more than 50% of the 3.33 req/s one pod can serve there');
+  });
+
+  test('without an attached analysis the rate cannot be derived', () => {
+    const wired = wiredStack();
+    const other = new (require('../lib').CanaryRollout)(wired.hotrod, 'Other', { collector: wired.collector, name: 'other' });
+    const chart = new Chart(wired.app, 'tg2', { namespace: 'tg2' });
+    expect(() => new TrafficGenerator(chart, 'G', { target: other })).toThrow(
+      "TrafficGenerator: rollout 'other' runs no analysis that states the request rate it needs, so the request rate cannot be derived; attach the analysis first (rollout.useAnalysis(gates)) or give requestInterval");
   });
 
   describe('rejects', () => {
@@ -49,8 +72,8 @@ describe('TrafficGenerator', () => {
     test('no paths', () => {
       expect(() => generator({ paths: [] })).toThrow("TrafficGenerator: paths is empty; give at least one path such as '/'");
     });
-    test('a zero pause', () => {
-      expect(() => generator({ pause: Duration.millis(0) })).toThrow('TrafficGenerator: pause must be a positive whole number of milliseconds, got 0ms');
+    test('a zero interval', () => {
+      expect(() => generator({ requestInterval: Duration.millis(0) })).toThrow('TrafficGenerator: requestInterval must be a positive whole number of milliseconds, got 0ms');
     });
   });
 });

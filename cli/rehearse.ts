@@ -8,6 +8,8 @@ import {
   locateEngine,
   prepareRehearsal,
   PrometheusEngine,
+  PrometheusBackend,
+  PROMETHEUS_PRESETS,
   RehearsalInputError,
   RehearsalTarget,
   runScenarios,
@@ -16,35 +18,63 @@ import {
   toReport,
 } from '../lib';
 
-const USAGE = `usage: npm run rehearse -- [--manifests DIR] [--json FILE]
+const USAGE = `usage: npm run rehearse -- [--manifests DIR] [--prometheus NAME] [--trials N] [--seed N] [--json FILE]
 
-Replays the AnalysisTemplate's gates, as Argo Rollouts v1.8.3 would run them, against
-synthetic Prometheus series for each built-in scenario, on a real Prometheus engine.
+Replays the AnalysisTemplate's gates, as Argo Rollouts v1.8.3 would run them, on a real
+Prometheus engine, over many trials of each built-in scenario: each trial draws what a cluster
+picks at random (discovery delay and scrape phase of the new canary pod, the collector's flush
+and scrape phases, the export delay). Reports per scenario the share of trials with the
+expected verdict and the time to verdict (p50, p95).
 
-  --manifests DIR  read the Rollout, AnalysisTemplate and collector config from DIR
-                   (default: the app defined in main.ts, in memory)
-  --json FILE      also write the results as JSON to FILE
+  --manifests DIR    read the Rollout, AnalysisTemplate, collector config and traffic generator
+                     from DIR (default: the app defined in main.ts, in memory)
+  --prometheus NAME  the Prometheus setup: ${Object.keys(PROMETHEUS_PRESETS).join(', ')} or all
+                     (default: all for the app, which is built for each; community-chart for DIR)
+  --trials N         trials per scenario (default 100)
+  --seed N           the seed of the random draws (default 1)
+  --json FILE        also write the results as JSON to FILE
 
-exit status: 0 every verdict as expected, 1 some verdict unexpected (or bad input),
-             2 no Prometheus engine (promtool and prometheus) found`;
+exit status: 0 every scenario reached its share (good canaries promoted in 99% of trials, bad
+             ones stopped in all), 1 some did not (or bad input), 2 no Prometheus engine found`;
 
 interface Options {
   readonly manifests?: string;
   readonly json?: string;
+  readonly prometheus?: string;
+  readonly trials: number;
+  readonly seed: number;
 }
 
+const FLAGS = ['--manifests', '--json', '--prometheus', '--trials', '--seed'] as const;
+
 function parseArgs(argv: string[]): Options | 'help' {
-  const opts: { manifests?: string; json?: string } = {};
+  const opts: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--help' || a === '-h') return 'help';
     const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
-    if (flag !== '--manifests' && flag !== '--json') throw new RehearsalInputError(`unknown option '${a}'\n${USAGE}`);
+    if (!(FLAGS as readonly string[]).includes(flag)) throw new RehearsalInputError(`unknown option '${a}'\n${USAGE}`);
     const value = inline ?? argv[++i];
     if (!value) throw new RehearsalInputError(`${flag} needs a value\n${USAGE}`);
-    opts[flag === '--json' ? 'json' : 'manifests'] = value;
+    opts[flag.slice(2)] = value;
   }
-  return opts;
+  const count = (name: string, fallback: number, min: number) => {
+    if (opts[name] === undefined) return fallback;
+    const n = Number(opts[name]);
+    if (!Number.isInteger(n) || n < min) throw new RehearsalInputError(`--${name} must be a whole number of at least ${min}, got '${opts[name]}'`);
+    return n;
+  };
+  if (opts.prometheus !== undefined && opts.prometheus !== 'all' && !PROMETHEUS_PRESETS[opts.prometheus]) {
+    throw new RehearsalInputError(`--prometheus '${opts.prometheus}' is not a known setup; use one of ${Object.keys(PROMETHEUS_PRESETS).join(', ')} or all`);
+  }
+  return { manifests: opts.manifests, json: opts.json, prometheus: opts.prometheus, trials: count('trials', 100, 1), seed: count('seed', 1, 0) };
+}
+
+/** The Prometheus setups a run covers. */
+function backends(opts: Options): PrometheusBackend[] {
+  const names = opts.prometheus === undefined ? (opts.manifests ? ['community-chart'] : Object.keys(PROMETHEUS_PRESETS))
+    : opts.prometheus === 'all' ? Object.keys(PROMETHEUS_PRESETS) : [opts.prometheus];
+  return names.map((n) => PROMETHEUS_PRESETS[n]());
 }
 
 /** Where the CLI writes; the process's streams unless a test passes its own. */
@@ -74,15 +104,18 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, out: Output): Promise
     return 0;
   }
   const binaries = locateEngine(env);
-  const target: RehearsalTarget = opts.manifests ? targetFromManifests(opts.manifests) : targetFromStack(defineApp(new App()));
+  const targets: RehearsalTarget[] = backends(opts).map((prometheus) => (opts.manifests
+    ? targetFromManifests(opts.manifests, { prometheus })
+    : targetFromStack(defineApp(new App(), { prometheus }))));
   const started = Date.now();
-  const data = prepareRehearsal(target);
-  const engine = await PrometheusEngine.start(data.openMetrics, binaries);
+  const data = prepareRehearsal(targets, { trials: opts.trials, seed: opts.seed });
+  const engine = await PrometheusEngine.start(data.chunks, binaries);
   try {
-    const results = await runScenarios(target, data, engine);
-    out.log(`rehearsing ${target.gates.map((g) => g.name).join(', ')} from ${target.source}\n`);
+    const results = await runScenarios(data, engine);
+    out.log(`rehearsing ${targets[0].gates.map((g) => g.name).join(', ')} from ${opts.manifests ?? 'the app in main.ts'}\n`);
     out.log(formatResults(results));
-    out.log(`(${results.length} scenarios on ${binaries.prometheus} in ${((Date.now() - started) / 1000).toFixed(1)}s)`);
+    const trials = results.reduce((n, r) => n + r.trials.length, 0);
+    out.log(`(${trials} trials of ${results.length} scenario runs on ${binaries.prometheus} in ${((Date.now() - started) / 1000).toFixed(1)}s, seed ${opts.seed})`);
     if (opts.json) writeFileSync(opts.json, `${JSON.stringify(toReport(results), null, 2)}\n`);
     return allAsExpected(results) ? 0 : 1;
   } finally {

@@ -1,9 +1,9 @@
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { Rollout, RolloutSpecStrategyCanarySteps, RolloutSpecTemplateSpecContainersReadinessProbeTcpSocketPort } from '../imports/argo-rollout-argoproj.io';
-import { HOTROD_IMAGE } from './image-facts';
+import { HOTROD_ENDPOINTS, HOTROD_EXPORT_DELAY_MS, HOTROD_IMAGE, HOTROD_REQUESTS_METRIC, ServedEndpoint } from './image-facts';
+import { PrometheusBackend } from './metrics-backend';
 import { OtelCollectorDaemonSet } from './otel-collector-daemon-set';
-import { scrapeAnnotations } from './prometheus-naming';
 import { PodIdentity } from './spanmetrics-pipeline';
 import { clusterDns, Image, imageRef, namespaceOf, validateInteger, validateName, validatePort } from './util';
 
@@ -26,8 +26,21 @@ export interface IAnalysis {
   readonly templateName: string;
   /** the arguments the template declares, with their sources */
   readonly args: readonly AnalysisArgument[];
-  /** the lowest canary request rate the analysis accepts, if it checks one */
-  readonly minRequestsPerSecond?: number;
+  /** the user request rate the canary must get at the analysis weight for the analysis to have its evidence in time, if it needs one */
+  readonly requiredCanaryRequestsPerSecond?: number;
+}
+
+/** Where a service's requests are counted: its own counter, scraped from its pods, as Prometheus names it. */
+export interface RequestsMetric {
+  /** the counter */
+  readonly name: string;
+  /** the label that carries the endpoint (span name), after the scrape (`exported_endpoint` when the scrape sets `endpoint` itself) */
+  readonly endpointLabel: string;
+  /** the label that marks failed requests, after the scrape, and its value on them */
+  readonly errorLabel: string;
+  readonly errorValue: string;
+  /** the label that carries the pod's `rollouts-pod-template-hash` */
+  readonly hashLabel: string;
 }
 
 /** A step of the canary strategy. */
@@ -124,6 +137,14 @@ export class CanaryRollout extends Construct {
   public readonly otlpEndpoint: string;
   /** the pod labels the Service selects */
   public readonly podLabels: Readonly<Record<string, string>>;
+  /** the Prometheus that scrapes the pods and that the gates query (the collector's) */
+  public readonly prometheus: PrometheusBackend;
+  /** HotROD's request counter, as it reaches Prometheus */
+  public readonly requestsMetric: RequestsMetric;
+  /** the endpoints users call: what the gates count and the traffic generator sends */
+  public readonly userEndpoints: readonly ServedEndpoint[];
+  /** the longest a finished span waits in the app's SDK before it is exported, in ms */
+  public readonly exportDelayMs: number;
   private attachedAnalysis?: IAnalysis;
 
   constructor(scope: Construct, id: string, props: CanaryRolloutProps) {
@@ -151,6 +172,26 @@ export class CanaryRollout extends Construct {
     validateInteger('CanaryRollout', 'runAsUser', runAsUser, 1);
     this.steps = props.steps ?? [CanaryStep.setWeight(50), CanaryStep.analysis(), CanaryStep.setWeight(100)];
     this.podLabels = { app: name };
+    this.prometheus = props.collector.prometheus;
+    this.userEndpoints = (Object.values(HOTROD_ENDPOINTS) as ServedEndpoint[]).filter((e) => e.caller === 'user');
+    this.exportDelayMs = HOTROD_EXPORT_DELAY_MS;
+    // The gates select the canary by this pod label, so a PodMonitor must copy it.
+    const podTargetLabels = [ROLLOUTS_POD_TEMPLATE_HASH_LABEL];
+    const targetLabels = this.prometheus.targetLabels([...Object.keys(this.podLabels), ROLLOUTS_POD_TEMPLATE_HASH_LABEL], podTargetLabels);
+    this.requestsMetric = {
+      name: HOTROD_REQUESTS_METRIC.name,
+      endpointLabel: this.prometheus.exposedLabel(HOTROD_REQUESTS_METRIC.endpointLabel, targetLabels),
+      errorLabel: this.prometheus.exposedLabel(HOTROD_REQUESTS_METRIC.errorLabel, targetLabels),
+      errorValue: HOTROD_REQUESTS_METRIC.errorValue,
+      hashLabel: this.prometheus.podLabelAsSeriesLabel(ROLLOUTS_POD_TEMPLATE_HASH_LABEL),
+    };
+    const scrapeAnnotations = this.prometheus.scrape(this, {
+      name,
+      selector: this.podLabels,
+      port: { name: 'frontend', number: HOTROD_IMAGE.metrics.port },
+      path: HOTROD_IMAGE.metrics.path,
+      podTargetLabels,
+    });
 
     const pipeline = props.collector.pipeline;
     this.otlpEndpoint = props.collector.otlpHttpEndpoint;
@@ -171,7 +212,7 @@ export class CanaryRollout extends Construct {
         template: {
           metadata: {
             labels: { ...this.podLabels },
-            annotations: scrapeAnnotations(HOTROD_IMAGE.metrics.port, HOTROD_IMAGE.metrics.path),
+            annotations: scrapeAnnotations,
           },
           spec: {
             automountServiceAccountToken: false,

@@ -192,8 +192,17 @@ export class MemoryLimiterProcessor extends Processor {
   }
 }
 
+/**
+ * How long the `batch` processor holds data at most before sending it on
+ * (open-telemetry/opentelemetry-collector processor/batchprocessor/factory.go @ v0.142.0: defaultTimeout).
+ */
+export const BATCH_PROCESSOR_DEFAULT_TIMEOUT = Duration.millis(200);
+
 /** The `batch` processor: batches data before export. */
 export class BatchProcessor extends Processor {
+  /** the longest data waits in the batch */
+  public readonly timeout = BATCH_PROCESSOR_DEFAULT_TIMEOUT;
+
   constructor() {
     super('batch');
   }
@@ -223,7 +232,10 @@ export interface SpanmetricsDimension {
   readonly default?: string;
 }
 
-/** How often the spanmetrics connector flushes when `metrics_flush_interval` is not set. */
+/**
+ * How often the spanmetrics connector flushes when `metrics_flush_interval` is not set
+ * (open-telemetry/opentelemetry-collector-contrib connector/spanmetricsconnector/factory.go @ v0.142.0).
+ */
 export const SPANMETRICS_DEFAULT_FLUSH_INTERVAL = Duration.seconds(60);
 
 /** Properties of a {@link SpanmetricsConnector}. */

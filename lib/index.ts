@@ -1,5 +1,7 @@
 export * from './collector-config';
 export * from './prometheus-naming';
+export * from './metrics-backend';
+export * from './analysis/evidence';
 export * from './spanmetrics-pipeline';
 export * from './otel-collector-daemon-set';
 export * from './canary-rollout';

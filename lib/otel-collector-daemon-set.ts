@@ -4,7 +4,7 @@ import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { Listener, ListenerProtocol } from './collector-config';
 import { COLLECTOR_IMAGE } from './image-facts';
-import { scrapeAnnotations } from './prometheus-naming';
+import { PrometheusBackend } from './metrics-backend';
 import { SpanmetricsPipeline } from './spanmetrics-pipeline';
 import { clusterDns, goMemLimit, Image, imageRef, validateName } from './util';
 
@@ -20,6 +20,8 @@ export interface OtelCollectorDaemonSetProps {
   readonly cpu?: kplus.Cpu;
   /** memory request and limit; GOMEMLIMIT is set to 80% of it @default Size.mebibytes(128) */
   readonly memory?: Size;
+  /** the Prometheus that scrapes the collector (and the apps that send to it), and that gates query @default PrometheusBackend.communityChart() */
+  readonly prometheus?: PrometheusBackend;
 }
 
 /** The key of the collector configuration in the ConfigMap. */
@@ -52,6 +54,8 @@ export class OtelCollectorDaemonSet extends Construct {
   public readonly service: kplus.Service;
   /** the sha256 of the rendered configuration */
   public readonly configHash: string;
+  /** the Prometheus that scrapes the collector's spanmetrics */
+  public readonly prometheus: PrometheusBackend;
 
   constructor(scope: Construct, id: string, props: OtelCollectorDaemonSetProps) {
     super(scope, id);
@@ -62,6 +66,7 @@ export class OtelCollectorDaemonSet extends Construct {
     const memory = props.memory ?? Size.mebibytes(128);
     const cpu = props.cpu ?? kplus.Cpu.millis(100);
     const labels = { app: name };
+    this.prometheus = props.prometheus ?? PrometheusBackend.communityChart();
 
     const configYaml = this.pipeline.toYaml();
     this.configHash = createHash('sha256').update(configYaml).digest('hex');
@@ -73,6 +78,10 @@ export class OtelCollectorDaemonSet extends Construct {
 
     const listeners = this.pipeline.listeners();
     const metrics = this.pipeline.prometheusExporter;
+    const metricsListener = listeners.find((l) => l.port === metrics.bind.port)!;
+    const scrapeAnnotations = this.prometheus.scrape(this, {
+      name, selector: labels, port: { name: metricsListener.name, number: metrics.bind.port }, path: metrics.path,
+    });
     const health = this.pipeline.healthCheck;
     this.daemonSet = new kplus.DaemonSet(this, 'Resource', {
       metadata: { name, labels },
@@ -80,7 +89,7 @@ export class OtelCollectorDaemonSet extends Construct {
       podMetadata: {
         labels,
         annotations: {
-          ...scrapeAnnotations(metrics.bind.port, metrics.path),
+          ...scrapeAnnotations,
           [CONFIG_HASH_ANNOTATION]: this.configHash,
         },
       },

@@ -1,5 +1,6 @@
 import { Duration } from 'cdk8s';
 import { Construct } from 'constructs';
+import { deriveTiming, DerivedTiming, formatDerivation, poissonMeanFor, requestsForErrorRatio, samplesForQuantile, SeriesPath } from './analysis/evidence';
 import { MetricSchedule } from './analysis/schedule';
 import {
   AnalysisTemplate,
@@ -8,30 +9,32 @@ import {
   AnalysisTemplateSpecMetricsFailureLimit,
   AnalysisTemplateSpecMetricsInconclusiveLimit,
 } from '../imports/argo-analysis-template-argoproj.io';
-import { AnalysisArgument, CanaryRollout, HOTROD_REQUESTS_METRIC, IAnalysis, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from './canary-rollout';
-import { podLabelToPrometheusLabel, SCRAPE_NAMESPACE_LABEL } from './prometheus-naming';
+import { AnalysisArgument, CanaryRollout, IAnalysis } from './canary-rollout';
+import { PrometheusBackend } from './metrics-backend';
 import { PodIdentity, SpanmetricsPipeline } from './spanmetrics-pipeline';
 import { argoDuration, promDuration, validateInteger } from './util';
 
 /** When a gate measures and how many bad measurements it tolerates (Argo Rollouts metric fields). */
 export interface GateTiming {
-  /** the wait before the first measurement */
+  /** the wait before the first measurement @default - derived from the pipeline (see {@link ThreeGateAnalysis.derivations}) */
   readonly initialDelay?: Duration;
-  /** the time between measurements */
+  /** the time between measurements @default - the scrape interval */
   readonly interval?: Duration;
-  /** the number of measurements */
+  /** the number of measurements @default 1 */
   readonly count?: number;
-  /** failed measurements tolerated; the gate fails on one more */
+  /** failed measurements tolerated; the gate fails on one more @default 0 */
   readonly failureLimit?: number;
-  /** inconclusive measurements tolerated */
+  /** inconclusive measurements tolerated @default 0 */
   readonly inconclusiveLimit?: number;
-  /** consecutive errors (e.g. Prometheus unreachable) tolerated */
+  /** consecutive errors (e.g. Prometheus unreachable) tolerated @default 3 */
   readonly consecutiveErrorLimit?: number;
+  /** the window of the gate's `increase()` @default - derived: the canary's whole life at the first measurement */
+  readonly window?: Duration;
 }
 
 /** The kind of question a gate answers. */
 export enum GateKind {
-  /** does the canary serve traffic at all */
+  /** has the canary served enough requests to be judged (none at all: idle) */
   TRAFFIC = 'traffic',
   /** does the canary fail too many requests */
   ERROR_RATE = 'error-rate',
@@ -49,37 +52,43 @@ export interface Gate {
   readonly query: string;
   /** the Argo Rollouts success condition */
   readonly successCondition: string;
+  /** the Argo Rollouts failure condition: a measurement that meets neither is Inconclusive */
+  readonly failureCondition: string;
   /** the threshold in the unit of the query's result */
   readonly threshold: number;
+  /** where the gate's series come from */
+  readonly path: SeriesPath;
   /** the timings, with defaults applied */
-  readonly timing: Required<GateTiming>;
+  readonly timing: Required<Omit<GateTiming, 'window'>>;
+  /** the window of its `increase()`, in seconds */
+  readonly windowSeconds: number;
 }
 
 /** Properties of a {@link ThreeGateAnalysis}. */
 export interface ThreeGateAnalysisProps {
   /** the pipeline whose spanmetrics the latency gate reads (metric and label names come from it) */
   readonly pipeline: SpanmetricsPipeline;
-  /** the rollout whose canary is judged (its namespace, metrics and pod labels) */
+  /** the rollout whose canary is judged (its namespace, metrics, pod labels and the Prometheus that scrapes it) */
   readonly rollout: CanaryRollout;
   /** the AnalysisTemplate name @default 'hotrod-analysis' */
   readonly name?: string;
-  /** the Prometheus the gates query @default 'http://prometheus-server.prometheus.svc.cluster.local' */
-  readonly prometheusAddress?: string;
-  /** the lowest canary request rate that passes the traffic gate @default 0.05 */
+  /** the lowest canary request rate that can pass, over the gate's window: a floor under the evidence @default 0.05 */
   readonly minRequestsPerSecond?: number;
   /** the highest share of failed canary requests, in 0..1 @default 0.05 */
   readonly maxErrorRatio?: number;
-  /** the highest p95 latency of the canary's spans @default Duration.seconds(1) */
+  /** the highest p95 latency of the canary's user requests @default Duration.seconds(1) */
   readonly maxP95?: Duration;
   /** the same as maxP95, in milliseconds; give one or the other @default - maxP95 */
   readonly maxP95Ms?: number;
-  /** the window of every `rate()` @default Duration.minutes(2) */
-  readonly rateWindow?: Duration;
-  /** timings of the traffic gate @default - 90s / 10s / 5, limits 3 / 5 / 3 */
+  /** the confidence the evidence must give each verdict, in (0, 1) @default 0.95 */
+  readonly confidence?: number;
+  /** how long the canary may take to serve the evidence; the traffic generator is sized from it @default Duration.minutes(1) */
+  readonly evidenceTime?: Duration;
+  /** timings of the traffic gate @default - derived */
   readonly traffic?: GateTiming;
-  /** timings of the error-rate gate @default - 60s / 10s / 3, limits 2 / 3 / 2 */
+  /** timings of the error-rate gate @default - derived */
   readonly errorRate?: GateTiming;
-  /** timings of the latency gate @default - 90s / 10s / 3, limits 2 / 3 / 2 */
+  /** timings of the latency gate @default - derived */
   readonly latency?: GateTiming;
 }
 
@@ -88,19 +97,23 @@ export const GATE_DEFAULTS = {
   minRequestsPerSecond: 0.05,
   maxErrorRatio: 0.05,
   maxP95: Duration.seconds(1),
-  rateWindow: Duration.minutes(2),
+  confidence: 0.95,
+  evidenceTime: Duration.minutes(1),
 } as const;
 
-const DEFAULT_TIMINGS: Record<GateKind, Required<GateTiming>> = {
-  [GateKind.TRAFFIC]: { initialDelay: Duration.seconds(90), interval: Duration.seconds(10), count: 5, failureLimit: 3, inconclusiveLimit: 5, consecutiveErrorLimit: 3 },
-  [GateKind.ERROR_RATE]: { initialDelay: Duration.seconds(60), interval: Duration.seconds(10), count: 3, failureLimit: 2, inconclusiveLimit: 3, consecutiveErrorLimit: 2 },
-  [GateKind.LATENCY]: { initialDelay: Duration.seconds(90), interval: Duration.seconds(10), count: 3, failureLimit: 2, inconclusiveLimit: 3, consecutiveErrorLimit: 2 },
-};
+/** The quantile the latency gate reads. */
+const LATENCY_QUANTILE = 0.95;
 
 /** The template argument that carries the canary's namespace. */
 export const NAMESPACE_ARG = 'namespace';
 /** The template argument that carries the canary's pod-template hash. */
 export const CANARY_HASH_ARG = 'canary-hash';
+
+/**
+ * How sure the traffic generator must be that the canary serves the evidence in time: requests
+ * reach pods at random, so it is sized for this share of evidence windows.
+ */
+const ARRIVAL_CONFIDENCE = 0.999;
 
 const C = 'ThreeGateAnalysis';
 
@@ -109,9 +122,14 @@ function arg(name: string): string {
   return `{{args.${name}}}`;
 }
 
-/** `metric{a="x", b="y"}` */
-function selector(metric: string, labels: Record<string, string>): string {
-  return `${metric}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(', ')}}`;
+/** `metric{a="x", b=~"y|z"}`: a value that is a list becomes a regex alternative. */
+function selector(metric: string, labels: Record<string, string | readonly string[]>): string {
+  const matchers = Object.entries(labels).map(([k, v]) => (typeof v === 'string' ? `${k}="${v}"` : `${k}=~"${v.map(escapeRegex).join('|')}"`));
+  return `${metric}{${matchers.join(', ')}}`;
+}
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, (c) => `\\\\${c}`);
 }
 
 /** A threshold as the condition prints it (no exponent, no trailing zeros). */
@@ -129,12 +147,21 @@ function latencySlug(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${slug(ms)}ms`;
 }
 
+/** Rounds seconds up to a whole multiple of 5, so derived times read well. */
+function roundUp5(seconds: number): number {
+  return Math.ceil(seconds / 5 - 1e-9) * 5;
+}
+
 /**
- * The AnalysisTemplate with the three gates that judge a HotROD canary:
- * it must serve traffic, fail few requests, and answer fast enough.
+ * The AnalysisTemplate with the three gates that judge a HotROD canary: it must have served
+ * enough user requests to be judged, fail few of them, and answer them fast enough.
  *
- * Metric and label names come from the pipeline (spanmetrics) and the rollout
- * (HotROD's counter, scraped with its pod labels); thresholds are typed props.
+ * Every gate counts only the canary's user requests (never Prometheus's scrapes or HotROD's
+ * internal calls) and judges only on evidence: the traffic gate needs the requests that make
+ * the error threshold meaningful at the stated confidence; the error and latency gates return
+ * nothing, and are Inconclusive, until that evidence is in. When the gates first measure, and
+ * the window they read, are derived from the Prometheus scrape, the spanmetrics flush and the
+ * export delay ({@link derivations}), so a slower scrape moves them.
  */
 export class ThreeGateAnalysis extends Construct implements IAnalysis {
   /** the AnalysisTemplate */
@@ -144,15 +171,23 @@ export class ThreeGateAnalysis extends Construct implements IAnalysis {
   /** the arguments the template declares, with the sources a rollout step passes */
   public readonly args: readonly AnalysisArgument[];
   /** the Prometheus the gates query */
-  public readonly prometheusAddress: string;
-  /** the lowest canary request rate that passes */
+  public readonly prometheus: PrometheusBackend;
+  /** the lowest canary request rate that can pass */
   public readonly minRequestsPerSecond: number;
   /** the highest share of failed canary requests */
   public readonly maxErrorRatio: number;
   /** the highest p95 latency in milliseconds */
   public readonly maxP95Ms: number;
-  /** the window of every `rate()` */
-  public readonly rateWindow: Duration;
+  /** the confidence each verdict is given with */
+  public readonly confidence: number;
+  /** the user requests a canary must serve in a gate's window before it is judged */
+  public readonly evidenceRequests: number;
+  /** how long the canary may take to serve them */
+  public readonly evidenceTime: Duration;
+  /** the user request rate the canary must get so that it serves the evidence in time (with {@link ARRIVAL_CONFIDENCE}) */
+  public readonly requiredCanaryRequestsPerSecond: number;
+  /** when each path's series can first hold the evidence, worst case, with the terms that make it up */
+  public readonly derivations: Readonly<Record<SeriesPath, DerivedTiming>>;
 
   constructor(scope: Construct, id: string, props: ThreeGateAnalysisProps) {
     super(scope, id);
@@ -160,10 +195,8 @@ export class ThreeGateAnalysis extends Construct implements IAnalysis {
     if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name) || name.length > 253) {
       throw new Error(`${C}: name '${name}' is not a valid Kubernetes object name; use lowercase letters, digits, '-' and '.'`);
     }
-    this.prometheusAddress = props.prometheusAddress ?? 'http://prometheus-server.prometheus.svc.cluster.local';
-    if (!/^https?:\/\/[^\s/]+(:\d+)?(\/\S*)?$/.test(this.prometheusAddress)) {
-      throw new Error(`${C}: prometheusAddress '${this.prometheusAddress}' is not an http(s) URL; use e.g. 'http://prometheus-server.prometheus.svc.cluster.local'`);
-    }
+    const rollout = props.rollout;
+    this.prometheus = rollout.prometheus;
 
     this.minRequestsPerSecond = props.minRequestsPerSecond ?? GATE_DEFAULTS.minRequestsPerSecond;
     if (!Number.isFinite(this.minRequestsPerSecond) || this.minRequestsPerSecond <= 0) {
@@ -182,49 +215,92 @@ export class ThreeGateAnalysis extends Construct implements IAnalysis {
     if (!Number.isFinite(this.maxP95Ms) || this.maxP95Ms <= 0) {
       throw new Error(`${C}: maxP95 must be a positive latency, got ${this.maxP95Ms}ms`);
     }
-    this.rateWindow = props.rateWindow ?? GATE_DEFAULTS.rateWindow;
-    argoDuration(C, 'rateWindow', this.rateWindow);
-    const window = promDuration(this.rateWindow);
-    const flush = props.pipeline.spanmetrics.metricsFlushInterval;
-    if (this.rateWindow.toMilliseconds() < 2 * flush.toMilliseconds()) {
-      throw new Error(`${C}: rateWindow ${window} is shorter than twice the spanmetrics flush interval (${flush.toSeconds()}s); `
-        + `rate() needs two points in its window: use at least ${2 * flush.toSeconds()}s`);
+    this.confidence = props.confidence ?? GATE_DEFAULTS.confidence;
+    if (!(this.confidence > 0 && this.confidence < 1)) {
+      throw new Error(`${C}: confidence must lie strictly between 0 and 1, got ${props.confidence} (for 95% write 0.95)`);
     }
+    this.evidenceTime = props.evidenceTime ?? GATE_DEFAULTS.evidenceTime;
+    argoDuration(C, 'evidenceTime', this.evidenceTime);
+    if (this.evidenceTime.toSeconds() <= 0) throw new Error(`${C}: evidenceTime must be at least 1s, got ${this.evidenceTime.toMilliseconds()}ms`);
+
+    // The evidence: enough requests for "fewer than maxErrorRatio fail" and for a p95 to mean anything.
+    this.evidenceRequests = Math.max(requestsForErrorRatio(this.maxErrorRatio, this.confidence), samplesForQuantile(LATENCY_QUANTILE, this.confidence));
+    this.requiredCanaryRequestsPerSecond = poissonMeanFor(this.evidenceRequests, ARRIVAL_CONFIDENCE) / this.evidenceTime.toSeconds();
+
+    const pipeline = props.pipeline;
+    const timing = { backend: this.prometheus, flushSeconds: pipeline.spanmetrics.metricsFlushInterval.toSeconds(), exportDelaySeconds: pipeline.exportDelayMs(rollout.exportDelayMs) / 1000 };
+    this.derivations = {
+      [SeriesPath.POD_SCRAPE]: deriveTiming(SeriesPath.POD_SCRAPE, timing, this.evidenceTime.toSeconds()),
+      [SeriesPath.SPANMETRICS]: deriveTiming(SeriesPath.SPANMETRICS, timing, this.evidenceTime.toSeconds()),
+    };
+    // One schedule for every gate: the run cannot end before its slowest gate anyway, and an idle
+    // canary must meet the traffic gate (Failed) no later than the others (Inconclusive).
+    const derivedDelay = roundUp5(Math.max(...Object.values(this.derivations).map((d) => d.totalSeconds)));
 
     this.args = [
       { name: NAMESPACE_ARG, valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
       { name: CANARY_HASH_ARG, valueFrom: { podTemplateHashValue: 'Latest' } },
     ];
 
-    const requests = HOTROD_REQUESTS_METRIC;
-    const canaryPods = {
-      [SCRAPE_NAMESPACE_LABEL]: arg(NAMESPACE_ARG),
-      [podLabelToPrometheusLabel(ROLLOUTS_POD_TEMPLATE_HASH_LABEL)]: arg(CANARY_HASH_ARG),
-    };
+    const requests = rollout.requestsMetric;
+    const userEndpoints = rollout.userEndpoints;
+    const canaryRequests = (window: string, extra: Record<string, string> = {}) => `sum(increase(${selector(requests.name, {
+      [this.prometheus.namespaceLabel]: arg(NAMESPACE_ARG),
+      [requests.hashLabel]: arg(CANARY_HASH_ARG),
+      [requests.endpointLabel]: userEndpoints.map((e) => e.spanName),
+      ...extra,
+    })}[${window}]))`;
+    const series = pipeline.series;
+    const [serviceLabel, spanNameLabel, spanKindLabel] = series.intrinsicLabels;
+    const services = [...new Set(userEndpoints.map((e) => e.service))];
     const canarySpans = {
-      [props.pipeline.dimensionLabel(PodIdentity.NAMESPACE)]: arg(NAMESPACE_ARG),
-      [props.pipeline.dimensionLabel(PodIdentity.POD_TEMPLATE_HASH)]: arg(CANARY_HASH_ARG),
+      [serviceLabel]: services.length === 1 ? services[0] : services,
+      [spanKindLabel]: SPAN_KIND_SERVER,
+      [spanNameLabel]: userEndpoints.map((e) => e.spanName),
+      [pipeline.dimensionLabel(PodIdentity.NAMESPACE)]: arg(NAMESPACE_ARG),
+      [pipeline.dimensionLabel(PodIdentity.POD_TEMPLATE_HASH)]: arg(CANARY_HASH_ARG),
     };
-    const allRequests = `sum(rate(${selector(requests.name, canaryPods)}[${window}]))`;
-    // `or vector(0)`: no failed request yet must read as 0% errors, not as an empty result.
-    const failedRequests = `(sum(rate(${selector(requests.name, { ...canaryPods, [requests.errorLabel]: requests.errorValue })}[${window}])) or vector(0))`;
-    const latencyThreshold = props.pipeline.inHistogramUnit(Duration.millis(this.maxP95Ms));
 
-    const gate = (kind: GateKind, gateName: string, query: string, op: string, threshold: number, timing?: GateTiming): Gate => ({
-      name: gateName,
-      kind,
-      query,
-      // Guarded: before data exists `result` is empty and a bare `result[0]` is an Error, not a failure.
-      successCondition: `len(result) > 0 && result[0] ${op} ${num(threshold)}`,
-      threshold,
-      timing: resolveTiming(kind, timing),
+    const latencyThreshold = pipeline.inHistogramUnit(Duration.millis(this.maxP95Ms));
+    const gate = (kind: GateKind, gateName: string, path: SeriesPath, given: GateTiming | undefined,
+      render: (window: string, windowSeconds: number) => { query: string; successCondition: string; failureCondition: string; threshold: number }): Gate => {
+      const t = this.resolveTiming(kind, given, derivedDelay);
+      const windowSeconds = given?.window?.toSeconds() ?? derivedDelay;
+      this.checkTiming(kind, t, windowSeconds, this.derivations[path]);
+      return { name: gateName, kind, path, timing: t, windowSeconds, ...render(promDuration(Duration.seconds(windowSeconds)), windowSeconds) };
+    };
+
+    // At least the evidence, and never less than the floor users know (minRequestsPerSecond over the window).
+    const trafficFloor = (windowSeconds: number) => Math.max(this.evidenceRequests, Math.ceil(this.minRequestsPerSecond * windowSeconds - 1e-9));
+    const traffic = gate(GateKind.TRAFFIC, '', SeriesPath.POD_SCRAPE, props.traffic, (w, windowSeconds) => {
+      const needed = trafficFloor(windowSeconds);
+      return {
+        query: `${canaryRequests(w)}\n`,
+        // Enough requests: judge. Some but too few: Inconclusive (pause, a person decides). None: idle, Failed.
+        successCondition: `len(result) > 0 && result[0] >= ${needed}`,
+        failureCondition: 'len(result) == 0 || result[0] < 1',
+        threshold: needed,
+      };
     });
+    const trafficGate: Gate = { ...traffic, name: `traffic-at-least-${traffic.threshold}-requests` };
+    const evidence = (w: string) => `${canaryRequests(w)} >= ${trafficGate.threshold}`;
+
     this.gates = [
-      gate(GateKind.TRAFFIC, 'traffic-detection', `${allRequests}\n`, '>=', this.minRequestsPerSecond, props.traffic),
-      gate(GateKind.ERROR_RATE, `error-rate-lt-${slug(this.maxErrorRatio * 100)}-percent`, `${failedRequests}\n/\n${allRequests}\n`, '<', this.maxErrorRatio, props.errorRate),
-      gate(GateKind.LATENCY, `latency-p95-lt-${latencySlug(this.maxP95Ms)}`,
-        `histogram_quantile(0.95, sum by (le) (rate(${selector(props.pipeline.series.durationBucket, canarySpans)}[${window}])))\n`,
-        '<', latencyThreshold, props.latency),
+      trafficGate,
+      gate(GateKind.ERROR_RATE, `error-rate-lt-${slug(this.maxErrorRatio * 100)}-percent`, SeriesPath.POD_SCRAPE, props.errorRate, (w) => ({
+        // `or vector(0)`: no failed request yet reads as 0% errors. `and on()`: no verdict without the evidence.
+        query: `(\n  (${canaryRequests(w, { [requests.errorLabel]: requests.errorValue })} or vector(0))\n  /\n  ${canaryRequests(w)}\n)\nand on()\n${evidence(w)}\n`,
+        successCondition: `len(result) > 0 && result[0] < ${num(this.maxErrorRatio)}`,
+        failureCondition: `len(result) > 0 && result[0] >= ${num(this.maxErrorRatio)}`,
+        threshold: this.maxErrorRatio,
+      })),
+      gate(GateKind.LATENCY, `latency-p95-lt-${latencySlug(this.maxP95Ms)}`, SeriesPath.SPANMETRICS, props.latency, (w) => ({
+        query: `histogram_quantile(${LATENCY_QUANTILE}, sum by (le) (increase(${selector(series.durationBucket, canarySpans)}[${w}])))\n`
+          + `and on()\nsum(increase(${selector(series.durationCount, canarySpans)}[${w}])) >= ${trafficGate.threshold}\n`,
+        successCondition: `len(result) > 0 && result[0] < ${num(latencyThreshold)}`,
+        failureCondition: `len(result) > 0 && result[0] >= ${num(latencyThreshold)}`,
+        threshold: latencyThreshold,
+      })),
     ];
 
     this.template = new AnalysisTemplate(this, 'Resource', {
@@ -237,10 +313,11 @@ export class ThreeGateAnalysis extends Construct implements IAnalysis {
           interval: argoDuration(C, `${g.kind}.interval`, g.timing.interval),
           count: AnalysisTemplateSpecMetricsCount.fromNumber(g.timing.count),
           successCondition: g.successCondition,
+          failureCondition: g.failureCondition,
           failureLimit: AnalysisTemplateSpecMetricsFailureLimit.fromNumber(g.timing.failureLimit),
           inconclusiveLimit: AnalysisTemplateSpecMetricsInconclusiveLimit.fromNumber(g.timing.inconclusiveLimit),
           consecutiveErrorLimit: AnalysisTemplateSpecMetricsConsecutiveErrorLimit.fromNumber(g.timing.consecutiveErrorLimit),
-          provider: { prometheus: { address: this.prometheusAddress, query: g.query } },
+          provider: { prometheus: { address: this.prometheus.address, query: g.query } },
         })),
       },
     });
@@ -251,28 +328,72 @@ export class ThreeGateAnalysis extends Construct implements IAnalysis {
     return this.template.name;
   }
 
+  /** The URL the gates query. */
+  public get prometheusAddress(): string {
+    return this.prometheus.address;
+  }
+
   /** The gate of a kind. */
   public gate(kind: GateKind): Gate {
     return this.gates.find((g) => g.kind === kind)!;
   }
+
+  private resolveTiming(kind: GateKind, given: GateTiming = {}, derivedDelay: number): Required<Omit<GateTiming, 'window'>> {
+    const defaults = {
+      initialDelay: Duration.seconds(derivedDelay),
+      interval: this.prometheus.scrapeInterval,
+      count: 1,
+      failureLimit: 0,
+      inconclusiveLimit: 0,
+      consecutiveErrorLimit: 3,
+    };
+    const { window: _window, ...rest } = given;
+    const t = { ...defaults, ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) } as Required<Omit<GateTiming, 'window'>>;
+    validateInteger(C, `${kind}.count`, t.count, 1);
+    validateInteger(C, `${kind}.failureLimit`, t.failureLimit, 0);
+    validateInteger(C, `${kind}.inconclusiveLimit`, t.inconclusiveLimit, 0);
+    validateInteger(C, `${kind}.consecutiveErrorLimit`, t.consecutiveErrorLimit, 0);
+    argoDuration(C, `${kind}.initialDelay`, t.initialDelay);
+    argoDuration(C, `${kind}.interval`, t.interval);
+    if (t.interval.toMilliseconds() <= 0) {
+      throw new Error(`${C}: ${kind}.interval must be at least 1s, got ${t.interval.toMilliseconds()}ms`);
+    }
+    if (t.failureLimit >= t.count) {
+      throw new Error(`${C}: ${kind}.failureLimit ${t.failureLimit} can never be exceeded with count ${t.count}; the gate could not fail: use a failureLimit below count`);
+    }
+    if (t.inconclusiveLimit >= t.count) {
+      throw new Error(`${C}: ${kind}.inconclusiveLimit ${t.inconclusiveLimit} lets all ${t.count} measurements be inconclusive, and Argo Rollouts then counts the gate `
+        + 'Successful without any evidence: use an inconclusiveLimit below count');
+    }
+    return t;
+  }
+
+  /**
+   * An override that cannot work fails the synth: a gate that ends the run (Failed or
+   * Inconclusive) before the evidence can be in Prometheus, or reads a window that cannot hold it.
+   */
+  private checkTiming(kind: GateKind, t: Required<Omit<GateTiming, 'window'>>, windowSeconds: number, derived: DerivedTiming): void {
+    const s = t.initialDelay.toSeconds();
+    const i = t.interval.toSeconds();
+    // Without evidence the traffic gate fails (no series yet) and the others are inconclusive.
+    const limit = kind === GateKind.TRAFFIC ? t.failureLimit : t.inconclusiveLimit;
+    const endsAt = s + limit * i;
+    const how = `initialDelay ${s}s + ${kind === GateKind.TRAFFIC ? 'failureLimit' : 'inconclusiveLimit'} ${limit} x interval ${i}s = ${endsAt}s`;
+    if (endsAt < derived.totalSeconds) {
+      throw new Error(`${C}: the ${kind} gate ends the run at ${endsAt}s without evidence (${how}), but the canary's evidence is in Prometheus only `
+        + `${formatDerivation(derived)} after it starts, worst case; a healthy canary would be stopped: raise ${kind}.initialDelay to at least `
+        + `${Math.ceil(derived.totalSeconds - limit * i)}s, or shorten the scrape interval, the flush interval or evidenceTime`);
+    }
+    const needed = derived.totalSeconds - derived.lag.reduce((sum, term) => sum + term.seconds, 0);
+    if (windowSeconds < needed) {
+      throw new Error(`${C}: the ${kind} gate's window ${windowSeconds}s cannot hold the evidence: the canary's first counted sample can be `
+        + `${needed - derived.evidence.seconds}s after it starts and the evidence takes ${derived.evidence.seconds}s more; use a window of at least ${needed}s`);
+    }
+  }
 }
 
-function resolveTiming(kind: GateKind, given: GateTiming = {}): Required<GateTiming> {
-  const t = { ...DEFAULT_TIMINGS[kind], ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) } as Required<GateTiming>;
-  validateInteger(C, `${kind}.count`, t.count, 1);
-  validateInteger(C, `${kind}.failureLimit`, t.failureLimit, 0);
-  validateInteger(C, `${kind}.inconclusiveLimit`, t.inconclusiveLimit, 0);
-  validateInteger(C, `${kind}.consecutiveErrorLimit`, t.consecutiveErrorLimit, 0);
-  argoDuration(C, `${kind}.initialDelay`, t.initialDelay);
-  argoDuration(C, `${kind}.interval`, t.interval);
-  if (t.interval.toMilliseconds() <= 0) {
-    throw new Error(`${C}: ${kind}.interval must be at least 1s, got ${t.interval.toMilliseconds()}ms`);
-  }
-  if (t.failureLimit >= t.count) {
-    throw new Error(`${C}: ${kind}.failureLimit ${t.failureLimit} can never be exceeded with count ${t.count}; the gate could not fail: use a failureLimit below count`);
-  }
-  return t;
-}
+/** The span kind of a service's own served requests, as spanmetrics labels it. */
+export const SPAN_KIND_SERVER = 'SPAN_KIND_SERVER';
 
 /** A gate's timing as Argo Rollouts schedules it, in seconds. */
 export function gateSchedule(gate: Gate): MetricSchedule {

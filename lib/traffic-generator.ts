@@ -9,19 +9,23 @@ import { Image, imageRef, validateName } from './util';
 export interface TrafficGeneratorProps {
   /** the rollout whose Service receives the requests */
   readonly target: CanaryRollout;
-  /** the request paths, sent in turn @default - '/', '/dispatch?customer=123', '567', '392', '731' */
+  /** the request URLs (path and query), sent in turn @default - the URLs of the rollout's user endpoints */
   readonly paths?: string[];
-  /** the pause after each request @default Duration.millis(500) */
-  readonly pause?: Duration;
+  /**
+   * The time between two requests; requests start on this beat whether or not earlier ones have
+   * answered, so a slow canary does not slow the load.
+   * @default - derived: the user request rate the analysis needs from the canary, at the first analysis weight
+   */
+  readonly requestInterval?: Duration;
   /** the longest a request may take before curl gives up @default Duration.seconds(2) */
   readonly requestTimeout?: Duration;
   /** the name of the Deployment @default 'traffic-generator' */
   readonly name?: string;
-  /** the image; it needs `sh` and `curl` @default - curlimages/curl:8.11.1 */
+  /** the image; it needs `sh`, `sleep` and `curl` @default - curlimages/curl:8.11.1 */
   readonly image?: Image;
   /** the numeric uid to run as: curlimages/curl runs as the non-numeric `curl_user` (uid 100) @default 100 */
   readonly runAsUser?: number;
-  /** CPU request and limit @default kplus.Cpu.millis(20) */
+  /** CPU request and limit @default - enough for the request rate (see {@link CURL_CPU_MS_PER_REQUEST}), at least 20m */
   readonly cpu?: kplus.Cpu;
   /** memory request and limit @default Size.mebibytes(32) */
   readonly memory?: Size;
@@ -30,11 +34,24 @@ export interface TrafficGeneratorProps {
 const C = 'TrafficGenerator';
 
 /**
- * A Deployment that keeps requests flowing to HotROD, so the canary is judged on real
- * traffic and an idle canary is never promoted.
+ * CPU one curl request costs (fork, exec, TLS-less HTTP GET), with room to spare: measured at 11.3 ms
+ * per request on this project's 2-core machine (200 sequential requests to a loopback server).
+ */
+export const CURL_CPU_MS_PER_REQUEST = 12;
+
+/** What starting a request in the background costs the shell loop (fork and the `sleep` call), allowed for in the rate. */
+export const LOOP_OVERHEAD_MS = 5;
+
+/** The highest share of an endpoint's capacity the load may take: queues at a mutex grow quickly past half load. */
+export const MAX_UTILIZATION = 0.5;
+
+/**
+ * A Deployment that keeps user requests flowing to the rollout's Service, so the canary is
+ * judged on real traffic and an idle canary is never promoted.
  *
- * Synth fails when the slowest request rate it can produce, split over the pods at the
- * rollout's first analysis weight, leaves the canary below the traffic gate's minimum.
+ * Its rate is derived from the analysis: the canary must serve the gates' evidence within their
+ * evidence time at the first analysis weight. Synth fails, with the numbers, when the rate it
+ * sends cannot give the canary that, or would load a pod past the capacity its image allows.
  */
 export class TrafficGenerator extends Construct {
   /** the Deployment */
@@ -43,8 +60,8 @@ export class TrafficGenerator extends Construct {
   public readonly targetUrl: string;
   /** the request paths */
   public readonly paths: readonly string[];
-  /** the pause after each request */
-  public readonly pause: Duration;
+  /** the time between two request starts */
+  public readonly requestInterval: Duration;
   /** the request timeout */
   public readonly requestTimeout: Duration;
 
@@ -52,7 +69,8 @@ export class TrafficGenerator extends Construct {
     super(scope, id);
     const name = props.name ?? 'traffic-generator';
     validateName(C, 'name', name);
-    this.paths = props.paths ?? ['/', '/dispatch?customer=123', '/dispatch?customer=567', '/dispatch?customer=392', '/dispatch?customer=731'];
+    const target = props.target;
+    this.paths = props.paths ?? target.userEndpoints.flatMap((e) => e.urls ?? []);
     if (this.paths.length === 0) {
       throw new Error(`${C}: paths is empty; give at least one path such as '/'`);
     }
@@ -61,15 +79,15 @@ export class TrafficGenerator extends Construct {
         throw new Error(`${C}: path '${p}' must start with '/' and contain no spaces, quotes, '$' or '\\'`);
       }
     }
-    this.pause = props.pause ?? Duration.millis(500);
     this.requestTimeout = props.requestTimeout ?? Duration.seconds(2);
-    for (const [prop, d] of [['pause', this.pause], ['requestTimeout', this.requestTimeout]] as const) {
+    this.requestInterval = props.requestInterval ?? this.derivedInterval(target);
+    for (const [prop, d] of [['requestInterval', this.requestInterval], ['requestTimeout', this.requestTimeout]] as const) {
       if (d.toMilliseconds() <= 0 || !Number.isInteger(d.toMilliseconds())) {
         throw new Error(`${C}: ${prop} must be a positive whole number of milliseconds, got ${d.toMilliseconds()}ms`);
       }
     }
-    this.targetUrl = props.target.url;
-    const cpu = props.cpu ?? kplus.Cpu.millis(20);
+    this.targetUrl = target.url;
+    const cpu = props.cpu ?? kplus.Cpu.millis(Math.max(20, Math.ceil((this.requestsPerSecond * CURL_CPU_MS_PER_REQUEST * 2) / 10) * 10));
     const memory = props.memory ?? Size.mebibytes(32);
     const runAsUser = props.runAsUser ?? CURL_IMAGE.user.uid;
     const labels = { app: name };
@@ -92,22 +110,41 @@ export class TrafficGenerator extends Construct {
     });
     this.deployment.select(kplus.LabelSelector.of({ labels }));
 
-    const target = props.target;
-    this.node.addValidation({ validate: () => this.checkCanaryRate(target) });
+    this.node.addValidation({ validate: () => [...this.checkCanaryRate(target), ...this.checkCapacity(target)] });
   }
 
-  /** The slowest request rate the loop produces: every request taking its full timeout. */
-  public get minRequestsPerSecond(): number {
-    return 1000 / (this.pause.toMilliseconds() + this.requestTimeout.toMilliseconds());
+  /** The request rate the loop keeps, allowing for its own overhead per request. */
+  public get requestsPerSecond(): number {
+    return 1000 / (this.requestInterval.toMilliseconds() + LOOP_OVERHEAD_MS);
+  }
+
+  /** The interval that gives the canary the analysis's required rate at the first analysis weight. */
+  private derivedInterval(target: CanaryRollout): Duration {
+    const [first] = target.analysisSteps();
+    const required = first?.analysis.requiredCanaryRequestsPerSecond;
+    if (!first || required === undefined) {
+      throw new Error(`${C}: rollout '${target.rollout.name}' runs no analysis that states the request rate it needs, so the request rate cannot be derived; `
+        + 'attach the analysis first (rollout.useAnalysis(gates)) or give requestInterval');
+    }
+    const pods = target.podsAtWeight(first.weight);
+    const total = (required * (pods.canary + pods.stable)) / pods.canary;
+    return Duration.millis(Math.floor(1000 / total - LOOP_OVERHEAD_MS));
   }
 
   private script(): string {
     const seconds = (d: Duration) => String(d.toMilliseconds() / 1000);
+    // Requests run in the background so the next one starts on the beat, however slow the answer.
+    // Each is reaped once it is certainly over (curl gives up after the timeout): the shell keeps
+    // the last PIDs in "$@" and waits for the oldest, which never blocks and bounds the zombies.
+    const inFlight = Math.ceil((this.requestTimeout.toMilliseconds() + 1000) / this.requestInterval.toMilliseconds());
     return [
+      'set --',
       'while true; do',
       `  for path in ${this.paths.map((p) => `'${p}'`).join(' ')}; do`,
-      `    curl -s -o /dev/null --max-time ${seconds(this.requestTimeout)} "$TARGET_URL$path" || true`,
-      `    sleep ${seconds(this.pause)}`,
+      `    curl -s -o /dev/null --max-time ${seconds(this.requestTimeout)} "$TARGET_URL$path" &`,
+      '    set -- "$@" $!',
+      `    if [ $# -gt ${inFlight} ]; then wait "$1"; shift; fi`,
+      `    sleep ${seconds(this.requestInterval)}`,
       '  done',
       'done',
       '',
@@ -116,14 +153,30 @@ export class TrafficGenerator extends Construct {
 
   private checkCanaryRate(target: CanaryRollout): string[] {
     const [first] = target.analysisSteps();
-    if (!first || first.analysis.minRequestsPerSecond === undefined) return [];
+    const required = first?.analysis.requiredCanaryRequestsPerSecond;
+    if (!first || required === undefined) return [];
     const pods = target.podsAtWeight(first.weight);
-    const canaryRate = (this.minRequestsPerSecond * pods.canary) / (pods.canary + pods.stable);
-    if (canaryRate >= first.analysis.minRequestsPerSecond) return [];
+    const canaryRate = (this.requestsPerSecond * pods.canary) / (pods.canary + pods.stable);
+    if (canaryRate >= required - 1e-9) return [];
     const rate = (n: number) => Number(n.toPrecision(3));
-    return [`traffic generator sends at least ${rate(this.minRequestsPerSecond)} req/s (pause ${this.pause.toMilliseconds()}ms + timeout ${this.requestTimeout.toMilliseconds()}ms per request); `
+    return [`traffic generator sends ${rate(this.requestsPerSecond)} req/s (one every ${this.requestInterval.toMilliseconds()}ms + ${LOOP_OVERHEAD_MS}ms loop overhead); `
       + `at the first analysis weight (${first.weight}%: ${pods.canary} canary of ${pods.canary + pods.stable} pods) the canary gets ${rate(canaryRate)} req/s, `
-      + `below the traffic gate's minRequestsPerSecond ${first.analysis.minRequestsPerSecond} of '${first.analysis.templateName}'; `
-      + 'shorten pause or requestTimeout, raise the first canary weight, or lower minRequestsPerSecond'];
+      + `but '${first.analysis.templateName}' needs ${rate(required)} req/s to gather its evidence in time; `
+      + `shorten requestInterval to at most ${Math.floor((1000 * pods.canary) / ((pods.canary + pods.stable) * required) - LOOP_OVERHEAD_MS)}ms, raise the first canary weight, or give the gates a longer evidenceTime`];
+  }
+
+  private checkCapacity(target: CanaryRollout): string[] {
+    const out: string[] = [];
+    const pods = Math.max(...target.analysisSteps().map((s) => target.podsAtWeight(s.weight)).map((p) => p.canary + p.stable), target.replicas);
+    for (const endpoint of target.userEndpoints) {
+      if (endpoint.capacityPerSecond === undefined) continue;
+      const share = this.paths.filter((p) => p.split('?')[0] === endpoint.spanName).length / this.paths.length;
+      const perPod = (this.requestsPerSecond * share) / pods;
+      if (perPod <= MAX_UTILIZATION * endpoint.capacityPerSecond) continue;
+      const rate = (n: number) => Number(n.toPrecision(3));
+      out.push(`traffic generator sends ${rate(perPod)} req/s of ${endpoint.spanName} to each of ${pods} pods, more than ${MAX_UTILIZATION * 100}% of the `
+        + `${rate(endpoint.capacityPerSecond)} req/s one pod can serve there; healthy pods would queue and look slow: lengthen requestInterval, add replicas, or lengthen the gates' evidenceTime`);
+    }
+    return out;
   }
 }

@@ -58,7 +58,7 @@ export function wiringDiagram(s: WiringSources): string {
   if (s.generator) {
     const gen = s.generator;
     node('generator', `Deployment ${gen.deployment.name}\n(namespace ${namespaceOf(gen.deployment)})`);
-    edge('generator', 'hotrodSvc', `HTTP :${new URL(gen.targetUrl).port}\n${list(gen.paths)}\none every ${gen.pause.toMilliseconds() / 1000} s`);
+    edge('generator', 'hotrodSvc', `HTTP :${new URL(gen.targetUrl).port}\n${list(gen.paths)}\none every ${gen.requestInterval.toMilliseconds() / 1000} s`);
   }
   node('hotrodSvc', `Service ${rollout.service.name} :${rollout.servicePort}\n${rollout.url}`);
   node('rollout', `Rollout ${rollout.rollout.name} (namespace ${hotrodNs})\n${rollout.image.repository}:${rollout.image.tag}, ${rollout.replicas} pods`);

@@ -1,6 +1,7 @@
 import { conditionShape, measurementPhase, MeasurementPhase, parseCondition } from '../analysis/condition';
 import { MetricRun, MetricSchedule } from '../analysis/schedule';
 import { CanaryRollout } from '../canary-rollout';
+import { DerivedTiming, SeriesPath } from '../analysis/evidence';
 import { SpanmetricsPipeline } from '../spanmetrics-pipeline';
 import { Gate, GateKind, gateSchedule, ThreeGateAnalysis } from '../three-gate-analysis';
 
@@ -41,6 +42,8 @@ export interface GateTimeline extends MetricSchedule {
   readonly name: string;
   /** the success condition, as in the template */
   readonly successCondition: string;
+  /** the failure condition: a measurement that meets neither is Inconclusive */
+  readonly failureCondition: string;
   /** the measurement times when every measurement succeeds */
   readonly measurementSeconds: readonly number[];
   /** when it can first pass: its last measurement, if all succeed */
@@ -57,6 +60,8 @@ export interface GateTimeline extends MetricSchedule {
 export enum BadCanary {
   /** serves no traffic (no series at all) */
   IDLE = 'idle',
+  /** serves some requests, but fewer than the evidence the gates need */
+  TRICKLE = 'trickle',
   /** fails too many requests */
   ERRORING = 'erroring',
   /** answers too slowly */
@@ -91,8 +96,21 @@ export interface BadCanaryVerdict {
   readonly worstCaseStopSeconds: number;
 }
 
+/** How the gates' first measurement follows from the telemetry pipeline, per series path. */
+export interface TimingDerivation {
+  /** the gates whose series take this path */
+  readonly gates: readonly string[];
+  readonly derivation: DerivedTiming;
+}
+
 /** The rollout timeline, as data. */
 export interface RolloutTimeline {
+  /** the Prometheus setup the times are derived for */
+  readonly prometheus: string;
+  /** the user requests each gate needs before it judges, and why */
+  readonly evidenceRequests: number;
+  /** the derivation of the first measurement, per series path */
+  readonly derivations: readonly TimingDerivation[];
   /** the AnalysisTemplate */
   readonly templateName: string;
   readonly steps: readonly TimelineStep[];
@@ -145,7 +163,8 @@ function resultBeside(gate: Gate, passing: boolean): number[] {
 }
 
 const DESCRIPTIONS: Record<BadCanary, string> = {
-  [BadCanary.IDLE]: 'serves no requests, so none of its series exist',
+  [BadCanary.IDLE]: 'serves no user requests, so none of its user series exist',
+  [BadCanary.TRICKLE]: 'serves some user requests, but fewer than the evidence',
   [BadCanary.ERRORING]: 'fails more requests than the error-rate gate allows',
   [BadCanary.SLOW]: 'answers slower than the latency gate allows',
   [BadCanary.NO_SPANMETRICS]: 'serves traffic, but no spanmetrics series arrive for it',
@@ -159,8 +178,10 @@ function representativeResults(kind: BadCanary, gates: ThreeGateAnalysis, pipeli
   const pick = (g: Gate): GateResult => {
     switch (kind) {
       case BadCanary.IDLE: return { result: [] };
+      // the traffic gate counts a third of the evidence; the others return nothing without it
+      case BadCanary.TRICKLE: return { result: g.kind === GateKind.TRAFFIC ? [Math.max(1, Math.floor(gates.evidenceRequests / 3))] : [] };
       case BadCanary.PROMETHEUS_DOWN: return { providerError: `${gates.prometheusAddress} unreachable` };
-      case BadCanary.NO_SPANMETRICS: return { result: readsSpanmetrics(g) ? [] : resultBeside(g, true) };
+      case BadCanary.NO_SPANMETRICS: return { result: readsSpanmetrics(g) || g.path === SeriesPath.SPANMETRICS ? [] : resultBeside(g, true) };
       case BadCanary.ERRORING: return { result: resultBeside(g, g !== gates.gate(GateKind.ERROR_RATE)) };
       case BadCanary.SLOW: return { result: resultBeside(g, g !== gates.gate(GateKind.LATENCY)) };
     }
@@ -170,7 +191,7 @@ function representativeResults(kind: BadCanary, gates: ThreeGateAnalysis, pipeli
 
 /** The phase a gate's measurement has for a result: the template's own condition decides. */
 function phaseOf(gate: Gate, r: GateResult): MeasurementPhase {
-  return 'providerError' in r ? MeasurementPhase.ERROR : measurementPhase({ successCondition: gate.successCondition }, [...r.result]).phase;
+  return 'providerError' in r ? MeasurementPhase.ERROR : measurementPhase(gate, [...r.result]).phase;
 }
 
 /** The rollout timeline of a rollout and its gates. */
@@ -198,6 +219,7 @@ export function rolloutTimeline({ rollout, gates, pipeline }: TimelineSources): 
     return {
       name: g.name,
       successCondition: g.successCondition,
+      failureCondition: g.failureCondition,
       ...schedule,
       measurementSeconds,
       firstPassSeconds: simulateGate(g, MeasurementPhase.SUCCESSFUL).atSeconds,
@@ -228,7 +250,15 @@ export function rolloutTimeline({ rollout, gates, pipeline }: TimelineSources): 
     };
   });
 
+  const derivations = Object.values(SeriesPath).map((path) => ({
+    gates: gates.gates.filter((g) => g.path === path).map((g) => g.name),
+    derivation: gates.derivations[path],
+  })).filter((d) => d.gates.length > 0);
+
   return {
+    prometheus: gates.prometheus.name,
+    evidenceRequests: gates.evidenceRequests,
+    derivations,
     templateName: gates.templateName,
     steps,
     analysisWeight: analysisStep.weight,

@@ -1,7 +1,7 @@
-import { ChildProcess, execFileSync, spawn } from 'child_process';
+import { ChildProcess, execFile, spawn } from 'child_process';
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { createServer } from 'net';
-import { tmpdir } from 'os';
+import { cpus, tmpdir } from 'os';
 import { delimiter, dirname, join } from 'path';
 import { MeasurementResult } from '../analysis/condition';
 
@@ -54,6 +54,16 @@ export function locateEngine(env: NodeJS.ProcessEnv = process.env): EngineBinari
   return { promtool, prometheus };
 }
 
+/** Runs promtool; rejects with its error output. */
+function runPromtool(promtool: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(promtool, args, { maxBuffer: 64 * 1024 * 1024 }, (error, _stdout, stderr) => {
+      if (error) reject(new Error(`promtool could not backfill the synthetic series: ${String(stderr).trim() || error.message}`));
+      else resolve();
+    });
+  });
+}
+
 /** A free TCP port on the loopback interface. */
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -95,22 +105,29 @@ function installExitHandlers(): void {
  * killed, and its folder removed, when this process exits or is interrupted.
  */
 export class PrometheusEngine {
-  /** Backfills the series and starts the server; throws {@link EngineNotFoundError} without binaries. */
-  public static async start(openMetricsText: string, binaries: EngineBinaries = locateEngine()): Promise<PrometheusEngine> {
+  /**
+   * Backfills the series (OpenMetrics chunks, each backfilled by its own promtool run, as many at
+   * once as there are cores) and starts the server; throws {@link EngineNotFoundError} without binaries.
+   */
+  public static async start(openMetricsText: string | readonly string[], binaries: EngineBinaries = locateEngine()): Promise<PrometheusEngine> {
     installExitHandlers();
     const dir = mkdtempSync(join(tmpdir(), 'rehearse-'));
     const engine = new PrometheusEngine(dir);
     live.add(engine);
     try {
-      const input = join(dir, 'series.om');
-      writeFileSync(input, openMetricsText);
-      try {
-        execFileSync(binaries.promtool, ['tsdb', 'create-blocks-from', 'openmetrics', input, join(dir, 'data')], { stdio: 'pipe' });
-      } catch (e) {
-        const err = e as { stderr?: Buffer; message: string };
-        throw new Error(`promtool could not backfill the synthetic series: ${err.stderr?.toString().trim() || err.message}`);
-      }
-      rmSync(input);
+      const chunks = typeof openMetricsText === 'string' ? [openMetricsText] : openMetricsText;
+      let next = 0;
+      const backfill = async () => {
+        while (next < chunks.length) {
+          const i = next++;
+          const input = join(dir, `series-${i}.om`);
+          writeFileSync(input, chunks[i]);
+          await runPromtool(binaries.promtool, ['tsdb', 'create-blocks-from', 'openmetrics', input, join(dir, 'data')]);
+          rmSync(input);
+        }
+      };
+      // Blocks of different runs may overlap in time; Prometheus merges them at query time.
+      await Promise.all(Array.from({ length: Math.min(cpus().length, chunks.length) }, backfill));
       writeFileSync(join(dir, 'prometheus.yml'), 'global: {}\n');
       await engine.launch(binaries.prometheus);
       return engine;

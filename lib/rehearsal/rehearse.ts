@@ -1,7 +1,8 @@
+import { MeasurementPhase } from '../analysis/condition';
 import { replayAnalysisRun, RunOutcome } from './argo-replay';
 import { QueryAnswer } from './prometheus-engine';
-import { builtInScenarios, Scenario } from './scenarios';
-import { openMetrics, PlacedScenario, placeScenarios } from './series';
+import { builtInScenarios, Expectation, Scenario } from './scenarios';
+import { openMetrics, PlacedScenario, placeScenarios, slotsUsed, Trial } from './series';
 import { RehearsalGate, RehearsalInputError, RehearsalTarget } from './target';
 
 /** Anything that answers instant queries at a Unix time: the Prometheus engine. */
@@ -9,33 +10,68 @@ export interface QueryEngine {
   query(expr: string, time: number): Promise<QueryAnswer>;
 }
 
-/** The scenarios of a target, placed in time, and the series that back them. */
-export interface RehearsalData {
-  readonly placed: readonly PlacedScenario[];
-  /** the OpenMetrics text to backfill */
-  readonly openMetrics: string;
+/** How many trials of each scenario, and the seed they are drawn from. */
+export interface TrialOptions {
+  /** trials per scenario @default 100 */
+  readonly trials?: number;
+  /** the seed of the random phases @default 1 */
+  readonly seed?: number;
 }
 
-/** One scenario's result. */
-export interface ScenarioResult {
-  readonly scenario: Scenario;
+/** The scenarios of every target, placed in time with their trials, and the series that back them. */
+export interface RehearsalData {
+  readonly targets: readonly { readonly target: RehearsalTarget; readonly placed: readonly PlacedScenario[] }[];
+  /** the OpenMetrics text to backfill, one chunk per scenario */
+  readonly chunks: readonly string[];
+}
+
+/** One trial's result. */
+export interface TrialResult {
+  readonly trial: Trial;
   readonly outcome: RunOutcome;
-  /** whether the verdict is the expected one */
   readonly asExpected: boolean;
 }
 
-/** The built-in scenarios of a target and their series. */
-export function prepareRehearsal(target: RehearsalTarget, scenarios: readonly Scenario[] = builtInScenarios(target)): RehearsalData {
-  const placed = placeScenarios(target, scenarios);
-  return { placed, openMetrics: openMetrics(target, placed) };
+/** The share a scenario's trials must reach: good canaries 99 %, bad ones and disturbed good ones every trial. */
+export function requiredShare(expectation: Expectation): number {
+  return expectation === Expectation.PROMOTED ? 0.99 : 1;
 }
 
-/** The value of each step argument in a placed scenario, as Argo Rollouts would resolve it. */
-function argumentValues(target: RehearsalTarget, placed: PlacedScenario): Record<string, string> {
+/** One scenario's results over its trials. */
+export interface ScenarioResult {
+  readonly target: RehearsalTarget;
+  readonly scenario: Scenario;
+  readonly trials: readonly TrialResult[];
+  /** the share of trials with an expected verdict */
+  readonly share: number;
+  /** how many trials ended with each verdict */
+  readonly verdicts: Readonly<Partial<Record<MeasurementPhase, number>>>;
+  /** time to verdict over the trials, in seconds after the AnalysisRun started */
+  readonly decidedAfter: { readonly p50: number; readonly p95: number };
+  /** whether the share reaches {@link requiredShare} */
+  readonly asExpected: boolean;
+}
+
+/** The built-in scenarios of each target, with their trials and series. */
+export function prepareRehearsal(targets: RehearsalTarget | readonly RehearsalTarget[], options: TrialOptions = {}, scenariosOf: (t: RehearsalTarget) => Scenario[] = builtInScenarios): RehearsalData {
+  const trials = options.trials ?? 100;
+  const seed = options.seed ?? 1;
+  let slot = 0;
+  const placedTargets = (Array.isArray(targets) ? targets : [targets] as RehearsalTarget[]).map((target) => {
+    const scenarios = scenariosOf(target);
+    const placed = placeScenarios(target, scenarios, trials, seed, slot);
+    slot += slotsUsed(target, scenarios);
+    return { target, placed };
+  });
+  return { targets: placedTargets, chunks: placedTargets.flatMap(({ target, placed }) => placed.map((p) => openMetrics(target, p))) };
+}
+
+/** The value of each step argument in a trial, as Argo Rollouts would resolve it. */
+function argumentValues(target: RehearsalTarget, placed: PlacedScenario, trial: Trial): Record<string, string> {
   return Object.fromEntries(target.args.map((a) => {
     if (a.value !== undefined) return [a.name, a.value];
     if (a.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace') return [a.name, target.namespace];
-    if (a.valueFrom?.podTemplateHashValue === 'Latest') return [a.name, placed.canaryHash];
+    if (a.valueFrom?.podTemplateHashValue === 'Latest') return [a.name, trial.canaryHash];
     if (a.valueFrom?.podTemplateHashValue === 'Stable') return [a.name, placed.stableHash];
     throw new RehearsalInputError(`analysis argument '${a.name}' takes its value from ${JSON.stringify(a.valueFrom)}, which the rehearsal cannot resolve; `
       + 'use a value, fieldRef metadata.namespace or podTemplateHashValue');
@@ -51,22 +87,73 @@ export function substituteArgs(text: string, values: Readonly<Record<string, str
   });
 }
 
-/** Replays the AnalysisRun of every placed scenario against the engine. */
-export async function runScenarios(target: RehearsalTarget, data: RehearsalData, engine: QueryEngine): Promise<ScenarioResult[]> {
-  return Promise.all(data.placed.map(async (placed) => {
-    const values = argumentValues(target, placed);
+/** Whether a trial's outcome is what its scenario expects. */
+export function outcomeAsExpected(target: RehearsalTarget, scenario: Scenario, outcome: RunOutcome): boolean {
+  switch (scenario.expectation) {
+    case Expectation.PROMOTED: return outcome.verdict === MeasurementPhase.SUCCESSFUL;
+    case Expectation.NOT_ABORTED: return outcome.verdict === MeasurementPhase.SUCCESSFUL || outcome.verdict === MeasurementPhase.INCONCLUSIVE;
+    case Expectation.STOPPED: {
+      const gate = target.gates.find((g) => g.name === outcome.decidingGate);
+      return outcome.verdict === scenario.expected && (scenario.expectedGate === undefined || gate?.kind === scenario.expectedGate);
+    }
+  }
+}
+
+/** The q-quantile of numbers (nearest rank). */
+export function quantile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+/** Runs `work` over `items` with at most `limit` in flight. */
+async function pooled<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await work(items[i]);
+    }
+  }));
+  return out;
+}
+
+/** Replays the AnalysisRun of every trial of every scenario against the engine. */
+export async function runScenarios(data: RehearsalData, engine: QueryEngine): Promise<ScenarioResult[]> {
+  const jobs = data.targets.flatMap(({ target, placed }) => placed.flatMap((p) => p.trials.map((trial) => ({ target, placed: p, trial }))));
+  const outcomes = await pooled(jobs, 8, async ({ target, placed, trial }) => {
+    const values = argumentValues(target, placed, trial);
     const gates: RehearsalGate[] = target.gates.map((g) => ({
       ...g,
       query: substituteArgs(g.query, values, g.name),
       successCondition: g.successCondition && substituteArgs(g.successCondition, values, g.name),
       failureCondition: g.failureCondition && substituteArgs(g.failureCondition, values, g.name),
     }));
-    const outcome = await replayAnalysisRun(gates, (gate, at) => engine.query(gate.query, placed.origin + at));
-    return { scenario: placed.scenario, outcome, asExpected: outcome.verdict === placed.scenario.expected };
+    return replayAnalysisRun(gates, (gate, at) => engine.query(gate.query, placed.origin + at));
+  });
+  let k = 0;
+  return data.targets.flatMap(({ target, placed }) => placed.map((p) => {
+    const trials = p.trials.map((trial) => {
+      const outcome = outcomes[k++];
+      return { trial, outcome, asExpected: outcomeAsExpected(target, p.scenario, outcome) };
+    });
+    const share = trials.filter((t) => t.asExpected).length / trials.length;
+    const verdicts: Partial<Record<MeasurementPhase, number>> = {};
+    for (const t of trials) verdicts[t.outcome.verdict] = (verdicts[t.outcome.verdict] ?? 0) + 1;
+    const times = trials.map((t) => t.outcome.decidedAfterSeconds);
+    return {
+      target,
+      scenario: p.scenario,
+      trials,
+      share,
+      verdicts,
+      decidedAfter: { p50: quantile(times, 0.5), p95: quantile(times, 0.95) },
+      asExpected: share >= requiredShare(p.scenario.expectation) - 1e-9,
+    };
   }));
 }
 
-/** Whether every verdict was the expected one. */
+/** Whether every scenario reached its required share. */
 export function allAsExpected(results: readonly ScenarioResult[]): boolean {
   return results.every((r) => r.asExpected);
 }

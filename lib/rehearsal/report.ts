@@ -1,20 +1,41 @@
 import { MeasurementResult } from '../analysis/condition';
-import { GateOutcome } from './argo-replay';
-import { ScenarioResult } from './rehearse';
+import { RunOutcome } from './argo-replay';
+import { requiredShare, ScenarioResult } from './rehearse';
 
 /** The `--json` document. */
 export interface RehearsalReport {
-  readonly scenarios: {
-    readonly name: string;
-    readonly expected: string;
-    readonly verdict: string;
-    readonly decidedAfterSeconds: number;
-    readonly gates: {
+  readonly setups: {
+    /** the target: where the gates were read from, and the Prometheus setup */
+    readonly source: string;
+    readonly prometheus: string;
+    readonly scenarios: {
       readonly name: string;
-      readonly phase: string;
-      readonly decidedAfterSeconds: number;
-      /** `value`: the first sample of the result; null for an empty result or a query error; "NaN"/"+Inf"/"-Inf" as Prometheus writes them */
-      readonly measurements: { readonly atSeconds: number; readonly value: number | string | null; readonly phase: string }[];
+      readonly expectation: string;
+      readonly expected: string;
+      readonly expectedGate: string | null;
+      readonly trials: number;
+      /** the share of trials with an expected verdict, and the share required */
+      readonly share: number;
+      readonly requiredShare: number;
+      readonly asExpected: boolean;
+      /** trials per verdict */
+      readonly verdicts: Record<string, number>;
+      /** time to verdict over the trials, seconds after the AnalysisRun started */
+      readonly decidedAfterSeconds: { readonly p50: number; readonly p95: number };
+      /** the first trial that missed its expectation, in full, or the first trial when none did */
+      readonly example: {
+        readonly trial: number;
+        readonly verdict: string;
+        readonly decidingGate: string;
+        readonly decidedAfterSeconds: number;
+        readonly gates: {
+          readonly name: string;
+          readonly phase: string;
+          readonly decidedAfterSeconds: number;
+          /** `value`: the first sample of the result; null for an empty result or a query error; "NaN"/"+Inf"/"-Inf" as Prometheus writes them */
+          readonly measurements: { readonly atSeconds: number; readonly value: number | string | null; readonly phase: string }[];
+        }[];
+      };
     }[];
   }[];
 }
@@ -31,20 +52,49 @@ function jsonValue(v: number | undefined): number | string | null {
   return v;
 }
 
+/** The trial a report shows in full: the first that missed, else the first. */
+function exampleOf(r: ScenarioResult) {
+  return r.trials.find((t) => !t.asExpected) ?? r.trials[0];
+}
+
+function gatesJson(o: RunOutcome) {
+  return o.gates.map((g) => ({
+    name: g.name,
+    phase: g.phase,
+    decidedAfterSeconds: g.decidedAfterSeconds,
+    measurements: g.measurements.map((m) => ({ atSeconds: m.atSeconds, value: jsonValue(firstValue(m.result)), phase: m.phase })),
+  }));
+}
+
 /** The results as the `--json` document. */
 export function toReport(results: readonly ScenarioResult[]): RehearsalReport {
+  const sources = [...new Set(results.map((r) => r.target))];
   return {
-    scenarios: results.map((r) => ({
-      name: r.scenario.name,
-      expected: r.scenario.expected,
-      verdict: r.outcome.verdict,
-      decidedAfterSeconds: r.outcome.decidedAfterSeconds,
-      gates: r.outcome.gates.map((g) => ({
-        name: g.name,
-        phase: g.phase,
-        decidedAfterSeconds: g.decidedAfterSeconds,
-        measurements: g.measurements.map((m) => ({ atSeconds: m.atSeconds, value: jsonValue(firstValue(m.result)), phase: m.phase })),
-      })),
+    setups: sources.map((target) => ({
+      source: target.source,
+      prometheus: target.prometheus.name,
+      scenarios: results.filter((r) => r.target === target).map((r) => {
+        const ex = exampleOf(r);
+        return {
+          name: r.scenario.name,
+          expectation: r.scenario.expectation,
+          expected: r.scenario.expected,
+          expectedGate: r.scenario.expectedGate ?? null,
+          trials: r.trials.length,
+          share: r.share,
+          requiredShare: requiredShare(r.scenario.expectation),
+          asExpected: r.asExpected,
+          verdicts: { ...r.verdicts } as Record<string, number>,
+          decidedAfterSeconds: r.decidedAfter,
+          example: {
+            trial: ex.trial.index,
+            verdict: ex.outcome.verdict,
+            decidingGate: ex.outcome.decidingGate,
+            decidedAfterSeconds: ex.outcome.decidedAfterSeconds,
+            gates: gatesJson(ex.outcome),
+          },
+        };
+      }),
     })),
   };
 }
@@ -58,34 +108,40 @@ function shortValue(result: MeasurementResult | undefined): string {
   return Math.abs(v) >= 1000 ? v.toFixed(0) : Number(v.toPrecision(3)).toString();
 }
 
-function gatePhase(g: GateOutcome): string {
-  if (g.phase === 'Pending') return 'Pending (never measured)';
-  return g.terminated ? `${g.phase} (run ended)` : g.phase;
+function pct(share: number): string {
+  return `${Number((share * 100).toFixed(1))}%`;
 }
 
-/** The table printed per scenario. */
+/** The table printed per Prometheus setup: one line per scenario, and the measurements of a trial that missed. */
 export function formatResults(results: readonly ScenarioResult[]): string {
   const out: string[] = [];
-  const nameWidth = Math.max(...results.flatMap((r) => r.outcome.gates.map((g) => g.name.length)), 4);
-  for (const r of results) {
-    const o = r.outcome;
-    const mark = r.asExpected ? 'ok' : `UNEXPECTED (expected ${r.scenario.expected})`;
-    const why = o.verdict === 'Successful' ? 'all gates passed' : `decided by ${o.decidingGate}`;
-    out.push(`${r.scenario.name}: ${o.verdict} after ${o.decidedAfterSeconds}s, ${why}  [${mark}]`);
-    out.push(`  ${r.scenario.description}`);
-    out.push(`  ${'gate'.padEnd(nameWidth)}  ${'phase'.padEnd(26)}  ${'after'.padStart(5)}  measurements (time: value phase)`);
-    for (const g of o.gates) {
-      const ms = g.measurements.map((m) => `${m.atSeconds}s: ${shortValue(m.result)} ${m.phase[0]}`).join(', ');
-      out.push(`  ${g.name.padEnd(nameWidth)}  ${gatePhase(g).padEnd(26)}  ${`${g.decidedAfterSeconds}s`.padStart(5)}  ${ms || '-'}`);
-      const error = g.measurements.find((m) => m.error)?.error;
-      if (error) out.push(`  ${''.padEnd(nameWidth)}  error: ${error.split('\n')[0]}`);
+  const sources = [...new Set(results.map((r) => r.target))];
+  const width = Math.max(...results.map((r) => r.scenario.name.length), 8);
+  for (const target of sources) {
+    const rs = results.filter((r) => r.target === target);
+    out.push(`${target.prometheus.name} (scrape ${target.prometheus.scrapeSeconds}s, spanmetrics flush ${target.spanmetrics.flushSeconds}s): ${rs[0]?.trials.length ?? 0} trials per scenario`);
+    out.push(`  ${'scenario'.padEnd(width)}  ${'expected'.padEnd(34)}  ${'as expected'.padStart(11)}  ${'verdicts'.padEnd(40)}  time to verdict p50 / p95`);
+    for (const r of rs) {
+      const expected = r.scenario.expectation === 'stopped'
+        ? `${r.scenario.expected} by ${r.scenario.expectedGate ?? 'any'} gate`
+        : r.scenario.expectation === 'promoted' ? 'Successful (promoted)' : 'not aborted';
+      const verdicts = Object.entries(r.verdicts).map(([v, n]) => `${v} ${n}`).join(', ');
+      const mark = r.asExpected ? '' : `  UNEXPECTED (needs ${pct(requiredShare(r.scenario.expectation))})`;
+      out.push(`  ${r.scenario.name.padEnd(width)}  ${expected.padEnd(34)}  ${pct(r.share).padStart(11)}  ${verdicts.padEnd(40)}  ${r.decidedAfter.p50}s / ${r.decidedAfter.p95}s${mark}`);
+    }
+    for (const r of rs.filter((x) => !x.asExpected)) {
+      const ex = exampleOf(r);
+      out.push(`  ${r.scenario.name}, trial ${ex.trial.index}: ${ex.outcome.verdict} after ${ex.outcome.decidedAfterSeconds}s, decided by ${ex.outcome.decidingGate}`);
+      for (const g of ex.outcome.gates) {
+        out.push(`    ${g.name}: ${g.phase}${g.terminated ? ' (run ended)' : ''}; ${g.measurements.map((m) => `${m.atSeconds}s: ${shortValue(m.result)} ${m.phase[0]}`).join(', ') || '-'}`);
+      }
     }
     out.push('');
   }
-  const unexpected = results.filter((r) => !r.asExpected).map((r) => r.scenario.name);
-  out.push('phases: S Successful, F Failed, E Error, I Inconclusive; times are seconds after the AnalysisRun started');
-  out.push(unexpected.length === 0
-    ? `all ${results.length} scenarios reached their expected verdicts`
-    : `${unexpected.length} of ${results.length} scenarios reached an unexpected verdict: ${unexpected.join(', ')}`);
+  const missed = results.filter((r) => !r.asExpected);
+  out.push('times are seconds after the AnalysisRun started; good canaries must be promoted in 99% of trials, bad ones stopped in every trial');
+  out.push(missed.length === 0
+    ? `all ${results.length} scenario runs reached their expected verdicts`
+    : `${missed.length} of ${results.length} scenario runs missed: ${missed.map((r) => `${r.scenario.name} (${r.target.prometheus.name})`).join(', ')}`);
   return out.join('\n');
 }

@@ -1,17 +1,33 @@
-import { Duration } from 'cdk8s';
 import { MeasurementPhase } from '../analysis/condition';
-import { durationInUnit } from '../collector-config';
-import { GATE_DEFAULTS, GateKind } from '../three-gate-analysis';
+import { GateKind } from '../three-gate-analysis';
 import { RehearsalTarget } from './target';
 
 /** What the pods of one side (stable or canary) serve, each. */
 export interface PodTraffic {
-  /** requests per second each pod serves (HotROD counts one per server span; spanmetrics sees the same spans) */
-  readonly requestsPerSecond: number;
-  /** the share of them that fail, 0..1 */
+  /** user requests per second each pod serves (the traffic generator's, split over the pods) */
+  readonly userRequestsPerSecond: number;
+  /** the share of user requests that fail, 0..1 (failures are `/dispatch` requests; `/` never fails) */
   readonly errorRatio: number;
-  /** the 95th percentile of their span durations, in the histogram unit */
-  readonly p95: number;
+  /** the 95th percentile of the user requests' durations, in ms (what the latency gate reads) */
+  readonly p95Ms: number;
+}
+
+/** Something that happens to the telemetry pipeline during the analysis. */
+export enum Disruption {
+  /** the collector exports no spanmetrics at all (broken metrics pipeline) */
+  NO_SPANMETRICS = 'no-spanmetrics',
+  /** the collector pod the canary's spans reach restarts mid-analysis: its spanmetrics counters start again from zero */
+  COLLECTOR_RESTART = 'collector-restart',
+}
+
+/** The verdicts a scenario accepts. */
+export enum Expectation {
+  /** a good canary: promoted */
+  PROMOTED = 'promoted',
+  /** a bad canary: stopped with the expected phase and gate */
+  STOPPED = 'stopped',
+  /** a good canary whose evidence was disturbed: never aborted; promoted, or paused for a person */
+  NOT_ABORTED = 'not-aborted',
 }
 
 /** A situation the gates must judge, with the verdict they should reach. */
@@ -19,91 +35,95 @@ export interface Scenario {
   readonly name: string;
   /** one line: what is going on */
   readonly description: string;
+  readonly expectation: Expectation;
+  /** the phase a stopped run must end with */
   readonly expected: MeasurementPhase;
-  /** the kind of gate that should decide, when the verdict is not Successful */
+  /** the kind of gate that should decide, when the canary must be stopped */
   readonly expectedGate?: GateKind;
   readonly stable: PodTraffic;
   readonly canary: PodTraffic;
-  /** whether the collector exports spanmetrics at all */
-  readonly spanmetrics: boolean;
+  readonly disruption?: Disruption;
 }
 
-/** How far inside and outside its threshold each gate's "just inside/outside" pair sits, as a share of the threshold. */
-export const THRESHOLD_MARGINS: Record<GateKind, { readonly inside: number; readonly outside: number }> = {
-  // A canary this close to the minimum serves one request every ~15 s: a 2m rate() holds a handful
-  // of increments, loses the one that created the series, and the first measurements' windows
-  // reach back before the canary existed. Measured: 1.25x the minimum still fails; 1.5x passes.
-  [GateKind.TRAFFIC]: { inside: 0.5, outside: 0.25 },
-  [GateKind.ERROR_RATE]: { inside: 0.1, outside: 0.1 },
-  [GateKind.LATENCY]: { inside: 0.1, outside: 0.1 },
-};
+/**
+ * How far inside and outside its threshold each gate's "just inside/outside" pair sits, as a share
+ * of the threshold. The latency gate interpolates within a bucket, so 10 % is resolved. The error
+ * gate counts whole failures: over its evidence of n requests it cannot tell ratios closer than
+ * one failure apart, 1 / (n x maxErrorRatio) of the threshold (a third at 60 requests and 5 %).
+ */
+export function thresholdMargin(kind: GateKind.ERROR_RATE | GateKind.LATENCY, evidenceRequests: number, maxErrorRatio: number): number {
+  return kind === GateKind.LATENCY ? 0.1 : Math.min(0.5, Math.max(0.1, 1 / (evidenceRequests * maxErrorRatio)));
+}
 
 /**
- * Requests (server spans) per second each pod serves under the traffic generator's load: about
- * 2 `/dispatch` calls per second spread over the pods, each fanning out into server spans of
- * frontend, customer, driver and route, all counted by `hotrod_requests_total`.
+ * A healthy HotROD `/dispatch` answers in about 0.7 s (300 ms customer lookup, 10 driver lookups
+ * of 10 ms, 10 route calls of 50 ms through 3 workers); with the fast `/` requests the p95 of user
+ * requests sits near 0.8 s. Expressed as a share of the latency threshold for other thresholds.
  */
-export const HEALTHY_REQUESTS_PER_POD = 10;
+export const HEALTHY_P95_MS = 800;
+
+/** The share of a trickle's requests against the evidence: a canary that serves some, but about a third of what the gates need. */
+const TRICKLE_SHARE = 1 / 3;
 
 /** The thresholds of the gates, read from their conditions; a kind without a gate has none. */
-export function gateThresholds(target: RehearsalTarget): Partial<Record<GateKind, { value: number; above: boolean }>> {
-  const out: Partial<Record<GateKind, { value: number; above: boolean }>> = {};
+export function gateThresholds(target: RehearsalTarget): Partial<Record<GateKind, number>> {
+  const out: Partial<Record<GateKind, number>> = {};
   for (const g of target.gates) {
-    if (g.kind && g.threshold && out[g.kind] === undefined) {
-      out[g.kind] = { value: g.threshold.value, above: g.threshold.op === '>' || g.threshold.op === '>=' };
-    }
+    if (g.kind && g.threshold && out[g.kind] === undefined) out[g.kind] = g.threshold.value;
   }
   return out;
 }
 
 /**
- * The built-in scenarios. Healthy values sit well inside the thresholds, bad ones well outside,
- * and each gate gets a pair just inside / just outside its own threshold.
+ * The built-in scenarios: good canaries that must be promoted, bad ones that must be stopped by
+ * the right gate, and a collector restart that must never abort a good canary. Each canary serves
+ * the traffic generator's share of user requests unless the scenario says otherwise.
  */
 export function builtInScenarios(target: RehearsalTarget): Scenario[] {
   const t = gateThresholds(target);
-  const inUnit = (ms: number) => durationInUnit(Duration.millis(ms), target.spanmetrics.series.histogramUnit);
-  const unit = target.spanmetrics.series.histogramUnit;
-  const maxError = t[GateKind.ERROR_RATE]?.value ?? GATE_DEFAULTS.maxErrorRatio;
-  const maxP95 = t[GateKind.LATENCY]?.value ?? inUnit(GATE_DEFAULTS.maxP95.toMilliseconds());
-  const healthy: PodTraffic = { requestsPerSecond: HEALTHY_REQUESTS_PER_POD, errorRatio: maxError / 5, p95: maxP95 * 0.3 };
-  const idle: PodTraffic = { ...healthy, requestsPerSecond: 0 };
-  const scenario = (name: string, description: string, expected: MeasurementPhase, expectedGate: GateKind | undefined,
-    canary: Partial<PodTraffic>, stable: Partial<PodTraffic> = {}, spanmetrics = true): Scenario =>
-    ({ name, description, expected, expectedGate, canary: { ...healthy, ...canary }, stable: { ...healthy, ...stable }, spanmetrics });
+  const maxError = t[GateKind.ERROR_RATE] ?? 0.05;
+  const maxP95 = latencyThresholdMs(target, t[GateKind.LATENCY]) ?? 1000;
+  const evidence = t[GateKind.TRAFFIC] ?? 60;
+  const rate = target.canaryUserRequestsPerSecond;
+  const healthy: PodTraffic = { userRequestsPerSecond: rate, errorRatio: maxError / 5, p95Ms: Math.min(HEALTHY_P95_MS, maxP95 * 0.8) };
+  const P = MeasurementPhase;
+  const scenario = (name: string, description: string, expectation: Expectation, expected: MeasurementPhase, expectedGate: GateKind | undefined,
+    canary: Partial<PodTraffic>, stable: Partial<PodTraffic> = {}, disruption?: Disruption): Scenario =>
+    ({ name, description, expectation, expected, expectedGate, canary: { ...healthy, ...canary }, stable: { ...healthy, ...stable }, disruption });
+  const horizon = Math.max(...target.gates.map((g) => g.initialDelaySeconds));
+  const errorMargin = thresholdMargin(GateKind.ERROR_RATE, evidence, maxError);
+  const latencyMargin = thresholdMargin(GateKind.LATENCY, evidence, maxError);
 
-  const scenarios: Scenario[] = [
-    scenario('healthy', 'canary and stable serve fast, with few errors', MeasurementPhase.SUCCESSFUL, undefined, {}),
-    // The guarded error-rate gate reads "no canary requests" as a failure and starts first.
-    scenario('idle-canary', 'all traffic goes to the stable pods; the canary serves nothing', MeasurementPhase.FAILED, GateKind.ERROR_RATE,
-      idle, { requestsPerSecond: 2 * HEALTHY_REQUESTS_PER_POD }),
-    scenario('erroring-canary', `the canary fails ${pct(Math.min(1, 4 * maxError))} of its requests`, MeasurementPhase.FAILED, GateKind.ERROR_RATE,
-      { errorRatio: Math.min(1, 4 * maxError) }),
-    scenario('slow-canary', `the canary's p95 is ${num(1.5 * maxP95)}${unit} (1.5 x the threshold)`, MeasurementPhase.FAILED, GateKind.LATENCY,
-      { p95: 1.5 * maxP95 }),
-    scenario('no-spanmetrics', 'the collector exports nothing: the latency series do not exist', MeasurementPhase.FAILED, GateKind.LATENCY,
-      {}, {}, false),
-    scenario('bad-stable-good-canary', `stable pods fail ${pct(Math.min(1, 6 * maxError))} with a p95 of ${num(3 * maxP95)}${unit}; the canary is fine`,
-      MeasurementPhase.SUCCESSFUL, undefined, {}, { errorRatio: Math.min(1, 6 * maxError), p95: 3 * maxP95 }),
+  return [
+    scenario('healthy', `canary and stable answer in ${num(healthy.p95Ms)}ms (p95) and fail ${pct(healthy.errorRatio)}`, Expectation.PROMOTED, P.SUCCESSFUL, undefined, {}),
+    scenario('bad-stable-good-canary', `stable pods fail ${pct(Math.min(1, 6 * maxError))} with a p95 of ${num(2 * maxP95)}ms; the canary is fine`,
+      Expectation.PROMOTED, P.SUCCESSFUL, undefined, {}, { errorRatio: Math.min(1, 6 * maxError), p95Ms: 2 * maxP95 }),
+    scenario('error-rate-just-inside', `the canary fails ${pct(maxError * (1 - errorMargin))} of its user requests`,
+      Expectation.PROMOTED, P.SUCCESSFUL, undefined, { errorRatio: maxError * (1 - errorMargin) }),
+    scenario('latency-just-inside', `the canary's p95 is ${num(maxP95 * (1 - latencyMargin))}ms`,
+      Expectation.PROMOTED, P.SUCCESSFUL, undefined, { p95Ms: maxP95 * (1 - latencyMargin) }),
+    scenario('idle-canary', 'the canary serves no user request; Prometheus still scrapes its /metrics', Expectation.STOPPED, P.FAILED, GateKind.TRAFFIC,
+      { userRequestsPerSecond: 0 }, { userRequestsPerSecond: 2 * rate }),
+    scenario('trickle', `the canary serves ${num(evidence * TRICKLE_SHARE)} user requests before the gates measure, a third of the evidence`,
+      Expectation.STOPPED, P.INCONCLUSIVE, GateKind.TRAFFIC, { userRequestsPerSecond: (evidence * TRICKLE_SHARE) / horizon }),
+    scenario('erroring-canary', `the canary fails ${pct(Math.min(1, 4 * maxError))} of its user requests (its /dispatch fails, internal calls succeed)`,
+      Expectation.STOPPED, P.FAILED, GateKind.ERROR_RATE, { errorRatio: Math.min(1, 4 * maxError) }),
+    scenario('error-rate-just-outside', `the canary fails ${pct(maxError * (1 + errorMargin))} of its user requests`,
+      Expectation.STOPPED, P.FAILED, GateKind.ERROR_RATE, { errorRatio: maxError * (1 + errorMargin) }),
+    scenario('slow-dispatch', `the canary's /dispatch p95 is ${num(1.6 * maxP95)}ms while its internal spans stay fast`, Expectation.STOPPED, P.FAILED, GateKind.LATENCY,
+      { p95Ms: 1.6 * maxP95 }),
+    scenario('latency-just-outside', `the canary's p95 is ${num(maxP95 * (1 + latencyMargin))}ms`,
+      Expectation.STOPPED, P.FAILED, GateKind.LATENCY, { p95Ms: maxP95 * (1 + latencyMargin) }),
+    scenario('no-spanmetrics', 'the collector exports no spanmetrics: the latency gate never gets its evidence', Expectation.STOPPED, P.INCONCLUSIVE, GateKind.LATENCY,
+      {}, {}, Disruption.NO_SPANMETRICS),
+    scenario('collector-restart', 'the collector the canary reports to restarts mid-analysis; its spanmetrics counters start again from zero',
+      Expectation.NOT_ABORTED, P.SUCCESSFUL, undefined, {}, {}, Disruption.COLLECTOR_RESTART),
   ];
+}
 
-  const units: Record<keyof PodTraffic, string> = { requestsPerSecond: ' req/s', errorRatio: '', p95: unit };
-  const pair = (kind: GateKind, label: string, field: keyof PodTraffic) => {
-    const threshold = t[kind];
-    if (!threshold) return;
-    for (const inside of [true, false]) {
-      const margin = inside ? THRESHOLD_MARGINS[kind].inside : THRESHOLD_MARGINS[kind].outside;
-      const factor = 1 + (threshold.above === inside ? margin : -margin);
-      const value = threshold.value * factor;
-      scenarios.push(scenario(`${label}-just-${inside ? 'inside' : 'outside'}`,
-        `canary ${field} ${num(value)}${units[field]}, ${inside ? 'inside' : 'outside'} the threshold ${num(threshold.value)}${units[field]}`,
-        inside ? MeasurementPhase.SUCCESSFUL : MeasurementPhase.FAILED, inside ? undefined : kind, { [field]: value }));
-    }
-  };
-  pair(GateKind.TRAFFIC, 'traffic', 'requestsPerSecond');
-  pair(GateKind.ERROR_RATE, 'error-rate', 'errorRatio');
-  pair(GateKind.LATENCY, 'latency', 'p95');
-  return scenarios;
+/** The latency gate's threshold in ms (its histogram may be in seconds). */
+function latencyThresholdMs(target: RehearsalTarget, threshold: number | undefined): number | undefined {
+  return threshold === undefined ? undefined : threshold * target.spanmetrics.msPerUnit;
 }
 
 function num(n: number): string {

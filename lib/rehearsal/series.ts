@@ -1,74 +1,70 @@
-import { HOTROD_IMAGE } from '../image-facts';
 import { createHash } from 'crypto';
-import { podLabelToPrometheusLabel, SCRAPE_NAMESPACE_LABEL, SCRAPE_POD_LABEL } from '../prometheus-naming';
-import { PodTraffic, Scenario } from './scenarios';
+import { HOTROD_ENDPOINTS, HOTROD_ROUTES_PER_DISPATCH, ServedEndpoint } from '../image-facts';
+import { PodScrape } from '../metrics-backend';
+import { sanitizeLabelName } from '../prometheus-naming';
+import { SPAN_KIND_SERVER } from '../three-gate-analysis';
+import { Disruption, PodTraffic, Scenario } from './scenarios';
 import { PodField, RehearsalTarget } from './target';
 
 /**
- * The synthetic series of each scenario, as Prometheus would have stored them:
+ * The synthetic series of the rehearsal, as Prometheus would have stored them, for many trials
+ * of each scenario. Each trial draws what a cluster picks at random:
  *
- * - HotROD's request counter is scraped from every HotROD pod every {@link TIMING.scrapeSeconds},
- *   with the scrape's target labels (namespace, pod, every pod label, job, instance); a series
- *   exists from the scrape after its first increment, as client libraries create it then;
- * - the spanmetrics counters and histogram are scraped from the collector pod on the HotROD pod's
- *   node, with the collector pod's target labels; they only change when the connector flushes
- *   (every flush interval, per collector), so most scrapes repeat the previous value;
- * - the stable pods have served for an hour; the canary pods start serving when the AnalysisRun
- *   starts (t = 0), which is when Argo Rollouts begins the analysis step: right after the canary
- *   pods became available.
+ * - when Prometheus discovers the new canary pod (0 .. the backend's discovery delay after it
+ *   starts serving) and the phase of its scrapes (0 .. the scrape interval, as Prometheus
+ *   derives it from a hash of the target);
+ * - the phase of the collector's scrapes and of its spanmetrics flushes (the connector's ticker
+ *   starts with the collector), and how long spans wait before they reach it (0 .. the export delay);
+ * - for a collector restart: when it happens, and the new pod's discovery and scrape phase.
  *
- * Every scenario gets its own stretch of time, far enough from the others that no rate() window
- * or lookback reaches into a neighbour, so one TSDB serves all of them.
+ * HotROD is modelled as it is (jaeger examples/hotrod @ v1.76.0): its counter counts every server
+ * span, so Prometheus's own `/metrics` scrapes and the internal `/customer`, `FindNearest` and
+ * ten `/route` calls per `/dispatch` are in it; both `error` children of an endpoint appear at 0
+ * with its first request; spanmetrics sees the same server spans (client spans are left out:
+ * they would only dilute an unfiltered gate further). The canary starts serving when the
+ * AnalysisRun starts (t = 0, the latest it can), the stable pods have served for an hour.
+ * Request counts are deterministic (rate x time); only timing is drawn.
+ *
+ * Trials of a scenario share its stretch of time and its stable pods; each has its own canary
+ * pod-template hash, which every gate selects on. Each scenario gets its own hour, so no window
+ * reaches a neighbour, and one TSDB holds every scenario of every Prometheus setup.
  */
 
-/** The timing model, in seconds. */
-export const TIMING = {
-  /** Prometheus's scrape interval for both jobs */
-  scrapeSeconds: 15,
-  /** when, within a scrape interval, HotROD pods and collector pods are scraped */
-  hotrodScrapeOffset: 5,
-  collectorScrapeOffset: 10,
-  /** how long the stable pods have been serving when the analysis starts */
-  stableAgeSeconds: 3600,
-  /** the series written before the analysis starts */
-  historySeconds: 600,
-  /** the flush phase of the stable pods' collector and the canary pods' collector (they run on different nodes) */
-  stableFlushPhase: 0,
-  /** the canary's first spans are flushed this long after it starts serving */
-  canaryFlushPhase: 30,
-  /** the first scenario's analysis start: 2025-01-01T00:00:00Z plus the history */
-  epochSeconds: 1735689600,
-} as const;
+/** How long a restarted collector is away, in seconds: spans sent meanwhile are lost. */
+export const COLLECTOR_RESTART_GAP_SECONDS = 10;
 
-/** Labels Prometheus sets on every scraped series: the job and the scraped address. */
-const JOB_LABEL = 'job';
-const INSTANCE_LABEL = 'instance';
-/** The job name of the prometheus-community chart's annotation-driven pod scrape. */
-const POD_SCRAPE_JOB = 'kubernetes-pods';
+/** The first analysis start: 2025-01-01T00:00:00Z plus a margin for the stable pods' history. */
+const EPOCH_SECONDS = 1735689600 + 3600;
 
-/** The HotROD endpoint, span and service the synthetic traffic hits (values only; names come from the target). */
-const ENDPOINT = '/dispatch';
-const SPAN = { service: 'frontend', name: 'HTTP GET /dispatch', kind: 'SPAN_KIND_SERVER', ok: 'STATUS_CODE_UNSET', error: 'STATUS_CODE_ERROR' };
-
-/** One pod of a scenario, with its identity. */
-export interface SyntheticPod {
-  readonly name: string;
-  readonly hash: string;
-  readonly node: string;
-  readonly traffic: PodTraffic;
-  /** seconds (relative to the analysis start) the pod started serving */
-  readonly startedAt: number;
+/** What one trial drew. */
+export interface TrialPhases {
+  /** seconds after the canary starts serving until it is a scrape target */
+  readonly discovery: number;
+  /** the phase of the canary pods' scrapes: they happen at phase + k x interval */
+  readonly canaryScrapePhase: number;
+  readonly collectorScrapePhase: number;
+  /** the phase of the connector's flushes */
   readonly flushPhase: number;
+  /** how long a finished span takes to reach the connector */
+  readonly exportDelay: number;
+  /** a collector restart: when it goes down, and the new pod's discovery delay and scrape phase */
+  readonly restart?: { readonly at: number; readonly discovery: number; readonly scrapePhase: number };
 }
 
-/** A scenario placed in time, with its pods and the values its arguments take. */
+/** One trial of a scenario. */
+export interface Trial {
+  readonly index: number;
+  readonly canaryHash: string;
+  readonly phases: TrialPhases;
+}
+
+/** A scenario placed in time, with its trials. */
 export interface PlacedScenario {
   readonly scenario: Scenario;
-  /** the Unix time of the analysis start */
+  /** the Unix time of the analysis start of every trial */
   readonly origin: number;
-  readonly canaryHash: string;
   readonly stableHash: string;
-  readonly pods: readonly SyntheticPod[];
+  readonly trials: readonly Trial[];
 }
 
 /** How long (seconds) the rehearsal may need data after the analysis start, from the gates' timings. */
@@ -76,26 +72,70 @@ export function horizonSeconds(target: RehearsalTarget): number {
   return Math.max(...target.gates.map((g) => {
     const step = Math.max(g.intervalSeconds, 10);
     // every counted measurement may be preceded by up to consecutiveErrorLimit retried errors
-    return g.initialDelaySeconds + (g.count + (g.count + 1) * g.consecutiveErrorLimit) * step;
-  })) + 60;
+    return g.initialDelaySeconds + (g.count - 1 + g.count * g.consecutiveErrorLimit) * step;
+  })) + 1;
 }
 
-/** Places every scenario in its own stretch of time, with its pods. */
-export function placeScenarios(target: RehearsalTarget, scenarios: readonly Scenario[]): PlacedScenario[] {
-  const slot = Math.ceil((TIMING.historySeconds + horizonSeconds(target) + 900) / 3600) * 3600;
+/** The longest window (seconds) a gate reads: samples back to then must exist. */
+function lookbackSeconds(target: RehearsalTarget): number {
+  const windows = target.gates.map((g) => Math.max(0, ...[...g.query.matchAll(/\[(\d+)([smh])\]/g)].map((m) => Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2] as 's' | 'm' | 'h'])));
+  return Math.max(300, ...windows) + target.prometheus.scrapeSeconds;
+}
+
+/** A seeded generator of uniform numbers in [0, 1) (mulberry32), so a rehearsal can be repeated. */
+export function randomSource(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Draws the phases of one trial. */
+export function drawPhases(target: RehearsalTarget, scenario: Scenario, random: () => number): TrialPhases {
+  const s = target.prometheus.scrapeSeconds;
+  const f = target.spanmetrics.flushSeconds;
+  const d = target.prometheus.discoverySeconds;
+  const horizon = Math.max(...target.gates.map((g) => g.initialDelaySeconds));
+  const phases = {
+    discovery: random() * d,
+    canaryScrapePhase: random() * s,
+    collectorScrapePhase: random() * s,
+    flushPhase: random() * f,
+    exportDelay: random() * target.spanmetrics.exportDelaySeconds,
+  };
+  if (scenario.disruption !== Disruption.COLLECTOR_RESTART) return phases;
+  return { ...phases, restart: { at: horizon * (0.1 + 0.8 * random()), discovery: random() * d, scrapePhase: random() * s } };
+}
+
+/** Places every scenario in its own hour, with `trials` trials each, drawn from `seed`. */
+export function placeScenarios(target: RehearsalTarget, scenarios: readonly Scenario[], trials: number, seed: number, firstSlot = 0): PlacedScenario[] {
+  const slot = Math.ceil((lookbackSeconds(target) + horizonSeconds(target) + 900) / 3600) * 3600;
   return scenarios.map((scenario, i) => {
-    const canaryHash = podTemplateHash(`${scenario.name}/canary`);
-    const stableHash = podTemplateHash(`${scenario.name}/stable`);
-    const pods: SyntheticPod[] = [];
-    const add = (side: 'stable' | 'canary', n: number, hash: string, traffic: PodTraffic, startedAt: number, flushPhase: number) => {
-      for (let k = 0; k < n; k++) {
-        pods.push({ name: `hotrod-${hash}-${podTemplateHash(`${scenario.name}/${side}/${k}`).slice(0, 5)}`, hash, node: `${side}-${k}`, traffic, startedAt, flushPhase });
-      }
+    const random = randomSource(seed ^ hashNumber(`${target.prometheus.name}/${scenario.name}`));
+    return {
+      scenario,
+      origin: EPOCH_SECONDS + (firstSlot + i) * slot,
+      stableHash: podTemplateHash(`${seed}/${scenario.name}/stable`),
+      trials: Array.from({ length: trials }, (_, k) => ({
+        index: k,
+        canaryHash: podTemplateHash(`${seed}/${scenario.name}/canary/${k}`),
+        phases: drawPhases(target, scenario, random),
+      })),
     };
-    add('stable', target.pods.stable, stableHash, scenario.stable, -TIMING.stableAgeSeconds, TIMING.stableFlushPhase);
-    add('canary', target.pods.canary, canaryHash, scenario.canary, 0, TIMING.canaryFlushPhase);
-    return { scenario, origin: TIMING.epochSeconds + TIMING.historySeconds + i * slot, canaryHash, stableHash, pods };
   });
+}
+
+/** How many hours {@link placeScenarios} uses. */
+export function slotsUsed(target: RehearsalTarget, scenarios: readonly Scenario[]): number {
+  return scenarios.length * Math.ceil((lookbackSeconds(target) + horizonSeconds(target) + 900) / 3600);
+}
+
+function hashNumber(text: string): number {
+  return createHash('sha256').update(text).digest().readUInt32LE(0);
 }
 
 /** A pod-template hash as Kubernetes writes them (safe-encoded), derived from a seed so runs are reproducible. */
@@ -106,115 +146,263 @@ function podTemplateHash(seed: string): string {
 
 type Labels = Record<string, string>;
 
-/** The labels of a series scraped from a pod: the target's labels win, clashing exposed ones become `exported_<name>`. */
-function scraped(target: Labels, exposed: Labels): Labels {
-  const out: Labels = { ...target };
-  for (const [k, v] of Object.entries(exposed)) out[k in target ? `exported_${k}` : k] = v;
-  return out;
-}
-
-function scrapeTargetLabels(namespace: string, pod: string, podLabels: Labels, port: string): Labels {
-  const out: Labels = { [JOB_LABEL]: POD_SCRAPE_JOB, [INSTANCE_LABEL]: `${pod}:${port}`, [SCRAPE_NAMESPACE_LABEL]: namespace, [SCRAPE_POD_LABEL]: pod };
-  for (const [k, v] of Object.entries(podLabels)) out[podLabelToPrometheusLabel(k)] = v;
-  return out;
-}
-
-/** Requests a pod served up to `t`, split into failed and the rest. */
-function served(pod: SyntheticPod, t: number): { ok: number; failed: number } {
-  if (t < pod.startedAt) return { ok: 0, failed: 0 };
-  const total = Math.floor(pod.traffic.requestsPerSecond * (t - pod.startedAt));
-  const failed = Math.floor(pod.traffic.requestsPerSecond * pod.traffic.errorRatio * (t - pod.startedAt));
-  return { ok: total - failed, failed };
-}
-
 /**
- * The cumulative share of spans at or below each bound (the last entry is +Inf) so that
- * `histogram_quantile(0.95, ...)` interpolates exactly to `p95`: most spans are fast, the rest
- * sit in the bucket that holds p95 (and, if needed to place it, the next one).
+ * The cumulative share of user requests at or below each bucket bound (the last entry is +Inf),
+ * for home (`/`, served in the first bucket) and `/dispatch` separately, so that
+ * `histogram_quantile(0.95, ...)` over both lands exactly on `p95`: the home requests and most
+ * dispatches are below the bucket that holds p95, a few above it.
  */
-export function latencyDistribution(bounds: readonly number[], p95: number): number[] {
+export function userLatencyDistribution(bounds: readonly number[], p95: number, homeShare: number, body = p95): { home: number[]; dispatch: number[] } {
   const j = bounds.findIndex((b) => b >= p95);
   if (j <= 0) {
     throw new Error(`cannot model a p95 of ${p95}: it must lie above the first bucket bound (${bounds[0]}) and at most the last (${bounds[bounds.length - 1]})`);
   }
   const lo = bounds[j - 1];
   const r = (p95 - lo) / (bounds[j] - lo);
-  const [a, b] = r < 0.5 ? [(0.95 - r) / (1 - r), 1] : [0.9, 0.9 + 0.05 / r];
-  const fast = Math.min(j - 1, Math.max(0, bounds.findIndex((x) => x >= p95 / 10)));
-  return [...bounds.map((_, k) => (k < fast ? 0 : k < j ? a : k === j ? b : 1)), 1];
+  // C(lo) = below, C(hi) = upTo, with lo + (hi - lo) (0.95 - below) / (upTo - below) = p95
+  const [below, upTo] = r < 0.5 ? [0.95 - (0.05 * r) / (1 - r), 1] : [0.95 - 0.1 * r, 1.05 - 0.1 * r];
+  if (below < homeShare) throw new Error(`cannot model a p95 of ${p95} with ${homeShare * 100}% fast requests`);
+  // dispatches below p95's bucket sit in the bucket of their typical duration `body`, at most the one below p95's
+  const b = Math.min(j - 1, Math.max(0, bounds.findIndex((x) => x >= body)));
+  const combined = [...bounds.map((_, k) => (k < b ? homeShare : k < j ? below : k === j ? upTo : 1)), 1];
+  const dispatch = combined.map((c) => (c - homeShare) / (1 - homeShare));
+  return { home: combined.map(() => 1), dispatch };
 }
 
-/** One series: its name, labels and a sample per scrape (undefined while it does not exist). */
-interface SeriesWriter {
-  (name: string, labels: Labels, valueAt: (scrapeTime: number) => number | undefined, scrapeOffset: number): void;
+/** The typical duration of a healthy HotROD `/dispatch`: 300 ms customer + ~180 ms driver + 4 rounds of 50 ms routes. */
+export const DISPATCH_BODY_MS = 700;
+
+/** A span kind's spans of one pod: how many end per second, how many fail, their bucket distribution. */
+interface SpanSource {
+  readonly endpoint: ServedEndpoint;
+  readonly perSecond: number;
+  readonly errorShare: number;
+  /** cumulative share per bucket bound (+Inf last) */
+  readonly cdf: readonly number[];
+  /** a representative duration, for the `_sum` series, in the histogram unit */
+  readonly mean: number;
 }
 
-/** The series of one placed scenario. */
-function writeScenario(target: RehearsalTarget, placed: PlacedScenario, write: SeriesWriter): void {
+/** The cdf of spans that all take about `ms`. */
+function fixedLatency(bounds: readonly number[], inUnit: number): number[] {
+  return [...bounds.map((b) => (b >= inUnit ? 1 : 0)), 1];
+}
+
+/** Every server span a HotROD pod emits per second under a load: user requests, Prometheus's scrapes, internal calls. */
+function spanSources(target: RehearsalTarget, traffic: PodTraffic): SpanSource[] {
+  const bounds = target.spanmetrics.bucketBounds;
+  const unit = (ms: number) => ms / target.spanmetrics.msPerUnit;
+  const home = target.userMix.filter((m) => m.endpoint.spanName !== HOTROD_ENDPOINTS.dispatch.spanName).reduce((s, m) => s + m.share, 0);
+  const dispatchShare = 1 - home;
+  // a HotROD /dispatch takes about 0.7 s (services/config/config.go delays); slower ones are the tail
+  const cdfs = userLatencyDistribution(bounds, unit(traffic.p95Ms), home, unit(DISPATCH_BODY_MS));
+  const r = traffic.userRequestsPerSecond;
+  const dispatchRate = r * dispatchShare;
+  const out: SpanSource[] = target.userMix.map((m) => {
+    const isDispatch = m.endpoint.spanName === HOTROD_ENDPOINTS.dispatch.spanName;
+    return {
+      endpoint: m.endpoint,
+      perSecond: r * m.share,
+      errorShare: isDispatch ? Math.min(1, traffic.errorRatio / dispatchShare) : 0,
+      cdf: isDispatch ? cdfs.dispatch : fixedLatency(bounds, unit(1)),
+      mean: isDispatch ? unit(traffic.p95Ms * 0.85) : unit(1),
+    };
+  });
+  // HotROD's internal calls per /dispatch (services/config/config.go delays): fast and successful
+  out.push({ endpoint: HOTROD_ENDPOINTS.customer, perSecond: dispatchRate, errorShare: 0, cdf: fixedLatency(bounds, unit(330)), mean: unit(300) });
+  out.push({ endpoint: HOTROD_ENDPOINTS.driver, perSecond: dispatchRate, errorShare: 0, cdf: fixedLatency(bounds, unit(180)), mean: unit(160) });
+  out.push({ endpoint: HOTROD_ENDPOINTS.route, perSecond: dispatchRate * HOTROD_ROUTES_PER_DISPATCH, errorShare: 0, cdf: fixedLatency(bounds, unit(60)), mean: unit(50) });
+  return out;
+}
+
+/** Counts up to `t` of spans that started at `start` at `perSecond`: all, and failed. */
+function countsAt(source: { perSecond: number; errorShare: number }, start: number, t: number): { all: number; failed: number } {
+  if (t < start) return { all: 0, failed: 0 };
+  return { all: Math.floor(source.perSecond * (t - start) + 1e-9), failed: Math.floor(source.perSecond * source.errorShare * (t - start) + 1e-9) };
+}
+
+/** Scrape times of a target with `phase`, from `from` to `to` (seconds, relative to the analysis start). */
+function scrapeTimes(phase: number, interval: number, from: number, to: number): number[] {
+  const out: number[] = [];
+  for (let t = Math.ceil((from - phase) / interval - 1e-9) * interval + phase; t <= to; t += interval) out.push(Math.round(t * 1000) / 1000);
+  return out;
+}
+
+/** Appends the samples of one series to its family. */
+type Write = (name: string, labels: Labels, samples: readonly (readonly [number, number])[]) => void;
+
+/** The target labels a pod's series get from the scrape, as the backend's pod job or PodMonitor sets them. */
+function scrapeTargetLabels(target: RehearsalTarget, namespace: string, pod: string, podLabels: Labels, port: { name: string; number: number }, workload: string, container: string,
+  podTargetLabels: readonly string[]): Labels {
+  const b = target.prometheus;
+  const out: Labels = {
+    job: b.jobOf(namespace, workload),
+    instance: `10.0.0.1:${port.number}`,
+    [b.namespaceLabel]: namespace,
+    [b.podLabel]: pod,
+  };
+  if (b.podScrape === PodScrape.POD_MONITOR) Object.assign(out, { container, endpoint: port.name });
+  else out.node = 'node-1';
+  for (const [k, v] of Object.entries(podLabels)) {
+    if (b.copiesPodLabels || podTargetLabels.includes(k)) out[sanitizeLabelName(k)] = v;
+  }
+  return out;
+}
+
+/** The labels of a scraped series: exposed labels that clash become `exported_*` unless honoured, else they win. */
+function scraped(target: RehearsalTarget, targetLabels: Labels, exposed: Labels): Labels {
+  const out: Labels = { ...targetLabels };
+  for (const [k, v] of Object.entries(exposed)) out[target.prometheus.exposedLabel(k, Object.keys(targetLabels))] = v;
+  return out;
+}
+
+interface PodSpec {
+  readonly name: string;
+  readonly hash: string;
+  readonly traffic: PodTraffic;
+  /** when it started serving (seconds, relative to the analysis start) */
+  readonly start: number;
+  /** when Prometheus first has it as a target */
+  readonly discoveredAt: number;
+  readonly scrapePhase: number;
+}
+
+/** HotROD's counter of one pod, as scraped. */
+function writeCounter(target: RehearsalTarget, pod: PodSpec, sources: readonly SpanSource[], to: number, write: Write): void {
   const req = target.requests;
+  const s = target.prometheus.scrapeSeconds;
+  const podLabels = { ...req.podLabels, [req.hashPodLabel]: pod.hash };
+  const targetLabels = scrapeTargetLabels(target, target.namespace, pod.name, podLabels, target.workload.metricsPort, target.workload.name, target.workload.container, [req.hashPodLabel]);
+  const times = scrapeTimes(pod.scrapePhase, s, Math.max(pod.discoveredAt, -lookbackSeconds(target)), to);
+  if (times.length === 0) return;
+  // Prometheus's own scrapes: the span of a scrape ends after its response, so scrape k sees k - 1.
+  const firstScrape = scrapeTimes(pod.scrapePhase, s, pod.discoveredAt, pod.discoveredAt + s)[0];
+  const metricsCount = (t: number) => Math.max(0, Math.round((t - firstScrape) / s));
+  const all: { endpoint: string; value: (t: number) => { ok: number; failed: number } | undefined }[] = sources.map((src) => ({
+    endpoint: src.endpoint.spanName,
+    value: (t: number) => {
+      const c = countsAt(src, pod.start, t);
+      return c.all > 0 ? { ok: c.all - c.failed, failed: c.failed } : undefined; // the endpoint is first seen with its first request
+    },
+  }));
+  all.push({ endpoint: HOTROD_ENDPOINTS.metrics.spanName, value: (t) => (metricsCount(t) > 0 ? { ok: metricsCount(t), failed: 0 } : undefined) });
+  for (const e of all) {
+    for (const failed of [false, true]) {
+      const samples = times.map((t) => [t, e.value(t)] as const).filter(([, v]) => v !== undefined).map(([t, v]) => [t, failed ? v!.failed : v!.ok] as const);
+      if (samples.length === 0) continue;
+      write(req.metric, scraped(target, targetLabels, { [req.endpointLabel]: e.endpoint, [req.errorLabel]: failed ? req.errorValue : 'false' }), samples);
+    }
+  }
+}
+
+/** One collector instance the pod's spans reach: when it runs, flushes and is scraped. */
+interface CollectorRun {
+  readonly pod: string;
+  /** spans that reach it in (from, until] are counted */
+  readonly from: number;
+  readonly until: number;
+  readonly flushPhase: number;
+  /** its first flush: a connector flushes one interval after it starts */
+  readonly firstFlush: number;
+  /** scraped from here on, until it stops */
+  readonly scrapedFrom: number;
+  readonly scrapePhase: number;
+}
+
+/** The spanmetrics of one pod through one collector run, as scraped from the collector. */
+function writeSpanmetrics(target: RehearsalTarget, pod: PodSpec, sources: readonly SpanSource[], run: CollectorRun, exportDelay: number, to: number, write: Write): void {
   const sm = target.spanmetrics;
   const [serviceLabel, spanNameLabel, spanKindLabel, statusLabel] = sm.series.intrinsicLabels;
-  for (const pod of placed.pods) {
-    const podLabels = { ...req.podLabels, [req.hashPodLabel]: pod.hash };
-    const hotrodTarget = scrapeTargetLabels(target.namespace, pod.name, podLabels, String(HOTROD_IMAGE.metrics.port));
+  const c = target.collector;
+  const targetLabels = scrapeTargetLabels(target, c.namespace, run.pod, c.podLabels, { name: c.scrapePortName, number: c.scrapePort }, c.name, c.name, []);
+  const fields: Record<PodField, string> = { namespace: target.namespace, podName: pod.name, podTemplateHash: pod.hash };
+  const dims: Labels = {};
+  for (const d of sm.dimensions) {
+    const value = d.from ? fields[d.from] : d.value;
+    if (value !== undefined) dims[d.label] = value;
+  }
+  const f = sm.flushSeconds;
+  const lastFlush = (t: number) => {
+    const at = Math.floor((t - run.flushPhase) / f + 1e-9) * f + run.flushPhase;
+    return at >= run.firstFlush ? at : undefined;
+  };
+  const times = scrapeTimes(run.scrapePhase, target.prometheus.scrapeSeconds, Math.max(run.scrapedFrom, -lookbackSeconds(target)), Math.min(to, run.until - 1e-6));
+  const les = [...sm.bucketBounds.map(String), '+Inf'];
+  const metricsSource: SpanSource = { endpoint: HOTROD_ENDPOINTS.metrics, perSecond: 1 / target.prometheus.scrapeSeconds, errorShare: 0, cdf: fixedLatency(sm.bucketBounds, 3 / sm.msPerUnit), mean: 3 / sm.msPerUnit };
+  for (const src of [...sources, metricsSource]) {
+    const start = src === metricsSource ? pod.discoveredAt : pod.start;
     for (const failed of [false, true]) {
-      const labels = scraped(hotrodTarget, { endpoint: ENDPOINT, [req.errorLabel]: failed ? req.errorValue : 'false' });
-      write(req.metric, labels, (t) => {
-        const n = served(pod, t);
-        const v = failed ? n.failed : n.ok;
-        return v > 0 ? v : undefined;
-      }, TIMING.hotrodScrapeOffset);
-    }
-    if (!placed.scenario.spanmetrics) continue;
-
-    const collectorPod = `collector-${podTemplateHash(`${placed.scenario.name}/${pod.node}`).slice(0, 5)}`;
-    const collectorTarget = scrapeTargetLabels(target.collector.namespace, collectorPod, target.collector.podLabels, String(target.collector.scrapePort));
-    const fields: Record<PodField, string> = { namespace: target.namespace, podName: pod.name, podTemplateHash: pod.hash };
-    const dims: Labels = {};
-    for (const d of sm.dimensions) {
-      const value = d.from ? fields[d.from] : d.value;
-      if (value !== undefined) dims[d.label] = value;
-    }
-    const cdf = latencyDistribution(sm.bucketBounds, pod.traffic.p95);
-    // The value the exporter serves at a scrape: the counts as of the collector's last flush.
-    const lastFlush = (t: number) => Math.floor((t - pod.flushPhase) / sm.flushSeconds) * sm.flushSeconds + pod.flushPhase;
-    for (const failed of [false, true]) {
-      const spans = (t: number) => {
-        const n = served(pod, lastFlush(t));
-        return failed ? n.failed : n.ok;
+      // spans counted by this run as of its last flush before t: those that reached it in (from, flush]
+      const count = (t: number): number | undefined => {
+        const flush = lastFlush(t);
+        if (flush === undefined) return undefined;
+        const upTo = Math.min(flush, run.until) - exportDelay;
+        const at = countsAt(src, start, upTo);
+        const before = countsAt(src, start, run.from - exportDelay);
+        const n = failed ? at.failed - before.failed : at.all - at.failed - (before.all - before.failed);
+        return n > 0 ? n : undefined;
       };
-      const base = scraped(collectorTarget, {
-        [serviceLabel]: SPAN.service, [spanNameLabel]: SPAN.name, [spanKindLabel]: SPAN.kind, [statusLabel]: failed ? SPAN.error : SPAN.ok, ...dims,
+      const values = times.map((t) => [t, count(t)] as const).filter(([, v]) => v !== undefined) as [number, number][];
+      if (values.length === 0) continue;
+      const base = scraped(target, targetLabels, {
+        [serviceLabel]: src.endpoint.service, [spanNameLabel]: src.endpoint.spanName, [spanKindLabel]: SPAN_KIND_SERVER,
+        [statusLabel]: failed ? 'STATUS_CODE_ERROR' : 'STATUS_CODE_UNSET', ...dims,
       });
-      const exists = (t: number) => spans(t) > 0;
-      write(sm.series.calls, base, (t) => (exists(t) ? spans(t) : undefined), TIMING.collectorScrapeOffset);
-      write(sm.series.durationCount, base, (t) => (exists(t) ? spans(t) : undefined), TIMING.collectorScrapeOffset);
-      write(sm.series.durationSum, base, (t) => (exists(t) ? spans(t) * pod.traffic.p95 / 2 : undefined), TIMING.collectorScrapeOffset);
-      const les = [...sm.bucketBounds.map(String), '+Inf'];
+      write(sm.series.calls, base, values);
+      write(sm.series.durationCount, base, values);
+      write(sm.series.durationSum, base, values.map(([t, v]) => [t, v * src.mean]));
       les.forEach((le, k) => {
-        write(sm.series.durationBucket, { ...base, le }, (t) => (exists(t) ? Math.round(spans(t) * cdf[k]) : undefined), TIMING.collectorScrapeOffset);
+        if (src.cdf[k] === 0) return; // a bucket that stays 0 adds nothing to any sum
+        write(sm.series.durationBucket, { ...base, le }, values.map(([t, v]) => [t, Math.round(v * src.cdf[k])]));
       });
     }
   }
 }
 
-/** The OpenMetrics text of all placed scenarios, for `promtool tsdb create-blocks-from openmetrics`. */
-export function openMetrics(target: RehearsalTarget, placed: readonly PlacedScenario[]): string {
+/** The series of one placed scenario: its stable pods once, a canary pod per trial. */
+function writeScenario(target: RehearsalTarget, placed: PlacedScenario, to: number, write: Write): void {
+  const { scenario } = placed;
+  const random = randomSource(hashNumber(`${placed.stableHash}/stable-phases`));
+  const s = target.prometheus.scrapeSeconds;
+  const stableSources = spanSources(target, scenario.stable);
+  const stableRun: CollectorRun = { pod: 'collector-stable', from: -1e9, until: Infinity, flushPhase: random() * target.spanmetrics.flushSeconds, firstFlush: -1e9, scrapedFrom: -1e9, scrapePhase: random() * s };
+  for (let k = 0; k < target.pods.stable; k++) {
+    const pod: PodSpec = { name: `${target.workload.name}-${placed.stableHash}-s${k}`, hash: placed.stableHash, traffic: scenario.stable, start: -3600, discoveredAt: -3600, scrapePhase: random() * s };
+    writeCounter(target, pod, stableSources, to, write);
+    if (scenario.disruption !== Disruption.NO_SPANMETRICS) writeSpanmetrics(target, pod, stableSources, stableRun, 0, to, write);
+  }
+  const canarySources = spanSources(target, scenario.canary);
+  for (const trial of placed.trials) {
+    const p = trial.phases;
+    for (let k = 0; k < target.pods.canary; k++) {
+      const pod: PodSpec = { name: `${target.workload.name}-${trial.canaryHash}-c${k}`, hash: trial.canaryHash, traffic: scenario.canary, start: 0, discoveredAt: p.discovery, scrapePhase: p.canaryScrapePhase };
+      writeCounter(target, pod, canarySources, to, write);
+      if (scenario.disruption === Disruption.NO_SPANMETRICS) continue;
+      const collector = `collector-${trial.canaryHash.slice(0, 5)}`;
+      // Its collector has run for long: it is a known target, and its flush phase is its own.
+      const first: CollectorRun = { pod: collector, from: -1e9, until: p.restart?.at ?? Infinity, flushPhase: p.flushPhase, firstFlush: -1e9, scrapedFrom: -1e9, scrapePhase: p.collectorScrapePhase };
+      writeSpanmetrics(target, pod, canarySources, first, p.exportDelay, to, write);
+      if (p.restart) {
+        const up = p.restart.at + COLLECTOR_RESTART_GAP_SECONDS;
+        // The new pod's connector starts its flush ticker with it; it is a new scrape target.
+        writeSpanmetrics(target, pod, canarySources, { pod: `${collector}-r`, from: up, until: Infinity, flushPhase: up, firstFlush: up + target.spanmetrics.flushSeconds, scrapedFrom: up + p.restart.discovery, scrapePhase: p.restart.scrapePhase },
+          p.exportDelay, to, write);
+      }
+    }
+  }
+}
+
+/** The OpenMetrics text of one placed scenario, for `promtool tsdb create-blocks-from openmetrics`. */
+export function openMetrics(target: RehearsalTarget, placed: PlacedScenario): string {
   const horizon = horizonSeconds(target);
   const families = new Map<string, string[]>();
-  for (const p of placed) {
-    const write: SeriesWriter = (name, labels, valueAt, offset) => {
-      const lines = families.get(name) ?? [];
-      families.set(name, lines);
-      const selector = `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${escapeLabelValue(v)}"`).join(',')}}`;
-      const first = Math.ceil((-TIMING.historySeconds - offset) / TIMING.scrapeSeconds) * TIMING.scrapeSeconds + offset;
-      for (let t = first; t <= horizon; t += TIMING.scrapeSeconds) {
-        const v = valueAt(t);
-        if (v !== undefined) lines.push(`${selector} ${v} ${p.origin + t}`);
-      }
-    };
-    writeScenario(target, p, write);
-  }
+  const write: Write = (name, labels, samples) => {
+    let lines = families.get(name);
+    if (!lines) families.set(name, lines = []);
+    const selector = `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${escapeLabelValue(v)}"`).join(',')}}`;
+    for (const [t, v] of samples) lines.push(`${selector} ${v} ${(placed.origin + t).toFixed(3)}`);
+  };
+  writeScenario(target, placed, horizon, write);
   return `${[...families.values()].flat().join('\n')}\n# EOF\n`;
 }
 

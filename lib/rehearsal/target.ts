@@ -1,12 +1,15 @@
 import { ApiObject, Duration } from 'cdk8s';
 import { AnalysisArgument, CanaryRollout, HOTROD_REQUESTS_METRIC, podsAtWeight, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../canary-rollout';
-import { durationInUnit, SPANMETRICS_DEFAULT_FLUSH_INTERVAL, SpanmetricsSeries, spanmetricsSeries } from '../collector-config';
+import { BATCH_PROCESSOR_DEFAULT_TIMEOUT, durationInUnit, HistogramUnit, SPANMETRICS_DEFAULT_FLUSH_INTERVAL, SpanmetricsSeries, spanmetricsSeries } from '../collector-config';
 import { conditionShape, parseCondition, ResultComparison } from '../analysis/condition';
 import { MetricSchedule, PlainMetricTiming, readMetricSchedule } from '../analysis/schedule';
 import { findCollectorConfigs, LoadedManifest, loadManifests, Manifest, ManifestReadError } from '../manifests';
 import { PodIdentity, SpanmetricsPipeline } from '../spanmetrics-pipeline';
 import { GateKind, ThreeGateAnalysis } from '../three-gate-analysis';
 import { OtelCollectorDaemonSet } from '../otel-collector-daemon-set';
+import { HOTROD_ENDPOINTS, HOTROD_EXPORT_DELAY_MS, HOTROD_IMAGE, ServedEndpoint } from '../image-facts';
+import { PrometheusBackend } from '../metrics-backend';
+import { LOOP_OVERHEAD_MS, TrafficGenerator } from '../traffic-generator';
 import { namespaceOf, parseDurationSeconds as parseSeconds } from '../util';
 
 /**
@@ -25,10 +28,20 @@ export interface RehearsalTarget {
   readonly args: readonly StepArgument[];
   /** the pods on each side while the analysis runs */
   readonly pods: { readonly canary: number; readonly stable: number };
+  /** the Prometheus that scrapes the pods and answers the gates: scrape interval, discovery, target labels */
+  readonly prometheus: PrometheusBackend;
+  /** the user requests per second one pod serves while the analysis runs (the traffic generator's rate over the pods) */
+  readonly canaryUserRequestsPerSecond: number;
+  /** the user endpoints and the share of user requests each gets (from the traffic generator's paths) */
+  readonly userMix: readonly { readonly endpoint: ServedEndpoint; readonly share: number }[];
+  /** the rollout's name and container, and the container port its metrics are scraped on */
+  readonly workload: { readonly name: string; readonly container: string; readonly metricsPort: { readonly name: string; readonly number: number } };
   /** HotROD's request counter, scraped from its pods */
   readonly requests: {
     /** the metric, e.g. `hotrod_requests_total` */
     readonly metric: string;
+    /** the label HotROD itself puts the endpoint in (before the scrape may rename it) */
+    readonly endpointLabel: string;
     /** the label that marks failed requests, and its value on them */
     readonly errorLabel: string;
     readonly errorValue: string;
@@ -46,9 +59,21 @@ export interface RehearsalTarget {
     readonly bucketBounds: readonly number[];
     /** how often the connector flushes, in seconds */
     readonly flushSeconds: number;
+    /** the longest a finished span takes to reach the connector (SDK batch delay + batch processor), in seconds */
+    readonly exportDelaySeconds: number;
+    /** milliseconds per unit of the duration histogram */
+    readonly msPerUnit: number;
   };
   /** the collector pods Prometheus scrapes the spanmetrics from */
-  readonly collector: { readonly namespace: string; readonly podLabels: Readonly<Record<string, string>>; /** the prometheus exporter's port */ readonly scrapePort: number };
+  readonly collector: {
+    readonly name: string;
+    readonly namespace: string;
+    readonly podLabels: Readonly<Record<string, string>>;
+    /** the prometheus exporter's port */
+    readonly scrapePort: number;
+    /** its container port name */
+    readonly scrapePortName: string;
+  };
   /** the gates, in template order */
   readonly gates: readonly RehearsalGate[];
 }
@@ -102,6 +127,8 @@ export interface RehearsalStack {
   readonly collector: OtelCollectorDaemonSet;
   readonly rollout: CanaryRollout;
   readonly gates: ThreeGateAnalysis;
+  /** the traffic generator, whose rate and paths the canary serves @default - the gates' required rate, spread evenly over the user URLs */
+  readonly generator?: TrafficGenerator;
 }
 
 /** The target of a stack built in memory: every name comes from the constructs. */
@@ -117,11 +144,19 @@ export function targetFromStack(stack: RehearsalStack): RehearsalTarget {
   const template = gates.template.toJson() as { spec: { metrics: PlainMetric[] } };
   const kinds = new Map(gates.gates.map((g) => [g.name, g.kind]));
   const unit = pipeline.series.histogramUnit;
+  const pods = rollout.podsAtWeight(step.weight);
+  const generator = stack.generator;
+  const perPod = generator ? generator.requestsPerSecond / (pods.canary + pods.stable) : gates.requiredCanaryRequestsPerSecond / pods.canary;
+  const urls = generator?.paths ?? rollout.userEndpoints.flatMap((e) => e.urls ?? []);
   return {
-    source: 'the default app (constructs)',
+    source: `the default app (constructs), ${rollout.prometheus.name}`,
     namespace: rollout.namespace,
     args: step.analysis.args,
-    pods: rollout.podsAtWeight(step.weight),
+    pods,
+    prometheus: rollout.prometheus,
+    canaryUserRequestsPerSecond: perPod,
+    userMix: userMixOf(rollout.userEndpoints, urls),
+    workload: { name: rollout.rollout.name, container: rollout.rollout.name, metricsPort: { name: 'frontend', number: HOTROD_IMAGE.metrics.port } },
     requests: { ...requestsMetric(), podLabels: rollout.podLabels, hashPodLabel: ROLLOUTS_POD_TEMPLATE_HASH_LABEL },
     spanmetrics: {
       series: pipeline.series,
@@ -132,6 +167,8 @@ export function targetFromStack(stack: RehearsalStack): RehearsalTarget {
       })),
       bucketBounds: (pipeline.spanmetrics.histogramBuckets ?? SPANMETRICS_DEFAULT_BUCKETS).map((b) => durationInUnit(b, unit)),
       flushSeconds: pipeline.spanmetrics.metricsFlushInterval.toSeconds(),
+      exportDelaySeconds: pipeline.exportDelayMs(rollout.exportDelayMs) / 1000,
+      msPerUnit: durationInUnit(Duration.seconds(1), unit) === 1 ? 1000 : 1,
     },
     collector: collectorPods(collector),
     gates: template.spec.metrics.map((m) => gateFromMetric(m, 'AnalysisTemplate', kinds.get(m.name))),
@@ -142,11 +179,26 @@ export function targetFromStack(stack: RehearsalStack): RehearsalTarget {
 function collectorPods(collector: OtelCollectorDaemonSet): RehearsalTarget['collector'] {
   const daemonSet = ApiObject.of(collector.daemonSet);
   const json = daemonSet.toJson() as { spec: { template: { metadata?: { labels?: Record<string, string> } } } };
-  return { namespace: namespaceOf(daemonSet), podLabels: json.spec.template.metadata?.labels ?? {}, scrapePort: collector.pipeline.prometheusExporter.bind.port };
+  const port = collector.pipeline.prometheusExporter.bind.port;
+  return {
+    name: daemonSet.metadata.name!,
+    namespace: namespaceOf(daemonSet),
+    podLabels: json.spec.template.metadata?.labels ?? {},
+    scrapePort: port,
+    scrapePortName: collector.pipeline.listeners().find((l) => l.port === port)?.name ?? 'metrics',
+  };
 }
 
 function requestsMetric() {
-  return { metric: HOTROD_REQUESTS_METRIC.name, errorLabel: HOTROD_REQUESTS_METRIC.errorLabel, errorValue: HOTROD_REQUESTS_METRIC.errorValue };
+  return { metric: HOTROD_REQUESTS_METRIC.name, endpointLabel: HOTROD_REQUESTS_METRIC.endpointLabel, errorLabel: HOTROD_REQUESTS_METRIC.errorLabel, errorValue: HOTROD_REQUESTS_METRIC.errorValue };
+}
+
+/** The share of user requests each user endpoint gets from a list of request URLs sent in turn. */
+function userMixOf(endpoints: readonly ServedEndpoint[], urls: readonly string[]): RehearsalTarget['userMix'] {
+  const counts = endpoints.map((endpoint) => ({ endpoint, n: urls.filter((u) => u.split('?')[0] === endpoint.spanName).length }));
+  const total = counts.reduce((sum, c) => sum + c.n, 0);
+  if (total === 0) throw new RehearsalInputError(`the traffic generator sends none of the user endpoints ${endpoints.map((e) => e.spanName).join(', ')}`);
+  return counts.filter((c) => c.n > 0).map((c) => ({ endpoint: c.endpoint, share: c.n / total }));
 }
 
 /** A metric of an AnalysisTemplate, as plain data. */
@@ -197,7 +249,7 @@ function gateFromMetric(m: PlainMetric, where: string, kind?: GateKind): Rehears
 /** The kind of a gate read from a plain template, recognised by the series its query reads. */
 function kindOfQuery(query: string, requests: { metric: string; errorLabel: string; errorValue: string }, series: SpanmetricsSeries): GateKind | undefined {
   if (query.includes(series.durationBucket)) return GateKind.LATENCY;
-  const errorMatcher = new RegExp(`\\b${requests.errorLabel}\\s*=\\s*"${requests.errorValue}"`);
+  const errorMatcher = new RegExp(`\\b(exported_)?${requests.errorLabel}\\s*=\\s*"${requests.errorValue}"`);
   if (query.includes(requests.metric) && errorMatcher.test(query)) return GateKind.ERROR_RATE;
   if (query.includes(requests.metric)) return GateKind.TRAFFIC;
   return undefined;
@@ -210,7 +262,8 @@ type Obj = Manifest & { spec?: any };
  * AnalysisTemplate it runs, and the collector configuration (in a ConfigMap) with a
  * spanmetrics connector exported through a prometheus exporter.
  */
-export function targetFromManifests(dir: string): RehearsalTarget {
+export function targetFromManifests(dir: string, options: { readonly prometheus?: PrometheusBackend } = {}): RehearsalTarget {
+  const prometheus = options.prometheus ?? PrometheusBackend.communityChart();
   let manifests: LoadedManifest[];
   try {
     manifests = loadManifests(dir);
@@ -258,12 +311,32 @@ export function targetFromManifests(dir: string): RehearsalTarget {
   const podLabels = { ...(rollout.spec.template?.metadata?.labels ?? {}) } as Record<string, string>;
   delete podLabels[ROLLOUTS_POD_TEMPLATE_HASH_LABEL];
   const unit = series.histogramUnit;
+  const pods = podsAtWeight(rollout.spec.replicas ?? 1, weight);
+  const container = rollout.spec.template?.spec?.containers?.[0] ?? {};
+  const portOf = (c: any, port: number) => ((c?.ports ?? []) as { name?: string; containerPort?: number }[]).find((p) => p.containerPort === port)?.name;
+  const serviceHosts = objects.filter((o) => o.kind === 'Service' && (o.metadata.namespace ?? namespace) === namespace && selectsAll(o.spec?.selector, podLabels))
+    .map((o) => `${o.metadata.name}.${namespace}`);
+  const load = trafficLoad(objects, serviceHosts);
+  const userEndpoints = (Object.values(HOTROD_ENDPOINTS) as ServedEndpoint[]).filter((e) => e.caller === 'user');
+  if (!load) {
+    throw new RehearsalInputError(`${dir}: no traffic generator found (a workload whose script runs curl against ${serviceHosts.join(' or ') || "the rollout's Service"} `
+      + "in a 'for path in ...' loop with 'sleep SECONDS'); the rehearsal needs the canary's request rate");
+  }
+  const collectorMetricsPort = Number(String(exporter?.endpoint ?? '').split(':').pop());
 
   return {
-    source: dir,
+    source: `${dir}, ${prometheus.name}`,
     namespace,
     args: (step.args ?? []).map((a: any) => ({ name: a.name, valueFrom: a.valueFrom, value: a.value })),
-    pods: podsAtWeight(rollout.spec.replicas ?? 1, weight),
+    pods,
+    prometheus,
+    canaryUserRequestsPerSecond: load.requestsPerSecond / (pods.canary + pods.stable),
+    userMix: userMixOf(userEndpoints, load.paths),
+    workload: {
+      name: String(rollout.metadata.name),
+      container: container.name ?? String(rollout.metadata.name),
+      metricsPort: { name: portOf(container, HOTROD_IMAGE.metrics.port) ?? 'metrics', number: HOTROD_IMAGE.metrics.port },
+    },
     requests: { ...requests, podLabels, hashPodLabel: ROLLOUTS_POD_TEMPLATE_HASH_LABEL },
     spanmetrics: {
       series,
@@ -275,17 +348,49 @@ export function targetFromManifests(dir: string): RehearsalTarget {
         ? histogram.explicit.buckets.map((b) => durationInUnit(Duration.millis(durationSecondsAt(String(b), `${configMapName} spanmetrics bucket`) * 1000), unit))
         : SPANMETRICS_DEFAULT_BUCKETS.map((b) => durationInUnit(b, unit)),
       flushSeconds: connector.metrics_flush_interval ? durationSecondsAt(String(connector.metrics_flush_interval), `${configMapName} metrics_flush_interval`) : SPANMETRICS_DEFAULT_FLUSH_INTERVAL.toSeconds(),
+      // HotROD's SDK batch timeout; the batch processor's default timeout when the config batches
+      exportDelaySeconds: (HOTROD_EXPORT_DELAY_MS + (Object.keys(found.config.processors ?? {}).some((id) => id === 'batch' || id.startsWith('batch/')) ? BATCH_PROCESSOR_DEFAULT_TIMEOUT.toMilliseconds() : 0)) / 1000,
+      msPerUnit: unit === HistogramUnit.SECONDS ? 1000 : 1,
     },
     collector: {
+      name: workload?.metadata?.name ?? 'collector',
       namespace: collectorNamespace,
       podLabels: workload?.spec?.template?.metadata?.labels ?? {},
-      scrapePort: Number(String(exporter?.endpoint ?? '').split(':').pop()),
+      scrapePort: collectorMetricsPort,
+      scrapePortName: portOf(workload?.spec?.template?.spec?.containers?.[0], collectorMetricsPort) ?? 'metrics',
     },
     gates: templates.flatMap((t) => (t.spec?.metrics ?? []).map((m: PlainMetric) => {
       const gate = gateFromMetric(m, `AnalysisTemplate '${t.metadata.name}'`);
       return { ...gate, kind: kindOfQuery(gate.query, requests, series) };
     })),
   };
+}
+
+/** Whether a Service selector (all its labels) matches the pod labels. */
+function selectsAll(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
+  return !!selector && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
+
+/**
+ * The load a traffic generator of the folder sends to the rollout's Service: read from a shell
+ * loop `for path in 'a' 'b'; do curl ... "$URL$path" ...; sleep SECONDS` (the TrafficGenerator's
+ * script, or one written like it) whose URL env names one of `hosts`.
+ */
+function trafficLoad(objects: readonly Obj[], hosts: readonly string[]): { requestsPerSecond: number; paths: string[] } | undefined {
+  for (const o of objects.filter((x) => ['Deployment', 'StatefulSet', 'DaemonSet', 'Pod'].includes(x.kind))) {
+    const spec = o.kind === 'Pod' ? o.spec : o.spec?.template?.spec;
+    for (const c of spec?.containers ?? []) {
+      const script = [...(c.command ?? []), ...(c.args ?? [])].join('\n');
+      const env = ((c.env ?? []) as { value?: string }[]).map((e) => e.value ?? '').join(' ');
+      if (!/\bcurl\b/.test(script) || !hosts.some((h) => `${script} ${env}`.includes(h))) continue;
+      const loop = /for\s+\w+\s+in\s+([^;\n]+);/.exec(script);
+      const sleep = /\bsleep\s+([0-9.]+)/.exec(script);
+      if (!loop || !sleep) continue;
+      const paths = [...loop[1].matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3] ?? '');
+      return { requestsPerSecond: 1000 / (Number(sleep[1]) * 1000 + LOOP_OVERHEAD_MS), paths };
+    }
+  }
+  return undefined;
 }
 
 function componentsOf(config: Record<string, unknown>, section: string, type: string): Record<string, unknown>[] {

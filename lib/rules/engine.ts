@@ -1,15 +1,15 @@
 import { LoadedManifest } from '../manifests';
 import { ALL_RULES } from './all-rules';
-import { Finding, formatFinding, Rule, Severity } from './types';
+import { Finding, formatFinding, Rule, RuleContext, Severity } from './types';
 
 /** Runs rules (every rule unless told) over plain manifests: errors first, then warnings, each in rule order. */
-export function runRules(manifests: readonly LoadedManifest[], rules: readonly Rule[] = ALL_RULES): Finding[] {
+export function runRules(manifests: readonly LoadedManifest[], rules: readonly Rule[] = ALL_RULES, context: RuleContext = {}): Finding[] {
   const ids = new Set<string>();
   for (const rule of rules) {
     if (ids.has(rule.id)) throw new Error(`two rules share the id '${rule.id}'; give each rule its own id`);
     ids.add(rule.id);
   }
-  const all = rules.flatMap((rule) => rule.check(manifests));
+  const all = rules.flatMap((rule) => rule.check(manifests, context));
   return [...all.filter((f) => f.severity === Severity.ERROR), ...all.filter((f) => f.severity !== Severity.ERROR)];
 }
 

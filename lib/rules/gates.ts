@@ -1,4 +1,5 @@
-import { conditionShape, parseCondition, ResultComparison } from '../analysis/condition';
+import { conditionShape, MeasurementPhase, measurementPhase, parseCondition, ResultComparison } from '../analysis/condition';
+import { deriveTiming, formatDerivation, SeriesPath } from '../analysis/evidence';
 import { ARGO_ERROR_RETRY_SECONDS, MetricSchedule } from '../analysis/schedule';
 import { placeholderArgs, PromqlQuery, readPromql, SelectorUse } from '../analysis/promql';
 import { HOTROD_REQUESTS_METRIC, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../canary-rollout';
@@ -59,29 +60,37 @@ function failsIdleCanary(model: ManifestModel, metric: PrometheusMetric, canaryA
 }
 
 /**
- * When a gate ends the run if its query returns nothing from the first measurement on: a
- * guarded condition makes every measurement Failed, an unguarded `result[0]` an Error.
+ * When a gate ends the run if its query returns nothing from the first measurement on, and how:
+ * the template's own conditions decide what an empty result is (Failed, Inconclusive, or an
+ * Error for an unguarded `result[0]`); undefined when an empty result passes or cannot be read.
  */
 function stopWithoutData(metric: PrometheusMetric, t: MetricSchedule): { atSeconds: number; how: string; fixField: string } | undefined {
-  let guarded = true;
-  try {
-    guarded = [metric.successCondition, metric.failureCondition].every((c) => !c || conditionShape(parseCondition(c)).guarded);
-  } catch {
-    return undefined; // conditions/unreadable reports it
+  const empty = measurementPhase(metric, []);
+  switch (empty.phase) {
+    case MeasurementPhase.FAILED:
+      if (t.failureLimit >= t.count) return undefined;
+      return {
+        atSeconds: t.initialDelaySeconds + t.failureLimit * t.intervalSeconds,
+        how: `failed measurement ${t.failureLimit + 1}: initialDelay ${t.initialDelaySeconds}s + failureLimit ${t.failureLimit} x interval ${t.intervalSeconds}s`,
+        fixField: 'initialDelay + failureLimit x interval',
+      };
+    case MeasurementPhase.INCONCLUSIVE:
+      if (t.inconclusiveLimit >= t.count) return undefined;
+      return {
+        atSeconds: t.initialDelaySeconds + t.inconclusiveLimit * t.intervalSeconds,
+        how: `inconclusive measurement ${t.inconclusiveLimit + 1}, which pauses the rollout: initialDelay ${t.initialDelaySeconds}s + inconclusiveLimit ${t.inconclusiveLimit} x interval ${t.intervalSeconds}s`,
+        fixField: 'initialDelay + inconclusiveLimit x interval',
+      };
+    case MeasurementPhase.ERROR:
+      if (empty.error && /parse|syntax|unknown/i.test(empty.error) && !/index/i.test(empty.error)) return undefined; // conditions/unreadable reports it
+      return {
+        atSeconds: t.initialDelaySeconds + t.consecutiveErrorLimit * ARGO_ERROR_RETRY_SECONDS,
+        how: `error ${t.consecutiveErrorLimit + 1} in a row: initialDelay ${t.initialDelaySeconds}s + consecutiveErrorLimit ${t.consecutiveErrorLimit} x ${ARGO_ERROR_RETRY_SECONDS}s retries`,
+        fixField: `initialDelay + consecutiveErrorLimit x ${ARGO_ERROR_RETRY_SECONDS}s`,
+      };
+    default:
+      return undefined;
   }
-  if (guarded) {
-    if (!metric.successCondition || t.failureLimit >= t.count) return undefined;
-    return {
-      atSeconds: t.initialDelaySeconds + t.failureLimit * t.intervalSeconds,
-      how: `failed measurement ${t.failureLimit + 1}: initialDelay ${t.initialDelaySeconds}s + failureLimit ${t.failureLimit} x interval ${t.intervalSeconds}s`,
-      fixField: 'initialDelay + failureLimit x interval',
-    };
-  }
-  return {
-    atSeconds: t.initialDelaySeconds + t.consecutiveErrorLimit * ARGO_ERROR_RETRY_SECONDS,
-    how: `error ${t.consecutiveErrorLimit + 1} in a row: initialDelay ${t.initialDelaySeconds}s + consecutiveErrorLimit ${t.consecutiveErrorLimit} x ${ARGO_ERROR_RETRY_SECONDS}s retries`,
-    fixField: `initialDelay + consecutiveErrorLimit x ${ARGO_ERROR_RETRY_SECONDS}s`,
-  };
 }
 
 /** `line 2, column 5` of a query. */
@@ -101,7 +110,7 @@ export const GATE_RULES = defineRules({
   'gates/unknown-metric': 'every metric a query names is produced and scraped (spanmetrics through a prometheus exporter, app metrics of scraped pods)',
   'gates/unknown-label': 'every label a query matches or groups by is on the series it selects',
   'gates/no-idle-canary-gate': "a canary's analysis has a gate that fails an idle canary (a lower bound on the canary's request rate)",
-  'gates/judged-before-data': 'a gate on spanmetrics series cannot fail a canary before two flushes of the connector could have reached Prometheus (warning)',
+  'gates/judged-before-data': 'a gate cannot stop a canary on missing data before its series could have reached Prometheus: discovery and two scrapes of a new pod, or two spanmetrics flushes and a scrape (warning)',
 }, (model, report) => {
   const E = Severity.ERROR;
   const catalog = seriesCatalog(model);
@@ -149,8 +158,8 @@ export const GATE_RULES = defineRules({
     }
   }
 
-  // A new canary's spanmetrics series get their second distinct value one flush after the first:
-  // before 2 x metrics_flush_interval (plus a scrape) rate() over them is empty or 0.
+  // A new canary's series are late: a pod must be discovered and scraped twice, spanmetrics must
+  // be flushed twice and scraped. A gate that stops the run on no data before then stops healthy canaries.
   const flushSeconds = new Map<string, number>();
   for (const collector of collectorsOf(model)) {
     for (const exported of collector.exportedSpanmetrics()) {
@@ -159,19 +168,25 @@ export const GATE_RULES = defineRules({
       for (const name of [s.calls, s.durationBucket, s.durationSum, s.durationCount]) flushSeconds.set(name, Math.max(seconds, flushSeconds.get(name) ?? 0));
     }
   }
+  const appMetrics = new Set([...catalog.series.keys()].filter((name) => !flushSeconds.has(name)));
   for (const template of model.ofKind(...TEMPLATE_KINDS)) {
     for (const metric of prometheusMetrics(template)) {
       const query = readQuery(model, metric.query);
-      const flush = Math.max(0, ...query.selectors.map((s) => (s.metric && flushSeconds.get(s.metric)) || 0));
       const timing = metricSchedule(template, metric.name);
-      if (flush === 0 || !timing) continue;
+      if (!timing || query.error) continue;
+      const flush = Math.max(0, ...query.selectors.map((s) => (s.metric && flushSeconds.get(s.metric)) || 0));
+      const path = flush > 0 ? SeriesPath.SPANMETRICS : query.selectors.some((s) => s.metric && appMetrics.has(s.metric)) ? SeriesPath.POD_SCRAPE : undefined;
+      if (!path) continue;
+      // The apps' export delay is not in the manifests: without it the time is a lower bound.
+      const firstData = deriveTiming(path, { backend: model.prometheus, flushSeconds: flush, exportDelaySeconds: 0 }, 0);
       const noData = stopWithoutData(metric, timing);
-      if (!noData || noData.atSeconds >= 2 * flush) continue;
+      if (!noData || noData.atSeconds >= firstData.totalSeconds) continue;
       report('gates/judged-before-data', Severity.WARNING, model.refOf(template),
-        `gate '${metric.name}' reads spanmetrics flushed every ${flush}s, so a new canary's rate() over them has no two distinct points before ${2 * flush}s (two flushes) plus a scrape interval, `
-        + `but with no data the gate already stops the run at ${noData.atSeconds}s (${noData.how}); a healthy canary can be aborted`,
-        `make ${noData.fixField} at least ${2 * flush}s + your Prometheus scrape interval (e.g. initialDelay ${Math.ceil(2 * flush + 15 - (noData.atSeconds - timing.initialDelaySeconds))}s with a 15s scrape), `
-        + 'or a shorter metrics_flush_interval');
+        `gate '${metric.name}' reads ${path === SeriesPath.SPANMETRICS ? `spanmetrics flushed every ${flush}s` : 'metrics scraped from the canary\'s own pods'}, so a new canary's `
+        + `increase() or rate() over them can be empty until ${formatDerivation(firstData)} with ${model.prometheus.name}, `
+        + `but with no data the gate already stops the run at ${noData.atSeconds}s (${noData.how}); a healthy canary can be stopped`,
+        `make ${noData.fixField} at least ${Math.ceil(firstData.totalSeconds)}s, plus the time the canary needs to serve the evidence `
+        + '(ThreeGateAnalysis derives it), or shorten the flush or scrape interval');
     }
   }
 

@@ -1,3 +1,5 @@
+import { PrometheusBackend } from '../metrics-backend';
+import { RuleContext } from './types';
 import { posix } from 'path';
 import { ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../canary-rollout';
 import { LoadedManifest } from '../manifests';
@@ -125,7 +127,7 @@ export class ManifestModel {
   public readonly namespaces: ReadonlySet<string>;
   private readonly appFolderNamespaces: boolean;
 
-  constructor(public readonly manifests: readonly LoadedManifest[]) {
+  constructor(public readonly manifests: readonly LoadedManifest[], public readonly prometheus: PrometheusBackend = PrometheusBackend.communityChart()) {
     this.appFolderNamespaces = manifests.some((m) => isFolderNamespacedAppSet(m.object));
     this.pods = manifests.flatMap((m) => this.podTemplateOf(m));
     this.services = manifests.filter((m) => m.object.kind === 'Service').map((m) => this.serviceOf(m));
@@ -233,14 +235,16 @@ function isFolderNamespacedAppSet(o: LoadedManifest['object']): boolean {
   return /^\{\{\s*\.?path\.basename\s*\}\}$/.test(asStr(destination.namespace) ?? '');
 }
 
-const MODELS = new WeakMap<readonly LoadedManifest[], ManifestModel>();
+const MODELS = new WeakMap<readonly LoadedManifest[], Map<PrometheusBackend | undefined, ManifestModel>>();
 
-/** The model of a set of manifests, built once per array and shared by every rule. */
-export function modelOf(manifests: readonly LoadedManifest[]): ManifestModel {
-  let model = MODELS.get(manifests);
+/** The model of a set of manifests in an environment, built once per array and shared by every rule. */
+export function modelOf(manifests: readonly LoadedManifest[], context: RuleContext = {}): ManifestModel {
+  let byBackend = MODELS.get(manifests);
+  if (!byBackend) MODELS.set(manifests, byBackend = new Map());
+  let model = byBackend.get(context.prometheus);
   if (!model) {
-    model = new ManifestModel(manifests);
-    MODELS.set(manifests, model);
+    model = new ManifestModel(manifests, context.prometheus ?? PrometheusBackend.communityChart());
+    byBackend.set(context.prometheus, model);
   }
   return model;
 }

@@ -1,10 +1,11 @@
 import { imageFacts } from '../image-facts';
 import { PROMETHEUS_EXPORTER_PATH } from '../collector-config';
-import { BUCKET_LABEL, podLabelToPrometheusLabel, sanitizeLabelName, SCRAPE_ANNOTATIONS, SCRAPE_DEFAULT_PATH, SCRAPE_NAMESPACE_LABEL, SCRAPE_POD_LABEL, TARGET_LABELS } from '../prometheus-naming';
+import { PodScrape } from '../metrics-backend';
+import { BUCKET_LABEL, podLabelToPrometheusLabel, sanitizeLabelName, SCRAPE_ANNOTATIONS, SCRAPE_DEFAULT_PATH, TARGET_LABELS } from '../prometheus-naming';
 import { collectorsOf } from './collector-model';
 import { list } from './define';
 import { scrapedPorts } from './collector-pod';
-import { asObj, ManifestModel, PodTemplate } from './model';
+import { asArr, asObj, asStr, asStrMap, ManifestModel, PodTemplate } from './model';
 
 /** A series name Prometheus gets from the manifests, with every label it can carry. */
 export interface ProducedSeries {
@@ -23,19 +24,81 @@ export interface SeriesCatalog {
   readonly unscraped: readonly string[];
 }
 
-/** The labels Prometheus's pod scrape adds to every series of a pod (prometheus-community chart). */
-function scrapeLabels(pod: PodTemplate): string[] {
-  return [
-    ...TARGET_LABELS,
-    SCRAPE_NAMESPACE_LABEL,
-    SCRAPE_POD_LABEL,
-    ...[...Object.keys(pod.labels), ...pod.controllerLabels].map(podLabelToPrometheusLabel),
-  ];
+/** How Prometheus scrapes one port of a pod: where, with which target labels, and whether it honours exposed labels. */
+interface PodScrapeTarget {
+  readonly port: number;
+  readonly path: string;
+  /** the labels the scrape sets on every series */
+  readonly targetLabels: readonly string[];
+  readonly honorLabels: boolean;
 }
 
-function isScrapedAt(pod: PodTemplate, port: number | undefined, path: string): boolean {
-  const annotatedPath = pod.annotations[SCRAPE_ANNOTATIONS.path] ?? SCRAPE_DEFAULT_PATH;
-  return port !== undefined && annotatedPath === path && scrapedPorts(pod.annotations, pod.containers).includes(port);
+/**
+ * The scrapes of a pod: by its `prometheus.io/*` annotations when the Prometheus scrapes
+ * annotated pods (labels as the backend's pod job sets them), and by every PodMonitor of the
+ * manifests that selects it (labels as prometheus-operator sets them: `namespace`, `pod`,
+ * `container`, `endpoint`, `job`, `instance` and its `podTargetLabels`).
+ */
+function scrapesOf(model: ManifestModel, pod: PodTemplate): PodScrapeTarget[] {
+  const prometheus = model.prometheus;
+  const podLabels = [...Object.keys(pod.labels), ...pod.controllerLabels];
+  const out: PodScrapeTarget[] = [];
+  if (prometheus.podScrape === PodScrape.ANNOTATIONS) {
+    const path = pod.annotations[SCRAPE_ANNOTATIONS.path] ?? SCRAPE_DEFAULT_PATH;
+    for (const port of scrapedPorts(pod.annotations, pod.containers)) {
+      out.push({ port, path, targetLabels: prometheus.targetLabels(podLabels), honorLabels: prometheus.honorLabels });
+    }
+  }
+  for (const monitor of podMonitorsOf(model).filter((m) => m.namespace === pod.namespace && selects(m.selector, pod.labels))) {
+    for (const endpoint of monitor.endpoints) {
+      const port = pod.containers.flatMap((c) => c.ports).find((p) => p.name === endpoint.port)?.containerPort;
+      if (port === undefined) continue;
+      const targetLabels = [...TARGET_LABELS, 'namespace', 'pod', 'container', 'endpoint', ...monitor.podTargetLabels.filter((l) => podLabels.includes(l)).map(podLabelToPrometheusLabel)];
+      out.push({ port, path: endpoint.path, targetLabels, honorLabels: endpoint.honorLabels });
+    }
+  }
+  return out;
+}
+
+interface PodMonitorInfo {
+  readonly namespace: string;
+  readonly selector: Readonly<Record<string, string>>;
+  readonly endpoints: readonly { readonly port?: string; readonly path: string; readonly honorLabels: boolean }[];
+  readonly podTargetLabels: readonly string[];
+}
+
+const POD_MONITORS = new WeakMap<ManifestModel, PodMonitorInfo[]>();
+
+/** The PodMonitors of the manifests (monitoring.coreos.com/v1), read once per model. */
+function podMonitorsOf(model: ManifestModel): PodMonitorInfo[] {
+  let monitors = POD_MONITORS.get(model);
+  if (!monitors) {
+    monitors = model.manifests.filter((m) => m.object.kind === 'PodMonitor').map((m) => {
+      const spec = asObj((m.object as { spec?: unknown }).spec);
+      return {
+        namespace: model.namespaceOf(m),
+        selector: asStrMap(asObj(spec.selector).matchLabels),
+        endpoints: asArr(spec.podMetricsEndpoints).map((e) => ({
+          port: asStr(asObj(e).port),
+          path: asStr(asObj(e).path) ?? SCRAPE_DEFAULT_PATH,
+          honorLabels: asObj(e).honorLabels === true,
+        })),
+        podTargetLabels: asArr(spec.podTargetLabels).map((l) => asStr(l)).filter((l): l is string => l !== undefined),
+      };
+    });
+    POD_MONITORS.set(model, monitors);
+  }
+  return monitors;
+}
+
+function selects(selector: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>>): boolean {
+  return Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
+
+/** The labels a series exposed with `exposed` labels carries once scraped: clashing exposed labels become `exported_*` unless honoured. */
+function scrapedLabels(exposed: readonly string[], scrape: PodScrapeTarget): string[] {
+  const renamed = exposed.map((l) => (!scrape.honorLabels && scrape.targetLabels.includes(l) ? `exported_${l}` : l));
+  return [...scrape.targetLabels, ...renamed];
 }
 
 const CATALOGS = new WeakMap<ManifestModel, SeriesCatalog>();
@@ -61,8 +124,8 @@ export function seriesCatalog(model: ManifestModel): SeriesCatalog {
   for (const collector of collectorsOf(model)) {
     for (const exported of collector.exportedSpanmetrics()) {
       const source = `connector ${exported.connectorId} -> exporter ${exported.exporterId} of ConfigMap ${collector.ref.namespace}/${collector.ref.name}`;
-      const pods = collector.pods.map((p) => p.pod).filter((pod) => isScrapedAt(pod, exported.port, PROMETHEUS_EXPORTER_PATH));
-      if (pods.length === 0) {
+      const scrapes = collector.pods.map((p) => p.pod).flatMap((pod) => scrapesOf(model, pod)).filter((x) => x.port === exported.port && x.path === PROMETHEUS_EXPORTER_PATH);
+      if (scrapes.length === 0) {
         unscraped.push(`${source} serves ${exported.series.calls} on port ${exported.port ?? '?'}, but no pod running it is scraped there`);
         continue;
       }
@@ -71,9 +134,11 @@ export function seriesCatalog(model: ManifestModel): SeriesCatalog {
       const constLabels = Object.keys(asObj(exporter.const_labels)).map(sanitizeLabelName);
       // Every resource attribute becomes a label: which ones, only the apps know.
       const openLabels = asObj(exporter.resource_to_telemetry_conversion).enabled === true;
-      const labels = [...s.intrinsicLabels, ...Object.values(s.dimensionLabels), ...constLabels, ...pods.flatMap(scrapeLabels)];
-      for (const name of [s.calls, s.durationSum, s.durationCount]) add(name, labels, source, openLabels);
-      add(s.durationBucket, [...labels, BUCKET_LABEL], source, openLabels);
+      const exposed = [...s.intrinsicLabels, ...Object.values(s.dimensionLabels), ...constLabels];
+      for (const scrape of scrapes) {
+        for (const name of [s.calls, s.durationSum, s.durationCount]) add(name, scrapedLabels(exposed, scrape), source, openLabels);
+        add(s.durationBucket, scrapedLabels([...exposed, BUCKET_LABEL], scrape), source, openLabels);
+      }
     }
   }
 
@@ -82,12 +147,15 @@ export function seriesCatalog(model: ManifestModel): SeriesCatalog {
       const metrics = imageFacts(container.image)?.metrics;
       if (!metrics) continue;
       const source = `${pod.ref.kind} ${pod.namespace}/${pod.ref.name} (${container.image})`;
-      if (!isScrapedAt(pod, metrics.port, metrics.path)) {
+      const scrapes = scrapesOf(model, pod).filter((x) => x.port === metrics.port && x.path === metrics.path);
+      if (scrapes.length === 0) {
         unscraped.push(`${source} serves ${list(metrics.series.map((x) => x.name))} at :${metrics.port}${metrics.path}, but its pod is not scraped there `
           + `(${SCRAPE_ANNOTATIONS.scrape}: ${pod.annotations[SCRAPE_ANNOTATIONS.scrape] ?? '-'}, ${SCRAPE_ANNOTATIONS.port}: ${pod.annotations[SCRAPE_ANNOTATIONS.port] ?? '-'}, ${SCRAPE_ANNOTATIONS.path}: ${pod.annotations[SCRAPE_ANNOTATIONS.path] ?? '-'})`);
         continue;
       }
-      for (const s of metrics.series) add(s.name, [...s.labels, ...scrapeLabels(pod)], source);
+      for (const scrape of scrapes) {
+        for (const s of metrics.series) add(s.name, scrapedLabels(s.labels, scrape), source);
+      }
     }
   }
   const catalog = { series, unscraped };

@@ -1,3 +1,4 @@
+import { PrometheusBackend } from '../metrics-backend';
 import { LoadedManifest } from '../manifests';
 
 /** How bad a finding is: errors stop synth and fail `validate`; warnings are printed. */
@@ -27,6 +28,12 @@ export interface Finding {
   readonly fix: string;
 }
 
+/** What the rules need to know beyond the manifests: facts of the environment they land in. */
+export interface RuleContext {
+  /** the Prometheus that scrapes the pods and answers the gates @default PrometheusBackend.communityChart() */
+  readonly prometheus?: PrometheusBackend;
+}
+
 /** A check over a set of plain Kubernetes objects. */
 export interface Rule {
   /** a stable id, `area/what` */
@@ -34,7 +41,7 @@ export interface Rule {
   /** one line: what the rule makes sure of */
   readonly description: string;
   /** the findings for these manifests */
-  check(manifests: readonly LoadedManifest[]): Finding[];
+  check(manifests: readonly LoadedManifest[], context?: RuleContext): Finding[];
 }
 
 /** The reference of a loaded manifest, for a finding. */
