@@ -80,7 +80,11 @@ const PLANTS: Plant[] = [
   ['OTLP/HTTP receiver on localhost', 'collector/localhost-endpoint', (ms) => editConfig(ms, (c) => { c.receivers.otlp.protocols.http.endpoint = 'localhost:4318'; })],
   ['OTLP/gRPC receiver endpoint left to the default', 'collector/localhost-endpoint', (ms) => editConfig(ms, (c) => { c.receivers.otlp.protocols.grpc = null; })],
   ['prometheus exporter on 127.0.0.1', 'collector/localhost-endpoint', (ms) => editConfig(ms, (c) => { c.exporters.prometheus.endpoint = '127.0.0.1:8889'; })],
-  ['container port where nothing listens', 'collector/container-ports', (ms) => { collector(ms).spec.containers[0].ports[1].containerPort = 4319; }],
+  ['container port where nothing listens (a warning: only what reaches it fails)', 'collector/container-ports', (ms) => { collector(ms).spec.containers[0].ports[1].containerPort = 4319; }, Severity.WARNING],
+  ['Service port reaching a localhost-only listener', 'collector/service-port-mismatch', (ms) => {
+    editConfig(ms, (c) => { c.service.telemetry = { metrics: { readers: [{ pull: { exporter: { prometheus: { host: 'localhost', port: 8888 } } } }] } }; });
+    object(ms, 'Service', 'collector').spec.ports.push({ name: 'self-metrics', port: 8888, targetPort: 8888 });
+  }],
   ['Service targets a port where nothing listens', 'collector/service-port-mismatch', (ms) => { object(ms, 'Service', 'collector').spec.ports[0].targetPort = 4316; }],
   ['health_check not in service.extensions', 'collector/probe-mismatch', (ms) => editConfig(ms, (c) => { c.service.extensions = []; })],
   ['health_check not configured', 'collector/probe-mismatch', (ms) => editConfig(ms, (c) => { delete c.extensions; delete c.service.extensions; })],

@@ -58,7 +58,8 @@ describe('npm run validate -- DIR', () => {
     expect(code).toBe(ValidateExit.ERRORS);
     expect(out[0]).toBe("otel/config.yaml: error: ConfigMap/otel/collector-config: collector/no-receivers: config key 'otel-collector.yaml' configures no receiver; "
       + "the collector exits with 'no receiver configuration specified in config' (fix: configure the receiver the apps send to, e.g. receivers: "
-      + "{otlp: {protocols: {http: {endpoint: '0.0.0.0:4318'}}}}, and list it in the traces pipeline's receivers)");
+      + "{otlp: {protocols: {http: {endpoint: '0.0.0.0:4318'}}}}, and list it in the traces pipeline's receivers) "
+      + "[namespace otel: ApplicationSet hotrod destination.namespace '{{path.basename}}']");
     expect(out[out.length - 1]).toMatch(/: 8 objects, \d+ error\(s\), \d+ warning\(s\)$/);
   });
 

@@ -20,6 +20,11 @@ export interface ImageFacts {
     /** why, in a few words */
     readonly why: string;
   };
+  /**
+   * the OTLP protocol the app's SDK exporter speaks when no OTEL_EXPORTER_OTLP_PROTOCOL is set
+   * (many SDKs choose it in code, so the spec's default says nothing about a given image)
+   */
+  readonly otlpProtocol?: 'http/protobuf' | 'grpc';
   /** the ports the image listens on, by name */
   readonly ports?: Readonly<Record<string, number>>;
   /** the Prometheus metrics the image serves */
@@ -37,6 +42,8 @@ export interface ImageFacts {
 export const HOTROD_IMAGE = {
   repository: 'jaegertracing/example-hotrod',
   user: { name: 'root', uid: 0, why: 'FROM scratch with no USER' },
+  // SPEC: HotROD exports traces over OTLP/HTTP (jaegertracing/jaeger examples/hotrod/pkg/tracing, otlptracehttp).
+  otlpProtocol: 'http/protobuf',
   ports: { frontend: 8080, customer: 8081, route: 8083 },
   metrics: {
     port: 8080,

@@ -16,6 +16,8 @@ export interface LoadedManifest {
   readonly object: Manifest;
   /** the file it came from, relative to the folder loaded, if it came from a file */
   readonly file?: string;
+  /** the namespace the loader gives it when it writes none (a `--namespace` flag, its kustomization's `namespace`) */
+  readonly defaultNamespace?: { readonly namespace: string; readonly from: string };
 }
 
 /** Input that cannot be read: a missing folder, or a YAML syntax error (with file, line and column). */

@@ -13,6 +13,8 @@ export interface ObjectRef {
   readonly name?: string;
   /** the file it was read from, when known */
   readonly file?: string;
+  /** when the object writes no namespace: what gave it the one above */
+  readonly namespaceFrom?: string;
 }
 
 /** One problem a rule found. */
@@ -45,5 +47,6 @@ export function refOf(m: LoadedManifest): ObjectRef {
 /** One line: `kind/namespace/name: rule-id: message (fix: ...)`. */
 export function formatFinding(f: Finding): string {
   const where = `${f.object.kind}/${f.object.namespace ?? ''}/${f.object.name ?? ''}`;
-  return `${where}: ${f.ruleId}: ${f.message} (fix: ${f.fix})`;
+  const namespace = f.object.namespaceFrom ? ` [namespace ${f.object.namespace}: ${f.object.namespaceFrom}]` : '';
+  return `${where}: ${f.ruleId}: ${f.message} (fix: ${f.fix})${namespace}`;
 }
