@@ -110,6 +110,9 @@ const PLANTS: Plant[] = [
   ['PromQL syntax error', 'gates/promql-syntax', (ms) => { gate(ms, 'latency').provider.prometheus.query = gate(ms, 'latency').provider.prometheus.query.replace(/\)\)\)\n$/, '))\n'); }],
   ['query uses an undeclared argument', 'gates/unknown-arg', (ms) => { gate(ms, 'traffic').provider.prometheus.query = gate(ms, 'traffic').provider.prometheus.query.replace('args.canary-hash', 'args.hash'); }],
   ['latency gate measured from 30s', 'gates/judged-before-data', (ms) => { gate(ms, 'latency').initialDelay = '30s'; }, Severity.WARNING],
+  ['a gate on a metric produced outside the manifests (kube-state-metrics) is listed as not checked', 'gates/unchecked-metric', (ms) => {
+    gate(ms, 'latency').provider.prometheus.query = 'sum(kube_pod_container_status_restarts_total{namespace="{{args.namespace}}"})';
+  }, Severity.INFO],
   ['traffic gate accepts 0 req/s', 'gates/no-idle-canary-gate', (ms) => { gate(ms, 'traffic').successCondition = 'len(result) > 0 && result[0] >= 0'; }],
   ['traffic gate measures the stable pods too', 'gates/no-idle-canary-gate', (ms) => {
     gate(ms, 'traffic').provider.prometheus.query = 'sum(rate(hotrod_requests_total{namespace="{{args.namespace}}"}[2m]))\n';

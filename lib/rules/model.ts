@@ -1,7 +1,7 @@
 import { posix } from 'path';
 import { ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../canary-rollout';
 import { LoadedManifest } from '../manifests';
-import { ObjectRef, refOf } from './types';
+import { ObjectRef, refOf, RuleOptions } from './types';
 
 /**
  * A read-only view of plain manifests that the rules share: workloads and their pod
@@ -202,7 +202,7 @@ export class ManifestModel {
   private readonly folderNamespaces = new Map<string, NamespaceSource | undefined>();
   private readonly onlyNamespace?: string;
 
-  constructor(public readonly manifests: readonly LoadedManifest[]) {
+  constructor(public readonly manifests: readonly LoadedManifest[], public readonly options: RuleOptions = {}) {
     for (const m of manifests) push(this.byKind, m.object.kind, m);
     this.owners = folderOwners(manifests);
     const declared = this.ofKind('Namespace').map((m) => m.object.metadata?.name).filter((n): n is string => !!n);
@@ -374,10 +374,10 @@ export function isLoopback(host: string): boolean {
 const MODELS = new WeakMap<readonly LoadedManifest[], ManifestModel>();
 
 /** The model of a set of manifests, built once per array and shared by every rule. */
-export function modelOf(manifests: readonly LoadedManifest[]): ManifestModel {
+export function modelOf(manifests: readonly LoadedManifest[], options: RuleOptions = {}): ManifestModel {
   let model = MODELS.get(manifests);
-  if (!model) {
-    model = new ManifestModel(manifests);
+  if (!model || model.options.strictMetrics !== options.strictMetrics) {
+    model = new ManifestModel(manifests, options);
     MODELS.set(manifests, model);
   }
   return model;
