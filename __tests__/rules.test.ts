@@ -118,6 +118,13 @@ const PLANTS: Plant[] = [
     gate(ms, 'traffic').provider.prometheus.query = 'sum(rate(hotrod_requests_total{namespace="{{args.namespace}}"}[2m]))\n';
   }],
 
+  ['gates of one template on two Prometheus servers', 'gates/prometheus-mismatch', (ms) => { gate(ms, 'latency').provider.prometheus.address = 'http://prometheus.monitoring.svc.cluster.local:9090'; }],
+  ['a web gate whose Service, named through an argument, does not exist', 'gates/unknown-spliced-service', (ms) => {
+    const template = object(ms, 'AnalysisTemplate', 'hotrod-analysis');
+    template.spec.args.push({ name: 'service', value: 'hotrod-preview' });
+    template.spec.metrics.push({ name: 'smoke', count: 1, successCondition: 'result.ok == true', provider: { web: { url: 'http://{{args.service}}.hotrod.svc.cluster.local:8080/' } } });
+  }],
+
   // Conditions.
   ['unguarded result[0]', 'conditions/unguarded-index', (ms) => { gate(ms, 'latency').successCondition = 'result[0] < 1000'; }, Severity.WARNING],
   ['a condition the rules cannot read', 'conditions/unreadable', (ms) => { gate(ms, 'latency').successCondition = 'all(result, {# < 1000})'; }, Severity.WARNING],
@@ -136,6 +143,8 @@ const PLANTS: Plant[] = [
   ['traffic generator aimed at a wrong host', 'services/unknown-url-target', (ms) => {
     env(object(ms, 'Deployment', 'traffic-generator').spec.template.spec.containers[0], 'TARGET_URL').value = 'http://frontend.hotrod:8080';
   }],
+
+  ['an ApplicationSet naming every Application alike', 'appset/duplicate-application-name', (ms) => { object(ms, 'ApplicationSet', 'hotrod').spec.template.metadata.name = 'hotrod'; }],
 
   // Schemas of the exact versions targeted.
   ['Rollout replicas as a string', 'schema/argo-rollouts', (ms) => { object(ms, 'Rollout', 'hotrod').spec.replicas = '2'; }],

@@ -251,7 +251,7 @@ export function loadFolder(dir: string, options: LoadFolderOptions = {}): Loaded
       }
     }
   } else if (kustomizations.length > 0) {
-    notes.push({ id: 'input/kustomize', severity: 'info', file: kustomizations[0].file, message: `kustomize is not available (no kubectl on PATH): ${list(kustomizations.map((k) => k.file))} were not built; their files were read one by one, kustomize.config.k8s.io kinds skipped, patches not applied`, fix: 'install kubectl to check what kustomize renders' });
+    notes.push({ id: 'input/kustomize', severity: 'info', file: kustomizations[0].file, message: `kustomize was not run (--no-kustomize, or no kubectl on PATH): ${list(kustomizations.map((k) => k.file))} were not built; their files were read one by one, kustomize.config.k8s.io kinds skipped, patches not applied`, fix: 'install kubectl to check what kustomize renders' });
   }
   const builtDirs = [...built].flatMap((d) => [d, ...closure(d, kustomizations)]);
 

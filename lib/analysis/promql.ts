@@ -12,6 +12,9 @@ type SyntaxNode = ReturnType<typeof parser.parse>['topNode'];
 /** An Argo Rollouts placeholder in a query, e.g. `{{args.canary-hash}}` or `{{ args.namespace }}`. */
 const ARG_PLACEHOLDER = /\{\{\s*args\.([a-zA-Z0-9_.-]+)\s*\}\}/;
 
+/** The placeholder pattern's source, for patterns that embed it (one capture group: the argument name). */
+export const ARG_PLACEHOLDER_SOURCE = ARG_PLACEHOLDER.source;
+
 /** The argument names of the placeholders in a text, in order of appearance. */
 export function placeholderArgs(text: string): string[] {
   return [...text.matchAll(new RegExp(ARG_PLACEHOLDER.source, 'g'))].map((m) => m[1]);

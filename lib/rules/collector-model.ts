@@ -278,7 +278,9 @@ export class PlainCollectorConfig {
     const readers = asArr(metrics.readers).map(asObj);
     const pull = readers.map((r) => asObj(asObj(asObj(r.pull).exporter).prometheus)).find((p) => Object.keys(p).length > 0);
     if (pull) {
-      return { ...base, field: 'service.telemetry.metrics.readers[].pull.exporter.prometheus', host: asStr(pull.host) ?? DEFAULT_BIND_HOST, port: typeof pull.port === 'number' ? pull.port : undefined };
+      const host = asStr(pull.host) ?? DEFAULT_BIND_HOST;
+      const port = typeof pull.port === 'number' ? pull.port : undefined;
+      return { ...base, field: 'service.telemetry.metrics.readers[].pull.exporter.prometheus', written: `${host}:${port ?? ''}`, host, port };
     }
     if (readers.length > 0) return undefined;
     const written = asStr(metrics.address);

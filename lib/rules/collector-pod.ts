@@ -40,7 +40,9 @@ export const COLLECTOR_POD_RULES = defineRules({
     const bound = listeners.filter((l) => l.port !== undefined);
     const boundList = list(bound.map(describeListener));
 
-    for (const l of listeners.filter((x) => x.external && x.known && isLoopback(x.host))) {
+    // A sidecar's receivers serve the app beside it over localhost; a Service that reaches them is checked below.
+    const sidecar = collector.pods.length > 0 && collector.pods.every((p) => p.pod.containers.some((c) => !p.containers.includes(c)));
+    for (const l of listeners.filter((x) => x.external && x.known && isLoopback(x.host) && !(sidecar && x.section === 'receivers'))) {
       const what = l.written === undefined ? `${l.field} is not set, so ${l.componentId} binds ${l.host}:${l.port ?? '?'} (the default since v0.104)` : `${l.field} is '${l.written}'`;
       report('collector/localhost-endpoint', E, collector.ref, `${key}: ${what}; other pods (apps, Prometheus, the kubelet's probes) cannot reach it`,
         `set ${l.field} to '0.0.0.0:${l.port ?? 'PORT'}' (or '\${env:MY_POD_IP}:${l.port ?? 'PORT'}' with MY_POD_IP from status.podIP)`);
@@ -112,9 +114,13 @@ export const COLLECTOR_POD_RULES = defineRules({
     for (const service of new Set(collector.pods.flatMap((p) => model.servicesSelecting(p.pod)))) {
       const selected = model.podsSelectedBy(service).filter((p) => collectorPods.has(p));
       if (selected.length === 0) continue;
-      const containers = collector.pods.filter((p) => selected.includes(p.pod)).flatMap((p) => p.pod.containers);
+      const running = collector.pods.filter((p) => selected.includes(p.pod));
+      const containers = running.flatMap((p) => p.pod.containers);
+      // A port of another container of the pod (the app beside a collector sidecar) is not the collector's.
+      const others = running.flatMap((p) => p.pod.containers.filter((c) => !p.containers.includes(c)));
       for (const sp of service.ports) {
         const target = resolvePort(sp.targetPort, containers);
+        if (target !== undefined && others.some((c) => c.ports.some((p) => p.containerPort === target))) continue;
         const portText = `port ${sp.name ? `'${sp.name}' ` : ''}${sp.port} -> targetPort ${sp.targetPort}`;
         // An unknown port name is reported by services/unknown-target-port.
         const reached = bound.filter((l) => l.port === target);
