@@ -59,7 +59,7 @@ export function main(argv: readonly string[], output: ValidateOutput = { out: (l
   const { dir } = args;
   let folder;
   try {
-    folder = loadFolder(dir, { namespace: args.namespace, kustomize: args.kustomize ? (deps.kustomize ?? kubectlKustomize)() : undefined });
+    folder = loadFolder(dir, { namespace: args.namespace, kustomize: args.kustomize ? (deps.kustomize ?? kubectlKustomize) : undefined });
   } catch (e) {
     if (!(e instanceof ManifestReadError)) throw e;
     output.err(`validate: ${e.message}`);

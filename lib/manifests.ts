@@ -143,8 +143,11 @@ export interface FileNote {
 export interface LoadFolderOptions {
   /** the namespace of objects that write none (`--namespace`); wins over every other evidence */
   readonly namespace?: string;
-  /** how to run `kubectl kustomize DIR`; undefined: kustomizations are not built (their kinds are skipped) */
-  readonly kustomize?: (dir: string) => string;
+  /**
+   * finds how to run `kubectl kustomize DIR` (asked only when the folder has a kustomization);
+   * undefined, or a result of undefined: kustomizations are not built (their kinds are skipped)
+   */
+  readonly kustomize?: () => ((dir: string) => string) | undefined;
 }
 
 /** What a folder holds: its objects, and notes about files that are not plain manifests. */
@@ -238,10 +241,11 @@ export function loadFolder(dir: string, options: LoadFolderOptions = {}): Loaded
     return ns && !m.object.metadata?.namespace ? { ...m, defaultNamespace: ns } : m;
   };
 
-  if (options.kustomize) {
+  const kustomize = roots.length > 0 ? options.kustomize?.() : undefined;
+  if (kustomize) {
     for (const k of roots) {
       try {
-        const out = options.kustomize(join(dir, k.dir || '.'));
+        const out = kustomize(join(dir, k.dir || '.'));
         manifests.push(...parseManifests(out, k.file).map((m) => withNamespace(m)));
         built.add(k.dir);
         notes.push({ id: 'input/kustomize', severity: 'info', file: k.file, message: `built with kustomize (kubectl kustomize ${k.dir || '.'}): its objects are checked as kustomize renders them, overlays and patches applied`, fix: 'none needed' });
