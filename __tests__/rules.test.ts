@@ -80,7 +80,11 @@ const PLANTS: Plant[] = [
   ['OTLP/HTTP receiver on localhost', 'collector/localhost-endpoint', (ms) => editConfig(ms, (c) => { c.receivers.otlp.protocols.http.endpoint = 'localhost:4318'; })],
   ['OTLP/gRPC receiver endpoint left to the default', 'collector/localhost-endpoint', (ms) => editConfig(ms, (c) => { c.receivers.otlp.protocols.grpc = null; })],
   ['prometheus exporter on 127.0.0.1', 'collector/localhost-endpoint', (ms) => editConfig(ms, (c) => { c.exporters.prometheus.endpoint = '127.0.0.1:8889'; })],
-  ['container port where nothing listens', 'collector/container-ports', (ms) => { collector(ms).spec.containers[0].ports[1].containerPort = 4319; }],
+  ['container port where nothing listens (a warning: only what reaches it fails)', 'collector/container-ports', (ms) => { collector(ms).spec.containers[0].ports[1].containerPort = 4319; }, Severity.WARNING],
+  ['Service port reaching a localhost-only listener', 'collector/service-port-mismatch', (ms) => {
+    editConfig(ms, (c) => { c.service.telemetry = { metrics: { readers: [{ pull: { exporter: { prometheus: { host: 'localhost', port: 8888 } } } }] } }; });
+    object(ms, 'Service', 'collector').spec.ports.push({ name: 'self-metrics', port: 8888, targetPort: 8888 });
+  }],
   ['Service targets a port where nothing listens', 'collector/service-port-mismatch', (ms) => { object(ms, 'Service', 'collector').spec.ports[0].targetPort = 4316; }],
   ['health_check not in service.extensions', 'collector/probe-mismatch', (ms) => editConfig(ms, (c) => { c.service.extensions = []; })],
   ['health_check not configured', 'collector/probe-mismatch', (ms) => editConfig(ms, (c) => { delete c.extensions; delete c.service.extensions; })],
@@ -106,9 +110,19 @@ const PLANTS: Plant[] = [
   ['PromQL syntax error', 'gates/promql-syntax', (ms) => { gate(ms, 'latency').provider.prometheus.query = gate(ms, 'latency').provider.prometheus.query.replace('histogram_quantile(0.95,', 'histogram_quantile(0.95'); }],
   ['query uses an undeclared argument', 'gates/unknown-arg', (ms) => { gate(ms, 'traffic').provider.prometheus.query = gate(ms, 'traffic').provider.prometheus.query.replace('args.canary-hash', 'args.hash'); }],
   ['latency gate measured from 30s', 'gates/judged-before-data', (ms) => { gate(ms, 'latency').initialDelay = '30s'; }, Severity.WARNING],
+  ['a gate on a metric produced outside the manifests (kube-state-metrics) is listed as not checked', 'gates/unchecked-metric', (ms) => {
+    gate(ms, 'latency').provider.prometheus.query = 'sum(kube_pod_container_status_restarts_total{namespace="{{args.namespace}}"})';
+  }, Severity.INFO],
   ['traffic gate accepts 0 requests', 'gates/no-idle-canary-gate', (ms) => { gate(ms, 'traffic').successCondition = 'len(result) > 0 && result[0] >= 0'; delete gate(ms, 'traffic').failureCondition; }],
   ['traffic gate measures the stable pods too', 'gates/no-idle-canary-gate', (ms) => {
     gate(ms, 'traffic').provider.prometheus.query = 'sum(rate(hotrod_requests_total{namespace="{{args.namespace}}"}[2m]))\n';
+  }],
+
+  ['gates of one template on two Prometheus servers', 'gates/prometheus-mismatch', (ms) => { gate(ms, 'latency').provider.prometheus.address = 'http://prometheus.monitoring.svc.cluster.local:9090'; }],
+  ['a web gate whose Service, named through an argument, does not exist', 'gates/unknown-spliced-service', (ms) => {
+    const template = object(ms, 'AnalysisTemplate', 'hotrod-analysis');
+    template.spec.args.push({ name: 'service', value: 'hotrod-preview' });
+    template.spec.metrics.push({ name: 'smoke', count: 1, successCondition: 'result.ok == true', provider: { web: { url: 'http://{{args.service}}.hotrod.svc.cluster.local:8080/' } } });
   }],
 
   // Conditions.
@@ -129,6 +143,8 @@ const PLANTS: Plant[] = [
   ['traffic generator aimed at a wrong host', 'services/unknown-url-target', (ms) => {
     env(object(ms, 'Deployment', 'traffic-generator').spec.template.spec.containers[0], 'TARGET_URL').value = 'http://frontend.hotrod:8080';
   }],
+
+  ['an ApplicationSet naming every Application alike', 'appset/duplicate-application-name', (ms) => { object(ms, 'ApplicationSet', 'hotrod').spec.template.metadata.name = 'hotrod'; }],
 
   // Schemas of the exact versions targeted.
   ['Rollout replicas as a string', 'schema/argo-rollouts', (ms) => { object(ms, 'Rollout', 'hotrod').spec.replicas = '2'; }],

@@ -101,9 +101,19 @@ describe('schema validation', () => {
   });
 
   test('a kind without a known schema is a warning, not silence', () => {
-    const experiment = { apiVersion: 'argoproj.io/v1alpha1', kind: 'Experiment', metadata: { name: 'x' } } as Obj;
-    expect(validateSchema(experiment as Manifest).source).toBe(SchemaSource.NONE);
-    expect(check([experiment]).map((f) => [f.ruleId, f.severity])).toEqual([['schema/known-kind', 'warning']]);
+    const run = { apiVersion: 'argoproj.io/v1alpha1', kind: 'AnalysisRun', metadata: { name: 'x' } } as Obj;
+    expect(validateSchema(run as Manifest).source).toBe(SchemaSource.NONE);
+    expect(check([run]).map((f) => [f.ruleId, f.severity])).toEqual([['schema/known-kind', 'warning']]);
+  });
+
+  test('ClusterAnalysisTemplate, Experiment and Application are validated against the pinned CRDs', () => {
+    const objects = [
+      { apiVersion: 'argoproj.io/v1alpha1', kind: 'ClusterAnalysisTemplate', metadata: { name: 'c' }, spec: { metrics: [{ name: 'm', provider: { prometheus: { query: 'up' } }, intervall: '1m' }] } },
+      { apiVersion: 'argoproj.io/v1alpha1', kind: 'Experiment', metadata: { name: 'e' }, spec: { templates: [{ name: 't', selector: {}, template: {} }], durration: '5m' } },
+      { apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', metadata: { name: 'a' }, spec: { project: 'default', destination: {}, source: { repoURL: 'x', path: 'y' }, syncPolicy: { automatic: {} } } },
+    ] as Obj[];
+    expect(objects.map((o) => validateSchema(o as Manifest).source)).toEqual([SchemaSource.CRD, SchemaSource.CRD, SchemaSource.CRD]);
+    expect(check(objects).map((f) => f.message.split(':')[0])).toEqual(['spec.metrics[0].intervall', 'spec.durration', 'spec.syncPolicy.automatic']);
   });
 
   (existsSync(CRD_DIR) ? test : test.skip)(`${CRD_SCHEMA_FILE} is what npm run crd-schemas generates from the pinned CRDs`, () => {

@@ -56,23 +56,27 @@ describe('npm run validate -- DIR', () => {
     expect(code).toBe(ValidateExit.ERRORS);
     expect(out[0]).toBe("otel/config.yaml: error: ConfigMap/otel/collector-config: collector/no-receivers: config key 'otel-collector.yaml' configures no receiver; "
       + "the collector exits with 'no receiver configuration specified in config' (fix: configure the receiver the apps send to, e.g. receivers: "
-      + "{otlp: {protocols: {http: {endpoint: '0.0.0.0:4318'}}}}, and list it in the traces pipeline's receivers)");
+      + "{otlp: {protocols: {http: {endpoint: '0.0.0.0:4318'}}}}, and list it in the traces pipeline's receivers) "
+      + "[namespace otel: ApplicationSet hotrod destination.namespace '{{path.basename}}']");
     expect(out[out.length - 1]).toMatch(/: 8 objects, \d+ error\(s\), \d+ warning\(s\)$/);
   });
 
-  test('a YAML syntax error exits 2 naming file, line and column', () => {
+  test('a file that is not YAML is an error of its own, naming line and column, and the rest of the folder is still checked', () => {
     const dir = seedCopy('hotrod/rollout.yml', (t) => t.replace('  replicas: 2\n', '  replicas: [2\n'));
     const { code, out, err } = validate(dir);
-    expect(code).toBe(ValidateExit.UNREADABLE);
-    expect(out).toEqual([]);
-    expect(err).toHaveLength(1);
-    expect(err[0]).toMatch(/^validate: hotrod\/rollout\.yml:7:3: YAML syntax error: Flow sequence/);
+    expect(code).toBe(ValidateExit.ERRORS);
+    expect(err).toEqual([]);
+    expect(out[0]).toMatch(/^hotrod\/rollout\.yml: error: input\/not-yaml: line:col 7:3: YAML syntax error: Flow sequence.*the rest of the folder was\)/);
+    // the other files were checked: the traffic generator now calls a Service that was in the unreadable file
+    expect(out.some((l) => /^traffic-generator\/deployment\.yaml: error: .*services\/unknown-url-target/.test(l))).toBe(true);
+    expect(out[out.length - 1]).toMatch(/: 6 objects, 3 error\(s\)/);
   });
 
   test('a missing folder, a folder without manifests, and bad arguments exit 2', () => {
     expect(validate(join(work, 'nope'))).toEqual({ code: ValidateExit.UNREADABLE, out: [], err: [`validate: ${join(work, 'nope')}: no such folder`] });
     expect(validate(work).code).toBe(ValidateExit.UNREADABLE);
-    expect(validate().err).toEqual(['usage: npm run validate -- DIR   (checks every *.yaml/*.yml under DIR)']);
+    expect(validate().err).toEqual(['usage: npm run validate -- [--namespace NS] [--strict-metrics] [--no-kustomize] DIR   (checks every *.yaml/*.yml under DIR)']);
+    expect(validate('--namespace', 'Not_A_Name', work).code).toBe(ValidateExit.UNREADABLE);
     expect(validate('a', 'b').code).toBe(ValidateExit.UNREADABLE);
   });
 });

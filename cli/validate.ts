@@ -1,4 +1,4 @@
-import { errorsOf, formatFindingWithOrigin, loadManifests, ManifestReadError, runRules } from '../lib';
+import { errorsOf, FILE_KIND, Finding, formatFindingWithOrigin, kubectlKustomize, loadFolder, ManifestReadError, runRules, Severity } from '../lib';
 
 /** Where `main` writes. */
 export interface ValidateOutput {
@@ -8,40 +8,79 @@ export interface ValidateOutput {
 
 /** Exit codes of `validate`. */
 export enum ValidateExit {
-  /** no error (warnings may have been printed) */
+  /** no error (warnings and notes may have been printed) */
   OK = 0,
-  /** at least one rule found an error */
+  /** at least one rule found an error, or a file is not YAML */
   ERRORS = 1,
-  /** the input could not be read: no such folder, a YAML syntax error, or bad arguments */
+  /** the input could not be read: no such folder, no object in it, or bad arguments */
   UNREADABLE = 2,
 }
 
-const USAGE = 'usage: npm run validate -- DIR   (checks every *.yaml/*.yml under DIR)';
+const USAGE = 'usage: npm run validate -- [--namespace NS] [--strict-metrics] [--no-kustomize] DIR   (checks every *.yaml/*.yml under DIR)';
 
-/** `validate DIR`: loads every manifest under DIR, runs every rule, prints the findings; returns the exit code. */
-export function main(argv: readonly string[], output: ValidateOutput = { out: (l) => console.log(l), err: (l) => console.error(l) }): ValidateExit {
-  if (argv.length !== 1 || argv[0].startsWith('-')) {
+/** How `main` finds kustomize; tests pass their own. */
+export interface ValidateDeps {
+  readonly kustomize?: () => ((dir: string) => string) | undefined;
+}
+
+/** The arguments, or a usage error. */
+function parseArgs(argv: readonly string[]): { dir: string; namespace?: string; strictMetrics: boolean; kustomize: boolean } | undefined {
+  let dir: string | undefined;
+  let namespace: string | undefined;
+  let strictMetrics = false;
+  let kustomize = true;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--namespace' || a === '-n') {
+      namespace = argv[++i];
+      if (!namespace || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace)) return undefined;
+    } else if (a.startsWith('--namespace=')) {
+      namespace = a.slice('--namespace='.length);
+    } else if (a === '--strict-metrics') {
+      strictMetrics = true;
+    } else if (a === '--no-kustomize') {
+      kustomize = false;
+    } else if (a.startsWith('-') || dir !== undefined) {
+      return undefined;
+    } else {
+      dir = a;
+    }
+  }
+  return dir === undefined ? undefined : { dir, namespace, strictMetrics, kustomize };
+}
+
+/** `validate [flags] DIR`: loads every manifest under DIR, runs every rule, prints the findings; returns the exit code. */
+export function main(argv: readonly string[], output: ValidateOutput = { out: (l) => console.log(l), err: (l) => console.error(l) }, deps: ValidateDeps = {}): ValidateExit {
+  const args = parseArgs(argv);
+  if (!args) {
     output.err(USAGE);
     return ValidateExit.UNREADABLE;
   }
-  const dir = argv[0];
-  let manifests;
+  const { dir } = args;
+  let folder;
   try {
-    manifests = loadManifests(dir);
+    folder = loadFolder(dir, { namespace: args.namespace, kustomize: args.kustomize ? (deps.kustomize ?? kubectlKustomize) : undefined });
   } catch (e) {
     if (!(e instanceof ManifestReadError)) throw e;
     output.err(`validate: ${e.message}`);
     return ValidateExit.UNREADABLE;
   }
-  if (manifests.length === 0) {
+  const { manifests, notes } = folder;
+  if (manifests.length === 0 && !notes.some((n) => n.severity === 'error')) {
     output.err(`validate: ${dir} holds no Kubernetes object (no *.yaml/*.yml document with a kind)`);
     return ValidateExit.UNREADABLE;
   }
-  const findings = runRules(manifests);
-  for (const f of findings) output.out(formatFindingWithOrigin(f));
+  const fileFindings: Finding[] = notes.map((n) => ({
+    ruleId: n.id, severity: n.severity as Severity, object: { kind: FILE_KIND, name: n.file, file: n.file }, message: n.message, fix: n.fix,
+  }));
+  // File findings first: what could not be read explains findings about what is missing.
+  const findings = [...fileFindings, ...runRules(manifests, undefined, { strictMetrics: args.strictMetrics })];
+  const ordered = [Severity.ERROR, Severity.WARNING, Severity.INFO].flatMap((s) => findings.filter((f) => f.severity === s));
+  for (const f of ordered) output.out(formatFindingWithOrigin(f));
   const errors = errorsOf(findings).length;
-  const warnings = findings.length - errors;
-  output.out(`${dir}: ${manifests.length} objects, ${errors} error(s), ${warnings} warning(s)`);
+  const warnings = findings.filter((f) => f.severity === Severity.WARNING).length;
+  const infos = findings.length - errors - warnings;
+  output.out(`${dir}: ${manifests.length} objects, ${errors} error(s), ${warnings} warning(s)${infos > 0 ? `, ${infos} note(s)` : ''}`);
   return errors > 0 ? ValidateExit.ERRORS : ValidateExit.OK;
 }
 

@@ -83,6 +83,16 @@ export interface ImageFacts {
     /** why, in a few words */
     readonly why: string;
   };
+  /**
+   * the OTLP protocol the app's SDK exporter speaks when no OTEL_EXPORTER_OTLP_PROTOCOL is set
+   * (many SDKs choose it in code, so the spec's default says nothing about a given image)
+   */
+  readonly otlpProtocol?: 'http/protobuf' | 'grpc';
+  /**
+   * whether the app serves requests with no user at all, so its request series exist (and are
+   * not empty) for an idle canary: HotROD counts and traces Prometheus's own `GET /metrics`
+   */
+  readonly selfTraffic?: boolean;
   /** the ports the image listens on, by name */
   readonly ports?: Readonly<Record<string, number>>;
   /** the Prometheus metrics the image serves */
@@ -100,6 +110,10 @@ export interface ImageFacts {
 export const HOTROD_IMAGE = {
   repository: 'jaegertracing/example-hotrod',
   user: { name: 'root', uid: 0, why: 'FROM scratch with no USER' },
+  // SPEC: HotROD exports traces over OTLP/HTTP (jaegertracing/jaeger examples/hotrod/pkg/tracing, otlptracehttp).
+  otlpProtocol: 'http/protobuf',
+  // SPEC "HotROD": /metrics scrapes are SERVER spans, counted in hotrod_requests_total and wrapped in otelhttp.
+  selfTraffic: true,
   ports: { frontend: 8080, customer: 8081, route: 8083 },
   metrics: {
     port: 8080,

@@ -1,5 +1,6 @@
+import { execFileSync } from 'child_process';
 import { readdirSync, readFileSync, statSync } from 'fs';
-import { join, relative } from 'path';
+import { join, posix, relative } from 'path';
 import { LineCounter, parse as parseYaml, parseAllDocuments } from 'yaml';
 
 /** A Kubernetes object as plain data, with where it was read from. */
@@ -16,6 +17,8 @@ export interface LoadedManifest {
   readonly object: Manifest;
   /** the file it came from, relative to the folder loaded, if it came from a file */
   readonly file?: string;
+  /** the namespace the loader gives it when it writes none (a `--namespace` flag, its kustomization's `namespace`) */
+  readonly defaultNamespace?: { readonly namespace: string; readonly from: string };
 }
 
 /** Input that cannot be read: a missing folder, or a YAML syntax error (with file, line and column). */
@@ -41,7 +44,7 @@ export function yamlFilesUnder(dir: string): string[] {
       if (entry.name === 'node_modules' || entry.name === '.git') continue;
       const full = join(d, entry.name);
       if (entry.isDirectory()) walk(full);
-      else if (/\.ya?ml$/.test(entry.name)) out.push(relative(dir, full));
+      else if (/\.ya?ml$/.test(entry.name) || entry.name === 'Kustomization') out.push(relative(dir, full).split('\\').join('/'));
     }
   };
   walk(dir);
@@ -124,4 +127,171 @@ export function findCollectorConfigs(manifests: readonly LoadedManifest[]): Foun
     }
   }
   return out;
+}
+
+/** A finding about a file of the folder rather than an object: a file that is not YAML, a skipped chart template, a kustomize build. */
+export interface FileNote {
+  /** `input/not-yaml`, `input/chart-template`, `input/kustomize` */
+  readonly id: string;
+  readonly severity: 'error' | 'warning' | 'info';
+  readonly file: string;
+  readonly message: string;
+  readonly fix: string;
+}
+
+/** How {@link loadFolder} reads a folder. */
+export interface LoadFolderOptions {
+  /** the namespace of objects that write none (`--namespace`); wins over every other evidence */
+  readonly namespace?: string;
+  /**
+   * finds how to run `kubectl kustomize DIR` (asked only when the folder has a kustomization);
+   * undefined, or a result of undefined: kustomizations are not built (their kinds are skipped)
+   */
+  readonly kustomize?: () => ((dir: string) => string) | undefined;
+}
+
+/** What a folder holds: its objects, and notes about files that are not plain manifests. */
+export interface LoadedFolder {
+  readonly manifests: LoadedManifest[];
+  readonly notes: FileNote[];
+}
+
+/** The file names kustomize reads as a kustomization (sigs.k8s.io/kustomize api/konfig/general.go `RecognizedKustomizationFileNames` @ kustomize/v5.5.0). */
+export const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
+
+/** The API group of kustomize's own kinds (Kustomization, Component): build input, never cluster objects. */
+const KUSTOMIZE_GROUP = 'kustomize.config.k8s.io/';
+
+/** `kubectl kustomize DIR` with the kubectl on PATH, or undefined when there is none. */
+export function kubectlKustomize(): ((dir: string) => string) | undefined {
+  try {
+    execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore', timeout: 10_000 });
+  } catch {
+    return undefined;
+  }
+  return (dir) => execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
+}
+
+/** Whether a file sits in a Helm chart's `templates/` folder (a `Chart.yaml` beside that folder). */
+function isChartTemplate(dir: string, file: string): boolean {
+  const parts = file.split('/');
+  const at = parts.lastIndexOf('templates');
+  return at >= 0 && at < parts.length - 1 && statSafe(join(dir, ...parts.slice(0, at), 'Chart.yaml'));
+}
+
+function statSafe(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+interface Kustomization {
+  /** its folder, relative to the folder loaded ('' for the root) */
+  readonly dir: string;
+  readonly file: string;
+  readonly namespace?: string;
+  /** folders it builds from (resources, bases, components that are folders), relative to the folder loaded */
+  readonly dirs: readonly string[];
+  /** files it lists, relative to the folder loaded */
+  readonly files: readonly string[];
+}
+
+function readKustomizations(dir: string, files: readonly string[]): Kustomization[] {
+  return files.filter((f) => KUSTOMIZATION_FILES.includes(posix.basename(f))).flatMap((file) => {
+    let body: Record<string, unknown>;
+    try {
+      body = (parseYaml(readFileSync(join(dir, file), 'utf8')) ?? {}) as Record<string, unknown>;
+    } catch {
+      return []; // reported as not YAML when its turn comes
+    }
+    const here = posix.dirname(file) === '.' ? '' : posix.dirname(file);
+    const entries = ['resources', 'bases', 'components'].flatMap((k) => (Array.isArray(body[k]) ? body[k] as unknown[] : []))
+      .filter((e): e is string => typeof e === 'string' && !/^[a-z]+:\/\//.test(e) && !e.startsWith('github.com/'))
+      .map((e) => posix.normalize(posix.join(here, e)));
+    const isDir = (p: string) => { try { return statSync(join(dir, p)).isDirectory(); } catch { return false; } };
+    return [{
+      dir: here, file,
+      namespace: typeof body.namespace === 'string' ? body.namespace : undefined,
+      dirs: entries.filter(isDir), files: entries.filter((e) => !isDir(e)),
+    }];
+  });
+}
+
+const under = (file: string, folder: string) => folder === '' || file === folder || file.startsWith(`${folder}/`);
+
+/**
+ * Loads a folder the way a platform engineer's repository holds it: every YAML file, a file
+ * that is not YAML reported on its own (the rest still loaded), Helm chart templates skipped
+ * with a note, and folders with a kustomization built with kustomize when it is available
+ * (else their kustomize kinds are skipped and their `namespace` applied to the files they list).
+ */
+export function loadFolder(dir: string, options: LoadFolderOptions = {}): LoadedFolder {
+  const files = yamlFilesUnder(dir);
+  const notes: FileNote[] = [];
+  const manifests: LoadedManifest[] = [];
+  const kustomizations = readKustomizations(dir, files);
+  const consumed = new Set(kustomizations.flatMap((k) => k.dirs));
+  const roots = kustomizations.filter((k) => !consumed.has(k.dir));
+  const built = new Set<string>();
+  const flag = options.namespace ? { namespace: options.namespace, from: '--namespace' } : undefined;
+  const withNamespace = (m: LoadedManifest, fallback?: LoadedManifest['defaultNamespace']): LoadedManifest => {
+    const ns = flag ?? fallback;
+    return ns && !m.object.metadata?.namespace ? { ...m, defaultNamespace: ns } : m;
+  };
+
+  const kustomize = roots.length > 0 ? options.kustomize?.() : undefined;
+  if (kustomize) {
+    for (const k of roots) {
+      try {
+        const out = kustomize(join(dir, k.dir || '.'));
+        manifests.push(...parseManifests(out, k.file).map((m) => withNamespace(m)));
+        built.add(k.dir);
+        notes.push({ id: 'input/kustomize', severity: 'info', file: k.file, message: `built with kustomize (kubectl kustomize ${k.dir || '.'}): its objects are checked as kustomize renders them, overlays and patches applied`, fix: 'none needed' });
+      } catch (e) {
+        const stderr = String((e as { stderr?: unknown }).stderr ?? (e as Error).message).trim().split('\n')[0];
+        notes.push({ id: 'input/kustomize', severity: 'error', file: k.file, message: `kubectl kustomize ${k.dir || '.'} failed: ${stderr}; its files were read one by one instead`, fix: 'fix the kustomization so that kubectl kustomize builds it' });
+      }
+    }
+  } else if (kustomizations.length > 0) {
+    notes.push({ id: 'input/kustomize', severity: 'info', file: kustomizations[0].file, message: `kustomize was not run (--no-kustomize, or no kubectl on PATH): ${list(kustomizations.map((k) => k.file))} were not built; their files were read one by one, kustomize.config.k8s.io kinds skipped, patches not applied`, fix: 'install kubectl to check what kustomize renders' });
+  }
+  const builtDirs = [...built].flatMap((d) => [d, ...closure(d, kustomizations)]);
+
+  for (const file of files) {
+    if (builtDirs.some((d) => under(file, d))) continue;
+    if (isChartTemplate(dir, file)) {
+      notes.push({ id: 'input/chart-template', severity: 'info', file, message: 'a Helm chart template (templates/ beside Chart.yaml): skipped, it is not a manifest until helm renders it', fix: 'to check it, render the chart (helm template) into a folder and validate that' });
+      continue;
+    }
+    let loaded: LoadedManifest[];
+    try {
+      loaded = parseManifests(readFileSync(join(dir, file), 'utf8'), file);
+    } catch (e) {
+      if (!(e instanceof ManifestReadError)) throw e;
+      notes.push({ id: 'input/not-yaml', severity: 'error', file, message: `${e.message.replace(`${file}:`, 'line:col ')}; the file was not checked (the rest of the folder was)`, fix: 'fix the YAML; a template (Helm, envsubst) must be rendered before it can be validated' });
+      continue;
+    }
+    const owner = kustomizations.filter((k) => k.namespace && (k.files.includes(file) || k.dirs.some((d) => under(file, d)) || under(file, k.dir)))
+      .sort((a, b) => (consumed.has(a.dir) ? 1 : 0) - (consumed.has(b.dir) ? 1 : 0))[0];
+    const fromKustomization = owner?.namespace ? { namespace: owner.namespace, from: `${owner.file} namespace` } : undefined;
+    for (const m of loaded) {
+      if (m.object.apiVersion?.startsWith(KUSTOMIZE_GROUP)) continue;
+      manifests.push(withNamespace(m, fromKustomization));
+    }
+  }
+  return { manifests, notes };
+}
+
+/** The folders a kustomization builds from, transitively. */
+function closure(dir: string, all: readonly Kustomization[], seen = new Set<string>()): string[] {
+  const k = all.find((x) => x.dir === dir);
+  if (!k || seen.has(dir)) return [];
+  seen.add(dir);
+  return k.dirs.flatMap((d) => [d, ...closure(d, all, seen)]);
+}
+
+function list(items: readonly string[]): string {
+  return items.join(', ');
 }

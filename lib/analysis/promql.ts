@@ -12,6 +12,9 @@ type SyntaxNode = ReturnType<typeof parser.parse>['topNode'];
 /** An Argo Rollouts placeholder in a query, e.g. `{{args.canary-hash}}` or `{{ args.namespace }}`. */
 const ARG_PLACEHOLDER = /\{\{\s*args\.([a-zA-Z0-9_.-]+)\s*\}\}/;
 
+/** The placeholder pattern's source, for patterns that embed it (one capture group: the argument name). */
+export const ARG_PLACEHOLDER_SOURCE = ARG_PLACEHOLDER.source;
+
 /** The argument names of the placeholders in a text, in order of appearance. */
 export function placeholderArgs(text: string): string[] {
   return [...text.matchAll(new RegExp(ARG_PLACEHOLDER.source, 'g'))].map((m) => m[1]);
@@ -142,4 +145,32 @@ export function readPromql(query: string): PromqlQuery {
     return { labels: node.getChildren('LabelName').map(at), selectors: inScope };
   });
   return { selectors, groupings, args };
+}
+
+/** Functions whose result always has a sample: `vector(s)` one series, `scalar(v)` a number (NaN when v is not one series). */
+const NEVER_EMPTY_FUNCTIONS = ['vector', 'scalar', 'time'];
+
+/**
+ * Whether a query always returns a sample, so `result[0]` never fails on an empty result:
+ * a number, `vector(...)`, `scalar(...)`, or `... or X` where X cannot be empty.
+ */
+export function cannotBeEmpty(query: string): boolean {
+  const text = substitutePlaceholders(query);
+  const never = (node: SyntaxNode | null): boolean => {
+    if (!node) return false;
+    switch (node.name) {
+      case 'ParenExpr': return never(node.firstChild);
+      case 'NumberDurationLiteral': case 'NumberLiteral': return true;
+      case 'FunctionCall': return NEVER_EMPTY_FUNCTIONS.includes(text.slice(node.firstChild?.from ?? 0, node.firstChild?.to ?? 0));
+      case 'BinaryExpr': {
+        const op = node.getChild('Or');
+        return op !== null && never(node.lastChild);
+      }
+      default: return false;
+    }
+  };
+  const tree = parser.parse(text);
+  let broken = false;
+  tree.iterate({ enter(ref) { if (ref.type.isError) broken = true; } });
+  return !broken && never(tree.topNode.firstChild);
 }

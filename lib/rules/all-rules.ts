@@ -1,3 +1,4 @@
+import { ARGO_WIRING_RULES } from './argo-wiring';
 import { COLLECTOR_RULES } from './collector';
 import { COLLECTOR_POD_RULES } from './collector-pod';
 import { CONDITION_RULES } from './conditions';
@@ -18,6 +19,7 @@ export const ALL_RULES: readonly Rule[] = [
   ...GATE_RULES,
   ...CONDITION_RULES,
   ...ROLLOUT_RULES,
+  ...ARGO_WIRING_RULES,
   ...SERVICE_RULES,
   ...SECURITY_RULES,
 ];

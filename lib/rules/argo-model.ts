@@ -64,9 +64,27 @@ export function analysisUses(model: ManifestModel): AnalysisUse[] {
 
 /** The AnalysisTemplate (same namespace) or ClusterAnalysisTemplate a use names. */
 export function findTemplate(model: ManifestModel, use: AnalysisUse, template: AnalysisUse['templates'][number]): LoadedManifest | undefined {
-  return model.manifests.find((m) => m.object.metadata?.name === template.name && (template.clusterScope
-    ? m.object.kind === 'ClusterAnalysisTemplate'
-    : m.object.kind === 'AnalysisTemplate' && model.namespaceOf(m) === use.namespace));
+  return templateIndex(model).get(template.clusterScope ? `ClusterAnalysisTemplate//${template.name}` : `AnalysisTemplate/${use.namespace}/${template.name}`);
+}
+
+const TEMPLATE_INDEX = new WeakMap<ManifestModel, Map<string, LoadedManifest>>();
+
+/** Templates by `kind/namespace/name` (cluster-scoped ones with an empty namespace), the first of each key. */
+function templateIndex(model: ManifestModel): Map<string, LoadedManifest> {
+  let index = TEMPLATE_INDEX.get(model);
+  if (!index) {
+    index = new Map();
+    for (const m of model.ofKind('AnalysisTemplate')) {
+      const key = `AnalysisTemplate/${model.namespaceOf(m)}/${m.object.metadata?.name}`;
+      if (!index.has(key)) index.set(key, m);
+    }
+    for (const m of model.ofKind('ClusterAnalysisTemplate')) {
+      const key = `ClusterAnalysisTemplate//${m.object.metadata?.name}`;
+      if (!index.has(key)) index.set(key, m);
+    }
+    TEMPLATE_INDEX.set(model, index);
+  }
+  return index;
 }
 
 /** The arguments a template declares. */

@@ -40,7 +40,9 @@ export const COLLECTOR_POD_RULES = defineRules({
     const bound = listeners.filter((l) => l.port !== undefined);
     const boundList = list(bound.map(describeListener));
 
-    for (const l of listeners.filter((x) => x.external && isLoopback(x.host))) {
+    // A sidecar's receivers serve the app beside it over localhost; a Service that reaches them is checked below.
+    const sidecar = collector.pods.length > 0 && collector.pods.every((p) => p.pod.containers.some((c) => !p.containers.includes(c)));
+    for (const l of listeners.filter((x) => x.external && x.known && isLoopback(x.host) && !(sidecar && x.section === 'receivers'))) {
       const what = l.written === undefined ? `${l.field} is not set, so ${l.componentId} binds ${l.host}:${l.port ?? '?'} (the default since v0.104)` : `${l.field} is '${l.written}'`;
       report('collector/localhost-endpoint', E, collector.ref, `${key}: ${what}; other pods (apps, Prometheus, the kubelet's probes) cannot reach it`,
         `set ${l.field} to '0.0.0.0:${l.port ?? 'PORT'}' (or '\${env:MY_POD_IP}:${l.port ?? 'PORT'}' with MY_POD_IP from status.podIP)`);
@@ -54,7 +56,8 @@ export const COLLECTOR_POD_RULES = defineRules({
         const where = `container '${container.name}'`;
         for (const p of container.ports) {
           if (!bound.some((l) => l.port === p.containerPort)) {
-            report('collector/container-ports', E, pod.ref, `${where} declares port ${p.name ? `'${p.name}' ` : ''}${p.containerPort}, but no component of ${config} listens there (listening: ${boundList})`,
+            // Only a Service or a scrape that reaches the port makes it a failure; those rules say so.
+            report('collector/container-ports', Severity.WARNING, pod.ref, `${where} declares port ${p.name ? `'${p.name}' ` : ''}${p.containerPort}, but no component of ${config} listens there (listening: ${boundList})`,
               `give the component meant to serve ${p.containerPort} (a receiver, the prometheus exporter, health_check) that port and use it, or change the containerPort to where it listens`);
           }
         }
@@ -108,17 +111,26 @@ export const COLLECTOR_POD_RULES = defineRules({
     }
 
     const collectorPods = new Set(collector.pods.map((p) => p.pod));
-    for (const service of model.services) {
+    for (const service of new Set(collector.pods.flatMap((p) => model.servicesSelecting(p.pod)))) {
       const selected = model.podsSelectedBy(service).filter((p) => collectorPods.has(p));
       if (selected.length === 0) continue;
-      const containers = collector.pods.filter((p) => selected.includes(p.pod)).flatMap((p) => p.pod.containers);
+      const running = collector.pods.filter((p) => selected.includes(p.pod));
+      const containers = running.flatMap((p) => p.pod.containers);
+      // A port of another container of the pod (the app beside a collector sidecar) is not the collector's.
+      const others = running.flatMap((p) => p.pod.containers.filter((c) => !p.containers.includes(c)));
       for (const sp of service.ports) {
         const target = resolvePort(sp.targetPort, containers);
+        if (target !== undefined && others.some((c) => c.ports.some((p) => p.containerPort === target))) continue;
         const portText = `port ${sp.name ? `'${sp.name}' ` : ''}${sp.port} -> targetPort ${sp.targetPort}`;
         // An unknown port name is reported by services/unknown-target-port.
-        if (target !== undefined && !bound.some((l) => l.port === target)) {
+        const reached = bound.filter((l) => l.port === target);
+        if (target !== undefined && reached.length === 0) {
           report('collector/service-port-mismatch', E, service.ref, `${portText}: no component of ${config} listens on ${target} (listening: ${boundList})`,
             `set targetPort to the port of the component this Service should reach, one of ${list(bound.filter((l) => l.external).map(describeListener))}`);
+        } else if (reached.length > 0 && reached.every((l) => isLoopback(l.host))) {
+          const l = reached[0];
+          report('collector/service-port-mismatch', E, service.ref, `${portText} reaches ${l.componentId}, which binds ${l.host}:${l.port} (${l.written === undefined ? `${l.field} is not set` : `${l.field} is '${l.written}'`}), so connections through the Service are refused`,
+            `bind ${l.field.replace(/\[\]/g, '')} to '0.0.0.0:${l.port}', or remove the port from the Service`);
         }
       }
     }

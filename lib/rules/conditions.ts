@@ -1,4 +1,5 @@
 import { conditionShape, ConditionSyntaxError, parseCondition } from '../analysis/condition';
+import { cannotBeEmpty } from '../analysis/promql';
 import { prometheusMetrics, TEMPLATE_KINDS } from './argo-model';
 import { defineRules } from './define';
 import { Severity } from './types';
@@ -10,7 +11,7 @@ import { Severity } from './types';
  */
 export const CONDITION_RULES = defineRules({
   'conditions/unreadable': 'a gate condition is in the readable subset and compares result[i] with a number',
-  'conditions/unguarded-index': 'a gate condition checks len(result) before it reads result[i]',
+  'conditions/unguarded-index': 'a gate condition checks len(result) before it reads result[i], unless the query cannot be empty (`or vector(0)`, `vector()`, `scalar()`)',
 }, (model, report) => {
   const W = Severity.WARNING;
   for (const template of model.ofKind(...TEMPLATE_KINDS)) {
@@ -33,7 +34,7 @@ export const CONDITION_RULES = defineRules({
           report('conditions/unreadable', W, ref, `${where} compares no result[i] with a number; the rules cannot tell what it accepts`,
             "write it as 'len(result) > 0 && result[0] OP NUMBER'");
         }
-        if (!shape.guarded) {
+        if (!shape.guarded && !cannotBeEmpty(metric.query)) {
           report('conditions/unguarded-index', W, ref,
             `${where} reads result[i] without checking len(result) first; while the query returns no sample (no data yet) the measurement is an Error ('slice index out of range'), and errors past consecutiveErrorLimit abort the rollout`,
             `guard it: 'len(result) > 0 && ${/\|\||\bor\b/.test(condition) ? `(${condition})` : condition}'`);

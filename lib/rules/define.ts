@@ -1,6 +1,6 @@
 import { LoadedManifest } from '../manifests';
 import { ManifestModel, modelOf } from './model';
-import { Finding, ObjectRef, Rule, RuleContext, Severity } from './types';
+import { Finding, ObjectRef, Rule, RuleOptions, Severity } from './types';
 
 /** Records one finding of a rule of the family being run. */
 export type Report<Id extends string> = (ruleId: Id, severity: Severity, object: ObjectRef, message: string, fix: string) => void;
@@ -14,8 +14,8 @@ export function defineRules<Id extends string>(
   check: (model: ManifestModel, report: Report<Id>) => void,
 ): Rule[] {
   const cache = new WeakMap<ManifestModel, Finding[]>();
-  const run = (manifests: readonly LoadedManifest[], context?: RuleContext): Finding[] => {
-    const model = modelOf(manifests, context);
+  const run = (manifests: readonly LoadedManifest[], options: RuleOptions = {}): Finding[] => {
+    const model = modelOf(manifests, options);
     let findings = cache.get(model);
     if (!findings) {
       const out: Finding[] = [];
@@ -28,7 +28,7 @@ export function defineRules<Id extends string>(
   return (Object.keys(descriptions) as Id[]).map((id) => ({
     id,
     description: descriptions[id],
-    check: (manifests: readonly LoadedManifest[], context?: RuleContext) => run(manifests, context).filter((f) => f.ruleId === id),
+    check: (manifests: readonly LoadedManifest[], options?: RuleOptions) => run(manifests, options).filter((f) => f.ruleId === id),
   }));
 }
 

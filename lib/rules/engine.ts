@@ -1,16 +1,16 @@
 import { LoadedManifest } from '../manifests';
 import { ALL_RULES } from './all-rules';
-import { Finding, formatFinding, Rule, RuleContext, Severity } from './types';
+import { Finding, formatFinding, Rule, RuleOptions, Severity } from './types';
 
 /** Runs rules (every rule unless told) over plain manifests: errors first, then warnings, each in rule order. */
-export function runRules(manifests: readonly LoadedManifest[], rules: readonly Rule[] = ALL_RULES, context: RuleContext = {}): Finding[] {
+export function runRules(manifests: readonly LoadedManifest[], rules: readonly Rule[] = ALL_RULES, options: RuleOptions = {}): Finding[] {
   const ids = new Set<string>();
   for (const rule of rules) {
     if (ids.has(rule.id)) throw new Error(`two rules share the id '${rule.id}'; give each rule its own id`);
     ids.add(rule.id);
   }
-  const all = rules.flatMap((rule) => rule.check(manifests, context));
-  return [...all.filter((f) => f.severity === Severity.ERROR), ...all.filter((f) => f.severity !== Severity.ERROR)];
+  const all = rules.flatMap((rule) => rule.check(manifests, options));
+  return [Severity.ERROR, Severity.WARNING, Severity.INFO].flatMap((s) => all.filter((f) => f.severity === s));
 }
 
 /** The findings that are errors. */

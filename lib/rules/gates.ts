@@ -1,18 +1,19 @@
 import { conditionShape, MeasurementPhase, measurementPhase, parseCondition, ResultComparison } from '../analysis/condition';
 import { deriveTiming, formatDerivation, SeriesPath } from '../analysis/evidence';
 import { ARGO_ERROR_RETRY_SECONDS, MetricSchedule } from '../analysis/schedule';
-import { placeholderArgs, PromqlQuery, readPromql, SelectorUse } from '../analysis/promql';
+import { cannotBeEmpty, placeholderArgs, PromqlQuery, readPromql, SelectorUse } from '../analysis/promql';
 import { HOTROD_REQUESTS_METRIC, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../canary-rollout';
-import { spanmetricsFlushSeconds } from '../collector-config';
+import { spanmetricsFlushSeconds, spanmetricsSeries } from '../collector-config';
+import { imageFacts, HOTROD_IMAGE } from '../image-facts';
 import { LoadedManifest } from '../manifests';
 import { podLabelToPrometheusLabel, SCRAPE_NAMESPACE_LABEL } from '../prometheus-naming';
 import { CANARY_HASH_ARG, NAMESPACE_ARG } from '../three-gate-analysis';
 import { analysisUses, declaredArgs, findTemplate, metricSchedule, PrometheusMetric, prometheusMetrics, TEMPLATE_KINDS } from './argo-model';
 import { defineRules, list } from './define';
-import { ManifestModel } from './model';
-import { collectorsOf } from './collector-model';
+import { asArr, asObj, asStr, ManifestModel } from './model';
+import { collectorsOf, componentType } from './collector-model';
 import { seriesCatalog } from './series';
-import { Severity } from './types';
+import { ObjectRef, Severity } from './types';
 
 /** A traffic gate query, for fix hints. */
 const TRAFFIC_GATE_EXAMPLE = `sum(rate(${HOTROD_REQUESTS_METRIC.name}{${SCRAPE_NAMESPACE_LABEL}="{{args.${NAMESPACE_ARG}}}", `
@@ -46,17 +47,36 @@ function firstResultComparisons(condition: string | undefined): readonly ResultC
 }
 
 /**
- * Whether a gate fails a canary that serves no traffic: it measures the rate of requests of
- * pods selected by the canary's hash, and demands a rate above zero (a positive lower bound
- * in successCondition, or a failureCondition that trips below a positive rate).
+ * Whether a gate fails a canary that serves no traffic: it measures the requests of pods
+ * selected by the canary (its pod-template hash, or the arguments the Rollout passes) and
+ * either demands a rate above zero (a positive lower bound in successCondition, or a
+ * failureCondition that trips below one), or reads an unguarded `result[0]` of a query that
+ * is empty while nothing is served (an app without self-traffic), which Argo records as an
+ * Error that stops the run.
  */
-function failsIdleCanary(model: ManifestModel, metric: PrometheusMetric, canaryArgs: readonly string[]): boolean {
+function failsIdleCanary(model: ManifestModel, metric: PrometheusMetric, canaryArgs: readonly string[], selfTraffic: boolean): boolean {
   const query = readQuery(model, metric.query);
-  const selectsCanaryRate = query.selectors.some((s) => s.enclosing.some((f) => RATE_FUNCTIONS.includes(f))
-    && s.matchers.some((m) => m.op === '=' && placeholderArgs(m.value).some((a) => canaryArgs.includes(a))));
+  const selectsCanary = (s: SelectorUse) => s.matchers.some((m) => (m.op === '=' || m.op === '=~') && placeholderArgs(m.value).some((a) => canaryArgs.includes(a)));
+  const selectsCanaryRate = query.selectors.some((s) => s.enclosing.some((f) => RATE_FUNCTIONS.includes(f)) && selectsCanary(s));
   const lowerBound = firstResultComparisons(metric.successCondition).some((c) => (c.op === '>=' && c.value > 0) || (c.op === '>' && c.value >= 0));
   const failsLow = firstResultComparisons(metric.failureCondition).some((c) => (c.op === '<' && c.value > 0) || (c.op === '<=' && c.value >= 0));
-  return selectsCanaryRate && (lowerBound || failsLow);
+  // An app that serves its own scrapes has request series while idle: the result is not empty.
+  const stopsEmpty = !selfTraffic && query.selectors.some(selectsCanary) && !cannotBeEmpty(metric.query) && !isGuarded(metric);
+  return (selectsCanaryRate && (lowerBound || failsLow)) || stopsEmpty;
+}
+
+/** The containers of a Rollout's pod template, as written. */
+function containersOf(rollout: LoadedManifest): Record<string, unknown>[] {
+  return asArr(asObj(asObj(asObj(rollout.object.spec).template).spec).containers).map(asObj);
+}
+
+/** Whether every condition of a gate checks len(result) before reading result[i] (unreadable ones count as guarded). */
+function isGuarded(metric: PrometheusMetric): boolean {
+  try {
+    return [metric.successCondition, metric.failureCondition].every((c) => !c || conditionShape(parseCondition(c)).guarded);
+  } catch {
+    return true;
+  }
 }
 
 /**
@@ -93,6 +113,19 @@ function stopWithoutData(metric: PrometheusMetric, t: MetricSchedule): { atSecon
   }
 }
 
+/** Metric names whose producer is in the manifests: every series a known image in them serves, scraped or not. */
+function judgedMetrics(model: ManifestModel): Set<string> {
+  const out = new Set<string>();
+  for (const pod of model.pods) for (const c of pod.containers) for (const s of imageFacts(c.image)?.metrics?.series ?? []) out.add(s.name);
+  return out;
+}
+
+/** The name prefixes of the spanmetrics connectors in the manifests (`traces_span_metrics_`), exported or not. */
+function judgedPrefixes(model: ManifestModel): string[] {
+  return collectorsOf(model).flatMap((c) => c.config.ids('connectors').filter((id) => componentType(id) === 'spanmetrics')
+    .map((id) => spanmetricsSeries(c.config.configOf('connectors', id)).calls.replace(/calls_total$/, '')));
+}
+
 /** `line 2, column 5` of a query. */
 function position(query: string, offset: number): string {
   const before = query.slice(0, offset).split('\n');
@@ -107,7 +140,8 @@ function position(query: string, offset: number): string {
 export const GATE_RULES = defineRules({
   'gates/promql-syntax': 'every gate query parses with the PromQL grammar (@prometheus-io/lezer-promql)',
   'gates/unknown-arg': 'every {{args.x}} in a query is an argument the template declares',
-  'gates/unknown-metric': 'every metric a query names is produced and scraped (spanmetrics through a prometheus exporter, app metrics of scraped pods)',
+  'gates/unknown-metric': 'every metric a query names whose producer is in the manifests (a spanmetrics connector, a known image) is produced and scraped; with --strict-metrics, every metric',
+  'gates/unchecked-metric': 'metrics whose producer is outside the manifests (kube_*, istio_*, ...) are listed once as not checked (info)',
   'gates/unknown-label': 'every label a query matches or groups by is on the series it selects',
   'gates/no-idle-canary-gate': "a canary's analysis has a gate that fails an idle canary (a lower bound on the canary's request rate)",
   'gates/judged-before-data': 'a gate cannot stop a canary on missing data before its series could have reached Prometheus: discovery and two scrapes of a new pod, or two spanmetrics flushes and a scrape (warning)',
@@ -116,6 +150,8 @@ export const GATE_RULES = defineRules({
   const catalog = seriesCatalog(model);
   const produced = [...catalog.series.keys()].sort();
   const why = catalog.unscraped.length > 0 ? `; not scraped: ${catalog.unscraped.join('; ')}` : '';
+  const judged = judgedMetrics(model);
+  const unchecked = new Map<string, { ref: ObjectRef; gates: Set<string> }>();
 
   for (const template of model.ofKind(...TEMPLATE_KINDS)) {
     const ref = model.refOf(template);
@@ -135,6 +171,12 @@ export const GATE_RULES = defineRules({
       for (const s of query.selectors) {
         if (s.metric === undefined) continue;
         const series = catalog.series.get(s.metric);
+        if (!series && !model.options.strictMetrics && !judged.has(s.metric) && !judgedPrefixes(model).some((p) => s.metric!.startsWith(p))) {
+          const entry = unchecked.get(s.metric) ?? { ref, gates: new Set<string>() };
+          entry.gates.add(`${ref.namespace}/${ref.name} '${metric.name}'`);
+          unchecked.set(s.metric, entry);
+          continue;
+        }
         if (!series) {
           report('gates/unknown-metric', E, ref, `${gate} selects '${s.metric}' (${position(metric.query, s.offset)}), which nothing in the manifests puts into Prometheus (produced: ${list(produced)}${why})`,
             'use a produced series name, or make its producer export it and get scraped (spanmetrics connector -> metrics pipeline -> prometheus exporter on the scraped port)');
@@ -156,6 +198,13 @@ export const GATE_RULES = defineRules({
         }
       }
     }
+  }
+
+  if (unchecked.size > 0) {
+    const names = [...unchecked.keys()].sort();
+    report('gates/unchecked-metric', Severity.INFO, unchecked.get(names[0])!.ref,
+      `not checked: ${names.map((n) => `'${n}' (gates ${list(unchecked.get(n)!.gates)})`).join(', ')}; their producers (exporters, meshes, ingress controllers) are not in these manifests, so their names and labels cannot be judged here`,
+      'add the producer\'s manifests to the folder, or pass --strict-metrics to treat every metric nothing here produces as an error');
   }
 
   // A new canary's series are late: a pod must be discovered and scraped twice, spanmetrics must
@@ -191,25 +240,35 @@ export const GATE_RULES = defineRules({
   }
 
   // An idle canary passes every gate that only bounds errors or latency: nothing measured, nothing wrong.
-  const byRollout = new Map<LoadedManifest, { templates: LoadedManifest[]; passes: boolean }>();
+  const byRollout = new Map<LoadedManifest, { templates: LoadedManifest[]; passes: boolean; unreadable: boolean; prometheus: boolean }>();
   for (const use of analysisUses(model).filter((u) => u.canary)) {
-    const entry = byRollout.get(use.rollout) ?? { templates: [], passes: false };
+    const entry = byRollout.get(use.rollout) ?? { templates: [], passes: false, unreadable: false, prometheus: false };
     byRollout.set(use.rollout, entry);
-    const canaryArgs = use.args.filter((a) => a.valueFrom?.podTemplateHashValue === 'Latest').map((a) => a.name);
+    const hashArgs = use.args.filter((a) => a.valueFrom?.podTemplateHashValue === 'Latest').map((a) => a.name);
+    // Without a hash argument, the canary is selected by what the Rollout passes literally (its canary Service, a label value).
+    const canaryArgs = hashArgs.length > 0 ? hashArgs : use.args.filter((a) => a.value !== undefined).map((a) => a.name);
+    const selfTraffic = containersOf(use.rollout).some((c) => imageFacts(asStr(c.image) ?? '')?.selfTraffic === true);
     for (const t of use.templates) {
       const template = findTemplate(model, use, t);
       if (!template) continue; // rollout/unknown-template
       if (!entry.templates.includes(template)) entry.templates.push(template);
-      if (prometheusMetrics(template).some((m) => failsIdleCanary(model, m, canaryArgs))) entry.passes = true;
+      const metrics = prometheusMetrics(template);
+      if (metrics.length > 0) entry.prometheus = true;
+      // A gate that does not parse is reported by gates/promql-syntax; what it would have measured is unknown.
+      if (metrics.some((m) => readQuery(model, m.query).error)) entry.unreadable = true;
+      if (metrics.some((m) => failsIdleCanary(model, m, canaryArgs, selfTraffic))) entry.passes = true;
     }
   }
-  for (const [rollout, { templates, passes }] of byRollout) {
-    if (passes || templates.length === 0) continue;
+  for (const [rollout, { templates, passes, unreadable, prometheus }] of byRollout) {
+    if (passes || unreadable || !prometheus || templates.length === 0) continue;
     const names = templates.map((t) => t.object.metadata?.name ?? '');
+    const hotrod = containersOf(rollout).some((c) => imageFacts(asStr(c.image) ?? '') === HOTROD_IMAGE);
+    const example = hotrod ? TRAFFIC_GATE_EXAMPLE
+      : `sum(rate(YOUR_REQUESTS_TOTAL{${SCRAPE_NAMESPACE_LABEL}="{{args.${NAMESPACE_ARG}}}", ${podLabelToPrometheusLabel(ROLLOUTS_POD_TEMPLATE_HASH_LABEL)}="{{args.${CANARY_HASH_ARG}}}"}[2m])) with your app's request counter`;
     report('gates/no-idle-canary-gate', E, model.refOf(templates[0]),
       `Rollout ${model.namespaceOf(rollout)}/${rollout.object.metadata?.name} runs ${list(names)} on its canary, but no gate fails a canary that serves no traffic `
-      + "(none bounds from below the rate() of requests selected by the canary's pod-template hash), so an idle canary is promoted",
-      `add a traffic gate, e.g. query ${TRAFFIC_GATE_EXAMPLE} with successCondition 'len(result) > 0 && result[0] >= MIN_RPS', `
+      + "(none bounds from below the rate() of requests selected by the canary, nor stops on an empty result), so an idle canary is promoted",
+      `add a traffic gate, e.g. query ${example} with successCondition 'len(result) > 0 && result[0] >= MIN_RPS', `
       + `and pass ${CANARY_HASH_ARG} with valueFrom.podTemplateHashValue: Latest`);
   }
 });

@@ -13,3 +13,4 @@ export * from './conditions';
 export * from './rollout';
 export * from './services';
 export * from './security';
+export * from './argo-wiring';

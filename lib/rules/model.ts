@@ -1,9 +1,8 @@
 import { PrometheusBackend } from '../metrics-backend';
-import { RuleContext } from './types';
 import { posix } from 'path';
 import { ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../canary-rollout';
 import { LoadedManifest } from '../manifests';
-import { ObjectRef, refOf } from './types';
+import { ObjectRef, refOf, RuleOptions } from './types';
 
 /**
  * A read-only view of plain manifests that the rules share: workloads and their pod
@@ -112,12 +111,80 @@ const WORKLOAD_KINDS: Record<string, { readonly template: (o: Obj) => unknown; r
 };
 
 /** The namespace an object without `metadata.namespace` lands in when nothing else says. */
-const DEFAULT_NAMESPACE = 'default';
+export const DEFAULT_NAMESPACE = 'default';
 
 /** The suffix of in-cluster Service names. */
-const CLUSTER_DOMAIN = 'svc.cluster.local';
+export const CLUSTER_DOMAIN = 'svc.cluster.local';
 
-/** What the rules see of a set of manifests. */
+/** Where an object's namespace came from, when it does not write one. */
+export interface NamespaceSource {
+  readonly namespace: string;
+  /** the evidence, for messages, e.g. `kustomization.yaml namespace` */
+  readonly from: string;
+}
+
+/** An Argo CD object that deploys a folder (or folders matching a pattern) into a namespace. */
+interface FolderOwner {
+  /** the folder path pattern (`*` does not cross `/`), as in the repository */
+  readonly path: PathPattern;
+  /** the namespace, or undefined when it is the folder's basename */
+  readonly namespace?: string;
+  readonly from: string;
+}
+
+/** A repository folder pattern, one regex per path segment (`*` does not cross `/`: Argo CD git generator, SPEC). */
+class PathPattern {
+  private readonly segments: RegExp[];
+
+  constructor(glob: string) {
+    this.segments = glob.split('/').filter((p) => p !== '' && p !== '.')
+      .map((p) => new RegExp(`^${p.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}$`));
+  }
+
+  /**
+   * Whether a folder, relative to the folder being validated, is one the pattern names. The
+   * validated folder may sit anywhere in the repository, so the ends are aligned: `otel` matches
+   * `deploy/manifests/*`, and `repo/apps/otel` matches `apps/*`.
+   */
+  public test(dir: string): boolean {
+    const parts = dir.split('/');
+    const n = Math.min(parts.length, this.segments.length);
+    if (n === 0) return false;
+    for (let i = 1; i <= n; i++) {
+      if (!this.segments[this.segments.length - i].test(parts[parts.length - i])) return false;
+    }
+    return true;
+  }
+}
+
+/** The folders Argo CD Applications and ApplicationSets deploy, with their destination namespace. */
+function folderOwners(manifests: readonly LoadedManifest[]): FolderOwner[] {
+  const out: FolderOwner[] = [];
+  for (const m of manifests) {
+    const o = m.object;
+    const name = `${o.kind} ${o.metadata?.name ?? ''}`;
+    if (o.kind === 'Application') {
+      const spec = asObj(o.spec);
+      const namespace = asStr(asObj(spec.destination).namespace);
+      const paths = [asObj(spec.source), ...asArr(spec.sources).map(asObj)].map((s) => asStr(s.path)).filter((p): p is string => !!p && p !== '.');
+      if (namespace) for (const p of paths) out.push({ path: new PathPattern(p), namespace, from: `${name} destination.namespace (source path ${p})` });
+    }
+    if (o.kind === 'ApplicationSet') {
+      const spec = asObj(o.spec);
+      const written = asStr(asObj(asObj(asObj(spec.template).spec).destination).namespace) ?? '';
+      const basename = /^\{\{\s*\.?path\.basename\s*\}\}$/.test(written);
+      if (!basename && (written === '' || written.includes('{{'))) continue;
+      const dirs = asArr(spec.generators).flatMap((g) => asArr(asObj(asObj(g).git).directories)).map(asObj)
+        .filter((d) => d.exclude !== true).flatMap((d) => asStr(d.path) ?? []);
+      for (const d of dirs.length > 0 ? dirs : ['*']) {
+        out.push({ path: new PathPattern(d), namespace: basename ? undefined : written, from: `${name} destination.namespace ${basename ? "'{{path.basename}}'" : ''}`.trim() });
+      }
+    }
+  }
+  return out;
+}
+
+/** What the rules see of a set of manifests, indexed once so every lookup is by key. */
 export class ManifestModel {
   /** every pod template */
   public readonly pods: readonly PodTemplate[];
@@ -125,49 +192,110 @@ export class ManifestModel {
   public readonly services: readonly ServiceInfo[];
   /** every namespace some object lands in */
   public readonly namespaces: ReadonlySet<string>;
-  private readonly appFolderNamespaces: boolean;
+  private readonly byKind = new Map<string, LoadedManifest[]>();
+  private readonly servicesByKey = new Map<string, ServiceInfo>();
+  private readonly servicesByNs = new Map<string, ServiceInfo[]>();
+  private readonly podsByNs = new Map<string, PodTemplate[]>();
+  private readonly podsByLabel = new Map<string, PodTemplate[]>();
+  private readonly selected = new Map<ServiceInfo, PodTemplate[]>();
+  private readonly selecting = new Map<PodTemplate, ServiceInfo[]>();
+  private readonly owners: readonly FolderOwner[];
+  private readonly folderNamespaces = new Map<string, NamespaceSource | undefined>();
+  private readonly onlyNamespace?: string;
 
-  constructor(public readonly manifests: readonly LoadedManifest[], public readonly prometheus: PrometheusBackend = PrometheusBackend.communityChart()) {
-    this.appFolderNamespaces = manifests.some((m) => isFolderNamespacedAppSet(m.object));
+  /** the Prometheus that scrapes the pods and answers the gates */
+  public readonly prometheus: PrometheusBackend;
+
+  constructor(public readonly manifests: readonly LoadedManifest[], public readonly options: RuleOptions = {}) {
+    this.prometheus = options.prometheus ?? PrometheusBackend.communityChart();
+    for (const m of manifests) push(this.byKind, m.object.kind, m);
+    this.owners = folderOwners(manifests);
+    const declared = this.ofKind('Namespace').map((m) => m.object.metadata?.name).filter((n): n is string => !!n);
+    this.onlyNamespace = declared.length === 1 ? declared[0] : undefined;
     this.pods = manifests.flatMap((m) => this.podTemplateOf(m));
-    this.services = manifests.filter((m) => m.object.kind === 'Service').map((m) => this.serviceOf(m));
-    this.namespaces = new Set(manifests.map((m) => this.namespaceOf(m)));
+    this.services = this.ofKind('Service').map((m) => this.serviceOf(m));
+    this.namespaces = new Set([...manifests.map((m) => this.namespaceOf(m)), ...declared]);
+    for (const p of this.pods) {
+      push(this.podsByNs, p.namespace, p);
+      for (const [k, v] of Object.entries(p.labels)) push(this.podsByLabel, `${p.namespace}\u0000${k}=${v}`, p);
+    }
+    for (const s of this.services) {
+      push(this.servicesByNs, s.namespace, s);
+      if (!this.servicesByKey.has(`${s.namespace}/${s.name}`)) this.servicesByKey.set(`${s.namespace}/${s.name}`, s);
+      const pods = this.computeSelected(s);
+      this.selected.set(s, pods);
+      for (const p of pods) push(this.selecting, p, s);
+    }
   }
 
   /**
-   * The namespace an object lands in: its own; else, when an ApplicationSet deploys each
-   * folder into the namespace named after it (`{{path.basename}}`), its folder's name; else `default`.
+   * The namespace an object lands in, and what says so: its own `metadata.namespace`; else a
+   * `--namespace` flag or its kustomization's `namespace` (set by the loader); else an Argo CD
+   * Application or ApplicationSet that deploys its folder; else the set's single Namespace
+   * object; else `default`.
    */
-  public namespaceOf(m: LoadedManifest): string {
+  public namespaceSourceOf(m: LoadedManifest): NamespaceSource {
     const own = m.object.metadata?.namespace;
-    if (own) return own;
-    if (this.appFolderNamespaces && m.file && posix.dirname(m.file) !== '.') return posix.basename(posix.dirname(m.file));
-    return DEFAULT_NAMESPACE;
+    if (own) return { namespace: own, from: 'metadata.namespace' };
+    if (m.defaultNamespace) return m.defaultNamespace;
+    const dir = m.file ? posix.dirname(m.file) : '.';
+    if (dir !== '.') {
+      if (!this.folderNamespaces.has(dir)) {
+        const owner = this.owners.find((o) => o.path.test(dir));
+        this.folderNamespaces.set(dir, owner && { namespace: owner.namespace ?? posix.basename(dir), from: owner.from });
+      }
+      const byFolder = this.folderNamespaces.get(dir);
+      if (byFolder) return byFolder;
+    }
+    if (this.onlyNamespace) return { namespace: this.onlyNamespace, from: `the set's only Namespace object` };
+    return { namespace: DEFAULT_NAMESPACE, from: 'no namespace given anywhere' };
   }
 
-  /** The object's reference for a finding, with the namespace it lands in. */
+  /** The namespace an object lands in (see {@link namespaceSourceOf}). */
+  public namespaceOf(m: LoadedManifest): string {
+    return this.namespaceSourceOf(m).namespace;
+  }
+
+  /** The object's reference for a finding, with the namespace it lands in and, when it writes none, why. */
   public refOf(m: LoadedManifest): ObjectRef {
-    return { ...refOf(m), namespace: this.namespaceOf(m) };
+    const source = this.namespaceSourceOf(m);
+    return { ...refOf(m), namespace: source.namespace, ...(m.object.metadata?.namespace ? {} : { namespaceFrom: source.from }) };
   }
 
-  /** The objects of a kind. */
+  /** The objects of some kinds, in the order they were read. */
   public ofKind(...kinds: string[]): LoadedManifest[] {
+    if (kinds.length === 1) return this.byKind.get(kinds[0]) ?? [];
     return this.manifests.filter((m) => kinds.includes(m.object.kind));
   }
 
+  /** The Services of a namespace. */
+  public servicesIn(namespace: string): readonly ServiceInfo[] {
+    return this.servicesByNs.get(namespace) ?? [];
+  }
+
+  /** The pod templates of a namespace. */
+  public podsIn(namespace: string): readonly PodTemplate[] {
+    return this.podsByNs.get(namespace) ?? [];
+  }
+
   /** The pod templates a Service selects. */
-  public podsSelectedBy(service: ServiceInfo): PodTemplate[] {
-    const selector = service.selector;
-    if (!selector) return [];
-    return this.pods.filter((p) => p.namespace === service.namespace && Object.entries(selector).every(([k, v]) => p.labels[k] === v));
+  public podsSelectedBy(service: ServiceInfo): readonly PodTemplate[] {
+    return this.selected.get(service) ?? [];
+  }
+
+  /** The Services that select a pod template. */
+  public servicesSelecting(pod: PodTemplate): readonly ServiceInfo[] {
+    return this.selecting.get(pod) ?? [];
   }
 
   /**
    * The Service a host name points at, seen from a pod in `fromNamespace`: `name.ns.svc.cluster.local`,
    * `name.ns.svc`, `name.ns` (when the manifests define namespace `ns`) or `name`. Undefined when the
-   * host is not a cluster name or points into a namespace these manifests do not define (nothing to judge).
+   * host is not a cluster name (a loopback or IP address, an outside name) or points into a namespace
+   * these manifests do not define (nothing to judge).
    */
   public resolveHost(host: string, fromNamespace: string): ServiceHost | undefined {
+    if (isLoopback(host) || /^[\d.]+$/.test(host) || host.includes('[') || host.includes('{')) return undefined;
     const parts = host.toLowerCase().replace(/\.$/, '').split('.');
     let name: string;
     let namespace: string;
@@ -179,7 +307,16 @@ export class ManifestModel {
       return undefined;
     }
     if (!this.namespaces.has(namespace)) return undefined;
-    return { name, namespace, service: this.services.find((s) => s.name === name && s.namespace === namespace) };
+    return { name, namespace, service: this.servicesByKey.get(`${namespace}/${name}`) };
+  }
+
+  private computeSelected(service: ServiceInfo): PodTemplate[] {
+    const selector = service.selector;
+    if (!selector) return [];
+    // The smallest label bucket, then the rest of the selector: a lookup, not a scan of every pod.
+    const buckets = Object.entries(selector).map(([k, v]) => this.podsByLabel.get(`${service.namespace}\u0000${k}=${v}`) ?? []);
+    const smallest = buckets.reduce((a, b) => (b.length < a.length ? b : a));
+    return smallest.filter((p) => Object.entries(selector).every(([k, v]) => p.labels[k] === v));
   }
 
   private podTemplateOf(m: LoadedManifest): PodTemplate[] {
@@ -228,23 +365,25 @@ export class ManifestModel {
   }
 }
 
-/** An ApplicationSet that deploys each folder into the namespace named after the folder. */
-function isFolderNamespacedAppSet(o: LoadedManifest['object']): boolean {
-  if (o.kind !== 'ApplicationSet') return false;
-  const destination = asObj(asObj(asObj(asObj(o.spec).template).spec).destination);
-  return /^\{\{\s*\.?path\.basename\s*\}\}$/.test(asStr(destination.namespace) ?? '');
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
 }
 
-const MODELS = new WeakMap<readonly LoadedManifest[], Map<PrometheusBackend | undefined, ManifestModel>>();
+/** Whether a host is reachable only from inside the pod (a loopback name or address). */
+export function isLoopback(host: string): boolean {
+  return /^(localhost|127\.\d+\.\d+\.\d+|\[?::1\]?)$/i.test(host);
+}
 
-/** The model of a set of manifests in an environment, built once per array and shared by every rule. */
-export function modelOf(manifests: readonly LoadedManifest[], context: RuleContext = {}): ManifestModel {
-  let byBackend = MODELS.get(manifests);
-  if (!byBackend) MODELS.set(manifests, byBackend = new Map());
-  let model = byBackend.get(context.prometheus);
-  if (!model) {
-    model = new ManifestModel(manifests, context.prometheus ?? PrometheusBackend.communityChart());
-    byBackend.set(context.prometheus, model);
+const MODELS = new WeakMap<readonly LoadedManifest[], ManifestModel>();
+
+/** The model of a set of manifests, built once per array and shared by every rule. */
+export function modelOf(manifests: readonly LoadedManifest[], options: RuleOptions = {}): ManifestModel {
+  let model = MODELS.get(manifests);
+  if (!model || model.options.strictMetrics !== options.strictMetrics || model.options.prometheus !== options.prometheus) {
+    model = new ManifestModel(manifests, options);
+    MODELS.set(manifests, model);
   }
   return model;
 }

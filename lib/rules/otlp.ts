@@ -1,7 +1,8 @@
 import { ListenerProtocol } from '../collector-config';
-import { collectorsOf } from './collector-model';
+import { imageFacts } from '../image-facts';
+import { Collector, CollectorListener, collectorsOf, operatorServices } from './collector-model';
 import { defineRules, list } from './define';
-import { asArr, asObj, asStr, resolvePort } from './model';
+import { asArr, asObj, asStr, isLoopback, PodTemplate, resolvePort, ServiceInfo } from './model';
 import { Severity } from './types';
 
 /** The environment variables that set where an OTel SDK sends traces, most specific first. */
@@ -10,8 +11,8 @@ export const OTLP_ENDPOINT_VARS = ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_E
 /** The environment variables that set the OTLP protocol, most specific first. */
 export const OTLP_PROTOCOL_VARS = ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL'] as const;
 
-/** The SDK's protocol when none is set. */
-const DEFAULT_OTLP_PROTOCOL = 'http/protobuf';
+/** The protocol the OTel specification makes the SDK default (many SDKs choose gRPC in code instead). */
+const SPEC_DEFAULT_OTLP_PROTOCOL = 'http/protobuf';
 
 /** The receiver protocol each SDK protocol needs. */
 const SDK_PROTOCOLS: Record<string, ListenerProtocol> = {
@@ -20,74 +21,171 @@ const SDK_PROTOCOLS: Record<string, ListenerProtocol> = {
   'http/json': ListenerProtocol.OTLP_HTTP,
 };
 
-/** The plain env values of a container. */
-export function envOf(container: Record<string, unknown>): Map<string, string> {
-  return new Map(asArr(container.env).map(asObj).flatMap((e) => {
-    const name = asStr(e.name);
-    const value = asStr(e.value);
-    return name !== undefined && value !== undefined ? [[name, value] as const] : [];
-  }));
-}
+/** The host an env value has when it comes from the pod's IP (downward API `status.podIP`). */
+export const POD_IP_HOST = '{status.podIP}';
+/** The host an env value has when it comes from the node's IP (downward API `status.hostIP`): a hostPort. */
+export const HOST_IP_HOST = '{status.hostIP}';
 
 /**
- * An app's OTLP endpoint reaches an OTLP receiver of the protocol its SDK speaks: the URL
- * names a Service of the manifests, on one of its ports, whose target is a collector
- * listener of the right protocol.
+ * The env values of a container as the kubelet gives them to the process: `$(VAR)` expanded
+ * from entries defined before it (`$$` escapes), downward-API `status.podIP`/`status.hostIP` as
+ * {@link POD_IP_HOST}/{@link HOST_IP_HOST}, `metadata.namespace` as the pod's namespace.
+ */
+export function envOf(container: Record<string, unknown>, namespace?: string): Map<string, string> {
+  const env = new Map<string, string>();
+  for (const e of asArr(container.env).map(asObj)) {
+    const name = asStr(e.name);
+    if (name === undefined) continue;
+    const value = asStr(e.value);
+    if (value !== undefined) {
+      env.set(name, value.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (all, ref?: string) => (ref === undefined ? '$' : env.get(ref) ?? all)));
+      continue;
+    }
+    const field = asStr(asObj(asObj(e.valueFrom).fieldRef).fieldPath);
+    const fromField: Record<string, string | undefined> = { 'status.podIP': POD_IP_HOST, 'status.hostIP': HOST_IP_HOST, 'metadata.namespace': namespace };
+    const resolved = field === undefined ? undefined : fromField[field];
+    if (resolved !== undefined) env.set(name, resolved);
+  }
+  return env;
+}
+
+/** What an endpoint reaches: the listeners there, and how, for messages. */
+interface Reached {
+  readonly via: string;
+  readonly listeners: readonly CollectorListener[];
+  /** OTLP listeners anywhere on the path (for hints) */
+  readonly otlp: readonly CollectorListener[];
+  /** the Service, when reached through one */
+  readonly service?: ServiceInfo;
+  readonly containers?: PodTemplate['containers'];
+}
+
+const isOtlp = (l: CollectorListener) => l.protocol === ListenerProtocol.OTLP_GRPC || l.protocol === ListenerProtocol.OTLP_HTTP;
+
+/**
+ * An app's OTLP endpoint reaches an OTLP receiver of the protocol its SDK speaks: the URL,
+ * with `$(VAR)` expanded as the kubelet does, names a Service of the manifests on one of its
+ * ports whose target is a collector listener of the right protocol; or the pod itself
+ * (`localhost`, the pod IP: a sidecar collector); or the node (`status.hostIP`: a collector's hostPort).
  */
 export const OTLP_RULES = defineRules({
   'otlp/unknown-service': "an OTLP endpoint's host is a Service the manifests define",
   'otlp/unknown-port': "an OTLP endpoint's port is a port of that Service",
-  'otlp/no-receiver': 'the Service port reaches an OTLP receiver of a collector',
-  'otlp/protocol-mismatch': "the receiver reached speaks the SDK's protocol (OTLP/HTTP for the default http/protobuf, OTLP/gRPC for grpc)",
+  'otlp/no-receiver': 'the Service port, the sidecar or the hostPort reaches an OTLP receiver of a collector',
+  'otlp/protocol-mismatch': "the receiver reached speaks the SDK's protocol (an error when OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL or the image says which, else a warning)",
 }, (model, report) => {
   const E = Severity.ERROR;
   const collectors = collectorsOf(model);
+  if (collectors.length === 0) return; // nothing in the folder receives OTLP: nothing to judge
+  const collectorsOfPod = new Map<PodTemplate, Collector[]>();
+  for (const c of collectors) for (const p of c.pods) collectorsOfPod.set(p.pod, [...(collectorsOfPod.get(p.pod) ?? []), c]);
+  const hostPorts = new Map<number, { listeners: CollectorListener[]; where: string }>();
+  for (const c of collectors) {
+    for (const { pod, containers } of c.pods) {
+      for (const port of containers.flatMap((x) => asArr(x.raw.ports).map(asObj))) {
+        const hostPort = typeof port.hostPort === 'number' ? port.hostPort : undefined;
+        if (hostPort === undefined) continue;
+        const entry = hostPorts.get(hostPort) ?? { listeners: [], where: `hostPort ${hostPort} of ${pod.ref.kind} ${pod.namespace}/${pod.ref.name}` };
+        entry.listeners.push(...c.config.listeners().filter((l) => l.port === port.containerPort));
+        hostPorts.set(hostPort, entry);
+      }
+    }
+  }
+
   for (const pod of model.pods) {
     for (const container of pod.containers) {
-      const env = envOf(container.raw);
+      const env = envOf(container.raw, pod.namespace);
       const variable = OTLP_ENDPOINT_VARS.find((v) => env.has(v));
       if (!variable) continue;
       const value = env.get(variable)!;
       const protocolVar = OTLP_PROTOCOL_VARS.find((v) => env.has(v));
-      const sdkProtocol = protocolVar ? env.get(protocolVar)! : DEFAULT_OTLP_PROTOCOL;
+      const imageProtocol = imageFacts(container.image)?.otlpProtocol;
+      const sdkProtocol = protocolVar ? env.get(protocolVar)! : imageProtocol ?? SPEC_DEFAULT_OTLP_PROTOCOL;
       const wanted = SDK_PROTOCOLS[sdkProtocol];
-      const m = /^(?:(https?):\/\/)?([^/:\s]+)(?::(\d+))?/.exec(value);
+      const m = /^(?:(https?):\/\/)?(\{[^}]+\}|\[[^\]]+\]|[^/:\s]+)(?::(\d+))?/.exec(value);
       if (!m || !wanted || (!m[1] && !m[3])) continue;
+      const host = m[2];
       const port = m[3] ? Number(m[3]) : m[1] === 'https' ? 443 : 80;
-      const what = `container '${container.name}' ${variable}='${value}'`;
-      const protocolText = protocolVar ? `${protocolVar}=${sdkProtocol}` : `no OTEL_EXPORTER_OTLP_PROTOCOL, so the SDK default ${sdkProtocol}`;
-      const target = model.resolveHost(m[2], pod.namespace);
-      if (!target) continue;
-      const service = target.service;
-      if (!service) {
-        const inNamespace = model.services.filter((s) => s.namespace === target.namespace).map((s) => s.name);
-        report('otlp/unknown-service', E, pod.ref, `${what} names Service ${target.namespace}/${target.name}, which the manifests do not define (Services in ${target.namespace}: ${list(inNamespace)})`,
-          `point ${variable} at the collector's Service, e.g. http://NAME.${target.namespace}.svc.cluster.local:PORT with NAME one of ${list(inNamespace)}`);
-        continue;
+      const written = asArr(container.raw.env).map(asObj).find((e) => e.name === variable)?.value;
+      const what = `container '${container.name}' ${variable}='${value}'${typeof written === 'string' && written !== value ? ` (written '${written}')` : ''}`;
+      const protocolText = protocolVar ? `${protocolVar}=${sdkProtocol}`
+        : imageProtocol ? `no OTEL_EXPORTER_OTLP_PROTOCOL, and ${container.image} exports ${sdkProtocol}`
+          : `no OTEL_EXPORTER_OTLP_PROTOCOL, so ${sdkProtocol} if the SDK follows the spec's default (many choose gRPC in code)`;
+
+      let reached: Reached;
+      if (isLoopback(host) || host === POD_IP_HOST) {
+        const own = collectorsOfPod.get(pod) ?? [];
+        const listeners = own.flatMap((c) => c.config.listeners());
+        if (own.length === 0) {
+          report('otlp/no-receiver', Severity.WARNING, pod.ref, `${what} sends to its own pod, but no container of ${pod.ref.kind} ${pod.namespace}/${pod.ref.name} runs a collector configuration of these manifests`,
+            `add a collector sidecar, or point ${variable} at the collector's Service (http://NAME.NAMESPACE.svc.cluster.local:PORT) or at $(NODE_IP) with a DaemonSet hostPort`);
+          continue;
+        }
+        reached = { via: `the pod's own collector (${host === POD_IP_HOST ? 'status.podIP' : host}:${port})`, listeners: listeners.filter((l) => l.port === port), otlp: listeners.filter(isOtlp) };
+      } else if (host === HOST_IP_HOST) {
+        const at = hostPorts.get(port);
+        if (!at) {
+          report('otlp/no-receiver', E, pod.ref, `${what} sends to the node (status.hostIP) on port ${port}, but no collector pod of these manifests declares hostPort ${port} (hostPorts: ${list([...hostPorts.keys()])})`,
+            `add hostPort: ${port} to the collector DaemonSet's OTLP container port, or use one of the declared hostPorts`);
+          continue;
+        }
+        reached = { via: at.where, listeners: at.listeners, otlp: [...hostPorts.values()].flatMap((h) => h.listeners).filter(isOtlp) };
+      } else {
+        const target = model.resolveHost(host, pod.namespace);
+        if (!target) continue;
+        const operated = target.service ? undefined : operatorServices(model).get(`${target.namespace}/${target.name}`);
+        const service = target.service;
+        if (operated) {
+          const listeners = operated.config.listeners();
+          const name = `Service ${target.namespace}/${target.name} (made by the operator for OpenTelemetryCollector ${operated.ref.name})`;
+          const atPort = listeners.filter((l) => l.port === port);
+          if (atPort.length === 0) {
+            report('otlp/unknown-port', E, pod.ref, `${what} uses port ${port}, but ${name} exposes only its receivers' ports (${list(listeners.filter((l) => l.section === 'receivers').map((l) => `${l.port} ${l.protocol}`))})`,
+              `use the port of the OTLP receiver for ${sdkProtocol} in ${variable}`);
+            continue;
+          }
+          reached = { via: `${name} port ${port}`, listeners: atPort, otlp: listeners.filter(isOtlp) };
+        } else if (!service) {
+          const inNamespace = model.servicesIn(target.namespace).map((s) => s.name);
+          report('otlp/unknown-service', E, pod.ref, `${what} names Service ${target.namespace}/${target.name}, which the manifests do not define (Services in ${target.namespace}: ${list(inNamespace)})`,
+            `point ${variable} at the collector's Service, e.g. http://NAME.${target.namespace}.svc.cluster.local:PORT with NAME one of ${list(inNamespace)}`);
+          continue;
+        } else {
+          const servicePort = service.ports.find((p) => p.port === port);
+          if (!servicePort) {
+            report('otlp/unknown-port', E, pod.ref, `${what} uses port ${port}, but Service ${service.namespace}/${service.name} has ports ${list(service.ports.map((p) => `${p.port}${p.name ? ` (${p.name})` : ''}`))}`,
+              `use the Service port of the OTLP receiver for ${sdkProtocol} in ${variable}`);
+            continue;
+          }
+          const via = `Service ${service.namespace}/${service.name} port ${port} -> targetPort ${servicePort.targetPort}`;
+          const selected = model.podsSelectedBy(service);
+          if (selected.length === 0) continue; // the Service rules report a selector that matches nothing
+          const reachedCollectors = [...new Set(selected.flatMap((p) => collectorsOfPod.get(p) ?? []))];
+          if (reachedCollectors.length === 0) {
+            report('otlp/no-receiver', E, pod.ref, `${what} goes through ${via}, but the pods it selects run no collector configuration of these manifests`,
+              `point ${variable} at a Service port whose targetPort is an OTLP receiver for ${sdkProtocol}`);
+            continue;
+          }
+          const containers = selected.flatMap((p) => p.containers);
+          const targetPort = resolvePort(servicePort.targetPort, containers);
+          const listeners = reachedCollectors.flatMap((c) => c.config.listeners());
+          reached = { via, listeners: listeners.filter((l) => l.port === targetPort), otlp: listeners.filter(isOtlp), service, containers };
+        }
       }
-      const servicePort = service.ports.find((p) => p.port === port);
-      if (!servicePort) {
-        report('otlp/unknown-port', E, pod.ref, `${what} uses port ${port}, but Service ${service.namespace}/${service.name} has ports ${list(service.ports.map((p) => `${p.port}${p.name ? ` (${p.name})` : ''}`))}`,
-          `use the Service port of the OTLP receiver for ${sdkProtocol} in ${variable}`);
-        continue;
-      }
-      const selected = new Set(model.podsSelectedBy(service));
-      if (selected.size === 0) continue; // the Service rules report a selector that matches nothing
-      const reached = collectors.filter((c) => c.pods.some((p) => selected.has(p.pod)));
-      const containers = [...selected].flatMap((p) => p.containers);
-      const targetPort = resolvePort(servicePort.targetPort, containers);
-      const listeners = reached.flatMap((c) => c.config.listeners()).filter((l) => l.protocol === ListenerProtocol.OTLP_GRPC || l.protocol === ListenerProtocol.OTLP_HTTP);
-      const atTarget = listeners.filter((l) => l.port === targetPort);
-      const via = `Service ${service.namespace}/${service.name} port ${port} -> targetPort ${servicePort.targetPort}`;
+
+      const atTarget = reached.listeners.filter(isOtlp);
       if (atTarget.length === 0) {
-        const why = reached.length === 0 ? 'the pods it selects run no collector configuration of these manifests' : `no OTLP receiver listens on ${targetPort ?? servicePort.targetPort} (OTLP receivers: ${list(listeners.map((l) => `${l.port} ${l.protocol}`))})`;
-        report('otlp/no-receiver', E, pod.ref, `${what} goes through ${via}, but ${why}`,
-          `point ${variable} at a Service port whose targetPort is an OTLP receiver for ${sdkProtocol}`);
+        report('otlp/no-receiver', E, pod.ref, `${what} goes through ${reached.via}, but no OTLP receiver listens there (OTLP receivers: ${list(reached.otlp.map((l) => `${l.port} ${l.protocol}`))})`,
+          `point ${variable} at the port of an OTLP receiver for ${sdkProtocol}`);
       } else if (!atTarget.some((l) => l.protocol === wanted)) {
-        const right = listeners.find((l) => l.protocol === wanted);
-        const rightPort = right && service.ports.find((p) => resolvePort(p.targetPort, containers) === right.port);
-        report('otlp/protocol-mismatch', E, pod.ref, `${what} with ${protocolText} needs ${wanted}, but ${via} reaches the ${atTarget[0].componentId} receiver's ${atTarget[0].protocol} endpoint`,
-          rightPort ? `use port ${rightPort.port} in ${variable}` : `enable ${wanted} on the collector's otlp receiver and expose it on the Service, or set ${OTLP_PROTOCOL_VARS[1]} to match`);
+        const right = reached.otlp.find((l) => l.protocol === wanted);
+        const rightPort = right && (reached.service
+          ? reached.service.ports.find((p) => resolvePort(p.targetPort, reached!.containers ?? []) === right.port)?.port
+          : right.port);
+        const certain = protocolVar !== undefined || imageProtocol !== undefined;
+        report('otlp/protocol-mismatch', certain ? E : Severity.WARNING, pod.ref, `${what} with ${protocolText} needs ${wanted}, but ${reached.via} reaches the ${atTarget[0].componentId} receiver's ${atTarget[0].protocol} endpoint`,
+          rightPort ? `use port ${rightPort} in ${variable}${certain ? '' : `, or set ${OTLP_PROTOCOL_VARS[1]}=grpc if the SDK speaks gRPC`}`
+            : `enable ${wanted} on the collector's otlp receiver and expose it, or set ${OTLP_PROTOCOL_VARS[1]} to match`);
       }
     }
   }

@@ -1,3 +1,4 @@
+import { operatorServices } from './collector-model';
 import { defineRules, list } from './define';
 import { asArr, urlsIn } from './model';
 import { envOf, OTLP_ENDPOINT_VARS } from './otlp';
@@ -24,7 +25,7 @@ export const SERVICE_RULES = defineRules({
     if (!service.selector) continue;
     const selected = model.podsSelectedBy(service);
     if (selected.length === 0) {
-      const candidates = model.pods.filter((p) => p.namespace === service.namespace);
+      const candidates = model.podsIn(service.namespace);
       report('services/selector-no-match', E, service.ref,
         `selector {${labelsText(service.selector)}} matches no pod template in namespace ${service.namespace} `
         + `(pod labels there: ${list(candidates.map((p) => `${p.ref.kind}/${p.ref.name} {${labelsText(p.labels)}}`))}); the Service has no endpoints`,
@@ -44,7 +45,7 @@ export const SERVICE_RULES = defineRules({
 
   for (const pod of model.pods) {
     for (const container of pod.containers) {
-      const env = envOf(container.raw);
+      const env = envOf(container.raw, pod.namespace);
       const texts = [
         ...asArr(container.raw.command).filter((x): x is string => typeof x === 'string').map((t) => ({ where: 'command', t })),
         ...asArr(container.raw.args).filter((x): x is string => typeof x === 'string').map((t) => ({ where: 'args', t })),
@@ -54,10 +55,10 @@ export const SERVICE_RULES = defineRules({
       for (const { where, t } of texts) {
         for (const url of urlsIn(t)) {
           const target = model.resolveHost(url.host, pod.namespace);
-          if (!target) continue;
+          if (!target || (!target.service && operatorServices(model).has(`${target.namespace}/${target.name}`))) continue;
           const what = `container '${container.name}' ${where} calls '${url.url}'`;
           if (!target.service) {
-            const there = model.services.filter((s) => s.namespace === target.namespace).map((s) => s.name);
+            const there = model.servicesIn(target.namespace).map((s) => s.name);
             report('services/unknown-url-target', E, pod.ref, `${what}, but namespace ${target.namespace} has no Service '${target.name}' (Services: ${list(there)})`,
               `use http://NAME.${target.namespace}.svc.cluster.local:PORT with NAME one of ${list(there)}`);
           } else if (!target.service.ports.some((p) => p.port === url.port)) {

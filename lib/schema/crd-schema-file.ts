@@ -57,10 +57,20 @@ interface PinnedCrd {
   readonly file: string;
 }
 
-/** The CRD URLs cdk8s.yaml pins. */
+/**
+ * CRDs the rules validate but the constructs never emit, so `cdk8s import` need not generate
+ * classes for them: at the same tags as the imports in cdk8s.yaml.
+ */
+export const SCHEMA_ONLY_CRDS = [
+  'argo-cluster-analysis-template:=https://raw.githubusercontent.com/argoproj/argo-rollouts/v1.8.3/manifests/crds/cluster-analysis-template-crd.yaml',
+  'argo-experiment:=https://raw.githubusercontent.com/argoproj/argo-rollouts/v1.8.3/manifests/crds/experiment-crd.yaml',
+  'argocd-application:=https://raw.githubusercontent.com/argoproj/argo-cd/v3.2.0/manifests/crds/application-crd.yaml',
+];
+
+/** The CRD URLs cdk8s.yaml pins, then the schema-only ones. */
 export function pinnedCrds(cdk8sYaml: string): PinnedCrd[] {
   const imports = (parseYaml(cdk8sYaml) as { imports?: string[] }).imports ?? [];
-  return imports.map((spec) => {
+  return [...imports, ...SCHEMA_ONLY_CRDS].map((spec) => {
     const url = spec.slice(spec.indexOf(':=') + 2);
     const m = /^https:\/\/raw\.githubusercontent\.com\/argoproj\/([^/]+)\/([^/]+)\/(?:.*\/)?([^/]+\.yaml)$/.exec(url);
     if (!m || !PRODUCTS[m[1]]) throw new Error(`cdk8s.yaml: import '${spec}' is not an argoproj CRD URL at a tag`);

@@ -1,0 +1,122 @@
+import { ARG_PLACEHOLDER_SOURCE } from '../analysis/promql';
+import { LoadedManifest } from '../manifests';
+import { analysisUses, findTemplate, TEMPLATE_KINDS } from './argo-model';
+import { operatorServices } from './collector-model';
+import { defineRules, list } from './define';
+import { asArr, asObj, asStr, CLUSTER_DOMAIN, Obj } from './model';
+import { Severity } from './types';
+
+/**
+ * Argo wiring that only shows across objects: ApplicationSets that would make two
+ * Applications of one name, gates of one analysis that ask different Prometheus servers,
+ * and Services named through analysis arguments.
+ */
+
+/**
+ * Generators that can yield more than one element: a list with several elements, git
+ * directories or files (patterns), clusters, and the ones that combine or discover
+ * (argoproj/argo-cd applicationset/generators/*.go @ v3.2.0).
+ */
+function yieldsSeveral(generator: Obj): string | undefined {
+  const list = asObj(generator.list);
+  if (asArr(list.elements).length > 1) return `a list generator with ${asArr(list.elements).length} elements`;
+  const git = asObj(generator.git);
+  const dirs = asArr(git.directories).map(asObj).filter((d) => d.exclude !== true);
+  const files = asArr(git.files).map(asObj);
+  if (dirs.length > 1 || dirs.some((d) => (asStr(d.path) ?? '').includes('*'))) return 'a git directories generator over several folders';
+  if (files.length > 0) return 'a git files generator';
+  for (const kind of ['clusters', 'matrix', 'merge', 'pullRequest', 'scmProvider', 'clusterDecisionResource', 'plugin']) {
+    if (generator[kind] !== undefined) return `a ${kind} generator`;
+  }
+  return undefined;
+}
+
+/** A `*.svc.cluster.local` host in a text whose name or namespace is an analysis argument. */
+const SPLICED_HOST = new RegExp(`(?<name>(?:[a-z0-9-]|${ARG_PLACEHOLDER_SOURCE})+)\\.(?<ns>(?:[a-z0-9-]|${ARG_PLACEHOLDER_SOURCE})+)\\.${CLUSTER_DOMAIN.replace(/\./g, '\\.')}`, 'g');
+
+export const ARGO_WIRING_RULES = defineRules({
+  'appset/duplicate-application-name': "an ApplicationSet whose generator yields several elements names each Application from a generator parameter",
+  'gates/prometheus-mismatch': 'the Prometheus gates of one template, and of the templates one Rollout runs, query the same Prometheus server',
+  'gates/unknown-spliced-service': "a Service named through a Rollout's analysis argument in a query or web provider URL (`{{args.x}}.ns.svc.cluster.local`) exists",
+}, (model, report) => {
+  const E = Severity.ERROR;
+  for (const appSet of model.ofKind('ApplicationSet')) {
+    const spec = asObj(appSet.object.spec);
+    const name = asStr(asObj(asObj(spec.template).metadata).name);
+    if (name === undefined || name.includes('{{')) continue;
+    const several = asArr(spec.generators).map(asObj).map(yieldsSeveral).find((x) => x !== undefined);
+    if (!several) continue;
+    report('appset/duplicate-application-name', E, model.refOf(appSet),
+      `template.metadata.name is '${name}', which uses no generator parameter, but ${several} yields several elements: every element makes an Application named '${name}' and the ApplicationSet controller refuses the duplicates`,
+      `name each Application after its element, e.g. '{{path.basename}}' (git), '{{name}}-${name}' (clusters) or '{{.name}}' with goTemplate`);
+  }
+
+  const addresses = (template: LoadedManifest) =>
+    asArr(asObj(template.object.spec).metrics).map(asObj).flatMap((m) => {
+      const address = asStr(asObj(asObj(m.provider).prometheus).address);
+      return address === undefined ? [] : [{ metric: asStr(m.name) ?? '', address: address.replace(/\/+$/, '') }];
+    });
+  const reported = new Set<unknown>();
+  for (const template of model.ofKind(...TEMPLATE_KINDS)) {
+    const gates = addresses(template);
+    const hosts = [...new Set(gates.map((g) => g.address))];
+    if (hosts.length < 2) continue;
+    reported.add(template);
+    const count = (h: string) => gates.filter((g) => g.address === h).length;
+    const usual = hosts.reduce((a, b) => (count(b) > count(a) ? b : a));
+    for (const odd of gates.filter((g) => g.address !== usual)) {
+      report('gates/prometheus-mismatch', E, model.refOf(template),
+        `gate '${odd.metric}' queries Prometheus at '${odd.address}', but the template's other gates query '${usual}'; one of them judges series from another Prometheus (or one that does not exist)`,
+        `point gate '${odd.metric}' at '${usual}' (or every gate at the Prometheus that scrapes these apps)`);
+    }
+  }
+  const usesByRollout = new Map<unknown, ReturnType<typeof analysisUses>>();
+  for (const use of analysisUses(model)) usesByRollout.set(use.rollout, [...(usesByRollout.get(use.rollout) ?? []), use]);
+  for (const uses of usesByRollout.values()) {
+    const byHost = new Map<string, string[]>();
+    for (const use of uses) {
+      for (const t of use.templates) {
+        const template = findTemplate(model, use, t);
+        if (!template || reported.has(template)) continue;
+        for (const g of addresses(template)) byHost.set(g.address, [...new Set([...(byHost.get(g.address) ?? []), t.name])]);
+      }
+    }
+    if (byHost.size < 2) continue;
+    const [usual, ...others] = [...byHost.keys()].sort((a, b) => byHost.get(b)!.length - byHost.get(a)!.length);
+    report('gates/prometheus-mismatch', E, uses[0].ref,
+      `the templates this Rollout runs query different Prometheus servers: ${[usual, ...others].map((h) => `'${h}' (${list(byHost.get(h)!)})`).join(' and ')}`,
+      `point ${list(others.flatMap((h) => byHost.get(h)!))} at '${usual}'`);
+  }
+
+  for (const use of analysisUses(model)) {
+    for (const t of use.templates) {
+      const template = findTemplate(model, use, t);
+      if (!template) continue;
+      const defaults = new Map(asArr(asObj(template.object.spec).args).map(asObj).flatMap((a) => (typeof a.value === 'string' ? [[asStr(a.name) ?? '', a.value] as const] : [])));
+      const passed = new Map(use.args.flatMap((a) => (a.value !== undefined ? [[a.name, a.value] as const] : [])));
+      for (const m of asArr(asObj(template.object.spec).metrics).map(asObj)) {
+        const provider = asObj(m.provider);
+        const texts = [asStr(asObj(provider.prometheus).query), asStr(asObj(provider.web).url)].filter((x): x is string => x !== undefined);
+        for (const text of texts) {
+          for (const hit of text.matchAll(SPLICED_HOST)) {
+            const { name, ns } = hit.groups!;
+            if (!/\{\{/.test(name + ns)) continue;
+            let unresolved = false;
+            const resolve = (s: string) => s.replace(new RegExp(ARG_PLACEHOLDER_SOURCE, 'g'), (_all, arg: string) => {
+              const v = passed.get(arg) ?? defaults.get(arg);
+              if (v === undefined) unresolved = true;
+              return v ?? '';
+            });
+            const host = `${resolve(name)}.${resolve(ns)}.${CLUSTER_DOMAIN}`;
+            if (unresolved) continue;
+            const target = model.resolveHost(host, use.namespace);
+            if (!target || target.service || operatorServices(model).has(`${target.namespace}/${target.name}`)) continue;
+            report('gates/unknown-spliced-service', E, use.ref,
+              `${use.field} runs template '${t.name}', whose gate '${asStr(m.name) ?? ''}' names '${hit[0]}', which with the arguments passed is '${host}'; namespace ${target.namespace} has no Service '${target.name}' (Services: ${list(model.servicesIn(target.namespace).map((s) => s.name))})`,
+              `pass the name of an existing Service in ${use.field}.args, or create Service ${target.namespace}/${target.name}`);
+          }
+        }
+      }
+    }
+  }
+});
