@@ -105,8 +105,9 @@ describe('the default app', () => {
     const out = join(work, 'dist');
     synthTo(out);
     const before = snapshotDir(out);
-    // The same entry point as `npm run synth`, with the app made invalid through its environment.
-    const run = () => execFileSync(process.execPath, ['-r', 'ts-node/register/transpile-only', join(ROOT, 'main.ts')], {
+    // The entry point of `npm run synth` (cli/run.js runs the transpiled main.ts; the type check is
+    // npm test's here), with the app made invalid through its environment.
+    const run = () => execFileSync(process.execPath, [join(ROOT, 'cli', 'run.js'), 'main'], {
       cwd: ROOT, env: { ...process.env, CDK8S_OUTDIR: out, HOTROD_REPO_URL: 'not a url' }, stdio: 'pipe',
     });
     expect(run).toThrow(/repoUrl 'not a url' is not a git URL/);
