@@ -1,6 +1,8 @@
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
+  // Every core: the default leaves one free, which on a 2-core machine runs the files one by one.
+  maxWorkers: '100%',
   roots: ['<rootDir>/__tests__'],
   testMatch: ['**/*.test.ts'],
   // Transpile only (esbuild); the type check is the `tsc --noEmit` that `npm test` runs beside jest.
