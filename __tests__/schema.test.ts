@@ -8,9 +8,12 @@ import { defaultStack, find, Obj, synth } from './helpers';
 const ROOT = join(__dirname, '..');
 const CRD_DIR = process.env.ARGO_CRD_DIR ?? join(ROOT, '..', 'shared', 'crds');
 
+let synthesized: Obj[] | undefined;
+
+/** The default app's objects, synthesized once per file; callers only read them (copyOf copies). */
 function defaultObjects(): Obj[] {
-  const { charts } = defaultStack();
-  return Object.values(charts).flatMap(synth);
+  synthesized ??= Object.values(defaultStack().charts).flatMap(synth);
+  return synthesized;
 }
 
 /** A deep copy of the default app's object of a kind, to break. */

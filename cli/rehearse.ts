@@ -14,7 +14,7 @@ import {
   targetFromManifests,
   targetFromStack,
   toReport,
-} from '../lib';
+} from '../lib/rehearsal';
 
 const USAGE = `usage: npm run rehearse -- [--manifests DIR] [--json FILE]
 

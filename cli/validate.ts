@@ -1,4 +1,5 @@
-import { errorsOf, formatFindingWithOrigin, loadManifests, ManifestReadError, runRules } from '../lib';
+import { loadManifests, ManifestReadError } from '../lib/manifests';
+import { errorsOf, formatFindingWithOrigin, runRules } from '../lib/rules/engine';
 
 /** Where `main` writes. */
 export interface ValidateOutput {
