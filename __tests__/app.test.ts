@@ -4,7 +4,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { ApiObject, Chart } from 'cdk8s';
 import { defineApp, runSynth } from '../main';
-import { synthesizeSafely, SynthError, yamlFilesUnder } from '../lib';
+import { LoadedManifest, loadManifests, synthesizeSafely, SynthError, yamlFilesUnder } from '../lib';
 
 const ROOT = join(__dirname, '..');
 
@@ -33,6 +33,14 @@ describe('the default app', () => {
       'otel/Service.collector.k8s.yaml',
       'traffic-generator/Deployment.traffic-generator.k8s.yaml',
     ]);
+  });
+
+  test('the rules judge the objects as written: what the check is given equals the files read back', () => {
+    let checked: LoadedManifest[] = [];
+    const out = join(work, 'dist');
+    synthesizeSafely({ outdir: out, define: (app) => { defineApp(app); }, check: (manifests) => { checked = manifests; return []; } });
+    expect(checked).toHaveLength(8);
+    expect(checked).toEqual(loadManifests(out));
   });
 
   test('is deterministic and equals the committed dist/', () => {
@@ -103,8 +111,9 @@ describe('the default app', () => {
     const out = join(work, 'dist');
     synthTo(out);
     const before = snapshotDir(out);
-    // The same entry point as `npm run synth`, with the app made invalid through its environment.
-    const run = () => execFileSync(process.execPath, ['-r', 'ts-node/register/transpile-only', join(ROOT, 'main.ts')], {
+    // The entry point of `npm run synth` (cli/run.js runs the transpiled main.ts; the type check is
+    // npm test's here), with the app made invalid through its environment.
+    const run = () => execFileSync(process.execPath, [join(ROOT, 'cli', 'run.js'), 'main'], {
       cwd: ROOT, env: { ...process.env, CDK8S_OUTDIR: out, HOTROD_REPO_URL: 'not a url' }, stdio: 'pipe',
     });
     expect(run).toThrow(/repoUrl 'not a url' is not a git URL/);

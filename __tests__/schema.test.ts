@@ -1,14 +1,19 @@
-import { existsSync, readFileSync } from 'fs';
+import { existsSync, readdirSync, readFileSync } from 'fs';
 import { join } from 'path';
 import { buildCrdSchemaFile, CRD_SCHEMA_FILE, loadManifests, LoadedManifest, Manifest, renderCrdSchemaFile, schemaProblems, schemaRules, SchemaSource, validateSchema } from '../lib';
+import { CRD_VALIDATOR_DIR } from '../lib/schema/crd-schema-file';
+import { crdValidatorFiles } from '../lib/schema/standalone';
 import { defaultStack, find, Obj, synth } from './helpers';
 
 const ROOT = join(__dirname, '..');
 const CRD_DIR = process.env.ARGO_CRD_DIR ?? join(ROOT, '..', 'shared', 'crds');
 
+let synthesized: Obj[] | undefined;
+
+/** The default app's objects, synthesized once per file; callers only read them (copyOf copies). */
 function defaultObjects(): Obj[] {
-  const { charts } = defaultStack();
-  return Object.values(charts).flatMap(synth);
+  synthesized ??= Object.values(defaultStack().charts).flatMap(synth);
+  return synthesized;
 }
 
 /** A deep copy of the default app's object of a kind, to break. */
@@ -120,5 +125,14 @@ describe('schema validation', () => {
     const fresh = renderCrdSchemaFile(buildCrdSchemaFile(CRD_DIR, readFileSync(join(ROOT, 'cdk8s.yaml'), 'utf8')));
     const committed = readFileSync(join(ROOT, CRD_SCHEMA_FILE), 'utf8');
     if (committed !== fresh) throw new Error(`${CRD_SCHEMA_FILE} is stale: run npm run crd-schemas -- ${CRD_DIR}`);
+  });
+
+  test(`${CRD_VALIDATOR_DIR}/ is what npm run crd-schemas compiles from ${CRD_SCHEMA_FILE}`, () => {
+    const fresh = crdValidatorFiles(JSON.parse(readFileSync(join(ROOT, CRD_SCHEMA_FILE), 'utf8')));
+    const dir = join(ROOT, CRD_VALIDATOR_DIR);
+    expect(readdirSync(dir).sort()).toEqual([...fresh.keys()].sort());
+    for (const [name, text] of fresh) {
+      if (readFileSync(join(dir, name), 'utf8') !== text) throw new Error(`${CRD_VALIDATOR_DIR}/${name} is stale: run npm run crd-schemas`);
+    }
   });
 });

@@ -1,11 +1,13 @@
-import { readFileSync, writeFileSync } from 'fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { join, resolve } from 'path';
-import { buildCrdSchemaFile, CRD_SCHEMA_FILE, projectRoot, renderCrdSchemaFile } from '../lib/schema/crd-schema-file';
+import { buildCrdSchemaFile, CRD_SCHEMA_FILE, CRD_VALIDATOR_DIR, projectRoot, renderCrdSchemaFile } from '../lib/schema/crd-schema-file';
+import { crdValidatorFiles } from '../lib/schema/standalone';
 
 /**
  * `npm run crd-schemas -- [CRD_DIR]`: regenerates imports/argo-crd-schemas.json from the CRDs
  * cdk8s.yaml pins, read from CRD_DIR (default: ../shared/crds beside the project), checked
- * against its SHA256SUMS. Run it whenever the tags in cdk8s.yaml change.
+ * against its SHA256SUMS, and compiles every kind's schema into a standalone validator in
+ * imports/argo-crd-validators/. Run it whenever the imports in cdk8s.yaml change.
  */
 function main(argv: string[]): number {
   const root = projectRoot();
@@ -14,6 +16,12 @@ function main(argv: string[]): number {
     const file = buildCrdSchemaFile(crdDir, readFileSync(join(root, 'cdk8s.yaml'), 'utf8'));
     writeFileSync(join(root, CRD_SCHEMA_FILE), renderCrdSchemaFile(file));
     console.log(`wrote ${CRD_SCHEMA_FILE}: ${file.crds.map((c) => `${c.kind} (${c.release})`).join(', ')}`);
+    const validators = crdValidatorFiles(file);
+    const dir = join(root, CRD_VALIDATOR_DIR);
+    mkdirSync(dir, { recursive: true });
+    for (const old of readdirSync(dir)) if (!validators.has(old)) rmSync(join(dir, old));
+    for (const [name, text] of validators) writeFileSync(join(dir, name), text);
+    console.log(`wrote ${CRD_VALIDATOR_DIR}/: ${[...validators.keys()].join(', ')}`);
     return 0;
   } catch (e) {
     console.error(`crd-schemas failed: ${e instanceof Error ? e.message : String(e)}`);

@@ -1,7 +1,8 @@
 import { readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { Testing } from 'cdk8s';
-import { explainMarkdown, projectRoot, withReadmeSection } from '../lib';
+import { explainMarkdown, withReadmeSection } from '../lib/explain/markdown';
+import { projectRoot } from '../lib/schema/crd-schema-file';
 import { defineApp } from '../main';
 
 const USAGE = 'usage: npm run explain [-- --out FILE | --update-readme]';

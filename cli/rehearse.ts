@@ -8,15 +8,14 @@ import {
   locateEngine,
   prepareRehearsal,
   PrometheusEngine,
-  PrometheusBackend,
-  PROMETHEUS_PRESETS,
   RehearsalInputError,
   RehearsalTarget,
   runScenarios,
   targetFromManifests,
   targetFromStack,
   toReport,
-} from '../lib';
+} from '../lib/rehearsal';
+import { PrometheusBackend, PROMETHEUS_PRESETS } from '../lib/metrics-backend';
 
 const USAGE = `usage: npm run rehearse -- [--manifests DIR] [--prometheus NAME] [--trials N] [--seed N] [--json FILE]
 

@@ -1,4 +1,6 @@
-import { errorsOf, FILE_KIND, Finding, formatFindingWithOrigin, kubectlKustomize, loadFolder, ManifestReadError, runRules, Severity } from '../lib';
+import { kubectlKustomize, loadFolder, ManifestReadError } from '../lib/manifests';
+import { errorsOf, formatFindingWithOrigin, runRules } from '../lib/rules/engine';
+import { FILE_KIND, Finding, Severity } from '../lib/rules/types';
 
 /** Where `main` writes. */
 export interface ValidateOutput {

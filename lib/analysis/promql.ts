@@ -1,6 +1,15 @@
-import { parser } from '@prometheus-io/lezer-promql';
+import type { parser as PromqlParser } from '@prometheus-io/lezer-promql';
 
-type SyntaxNode = ReturnType<typeof parser.parse>['topNode'];
+type SyntaxNode = ReturnType<typeof PromqlParser.parse>['topNode'];
+
+let promqlParser: typeof PromqlParser | undefined;
+
+/** Prometheus's grammar, loaded on the first query read (commands that read none do not load it). */
+function parser(): typeof PromqlParser {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  promqlParser ??= (require('@prometheus-io/lezer-promql') as { parser: typeof PromqlParser }).parser;
+  return promqlParser;
+}
 
 /**
  * Gate queries read with Prometheus's own PromQL grammar (`@prometheus-io/lezer-promql`,
@@ -102,7 +111,7 @@ function unquote(literal: string): string {
 /** Reads a gate query; `error` is set when it does not parse. */
 export function readPromql(query: string): PromqlQuery {
   const text = substitutePlaceholders(query);
-  const tree = parser.parse(text);
+  const tree = parser().parse(text);
   const args = placeholderArgs(query);
   let error: PromqlSyntaxError | undefined;
   const selectorNodes: SyntaxNode[] = [];
@@ -169,8 +178,8 @@ export function cannotBeEmpty(query: string): boolean {
       default: return false;
     }
   };
-  const tree = parser.parse(text);
+  const tree = parser().parse(text);
   let broken = false;
-  tree.iterate({ enter(ref) { if (ref.type.isError) broken = true; } });
+  tree.iterate({ enter(ref: { type: { isError: boolean } }) { if (ref.type.isError) broken = true; } });
   return !broken && never(tree.topNode.firstChild);
 }

@@ -1,4 +1,4 @@
-import { SchemaSource, validateSchema, formatViolation } from '../schema/validate';
+import { SchemaResult, SchemaSource, validateSchema, formatViolation } from '../schema/validate';
 import { Finding, refOf, Rule, Severity } from './types';
 import { LoadedManifest } from '../manifests';
 
@@ -12,13 +12,33 @@ const FIX = {
   [SchemaSource.KUBERNETES]: 'make the field match the Kubernetes API of the kind',
 };
 
+/**
+ * Each object's schema result, computed once per set of manifests: the schema rules split the
+ * objects by kind and `schema/known-kind` looks at all of them, but no object is validated twice.
+ */
+const resultsBySet = new WeakMap<readonly LoadedManifest[], WeakMap<LoadedManifest, SchemaResult>>();
+
+function schemaResult(manifests: readonly LoadedManifest[], m: LoadedManifest): SchemaResult {
+  let results = resultsBySet.get(manifests);
+  if (!results) {
+    results = new WeakMap();
+    resultsBySet.set(manifests, results);
+  }
+  let result = results.get(m);
+  if (!result) {
+    result = validateSchema(m.object);
+    results.set(m, result);
+  }
+  return result;
+}
+
 /** A rule that reports the schema violations of the objects a filter picks. */
 function schemaRule(id: string, description: string, source: SchemaSource.CRD | SchemaSource.KUBERNETES, picks: (m: LoadedManifest) => boolean): Rule {
   return {
     id,
     description,
     check: (manifests) => manifests.filter(picks).flatMap((m): Finding[] => {
-      const result = validateSchema(m.object);
+      const result = schemaResult(manifests, m);
       if (result.source !== source) return [];
       return result.violations.map((v) => ({
         ruleId: id,
@@ -44,7 +64,7 @@ export const schemaRules: Rule[] = [
     id: 'schema/known-kind',
     description: 'every object is of a kind whose schema is known, so the other schema rules checked it',
     check: (manifests) => manifests.flatMap((m): Finding[] => {
-      const result = validateSchema(m.object);
+      const result = schemaResult(manifests, m);
       return result.source !== SchemaSource.NONE ? [] : [{
         ruleId: 'schema/known-kind',
         severity: Severity.WARNING,

@@ -38,6 +38,12 @@ export interface CrdSchemaFile {
 /** The generated file, relative to the project root. */
 export const CRD_SCHEMA_FILE = 'imports/argo-crd-schemas.json';
 
+/** The folder of the validators compiled from it ahead of time (lib/schema/standalone.ts), relative to the project root. */
+export const CRD_VALIDATOR_DIR = 'imports/argo-crd-validators';
+
+/** The index of that folder: which file validates which kind. */
+export const CRD_VALIDATOR_INDEX = 'index.json';
+
 /** The project folder (the one with cdk8s.yaml), from source or from the build output. */
 export function projectRoot(from: string = __dirname): string {
   for (let dir = from; ; dir = dirname(dir)) {
