@@ -72,10 +72,20 @@ describe('npm run validate -- DIR', () => {
     expect(out[out.length - 1]).toMatch(/: 6 objects, 3 error\(s\)/);
   });
 
+  test('--prometheus judges the gate timings against that setup: the seed\'s gates fit its own 10 s scrape better', () => {
+    const chart = validate(SEED).out.filter((l) => /gates\/judged-before-data/.test(l));
+    const seed = validate('--prometheus', 'challenge', SEED).out.filter((l) => /gates\/judged-before-data/.test(l));
+    expect(chart).toHaveLength(3);
+    // at 10 s the traffic and error-rate gates' series are in Prometheus before they stop the run; the latency gate still errors out early
+    expect(seed).toEqual([expect.stringContaining("gate 'latency-p95-lt-1s' reads spanmetrics flushed every 60s")]);
+    expect(seed[0]).toContain('with seed challenge environment');
+  });
+
   test('a missing folder, a folder without manifests, and bad arguments exit 2', () => {
     expect(validate(join(work, 'nope'))).toEqual({ code: ValidateExit.UNREADABLE, out: [], err: [`validate: ${join(work, 'nope')}: no such folder`] });
     expect(validate(work).code).toBe(ValidateExit.UNREADABLE);
-    expect(validate().err).toEqual(['usage: npm run validate -- [--namespace NS] [--strict-metrics] [--no-kustomize] DIR   (checks every *.yaml/*.yml under DIR)']);
+    expect(validate().err).toEqual(['usage: npm run validate -- [--namespace NS] [--strict-metrics] [--no-kustomize] [--prometheus community-chart|challenge|kube-prometheus-stack] DIR   (checks every *.yaml/*.yml under DIR)']);
+    expect(validate('--prometheus', 'thanos', work).code).toBe(ValidateExit.UNREADABLE);
     expect(validate('--namespace', 'Not_A_Name', work).code).toBe(ValidateExit.UNREADABLE);
     expect(validate('a', 'b').code).toBe(ValidateExit.UNREADABLE);
   });

@@ -1,3 +1,4 @@
+import { PROMETHEUS_PRESETS } from '../lib/metrics-backend';
 import { kubectlKustomize, loadFolder, ManifestReadError } from '../lib/manifests';
 import { errorsOf, formatFindingWithOrigin, runRules } from '../lib/rules/engine';
 import { FILE_KIND, Finding, Severity } from '../lib/rules/types';
@@ -18,7 +19,7 @@ export enum ValidateExit {
   UNREADABLE = 2,
 }
 
-const USAGE = 'usage: npm run validate -- [--namespace NS] [--strict-metrics] [--no-kustomize] DIR   (checks every *.yaml/*.yml under DIR)';
+const USAGE = `usage: npm run validate -- [--namespace NS] [--strict-metrics] [--no-kustomize] [--prometheus ${Object.keys(PROMETHEUS_PRESETS).join('|')}] DIR   (checks every *.yaml/*.yml under DIR)`;
 
 /** How `main` finds kustomize; tests pass their own. */
 export interface ValidateDeps {
@@ -26,8 +27,9 @@ export interface ValidateDeps {
 }
 
 /** The arguments, or a usage error. */
-function parseArgs(argv: readonly string[]): { dir: string; namespace?: string; strictMetrics: boolean; kustomize: boolean } | undefined {
+function parseArgs(argv: readonly string[]): { dir: string; namespace?: string; strictMetrics: boolean; kustomize: boolean; prometheus?: string } | undefined {
   let dir: string | undefined;
+  let prometheus: string | undefined;
   let namespace: string | undefined;
   let strictMetrics = false;
   let kustomize = true;
@@ -42,13 +44,16 @@ function parseArgs(argv: readonly string[]): { dir: string; namespace?: string; 
       strictMetrics = true;
     } else if (a === '--no-kustomize') {
       kustomize = false;
+    } else if (a === '--prometheus' || a.startsWith('--prometheus=')) {
+      prometheus = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
+      if (!prometheus || !PROMETHEUS_PRESETS[prometheus]) return undefined;
     } else if (a.startsWith('-') || dir !== undefined) {
       return undefined;
     } else {
       dir = a;
     }
   }
-  return dir === undefined ? undefined : { dir, namespace, strictMetrics, kustomize };
+  return dir === undefined ? undefined : { dir, namespace, strictMetrics, kustomize, prometheus };
 }
 
 /** `validate [flags] DIR`: loads every manifest under DIR, runs every rule, prints the findings; returns the exit code. */
@@ -76,7 +81,7 @@ export function main(argv: readonly string[], output: ValidateOutput = { out: (l
     ruleId: n.id, severity: n.severity as Severity, object: { kind: FILE_KIND, name: n.file, file: n.file }, message: n.message, fix: n.fix,
   }));
   // File findings first: what could not be read explains findings about what is missing.
-  const findings = [...fileFindings, ...runRules(manifests, undefined, { strictMetrics: args.strictMetrics })];
+  const findings = [...fileFindings, ...runRules(manifests, undefined, { strictMetrics: args.strictMetrics, prometheus: args.prometheus ? PROMETHEUS_PRESETS[args.prometheus]() : undefined })];
   const ordered = [Severity.ERROR, Severity.WARNING, Severity.INFO].flatMap((s) => findings.filter((f) => f.severity === s));
   for (const f of ordered) output.out(formatFindingWithOrigin(f));
   const errors = errorsOf(findings).length;
