@@ -1,4 +1,4 @@
-import { Chart, Testing } from 'cdk8s';
+import { Chart, Duration, Testing } from 'cdk8s';
 import { CanaryRollout, CanaryStep, OtelCollectorDaemonSet, SpanmetricsPipeline } from '../lib';
 import { find, synth, wiredStack } from './helpers';
 
@@ -99,8 +99,19 @@ describe('CanaryRollout', () => {
     test('a memory that is not a quantity', () => {
       expect(() => make({ memory: '100 MB' })).toThrow("CanaryRollout: memory '100 MB' is not a Kubernetes quantity");
     });
-    test('an image tag with a colon', () => {
-      expect(() => make({ imageTag: 'v1:2' })).toThrow("image tag 'v1:2' is not a valid tag");
+    test('an image tag with a colon or a space names the construct', () => {
+      expect(() => make({ imageTag: 'v1:2' })).toThrow("CanaryRollout: image tag 'v1:2' is not a valid tag");
+      expect(() => make({ imageTag: '1.76 .0' })).toThrow("CanaryRollout: image tag '1.76 .0' is not a valid tag; use letters, digits, '_', '.' and '-' (at most 128), e.g. '1.76.0'");
+    });
+    test('an attached analysis that no step runs: the canary would be promoted ungated', () => {
+      const { hotrod } = wiredStack({ rollout: { steps: [CanaryStep.setWeight(50), CanaryStep.setWeight(100)] } });
+      expect(() => Testing.synth(hotrod)).toThrow("CanaryRollout: rollout 'hotrod' uses analysis 'hotrod-analysis', but none of its steps (setWeight 50, setWeight 100) runs it, "
+        + 'so every canary would be promoted without a gate; add CanaryStep.analysis() to steps after the first setWeight');
+    });
+    test('durations cdk8s cannot render name the construct and prop', () => {
+      expect(() => wiredStack({ gates: { evidenceTime: Duration.millis(0.8) } })).toThrow('ThreeGateAnalysis: evidenceTime must be a non-negative whole number of seconds, got 0.8ms');
+      expect(() => wiredStack({ gates: { latency: { interval: Duration.millis(0.8) } } })).toThrow('ThreeGateAnalysis: latency.interval must be a non-negative whole number of seconds, got 0.8ms');
+      expect(() => wiredStack({ pipeline: { metricsFlushInterval: Duration.millis(0.8) } })).toThrow('spanmetrics: metricsFlushInterval must be a positive whole number of milliseconds, got 0.8ms');
     });
     test('an analysis step with no analysis', () => {
       const rollout = make({});

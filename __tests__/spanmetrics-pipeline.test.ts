@@ -78,7 +78,7 @@ describe('SpanmetricsPipeline', () => {
       expect(() => pipeline({ extraDimensions: ['hotrod_pod.hash'] })).toThrow("two dimensions become the Prometheus label 'hotrod_pod_hash'");
     });
     test('a zero flush interval', () => {
-      expect(() => pipeline({ metricsFlushInterval: Duration.seconds(0) })).toThrow('metricsFlushInterval must be positive, got 0ms');
+      expect(() => pipeline({ metricsFlushInterval: Duration.seconds(0) })).toThrow('metricsFlushInterval must be a positive whole number of milliseconds, got 0ms');
     });
     test('a traces backend without a port', () => {
       expect(() => pipeline({ tracesBackend: 'jaeger' })).toThrow("endpoint 'jaeger' must be host:port");

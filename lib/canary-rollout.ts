@@ -62,6 +62,11 @@ export class CanaryStep {
     private readonly analysisRef: { analysis?: IAnalysis } | undefined,
   ) {}
 
+  /** `setWeight 50` or `analysis`, for messages. */
+  public describe(): string {
+    return this.weight !== undefined ? `setWeight ${this.weight}` : 'analysis';
+  }
+
   /** Whether this step runs an analysis. */
   public get isAnalysis(): boolean {
     return this.analysisRef !== undefined;
@@ -152,7 +157,7 @@ export class CanaryRollout extends Construct {
     const name = props.name ?? 'hotrod';
     validateName('CanaryRollout', 'name', name);
     this.image = { repository: props.imageRepository ?? HOTROD_IMAGE.repository, tag: props.imageTag ?? '1.76.0' };
-    const image = imageRef(this.image);
+    const image = imageRef(this.image, 'CanaryRollout');
     this.replicas = props.replicas ?? 2;
     validateInteger('CanaryRollout', 'replicas', this.replicas, 1);
     const revisionHistoryLimit = props.revisionHistoryLimit ?? 3;
@@ -268,9 +273,19 @@ export class CanaryRollout extends Construct {
     for (const [k, v] of Object.entries(this.podLabels)) this.service.selectLabel(k, v);
 
     this.node.addValidation({
-      validate: () => this.steps.some((s) => s.isAnalysis && !s._analysis(this.attachedAnalysis))
-        ? [`rollout '${name}' has an analysis step but no analysis; call rollout.useAnalysis(gates) or pass CanaryStep.analysis(gates)`]
-        : [],
+      validate: () => {
+        const problems: string[] = [];
+        if (this.steps.some((s) => s.isAnalysis && !s._analysis(this.attachedAnalysis))) {
+          problems.push(`CanaryRollout: rollout '${name}' has an analysis step but no analysis; call rollout.useAnalysis(gates) or pass CanaryStep.analysis(gates)`);
+        }
+        // An attached analysis that no step runs judges nothing: the canary would be promoted ungated.
+        const attached = this.attachedAnalysis;
+        if (attached && !this.steps.some((s) => s._analysis(attached) === attached)) {
+          problems.push(`CanaryRollout: rollout '${name}' uses analysis '${attached.templateName}', but none of its steps (${this.steps.map((s) => s.describe()).join(', ')}) runs it, `
+            + 'so every canary would be promoted without a gate; add CanaryStep.analysis() to steps after the first setWeight');
+        }
+        return problems;
+      },
     });
   }
 

@@ -279,8 +279,9 @@ export class SpanmetricsConnector extends Connector {
       }
       seen.add(label);
     }
-    if (this.metricsFlushInterval.toMilliseconds() <= 0) {
-      throw new Error(`spanmetrics: metricsFlushInterval must be positive, got ${this.metricsFlushInterval.toMilliseconds()}ms`);
+    const flushMs = this.metricsFlushInterval.toMilliseconds({ integral: false });
+    if (!(flushMs > 0) || !Number.isInteger(flushMs)) {
+      throw new Error(`spanmetrics: metricsFlushInterval must be a positive whole number of milliseconds, got ${flushMs}ms`);
     }
   }
 

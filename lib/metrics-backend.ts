@@ -166,11 +166,11 @@ export class PrometheusBackend {
     if (!/^https?:\/\/[^\s/]+(:\d+)?(\/\S*)?$/.test(props.address)) {
       throw new Error(`${where}: address '${props.address}' is not an http(s) URL; use e.g. 'http://prometheus-server.prometheus.svc.cluster.local'`);
     }
-    const interval = props.scrapeInterval.toMilliseconds();
+    const interval = props.scrapeInterval.toMilliseconds({ integral: false });
     if (!Number.isInteger(interval / 1000) || interval < 1000) {
       throw new Error(`${where}: scrapeInterval must be a whole number of seconds, at least 1s, got ${interval}ms`);
     }
-    const discovery = props.discoveryDelay.toMilliseconds();
+    const discovery = props.discoveryDelay.toMilliseconds({ integral: false });
     if (!Number.isInteger(discovery / 1000) || discovery < 0) {
       throw new Error(`${where}: discoveryDelay must be a whole number of seconds, got ${discovery}ms`);
     }

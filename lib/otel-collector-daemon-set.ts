@@ -96,7 +96,7 @@ export class OtelCollectorDaemonSet extends Construct {
       securityContext: { ensureNonRoot: true, user: COLLECTOR_UID, group: COLLECTOR_UID },
       containers: [{
         name,
-        image: imageRef(image),
+        image: imageRef(image, 'OtelCollectorDaemonSet'),
         imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
         args: [`--config=${CONFIG_DIR}/${COLLECTOR_CONFIG_KEY}`],
         ports: listeners.map((l) => ({ name: l.name, number: l.port, protocol: kplus.Protocol.TCP })),

@@ -209,9 +209,9 @@ export class ThreeGateAnalysis extends Construct implements IAnalysis {
       throw new Error(`${C}: maxErrorRatio must be a ratio above 0 and at most 1, got ${props.maxErrorRatio}${hint}`);
     }
     if (props.maxP95 !== undefined && props.maxP95Ms !== undefined) {
-      throw new Error(`${C}: give maxP95 or maxP95Ms, not both (got ${props.maxP95.toMilliseconds()}ms and ${props.maxP95Ms}ms)`);
+      throw new Error(`${C}: give maxP95 or maxP95Ms, not both (got ${props.maxP95.toMilliseconds({ integral: false })}ms and ${props.maxP95Ms}ms)`);
     }
-    this.maxP95Ms = props.maxP95Ms ?? (props.maxP95 ?? GATE_DEFAULTS.maxP95).toMilliseconds();
+    this.maxP95Ms = props.maxP95Ms ?? (props.maxP95 ?? GATE_DEFAULTS.maxP95).toMilliseconds({ integral: false });
     if (!Number.isFinite(this.maxP95Ms) || this.maxP95Ms <= 0) {
       throw new Error(`${C}: maxP95 must be a positive latency, got ${this.maxP95Ms}ms`);
     }
@@ -228,7 +228,7 @@ export class ThreeGateAnalysis extends Construct implements IAnalysis {
     this.requiredCanaryRequestsPerSecond = poissonMeanFor(this.evidenceRequests, ARRIVAL_CONFIDENCE) / this.evidenceTime.toSeconds();
 
     const pipeline = props.pipeline;
-    const timing = { backend: this.prometheus, flushSeconds: pipeline.spanmetrics.metricsFlushInterval.toSeconds(), exportDelaySeconds: pipeline.exportDelayMs(rollout.exportDelayMs) / 1000 };
+    const timing = { backend: this.prometheus, flushSeconds: pipeline.spanmetrics.metricsFlushInterval.toMilliseconds() / 1000, exportDelaySeconds: pipeline.exportDelayMs(rollout.exportDelayMs) / 1000 };
     this.derivations = {
       [SeriesPath.POD_SCRAPE]: deriveTiming(SeriesPath.POD_SCRAPE, timing, this.evidenceTime.toSeconds()),
       [SeriesPath.SPANMETRICS]: deriveTiming(SeriesPath.SPANMETRICS, timing, this.evidenceTime.toSeconds()),
@@ -265,6 +265,7 @@ export class ThreeGateAnalysis extends Construct implements IAnalysis {
     const gate = (kind: GateKind, gateName: string, path: SeriesPath, given: GateTiming | undefined,
       render: (window: string, windowSeconds: number) => { query: string; successCondition: string; failureCondition: string; threshold: number }): Gate => {
       const t = this.resolveTiming(kind, given, derivedDelay);
+      if (given?.window) argoDuration(C, `${kind}.window`, given.window);
       const windowSeconds = given?.window?.toSeconds() ?? derivedDelay;
       this.checkTiming(kind, t, windowSeconds, this.derivations[path]);
       return { name: gateName, kind, path, timing: t, windowSeconds, ...render(promDuration(Duration.seconds(windowSeconds)), windowSeconds) };

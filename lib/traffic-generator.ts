@@ -82,8 +82,9 @@ export class TrafficGenerator extends Construct {
     this.requestTimeout = props.requestTimeout ?? Duration.seconds(2);
     this.requestInterval = props.requestInterval ?? this.derivedInterval(target);
     for (const [prop, d] of [['requestInterval', this.requestInterval], ['requestTimeout', this.requestTimeout]] as const) {
-      if (d.toMilliseconds() <= 0 || !Number.isInteger(d.toMilliseconds())) {
-        throw new Error(`${C}: ${prop} must be a positive whole number of milliseconds, got ${d.toMilliseconds()}ms`);
+      const ms = d.toMilliseconds({ integral: false });
+      if (ms <= 0 || !Number.isInteger(ms)) {
+        throw new Error(`${C}: ${prop} must be a positive whole number of milliseconds, got ${ms}ms`);
       }
     }
     this.targetUrl = target.url;
@@ -100,7 +101,7 @@ export class TrafficGenerator extends Construct {
       securityContext: { ensureNonRoot: true, user: runAsUser },
       containers: [{
         name,
-        image: imageRef(props.image ?? { repository: CURL_IMAGE.repository, tag: '8.11.1' }),
+        image: imageRef(props.image ?? { repository: CURL_IMAGE.repository, tag: '8.11.1' }, 'TrafficGenerator'),
         imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
         command: ['/bin/sh', '-c', this.script()],
         envVariables: { TARGET_URL: kplus.EnvValue.fromValue(this.targetUrl) },

@@ -13,13 +13,13 @@ const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const IMAGE_REPOSITORY = /^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
-/** `repository:tag`, after checking both parts. */
-export function imageRef(image: Image): string {
+/** `repository:tag`, after checking both parts; `construct` names who was given it, for the message. */
+export function imageRef(image: Image, construct: string): string {
   if (!IMAGE_REPOSITORY.test(image.repository)) {
-    throw new Error(`image repository '${image.repository}' is not a valid repository name; use lowercase path components such as 'jaegertracing/example-hotrod'`);
+    throw new Error(`${construct}: image repository '${image.repository}' is not a valid repository name; use lowercase path components such as 'jaegertracing/example-hotrod'`);
   }
   if (!IMAGE_TAG.test(image.tag)) {
-    throw new Error(`image tag '${image.tag}' is not a valid tag; use letters, digits, '_', '.' and '-' (at most 128), e.g. '1.76.0'`);
+    throw new Error(`${construct}: image tag '${image.tag}' is not a valid tag; use letters, digits, '_', '.' and '-' (at most 128), e.g. '1.76.0'`);
   }
   return `${image.repository}:${image.tag}`;
 }
@@ -65,7 +65,8 @@ export function goMemLimit(memory: Size): string {
 
 /** A duration as Argo Rollouts writes it (`90s`), which must be whole seconds. */
 export function argoDuration(construct: string, prop: string, d: Duration): string {
-  const ms = d.toMilliseconds();
+  // integral: false, so a fractional Duration.millis(0.8) gets this message, not cdk8s's
+  const ms = d.toMilliseconds({ integral: false });
   if (!Number.isInteger(ms / 1000) || ms < 0) {
     throw new Error(`${construct}: ${prop} must be a non-negative whole number of seconds, got ${ms}ms`);
   }
