@@ -2,7 +2,7 @@ import { readFileSync } from 'fs';
 import { join } from 'path';
 import { Duration } from 'cdk8s';
 import { BadCanary, explainMarkdown, formatDerivation, GateKind, MeasurementPhase, PrometheusBackend, readmeSection, rolloutTimeline, SeriesPath, simulateGate, wiringDiagram } from '../lib';
-import { defaultStack, wiredStack } from './helpers';
+import { defaultStack, fixtureStack, wiredStack } from './helpers';
 
 const ROOT = join(__dirname, '..');
 
@@ -12,7 +12,7 @@ function stops(t: ReturnType<typeof rolloutTimeline>) {
 }
 
 describe('the wiring diagram', () => {
-  const diagram = wiringDiagram(defaultStack());
+  const diagram = wiringDiagram(fixtureStack());
 
   test('shows the wiring with ports, names and thresholds from the constructs', () => {
     expect(diagram).toMatch(/^flowchart LR\n/);
@@ -62,7 +62,7 @@ describe('the wiring diagram', () => {
 
 describe('the rollout timeline', () => {
   test('default app: gates, earliest promotion and when each bad canary is stopped', () => {
-    const t = rolloutTimeline(defaultStack());
+    const t = rolloutTimeline(fixtureStack());
     expect(t.steps.map((s) => [s.label, s.canaryPods, s.stablePods])).toEqual([
       ['setWeight 50', 1, 1], ['analysis hotrod-analysis', 1, 1], ['setWeight 100', 2, 0],
     ]);
@@ -85,7 +85,7 @@ describe('the rollout timeline', () => {
   });
 
   test('the first measurement is derived from the pipeline, with its terms', () => {
-    const t = rolloutTimeline(defaultStack());
+    const t = rolloutTimeline(fixtureStack());
     expect(t.prometheus).toBe('prometheus-community chart 29.1.0');
     expect(t.evidenceRequests).toBe(60);
     expect(t.derivations.map((d) => [d.derivation.path, d.gates, formatDerivation(d.derivation)])).toEqual([
@@ -101,7 +101,7 @@ describe('the rollout timeline', () => {
   });
 
   test("which gates stop a bad canary comes from the template's own conditions", () => {
-    const t = rolloutTimeline(defaultStack());
+    const t = rolloutTimeline(fixtureStack());
     const by = Object.fromEntries(t.badCanaries.map((v) => [v.kind, [v.stoppedBy, v.runPhase, v.rollout]]));
     const all = ['traffic-at-least-60-requests', 'error-rate-lt-5-percent', 'latency-p95-lt-1s'];
     expect(by).toEqual({
@@ -156,7 +156,7 @@ describe('the rollout timeline', () => {
 
 describe('npm run explain', () => {
   test('prints the diagram and the timeline of the default app', () => {
-    const md = explainMarkdown(defaultStack());
+    const md = explainMarkdown(fixtureStack());
     expect(md).toContain('### Wiring\n\n```mermaid\nflowchart LR\n');
     expect(md).toContain('### Rollout timeline');
     expect(md).toContain('A healthy canary is promoted at the earliest **190 s** after the analysis step starts');

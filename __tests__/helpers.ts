@@ -1,11 +1,15 @@
 import { App, Chart, Testing } from 'cdk8s';
 import { defineApp, StackOptions } from '../main';
-import { CanaryRollout, CanaryRolloutProps, OtelCollectorDaemonSet, PrometheusBackend, SpanmetricsPipeline, SpanmetricsPipelineProps, ThreeGateAnalysis, ThreeGateAnalysisProps } from '../lib';
+import { CanaryRollout, CanaryRolloutProps, HotrodAppSet, OtelCollectorDaemonSet, PrometheusBackend, SpanmetricsPipeline, SpanmetricsPipelineProps, ThreeGateAnalysis, ThreeGateAnalysisProps, TrafficGenerator } from '../lib';
 
 /** A plain synthesized object. */
 export type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; [k: string]: any }; [k: string]: any };
 
-/** The default app, built in memory. */
+/**
+ * The app in main.ts, built in memory: only for the checks that the committed dist/ and the
+ * README follow it. Library tests use {@link fixtureStack}, so a threshold or tag changed in
+ * main.ts breaks nothing else.
+ */
 export function defaultStack(options: StackOptions = {}) {
   const app = Testing.app();
   const stack = defineApp(app, options);
@@ -49,4 +53,25 @@ export function gateQuery(template: Obj, metric: string): string {
   const m = template.spec.metrics.find((x: any) => x.name === metric);
   if (!m) throw new Error(`no metric ${metric}`);
   return m.provider.prometheus.query;
+}
+
+/**
+ * The whole stack as the library builds it with its own defaults (not main.ts's settings):
+ * pipeline, collector, rollout and gates as {@link wiredStack}, plus the traffic generator and the
+ * ApplicationSet, one chart per namespace.
+ */
+export function fixtureStack(opts: Parameters<typeof wiredStack>[0] & { repoUrl?: string; revision?: string } = {}) {
+  const wired = wiredStack(opts);
+  const traffic = new Chart(wired.app, 'traffic-generator', { namespace: 'traffic-generator' });
+  const argocd = new Chart(wired.app, 'argocd', { namespace: 'argocd' });
+  const generator = new TrafficGenerator(traffic, 'Generator', { target: wired.rollout });
+  const appSet = new HotrodAppSet(argocd, 'AppSet', { apps: [wired.otel, wired.hotrod, traffic], repoUrl: opts.repoUrl, revision: opts.revision });
+  return { ...wired, charts: { otel: wired.otel, hotrod: wired.hotrod, traffic, argocd }, generator, appSet };
+}
+
+/** The fixture stack written to a folder as a synth writes it; returns the folder. */
+export function fixtureFolder(opts: Parameters<typeof fixtureStack>[0] = {}): string {
+  const { app } = fixtureStack(opts);
+  app.synth();
+  return app.outdir;
 }

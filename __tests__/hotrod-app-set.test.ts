@@ -1,10 +1,10 @@
 import { Chart, Testing } from 'cdk8s';
 import { DEFAULT_REPO_URL, HotrodAppSet } from '../lib';
-import { defaultStack, find, synth } from './helpers';
+import { find, fixtureStack, synth } from './helpers';
 
 describe('HotrodAppSet', () => {
   test('emits an ApplicationSet over exactly the synthesized app folders', () => {
-    const { charts } = defaultStack();
+    const { charts } = fixtureStack();
     const appSet = find(synth(charts.argocd), 'ApplicationSet', 'hotrod');
     expect(appSet).toMatchSnapshot();
     expect(appSet.metadata.namespace).toBe('argocd');
@@ -25,7 +25,7 @@ describe('HotrodAppSet', () => {
   });
 
   test('repo URL and revision are props', () => {
-    const { charts } = defaultStack({ repoUrl: 'git@github.com:acme/delivery.git', revision: 'main' });
+    const { charts } = fixtureStack({ repoUrl: 'git@github.com:acme/delivery.git', revision: 'main' });
     const appSet = find(synth(charts.argocd), 'ApplicationSet');
     expect(appSet.spec.generators[0].git).toMatchObject({ repoURL: 'git@github.com:acme/delivery.git', revision: 'main' });
     expect(appSet.spec.template.spec.source).toMatchObject({ repoURL: 'git@github.com:acme/delivery.git', targetRevision: 'main' });

@@ -3,6 +3,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { rehearseCli } from '../cli/rehearse';
 import { locateEngine } from '../lib';
+import { fixtureFolder } from './helpers';
 
 /** Runs the CLI in-process, collecting what it prints. */
 async function rehearse(args: string[], env: NodeJS.ProcessEnv = process.env) {
@@ -57,9 +58,9 @@ describe('npm run rehearse', () => {
     expect(r.stderr).toContain("--prometheus 'thanos' is not a known setup; use one of community-chart, challenge, kube-prometheus-stack or all");
   });
 
-  (hasEngine || process.env.CI === 'true' ? test : test.skip)('--manifests dist --json FILE exits 0 and writes the documented JSON', async () => {
+  (hasEngine || process.env.CI === 'true' ? test : test.skip)('--manifests DIR --json FILE exits 0 and writes the documented JSON', async () => {
     const file = join(out, 'r.json');
-    const r = await rehearse(['--manifests', 'dist', '--trials', '3', '--json', file]);
+    const r = await rehearse(['--manifests', fixtureFolder(), '--trials', '3', '--json', file]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('prometheus-community chart 29.1.0 (scrape 60s, spanmetrics flush 15s): 3 trials per scenario');

@@ -1,7 +1,7 @@
-import { join } from 'path';
+import { fixtureFolder } from './helpers';
 import { ALL_RULES, LoadedManifest, loadManifests, runRules } from '../lib';
 
-/** The committed stack repeated `n` times, each copy in namespaces of its own (`otel-3`, `hotrod-3`, ...), with its URLs following. */
+/** The fixture stack repeated `n` times, each copy in namespaces of its own (`otel-3`, `hotrod-3`, ...), with its URLs following. */
 function copies(base: readonly LoadedManifest[], n: number): LoadedManifest[] {
   const namespaces = [...new Set(base.map((m) => m.object.metadata.namespace).filter((x): x is string => !!x))];
   const out: LoadedManifest[] = [];
@@ -29,7 +29,7 @@ function bestOf(runs: number, f: () => void): number {
 }
 
 test('the rules take time linear in the number of objects, and find the same per copy', () => {
-  const base = loadManifests(join(__dirname, '..', 'dist'));
+  const base = loadManifests(fixtureFolder());
   const rules = ALL_RULES.filter((r) => !r.id.startsWith('schema/')); // schemas are per object by construction
   const perCopy = runRules(copies(base, 1), rules).length;
   const small = copies(base, 75);

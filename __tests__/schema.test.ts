@@ -3,7 +3,7 @@ import { join } from 'path';
 import { buildCrdSchemaFile, CRD_SCHEMA_FILE, loadManifests, LoadedManifest, Manifest, renderCrdSchemaFile, schemaProblems, schemaRules, SchemaSource, validateSchema } from '../lib';
 import { CRD_VALIDATOR_DIR } from '../lib/schema/crd-schema-file';
 import { crdValidatorFiles } from '../lib/schema/standalone';
-import { defaultStack, find, Obj, synth } from './helpers';
+import { find, fixtureStack, Obj, synth } from './helpers';
 
 const ROOT = join(__dirname, '..');
 const CRD_DIR = process.env.ARGO_CRD_DIR ?? join(ROOT, '..', 'shared', 'crds');
@@ -12,7 +12,7 @@ let synthesized: Obj[] | undefined;
 
 /** The default app's objects, synthesized once per file; callers only read them (copyOf copies). */
 function defaultObjects(): Obj[] {
-  synthesized ??= Object.values(defaultStack().charts).flatMap(synth);
+  synthesized ??= Object.values(fixtureStack().charts).flatMap(synth);
   return synthesized;
 }
 
