@@ -109,6 +109,22 @@ const PLANTS: Plant[] = [
   ['PromQL syntax error', 'gates/promql-syntax', (ms) => { gate(ms, 'latency').provider.prometheus.query = gate(ms, 'latency').provider.prometheus.query.replace('histogram_quantile(0.95,', 'histogram_quantile(0.95'); }],
   ['query uses an undeclared argument', 'gates/unknown-arg', (ms) => { gate(ms, 'traffic').provider.prometheus.query = gate(ms, 'traffic').provider.prometheus.query.replace('args.canary-hash', 'args.hash'); }],
   ['latency gate measured from 30s', 'gates/judged-before-data', (ms) => { gate(ms, 'latency').initialDelay = '30s'; }, Severity.WARNING],
+  // SPEC trap 14: at the chart's 1m scrape, Prometheus's own scrapes of HotROD's /metrics alone are 1/60 req/s per pod.
+  ['the traffic gate counts Prometheus\'s own scrapes and asks for less than they give', 'gates/self-traffic', (ms) => {
+    const g = gate(ms, 'traffic');
+    g.provider.prometheus.query = 'sum(rate(hotrod_requests_total{namespace="{{args.namespace}}", rollouts_pod_template_hash="{{args.canary-hash}}"}[2m]))\n';
+    g.successCondition = 'len(result) > 0 && result[0] >= 0.01';
+    delete g.failureCondition;
+  }],
+  ['the traffic gate counts the scrapes within an increase() window', 'gates/self-traffic', (ms) => {
+    const g = gate(ms, 'traffic');
+    g.provider.prometheus.query = g.provider.prometheus.query.replace(/, endpoint=~"[^"]*"/, '');
+    g.successCondition = 'len(result) > 0 && result[0] >= 3';
+  }],
+  // SPEC trap 15: a latency gate over every span.
+  ['the latency gate reads every span', 'gates/latency-over-all-spans', (ms) => {
+    gate(ms, 'latency').provider.prometheus.query = gate(ms, 'latency').provider.prometheus.query.replace(/service_name="frontend", span_kind="SPAN_KIND_SERVER", span_name=~"[^"]*", /g, '');
+  }, Severity.WARNING],
   ['a gate on a metric produced outside the manifests (kube-state-metrics) is listed as not checked', 'gates/unchecked-metric', (ms) => {
     gate(ms, 'latency').provider.prometheus.query = 'sum(kube_pod_container_status_restarts_total{namespace="{{args.namespace}}"})';
   }, Severity.INFO],

@@ -42,12 +42,14 @@ describe('npm run validate -- DIR', () => {
     const { code, out } = validate(SEED);
     expect(code).toBe(ValidateExit.OK);
     expect(out.filter((l) => / error: /.test(l))).toEqual([]);
-    // three unguarded result[0], and each gate erroring out before its series can be in Prometheus at the chart's 1m scrape
-    expect(out.filter((l) => / warning: /.test(l))).toHaveLength(6);
+    // three unguarded result[0], each gate erroring out before its series can be in Prometheus at the chart's 1m scrape,
+    // and a latency quantile over every span
+    expect(out.filter((l) => / warning: /.test(l))).toHaveLength(7);
+    expect(out.filter((l) => / gates\/latency-over-all-spans: gate 'latency-p95-lt-1s'/.test(l))).toHaveLength(1);
     expect(out.filter((l) => / gates\/judged-before-data: gate 'latency-p95-lt-1s'.*stops the run at 110s \(error 3 in a row/.test(l))).toHaveLength(1);
     expect(out.filter((l) => / gates\/judged-before-data: gate 'error-rate-lt-5-percent'.*stops the run at 80s \(error 3 in a row/.test(l))).toHaveLength(1);
     expect(out.some((l) => /^hotrod\/analysis-template\.yaml: warning: AnalysisTemplate\/hotrod\/hotrod-analysis: conditions\/unguarded-index: gate 'traffic-detection'/.test(l))).toBe(true);
-    expect(out[out.length - 1]).toBe(`${SEED}: 8 objects, 0 error(s), 6 warning(s)`);
+    expect(out[out.length - 1]).toBe(`${SEED}: 8 objects, 0 error(s), 7 warning(s)`);
   });
 
   test("the seed's first bug (empty receivers) exits 1 and names file, object, rule and fix", () => {
@@ -79,6 +81,14 @@ describe('npm run validate -- DIR', () => {
     // at 10 s the traffic and error-rate gates' series are in Prometheus before they stop the run; the latency gate still errors out early
     expect(seed).toEqual([expect.stringContaining("gate 'latency-p95-lt-1s' reads spanmetrics flushed every 60s")]);
     expect(seed[0]).toContain('with seed challenge environment');
+  });
+
+  test('at the seed\'s own 10 s scrape its traffic gate passes an idle canary on Prometheus\'s scrapes alone: an error', () => {
+    const { code, out } = validate('--prometheus', 'challenge', SEED);
+    expect(code).toBe(ValidateExit.ERRORS);
+    expect(out.filter((l) => / error: /.test(l))).toEqual([expect.stringContaining(
+      "gates/self-traffic: gate 'traffic-detection' counts hotrod_requests_total of the canary, which also counts Prometheus's own scrapes (endpoint=\"/metrics\"): "
+      + "with seed challenge environment's 10s scrape they alone give 0.1 req/s, at least the 0.05 the gate asks for, so an idle canary passes it")]);
   });
 
   test('a missing folder, a folder without manifests, and bad arguments exit 2', () => {

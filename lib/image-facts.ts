@@ -102,7 +102,12 @@ export interface ImageFacts {
     /** the path */
     readonly path: string;
     /** each series name with the labels the app puts on it */
-    readonly series: readonly { readonly name: string; readonly labels: readonly string[] }[];
+    readonly series: readonly {
+      readonly name: string;
+      readonly labels: readonly string[];
+      /** the label and value under which the series also counts Prometheus's own scrapes of it, if it does */
+      readonly countsScrapesAs?: { readonly label: string; readonly value: string };
+    }[];
   };
 }
 
@@ -118,7 +123,12 @@ export const HOTROD_IMAGE = {
   metrics: {
     port: 8080,
     path: '/metrics',
-    series: [{ name: HOTROD_REQUESTS_METRIC.name, labels: [HOTROD_REQUESTS_METRIC.endpointLabel, HOTROD_REQUESTS_METRIC.errorLabel] }],
+    series: [{
+      name: HOTROD_REQUESTS_METRIC.name,
+      labels: [HOTROD_REQUESTS_METRIC.endpointLabel, HOTROD_REQUESTS_METRIC.errorLabel],
+      // every GET /metrics is a server span: one request per scrape
+      countsScrapesAs: { label: HOTROD_REQUESTS_METRIC.endpointLabel, value: HOTROD_ENDPOINTS.metrics.spanName },
+    }],
   },
 } as const satisfies ImageFacts;
 

@@ -1,4 +1,6 @@
 import { conditionShape, MeasurementPhase, measurementPhase, parseCondition, ResultComparison } from '../analysis/condition';
+import { KNOWN_IMAGES } from '../image-facts';
+import { parseDurationSeconds } from '../util';
 import { deriveTiming, formatDerivation, SeriesPath } from '../analysis/evidence';
 import { ARGO_ERROR_RETRY_SECONDS, MetricSchedule } from '../analysis/schedule';
 import { cannotBeEmpty, placeholderArgs, PromqlQuery, readPromql, SelectorUse } from '../analysis/promql';
@@ -126,6 +128,41 @@ function judgedPrefixes(model: ManifestModel): string[] {
     .map((id) => spanmetricsSeries(c.config.configOf('connectors', id)).calls.replace(/calls_total$/, '')));
 }
 
+/** Whether a selector's matchers leave out the series with `label="value"`. */
+function excludes(sel: SelectorUse, counts: { label: string; value: string }): boolean {
+  return sel.matchers.filter((m) => m.label === counts.label || m.label === `exported_${counts.label}`).some((m) => {
+    const full = (re: string) => {
+      try {
+        return new RegExp(`^(?:${re})$`).test(counts.value);
+      } catch {
+        return true; // unreadable: do not claim it excludes
+      }
+    };
+    switch (m.op) {
+      case '=': return m.value !== counts.value;
+      case '!=': return m.value === counts.value;
+      case '=~': return !full(m.value);
+      case '!~': return full(m.value);
+      default: return false;
+    }
+  });
+}
+
+/** The seconds of the first range `[...]` after a selector's offset in a query (`[2m]`, `[190s]`). */
+function rangeSecondsAt(query: string, offset: number): number | undefined {
+  const m = /^[^[\]]*?\[\s*([0-9smhdw]+)\s*\]/.exec(query.slice(offset));
+  if (!m) return undefined;
+  try {
+    return parseDurationSeconds(m[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+function num(n: number): string {
+  return Number(n.toPrecision(3)).toString();
+}
+
 /** `line 2, column 5` of a query. */
 function position(query: string, offset: number): string {
   const before = query.slice(0, offset).split('\n');
@@ -145,6 +182,8 @@ export const GATE_RULES = defineRules({
   'gates/unknown-label': 'every label a query matches or groups by is on the series it selects',
   'gates/no-idle-canary-gate': "a canary's analysis has a gate that fails an idle canary (a lower bound on the canary's request rate)",
   'gates/judged-before-data': 'a gate cannot stop a canary on missing data before its series could have reached Prometheus: discovery and two scrapes of a new pod, or two spanmetrics flushes and a scrape (warning)',
+  'gates/self-traffic': "a canary's traffic gate on a counter that also counts Prometheus's scrapes (HotROD's) excludes them, or asks for more than the scrapes alone give at the setup's scrape interval",
+  'gates/latency-over-all-spans': 'a latency gate on spanmetrics reads the service\'s own served requests (span_kind and span_name or service_name), not every span of every service (warning)',
 }, (model, report) => {
   const E = Severity.ERROR;
   const catalog = seriesCatalog(model);
@@ -236,6 +275,62 @@ export const GATE_RULES = defineRules({
         + `but with no data the gate already stops the run at ${noData.atSeconds}s (${noData.how}); a healthy canary can be stopped`,
         `make ${noData.fixField} at least ${Math.ceil(firstData.totalSeconds)}s, plus the time the canary needs to serve the evidence `
         + '(ThreeGateAnalysis derives it), or shorten the flush or scrape interval');
+    }
+  }
+
+  // Prometheus's own scrapes of a counter that counts them look like traffic: at a 10 s scrape,
+  // 0.1 req/s per pod, enough for an idle canary to pass a 0.05 req/s gate.
+  const scrapeCounters = new Map(KNOWN_IMAGES.flatMap((i) => i.metrics?.series ?? []).filter((x) => x.countsScrapesAs).map((x) => [x.name, x.countsScrapesAs!]));
+  for (const use of analysisUses(model).filter((u) => u.canary)) {
+    for (const t of use.templates) {
+      const template = findTemplate(model, use, t);
+      if (!template) continue;
+      for (const metric of prometheusMetrics(template)) {
+        const query = readQuery(model, metric.query);
+        if (query.error) continue;
+        const floor = firstResultComparisons(metric.successCondition).filter((c) => c.op === '>=' || c.op === '>').map((c) => c.value);
+        if (floor.length === 0) continue;
+        for (const sel of query.selectors) {
+          const counts = sel.metric ? scrapeCounters.get(sel.metric) : undefined;
+          const fn = sel.enclosing.find((f) => RATE_FUNCTIONS.includes(f));
+          if (!counts || !fn || excludes(sel, counts)) continue;
+          const scrape = model.prometheus.scrapeSeconds;
+          const window = fn === 'increase' ? rangeSecondsAt(metric.query, sel.offset) : undefined;
+          if (fn === 'increase' && window === undefined) continue;
+          // per canary pod: one scrape per interval, as a rate or as a count over the window
+          const selfTraffic = fn === 'increase' ? window! / scrape : 1 / scrape;
+          const needed = Math.max(...floor);
+          if (needed > selfTraffic) continue;
+          report('gates/self-traffic', E, model.refOf(template),
+            `gate '${metric.name}' counts ${sel.metric} of the canary, which also counts Prometheus's own scrapes (${counts.label}="${counts.value}"): `
+            + `with ${model.prometheus.name}'s ${scrape}s scrape they alone give ${num(selfTraffic)}${fn === 'increase' ? ` requests in ${window}s` : ' req/s'}, `
+            + `at least the ${num(needed)} the gate asks for, so an idle canary passes it`,
+            `exclude the scrapes: select the endpoints users call, e.g. ${counts.label}=~"/|/dispatch" for HotROD, or ${counts.label}!="${counts.value}"`);
+        }
+      }
+    }
+  }
+
+  // A latency quantile over every span mixes the service's own answers with internal and client
+  // spans (HotROD: a dozen fast internal calls per /dispatch) and hides a slow endpoint.
+  const durationBuckets = new Set<string>();
+  for (const collector of collectorsOf(model)) {
+    for (const exported of collector.exportedSpanmetrics()) durationBuckets.add(exported.series.durationBucket);
+  }
+  for (const template of model.ofKind(...TEMPLATE_KINDS)) {
+    for (const metric of prometheusMetrics(template)) {
+      const query = readQuery(model, metric.query);
+      if (query.error) continue;
+      for (const sel of query.selectors.filter((x) => x.metric && durationBuckets.has(x.metric) && x.enclosing.includes('histogram_quantile'))) {
+        const names = new Set(sel.matchers.filter((m) => m.op === '=' || m.op === '=~').map((m) => m.label));
+        const kind = names.has('span_kind') || names.has('exported_span_kind');
+        const which = ['span_name', 'service_name', 'exported_span_name', 'exported_service_name'].some((l) => names.has(l));
+        if (kind && which) continue;
+        report('gates/latency-over-all-spans', Severity.WARNING, model.refOf(template),
+          `gate '${metric.name}' takes a quantile of ${sel.metric} without ${[kind ? '' : 'span_kind', which ? '' : 'span_name or service_name'].filter((x) => x).join(' and ')}: `
+          + 'it mixes the canary\'s answers to its users with its internal and client spans, so a slow endpoint hides among fast internal calls',
+          'select the served requests users see, e.g. span_kind="SPAN_KIND_SERVER", service_name="frontend", span_name=~"/|/dispatch" for HotROD');
+      }
     }
   }
 
