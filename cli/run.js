@@ -204,6 +204,6 @@ async function main(argv) {
   require('module').runMain();
 }
 
-module.exports = { ROOT, sourceFiles, fingerprint, ensureBuild, ensureEntry, entries, ensureTypecheck, startTypecheck, markTypechecked, typechecked };
+module.exports = { ROOT, CACHE, sourceFiles, fingerprint, ensureBuild, ensureEntry, entries, ensureTypecheck, startTypecheck, markTypechecked, typechecked };
 
 if (require.main === module) void main(process.argv.slice(2));
