@@ -18,7 +18,6 @@
  * the bundle is made, whenever their content differs from the last successful check, and a
  * type error stops the command with tsc's file(line,col) messages before it writes anything.
  */
-const { spawn, spawnSync } = require('child_process');
 const { createHash } = require('crypto');
 const { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('fs');
 const { dirname, join, relative, resolve } = require('path');
@@ -131,7 +130,8 @@ function typechecked(content) {
   return existsSync(TYPECHECKED) && readFileSync(TYPECHECKED, 'utf8').trim() === content;
 }
 
-const TSC_ARGS = [require.resolve('typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')];
+// Resolved and loaded only when a check runs: the everyday command starts without them.
+const tscArgs = () => [require.resolve('typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')];
 
 function typecheckOutcome(content, status, output, log) {
   if (status === 0) {
@@ -149,7 +149,7 @@ function typecheckOutcome(content, status, output, log) {
 function ensureTypecheck(content, log = (l) => process.stderr.write(`${l}\n`)) {
   if (typechecked(content)) return true;
   log('type-checking (the sources changed since the last successful check)...');
-  const tsc = spawnSync(process.execPath, TSC_ARGS, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  const tsc = require('child_process').spawnSync(process.execPath, tscArgs(), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
   return typecheckOutcome(content, tsc.status ?? tsc.signal, `${tsc.stdout}${tsc.stderr}`, log);
 }
 
@@ -158,7 +158,7 @@ function startTypecheck(content, log = (l) => process.stderr.write(`${l}\n`)) {
   if (typechecked(content)) return Promise.resolve(true);
   log('type-checking (the sources changed since the last successful check)...');
   return new Promise((done) => {
-    const tsc = spawn(process.execPath, TSC_ARGS, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const tsc = require('child_process').spawn(process.execPath, tscArgs(), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     tsc.stdout.on('data', (d) => { output += d; });
     tsc.stderr.on('data', (d) => { output += d; });
