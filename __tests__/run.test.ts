@@ -17,7 +17,10 @@ describe('node cli/run.js [--typecheck] main', () => {
     for (const f of ['run.js', 'transpile.js', 'compile-cache.js']) copyFileSync(join(ROOT, 'cli', f), join(work, 'cli', f));
     mkdirSync(join(work, 'node_modules'));
     for (const pkg of ['esbuild', 'typescript']) symlinkSync(join(ROOT, 'node_modules', pkg), join(work, 'node_modules', pkg), 'dir');
-    const options = { strict: true, noEmit: true, target: 'ES2022', module: 'commonjs', lib: ['ES2022'], types: [] };
+    // No default library (a fifth of the check's time): the few global types the compiler needs.
+    const options = { strict: true, noEmit: true, target: 'ES2022', module: 'commonjs', noLib: true, types: [] };
+    writeFileSync(join(work, 'lib', 'globals.d.ts'), ['Array<T>', 'Boolean', 'CallableFunction', 'Function', 'IArguments', 'NewableFunction', 'Number', 'Object', 'RegExp', 'String']
+      .map((t) => `interface ${t} {}\n`).join('') + 'declare const require: (id: string) => any;\n');
     writeFileSync(join(work, 'tsconfig.json'), JSON.stringify({ compilerOptions: options, include: ['main.ts', 'lib/*.ts'] }));
     writeFileSync(join(work, 'tsconfig.build.json'), JSON.stringify({ extends: './tsconfig.json' }));
   });
@@ -25,9 +28,7 @@ describe('node cli/run.js [--typecheck] main', () => {
 
   /** Writes main.ts, which writes lib/text.ts's `text` to out.txt after a declaration that type-checks or not. */
   const writeMain = (declaration = 'const n: number = 1;') => writeFileSync(join(work, 'main.ts'),
-    `import { text } from './lib/text';\n${declaration}\n`
-    + 'declare const require: (id: string) => any, __dirname: string;\n'
-    + 'require(\'fs\').writeFileSync(__dirname.replace(/node_modules.*/, \'\') + \'out.txt\', text + n);\n');
+    `import { text } from './lib/text';\n${declaration}\nrequire('fs').writeFileSync('out.txt', text + n);\n`);
   const writeText = (text: string) => writeFileSync(join(work, 'lib', 'text.ts'), `export const text = ${JSON.stringify(text)};\n`);
   const run = (...args: string[]) => spawnSync(process.execPath, [join(work, 'cli', 'run.js'), ...args], { cwd: work, encoding: 'utf8' });
   const out = () => readFileSync(join(work, 'out.txt'), 'utf8');
