@@ -20,7 +20,7 @@
  */
 const { createHash } = require('crypto');
 const { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('fs');
-const { dirname, join, relative, resolve } = require('path');
+const { dirname, join, resolve } = require('path');
 
 const ROOT = resolve(__dirname, '..');
 const CACHE = join(ROOT, 'node_modules', '.cache', 'hotrod');
@@ -182,19 +182,17 @@ async function main(argv) {
   }
   const build = ensureBuild();
   const checked = typecheck ? startTypecheck(build.content) : Promise.resolve(true);
-  let script;
-  try {
-    script = await ensureEntry(build, entry);
-  } finally {
-    // a bundle that fails (a syntax error) is reported after tsc's messages, which say more
-    if (!(await checked)) {
-      process.stderr.write(`${entry === 'main' ? 'synth' : entry} stopped: the sources do not type-check (see above); nothing was written. Fix the errors and run it again.\n`);
-      process.exitCode = 1;
-      return; // eslint-disable-line no-unsafe-finally
-    }
+  // A bundle that fails (a syntax error) is reported after tsc's messages, which say more.
+  const bundled = ensureEntry(build, entry).then((script) => ({ script }), (error) => ({ error }));
+  if (!(await checked)) {
+    process.stderr.write(`${entry === 'main' ? 'synth' : entry} stopped: the sources do not type-check (see above); nothing was written. Fix the errors and run it again.\n`);
+    process.exitCode = 1;
+    return;
   }
+  const { script, error } = await bundled;
+  if (error) throw error;
   if (!script) {
-    process.stderr.write(`no such entry point: ${entry} (looked for ${relative(ROOT, join(ROOT, entry.replace(/\.ts$/, '')))}.ts)\n`);
+    process.stderr.write(`no such entry point: ${entry} (looked for ${entry.replace(/\.ts$/, '')}.ts)\n`);
     process.exitCode = 2;
     return;
   }
