@@ -6,12 +6,12 @@
  *
  * One paired run: each round runs every command once, in the same order (A B C ... A B C ...),
  * so drifts in machine load hit all of them alike; the medians and their ratio to kustomize are
- * printed. Then the scale figures: synth and validate of the app with N services (for now
+ * printed, with the floors under them: node's own start and npm's (`npm run` of a no-op script). Then the scale figures: synth and validate of the app with N services (for now
  * cli/bench-scale.ts's copies of the stack, until the app takes several services), each N in
  * its own processes. Needs no tool but node; kubectl is optional (its column is then skipped).
  */
 const { spawnSync } = require('child_process');
-const { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } = require('fs');
+const { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } = require('fs');
 const { cpus, tmpdir } = require('os');
 const { join, relative } = require('path');
 const { ensureBuild, ensureTypecheck, ROOT } = require('./run');
@@ -64,9 +64,12 @@ function main(argv) {
     console.error('usage: npm run bench -- [--rounds N] [--services 1,10,100] [--scale-rounds N]');
     return 2;
   }
-  // Bring the build and the type check up to date first: the figures are of the everyday, unchanged case.
+  // Bring the build, every entry's bundle and the type check up to date first: the figures are
+  // of the everyday, unchanged case.
   const build = ensureBuild();
   if (!ensureTypecheck(build.content)) return 1;
+  const bundled = spawnSync(process.execPath, [join(ROOT, 'cli', 'run.js'), '--build'], { cwd: ROOT, stdio: 'inherit' });
+  if (bundled.status !== 0) return 1;
 
   const work = mkdtempSync(join(tmpdir(), 'hotrod-bench-'));
   try {
@@ -79,6 +82,14 @@ function main(argv) {
       { name: 'npm synth', label: 'npm run synth', argv: ['npm', 'run', '--silent', 'synth'], env: synthEnv },
       { name: 'npm validate', label: 'npm run validate -- dist', argv: ['npm', 'run', '--silent', 'validate', '--', 'dist'] },
     ];
+    // The floors under the commands: node's own start, and npm's (a script that does nothing).
+    const empty = join(work, 'empty-package');
+    mkdirSync(empty);
+    writeFileSync(join(empty, 'package.json'), '{ "private": true, "scripts": { "nothing": "true" } }\n');
+    commands.push(
+      { name: 'node floor', label: 'node -e 0 (node\'s own start)', argv: [node, '-e', '0'] },
+      { name: 'npm floor', label: 'npm run of a script that does nothing', argv: ['npm', 'run', '--silent', '--prefix', empty, 'nothing'] },
+    );
     const kubectl = hasKubectl();
     if (kubectl) commands.push({ name: 'kustomize', label: 'kubectl kustomize (the same YAML)', argv: ['kubectl', 'kustomize', kustomizeFolder(work)] });
     else console.log('kubectl not found: the kustomize column is skipped');

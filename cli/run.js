@@ -1,32 +1,37 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * Runs a command of the project from JavaScript transpiled ahead of time, so `npm run synth`,
- * `validate`, `explain` and `rehearse` do not pay for a type check of the 3.5 MB `imports/`
- * on every call.
+ * Runs a command of the project from a bundle esbuild made ahead of time, so `npm run synth`,
+ * `validate`, `explain` and `rehearse` neither type-check the 3.5 MB `imports/` nor resolve and
+ * compile some 450 modules on every call.
  *
  *   node cli/run.js [--typecheck] ENTRY [ARGS...]    ENTRY: main, cli/validate, cli/explain, ...
- *   node cli/run.js --build                          only bring the transpiled copy up to date
+ *   node cli/run.js --build                          only bring every entry's bundle up to date
  *
- * The sources (main.ts, lib/, cli/, imports/, the tsconfigs and package-lock.json) are
- * fingerprinted on every call: by size and mtime first (about 1 ms), and by content when
- * those differ. A fingerprint that differs from the last build's is transpiled again with
- * esbuild (no type check) into a folder named after the content hash, so a stale build is
- * never run. With --typecheck (what `npm run synth` uses) the sources are also type-checked
- * by `tsc` whenever their content differs from the last successful check, and a type error
- * stops the command with tsc's file(line,col) messages before it writes anything.
+ * The sources (main.ts, lib/, cli/, imports/, the tsconfigs, package-lock.json and the installed
+ * packages' node_modules/.package-lock.json) are fingerprinted on every call: by size and mtime
+ * first (about 1 ms), and by content when those differ. A fingerprint that differs from the last
+ * build's starts a new folder named after the content hash, where each entry point is bundled
+ * (esbuild, no type check) when it is first run, so a stale build is never run. The modules run
+ * with a V8 code cache kept beside the bundle (cli/compile-cache.js).
+ * With --typecheck (what `npm run synth` uses) the sources are also type-checked by `tsc`, while
+ * the bundle is made, whenever their content differs from the last successful check, and a
+ * type error stops the command with tsc's file(line,col) messages before it writes anything.
  */
-const { spawnSync } = require('child_process');
 const { createHash } = require('crypto');
 const { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('fs');
-const { join, relative, resolve } = require('path');
+const { dirname, join, resolve } = require('path');
 
 const ROOT = resolve(__dirname, '..');
 const CACHE = join(ROOT, 'node_modules', '.cache', 'hotrod');
 const STAMP = join(CACHE, 'build.json');
 const TYPECHECKED = join(CACHE, 'typechecked');
 const SOURCE_DIRS = ['lib', 'cli', 'imports'];
-const SOURCE_FILES = ['main.ts', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json', 'cli/run.js', 'cli/transpile.js'];
+const SOURCE_FILES = [
+  'main.ts', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json', 'cli/run.js', 'cli/transpile.js', 'cli/compile-cache.js',
+  // npm rewrites it on every install: the bundles hold the packages' code
+  'node_modules/.package-lock.json',
+];
 
 /** Every file whose change must rebuild (or re-check) the app, relative to the project root, sorted. */
 function sourceFiles() {
@@ -68,8 +73,8 @@ function readJson(file) {
 }
 
 /**
- * The folder holding the transpiled app for the sources as they are now; transpiles them first
- * when they changed since the last build. Returns `{ dir, content }` (content: the sources' hash).
+ * The folder for the sources as they are now (`build-<content hash>`); a new one when they
+ * changed since the last build. Returns `{ dir, content, files }` (content: the sources' hash).
  */
 function ensureBuild() {
   const files = sourceFiles();
@@ -79,14 +84,7 @@ function ensureBuild() {
   fp = fingerprint(files, true);
   const dir = `build-${fp.content.slice(0, 16)}`;
   if (!existsSync(join(CACHE, dir))) {
-    mkdirSync(CACHE, { recursive: true });
-    const staging = join(CACHE, `.staging-${process.pid}-${Date.now()}`);
-    try {
-      require('./transpile').transpileProject(ROOT, files.filter((f) => f.endsWith('.ts')), staging);
-      renameSync(staging, join(CACHE, dir));
-    } finally {
-      rmSync(staging, { recursive: true, force: true });
-    }
+    mkdirSync(join(CACHE, dir), { recursive: true });
     // Builds of older sources are of no further use; a command still running from one has loaded it.
     for (const old of readdirSync(CACHE)) {
       if (old.startsWith('build-') && old !== dir) rmSync(join(CACHE, old), { recursive: true, force: true });
@@ -96,10 +94,52 @@ function ensureBuild() {
   return { dir: join(CACHE, dir), content: fp.content, files };
 }
 
+/**
+ * The bundle of an entry point (`main`, `cli/validate`, ...) in a build folder, made first when
+ * missing: a promise of its path, or of undefined when the project has no such entry point.
+ */
+async function ensureEntry(build, entry) {
+  const name = entry.replace(/\.ts$/, '');
+  const script = join(build.dir, `${name}.js`);
+  if (existsSync(script)) return script;
+  if (!build.files.includes(`${name}.ts`)) return undefined;
+  mkdirSync(dirname(script), { recursive: true });
+  const staging = `${script}.${process.pid}-${Date.now()}.tmp`;
+  try {
+    await require('./transpile').bundleEntry(ROOT, `${name}.ts`, staging);
+    renameSync(staging, script); // atomic: a command started meanwhile sees no bundle or all of it
+  } finally {
+    rmSync(staging, { force: true });
+  }
+  return script;
+}
+
+/** Every entry point: main.ts and the commands in cli/. */
+function entries(build) {
+  return build.files.filter((f) => f === 'main.ts' || /^cli\/[^/]+\.ts$/.test(f)).map((f) => f.replace(/\.ts$/, ''));
+}
+
 /** Records that the sources with this content hash type-check (also used by `npm test`). */
 function markTypechecked(content) {
   mkdirSync(CACHE, { recursive: true });
   writeFileSync(TYPECHECKED, `${content}\n`);
+}
+
+/** Whether the sources with this content hash passed the type check before. */
+function typechecked(content) {
+  return existsSync(TYPECHECKED) && readFileSync(TYPECHECKED, 'utf8').trim() === content;
+}
+
+// Resolved and loaded only when a check runs: the everyday command starts without them.
+const tscArgs = () => [require.resolve('typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')];
+
+function typecheckOutcome(content, status, output, log) {
+  if (status === 0) {
+    markTypechecked(content);
+    return true;
+  }
+  log(output.trimEnd() || `tsc exited with ${status}`);
+  return false;
 }
 
 /**
@@ -107,25 +147,31 @@ function markTypechecked(content) {
  * before. Returns true when they type-check; prints tsc's messages and returns false otherwise.
  */
 function ensureTypecheck(content, log = (l) => process.stderr.write(`${l}\n`)) {
-  if (existsSync(TYPECHECKED) && readFileSync(TYPECHECKED, 'utf8').trim() === content) return true;
+  if (typechecked(content)) return true;
   log('type-checking (the sources changed since the last successful check)...');
-  const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], {
-    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8',
-  });
-  if (tsc.status === 0) {
-    markTypechecked(content);
-    return true;
-  }
-  const output = `${tsc.stdout}${tsc.stderr}`.trimEnd();
-  log(output || `tsc exited with ${tsc.status ?? tsc.signal}`);
-  return false;
+  const tsc = require('child_process').spawnSync(process.execPath, tscArgs(), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  return typecheckOutcome(content, tsc.status ?? tsc.signal, `${tsc.stdout}${tsc.stderr}`, log);
 }
 
-function main(argv) {
+/** ensureTypecheck in the background, so the bundle can be made meanwhile: a promise of the same answer. */
+function startTypecheck(content, log = (l) => process.stderr.write(`${l}\n`)) {
+  if (typechecked(content)) return Promise.resolve(true);
+  log('type-checking (the sources changed since the last successful check)...');
+  return new Promise((done) => {
+    const tsc = require('child_process').spawn(process.execPath, tscArgs(), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    tsc.stdout.on('data', (d) => { output += d; });
+    tsc.stderr.on('data', (d) => { output += d; });
+    tsc.on('close', (code, signal) => done(typecheckOutcome(content, code ?? signal, output, log)));
+  });
+}
+
+async function main(argv) {
   const typecheck = argv[0] === '--typecheck';
   const args = typecheck ? argv.slice(1) : argv;
   if (args[0] === '--build') {
-    ensureBuild();
+    const build = ensureBuild();
+    for (const entry of entries(build)) await ensureEntry(build, entry);
     return;
   }
   const entry = args[0];
@@ -135,22 +181,27 @@ function main(argv) {
     return;
   }
   const build = ensureBuild();
-  if (typecheck && !ensureTypecheck(build.content)) {
+  const checked = typecheck ? startTypecheck(build.content) : Promise.resolve(true);
+  // A bundle that fails (a syntax error) is reported after tsc's messages, which say more.
+  const bundled = ensureEntry(build, entry).then((script) => ({ script }), (error) => ({ error }));
+  if (!(await checked)) {
     process.stderr.write(`${entry === 'main' ? 'synth' : entry} stopped: the sources do not type-check (see above); nothing was written. Fix the errors and run it again.\n`);
     process.exitCode = 1;
     return;
   }
-  const script = join(build.dir, `${entry.replace(/\.ts$/, '')}.js`);
-  if (!existsSync(script)) {
-    process.stderr.write(`no such entry point: ${entry} (looked for ${relative(ROOT, script)})\n`);
+  const { script, error } = await bundled;
+  if (error) throw error;
+  if (!script) {
+    process.stderr.write(`no such entry point: ${entry} (looked for ${entry.replace(/\.ts$/, '')}.ts)\n`);
     process.exitCode = 2;
     return;
   }
+  require('./compile-cache').installCompileCache(`${script.replace(/\.js$/, '')}.v8cache`);
   // Run it as the main module, so its `require.main === module` block runs with its own arguments.
   process.argv.splice(1, argv.length - args.length + 2, script);
   require('module').runMain();
 }
 
-module.exports = { ROOT, sourceFiles, fingerprint, ensureBuild, ensureTypecheck, markTypechecked };
+module.exports = { ROOT, CACHE, sourceFiles, fingerprint, ensureBuild, ensureEntry, entries, ensureTypecheck, startTypecheck, markTypechecked, typechecked };
 
-if (require.main === module) main(process.argv.slice(2));
+if (require.main === module) void main(process.argv.slice(2));

@@ -4,12 +4,31 @@
  * `npm test [-- JEST_ARGS]`: the type check (`tsc --noEmit`, tests included) and jest, side by
  * side (jest runs its files on one core of two; tsc takes the other). Fails when either fails;
  * tsc's messages (file(line,col): error ...) are printed after jest's report.
- * A passing type check is recorded for `npm run synth`, which then does not repeat it.
+ * The type check is skipped when every file it reads (the sources, the tests, the tsconfigs and
+ * the installed packages, by content) is as it was at its last pass: the same input, the same
+ * answer, and jest gets both cores. A passing type check is recorded for `npm run synth`, which
+ * then does not repeat it.
  */
 const { spawn } = require('child_process');
-const { fingerprint, markTypechecked, ROOT, sourceFiles } = require('./run');
+const { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } = require('fs');
+const { dirname, join } = require('path');
+const { CACHE, fingerprint, markTypechecked, ROOT, sourceFiles } = require('./run');
 
-const sources = fingerprint(sourceFiles(), true).content;
+/** The content hash of the last input that passed `tsc --noEmit -p tsconfig.json`. */
+const TESTS_TYPECHECKED = join(CACHE, 'typechecked-with-tests');
+
+/** The test files tsconfig.json includes besides the sources. */
+function testFiles(dir = '__tests__') {
+  return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) => {
+    const rel = `${dir}/${e.name}`;
+    if (e.isDirectory()) return testFiles(rel);
+    return e.name.endsWith('.ts') ? [rel] : [];
+  });
+}
+
+const sourceList = sourceFiles();
+const sources = fingerprint(sourceList, true).content;
+const withTests = fingerprint([...sourceList, ...testFiles()].sort(), true).content;
 
 function run(args, capture) {
   return new Promise((resolve) => {
@@ -26,12 +45,17 @@ function run(args, capture) {
 
 async function main() {
   const started = Date.now();
+  const unchanged = existsSync(TESTS_TYPECHECKED) && readFileSync(TESTS_TYPECHECKED, 'utf8').trim() === withTests;
   const [tsc, jest] = await Promise.all([
-    run([require.resolve('typescript/bin/tsc'), '--noEmit', '-p', 'tsconfig.json'], true),
+    unchanged ? { code: 0, unchanged } : run([require.resolve('typescript/bin/tsc'), '--noEmit', '-p', 'tsconfig.json'], true),
     run([require.resolve('jest/bin/jest'), ...process.argv.slice(2)], false),
   ]);
-  if (tsc.code === 0) {
+  if (tsc.unchanged) {
+    process.stderr.write('type check (tsc --noEmit): no errors (every file it reads is as at its last pass)\n');
+  } else if (tsc.code === 0) {
     markTypechecked(sources);
+    mkdirSync(dirname(TESTS_TYPECHECKED), { recursive: true });
+    writeFileSync(TESTS_TYPECHECKED, `${withTests}\n`);
     process.stderr.write(`type check (tsc --noEmit): no errors (${tsc.seconds.toFixed(1)}s)\n`);
   } else {
     process.stderr.write(`\ntype check (tsc --noEmit) failed:\n${tsc.output.trimEnd()}\n`);
