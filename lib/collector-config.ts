@@ -541,6 +541,14 @@ export interface SpanmetricsSeries {
   readonly dimensionLabels: Readonly<Record<string, string>>;
 }
 
+/**
+ * The values spanmetrics gives `span.kind` and `status.code`: the OTLP enum names
+ * (open-telemetry/opentelemetry-collector-contrib connector/spanmetricsconnector/connector.go,
+ * traceutil.SpanKindStr and StatusCodeStr of pdata, at a stored commit near v0.142.0).
+ */
+export const SPAN_KIND_SERVER = 'SPAN_KIND_SERVER';
+export const SPANMETRICS_STATUS = { error: 'STATUS_CODE_ERROR', unset: 'STATUS_CODE_UNSET' } as const;
+
 /** The attributes spanmetrics always attaches, before renaming. */
 const SPANMETRICS_INTRINSIC_ATTRIBUTES = ['service.name', 'span.name', 'span.kind', 'status.code'];
 

@@ -22,6 +22,11 @@ export const HOTROD_REQUESTS_METRIC = {
  */
 export const HOTROD_DISPATCH_CAPACITY_PER_SECOND = 1000 / 300;
 
+/** Whether a request URL (path and query) reaches an endpoint: its path is the span name (HotROD's mux patterns are its span names). */
+export function servesUrl(endpoint: ServedEndpoint, url: string): boolean {
+  return url.split('?')[0] === endpoint.spanName;
+}
+
 /** A kind of request a service serves, as its telemetry names it. */
 export interface ServedEndpoint {
   /** the span name, which HotROD's counter also uses as its `endpoint` label */
@@ -89,10 +94,11 @@ export interface ImageFacts {
    */
   readonly otlpProtocol?: 'http/protobuf' | 'grpc';
   /**
-   * whether the app serves requests with no user at all, so its request series exist (and are
-   * not empty) for an idle canary: HotROD counts and traces Prometheus's own `GET /metrics`
+   * the span name of Prometheus's own scrapes, when the app traces them as server spans (and so
+   * counts them): its request series exist, and grow, for an idle canary, unless a query leaves
+   * that span name out
    */
-  readonly selfTraffic?: boolean;
+  readonly scrapeSpanName?: string;
   /** the ports the image listens on, by name */
   readonly ports?: Readonly<Record<string, number>>;
   /** the Prometheus metrics the image serves */
@@ -105,8 +111,8 @@ export interface ImageFacts {
     readonly series: readonly {
       readonly name: string;
       readonly labels: readonly string[];
-      /** the label and value under which the series also counts Prometheus's own scrapes of it, if it does */
-      readonly countsScrapesAs?: { readonly label: string; readonly value: string };
+      /** the label that carries the span name, when the series counts spans by name */
+      readonly spanNameLabel?: string;
     }[];
   };
 }
@@ -117,8 +123,8 @@ export const HOTROD_IMAGE = {
   user: { name: 'root', uid: 0, why: 'FROM scratch with no USER' },
   // SPEC: HotROD exports traces over OTLP/HTTP (jaegertracing/jaeger examples/hotrod/pkg/tracing, otlptracehttp).
   otlpProtocol: 'http/protobuf',
-  // SPEC "HotROD": /metrics scrapes are SERVER spans, counted in hotrod_requests_total and wrapped in otelhttp.
-  selfTraffic: true,
+  // /metrics is wrapped in otelhttp (examples/hotrod/services/frontend/server.go @ v1.76.0): one server span per scrape
+  scrapeSpanName: HOTROD_ENDPOINTS.metrics.spanName,
   ports: { frontend: 8080, customer: 8081, route: 8083 },
   metrics: {
     port: 8080,
@@ -126,8 +132,7 @@ export const HOTROD_IMAGE = {
     series: [{
       name: HOTROD_REQUESTS_METRIC.name,
       labels: [HOTROD_REQUESTS_METRIC.endpointLabel, HOTROD_REQUESTS_METRIC.errorLabel],
-      // every GET /metrics is a server span: one request per scrape
-      countsScrapesAs: { label: HOTROD_REQUESTS_METRIC.endpointLabel, value: HOTROD_ENDPOINTS.metrics.spanName },
+      spanNameLabel: HOTROD_REQUESTS_METRIC.endpointLabel,
     }],
   },
 } as const satisfies ImageFacts;

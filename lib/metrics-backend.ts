@@ -1,6 +1,6 @@
 import { ApiObject, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
-import { sanitizeLabelName, SCRAPE_DEFAULT_PATH, scrapeAnnotations } from './prometheus-naming';
+import { sanitizeLabelName, SCRAPE_DEFAULT_PATH, scrapeAnnotations, TARGET_LABELS } from './prometheus-naming';
 
 /** How Prometheus finds the pods it scrapes. */
 export enum PodScrape {
@@ -31,7 +31,7 @@ export interface PrometheusBackendProps {
   /** the label the pod scrape sets to the pod's name */
   readonly podLabel: string;
   /** the other labels the pod scrape sets on every series (besides `job`, `instance` and pod labels) */
-  readonly extraTargetLabels?: readonly string[];
+  readonly extraTargetLabels?: readonly ExtraTargetLabel[];
   /** whether every pod label becomes a series label (`labelmap`); otherwise only the ones asked for (`podTargetLabels`) */
   readonly copiesPodLabels: boolean;
   /** whether labels the target exposes win over the scrape's own (`honor_labels: true`); otherwise clashing exposed labels become `exported_<name>` */
@@ -56,9 +56,30 @@ export interface ScrapeRequest {
   readonly podTargetLabels?: readonly string[];
 }
 
-/** The labels Prometheus sets on every scraped series, whatever the job. */
-const JOB_LABEL = 'job';
-const INSTANCE_LABEL = 'instance';
+/** A label a pod scrape may set besides job, instance, namespace and pod: the pod's node, its container, the port's name. */
+export type ExtraTargetLabel = 'node' | 'container' | 'endpoint';
+
+/**
+ * The labels prometheus-operator sets on the targets of a PodMonitor besides namespace, pod, job
+ * and instance: the container and the port's name (prometheus-operator pkg/prometheus/promcfg.go
+ * @ v0.93.0, generatePodMonitorConfig); kube-prometheus-stack 88.5.3 bundles that operator line.
+ */
+export const POD_MONITOR_TARGET_LABELS: readonly ExtraTargetLabel[] = ['container', 'endpoint'];
+
+/** What a scraped pod is, for the values of the labels its scrape sets. */
+export interface ScrapedPod {
+  readonly namespace: string;
+  readonly pod: string;
+  readonly node: string;
+  readonly container: string;
+  /** the scraped container port */
+  readonly port: { readonly name: string; readonly number: number };
+  /** the workload (the PodMonitor's name, for operator-managed job labels) */
+  readonly workload: string;
+  readonly podLabels: Readonly<Record<string, string>>;
+  /** the pod labels a PodMonitor copies */
+  readonly podTargetLabels?: readonly string[];
+}
 
 /**
  * The Prometheus the gates query, and how it scrapes pods: one typed source for every scrape
@@ -114,21 +135,21 @@ export class PrometheusBackend {
   public static kubePrometheusStack(overrides: Partial<PrometheusBackendProps> = {}): PrometheusBackend {
     return new PrometheusBackend({
       name: 'kube-prometheus-stack',
-      // the chart's Prometheus Service `<release>-kube-prometheus-stack-prometheus` shortens to
-      // `<release>-prometheus` when the release is named kube-prometheus-stack; port 9090
+      // the chart's Prometheus Service `<fullname>-prometheus` (templates/prometheus/service.yaml
+      // @ kube-prometheus-stack-88.5.3), port 9090; the release named kube-prometheus-stack, in `monitoring`
       address: 'http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090',
-      // prometheus-operator pkg/prometheus/promcfg.go: a monitor without an interval gets the
-      // Prometheus resource's scrapeInterval, whose default is 30s (DefaultScrapeInterval)
+      // prometheus-operator pkg/prometheus/promcfg.go @ v0.93.0: a monitor without an interval gets
+      // the Prometheus resource's scrapeInterval, whose default is 30s (DefaultScrapeInterval)
       scrapeInterval: Duration.seconds(30),
       discoveryDelay: PROMETHEUS_DISCOVERY_DELAY,
       podScrape: PodScrape.POD_MONITOR,
       namespaceLabel: 'namespace',
       podLabel: 'pod',
-      extraTargetLabels: ['container', 'endpoint'],
+      extraTargetLabels: POD_MONITOR_TARGET_LABELS,
       copiesPodLabels: false,
       honorLabels: false,
-      // kube-prometheus-stack values.yaml: podMonitorSelectorNilUsesHelmValues: true selects
-      // monitors labelled release: <release name>
+      // prometheus-community/helm-charts charts/kube-prometheus-stack/values.yaml @ kube-prometheus-stack-88.5.3:
+      // podMonitorSelectorNilUsesHelmValues: true selects monitors labelled release: <release name>
       podMonitorLabels: { release: 'kube-prometheus-stack' },
       ...overrides,
     });
@@ -210,7 +231,19 @@ export class PrometheusBackend {
   /** The labels the pod scrape sets on every series of a pod with these labels (pod labels included as the scrape copies them). */
   public targetLabels(podLabels: readonly string[], podTargetLabels: readonly string[] = []): string[] {
     const copied = this.copiesPodLabels ? podLabels : podLabels.filter((l) => podTargetLabels.includes(l));
-    return [JOB_LABEL, INSTANCE_LABEL, this.namespaceLabel, this.podLabel, ...(this.props.extraTargetLabels ?? []), ...copied.map(sanitizeLabelName)];
+    return [...TARGET_LABELS, this.namespaceLabel, this.podLabel, ...(this.props.extraTargetLabels ?? []), ...copied.map(sanitizeLabelName)];
+  }
+
+  /** The labels, with their values, the pod scrape sets on every series of a pod (the rehearsal writes them). */
+  public targetLabelValues(p: ScrapedPod): Record<string, string> {
+    const extra: Record<ExtraTargetLabel, string> = { node: p.node, container: p.container, endpoint: p.port.name };
+    const [job, instance] = TARGET_LABELS;
+    const out: Record<string, string> = { [job]: this.jobOf(p.namespace, p.workload), [instance]: `${p.pod}:${p.port.number}`, [this.namespaceLabel]: p.namespace, [this.podLabel]: p.pod };
+    for (const l of this.props.extraTargetLabels ?? []) out[l] = extra[l];
+    for (const [k, v] of Object.entries(p.podLabels)) {
+      if (this.copiesPodLabels || (p.podTargetLabels ?? []).includes(k)) out[sanitizeLabelName(k)] = v;
+    }
+    return out;
   }
 
   /**
@@ -251,7 +284,8 @@ export class PrometheusBackend {
  * The longest a new pod waits to become a scrape target: Kubernetes service discovery is a
  * watch (no refresh interval), but the discovery manager passes updates on at most every 5 s
  * (prometheus/prometheus discovery/manager.go, updatert) and the scrape manager applies them at
- * most every 5 s (scrape/manager.go, reloader ticker).
+ * most every 5 s (scrape/manager.go, reloader ticker), both @ v3.11.1 (what chart 29.1.0 runs)
+ * and @ v2.42.0 (Debian's, the rehearsal's).
  */
 export const PROMETHEUS_DISCOVERY_DELAY = Duration.seconds(10);
 

@@ -71,12 +71,6 @@ export function podLabelToPrometheusLabel(podLabel: string): string {
   return sanitizeLabelName(podLabel);
 }
 
-/** The label Prometheus's pod scrape (prometheus-community chart) sets to the pod's namespace. */
-export const SCRAPE_NAMESPACE_LABEL = 'namespace';
-
-/** The label Prometheus's pod scrape (prometheus-community chart) sets to the pod's name. */
-export const SCRAPE_POD_LABEL = 'pod';
-
 /** The pod annotations Prometheus's pod scrape reads. */
 export const SCRAPE_ANNOTATIONS = {
   scrape: 'prometheus.io/scrape',

@@ -11,6 +11,7 @@ import {
 } from '../imports/argo-analysis-template-argoproj.io';
 import { AnalysisArgument, CanaryRollout, IAnalysis } from './canary-rollout';
 import { PrometheusBackend } from './metrics-backend';
+import { SPAN_KIND_SERVER } from './collector-config';
 import { PodIdentity, SpanmetricsPipeline } from './spanmetrics-pipeline';
 import { argoDuration, promDuration, validateInteger } from './util';
 
@@ -392,9 +393,6 @@ export class ThreeGateAnalysis extends Construct implements IAnalysis {
     }
   }
 }
-
-/** The span kind of a service's own served requests, as spanmetrics labels it. */
-export const SPAN_KIND_SERVER = 'SPAN_KIND_SERVER';
 
 /** A gate's timing as Argo Rollouts schedules it, in seconds. */
 export function gateSchedule(gate: Gate): MetricSchedule {

@@ -2,7 +2,7 @@ import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { CanaryRollout } from './canary-rollout';
-import { CURL_IMAGE } from './image-facts';
+import { CURL_IMAGE, servesUrl } from './image-facts';
 import { Image, imageRef, validateName } from './util';
 
 /** Properties of a {@link TrafficGenerator}. */
@@ -171,7 +171,7 @@ export class TrafficGenerator extends Construct {
     const pods = Math.max(...target.analysisSteps().map((s) => target.podsAtWeight(s.weight)).map((p) => p.canary + p.stable), target.replicas);
     for (const endpoint of target.userEndpoints) {
       if (endpoint.capacityPerSecond === undefined) continue;
-      const share = this.paths.filter((p) => p.split('?')[0] === endpoint.spanName).length / this.paths.length;
+      const share = this.paths.filter((p) => servesUrl(endpoint, p)).length / this.paths.length;
       const perPod = (this.requestsPerSecond * share) / pods;
       if (perPod <= MAX_UTILIZATION * endpoint.capacityPerSecond) continue;
       const rate = (n: number) => Number(n.toPrecision(3));

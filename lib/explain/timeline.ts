@@ -2,7 +2,6 @@ import { conditionShape, measurementPhase, MeasurementPhase, parseCondition } fr
 import { MetricRun, MetricSchedule } from '../analysis/schedule';
 import { CanaryRollout } from '../canary-rollout';
 import { DerivedTiming, SeriesPath } from '../analysis/evidence';
-import { SpanmetricsPipeline } from '../spanmetrics-pipeline';
 import { Gate, GateKind, gateSchedule, ThreeGateAnalysis } from '../three-gate-analysis';
 
 /**
@@ -128,8 +127,6 @@ export interface RolloutTimeline {
 export interface TimelineSources {
   readonly rollout: CanaryRollout;
   readonly gates: ThreeGateAnalysis;
-  /** the pipeline whose spanmetrics some gates read */
-  readonly pipeline: SpanmetricsPipeline;
 }
 
 /** How one metric ends when its measurements turn to `bad` from time `badFrom` on. */
@@ -172,16 +169,14 @@ const DESCRIPTIONS: Record<BadCanary, string> = {
 };
 
 /** The representative result each gate gets for a kind of canary. */
-function representativeResults(kind: BadCanary, gates: ThreeGateAnalysis, pipeline: SpanmetricsPipeline): Record<string, GateResult> {
-  const spanmetricsSeries = [pipeline.series.durationBucket, pipeline.series.durationSum, pipeline.series.durationCount, pipeline.series.calls];
-  const readsSpanmetrics = (g: Gate) => spanmetricsSeries.some((s) => new RegExp(`\\b${s}\\b`).test(g.query));
+function representativeResults(kind: BadCanary, gates: ThreeGateAnalysis): Record<string, GateResult> {
   const pick = (g: Gate): GateResult => {
     switch (kind) {
       case BadCanary.IDLE: return { result: [] };
       // the traffic gate counts a third of the evidence; the others return nothing without it
       case BadCanary.TRICKLE: return { result: g.kind === GateKind.TRAFFIC ? [Math.max(1, Math.floor(gates.evidenceRequests / 3))] : [] };
       case BadCanary.PROMETHEUS_DOWN: return { providerError: `${gates.prometheusAddress} unreachable` };
-      case BadCanary.NO_SPANMETRICS: return { result: readsSpanmetrics(g) || g.path === SeriesPath.SPANMETRICS ? [] : resultBeside(g, true) };
+      case BadCanary.NO_SPANMETRICS: return { result: g.path === SeriesPath.SPANMETRICS ? [] : resultBeside(g, true) };
       case BadCanary.ERRORING: return { result: resultBeside(g, g !== gates.gate(GateKind.ERROR_RATE)) };
       case BadCanary.SLOW: return { result: resultBeside(g, g !== gates.gate(GateKind.LATENCY)) };
     }
@@ -195,7 +190,7 @@ function phaseOf(gate: Gate, r: GateResult): MeasurementPhase {
 }
 
 /** The rollout timeline of a rollout and its gates. */
-export function rolloutTimeline({ rollout, gates, pipeline }: TimelineSources): RolloutTimeline {
+export function rolloutTimeline({ rollout, gates }: TimelineSources): RolloutTimeline {
   let weight = 0;
   const steps = rollout.steps.map((s, i): TimelineStep => {
     if (s.weight !== undefined) weight = s.weight;
@@ -234,7 +229,7 @@ export function rolloutTimeline({ rollout, gates, pipeline }: TimelineSources): 
   const promotionDecidedBy = gateTimelines.find((g) => g.firstPassSeconds === healthy.atSeconds)!.name;
 
   const badCanaries = Object.values(BadCanary).map((kind): BadCanaryVerdict => {
-    const results = representativeResults(kind, gates, pipeline);
+    const results = representativeResults(kind, gates);
     const phases = Object.fromEntries(gates.gates.map((g) => [g.name, phaseOf(g, results[g.name])]));
     const run = simulateRun(gates.gates, phases, 0);
     return {

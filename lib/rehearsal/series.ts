@@ -1,8 +1,6 @@
 import { createHash } from 'crypto';
 import { HOTROD_ENDPOINTS, HOTROD_ROUTES_PER_DISPATCH, ServedEndpoint } from '../image-facts';
-import { PodScrape } from '../metrics-backend';
-import { sanitizeLabelName } from '../prometheus-naming';
-import { SPAN_KIND_SERVER } from '../three-gate-analysis';
+import { SPAN_KIND_SERVER, SPANMETRICS_STATUS } from '../collector-config';
 import { Disruption, PodTraffic, Scenario } from './scenarios';
 import { PodField, RehearsalTarget } from './target';
 
@@ -231,24 +229,6 @@ function scrapeTimes(phase: number, interval: number, from: number, to: number):
 /** Appends the samples of one series to its family. */
 type Write = (name: string, labels: Labels, samples: readonly (readonly [number, number])[]) => void;
 
-/** The target labels a pod's series get from the scrape, as the backend's pod job or PodMonitor sets them. */
-function scrapeTargetLabels(target: RehearsalTarget, namespace: string, pod: string, podLabels: Labels, port: { name: string; number: number }, workload: string, container: string,
-  podTargetLabels: readonly string[]): Labels {
-  const b = target.prometheus;
-  const out: Labels = {
-    job: b.jobOf(namespace, workload),
-    instance: `10.0.0.1:${port.number}`,
-    [b.namespaceLabel]: namespace,
-    [b.podLabel]: pod,
-  };
-  if (b.podScrape === PodScrape.POD_MONITOR) Object.assign(out, { container, endpoint: port.name });
-  else out.node = 'node-1';
-  for (const [k, v] of Object.entries(podLabels)) {
-    if (b.copiesPodLabels || podTargetLabels.includes(k)) out[sanitizeLabelName(k)] = v;
-  }
-  return out;
-}
-
 /** The labels of a scraped series: exposed labels that clash become `exported_*` unless honoured, else they win. */
 function scraped(target: RehearsalTarget, targetLabels: Labels, exposed: Labels): Labels {
   const out: Labels = { ...targetLabels };
@@ -272,7 +252,10 @@ function writeCounter(target: RehearsalTarget, pod: PodSpec, sources: readonly S
   const req = target.requests;
   const s = target.prometheus.scrapeSeconds;
   const podLabels = { ...req.podLabels, [req.hashPodLabel]: pod.hash };
-  const targetLabels = scrapeTargetLabels(target, target.namespace, pod.name, podLabels, target.workload.metricsPort, target.workload.name, target.workload.container, [req.hashPodLabel]);
+  const targetLabels = target.prometheus.targetLabelValues({
+    namespace: target.namespace, pod: pod.name, node: 'node-1', container: target.workload.container, port: target.workload.metricsPort,
+    workload: target.workload.name, podLabels, podTargetLabels: [req.hashPodLabel],
+  });
   const times = scrapeTimes(pod.scrapePhase, s, Math.max(pod.discoveredAt, -lookbackSeconds(target)), to);
   if (times.length === 0) return;
   // Prometheus's own scrapes: the span of a scrape ends after its response, so scrape k sees k - 1.
@@ -314,7 +297,9 @@ function writeSpanmetrics(target: RehearsalTarget, pod: PodSpec, sources: readon
   const sm = target.spanmetrics;
   const [serviceLabel, spanNameLabel, spanKindLabel, statusLabel] = sm.series.intrinsicLabels;
   const c = target.collector;
-  const targetLabels = scrapeTargetLabels(target, c.namespace, run.pod, c.podLabels, { name: c.scrapePortName, number: c.scrapePort }, c.name, c.name, []);
+  const targetLabels = target.prometheus.targetLabelValues({
+    namespace: c.namespace, pod: run.pod, node: 'node-1', container: c.name, port: { name: c.scrapePortName, number: c.scrapePort }, workload: c.name, podLabels: c.podLabels,
+  });
   const fields: Record<PodField, string> = { namespace: target.namespace, podName: pod.name, podTemplateHash: pod.hash };
   const dims: Labels = {};
   for (const d of sm.dimensions) {
@@ -346,7 +331,7 @@ function writeSpanmetrics(target: RehearsalTarget, pod: PodSpec, sources: readon
       if (values.length === 0) continue;
       const base = scraped(target, targetLabels, {
         [serviceLabel]: src.endpoint.service, [spanNameLabel]: src.endpoint.spanName, [spanKindLabel]: SPAN_KIND_SERVER,
-        [statusLabel]: failed ? 'STATUS_CODE_ERROR' : 'STATUS_CODE_UNSET', ...dims,
+        [statusLabel]: failed ? SPANMETRICS_STATUS.error : SPANMETRICS_STATUS.unset, ...dims,
       });
       write(sm.series.calls, base, values);
       write(sm.series.durationCount, base, values);

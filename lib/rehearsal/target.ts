@@ -7,7 +7,7 @@ import { findCollectorConfigs, LoadedManifest, loadManifests, Manifest, Manifest
 import { PodIdentity, SpanmetricsPipeline } from '../spanmetrics-pipeline';
 import { GateKind, ThreeGateAnalysis } from '../three-gate-analysis';
 import { OtelCollectorDaemonSet } from '../otel-collector-daemon-set';
-import { HOTROD_ENDPOINTS, HOTROD_EXPORT_DELAY_MS, HOTROD_IMAGE, ServedEndpoint } from '../image-facts';
+import { HOTROD_ENDPOINTS, HOTROD_EXPORT_DELAY_MS, HOTROD_IMAGE, servesUrl, ServedEndpoint } from '../image-facts';
 import { PrometheusBackend } from '../metrics-backend';
 import { LOOP_OVERHEAD_MS, TrafficGenerator } from '../traffic-generator';
 import { namespaceOf, parseDurationSeconds as parseSeconds } from '../util';
@@ -195,7 +195,7 @@ function requestsMetric() {
 
 /** The share of user requests each user endpoint gets from a list of request URLs sent in turn. */
 function userMixOf(endpoints: readonly ServedEndpoint[], urls: readonly string[]): RehearsalTarget['userMix'] {
-  const counts = endpoints.map((endpoint) => ({ endpoint, n: urls.filter((u) => u.split('?')[0] === endpoint.spanName).length }));
+  const counts = endpoints.map((endpoint) => ({ endpoint, n: urls.filter((u) => servesUrl(endpoint, u)).length }));
   const total = counts.reduce((sum, c) => sum + c.n, 0);
   if (total === 0) throw new RehearsalInputError(`the traffic generator sends none of the user endpoints ${endpoints.map((e) => e.spanName).join(', ')}`);
   return counts.filter((c) => c.n > 0).map((c) => ({ endpoint: c.endpoint, share: c.n / total }));

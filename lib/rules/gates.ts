@@ -1,14 +1,13 @@
 import { conditionShape, MeasurementPhase, measurementPhase, parseCondition, ResultComparison } from '../analysis/condition';
-import { KNOWN_IMAGES } from '../image-facts';
 import { parseDurationSeconds } from '../util';
 import { deriveTiming, formatDerivation, SeriesPath } from '../analysis/evidence';
 import { ARGO_ERROR_RETRY_SECONDS, MetricSchedule } from '../analysis/schedule';
 import { cannotBeEmpty, placeholderArgs, PromqlQuery, readPromql, SelectorUse } from '../analysis/promql';
 import { HOTROD_REQUESTS_METRIC, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../canary-rollout';
 import { spanmetricsFlushSeconds, spanmetricsSeries } from '../collector-config';
-import { imageFacts, HOTROD_IMAGE } from '../image-facts';
+import { HOTROD_ENDPOINTS, HOTROD_IMAGE, imageFacts, ServedEndpoint } from '../image-facts';
+import { SPAN_KIND_SERVER } from '../collector-config';
 import { LoadedManifest } from '../manifests';
-import { podLabelToPrometheusLabel, SCRAPE_NAMESPACE_LABEL } from '../prometheus-naming';
 import { CANARY_HASH_ARG, NAMESPACE_ARG } from '../three-gate-analysis';
 import { analysisUses, declaredArgs, findTemplate, metricSchedule, PrometheusMetric, prometheusMetrics, TEMPLATE_KINDS } from './argo-model';
 import { defineRules, list } from './define';
@@ -17,9 +16,16 @@ import { collectorsOf, componentType } from './collector-model';
 import { seriesCatalog } from './series';
 import { ObjectRef, Severity } from './types';
 
-/** A traffic gate query, for fix hints. */
-const TRAFFIC_GATE_EXAMPLE = `sum(rate(${HOTROD_REQUESTS_METRIC.name}{${SCRAPE_NAMESPACE_LABEL}="{{args.${NAMESPACE_ARG}}}", `
-  + `${podLabelToPrometheusLabel(ROLLOUTS_POD_TEMPLATE_HASH_LABEL)}="{{args.${CANARY_HASH_ARG}}}"}[2m]))`;
+/**
+ * A traffic gate query for fix hints, with the labels the setup's scrape gives: HotROD's counter
+ * of its user endpoints (never its own /metrics scrapes), or a placeholder for another app's counter.
+ */
+function trafficGateExample(model: ManifestModel, hotrod: boolean): string {
+  const canary = `${model.prometheus.namespaceLabel}="{{args.${NAMESPACE_ARG}}}", ${model.prometheus.podLabelAsSeriesLabel(ROLLOUTS_POD_TEMPLATE_HASH_LABEL)}="{{args.${CANARY_HASH_ARG}}}"`;
+  if (!hotrod) return `sum(rate(YOUR_REQUESTS_TOTAL{${canary}}[2m])) with your app's request counter`;
+  const users = (Object.values(HOTROD_ENDPOINTS) as ServedEndpoint[]).filter((e) => e.caller === 'user').map((e) => e.spanName);
+  return `sum(rate(${HOTROD_REQUESTS_METRIC.name}{${canary}, ${HOTROD_REQUESTS_METRIC.endpointLabel}=~"${users.join('|')}"}[2m]))`;
+}
 
 /** The PromQL functions that turn a counter into a request rate. */
 const RATE_FUNCTIONS = ['rate', 'irate', 'increase'];
@@ -56,14 +62,15 @@ function firstResultComparisons(condition: string | undefined): readonly ResultC
  * is empty while nothing is served (an app without self-traffic), which Argo records as an
  * Error that stops the run.
  */
-function failsIdleCanary(model: ManifestModel, metric: PrometheusMetric, canaryArgs: readonly string[], selfTraffic: boolean): boolean {
+function failsIdleCanary(model: ManifestModel, metric: PrometheusMetric, canaryArgs: readonly string[], scrapes: ScrapeSpans | undefined): boolean {
   const query = readQuery(model, metric.query);
   const selectsCanary = (s: SelectorUse) => s.matchers.some((m) => (m.op === '=' || m.op === '=~') && placeholderArgs(m.value).some((a) => canaryArgs.includes(a)));
   const selectsCanaryRate = query.selectors.some((s) => s.enclosing.some((f) => RATE_FUNCTIONS.includes(f)) && selectsCanary(s));
   const lowerBound = firstResultComparisons(metric.successCondition).some((c) => (c.op === '>=' && c.value > 0) || (c.op === '>' && c.value >= 0));
   const failsLow = firstResultComparisons(metric.failureCondition).some((c) => (c.op === '<' && c.value > 0) || (c.op === '<=' && c.value >= 0));
-  // An app that serves its own scrapes has request series while idle: the result is not empty.
-  const stopsEmpty = !selfTraffic && query.selectors.some(selectsCanary) && !cannotBeEmpty(metric.query) && !isGuarded(metric);
+  // An app that traces its own scrapes has request series while idle, unless the query leaves them out.
+  const idleSeries = query.selectors.some((s) => selectsCanary(s) && countsScrapes(s, scrapes));
+  const stopsEmpty = !idleSeries && query.selectors.some(selectsCanary) && !cannotBeEmpty(metric.query) && !isGuarded(metric);
   return (selectsCanaryRate && (lowerBound || failsLow)) || stopsEmpty;
 }
 
@@ -126,6 +133,49 @@ function judgedMetrics(model: ManifestModel): Set<string> {
 function judgedPrefixes(model: ManifestModel): string[] {
   return collectorsOf(model).flatMap((c) => c.config.ids('connectors').filter((id) => componentType(id) === 'spanmetrics')
     .map((id) => spanmetricsSeries(c.config.configOf('connectors', id)).calls.replace(/calls_total$/, '')));
+}
+
+/** How a Rollout's app shows Prometheus's scrapes in its series, when it traces them. */
+interface ScrapeSpans {
+  /** the span name of a scrape */
+  readonly spanName: string;
+  /** the span names users call, for fix hints */
+  readonly userSpanNames: readonly string[];
+  /** the series that count spans, with the label that carries the span name: the app's counters and spanmetrics' calls and histograms */
+  readonly spanNameLabels: ReadonlyMap<string, string>;
+}
+
+const SPANMETRICS_SPAN_NAME_LABELS = new WeakMap<ManifestModel, ReadonlyMap<string, string>>();
+
+/** The spanmetrics series that count spans, with the label carrying the span name; once per model. */
+function spanmetricsSpanNameLabels(model: ManifestModel): ReadonlyMap<string, string> {
+  let labels = SPANMETRICS_SPAN_NAME_LABELS.get(model);
+  if (!labels) {
+    const out = new Map<string, string>();
+    for (const collector of collectorsOf(model)) {
+      for (const { series } of collector.exportedSpanmetrics()) {
+        for (const name of [series.calls, series.durationCount, series.durationBucket]) out.set(name, series.intrinsicLabels[1]);
+      }
+    }
+    SPANMETRICS_SPAN_NAME_LABELS.set(model, labels = out);
+  }
+  return labels;
+}
+
+/** The scrape spans of a Rollout's app (from the facts of its image), or undefined when it does not trace its scrapes. */
+function scrapeSpansOf(model: ManifestModel, rollout: LoadedManifest): ScrapeSpans | undefined {
+  const facts = containersOf(rollout).map((c) => imageFacts(asStr(c.image) ?? '')).find((f) => f?.scrapeSpanName);
+  if (!facts) return undefined;
+  const spanNameLabels = new Map(spanmetricsSpanNameLabels(model));
+  for (const s of facts.metrics?.series ?? []) if (s.spanNameLabel) spanNameLabels.set(s.name, s.spanNameLabel);
+  const userSpanNames = facts === HOTROD_IMAGE ? (Object.values(HOTROD_ENDPOINTS) as ServedEndpoint[]).filter((e) => e.caller === 'user').map((e) => e.spanName) : [];
+  return { spanName: facts.scrapeSpanName!, userSpanNames, spanNameLabels };
+}
+
+/** Whether a selector counts the app's scrape spans: it reads a span-counting series and no matcher on the span name leaves them out. */
+function countsScrapes(sel: SelectorUse, scrapes: ScrapeSpans | undefined): boolean {
+  const label = scrapes && sel.metric ? scrapes.spanNameLabels.get(sel.metric) : undefined;
+  return !!label && !excludes(sel, { label, value: scrapes!.spanName });
 }
 
 /** Whether a selector's matchers leave out the series with `label="value"`. */
@@ -278,10 +328,11 @@ export const GATE_RULES = defineRules({
     }
   }
 
-  // Prometheus's own scrapes of a counter that counts them look like traffic: at a 10 s scrape,
+  // Prometheus's own scrapes of an app that traces them look like traffic: at a 10 s scrape,
   // 0.1 req/s per pod, enough for an idle canary to pass a 0.05 req/s gate.
-  const scrapeCounters = new Map(KNOWN_IMAGES.flatMap((i) => i.metrics?.series ?? []).filter((x) => x.countsScrapesAs).map((x) => [x.name, x.countsScrapesAs!]));
   for (const use of analysisUses(model).filter((u) => u.canary)) {
+    const scrapes = scrapeSpansOf(model, use.rollout);
+    if (!scrapes) continue;
     for (const t of use.templates) {
       const template = findTemplate(model, use, t);
       if (!template) continue;
@@ -291,9 +342,8 @@ export const GATE_RULES = defineRules({
         const floor = firstResultComparisons(metric.successCondition).filter((c) => c.op === '>=' || c.op === '>').map((c) => c.value);
         if (floor.length === 0) continue;
         for (const sel of query.selectors) {
-          const counts = sel.metric ? scrapeCounters.get(sel.metric) : undefined;
           const fn = sel.enclosing.find((f) => RATE_FUNCTIONS.includes(f));
-          if (!counts || !fn || excludes(sel, counts)) continue;
+          if (!fn || !countsScrapes(sel, scrapes)) continue;
           const scrape = model.prometheus.scrapeSeconds;
           const window = fn === 'increase' ? rangeSecondsAt(metric.query, sel.offset) : undefined;
           if (fn === 'increase' && window === undefined) continue;
@@ -301,11 +351,12 @@ export const GATE_RULES = defineRules({
           const selfTraffic = fn === 'increase' ? window! / scrape : 1 / scrape;
           const needed = Math.max(...floor);
           if (needed > selfTraffic) continue;
+          const label = scrapes.spanNameLabels.get(sel.metric!)!;
           report('gates/self-traffic', E, model.refOf(template),
-            `gate '${metric.name}' counts ${sel.metric} of the canary, which also counts Prometheus's own scrapes (${counts.label}="${counts.value}"): `
+            `gate '${metric.name}' counts ${sel.metric} of the canary, which also counts Prometheus's own scrapes (${label}="${scrapes.spanName}"): `
             + `with ${model.prometheus.name}'s ${scrape}s scrape they alone give ${num(selfTraffic)}${fn === 'increase' ? ` requests in ${window}s` : ' req/s'}, `
             + `at least the ${num(needed)} the gate asks for, so an idle canary passes it`,
-            `exclude the scrapes: select the endpoints users call, e.g. ${counts.label}=~"/|/dispatch" for HotROD, or ${counts.label}!="${counts.value}"`);
+            `exclude the scrapes: select the endpoints users call${scrapes.userSpanNames.length > 0 ? `, e.g. ${label}=~"${scrapes.userSpanNames.join('|')}"` : ''}, or ${label}!="${scrapes.spanName}"`);
         }
       }
     }
@@ -313,23 +364,26 @@ export const GATE_RULES = defineRules({
 
   // A latency quantile over every span mixes the service's own answers with internal and client
   // spans (HotROD: a dozen fast internal calls per /dispatch) and hides a slow endpoint.
-  const durationBuckets = new Set<string>();
+  const durationBuckets = new Map<string, readonly string[]>();
   for (const collector of collectorsOf(model)) {
-    for (const exported of collector.exportedSpanmetrics()) durationBuckets.add(exported.series.durationBucket);
+    for (const exported of collector.exportedSpanmetrics()) durationBuckets.set(exported.series.durationBucket, exported.series.intrinsicLabels);
   }
+  const userSpans = (Object.values(HOTROD_ENDPOINTS) as ServedEndpoint[]).filter((e) => e.caller === 'user');
   for (const template of model.ofKind(...TEMPLATE_KINDS)) {
     for (const metric of prometheusMetrics(template)) {
       const query = readQuery(model, metric.query);
       if (query.error) continue;
       for (const sel of query.selectors.filter((x) => x.metric && durationBuckets.has(x.metric) && x.enclosing.includes('histogram_quantile'))) {
-        const names = new Set(sel.matchers.filter((m) => m.op === '=' || m.op === '=~').map((m) => m.label));
-        const kind = names.has('span_kind') || names.has('exported_span_kind');
-        const which = ['span_name', 'service_name', 'exported_span_name', 'exported_service_name'].some((l) => names.has(l));
+        const [serviceLabel, spanNameLabel, spanKindLabel] = durationBuckets.get(sel.metric!)!;
+        const names = new Set(sel.matchers.filter((m) => m.op === '=' || m.op === '=~').map((m) => m.label.replace(/^exported_/, '')));
+        const kind = names.has(spanKindLabel);
+        const which = names.has(spanNameLabel) || names.has(serviceLabel);
         if (kind && which) continue;
         report('gates/latency-over-all-spans', Severity.WARNING, model.refOf(template),
-          `gate '${metric.name}' takes a quantile of ${sel.metric} without ${[kind ? '' : 'span_kind', which ? '' : 'span_name or service_name'].filter((x) => x).join(' and ')}: `
+          `gate '${metric.name}' takes a quantile of ${sel.metric} without ${[kind ? '' : spanKindLabel, which ? '' : `${spanNameLabel} or ${serviceLabel}`].filter((x) => x).join(' and ')}: `
           + 'it mixes the canary\'s answers to its users with its internal and client spans, so a slow endpoint hides among fast internal calls',
-          'select the served requests users see, e.g. span_kind="SPAN_KIND_SERVER", service_name="frontend", span_name=~"/|/dispatch" for HotROD');
+          `select the served requests users see, e.g. ${spanKindLabel}="${SPAN_KIND_SERVER}", ${serviceLabel}="${userSpans[0].service}", `
+          + `${spanNameLabel}=~"${userSpans.map((e) => e.spanName).join('|')}" for HotROD`);
       }
     }
   }
@@ -342,7 +396,7 @@ export const GATE_RULES = defineRules({
     const hashArgs = use.args.filter((a) => a.valueFrom?.podTemplateHashValue === 'Latest').map((a) => a.name);
     // Without a hash argument, the canary is selected by what the Rollout passes literally (its canary Service, a label value).
     const canaryArgs = hashArgs.length > 0 ? hashArgs : use.args.filter((a) => a.value !== undefined).map((a) => a.name);
-    const selfTraffic = containersOf(use.rollout).some((c) => imageFacts(asStr(c.image) ?? '')?.selfTraffic === true);
+    const scrapes = scrapeSpansOf(model, use.rollout);
     for (const t of use.templates) {
       const template = findTemplate(model, use, t);
       if (!template) continue; // rollout/unknown-template
@@ -351,15 +405,14 @@ export const GATE_RULES = defineRules({
       if (metrics.length > 0) entry.prometheus = true;
       // A gate that does not parse is reported by gates/promql-syntax; what it would have measured is unknown.
       if (metrics.some((m) => readQuery(model, m.query).error)) entry.unreadable = true;
-      if (metrics.some((m) => failsIdleCanary(model, m, canaryArgs, selfTraffic))) entry.passes = true;
+      if (metrics.some((m) => failsIdleCanary(model, m, canaryArgs, scrapes))) entry.passes = true;
     }
   }
   for (const [rollout, { templates, passes, unreadable, prometheus }] of byRollout) {
     if (passes || unreadable || !prometheus || templates.length === 0) continue;
     const names = templates.map((t) => t.object.metadata?.name ?? '');
     const hotrod = containersOf(rollout).some((c) => imageFacts(asStr(c.image) ?? '') === HOTROD_IMAGE);
-    const example = hotrod ? TRAFFIC_GATE_EXAMPLE
-      : `sum(rate(YOUR_REQUESTS_TOTAL{${SCRAPE_NAMESPACE_LABEL}="{{args.${NAMESPACE_ARG}}}", ${podLabelToPrometheusLabel(ROLLOUTS_POD_TEMPLATE_HASH_LABEL)}="{{args.${CANARY_HASH_ARG}}}"}[2m])) with your app's request counter`;
+    const example = trafficGateExample(model, hotrod);
     report('gates/no-idle-canary-gate', E, model.refOf(templates[0]),
       `Rollout ${model.namespaceOf(rollout)}/${rollout.object.metadata?.name} runs ${list(names)} on its canary, but no gate fails a canary that serves no traffic `
       + "(none bounds from below the rate() of requests selected by the canary, nor stops on an empty result), so an idle canary is promoted",

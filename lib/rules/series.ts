@@ -1,6 +1,6 @@
 import { imageFacts } from '../image-facts';
 import { PROMETHEUS_EXPORTER_PATH } from '../collector-config';
-import { PodScrape } from '../metrics-backend';
+import { POD_MONITOR_TARGET_LABELS, PodScrape } from '../metrics-backend';
 import { BUCKET_LABEL, podLabelToPrometheusLabel, sanitizeLabelName, SCRAPE_ANNOTATIONS, SCRAPE_DEFAULT_PATH, TARGET_LABELS } from '../prometheus-naming';
 import { collectorsOf } from './collector-model';
 import { list } from './define';
@@ -53,7 +53,8 @@ function scrapesOf(model: ManifestModel, pod: PodTemplate): PodScrapeTarget[] {
     for (const endpoint of monitor.endpoints) {
       const port = pod.containers.flatMap((c) => c.ports).find((p) => p.name === endpoint.port)?.containerPort;
       if (port === undefined) continue;
-      const targetLabels = [...TARGET_LABELS, 'namespace', 'pod', 'container', 'endpoint', ...monitor.podTargetLabels.filter((l) => podLabels.includes(l)).map(podLabelToPrometheusLabel)];
+      // prometheus-operator's target labels (operator-managed setups name namespace and pod as these)
+      const targetLabels = [...TARGET_LABELS, 'namespace', 'pod', ...POD_MONITOR_TARGET_LABELS, ...monitor.podTargetLabels.filter((l) => podLabels.includes(l)).map(podLabelToPrometheusLabel)];
       out.push({ port, path: endpoint.path, targetLabels, honorLabels: endpoint.honorLabels });
     }
   }
