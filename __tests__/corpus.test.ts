@@ -27,11 +27,16 @@ const BUGS: Record<string, { rule: string; object: string; names: string; needsK
   'bug-idle-canary-generic': { rule: 'gates/no-idle-canary-gate', object: 'AnalysisTemplate/storefront/error-rate', names: 'YOUR_REQUESTS_TOTAL' },
   'bug-operator-collector-no-http': { rule: 'otlp/unknown-port', object: 'Deployment/shop/frontend', names: 'OpenTelemetryCollector otel' },
   'bug-kustomize-namespace-template': { rule: 'rollout/unknown-template', object: 'Rollout/guestbook-prod/web', names: "AnalysisTemplate 'error-rate'" },
+  'bug-podmonitor-without-hash-label': { rule: 'gates/unknown-label', object: 'AnalysisTemplate/hotrod/hotrod-analysis', names: "label 'rollouts_pod_template_hash' on 'hotrod_requests_total'" },
   'bug-kustomize-patch-breaks-selector': { rule: 'services/selector-no-match', object: 'Service/guestbook-prod/guestbook-ui', names: 'selector {app=guestbook}', needsKustomize: true },
 };
 
 /** Sets that need a flag. */
-const ARGS: Record<string, string[]> = { 'valid-namespace-flag': ['--namespace', 'storefront'] };
+const ARGS: Record<string, string[]> = {
+  'valid-namespace-flag': ['--namespace', 'storefront'],
+  'valid-kube-prometheus-podmonitors': ['--prometheus', 'kube-prometheus-stack'],
+  'bug-podmonitor-without-hash-label': ['--prometheus', 'kube-prometheus-stack'],
+};
 
 const kubectl = kubectlKustomize();
 const sets = readdirSync(CORPUS).sort();
