@@ -1,15 +1,15 @@
 import { App, Chart } from 'cdk8s';
 // Each module by name rather than the './lib' barrel: synth loads only what it uses.
-import { CanaryRollout } from './lib/canary-rollout';
-import { HotrodAppSet } from './lib/hotrod-app-set';
-import { PrometheusBackend } from './lib/metrics-backend';
-import { OtelCollectorDaemonSet } from './lib/otel-collector-daemon-set';
+import { CanaryRollout } from './lib/constructs/canary-rollout';
+import { HotrodAppSet } from './lib/constructs/hotrod-app-set';
+import { PrometheusBackend } from './lib/platform/metrics-backend';
+import { OtelCollectorDaemonSet } from './lib/constructs/otel-collector-daemon-set';
 import { errorsOf, runRules } from './lib/rules/engine';
 import { formatFinding, Severity } from './lib/rules/types';
 import { synthesizeSafely, SynthError } from './lib/safe-synth';
-import { SpanmetricsPipeline } from './lib/spanmetrics-pipeline';
-import { ThreeGateAnalysis } from './lib/three-gate-analysis';
-import { TrafficGenerator } from './lib/traffic-generator';
+import { SpanmetricsPipeline } from './lib/constructs/spanmetrics-pipeline';
+import { ThreeGateAnalysis } from './lib/constructs/three-gate-analysis';
+import { TrafficGenerator } from './lib/constructs/traffic-generator';
 
 /** Settings that differ per deployment rather than per release. */
 export interface StackOptions {

@@ -1,10 +1,10 @@
 import { App, Chart } from 'cdk8s';
-import { CanaryRollout } from '../lib/canary-rollout';
-import { HotrodAppSet } from '../lib/hotrod-app-set';
-import { OtelCollectorDaemonSet } from '../lib/otel-collector-daemon-set';
-import { SpanmetricsPipeline } from '../lib/spanmetrics-pipeline';
-import { ThreeGateAnalysis } from '../lib/three-gate-analysis';
-import { TrafficGenerator } from '../lib/traffic-generator';
+import { CanaryRollout } from '../lib/constructs/canary-rollout';
+import { HotrodAppSet } from '../lib/constructs/hotrod-app-set';
+import { OtelCollectorDaemonSet } from '../lib/constructs/otel-collector-daemon-set';
+import { SpanmetricsPipeline } from '../lib/constructs/spanmetrics-pipeline';
+import { ThreeGateAnalysis } from '../lib/constructs/three-gate-analysis';
+import { TrafficGenerator } from '../lib/constructs/traffic-generator';
 import { runSynth } from '../main';
 
 /**

@@ -15,7 +15,7 @@ import {
   targetFromStack,
   toReport,
 } from '../lib/rehearsal';
-import { PrometheusBackend, PROMETHEUS_PRESETS } from '../lib/metrics-backend';
+import { PrometheusBackend, PROMETHEUS_PRESETS } from '../lib/platform/metrics-backend';
 
 const USAGE = `usage: npm run rehearse -- [--manifests DIR] [--prometheus NAME] [--trials N] [--seed N] [--json FILE]
 

@@ -1,4 +1,4 @@
-import { PROMETHEUS_PRESETS } from '../lib/metrics-backend';
+import { PROMETHEUS_PRESETS } from '../lib/platform/metrics-backend';
 import { kubectlKustomize, loadFolder, ManifestReadError } from '../lib/manifests';
 import { errorsOf, formatFindingWithOrigin, runRules } from '../lib/rules/engine';
 import { FILE_KIND, Finding, Severity } from '../lib/rules/types';

@@ -1,4 +1,4 @@
-import { PrometheusBackend } from '../metrics-backend';
+import { PrometheusBackend } from '../platform/metrics-backend';
 
 /**
  * How much evidence a gate needs, and when a new canary's series can first hold it.

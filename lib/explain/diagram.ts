@@ -1,12 +1,12 @@
 import { Chart } from 'cdk8s';
-import { CanaryRollout } from '../canary-rollout';
-import { HOTROD_IMAGE, HOTROD_REQUESTS_METRIC } from '../image-facts';
-import { ListenerProtocol, OtlpExporter } from '../collector-config';
-import { HotrodAppSet } from '../hotrod-app-set';
-import { OtelCollectorDaemonSet } from '../otel-collector-daemon-set';
-import { SpanmetricsPipeline } from '../spanmetrics-pipeline';
-import { ThreeGateAnalysis } from '../three-gate-analysis';
-import { TrafficGenerator } from '../traffic-generator';
+import { CanaryRollout } from '../constructs/canary-rollout';
+import { HOTROD_IMAGE, HOTROD_REQUESTS_METRIC } from '../platform/image-facts';
+import { ListenerProtocol, OtlpExporter } from '../platform/collector-config';
+import { HotrodAppSet } from '../constructs/hotrod-app-set';
+import { OtelCollectorDaemonSet } from '../constructs/otel-collector-daemon-set';
+import { SpanmetricsPipeline } from '../constructs/spanmetrics-pipeline';
+import { ThreeGateAnalysis } from '../constructs/three-gate-analysis';
+import { TrafficGenerator } from '../constructs/traffic-generator';
 import { namespaceOf } from '../util';
 
 /** The constructs a wiring diagram is drawn from. */

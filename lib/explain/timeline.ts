@@ -1,8 +1,8 @@
 import { conditionShape, measurementPhase, MeasurementPhase, parseCondition } from '../analysis/condition';
 import { MetricRun, MetricSchedule } from '../analysis/schedule';
-import { CanaryRollout } from '../canary-rollout';
+import { CanaryRollout } from '../constructs/canary-rollout';
 import { DerivedTiming, SeriesPath } from '../analysis/evidence';
-import { Gate, GateKind, gateSchedule, ThreeGateAnalysis } from '../three-gate-analysis';
+import { Gate, GateKind, gateSchedule, ThreeGateAnalysis } from '../constructs/three-gate-analysis';
 
 /**
  * When a canary analysis decides, computed from the AnalysisTemplate's timings and limits with

@@ -1,6 +1,6 @@
 import { createHash } from 'crypto';
-import { HOTROD_ENDPOINTS, HOTROD_ROUTES_PER_DISPATCH, ServedEndpoint } from '../image-facts';
-import { SPAN_KIND_SERVER, SPANMETRICS_STATUS } from '../collector-config';
+import { HOTROD_ENDPOINTS, HOTROD_ROUTES_PER_DISPATCH, ServedEndpoint } from '../platform/image-facts';
+import { SPAN_KIND_SERVER, SPANMETRICS_STATUS } from '../platform/collector-config';
 import { Disruption, PodTraffic, Scenario } from './scenarios';
 import { PodField, RehearsalTarget } from './target';
 

@@ -6,7 +6,7 @@ import {
   SpanmetricsConnector,
   spanmetricsSeries,
   SpanmetricsSeries,
-} from '../collector-config';
+} from '../platform/collector-config';
 import { parse as parseYaml } from 'yaml';
 import { findCollectorConfigs, FoundCollectorConfig } from '../manifests';
 import { asArr, asObj, asStr, Container, isLoopback, ManifestModel, Obj, PodTemplate } from './model';

@@ -1,4 +1,4 @@
-import { SCRAPE_ANNOTATIONS, SCRAPE_DEFAULT_PATH } from '../prometheus-naming';
+import { SCRAPE_ANNOTATIONS, SCRAPE_DEFAULT_PATH } from '../platform/prometheus-naming';
 import { collectorsOf, CollectorListener, componentType, isLoopback } from './collector-model';
 import { defineRules, list } from './define';
 import { asObj, asStr, Container, resolvePort } from './model';

@@ -1,4 +1,4 @@
-import { Signal } from '../collector-config';
+import { Signal } from '../platform/collector-config';
 import { collectorsOf, COMPONENT_SECTIONS, COMPONENT_TYPE, componentType, CONNECTOR_SIGNALS, PIPELINE_SIGNALS } from './collector-model';
 import { defineRules, list } from './define';
 import { Severity } from './types';

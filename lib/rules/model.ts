@@ -1,6 +1,6 @@
-import { PrometheusBackend } from '../metrics-backend';
+import { PrometheusBackend } from '../platform/metrics-backend';
 import { posix } from 'path';
-import { ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../canary-rollout';
+import { ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../constructs/canary-rollout';
 import { LoadedManifest } from '../manifests';
 import { ObjectRef, refOf, RuleOptions } from './types';
 

@@ -1,5 +1,5 @@
-import { ListenerProtocol } from '../collector-config';
-import { imageFacts } from '../image-facts';
+import { ListenerProtocol } from '../platform/collector-config';
+import { imageFacts } from '../platform/image-facts';
 import { Collector, CollectorListener, collectorsOf, operatorServices } from './collector-model';
 import { defineRules, list } from './define';
 import { asArr, asObj, asStr, isLoopback, PodTemplate, resolvePort, ServiceInfo } from './model';

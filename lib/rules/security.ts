@@ -1,4 +1,4 @@
-import { imageFacts } from '../image-facts';
+import { imageFacts } from '../platform/image-facts';
 import { defineRules } from './define';
 import { asObj } from './model';
 import { Severity } from './types';

@@ -1,7 +1,7 @@
-import { imageFacts } from '../image-facts';
-import { PROMETHEUS_EXPORTER_PATH } from '../collector-config';
-import { POD_MONITOR_TARGET_LABELS, PodScrape } from '../metrics-backend';
-import { BUCKET_LABEL, podLabelToPrometheusLabel, sanitizeLabelName, SCRAPE_ANNOTATIONS, SCRAPE_DEFAULT_PATH, TARGET_LABELS } from '../prometheus-naming';
+import { imageFacts } from '../platform/image-facts';
+import { PROMETHEUS_EXPORTER_PATH } from '../platform/collector-config';
+import { POD_MONITOR_TARGET_LABELS, PodScrape } from '../platform/metrics-backend';
+import { BUCKET_LABEL, podLabelToPrometheusLabel, sanitizeLabelName, SCRAPE_ANNOTATIONS, SCRAPE_DEFAULT_PATH, TARGET_LABELS } from '../platform/prometheus-naming';
 import { collectorsOf } from './collector-model';
 import { list } from './define';
 import { scrapedPorts } from './collector-pod';

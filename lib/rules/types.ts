@@ -1,4 +1,4 @@
-import { PrometheusBackend } from '../metrics-backend';
+import { PrometheusBackend } from '../platform/metrics-backend';
 import { LoadedManifest } from '../manifests';
 
 /** How bad a finding is: errors stop synth and fail `validate`; warnings are printed. */

@@ -2,8 +2,8 @@ import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { CanaryRollout } from './canary-rollout';
-import { CURL_IMAGE, servesUrl } from './image-facts';
-import { Image, imageRef, validateName } from './util';
+import { CURL_IMAGE, servesUrl } from '../platform/image-facts';
+import { Image, imageRef, validateName } from '../util';
 
 /** Properties of a {@link TrafficGenerator}. */
 export interface TrafficGeneratorProps {

@@ -18,7 +18,7 @@ import {
   SpanmetricsConnector,
   SpanmetricsSeries,
   spanmetricsSeries,
-} from './collector-config';
+} from '../platform/collector-config';
 
 /** The flush interval this pipeline gives the spanmetrics connector unless told otherwise. */
 export const SPANMETRICS_FLUSH_INTERVAL = Duration.seconds(15);

@@ -1,7 +1,7 @@
 import { Chart, Names } from 'cdk8s';
 import { Construct } from 'constructs';
-import { ApplicationSet, ApplicationSetSpecSyncPolicyApplicationsSync } from '../imports/argocd-application-set-argoproj.io';
-import { validateName } from './util';
+import { ApplicationSet, ApplicationSetSpecSyncPolicyApplicationsSync } from '../../imports/argocd-application-set-argoproj.io';
+import { validateName } from '../util';
 
 /** Properties of a {@link HotrodAppSet}. */
 export interface HotrodAppSetProps {

@@ -1,19 +1,19 @@
 import { Duration } from 'cdk8s';
 import { Construct } from 'constructs';
-import { deriveTiming, DerivedTiming, formatDerivation, poissonMeanFor, requestsForErrorRatio, samplesForQuantile, SeriesPath } from './analysis/evidence';
-import { MetricSchedule } from './analysis/schedule';
+import { deriveTiming, DerivedTiming, formatDerivation, poissonMeanFor, requestsForErrorRatio, samplesForQuantile, SeriesPath } from '../analysis/evidence';
+import { MetricSchedule } from '../analysis/schedule';
 import {
   AnalysisTemplate,
   AnalysisTemplateSpecMetricsConsecutiveErrorLimit,
   AnalysisTemplateSpecMetricsCount,
   AnalysisTemplateSpecMetricsFailureLimit,
   AnalysisTemplateSpecMetricsInconclusiveLimit,
-} from '../imports/argo-analysis-template-argoproj.io';
+} from '../../imports/argo-analysis-template-argoproj.io';
 import { AnalysisArgument, CanaryRollout, IAnalysis } from './canary-rollout';
-import { PrometheusBackend } from './metrics-backend';
-import { SPAN_KIND_SERVER } from './collector-config';
+import { PrometheusBackend } from '../platform/metrics-backend';
+import { SPAN_KIND_SERVER } from '../platform/collector-config';
 import { PodIdentity, SpanmetricsPipeline } from './spanmetrics-pipeline';
-import { argoDuration, promDuration, validateInteger } from './util';
+import { argoDuration, promDuration, validateInteger } from '../util';
 
 /** When a gate measures and how many bad measurements it tolerates (Argo Rollouts metric fields). */
 export interface GateTiming {

@@ -1,6 +1,6 @@
 import { Duration } from 'cdk8s';
 import { OtelMetricType, prometheusMetricName, sanitizeLabelName } from './prometheus-naming';
-import { parseDurationSeconds } from './util';
+import { parseDurationSeconds } from '../util';
 
 /**
  * A typed model of an OpenTelemetry Collector (v0.142) configuration.

@@ -1,16 +1,16 @@
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { Rollout, RolloutSpecStrategyCanarySteps, RolloutSpecTemplateSpecContainersReadinessProbeTcpSocketPort } from '../imports/argo-rollout-argoproj.io';
-import { HOTROD_ENDPOINTS, HOTROD_EXPORT_DELAY_MS, HOTROD_IMAGE, HOTROD_REQUESTS_METRIC, ServedEndpoint } from './image-facts';
-import { PrometheusBackend } from './metrics-backend';
+import { Rollout, RolloutSpecStrategyCanarySteps, RolloutSpecTemplateSpecContainersReadinessProbeTcpSocketPort } from '../../imports/argo-rollout-argoproj.io';
+import { HOTROD_ENDPOINTS, HOTROD_EXPORT_DELAY_MS, HOTROD_IMAGE, HOTROD_REQUESTS_METRIC, ServedEndpoint } from '../platform/image-facts';
+import { PrometheusBackend } from '../platform/metrics-backend';
 import { OtelCollectorDaemonSet } from './otel-collector-daemon-set';
 import { PodIdentity } from './spanmetrics-pipeline';
-import { clusterDns, Image, imageRef, namespaceOf, validateInteger, validateName, validatePort } from './util';
+import { clusterDns, Image, imageRef, namespaceOf, validateInteger, validateName, validatePort } from '../util';
 
 /** The pod label Argo Rollouts puts on every pod of a ReplicaSet it manages. */
 export const ROLLOUTS_POD_TEMPLATE_HASH_LABEL = 'rollouts-pod-template-hash';
 
-export { HOTROD_REQUESTS_METRIC } from './image-facts';
+export { HOTROD_REQUESTS_METRIC } from '../platform/image-facts';
 
 /** An argument a step passes to an analysis, and where its value comes from. */
 export interface AnalysisArgument {

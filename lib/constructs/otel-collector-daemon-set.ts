@@ -2,11 +2,11 @@ import { createHash } from 'crypto';
 import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { Listener, ListenerProtocol } from './collector-config';
-import { COLLECTOR_IMAGE } from './image-facts';
-import { PrometheusBackend } from './metrics-backend';
+import { Listener, ListenerProtocol } from '../platform/collector-config';
+import { COLLECTOR_IMAGE } from '../platform/image-facts';
+import { PrometheusBackend } from '../platform/metrics-backend';
 import { SpanmetricsPipeline } from './spanmetrics-pipeline';
-import { clusterDns, goMemLimit, Image, imageRef, validateName } from './util';
+import { clusterDns, goMemLimit, Image, imageRef, validateName } from '../util';
 
 /** Properties of an {@link OtelCollectorDaemonSet}. */
 export interface OtelCollectorDaemonSetProps {
