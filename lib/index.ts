@@ -23,3 +23,6 @@ export * from './rehearsal';
 export * from './rules';
 export * from './analysis/promql';
 export * from './platform/image-facts';
+export * from './platform/argo';
+export * from './presets/hotrod';
+export * from './presets/images';

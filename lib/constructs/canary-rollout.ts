@@ -1,24 +1,14 @@
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { Rollout, RolloutSpecStrategyCanarySteps, RolloutSpecTemplateSpecContainersReadinessProbeTcpSocketPort } from '../../imports/argo-rollout-argoproj.io';
-import { HOTROD_ENDPOINTS, HOTROD_EXPORT_DELAY_MS, HOTROD_IMAGE, HOTROD_REQUESTS_METRIC, ServedEndpoint } from '../platform/image-facts';
+import { AnalysisArgument, podsAtWeight, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../platform/argo';
+import { ServedEndpoint } from '../platform/image-facts';
+import { HOTROD_ENDPOINTS, HOTROD_EXPORT_DELAY_MS, HOTROD_IMAGE, HOTROD_REQUESTS_METRIC } from '../presets/hotrod';
 import { PrometheusBackend } from '../platform/metrics-backend';
 import { OtelCollectorDaemonSet } from './otel-collector-daemon-set';
 import { PodIdentity } from './spanmetrics-pipeline';
 import { clusterDns, Image, imageRef, namespaceOf, validateInteger, validateName, validatePort } from '../util';
 
-/** The pod label Argo Rollouts puts on every pod of a ReplicaSet it manages. */
-export const ROLLOUTS_POD_TEMPLATE_HASH_LABEL = 'rollouts-pod-template-hash';
-
-export { HOTROD_REQUESTS_METRIC } from '../platform/image-facts';
-
-/** An argument a step passes to an analysis, and where its value comes from. */
-export interface AnalysisArgument {
-  /** the argument name the template declares */
-  readonly name: string;
-  /** where Argo Rollouts takes the value from */
-  readonly valueFrom: { readonly fieldRef?: { readonly fieldPath: string }; readonly podTemplateHashValue?: 'Stable' | 'Latest' };
-}
 
 /** An analysis a rollout step can run. */
 export interface IAnalysis {
@@ -327,17 +317,4 @@ export class CanaryRollout extends Construct {
   public podsAtWeight(weight: number): { readonly canary: number; readonly stable: number } {
     return podsAtWeight(this.replicas, weight);
   }
-}
-
-/**
- * The canary and stable pod counts of a rollout with `replicas` pods at a weight, as Argo Rollouts
- * sets them without a traffic router: the closest whole number of canary pods, at least one
- * canary and one stable pod for weights 1-99.
- */
-export function podsAtWeight(replicas: number, weight: number): { readonly canary: number; readonly stable: number } {
-  if (weight <= 0) return { canary: 0, stable: replicas };
-  if (weight >= 100) return { canary: replicas, stable: 0 };
-  const canary = Math.max(1, Math.round((replicas * weight) / 100));
-  const stable = Math.max(1, replicas - canary);
-  return { canary, stable };
 }

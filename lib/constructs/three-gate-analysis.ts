@@ -9,7 +9,8 @@ import {
   AnalysisTemplateSpecMetricsFailureLimit,
   AnalysisTemplateSpecMetricsInconclusiveLimit,
 } from '../../imports/argo-analysis-template-argoproj.io';
-import { AnalysisArgument, CanaryRollout, IAnalysis } from './canary-rollout';
+import { AnalysisArgument, CANARY_HASH_ARG, NAMESPACE_ARG } from '../platform/argo';
+import { CanaryRollout, IAnalysis } from './canary-rollout';
 import { PrometheusBackend } from '../platform/metrics-backend';
 import { SPAN_KIND_SERVER } from '../platform/collector-config';
 import { PodIdentity, SpanmetricsPipeline } from './spanmetrics-pipeline';
@@ -105,10 +106,6 @@ export const GATE_DEFAULTS = {
 /** The quantile the latency gate reads. */
 const LATENCY_QUANTILE = 0.95;
 
-/** The template argument that carries the canary's namespace. */
-export const NAMESPACE_ARG = 'namespace';
-/** The template argument that carries the canary's pod-template hash. */
-export const CANARY_HASH_ARG = 'canary-hash';
 
 /**
  * How sure the traffic generator must be that the canary serves the evidence in time: requests

@@ -1,6 +1,6 @@
 import { Chart } from 'cdk8s';
 import { CanaryRollout } from '../constructs/canary-rollout';
-import { HOTROD_IMAGE, HOTROD_REQUESTS_METRIC } from '../platform/image-facts';
+import { HOTROD_IMAGE, HOTROD_REQUESTS_METRIC } from '../presets/hotrod';
 import { ListenerProtocol, OtlpExporter } from '../platform/collector-config';
 import { HotrodAppSet } from '../constructs/hotrod-app-set';
 import { OtelCollectorDaemonSet } from '../constructs/otel-collector-daemon-set';

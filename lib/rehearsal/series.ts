@@ -1,5 +1,6 @@
 import { createHash } from 'crypto';
-import { HOTROD_ENDPOINTS, HOTROD_ROUTES_PER_DISPATCH, ServedEndpoint } from '../platform/image-facts';
+import { ServedEndpoint } from '../platform/image-facts';
+import { HOTROD_ENDPOINTS, HOTROD_ROUTES_PER_DISPATCH } from '../presets/hotrod';
 import { SPAN_KIND_SERVER, SPANMETRICS_STATUS } from '../platform/collector-config';
 import { Disruption, PodTraffic, Scenario } from './scenarios';
 import { PodField, RehearsalTarget } from './target';

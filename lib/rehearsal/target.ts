@@ -1,5 +1,6 @@
 import { ApiObject, Duration } from 'cdk8s';
-import { AnalysisArgument, CanaryRollout, HOTROD_REQUESTS_METRIC, podsAtWeight, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../constructs/canary-rollout';
+import { CanaryRollout } from '../constructs/canary-rollout';
+import { AnalysisArgument, podsAtWeight, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../platform/argo';
 import { BATCH_PROCESSOR_DEFAULT_TIMEOUT, durationInUnit, HistogramUnit, SPANMETRICS_DEFAULT_FLUSH_INTERVAL, SpanmetricsSeries, spanmetricsSeries } from '../platform/collector-config';
 import { conditionShape, parseCondition, ResultComparison } from '../analysis/condition';
 import { MetricSchedule, PlainMetricTiming, readMetricSchedule } from '../analysis/schedule';
@@ -7,7 +8,8 @@ import { findCollectorConfigs, LoadedManifest, loadManifests, Manifest, Manifest
 import { PodIdentity, SpanmetricsPipeline } from '../constructs/spanmetrics-pipeline';
 import { GateKind, ThreeGateAnalysis } from '../constructs/three-gate-analysis';
 import { OtelCollectorDaemonSet } from '../constructs/otel-collector-daemon-set';
-import { HOTROD_ENDPOINTS, HOTROD_EXPORT_DELAY_MS, HOTROD_IMAGE, servesUrl, ServedEndpoint } from '../platform/image-facts';
+import { servesUrl, ServedEndpoint } from '../platform/image-facts';
+import { HOTROD_ENDPOINTS, HOTROD_EXPORT_DELAY_MS, HOTROD_IMAGE, HOTROD_REQUESTS_METRIC } from '../presets/hotrod';
 import { PrometheusBackend } from '../platform/metrics-backend';
 import { LOOP_OVERHEAD_MS, TrafficGenerator } from '../constructs/traffic-generator';
 import { namespaceOf, parseDurationSeconds as parseSeconds } from '../util';

@@ -1,6 +1,6 @@
 import { PrometheusBackend } from '../platform/metrics-backend';
 import { posix } from 'path';
-import { ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../constructs/canary-rollout';
+import { ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../platform/argo';
 import { LoadedManifest } from '../manifests';
 import { ObjectRef, refOf, RuleOptions } from './types';
 

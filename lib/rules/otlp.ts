@@ -1,5 +1,5 @@
 import { ListenerProtocol } from '../platform/collector-config';
-import { imageFacts } from '../platform/image-facts';
+import { imageFacts } from '../presets/images';
 import { Collector, CollectorListener, collectorsOf, operatorServices } from './collector-model';
 import { defineRules, list } from './define';
 import { asArr, asObj, asStr, isLoopback, PodTemplate, resolvePort, ServiceInfo } from './model';

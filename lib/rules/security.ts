@@ -1,4 +1,4 @@
-import { imageFacts } from '../platform/image-facts';
+import { imageFacts } from '../presets/images';
 import { defineRules } from './define';
 import { asObj } from './model';
 import { Severity } from './types';

@@ -1,4 +1,4 @@
-import { imageFacts } from '../platform/image-facts';
+import { imageFacts } from '../presets/images';
 import { PROMETHEUS_EXPORTER_PATH } from '../platform/collector-config';
 import { POD_MONITOR_TARGET_LABELS, PodScrape } from '../platform/metrics-backend';
 import { BUCKET_LABEL, podLabelToPrometheusLabel, sanitizeLabelName, SCRAPE_ANNOTATIONS, SCRAPE_DEFAULT_PATH, TARGET_LABELS } from '../platform/prometheus-naming';

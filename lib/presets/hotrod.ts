@@ -1,0 +1,85 @@
+import { ImageFacts, ServedEndpoint } from '../platform/image-facts';
+
+/*
+ * Jaeger's HotROD example (jaegertracing/example-hotrod @ v1.76.0), the reference service: every
+ * fact below is read in its source at that tag. Presets and main.ts use this file; the generic
+ * constructs take these facts as props.
+ */
+
+/**
+ * The HotROD counter of served requests, from its `/metrics`: one increment per SERVER span of any
+ * of its services, labelled with the span name (jaeger examples/hotrod/pkg/tracing/rpcmetrics
+ * observer.go and metrics.go @ v1.76.0; the factory's namespace `hotrod` is set in cmd/root.go).
+ * Both `error` children of an endpoint are created at 0 when the endpoint is first seen
+ * (`metrics.Init` registers every field of the struct at once).
+ */
+export const HOTROD_REQUESTS_METRIC = {
+  name: 'hotrod_requests_total',
+  /** the label that carries the span name (the HTTP mux pattern), normalized to `[a-zA-Z0-9_/.]` */
+  endpointLabel: 'endpoint',
+  /** the label that says whether the request failed */
+  errorLabel: 'error',
+  /** the value of {@link errorLabel} on failed requests */
+  errorValue: 'true',
+} as const;
+
+/**
+ * The most `/dispatch` requests one HotROD process can serve per second: every one loads its
+ * customer under a process-wide mutex that is held for the simulated MySQL delay of 300 ms
+ * (services/config/config.go MySQLGetDelay, MySQLMutexDisabled false @ v1.76.0).
+ */
+export const HOTROD_DISPATCH_CAPACITY_PER_SECOND = 1000 / 300;
+
+/**
+ * HotROD's server spans (jaeger examples/hotrod @ v1.76.0). The frontend's HTTP handlers are
+ * wrapped in otelhttp with the mux pattern as span name (pkg/tracing/mux.go, services/frontend/
+ * server.go: `/`, `/dispatch`, `/config`, `/debug/vars`, `/metrics`), so Prometheus's own scrape of
+ * `/metrics` is a frontend server span too. One `/dispatch` calls customer `/customer` once, the
+ * driver's `FindNearest` once, and route `/route` once per driver found (10).
+ */
+export const HOTROD_ENDPOINTS = {
+  home: { spanName: '/', service: 'frontend', caller: 'user', urls: ['/'] },
+  dispatch: {
+    spanName: '/dispatch',
+    service: 'frontend',
+    caller: 'user',
+    // the customers HotROD's database knows (services/customer/database.go); others fail
+    urls: ['/dispatch?customer=123', '/dispatch?customer=567', '/dispatch?customer=392', '/dispatch?customer=731'],
+    capacityPerSecond: HOTROD_DISPATCH_CAPACITY_PER_SECOND,
+  },
+  metrics: { spanName: '/metrics', service: 'frontend', caller: 'prometheus' },
+  customer: { spanName: '/customer', service: 'customer', caller: 'internal' },
+  driver: { spanName: 'driver.DriverService/FindNearest', service: 'driver', caller: 'internal' },
+  route: { spanName: '/route', service: 'route', caller: 'internal' },
+} as const satisfies Record<string, ServedEndpoint>;
+
+/** The route calls of one `/dispatch`: one per driver the driver service finds (services/driver/redis.go FindDriverIDs: 10). */
+export const HOTROD_ROUTES_PER_DISPATCH = 10;
+
+/**
+ * How long a finished HotROD span can wait in the SDK before it is exported: HotROD sets the
+ * batch span processor's timeout to 1 s (examples/hotrod/pkg/tracing/init.go @ v1.76.0,
+ * `sdktrace.WithBatchTimeout(1000*time.Millisecond)`).
+ */
+export const HOTROD_EXPORT_DELAY_MS = 1000;
+
+/** HotROD (`all`): runs as root; serves its UI and `/metrics` on the frontend port. */
+export const HOTROD_IMAGE = {
+  repository: 'jaegertracing/example-hotrod',
+  user: { name: 'root', uid: 0, why: 'FROM scratch with no USER' },
+  // SPEC: HotROD exports traces over OTLP/HTTP (jaegertracing/jaeger examples/hotrod/pkg/tracing, otlptracehttp).
+  otlpProtocol: 'http/protobuf',
+  // /metrics is wrapped in otelhttp (examples/hotrod/services/frontend/server.go @ v1.76.0): one server span per scrape
+  scrapeSpanName: HOTROD_ENDPOINTS.metrics.spanName,
+  endpoints: Object.values(HOTROD_ENDPOINTS),
+  ports: { frontend: 8080, customer: 8081, route: 8083 },
+  metrics: {
+    port: 8080,
+    path: '/metrics',
+    series: [{
+      name: HOTROD_REQUESTS_METRIC.name,
+      labels: [HOTROD_REQUESTS_METRIC.endpointLabel, HOTROD_REQUESTS_METRIC.errorLabel],
+      spanNameLabel: HOTROD_REQUESTS_METRIC.endpointLabel,
+    }],
+  },
+} as const satisfies ImageFacts;
