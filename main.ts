@@ -2,6 +2,7 @@ import { App, Chart } from 'cdk8s';
 // Each module by name rather than the './lib' barrel: synth loads only what it uses.
 import { CanaryRollout } from './lib/constructs/canary-rollout';
 import { HotrodAppSet } from './lib/constructs/hotrod-app-set';
+import { hotrodWorkload } from './lib/presets/hotrod';
 import { PrometheusBackend } from './lib/platform/metrics-backend';
 import { OtelCollectorDaemonSet } from './lib/constructs/otel-collector-daemon-set';
 import { errorsOf, runRules } from './lib/rules/engine';
@@ -38,9 +39,8 @@ export function defineApp(app: App, options: StackOptions = {}) {
   const prometheus = options.prometheus ?? PrometheusBackend.communityChart();
   const collector = new OtelCollectorDaemonSet(otel, 'Collector', { pipeline, prometheus });
 
-  const rollout = new CanaryRollout(hotrod, 'HotROD', { collector, imageTag: '1.76.0' });
+  const rollout = new CanaryRollout(hotrod, 'HotROD', { collector, name: 'hotrod', workload: hotrodWorkload({ tag: '1.76.0' }) });
   const gates = rollout.useAnalysis(new ThreeGateAnalysis(hotrod, 'Gates', {
-    pipeline,
     rollout,
     minRequestsPerSecond: 0.05,
     maxErrorRatio: 0.05,

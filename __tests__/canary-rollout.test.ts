@@ -1,5 +1,6 @@
 import { Chart, Duration, Testing } from 'cdk8s';
 import { CanaryRollout, CanaryStep, OtelCollectorDaemonSet, SpanmetricsPipeline } from '../lib';
+import { hotrodWorkload } from '../lib/presets/hotrod';
 import { find, synth, wiredStack } from './helpers';
 
 describe('CanaryRollout', () => {
@@ -21,15 +22,16 @@ describe('CanaryRollout', () => {
       POD_NAME: 'metadata.name',
       POD_NAMESPACE: 'metadata.namespace',
       POD_HASH: "metadata.labels['rollouts-pod-template-hash']",
-      OTEL_RESOURCE_ATTRIBUTES: 'hotrod.pod.name=$(POD_NAME),hotrod.namespace=$(POD_NAMESPACE),hotrod.pod.hash=$(POD_HASH)',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_RESOURCE_ATTRIBUTES: 'k8s.pod.name=$(POD_NAME),k8s.namespace.name=$(POD_NAMESPACE),k8s.pod.label.rollouts-pod-template-hash=$(POD_HASH)',
     });
     // $(VAR) only expands variables defined earlier in the list.
     const names = container.env.map((e: any) => e.name);
     expect(names.indexOf('OTEL_RESOURCE_ATTRIBUTES')).toBeGreaterThan(names.indexOf('POD_HASH'));
-    expect(container.resources).toEqual({ limits: { cpu: '100m', memory: '100M' }, requests: { cpu: '100m', memory: '100M' } });
+    expect(container.resources).toEqual({ limits: { cpu: '100m', memory: '100Mi' }, requests: { cpu: '100m', memory: '100Mi' } });
     expect(container.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001 });
     // Probes must not send HTTP requests HotROD would count as traffic to the canary.
-    expect(container.readinessProbe).toEqual({ tcpSocket: { port: 8080 } });
+    expect(container.readinessProbe).toEqual({ failureThreshold: 3, tcpSocket: { port: 8080 } });
     expect(container.livenessProbe).toBeUndefined();
     expect(rollout.spec.template.metadata.annotations).toEqual({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '8080', 'prometheus.io/path': '/metrics' });
     expect(rollout.spec.strategy.canary.steps).toEqual([
@@ -71,7 +73,7 @@ describe('CanaryRollout', () => {
   });
 
   test('the image tag is one prop', () => {
-    const { hotrod } = wiredStack({ rollout: { imageTag: '1.77.0' } });
+    const { hotrod } = wiredStack({ rollout: { workload: hotrodWorkload({ tag: '1.77.0' }) } });
     expect(find(synth(hotrod), 'Rollout').spec.template.spec.containers[0].image).toBe('jaegertracing/example-hotrod:1.77.0');
   });
 
@@ -88,7 +90,7 @@ describe('CanaryRollout', () => {
       const app = Testing.app();
       const otel = new Chart(app, 'otel', { namespace: 'otel' });
       const collector = new OtelCollectorDaemonSet(otel, 'C', { pipeline: new SpanmetricsPipeline(otel, 'P') });
-      return new CanaryRollout(new Chart(app, 'hotrod', { namespace: 'hotrod' }), 'R', { collector, ...props });
+      return new CanaryRollout(new Chart(app, 'hotrod', { namespace: 'hotrod' }), 'R', { collector, name: 'hotrod', workload: hotrodWorkload({ tag: '1.76.0' }), ...props });
     }
     test('zero replicas', () => {
       expect(() => make({ replicas: 0 })).toThrow('CanaryRollout: replicas must be an integer >= 1, got 0');
@@ -96,12 +98,10 @@ describe('CanaryRollout', () => {
     test('a weight above 100', () => {
       expect(() => CanaryStep.setWeight(150)).toThrow('CanaryStep.setWeight: percent must be an integer between 0 and 100, got 150');
     });
-    test('a memory that is not a quantity', () => {
-      expect(() => make({ memory: '100 MB' })).toThrow("CanaryRollout: memory '100 MB' is not a Kubernetes quantity");
-    });
-    test('an image tag with a colon or a space names the construct', () => {
-      expect(() => make({ imageTag: 'v1:2' })).toThrow("CanaryRollout: image tag 'v1:2' is not a valid tag");
-      expect(() => make({ imageTag: '1.76 .0' })).toThrow("CanaryRollout: image tag '1.76 .0' is not a valid tag; use letters, digits, '_', '.' and '-' (at most 128), e.g. '1.76.0'");
+    test('an image tag with a colon or a space names the construct and prop', () => {
+      expect(() => make({ workload: hotrodWorkload({ tag: 'v1:2' }) })).toThrow("CanaryRollout: workload.image: image tag 'v1:2' is not a valid tag");
+      expect(() => make({ workload: hotrodWorkload({ tag: '1.76 .0' }) })).toThrow("CanaryRollout: workload.image: image tag '1.76 .0' is not a valid tag; use letters, digits, '_', '.' and '-' (at most 128), e.g. '1.76.0'");
+      expect(() => make({ workload: { ...hotrodWorkload({ tag: '1' }), image: 'ghcr.io/acme/checkout' } })).toThrow("CanaryRollout: workload.image 'ghcr.io/acme/checkout' has no tag");
     });
     test('an attached analysis that no step runs: the canary would be promoted ungated', () => {
       const { hotrod } = wiredStack({ rollout: { steps: [CanaryStep.setWeight(50), CanaryStep.setWeight(100)] } });

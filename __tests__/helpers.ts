@@ -1,6 +1,6 @@
 import { App, Chart, Testing } from 'cdk8s';
 import { defineApp, StackOptions } from '../main';
-import { CanaryRollout, CanaryRolloutProps, HotrodAppSet, OtelCollectorDaemonSet, PrometheusBackend, SpanmetricsPipeline, SpanmetricsPipelineProps, ThreeGateAnalysis, ThreeGateAnalysisProps, TrafficGenerator } from '../lib';
+import { CanaryRollout, CanaryRolloutProps, hotrodWorkload, HotrodAppSet, OtelCollectorDaemonSet, PrometheusBackend, SpanmetricsPipeline, SpanmetricsPipelineProps, ThreeGateAnalysis, ThreeGateAnalysisProps, TrafficGenerator } from '../lib';
 
 /** A plain synthesized object. */
 export type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; [k: string]: any }; [k: string]: any };
@@ -43,8 +43,8 @@ export function wiredStack(opts: {
   const hotrod = new Chart(app, 'hotrod', { namespace: 'hotrod' });
   const pipeline = new SpanmetricsPipeline(otel, 'Pipeline', opts.pipeline);
   const collector = new OtelCollectorDaemonSet(otel, 'Collector', { pipeline, prometheus: opts.prometheus });
-  const rollout = new CanaryRollout(hotrod, 'HotROD', { collector, ...opts.rollout });
-  const gates = rollout.useAnalysis(new ThreeGateAnalysis(hotrod, 'Gates', { pipeline, rollout, ...opts.gates }));
+  const rollout = new CanaryRollout(hotrod, 'HotROD', { collector, name: 'hotrod', workload: hotrodWorkload({ tag: '1.76.0' }), ...opts.rollout });
+  const gates = rollout.useAnalysis(new ThreeGateAnalysis(hotrod, 'Gates', { rollout, ...opts.gates }));
   return { app, otel, hotrod, pipeline, collector, rollout, gates };
 }
 

@@ -52,7 +52,7 @@ function stackFor(prometheus: PrometheusBackend) {
  */
 function seedGates(target: RehearsalTarget): RehearsalGate[] {
   const pods = 'namespace="{{args.namespace}}", rollouts_pod_template_hash="{{args.canary-hash}}"';
-  const spans = 'hotrod_namespace="{{args.namespace}}", hotrod_pod_hash="{{args.canary-hash}}"';
+  const spans = 'k8s_namespace_name="{{args.namespace}}", k8s_pod_label_rollouts_pod_template_hash="{{args.canary-hash}}"';
   const gate = (name: string, kind: GateKind, query: string, op: '>=' | '<', value: number, t: number[]): RehearsalGate => ({
     name, kind, query, successCondition: `len(result) > 0 && result[0] ${op} ${value}`, threshold: { index: 0, op, value },
     initialDelaySeconds: t[0], intervalSeconds: t[1], count: t[2], failureLimit: t[3], inconclusiveLimit: t[4], consecutiveErrorLimit: t[5],
@@ -158,7 +158,7 @@ describeWithEngine('rehearsal on a real Prometheus engine', () => {
   });
 
   test('a gate without the canary-hash selector judges the stable pods too', async () => {
-    const loose = chart.gates.map((g) => ({ ...g, query: g.query.replace(/, (rollouts_pod_template_hash|hotrod_pod_hash)="\{\{args\.canary-hash\}\}"/g, '') }));
+    const loose = chart.gates.map((g) => ({ ...g, query: g.query.replace(/, (rollouts_pod_template_hash|k8s_pod_label_rollouts_pod_template_hash)="\{\{args\.canary-hash\}\}"/g, '') }));
     expect(loose.every((g) => !g.query.includes('canary-hash'))).toBe(true);
     const scenario = await rerun(loose);
     // the idle canary is promoted on the stable pods' requests (and, here, the other trials' canaries: they share the namespace)

@@ -101,7 +101,7 @@ const PLANTS: Plant[] = [
 
   // Gates.
   ['histogram unit changed to seconds', 'gates/unknown-metric', (ms) => editConfig(ms, (c) => { c.connectors.spanmetrics.histogram.unit = 's'; })],
-  ['pod hash dimension removed', 'gates/unknown-label', (ms) => editConfig(ms, (c) => { c.connectors.spanmetrics.dimensions = c.connectors.spanmetrics.dimensions.filter((d: Any) => d.name !== 'hotrod.pod.hash'); })],
+  ['pod hash dimension removed', 'gates/unknown-label', (ms) => editConfig(ms, (c) => { c.connectors.spanmetrics.dimensions = c.connectors.spanmetrics.dimensions.filter((d: Any) => d.name !== 'k8s.pod.label.rollouts-pod-template-hash'); })],
   ['HotROD no longer scraped', 'gates/unknown-metric', (ms) => { delete hotrod(ms).metadata.annotations['prometheus.io/scrape']; }],
   ['HotROD scraped on the customer port', 'gates/unknown-metric', (ms) => { hotrod(ms).metadata.annotations['prometheus.io/port'] = '8081'; }],
   ['a label HotROD does not emit', 'gates/unknown-label', (ms) => { gate(ms, 'error-rate').provider.prometheus.query = gate(ms, 'error-rate').provider.prometheus.query.replace('error="true"', 'status="error"'); }],
@@ -231,7 +231,7 @@ const SOUND: [description: string, change: (ms: LoadedManifest[]) => void][] = [
   })],
   ['resource attributes turned into labels, and a gate on one of them', (ms) => {
     editConfig(ms, (c) => { c.exporters.prometheus.resource_to_telemetry_conversion = { enabled: true }; });
-    gate(ms, 'latency').provider.prometheus.query = gate(ms, 'latency').provider.prometheus.query.replace('hotrod_namespace=', 'k8s_namespace_name=');
+    gate(ms, 'latency').provider.prometheus.query = gate(ms, 'latency').provider.prometheus.query.replace('k8s_namespace_name=', 'service_namespace=');
   }],
   ['an OTLP endpoint outside the manifests', (ms) => { env(hotrod(ms).spec.containers[0], 'OTEL_EXPORTER_OTLP_ENDPOINT').value = 'https://otlp.example.com'; }],
   ['the short Service name with the gRPC protocol', (ms) => {

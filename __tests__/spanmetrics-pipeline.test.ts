@@ -14,7 +14,7 @@ describe('SpanmetricsPipeline', () => {
     // THEN
     expect(config).toMatchSnapshot();
     expect(config.receivers.otlp.protocols).toEqual({ grpc: { endpoint: '0.0.0.0:4317' }, http: { endpoint: '0.0.0.0:4318' } });
-    expect(config.connectors.spanmetrics.dimensions.map((d: any) => d.name)).toEqual(['hotrod.namespace', 'hotrod.pod.name', 'hotrod.pod.hash']);
+    expect(config.connectors.spanmetrics.dimensions.map((d: any) => d.name)).toEqual(['k8s.namespace.name', 'k8s.pod.name', 'k8s.pod.label.rollouts-pod-template-hash']);
     expect(config.exporters.otlp).toEqual({ endpoint: 'jaeger-collector.jaeger.svc.cluster.local:4317', tls: { insecure: true } });
     expect(config.exporters.prometheus).toEqual({ endpoint: '0.0.0.0:8889' });
     expect(config.exporters.debug).toBeUndefined();
@@ -30,8 +30,8 @@ describe('SpanmetricsPipeline', () => {
     expect(p.series.calls).toBe('traces_span_metrics_calls_total');
     expect(p.series.durationBucket).toBe('traces_span_metrics_duration_milliseconds_bucket');
     expect(p.series.durationCount).toBe('traces_span_metrics_duration_milliseconds_count');
-    expect(p.dimensionLabel(PodIdentity.POD_TEMPLATE_HASH)).toBe('hotrod_pod_hash');
-    expect(p.dimensionLabel(PodIdentity.NAMESPACE)).toBe('hotrod_namespace');
+    expect(p.dimensionLabel(PodIdentity.POD_TEMPLATE_HASH)).toBe('k8s_pod_label_rollouts_pod_template_hash');
+    expect(p.dimensionLabel(PodIdentity.NAMESPACE)).toBe('k8s_namespace_name');
     expect(p.series.intrinsicLabels).toEqual(['service_name', 'span_name', 'span_kind', 'status_code']);
     expect(p.inHistogramUnit(Duration.seconds(1))).toBe(1000);
   });
@@ -48,7 +48,7 @@ describe('SpanmetricsPipeline', () => {
     const p = pipeline({ podIdentity: { podTemplateHash: 'k8s.pod.template-hash' }, extraDimensions: ['deployment.environment'] });
     expect(p.dimensionLabel(PodIdentity.POD_TEMPLATE_HASH)).toBe('k8s_pod_template_hash');
     expect(parse(p.toYaml()).connectors.spanmetrics.dimensions.map((d: any) => d.name))
-      .toEqual(['hotrod.namespace', 'hotrod.pod.name', 'k8s.pod.template-hash', 'deployment.environment']);
+      .toEqual(['k8s.namespace.name', 'k8s.pod.name', 'k8s.pod.template-hash', 'deployment.environment']);
   });
 
   test('debug verbosity adds the debug exporter to both pipelines', () => {
@@ -72,10 +72,10 @@ describe('SpanmetricsPipeline', () => {
       expect(() => pipeline({ otlpHttpPort: 70000 })).toThrow('receiver otlp: http.port must be an integer port between 1 and 65535, got 70000');
     });
     test('a dimension listed twice', () => {
-      expect(() => pipeline({ extraDimensions: ['hotrod.pod.hash'] })).toThrow("dimension 'hotrod.pod.hash' is listed twice");
+      expect(() => pipeline({ extraDimensions: ['k8s.pod.name'] })).toThrow("dimension 'k8s.pod.name' is listed twice");
     });
     test('two dimensions that become one label', () => {
-      expect(() => pipeline({ extraDimensions: ['hotrod_pod.hash'] })).toThrow("two dimensions become the Prometheus label 'hotrod_pod_hash'");
+      expect(() => pipeline({ extraDimensions: ['k8s_pod.name'] })).toThrow("two dimensions become the Prometheus label 'k8s_pod_name'");
     });
     test('a zero flush interval', () => {
       expect(() => pipeline({ metricsFlushInterval: Duration.seconds(0) })).toThrow('metricsFlushInterval must be a positive whole number of milliseconds, got 0ms');

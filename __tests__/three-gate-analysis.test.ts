@@ -41,7 +41,7 @@ describe('ThreeGateAnalysis', () => {
     expect(gateQuery(t, 'error-rate-lt-5-percent').trim()).toMatch(/>= 60$/);
     expect(gateQuery(t, 'latency-p95-lt-1s')).toContain(
       'histogram_quantile(0.95, sum by (le) (increase(traces_span_metrics_duration_milliseconds_bucket{service_name="frontend", span_kind="SPAN_KIND_SERVER", '
-      + 'span_name=~"/|/dispatch", hotrod_namespace="{{args.namespace}}", hotrod_pod_hash="{{args.canary-hash}}"}[190s])))');
+      + 'span_name=~"/|/dispatch", k8s_namespace_name="{{args.namespace}}", k8s_pod_label_rollouts_pod_template_hash="{{args.canary-hash}}"}[190s])))');
     expect(gateQuery(t, 'latency-p95-lt-1s')).toContain('sum(increase(traces_span_metrics_duration_milliseconds_count{');
   });
 
@@ -105,7 +105,7 @@ describe('ThreeGateAnalysis', () => {
     test('the pod hash dimension', () => {
       const q = gateQuery(template({ pipeline: { podIdentity: { podTemplateHash: 'k8s.replicaset.hash' } } }), 'latency-p95-lt-1s');
       expect(q).toContain('k8s_replicaset_hash="{{args.canary-hash}}"');
-      expect(q).not.toContain('hotrod_pod_hash');
+      expect(q).not.toContain('k8s_pod_label_rollouts_pod_template_hash');
     });
     test('the namespace dimension', () => {
       expect(gateQuery(template({ pipeline: { podIdentity: { namespace: 'service.namespace' } } }), 'latency-p95-lt-1s'))

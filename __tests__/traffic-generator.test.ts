@@ -59,7 +59,7 @@ describe('TrafficGenerator', () => {
 
   test('without an attached analysis the rate cannot be derived', () => {
     const wired = wiredStack();
-    const other = new (require('../lib').CanaryRollout)(wired.hotrod, 'Other', { collector: wired.collector, name: 'other' });
+    const other = new (require('../lib').CanaryRollout)(wired.hotrod, 'Other', { collector: wired.collector, name: 'other', workload: wired.rollout === undefined ? undefined : require('../lib').hotrodWorkload({ tag: '1.76.0' }) });
     const chart = new Chart(wired.app, 'tg2', { namespace: 'tg2' });
     expect(() => new TrafficGenerator(chart, 'G', { target: other })).toThrow(
       "TrafficGenerator: rollout 'other' runs no analysis that states the request rate it needs, so the request rate cannot be derived; attach the analysis first (rollout.useAnalysis(gates)) or give requestInterval");

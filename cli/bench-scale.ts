@@ -5,6 +5,7 @@ import { OtelCollectorDaemonSet } from '../lib/constructs/otel-collector-daemon-
 import { SpanmetricsPipeline } from '../lib/constructs/spanmetrics-pipeline';
 import { ThreeGateAnalysis } from '../lib/constructs/three-gate-analysis';
 import { TrafficGenerator } from '../lib/constructs/traffic-generator';
+import { hotrodWorkload } from '../lib/presets/hotrod';
 import { runSynth } from '../main';
 
 /**
@@ -19,8 +20,8 @@ export function defineCopies(app: App, services: number): void {
     const [otel, hotrod, traffic] = [chart('otel'), chart('hotrod'), chart('traffic-generator')];
     const pipeline = new SpanmetricsPipeline(otel, 'Pipeline');
     const collector = new OtelCollectorDaemonSet(otel, 'Collector', { pipeline });
-    const rollout = new CanaryRollout(hotrod, 'HotROD', { collector, imageTag: '1.76.0' });
-    rollout.useAnalysis(new ThreeGateAnalysis(hotrod, 'Gates', { pipeline, rollout }));
+    const rollout = new CanaryRollout(hotrod, 'HotROD', { collector, name: 'hotrod', workload: hotrodWorkload({ tag: '1.76.0' }) });
+    rollout.useAnalysis(new ThreeGateAnalysis(hotrod, 'Gates', { rollout }));
     new TrafficGenerator(traffic, 'Generator', { target: rollout });
     apps.push(otel, hotrod, traffic);
   }

@@ -1,13 +1,26 @@
+import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { Rollout, RolloutSpecStrategyCanarySteps, RolloutSpecTemplateSpecContainersReadinessProbeTcpSocketPort } from '../../imports/argo-rollout-argoproj.io';
-import { AnalysisArgument, podsAtWeight, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../platform/argo';
+import { Rollout, RolloutSpecStrategyCanarySteps, RolloutSpecTemplateSpecContainers } from '../../imports/argo-rollout-argoproj.io';
+import { SeriesPath } from '../analysis/evidence';
+import { AnalysisArgument, arg, CANARY_HASH_ARG, NAMESPACE_ARG, podsAtWeight, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../platform/argo';
+import { SPAN_KIND_SERVER, SPANMETRICS_STATUS } from '../platform/collector-config';
 import { ServedEndpoint } from '../platform/image-facts';
-import { HOTROD_ENDPOINTS, HOTROD_EXPORT_DELAY_MS, HOTROD_IMAGE, HOTROD_REQUESTS_METRIC } from '../presets/hotrod';
 import { PrometheusBackend } from '../platform/metrics-backend';
+import { SCRAPE_DEFAULT_PATH } from '../platform/prometheus-naming';
 import { OtelCollectorDaemonSet } from './otel-collector-daemon-set';
-import { PodIdentity } from './spanmetrics-pipeline';
+import { PodIdentity, SpanmetricsPipeline } from './spanmetrics-pipeline';
+import { parseImage, renderContainer, RequestSource, WorkloadProps, WorkloadTelemetry } from './workload';
 import { clusterDns, Image, imageRef, namespaceOf, validateInteger, validateName, validatePort } from '../util';
+
+/** The OTLP protocol the rollout configures: the collector's OTLP/HTTP endpoint takes it. */
+const OTLP_HTTP_PROTOCOL = 'http/protobuf';
+
+/** The pod-level security context: the container's user, group and non-root requirement, for every container of the pod. */
+function podSecurityContext(container: kplus.k8s.Container): Record<string, unknown> {
+  const sc = container.securityContext ?? {};
+  return Object.fromEntries(Object.entries({ runAsNonRoot: sc.runAsNonRoot, runAsUser: sc.runAsUser, runAsGroup: sc.runAsGroup }).filter(([, v]) => v !== undefined));
+}
 
 
 /** An analysis a rollout step can run. */
@@ -20,7 +33,7 @@ export interface IAnalysis {
   readonly requiredCanaryRequestsPerSecond?: number;
 }
 
-/** Where a service's requests are counted: its own counter, scraped from its pods, as Prometheus names it. */
+/** A request counter as it reaches Prometheus: its labels after the scrape. */
 export interface RequestsMetric {
   /** the counter */
   readonly name: string;
@@ -31,6 +44,21 @@ export interface RequestsMetric {
   readonly errorValue: string;
   /** the label that carries the pod's `rollouts-pod-template-hash` */
   readonly hashLabel: string;
+}
+
+/** PromQL label matchers: a list is a regex alternative of exact values. */
+export type Matchers = Readonly<Record<string, string | readonly string[]>>;
+
+/** The series that count the canary's user requests, as the gates select them. */
+export interface CanaryRequests {
+  /** how the series reach Prometheus (which fixes when they can first hold evidence) */
+  readonly path: SeriesPath;
+  /** the counter, e.g. `hotrod_requests_total` or spanmetrics' calls */
+  readonly metric: string;
+  /** the matchers of the canary's user requests, with `{{args.*}}` placeholders */
+  readonly matchers: Matchers;
+  /** the further matchers of the failed ones */
+  readonly failed: Readonly<Record<string, string>>;
 }
 
 /** A step of the canary strategy. */
@@ -83,37 +111,39 @@ export class CanaryStep {
 
 /** Properties of a {@link CanaryRollout}. */
 export interface CanaryRolloutProps {
-  /** the collector HotROD sends its traces to (over OTLP/HTTP) */
+  /** the collector the service sends its traces to (over OTLP/HTTP) */
   readonly collector: OtelCollectorDaemonSet;
-  /** the HotROD image tag: the value to change for a release @default '1.76.0' */
-  readonly imageTag?: string;
-  /** the HotROD image repository @default 'jaegertracing/example-hotrod' */
-  readonly imageRepository?: string;
-  /** the name of the Rollout and the Service @default 'hotrod' */
+  /** the service: its image, ports, probes, resources, and where its requests are counted */
+  readonly workload: WorkloadProps;
+  /** the name of the Rollout and the Service @default - the last path component of the image repository */
   readonly name?: string;
   /** the number of pods @default 2 */
   readonly replicas?: number;
   /** old ReplicaSets kept for rollback @default 3 */
   readonly revisionHistoryLimit?: number;
-  /** the port of the Service in front of HotROD @default - HotROD's frontend port, 8080 */
+  /** the port of the Service in front of the pods @default - the serving container port */
   readonly servicePort?: number;
   /** the canary steps @default - setWeight 50, analysis, setWeight 100 */
   readonly steps?: CanaryStep[];
-  /** CPU request and limit (a Kubernetes quantity) @default '100m' */
-  readonly cpu?: string;
-  /** memory request and limit (a Kubernetes quantity) @default '100M' */
-  readonly memory?: string;
-  /** the numeric uid to run as: the image is `FROM scratch` with no USER, i.e. root @default 10001 */
-  readonly runAsUser?: number;
 }
 
-const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$/;
+const C = 'CanaryRollout';
+
+/** The default resources of a workload: requests equal to limits (Guaranteed QoS). */
+const DEFAULT_RESOURCES: kplus.ContainerResources = {
+  cpu: { request: kplus.Cpu.millis(100), limit: kplus.Cpu.millis(100) },
+  memory: { request: Size.mebibytes(128), limit: Size.mebibytes(128) },
+};
+
+/** The OpenTelemetry SDK's default batch span processor delay (see {@link WorkloadTelemetry.exportDelay}). */
+export const OTEL_SDK_DEFAULT_EXPORT_DELAY = Duration.seconds(5);
 
 /**
- * HotROD as an Argo Rollouts canary, with the Service in front of it.
+ * A service as an Argo Rollouts canary, with the Service in front of it.
  *
- * The OTLP endpoint comes from the collector's Service and OTLP/HTTP port, and the
- * `OTEL_RESOURCE_ATTRIBUTES` keys from the pipeline's pod identity dimensions.
+ * The container comes from the workload (rendered by cdk8s-plus); the rollout adds what the
+ * pipeline needs: the OTLP endpoint from the collector's Service, and `OTEL_RESOURCE_ATTRIBUTES`
+ * with the pipeline's pod identity keys, so the canary's spans can be told from the stable's.
  */
 export class CanaryRollout extends Construct {
   /** the Rollout */
@@ -126,76 +156,128 @@ export class CanaryRollout extends Construct {
   public readonly replicas: number;
   /** the canary steps */
   public readonly steps: readonly CanaryStep[];
-  /** the Service port (it targets HotROD's frontend port) */
+  /** the Service port */
   public readonly servicePort: number;
-  /** the OTLP endpoint HotROD exports to */
+  /** the container port the Service sends user requests to */
+  public readonly servingPort: { readonly name: string; readonly number: number };
+  /** the OTLP endpoint the service exports to */
   public readonly otlpEndpoint: string;
   /** the pod labels the Service selects */
   public readonly podLabels: Readonly<Record<string, string>>;
   /** the Prometheus that scrapes the pods and that the gates query (the collector's) */
   public readonly prometheus: PrometheusBackend;
-  /** HotROD's request counter, as it reaches Prometheus */
-  public readonly requestsMetric: RequestsMetric;
+  /** the pipeline the service's spans go through */
+  public readonly pipeline: SpanmetricsPipeline;
+  /** the service's request counter as it reaches Prometheus, when its requests are counted by a counter */
+  public readonly requestsMetric?: RequestsMetric;
+  /** the series the gates count the canary's user requests in */
+  public readonly requests: CanaryRequests;
+  /** the matchers of the canary's user request spans in the spanmetrics series (the latency gates read them) */
+  public readonly canarySpans: Matchers;
+  /** every endpoint the service serves, with its service name */
+  public readonly endpoints: readonly ServedEndpoint[];
   /** the endpoints users call: what the gates count and the traffic generator sends */
   public readonly userEndpoints: readonly ServedEndpoint[];
+  /** the `service.name` of the service's spans, unless it names its services itself */
+  public readonly serviceName: string;
+  /** where the pods serve Prometheus metrics, if they do */
+  public readonly metricsPort?: { readonly name: string; readonly number: number; readonly path: string };
   /** the longest a finished span waits in the app's SDK before it is exported, in ms */
   public readonly exportDelayMs: number;
   private attachedAnalysis?: IAnalysis;
 
   constructor(scope: Construct, id: string, props: CanaryRolloutProps) {
     super(scope, id);
-    const name = props.name ?? 'hotrod';
-    validateName('CanaryRollout', 'name', name);
-    this.image = { repository: props.imageRepository ?? HOTROD_IMAGE.repository, tag: props.imageTag ?? '1.76.0' };
-    const image = imageRef(this.image, 'CanaryRollout');
+    const workload = props.workload;
+    this.image = parseImage(workload.image, `${C}: workload.image`);
+    const image = imageRef(this.image, `${C}: workload.image`);
+    const name = props.name ?? this.image.repository.split('/').pop()!;
+    validateName(C, 'name', name);
     this.replicas = props.replicas ?? 2;
-    validateInteger('CanaryRollout', 'replicas', this.replicas, 1);
+    validateInteger(C, 'replicas', this.replicas, 1);
     const revisionHistoryLimit = props.revisionHistoryLimit ?? 3;
-    validateInteger('CanaryRollout', 'revisionHistoryLimit', revisionHistoryLimit, 0);
-    // HotROD's ports are fixed by the image; only the Service's own port is a choice.
-    const ports = HOTROD_IMAGE.ports;
-    this.servicePort = props.servicePort ?? ports.frontend;
-    validatePort('CanaryRollout', 'servicePort', this.servicePort);
-    const cpu = props.cpu ?? '100m';
-    const memory = props.memory ?? '100M';
-    for (const [k, v] of [['cpu', cpu], ['memory', memory]]) {
-      if (!QUANTITY.test(v)) {
-        throw new Error(`CanaryRollout: ${k} '${v}' is not a Kubernetes quantity; use e.g. '100m' for CPU or '100M' / '128Mi' for memory`);
-      }
-    }
-    const runAsUser = props.runAsUser ?? 10001;
-    validateInteger('CanaryRollout', 'runAsUser', runAsUser, 1);
+    validateInteger(C, 'revisionHistoryLimit', revisionHistoryLimit, 0);
+    this.servingPort = this.resolveServingPort(workload);
+    this.servicePort = props.servicePort ?? this.servingPort.number;
+    validatePort(C, 'servicePort', this.servicePort);
     this.steps = props.steps ?? [CanaryStep.setWeight(50), CanaryStep.analysis(), CanaryStep.setWeight(100)];
     this.podLabels = { app: name };
     this.prometheus = props.collector.prometheus;
-    this.userEndpoints = (Object.values(HOTROD_ENDPOINTS) as ServedEndpoint[]).filter((e) => e.caller === 'user');
-    this.exportDelayMs = HOTROD_EXPORT_DELAY_MS;
+    this.pipeline = props.collector.pipeline;
+    this.otlpEndpoint = props.collector.otlpHttpEndpoint;
+
+    const telemetry = workload.telemetry ?? {};
+    this.serviceName = telemetry.serviceName ?? name;
+    this.endpoints = this.resolveEndpoints(workload, telemetry);
+    this.userEndpoints = this.endpoints.filter((e) => e.caller === 'user');
+    const exportDelay = telemetry.exportDelay ?? OTEL_SDK_DEFAULT_EXPORT_DELAY;
+    this.exportDelayMs = exportDelay.toMilliseconds({ integral: false });
+    if (!(this.exportDelayMs >= 0)) throw new Error(`${C}: workload.telemetry.exportDelay must not be negative, got ${this.exportDelayMs}ms`);
+
+    if (workload.metrics) {
+      const port = workload.ports.find((p) => p.name === workload.metrics!.port);
+      if (!port) {
+        throw new Error(`${C}: workload.metrics.port '${workload.metrics.port}' is not one of the workload's ports (${workload.ports.map((p) => p.name).join(', ')}); name the port that serves /metrics`);
+      }
+      this.metricsPort = { name: port.name!, number: port.number, path: workload.metrics.path ?? SCRAPE_DEFAULT_PATH };
+    }
     // The gates select the canary by this pod label, so a PodMonitor must copy it.
     const podTargetLabels = [ROLLOUTS_POD_TEMPLATE_HASH_LABEL];
     const targetLabels = this.prometheus.targetLabels([...Object.keys(this.podLabels), ROLLOUTS_POD_TEMPLATE_HASH_LABEL], podTargetLabels);
-    this.requestsMetric = {
-      name: HOTROD_REQUESTS_METRIC.name,
-      endpointLabel: this.prometheus.exposedLabel(HOTROD_REQUESTS_METRIC.endpointLabel, targetLabels),
-      errorLabel: this.prometheus.exposedLabel(HOTROD_REQUESTS_METRIC.errorLabel, targetLabels),
-      errorValue: HOTROD_REQUESTS_METRIC.errorValue,
-      hashLabel: this.prometheus.podLabelAsSeriesLabel(ROLLOUTS_POD_TEMPLATE_HASH_LABEL),
-    };
-    const scrapeAnnotations = this.prometheus.scrape(this, {
-      name,
-      selector: this.podLabels,
-      port: { name: 'frontend', number: HOTROD_IMAGE.metrics.port },
-      path: HOTROD_IMAGE.metrics.path,
-      podTargetLabels,
-    });
+    const scrapeAnnotations = this.metricsPort
+      ? this.prometheus.scrape(this, { name, selector: this.podLabels, port: { name: this.metricsPort.name, number: this.metricsPort.number }, path: this.metricsPort.path, podTargetLabels })
+      : {};
 
-    const pipeline = props.collector.pipeline;
-    this.otlpEndpoint = props.collector.otlpHttpEndpoint;
-    const identity = pipeline.podIdentity;
+    this.canarySpans = this.spanMatchers();
+    const source = workload.requests ?? RequestSource.spanmetrics();
+    if (source.counter) {
+      if (!this.metricsPort) {
+        throw new Error(`${C}: workload.requests counts requests with the counter '${source.counter.name}', but the workload declares no metrics port, so it is never scraped; `
+          + "set workload.metrics (e.g. { port: 'http', path: '/metrics' }) or count requests with RequestSource.spanmetrics()");
+      }
+      const counter = source.counter;
+      this.requestsMetric = {
+        name: counter.name,
+        endpointLabel: this.prometheus.exposedLabel(counter.endpointLabel, targetLabels),
+        errorLabel: this.prometheus.exposedLabel(counter.errorLabel, targetLabels),
+        errorValue: counter.errorValue,
+        hashLabel: this.prometheus.podLabelAsSeriesLabel(ROLLOUTS_POD_TEMPLATE_HASH_LABEL),
+      };
+      this.requests = {
+        path: SeriesPath.POD_SCRAPE,
+        metric: counter.name,
+        matchers: {
+          [this.prometheus.namespaceLabel]: arg(NAMESPACE_ARG),
+          [this.requestsMetric.hashLabel]: arg(CANARY_HASH_ARG),
+          [this.requestsMetric.endpointLabel]: this.userEndpoints.map((e) => e.spanName),
+        },
+        failed: { [this.requestsMetric.errorLabel]: counter.errorValue },
+      };
+    } else {
+      const statusLabel = this.pipeline.series.intrinsicLabels[3];
+      this.requests = { path: SeriesPath.SPANMETRICS, metric: this.pipeline.series.calls, matchers: this.canarySpans, failed: { [statusLabel]: SPANMETRICS_STATUS.error } };
+    }
+
+    const identity = this.pipeline.podIdentity;
     const resourceAttributes = [
       `${identity[PodIdentity.POD_NAME]}=$(POD_NAME)`,
       `${identity[PodIdentity.NAMESPACE]}=$(POD_NAMESPACE)`,
       `${identity[PodIdentity.POD_TEMPLATE_HASH]}=$(POD_HASH)`,
     ].join(',');
+    const own: Record<string, kplus.EnvValue> = {
+      OTEL_EXPORTER_OTLP_ENDPOINT: kplus.EnvValue.fromValue(this.otlpEndpoint),
+      OTEL_EXPORTER_OTLP_PROTOCOL: kplus.EnvValue.fromValue(OTLP_HTTP_PROTOCOL),
+      ...(telemetry.namesItsServices ? {} : { OTEL_SERVICE_NAME: kplus.EnvValue.fromValue(this.serviceName) }),
+      POD_NAME: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAME),
+      POD_NAMESPACE: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAMESPACE),
+      POD_HASH: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_LABEL, { key: ROLLOUTS_POD_TEMPLATE_HASH_LABEL }),
+      OTEL_RESOURCE_ATTRIBUTES: kplus.EnvValue.fromValue(resourceAttributes),
+    };
+    const clash = Object.keys(workload.envVariables ?? {}).find((k) => k in own);
+    if (clash) {
+      throw new Error(`${C}: workload.envVariables sets ${clash}, which the rollout sets itself from the collector and the pipeline; remove it from envVariables`);
+    }
+    const container = this.renderContainer(name, image, workload, { ...own, ...workload.envVariables });
 
     const self = this;
     this.rollout = new Rollout(this, 'Resource', {
@@ -205,44 +287,13 @@ export class CanaryRollout extends Construct {
         revisionHistoryLimit,
         selector: { matchLabels: { ...this.podLabels } },
         template: {
-          metadata: {
-            labels: { ...this.podLabels },
-            annotations: scrapeAnnotations,
-          },
+          metadata: { labels: { ...this.podLabels }, annotations: scrapeAnnotations },
           spec: {
             automountServiceAccountToken: false,
-            securityContext: { runAsNonRoot: true, runAsUser, runAsGroup: runAsUser },
-            containers: [{
-              name,
-              image,
-              imagePullPolicy: 'IfNotPresent',
-              args: ['all'],
-              ports: [
-                { name: 'frontend', containerPort: ports.frontend, protocol: 'TCP' },
-                { name: 'customer', containerPort: ports.customer, protocol: 'TCP' },
-                { name: 'route', containerPort: ports.route, protocol: 'TCP' },
-              ],
-              env: [
-                { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: this.otlpEndpoint },
-                { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-                { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
-                { name: 'POD_HASH', valueFrom: { fieldRef: { fieldPath: `metadata.labels['${ROLLOUTS_POD_TEMPLATE_HASH_LABEL}']` } } },
-                { name: 'OTEL_RESOURCE_ATTRIBUTES', value: resourceAttributes },
-              ],
-              resources: { requests: { cpu, memory }, limits: { cpu, memory } },
-              securityContext: {
-                runAsNonRoot: true,
-                runAsUser,
-                runAsGroup: runAsUser,
-                allowPrivilegeEscalation: false,
-                readOnlyRootFilesystem: true,
-                privileged: false,
-                capabilities: { drop: ['ALL'] },
-              },
-              // A TCP probe: an HTTP probe on the frontend would be counted in hotrod_requests_total
-              // (0.1 req/s at the default period) and pass the traffic gate for an idle canary.
-              readinessProbe: { tcpSocket: { port: RolloutSpecTemplateSpecContainersReadinessProbeTcpSocketPort.fromNumber(ports.frontend) } },
-            }],
+            securityContext: podSecurityContext(container),
+            // The container as cdk8s-plus renders it: its k8s classes carry IntOrString and
+            // Quantity values the way this import's classes do, so the import renders them.
+            containers: [container as unknown as RolloutSpecTemplateSpecContainers],
           },
         },
         strategy: {
@@ -258,25 +309,11 @@ export class CanaryRollout extends Construct {
 
     this.service = new kplus.Service(this, 'Service', {
       metadata: { name, labels: { ...this.podLabels } },
-      ports: [{ name: 'frontend', port: this.servicePort, targetPort: ports.frontend, protocol: kplus.Protocol.TCP }],
+      ports: [{ name: this.servingPort.name, port: this.servicePort, targetPort: this.servingPort.number, protocol: kplus.Protocol.TCP }],
     });
     for (const [k, v] of Object.entries(this.podLabels)) this.service.selectLabel(k, v);
 
-    this.node.addValidation({
-      validate: () => {
-        const problems: string[] = [];
-        if (this.steps.some((s) => s.isAnalysis && !s._analysis(this.attachedAnalysis))) {
-          problems.push(`CanaryRollout: rollout '${name}' has an analysis step but no analysis; call rollout.useAnalysis(gates) or pass CanaryStep.analysis(gates)`);
-        }
-        // An attached analysis that no step runs judges nothing: the canary would be promoted ungated.
-        const attached = this.attachedAnalysis;
-        if (attached && !this.steps.some((s) => s._analysis(attached) === attached)) {
-          problems.push(`CanaryRollout: rollout '${name}' uses analysis '${attached.templateName}', but none of its steps (${this.steps.map((s) => s.describe()).join(', ')}) runs it, `
-            + 'so every canary would be promoted without a gate; add CanaryStep.analysis() to steps after the first setWeight');
-        }
-        return problems;
-      },
-    });
+    this.node.addValidation({ validate: () => this.stepProblems(name) });
   }
 
   /** Makes `analysis` the one that `CanaryStep.analysis()` steps run; returns it. */
@@ -293,7 +330,7 @@ export class CanaryRollout extends Construct {
     return namespaceOf(this.rollout);
   }
 
-  /** The in-cluster URL of the HotROD frontend, e.g. `http://hotrod.hotrod.svc.cluster.local:8080`. */
+  /** The in-cluster URL of the Service, e.g. `http://hotrod.hotrod.svc.cluster.local:8080`. */
   public get url(): string {
     return `http://${clusterDns(this.service)}:${this.servicePort}`;
   }
@@ -317,4 +354,89 @@ export class CanaryRollout extends Construct {
   public podsAtWeight(weight: number): { readonly canary: number; readonly stable: number } {
     return podsAtWeight(this.replicas, weight);
   }
+  private resolveServingPort(workload: WorkloadProps): { name: string; number: number } {
+    if (workload.ports.length === 0) throw new Error(`${C}: workload.ports is empty; give the port the service listens on, e.g. [{ name: 'http', number: 8080 }]`);
+    const names = new Set<string>();
+    workload.ports.forEach((p, i) => {
+      if (!p.name) throw new Error(`${C}: workload.ports[${i}] (${p.number}) has no name; name every port (the Service, the scrape and the probes refer to ports by name)`);
+      validatePort(C, `workload.ports[${i}].number`, p.number);
+      if (names.has(p.name)) throw new Error(`${C}: workload.ports has two ports named '${p.name}'; give each its own name`);
+      names.add(p.name);
+    });
+    const serving = workload.servingPort === undefined ? workload.ports[0] : workload.ports.find((p) => p.name === workload.servingPort);
+    if (!serving) {
+      throw new Error(`${C}: workload.servingPort '${workload.servingPort}' is not one of the workload's ports (${[...names].join(', ')})`);
+    }
+    return { name: serving.name!, number: serving.number };
+  }
+
+  private resolveEndpoints(workload: WorkloadProps, telemetry: WorkloadTelemetry): ServedEndpoint[] {
+    const endpoints = workload.endpoints.map((e, i) => {
+      if (!e.service && telemetry.namesItsServices) {
+        throw new Error(`${C}: workload.endpoints[${i}] ('${e.spanName}') has no service, and the app names its services itself (telemetry.namesItsServices); say which service serves it`);
+      }
+      if (e.caller === 'user' && !(e.urls && e.urls.length > 0)) {
+        throw new Error(`${C}: workload.endpoints[${i}] ('${e.spanName}') is called by users but has no urls; give the request URLs that reach it, e.g. ['/checkout']`);
+      }
+      return { ...e, service: e.service ?? this.serviceName };
+    });
+    if (!endpoints.some((e) => e.caller === 'user')) {
+      throw new Error(`${C}: workload.endpoints has no endpoint with caller 'user'; the gates count the canary's user requests, so name at least one `
+        + "(e.g. { spanName: 'GET /checkout', caller: 'user', urls: ['/checkout'] })");
+    }
+    return endpoints;
+  }
+
+  /** The spanmetrics matchers of the canary's user request spans: its SERVER spans of the user endpoints, in its namespace, of the canary's ReplicaSet. */
+  private spanMatchers(): Matchers {
+    const series = this.pipeline.series;
+    const [serviceLabel, spanNameLabel, spanKindLabel] = series.intrinsicLabels;
+    const services = [...new Set(this.userEndpoints.map((e) => e.service))];
+    return {
+      [serviceLabel]: services.length === 1 ? services[0] : services,
+      [spanKindLabel]: SPAN_KIND_SERVER,
+      [spanNameLabel]: this.userEndpoints.map((e) => e.spanName),
+      [this.pipeline.dimensionLabel(PodIdentity.NAMESPACE)]: arg(NAMESPACE_ARG),
+      [this.pipeline.dimensionLabel(PodIdentity.POD_TEMPLATE_HASH)]: arg(CANARY_HASH_ARG),
+    };
+  }
+
+  private renderContainer(name: string, image: string, workload: WorkloadProps, env: Record<string, kplus.EnvValue>): kplus.k8s.Container {
+    const container = renderContainer({
+      name,
+      image,
+      imagePullPolicy: workload.imagePullPolicy ?? kplus.ImagePullPolicy.IF_NOT_PRESENT,
+      args: workload.args,
+      command: workload.command,
+      ports: workload.ports.map((p) => ({ ...p, protocol: p.protocol ?? kplus.Protocol.TCP })),
+      envVariables: env,
+      // A TCP probe by default: an HTTP probe on the serving port is a request many apps count
+      // (and trace), which would pass the traffic gate for an idle canary.
+      readiness: workload.readiness ?? kplus.Probe.fromTcpSocket({ port: this.servingPort.number }),
+      liveness: workload.liveness,
+      resources: workload.resources ?? DEFAULT_RESOURCES,
+      securityContext: workload.securityContext,
+    });
+    const securityContext = container.securityContext as { capabilities?: kplus.k8s.Capabilities } | undefined;
+    if (securityContext) securityContext.capabilities ??= { drop: ['ALL'] };
+    // This import types resource quantities as plain values, not Quantity objects.
+    const plain = (m?: Record<string, kplus.k8s.Quantity>) => (m ? Object.fromEntries(Object.entries(m).map(([k, q]) => [k, q.value])) : undefined);
+    const resources = container.resources;
+    return { ...container, resources: resources && ({ limits: plain(resources.limits), requests: plain(resources.requests) } as unknown as kplus.k8s.ResourceRequirements) };
+  }
+
+  private stepProblems(name: string): string[] {
+    const problems: string[] = [];
+    if (this.steps.some((s) => s.isAnalysis && !s._analysis(this.attachedAnalysis))) {
+      problems.push(`${C}: rollout '${name}' has an analysis step but no analysis; call rollout.useAnalysis(gates) or pass CanaryStep.analysis(gates)`);
+    }
+    // An attached analysis that no step runs judges nothing: the canary would be promoted ungated.
+    const attached = this.attachedAnalysis;
+    if (attached && !this.steps.some((s) => s._analysis(attached) === attached)) {
+      problems.push(`${C}: rollout '${name}' uses analysis '${attached.templateName}', but none of its steps (${this.steps.map((s) => s.describe()).join(', ')}) runs it, `
+        + 'so every canary would be promoted without a gate; add CanaryStep.analysis() to steps after the first setWeight');
+    }
+    return problems;
+  }
+
 }

@@ -19,6 +19,7 @@ import {
   SpanmetricsSeries,
   spanmetricsSeries,
 } from '../platform/collector-config';
+import { ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../platform/argo';
 
 /** The flush interval this pipeline gives the spanmetrics connector unless told otherwise. */
 export const SPANMETRICS_FLUSH_INTERVAL = Duration.seconds(15);
@@ -33,15 +34,27 @@ export enum PodIdentity {
   POD_TEMPLATE_HASH = 'podTemplateHash',
 }
 
-/** The resource attribute keys that carry each {@link PodIdentity}; each becomes a spanmetrics dimension. */
+/**
+ * The resource attribute keys that carry each {@link PodIdentity}; each becomes a spanmetrics
+ * dimension. The defaults are the OpenTelemetry semantic conventions' Kubernetes attributes
+ * (open-telemetry/semantic-conventions docs/resource/k8s.md: `k8s.namespace.name`, `k8s.pod.name`,
+ * and `k8s.pod.label.<key>` for a pod label), so they mean the same for every service.
+ */
 export interface PodIdentityAttributes {
-  /** @default 'hotrod.namespace' */
+  /** @default 'k8s.namespace.name' */
   readonly namespace?: string;
-  /** @default 'hotrod.pod.name' */
+  /** @default 'k8s.pod.name' */
   readonly podName?: string;
-  /** @default 'hotrod.pod.hash' */
+  /** @default 'k8s.pod.label.rollouts-pod-template-hash' */
   readonly podTemplateHash?: string;
 }
+
+/** The default resource attribute keys of the pod identity (see {@link PodIdentityAttributes}). */
+export const DEFAULT_POD_IDENTITY = {
+  namespace: 'k8s.namespace.name',
+  podName: 'k8s.pod.name',
+  podTemplateHash: `k8s.pod.label.${ROLLOUTS_POD_TEMPLATE_HASH_LABEL}`,
+} as const;
 
 /** Properties of a {@link SpanmetricsPipeline}. */
 export interface SpanmetricsPipelineProps {
@@ -66,7 +79,7 @@ export interface SpanmetricsPipelineProps {
    * @default Duration.seconds(15)
    */
   readonly metricsFlushInterval?: Duration;
-  /** the resource attribute keys that identify a pod; each becomes a dimension @default - hotrod.namespace, hotrod.pod.name, hotrod.pod.hash */
+  /** the resource attribute keys that identify a pod; each becomes a dimension @default - DEFAULT_POD_IDENTITY */
   readonly podIdentity?: PodIdentityAttributes;
   /** further dimensions, after the pod identity ones @default - none */
   readonly extraDimensions?: string[];
@@ -79,7 +92,7 @@ export interface SpanmetricsPipelineProps {
 }
 
 /**
- * The collector configuration that turns HotROD's traces into Prometheus metrics:
+ * The collector configuration that turns the services' traces into Prometheus metrics:
  * `traces: [otlp] -> [otlp(jaeger), spanmetrics]`, `metrics: [spanmetrics] -> [prometheus]`.
  *
  * It emits no Kubernetes object; it answers, from its own settings, the ports it binds
@@ -107,9 +120,9 @@ export class SpanmetricsPipeline extends Construct {
     super(scope, id);
 
     this.podIdentity = {
-      [PodIdentity.NAMESPACE]: props.podIdentity?.namespace ?? 'hotrod.namespace',
-      [PodIdentity.POD_NAME]: props.podIdentity?.podName ?? 'hotrod.pod.name',
-      [PodIdentity.POD_TEMPLATE_HASH]: props.podIdentity?.podTemplateHash ?? 'hotrod.pod.hash',
+      [PodIdentity.NAMESPACE]: props.podIdentity?.namespace ?? DEFAULT_POD_IDENTITY.namespace,
+      [PodIdentity.POD_NAME]: props.podIdentity?.podName ?? DEFAULT_POD_IDENTITY.podName,
+      [PodIdentity.POD_TEMPLATE_HASH]: props.podIdentity?.podTemplateHash ?? DEFAULT_POD_IDENTITY.podTemplateHash,
     };
     // SPEC order: namespace, pod name, pod hash.
     const identityKeys = [PodIdentity.NAMESPACE, PodIdentity.POD_NAME, PodIdentity.POD_TEMPLATE_HASH].map((k) => this.podIdentity[k]);

@@ -5,7 +5,7 @@ import { ListenerProtocol, OtlpExporter } from '../platform/collector-config';
 import { HotrodAppSet } from '../constructs/hotrod-app-set';
 import { OtelCollectorDaemonSet } from '../constructs/otel-collector-daemon-set';
 import { SpanmetricsPipeline } from '../constructs/spanmetrics-pipeline';
-import { ThreeGateAnalysis } from '../constructs/three-gate-analysis';
+import { CanaryAnalysis } from '../constructs/canary-analysis';
 import { TrafficGenerator } from '../constructs/traffic-generator';
 import { namespaceOf } from '../util';
 
@@ -14,7 +14,7 @@ export interface WiringSources {
   readonly pipeline: SpanmetricsPipeline;
   readonly collector: OtelCollectorDaemonSet;
   readonly rollout: CanaryRollout;
-  readonly gates: ThreeGateAnalysis;
+  readonly gates: CanaryAnalysis;
   /** the traffic generator, if the stack has one */
   readonly generator?: TrafficGenerator;
   /** the ApplicationSet, if the stack has one */

@@ -2,7 +2,7 @@ import { conditionShape, measurementPhase, MeasurementPhase, parseCondition } fr
 import { MetricRun, MetricSchedule } from '../analysis/schedule';
 import { CanaryRollout } from '../constructs/canary-rollout';
 import { DerivedTiming, SeriesPath } from '../analysis/evidence';
-import { Gate, GateKind, gateSchedule, ThreeGateAnalysis } from '../constructs/three-gate-analysis';
+import { CanaryAnalysis, Gate, GateKind, gateSchedule } from '../constructs/canary-analysis';
 
 /**
  * When a canary analysis decides, computed from the AnalysisTemplate's timings and limits with
@@ -126,7 +126,7 @@ export interface RolloutTimeline {
 /** What the timeline is computed from. */
 export interface TimelineSources {
   readonly rollout: CanaryRollout;
-  readonly gates: ThreeGateAnalysis;
+  readonly gates: CanaryAnalysis;
 }
 
 /** How one metric ends when its measurements turn to `bad` from time `badFrom` on. */
@@ -169,7 +169,7 @@ const DESCRIPTIONS: Record<BadCanary, string> = {
 };
 
 /** The representative result each gate gets for a kind of canary. */
-function representativeResults(kind: BadCanary, gates: ThreeGateAnalysis): Record<string, GateResult> {
+function representativeResults(kind: BadCanary, gates: CanaryAnalysis): Record<string, GateResult> {
   const pick = (g: Gate): GateResult => {
     switch (kind) {
       case BadCanary.IDLE: return { result: [] };

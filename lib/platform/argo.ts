@@ -30,3 +30,15 @@ export function podsAtWeight(replicas: number, weight: number): { readonly canar
   const stable = Math.max(1, replicas - canary);
   return { canary, stable };
 }
+
+/** A `{{args.x}}` placeholder Argo Rollouts substitutes in an AnalysisTemplate. */
+export function arg(name: string): string {
+  return `{{args.${name}}}`;
+}
+
+/**
+ * The annotation of an AnalysisTemplate this project synthesizes that says what each gate checks
+ * (`{"<metric name>": "traffic" | "error-rate" | "latency" | "custom"}`), so the tools read the
+ * gate kinds as data instead of guessing them from queries.
+ */
+export const GATE_KINDS_ANNOTATION = 'hotrod-progressive-delivery/gate-kinds';

@@ -226,7 +226,7 @@ export function durationInUnit(d: Duration, unit: HistogramUnit): number {
 
 /** One spanmetrics dimension: a span or resource attribute turned into a label. */
 export interface SpanmetricsDimension {
-  /** the attribute key, e.g. `hotrod.pod.hash` */
+  /** the attribute key, e.g. `k8s.pod.name` */
   readonly name: string;
   /** the value used when neither the span nor its resource has the attribute @default - the label is omitted */
   readonly default?: string;
@@ -271,7 +271,7 @@ export class SpanmetricsConnector extends Connector {
     const seen = new Set<string>();
     for (const d of this.dimensions) {
       if (!d.name || /\s/.test(d.name)) {
-        throw new Error(`spanmetrics: dimension name '${d.name}' is not an attribute key; use a non-empty key without spaces such as 'hotrod.pod.hash'`);
+        throw new Error(`spanmetrics: dimension name '${d.name}' is not an attribute key; use a non-empty key without spaces such as 'k8s.pod.name'`);
       }
       const label = sanitizeLabelName(d.name);
       if (seen.has(label)) {

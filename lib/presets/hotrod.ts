@@ -1,3 +1,6 @@
+import { Duration, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import { RequestSource, WorkloadProps } from '../constructs/workload';
 import { ImageFacts, ServedEndpoint } from '../platform/image-facts';
 
 /*
@@ -83,3 +86,46 @@ export const HOTROD_IMAGE = {
     }],
   },
 } as const satisfies ImageFacts;
+
+/** Options of {@link hotrodWorkload}. */
+export interface HotrodWorkloadOptions {
+  /** the image tag: the value to change for a release */
+  readonly tag: string;
+  /** the image repository @default 'jaegertracing/example-hotrod' */
+  readonly repository?: string;
+  /** CPU and memory @default - 100m CPU and 100Mi memory, requests equal to limits */
+  readonly resources?: kplus.ContainerResources;
+  /** the numeric uid (and gid) to run as: the image is `FROM scratch` with no USER, i.e. root @default 10001 */
+  readonly runAsUser?: number;
+  /** where HotROD's requests are counted @default - its own counter, `hotrod_requests_total` */
+  readonly requests?: RequestSource;
+}
+
+/**
+ * HotROD (`all`: frontend, customer, driver and route in one process) as a workload: its ports,
+ * its `/metrics` with the request counter the gates read, the services it names itself, its
+ * endpoints (users call `/` and `/dispatch`; Prometheus calls `/metrics`; the rest are internal)
+ * and its 1 s export delay.
+ */
+export function hotrodWorkload(options: HotrodWorkloadOptions): WorkloadProps {
+  const uid = options.runAsUser ?? 10001;
+  const ports = HOTROD_IMAGE.ports;
+  return {
+    image: `${options.repository ?? HOTROD_IMAGE.repository}:${options.tag}`,
+    args: ['all'],
+    ports: [
+      { name: 'frontend', number: ports.frontend },
+      { name: 'customer', number: ports.customer },
+      { name: 'route', number: ports.route },
+    ],
+    resources: options.resources ?? {
+      cpu: { request: kplus.Cpu.millis(100), limit: kplus.Cpu.millis(100) },
+      memory: { request: Size.mebibytes(100), limit: Size.mebibytes(100) },
+    },
+    securityContext: { user: uid, group: uid },
+    metrics: { port: 'frontend', path: HOTROD_IMAGE.metrics.path },
+    telemetry: { namesItsServices: true, exportDelay: Duration.millis(HOTROD_EXPORT_DELAY_MS) },
+    endpoints: Object.values(HOTROD_ENDPOINTS),
+    requests: options.requests ?? RequestSource.counter(HOTROD_REQUESTS_METRIC),
+  };
+}

@@ -1,5 +1,5 @@
 import { MeasurementPhase } from '../analysis/condition';
-import { GateKind } from '../constructs/three-gate-analysis';
+import { GateKind } from '../constructs/canary-analysis';
 import { RehearsalTarget } from './target';
 
 /** What the pods of one side (stable or canary) serve, each. */

@@ -6,7 +6,7 @@ import { conditionShape, parseCondition, ResultComparison } from '../analysis/co
 import { MetricSchedule, PlainMetricTiming, readMetricSchedule } from '../analysis/schedule';
 import { findCollectorConfigs, LoadedManifest, loadManifests, Manifest, ManifestReadError } from '../manifests';
 import { PodIdentity, SpanmetricsPipeline } from '../constructs/spanmetrics-pipeline';
-import { GateKind, ThreeGateAnalysis } from '../constructs/three-gate-analysis';
+import { CanaryAnalysis, GateKind } from '../constructs/canary-analysis';
 import { OtelCollectorDaemonSet } from '../constructs/otel-collector-daemon-set';
 import { servesUrl, ServedEndpoint } from '../platform/image-facts';
 import { HOTROD_ENDPOINTS, HOTROD_EXPORT_DELAY_MS, HOTROD_IMAGE, HOTROD_REQUESTS_METRIC } from '../presets/hotrod';
@@ -128,7 +128,7 @@ export interface RehearsalStack {
   readonly pipeline: SpanmetricsPipeline;
   readonly collector: OtelCollectorDaemonSet;
   readonly rollout: CanaryRollout;
-  readonly gates: ThreeGateAnalysis;
+  readonly gates: CanaryAnalysis;
   /** the traffic generator, whose rate and paths the canary serves @default - the gates' required rate, spread evenly over the user URLs */
   readonly generator?: TrafficGenerator;
 }
