@@ -26,7 +26,7 @@ const ROOT = resolve(__dirname, '..');
 const CACHE = join(ROOT, 'node_modules', '.cache', 'hotrod');
 const STAMP = join(CACHE, 'build.json');
 const TYPECHECKED = join(CACHE, 'typechecked');
-const SOURCE_DIRS = ['lib', 'cli', 'imports'];
+const SOURCE_DIRS = ['lib', 'cli', 'imports', 'examples'];
 const SOURCE_FILES = [
   'main.ts', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json', 'cli/run.js', 'cli/transpile.js', 'cli/compile-cache.js',
   // npm rewrites it on every install: the bundles hold the packages' code
@@ -43,7 +43,7 @@ function sourceFiles() {
       else if (entry.name.endsWith('.ts')) out.push(rel);
     }
   };
-  SOURCE_DIRS.forEach(walk);
+  SOURCE_DIRS.filter((d) => existsSync(join(ROOT, d))).forEach(walk);
   return out.sort();
 }
 
@@ -116,7 +116,7 @@ async function ensureEntry(build, entry) {
 
 /** Every entry point: main.ts and the commands in cli/. */
 function entries(build) {
-  return build.files.filter((f) => f === 'main.ts' || /^cli\/[^/]+\.ts$/.test(f)).map((f) => f.replace(/\.ts$/, ''));
+  return build.files.filter((f) => f === 'main.ts' || /^cli\/[^/]+\.ts$/.test(f) || /^examples\/[^/]+\/main\.ts$/.test(f)).map((f) => f.replace(/\.ts$/, ''));
 }
 
 /** Records that the sources with this content hash type-check (also used by `npm test`). */

@@ -10,6 +10,7 @@ export * from './constructs/three-gate-analysis';
 export * from './constructs/workload';
 export * from './constructs/traffic-generator';
 export * from './constructs/hotrod-app-set';
+export * from './app/delivery';
 export * from './manifests';
 export * from './safe-synth';
 export * from './util';

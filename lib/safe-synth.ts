@@ -3,14 +3,24 @@ import { basename, dirname, join, resolve } from 'path';
 import { App, YamlOutputType } from 'cdk8s';
 import { LoadedManifest, loadManifests, Manifest, yamlFilesUnder } from './manifests';
 
+/** One cdk8s app of a synth and the subfolder of outdir it is written to. */
+export interface SynthApp {
+  /** the subfolder, e.g. `staging` ('' for outdir itself) */
+  readonly folder: string;
+  /** adds the app's charts and constructs */
+  readonly define: (app: App) => void;
+}
+
 /** Options of {@link synthesizeSafely}. */
 export interface SafeSynthOptions {
   /** the folder to replace with the new output */
   readonly outdir: string;
-  /** adds the app's charts and constructs */
-  readonly define: (app: App) => void;
-  /** judges the synthesized objects; any returned line is an error and nothing is replaced */
-  readonly check?: (manifests: LoadedManifest[]) => string[];
+  /** adds the app's charts and constructs (one app written to outdir); or give {@link apps} */
+  readonly define?: (app: App) => void;
+  /** several apps side by side, each in its subfolder (e.g. one per environment) */
+  readonly apps?: readonly SynthApp[];
+  /** judges the synthesized objects of each app (files relative to outdir); any returned line is an error and nothing is replaced */
+  readonly check?: (manifests: LoadedManifest[], folder: string) => string[];
 }
 
 /** Synthesis stopped by the app, a construct validation or the check; `lines` say why. */
@@ -37,19 +47,27 @@ export function synthesizeSafely(options: SafeSynthOptions): SafeSynthResult {
   const parent = dirname(target);
   const staging = mkdtempSync(join(parent, `.${basename(target)}.staging-`));
   try {
-    const app = new App({ outdir: staging, yamlOutputType: YamlOutputType.FOLDER_PER_CHART_FILE_PER_RESOURCE });
-    options.define(app);
-    try {
-      app.synth();
-    } catch (e) {
-      throw new SynthError(messageLines(e));
+    const apps = options.apps ?? (options.define ? [{ folder: '', define: options.define }] : []);
+    if (apps.length === 0) throw new SynthError(['nothing to synthesize: give define or apps']);
+    const files: string[] = [];
+    const problems: string[] = [];
+    for (const spec of apps) {
+      const outdir = join(staging, spec.folder);
+      const app = new App({ outdir, yamlOutputType: YamlOutputType.FOLDER_PER_CHART_FILE_PER_RESOURCE });
+      spec.define(app);
+      try {
+        app.synth();
+      } catch (e) {
+        throw new SynthError(messageLines(e).map((l) => (spec.folder ? `${spec.folder}: ${l}` : l)));
+      }
+      const manifests = synthesizedManifests(app, outdir).map((m) => ({ ...m, file: spec.folder ? `${spec.folder}/${m.file}` : m.file }));
+      problems.push(...(options.check?.(manifests, spec.folder) ?? []));
+      files.push(...new Set(manifests.map((m) => m.file!)));
     }
-    const manifests = synthesizedManifests(app, staging);
-    const problems = options.check?.(manifests) ?? [];
     if (problems.length > 0) throw new SynthError(problems);
     chmodSync(staging, 0o755);
     replaceFolder(staging, target);
-    return { files: [...new Set(manifests.map((m) => m.file!))] };
+    return { files };
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }

@@ -88,8 +88,8 @@ export interface GateQueryContext {
   readonly requests: string;
   /** the selector of the canary's failed user requests */
   readonly failedRequests: string;
-  /** the selector of a spanmetrics series restricted to the canary's user request spans */
-  spans(series: 'calls' | 'durationBucket' | 'durationCount' | 'durationSum'): string;
+  /** the selector of a spanmetrics series restricted to the canary's user request spans, with further matchers if given (e.g. `{ le: '250' }`) */
+  spans(series: 'calls' | 'durationBucket' | 'durationCount' | 'durationSum', extra?: Readonly<Record<string, string>>): string;
 }
 
 /** Options every gate takes. */
@@ -306,7 +306,7 @@ class CustomGate extends GateSpec {
       window: ctx.window,
       requests: selector(ctx.rollout.requests.metric, ctx.rollout.requests.matchers),
       failedRequests: selector(ctx.rollout.requests.metric, { ...ctx.rollout.requests.matchers, ...ctx.rollout.requests.failed }),
-      spans: (s) => ctx.spans(ctx.series[s]),
+      spans: (s, extra = {}) => selector(ctx.series[s], { ...ctx.rollout.canarySpans, ...extra }),
     };
     const query = this.props.query(context).trim();
     if (query.length === 0) throw new Error(`GateSpec.custom: the query of gate '${this.props.name}' is empty`);

@@ -17,8 +17,16 @@ export interface HotrodAppSetProps {
   readonly name?: string;
   /** the Argo CD project of the Applications @default 'default' */
   readonly project?: string;
-  /** the cluster the Applications deploy to @default 'https://kubernetes.default.svc' */
+  /** the cluster the Applications deploy to, by API server URL @default 'https://kubernetes.default.svc' (the cluster Argo CD runs in) */
   readonly destinationServer?: string;
+  /** the cluster the Applications deploy to, by the name it is registered under in Argo CD; give this or destinationServer @default - destinationServer */
+  readonly destinationName?: string;
+  /**
+   * Put before every Application name (`<prefix><folder>`), so that the Applications of several
+   * environments managed by one Argo CD do not overwrite each other.
+   * @default '' (the folder name alone)
+   */
+  readonly applicationPrefix?: string;
   /**
    * Let the ApplicationSet delete an Application whose folder disappears (with everything it
    * deployed, through the resources finalizer). Off, a removed folder leaves its Application alone.
@@ -70,6 +78,14 @@ export class HotrodAppSet extends Construct {
     if (outputPath.length === 0 || outputPath.startsWith('/') || outputPath.split('/').includes('..')) {
       throw new Error(`${C}: outputPath '${props.outputPath}' must be a relative folder of the repository such as 'dist'`);
     }
+    const prefix = props.applicationPrefix ?? '';
+    if (prefix !== '' && !/^[a-z0-9]([-a-z0-9]*)?$/.test(prefix)) {
+      throw new Error(`${C}: applicationPrefix '${prefix}' must be lowercase letters, digits and '-', starting with a letter or digit, e.g. 'staging-'`);
+    }
+    if (props.destinationServer !== undefined && props.destinationName !== undefined) {
+      throw new Error(`${C}: give destinationServer or destinationName, not both (got '${props.destinationServer}' and '${props.destinationName}'); Argo CD rejects a destination with both`);
+    }
+    if (props.destinationName !== undefined) validateName(C, 'destinationName', props.destinationName);
     if (props.apps.length === 0) {
       throw new Error(`${C}: apps is empty; pass the charts to deploy, e.g. [otel, hotrod, trafficGenerator]`);
     }
@@ -85,6 +101,7 @@ export class HotrodAppSet extends Construct {
           + `create it as new Chart(app, '${folder}', { namespace: '${folder}' })`);
       }
       validateName(C, `apps folder`, folder);
+      validateName(C, 'applicationPrefix + folder', `${prefix}${folder}`);
       return folder;
     });
     const dup = folders.find((f, i) => folders.indexOf(f) !== i);
@@ -116,13 +133,16 @@ export class HotrodAppSet extends Construct {
         },
         template: {
           metadata: {
-            name: '{{.path.basename}}',
+            name: `${prefix}{{.path.basename}}`,
             finalizers: ['resources-finalizer.argocd.argoproj.io'],
           },
           spec: {
             project: props.project ?? 'default',
             source: { repoUrl: this.repoUrl, targetRevision: this.revision, path: '{{.path.path}}' },
-            destination: { server: props.destinationServer ?? 'https://kubernetes.default.svc', namespace: '{{.path.basename}}' },
+            destination: {
+              ...(props.destinationName !== undefined ? { name: props.destinationName } : { server: props.destinationServer ?? 'https://kubernetes.default.svc' }),
+              namespace: '{{.path.basename}}',
+            },
             syncPolicy: {
               automated: { prune: true, selfHeal: true, allowEmpty: false },
               syncOptions: ['CreateNamespace=true'],

@@ -1,0 +1,190 @@
+import { mkdtempSync, readFileSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import { join, relative } from 'path';
+import { Chart, Duration, Testing } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import {
+  CanaryAnalysis, CanaryRollout, defineDelivery, Direction, GateKind, GATE_KINDS_ANNOTATION, GateSpec, OtelCollectorDaemonSet,
+  RequestSource, rolloutTimeline, runRules, ServiceSpec, SpanmetricsPipeline, synthesizeSafely, ThreeGateAnalysis, WorkloadProps, yamlFilesUnder, errorsOf,
+} from '../lib';
+import { hotrodWorkload } from '../lib/presets/hotrod';
+import { exampleApps, EXAMPLE_OUTDIR } from '../examples/platform/main';
+import { find, gateQuery, synth } from './helpers';
+
+/** A service nobody here wrote, shaped like a typical OpenTelemetry-instrumented one: no metrics of its own. */
+const CHECKOUT: WorkloadProps = {
+  image: 'ghcr.io/acme/checkout:2.3.0',
+  ports: [{ name: 'http', number: 9000 }, { name: 'grpc', number: 9001 }],
+  args: ['serve', '--port=9000'],
+  readiness: kplus.Probe.fromHttpGet('/ready', { port: 9001 }),
+  securityContext: { user: 1000, group: 1000 },
+  endpoints: [
+    { spanName: 'GET /cart', caller: 'user', urls: ['/cart'] },
+    { spanName: 'GET /orders', caller: 'user', urls: ['/orders?limit=5'] },
+    { spanName: 'GET /ready', caller: 'internal' },
+  ],
+};
+
+function platform(services: ServiceSpec[], env = { name: 'staging' }) {
+  const app = Testing.app();
+  return { app, ...defineDelivery(app, { environment: env, services }) };
+}
+
+describe('delivering services other than HotROD', () => {
+  const stack = platform([{ name: 'hotrod', workload: hotrodWorkload({ tag: '1.76.0' }) }, { name: 'checkout', workload: CHECKOUT }]);
+  const checkout = stack.services.find((s) => s.rollout.rollout.name === 'checkout')!;
+  const objects = synth(checkout.chart);
+
+  test('the rollout carries its own image, ports, args and probes, and no HotROD fact', () => {
+    const rollout = find(objects, 'Rollout', 'checkout');
+    const container = rollout.spec.template.spec.containers[0];
+    expect(container.image).toBe('ghcr.io/acme/checkout:2.3.0');
+    expect(container.args).toEqual(['serve', '--port=9000']);
+    expect(container.ports.map((p: any) => [p.name, p.containerPort])).toEqual([['http', 9000], ['grpc', 9001]]);
+    expect(container.readinessProbe.httpGet).toMatchObject({ path: '/ready', port: 9001 });
+    expect(rollout.spec.template.spec.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000 });
+    const env = Object.fromEntries(container.env.map((e: any) => [e.name, e.value]));
+    expect(env.OTEL_SERVICE_NAME).toBe('checkout');
+    // not scraped: it serves no metrics
+    expect(rollout.spec.template.metadata.annotations ?? {}).toEqual({});
+    expect(JSON.stringify(rollout)).not.toMatch(/hotrod|8080|8081|8083|"all"/);
+    expect(find(objects, 'Service', 'checkout').spec.ports).toEqual([{ name: 'http', port: 9000, targetPort: 9000, protocol: 'TCP' }]);
+  });
+
+  test('its gates read its own server spans, never HotROD\'s counter', () => {
+    const template = find(objects, 'AnalysisTemplate', 'checkout-analysis');
+    const spans = 'service_name="checkout", span_kind="SPAN_KIND_SERVER", span_name=~"GET /cart|GET /orders"';
+    for (const m of template.spec.metrics) {
+      expect(m.provider.prometheus.query).not.toContain('hotrod');
+      expect(m.provider.prometheus.query).toContain(spans);
+    }
+    expect(gateQuery(template, 'traffic-at-least-60-requests')).toContain('traces_span_metrics_calls_total{');
+    expect(gateQuery(template, 'error-rate-lt-5-percent')).toContain('status_code="STATUS_CODE_ERROR"');
+    expect(checkout.rollout.requests.metric).toBe('traces_span_metrics_calls_total');
+    expect(checkout.rollout.requestsMetric).toBeUndefined();
+  });
+
+  test('every service is in one collector\'s reach and in the ApplicationSet; the rules find nothing wrong', () => {
+    const all = [stack.charts.otel, ...stack.services.map((s) => s.chart), stack.charts.traffic!, stack.charts.argocd].flatMap((c) => synth(c));
+    const appSet = find(all, 'ApplicationSet');
+    expect(appSet.spec.generators[0].git.directories.map((d: any) => d.path)).toEqual(
+      ['dist/otel', 'dist/hotrod', 'dist/checkout', 'dist/traffic-generator', { path: 'dist/argocd', exclude: true }].map((p) => (typeof p === 'string' ? p : p.path)));
+    const findings = runRules(all.map((object, i) => ({ object, file: `${i}.yaml` })), undefined, { prometheus: stack.prometheus });
+    expect(errorsOf(findings)).toEqual([]);
+    expect(all.filter((o) => o.kind === 'Deployment').map((o) => o.metadata.name).sort()).toEqual(['checkout-traffic', 'hotrod-traffic']);
+  });
+});
+
+describe('an open analysis', () => {
+  function rolloutWith(workload: WorkloadProps = CHECKOUT) {
+    const app = Testing.app();
+    const otel = new Chart(app, 'otel', { namespace: 'otel' });
+    const chart = new Chart(app, 'checkout', { namespace: 'checkout' });
+    const collector = new OtelCollectorDaemonSet(otel, 'Collector', { pipeline: new SpanmetricsPipeline(otel, 'Pipeline') });
+    const rollout = new CanaryRollout(chart, 'Rollout', { collector, workload });
+    return { app, chart, rollout };
+  }
+
+  test('a fourth gate added after the rollout took the analysis reaches the template, its kinds annotation and the timeline', () => {
+    const { chart, rollout } = rolloutWith();
+    const gates = rollout.useAnalysis(new ThreeGateAnalysis(chart, 'Gates', { rollout }));
+    gates.addGate(GateSpec.latency({ quantile: 0.99, max: Duration.seconds(2) }));
+    const template = find(synth(chart), 'AnalysisTemplate');
+    expect(template.spec.metrics.map((m: any) => m.name)).toEqual(['traffic-at-least-299-requests', 'error-rate-lt-5-percent', 'latency-p95-lt-1s', 'latency-p99-lt-2s']);
+    // a p99 needs 299 samples for 95% confidence: the traffic gate and every guard follow
+    expect(gateQuery(template, 'latency-p99-lt-2s')).toMatch(/^histogram_quantile\(0\.99, /);
+    expect(gateQuery(template, 'error-rate-lt-5-percent').trim()).toMatch(/>= 299$/);
+    expect(JSON.parse(template.metadata.annotations[GATE_KINDS_ANNOTATION])).toEqual({
+      'traffic-at-least-299-requests': 'traffic', 'error-rate-lt-5-percent': 'error-rate', 'latency-p95-lt-1s': 'latency', 'latency-p99-lt-2s': 'latency',
+    });
+    const timeline = rolloutTimeline({ rollout, gates });
+    expect(timeline.gates.map((g) => g.name)).toContain('latency-p99-lt-2s');
+    expect(gates.requiredCanaryRequestsPerSecond).toBeGreaterThan(299 / 60);
+  });
+
+  test('a custom gate builds on the canary\'s selectors, is guarded by the evidence, and its kind is data', () => {
+    const { chart, rollout } = rolloutWith();
+    const gates = rollout.useAnalysis(new CanaryAnalysis(chart, 'Gates', { rollout }))
+      .addGate(GateSpec.traffic())
+      .addGate(GateSpec.custom({
+        name: 'fast-share',
+        query: (q) => `sum(increase(${q.spans('durationBucket', { le: '250' })}[${q.window}])) / sum(increase(${q.spans('durationCount')}[${q.window}]))`,
+        threshold: 0.9,
+        direction: Direction.AT_LEAST,
+      }));
+    const custom = gates.gates.find((g) => g.kind === GateKind.CUSTOM)!;
+    expect(custom.query).toContain('le="250"');
+    expect(custom.query).toContain('service_name="checkout"');
+    // guarded by the traffic gate's threshold (here the minRequestsPerSecond floor over the window)
+    const traffic = gates.gate(GateKind.TRAFFIC);
+    expect(custom.query.endsWith(`and on()\n${traffic.query.trim()} >= ${traffic.threshold}\n`)).toBe(true);
+    expect(custom.successCondition).toBe('len(result) > 0 && result[0] >= 0.9');
+    expect(custom.failureCondition).toBe('len(result) > 0 && result[0] < 0.9');
+  });
+
+  test('refuses an analysis that an idle canary passes, and two gates of one name', () => {
+    const a = rolloutWith();
+    a.rollout.useAnalysis(new CanaryAnalysis(a.chart, 'Gates', { rollout: a.rollout })).addGate(GateSpec.errorRatio({ max: 0.01 }));
+    expect(() => Testing.synth(a.chart)).toThrow("CanaryAnalysis: analysis 'checkout-analysis' has no traffic gate, so an idle canary (no request, nothing measured) passes it; add addGate(GateSpec.traffic())");
+    const b = rolloutWith();
+    b.rollout.useAnalysis(new CanaryAnalysis(b.chart, 'Gates', { rollout: b.rollout })).addGate(GateSpec.traffic()).addGate(GateSpec.latency({ max: Duration.seconds(1) }))
+      .addGate(GateSpec.latency({ max: Duration.seconds(1), timing: { count: 2, inconclusiveLimit: 1 } }));
+    expect(() => Testing.synth(b.chart)).toThrow("has two gates named 'latency-p95-lt-1s'; give one a name of its own (GateOptions.name)");
+    expect(() => GateSpec.latency({ quantile: 99, max: Duration.seconds(1) })).toThrow('GateSpec.latency: quantile must lie strictly between 0 and 1, got 99 (for p99 write 0.99)');
+    expect(() => GateSpec.errorRatio({ max: 5 })).toThrow('GateSpec.errorRatio: max must be a ratio above 0 and at most 1, got 5 (for 5% write 0.05)');
+  });
+
+  describe('a workload that cannot work is an error naming the prop', () => {
+    test.each<[string, Partial<WorkloadProps>, string]>([
+      ['an unnamed port', { ports: [{ number: 9000 }] }, 'CanaryRollout: workload.ports[0] (9000) has no name'],
+      ['no user endpoint', { endpoints: [{ spanName: 'GET /ready', caller: 'internal' }] }, "CanaryRollout: workload.endpoints has no endpoint with caller 'user'"],
+      ['a user endpoint without URLs', { endpoints: [{ spanName: 'GET /cart', caller: 'user' }] }, "CanaryRollout: workload.endpoints[0] ('GET /cart') is called by users but has no urls"],
+      ['a counter on a workload that is never scraped', { requests: RequestSource.counter({ name: 'http_requests_total', endpointLabel: 'route', errorLabel: 'code', errorValue: '500' }) },
+        "CanaryRollout: workload.requests counts requests with the counter 'http_requests_total', but the workload declares no metrics port"],
+      ['a metrics port it does not have', { metrics: { port: 'admin' } }, "CanaryRollout: workload.metrics.port 'admin' is not one of the workload's ports (http, grpc)"],
+      ['an env variable the rollout sets', { envVariables: { OTEL_EXPORTER_OTLP_ENDPOINT: kplus.EnvValue.fromValue('http://x:4318') } },
+        'CanaryRollout: workload.envVariables sets OTEL_EXPORTER_OTLP_ENDPOINT, which the rollout sets itself'],
+      ['a serving port it does not have', { servingPort: 'web' }, "CanaryRollout: workload.servingPort 'web' is not one of the workload's ports (http, grpc)"],
+    ])('%s', (_what, change, message) => {
+      expect(() => rolloutWith({ ...CHECKOUT, ...change })).toThrow(message);
+    });
+  });
+});
+
+describe('several environments side by side', () => {
+  test('unique ApplicationSet and Application names, a destination per environment, thresholds per environment', () => {
+    const envs = [{ name: 'staging', destinationName: 'staging' }, { name: 'production', destinationName: 'production', gates: { maxP95: Duration.millis(800) } }];
+    const out = envs.map((env) => {
+      const { charts, services } = platform([{ name: 'checkout', workload: CHECKOUT }], env);
+      return { appSet: find(synth(charts.argocd), 'ApplicationSet'), template: find(synth(services[0].chart), 'AnalysisTemplate') };
+    });
+    expect(out.map((o) => o.appSet.metadata.name)).toEqual(['staging-delivery', 'production-delivery']);
+    expect(out.map((o) => o.appSet.spec.template.metadata.name)).toEqual(['staging-{{.path.basename}}', 'production-{{.path.basename}}']);
+    expect(out.map((o) => o.appSet.spec.template.spec.destination.name)).toEqual(['staging', 'production']);
+    expect(out.map((o) => o.template.spec.metrics[2].name)).toEqual(['latency-p95-lt-1s', 'latency-p95-lt-800ms']);
+  });
+
+  test('two services of one name, or a service named like a platform folder, are refused', () => {
+    expect(() => platform([{ name: 'checkout', workload: CHECKOUT }, { name: 'checkout', workload: CHECKOUT }])).toThrow("defineDelivery: two services are named 'checkout'");
+    expect(() => platform([{ name: 'otel', workload: CHECKOUT }])).toThrow("defineDelivery: service name 'otel' is the folder of the platform's own otel chart");
+  });
+});
+
+describe('the example platform', () => {
+  const ROOT = join(__dirname, '..');
+  let work: string;
+  beforeAll(() => { work = mkdtempSync(join(tmpdir(), 'example-')); });
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  test('its committed folders are what the code synthesizes, for every environment and service', () => {
+    const out = join(work, 'dist');
+    synthesizeSafely({ outdir: out, apps: exampleApps() });
+    const read = (dir: string) => Object.fromEntries(yamlFilesUnder(dir).map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
+    const fresh = read(out);
+    expect(read(join(ROOT, EXAMPLE_OUTDIR))).toEqual(fresh);
+    const folders = [...new Set(Object.keys(fresh).map((f) => f.split('/').slice(0, 2).join('/')))].sort();
+    expect(folders).toEqual(['production/argocd', 'production/catalog', 'production/checkout', 'production/hotrod', 'production/otel', 'production/traffic-generator',
+      'staging/argocd', 'staging/catalog', 'staging/checkout', 'staging/hotrod', 'staging/otel', 'staging/traffic-generator']);
+    expect(relative(ROOT, join(ROOT, EXAMPLE_OUTDIR))).toBe('examples/platform/dist');
+  });
+});

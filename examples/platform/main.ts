@@ -1,0 +1,92 @@
+import { App, Duration } from 'cdk8s';
+import { defineDelivery, EnvironmentSpec, ServiceSpec } from '../../lib/app/delivery';
+import { runSynth } from '../../lib/app/run-synth';
+import { Direction, GateSpec } from '../../lib/constructs/canary-analysis';
+import { WorkloadProps } from '../../lib/constructs/workload';
+import { PrometheusBackend } from '../../lib/platform/metrics-backend';
+import { hotrodWorkload } from '../../lib/presets/hotrod';
+
+/*
+ * An example platform: HotROD and two services of a shop, delivered to two clusters, one Argo CD
+ * Application per service and environment. `npm run synth:example` writes
+ * examples/platform/dist/<environment>/<app>/.
+ */
+
+/** Where this example's folders live in the repository (the ApplicationSets' git generator reads them there). */
+export const EXAMPLE_OUTDIR = 'examples/platform/dist';
+
+/** A spanmetrics-only service: it serves no metrics of its own, so every gate reads its server spans. */
+export const CHECKOUT: WorkloadProps = {
+  image: 'ghcr.io/acme/checkout:2.3.0',
+  ports: [{ name: 'http', number: 9000 }],
+  securityContext: { user: 10001, group: 10001 },
+  telemetry: { serviceName: 'checkout' },
+  endpoints: [
+    { spanName: 'GET /cart', caller: 'user', urls: ['/cart'] },
+    { spanName: 'GET /orders', caller: 'user', urls: ['/orders?limit=10'] },
+  ],
+};
+
+/** A second generic service, judged by spanmetrics with a p99 gate and a gate of its own beside the three. */
+export const CATALOG: WorkloadProps = {
+  image: 'ghcr.io/acme/catalog:1.4.2',
+  ports: [{ name: 'http', number: 8000 }, { name: 'admin', number: 8001 }],
+  servingPort: 'http',
+  args: ['--listen=:8000', '--admin=:8001'],
+  securityContext: { user: 10001, group: 10001 },
+  endpoints: [
+    { spanName: 'GET /products', caller: 'user', urls: ['/products', '/products?page=2'] },
+    { spanName: 'GET /healthz', caller: 'internal' },
+  ],
+};
+
+/** The services, the same in every environment (the environments differ in where and how they run). */
+export function services(): ServiceSpec[] {
+  return [
+    { name: 'hotrod', workload: hotrodWorkload({ tag: '1.76.0' }) },
+    { name: 'checkout', workload: CHECKOUT, gates: { maxP95: Duration.millis(500) } },
+    {
+      name: 'catalog',
+      workload: CATALOG,
+      extraGates: [
+        GateSpec.latency({ quantile: 0.99, max: Duration.seconds(2) }),
+        // The canary's share of requests answered in under 250 ms must stay at least 90 %.
+        GateSpec.custom({
+          name: 'fast-share-at-least-90-percent',
+          query: (q) => `sum(increase(${q.spans('durationBucket', { le: '250' })}[${q.window}]))\n/\nsum(increase(${q.spans('durationCount')}[${q.window}]))`,
+          threshold: 0.9,
+          direction: Direction.AT_LEAST,
+        }),
+      ],
+    },
+  ];
+}
+
+/** The two environments: staging on the community chart's Prometheus, production on kube-prometheus-stack. */
+export function environments(): EnvironmentSpec[] {
+  return [
+    { name: 'staging', destinationName: 'staging', prometheus: PrometheusBackend.communityChart() },
+    {
+      name: 'production',
+      destinationName: 'production',
+      prometheus: PrometheusBackend.kubePrometheusStack(),
+      tracesBackend: 'tempo-distributor.tracing.svc.cluster.local:4317',
+      gates: { maxP95: Duration.millis(800) },
+    },
+  ];
+}
+
+/** The apps of the example, one per environment, as `runSynth` takes them. */
+export function exampleApps(options: { readonly repoUrl?: string; readonly revision?: string } = {}) {
+  return environments().map((environment) => ({
+    folder: environment.name,
+    define: (app: App) => defineDelivery(app, { environment, services: services(), repoUrl: options.repoUrl, revision: options.revision, outputPath: `${EXAMPLE_OUTDIR}/${environment.name}` }),
+  }));
+}
+
+if (require.main === module) {
+  process.exitCode = runSynth({
+    outdir: process.env.CDK8S_OUTDIR ?? EXAMPLE_OUTDIR,
+    apps: exampleApps({ repoUrl: process.env.HOTROD_REPO_URL || undefined, revision: process.env.HOTROD_REPO_REVISION || undefined }),
+  });
+}

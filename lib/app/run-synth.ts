@@ -1,0 +1,60 @@
+import { App } from 'cdk8s';
+import { PrometheusBackend } from '../platform/metrics-backend';
+import { errorsOf, runRules } from '../rules/engine';
+import { formatFinding, Severity } from '../rules/types';
+import { synthesizeSafely, SynthError } from '../safe-synth';
+
+/** Defines one app; returns the Prometheus its gates target, which the rules judge the manifests against. */
+export type DefineApp = (app: App) => { readonly prometheus?: PrometheusBackend } | void;
+
+/** Options of {@link runSynth}. */
+export interface RunSynthOptions {
+  /** the folder to replace */
+  readonly outdir: string;
+  /** one app, written to outdir; or give {@link apps} */
+  readonly define?: DefineApp;
+  /** several apps side by side, each in a subfolder of outdir (one per environment) */
+  readonly apps?: readonly { readonly folder: string; readonly define: DefineApp }[];
+  /** where to write @default - stdout and stderr */
+  readonly output?: SynthOutput;
+}
+
+/** Where `runSynth` writes its lines. */
+export interface SynthOutput {
+  readonly log: (line: string) => void;
+  readonly error: (line: string) => void;
+}
+
+/**
+ * What `npm run synth` does: synthesizes the app into a staging folder, runs every rule on
+ * the synthesized objects, and replaces `outdir` only when no rule found an error. Warnings
+ * are printed either way. Returns the exit code.
+ */
+export function runSynth(options: RunSynthOptions): number {
+  const out = options.output ?? { log: (l: string) => console.log(l), error: (l: string) => console.error(l) };
+  let warnings = 0;
+  const prometheus = new Map<string, PrometheusBackend | undefined>();
+  const apps = options.apps ?? (options.define ? [{ folder: '', define: options.define }] : []);
+  try {
+    const { files } = synthesizeSafely({
+      outdir: options.outdir,
+      apps: apps.map((a) => ({ folder: a.folder, define: (app: App) => { prometheus.set(a.folder, a.define(app)?.prometheus); } })),
+      check: (manifests, folder) => {
+        // The rules judge scrape labels and timings against the Prometheus the app targets.
+        const findings = runRules(manifests, undefined, { prometheus: prometheus.get(folder) });
+        const warned = findings.filter((f) => f.severity === Severity.WARNING);
+        warnings += warned.length;
+        const where = folder ? `${folder}: ` : '';
+        for (const w of warned) out.error(`warning: ${where}${formatFinding(w)}`);
+        return errorsOf(findings).map((f) => `${where}${formatFinding(f)}`);
+      },
+    });
+    out.log(`synthesized ${files.length} manifests into ${options.outdir}/: 0 errors, ${warnings} warning(s)`);
+    return 0;
+  } catch (e) {
+    const lines = e instanceof SynthError ? e.lines : [e instanceof Error ? e.message : String(e)];
+    out.error(`synth failed; ${options.outdir}/ was left as it was:`);
+    for (const line of lines) out.error(`  ${line}`);
+    return 1;
+  }
+}
