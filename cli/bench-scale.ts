@@ -1,34 +1,33 @@
-import { App, Chart } from 'cdk8s';
-import { CanaryRollout } from '../lib/constructs/canary-rollout';
-import { HotrodAppSet } from '../lib/constructs/hotrod-app-set';
-import { OtelCollectorDaemonSet } from '../lib/constructs/otel-collector-daemon-set';
-import { SpanmetricsPipeline } from '../lib/constructs/spanmetrics-pipeline';
-import { ThreeGateAnalysis } from '../lib/constructs/three-gate-analysis';
-import { TrafficGenerator } from '../lib/constructs/traffic-generator';
+import { App } from 'cdk8s';
+import { defineDelivery, ServiceSpec } from '../lib/app/delivery';
+import { runSynth } from '../lib/app/run-synth';
+import { WorkloadProps } from '../lib/constructs/workload';
 import { hotrodWorkload } from '../lib/presets/hotrod';
-import { runSynth } from '../main';
 
 /**
- * A fixture for `npm run bench`'s scale figures until the app takes several services: `services`
- * copies of the default stack (collector, HotROD with its gates, traffic generator), copy i in the
- * namespaces `otel-i`, `hotrod-i` and `traffic-generator-i`, and one ApplicationSet for them all.
+ * A generic service for the scale figures: an OpenTelemetry-instrumented HTTP service judged by
+ * spanmetrics, with its own image, namespace and traffic generator.
  */
-export function defineCopies(app: App, services: number): void {
-  const apps: Chart[] = [];
-  for (let i = 1; i <= services; i++) {
-    const chart = (name: string) => new Chart(app, `${name}-${i}`, { namespace: `${name}-${i}` });
-    const [otel, hotrod, traffic] = [chart('otel'), chart('hotrod'), chart('traffic-generator')];
-    const pipeline = new SpanmetricsPipeline(otel, 'Pipeline');
-    const collector = new OtelCollectorDaemonSet(otel, 'Collector', { pipeline });
-    const rollout = new CanaryRollout(hotrod, 'HotROD', { collector, name: 'hotrod', workload: hotrodWorkload({ tag: '1.76.0' }) });
-    rollout.useAnalysis(new ThreeGateAnalysis(hotrod, 'Gates', { rollout }));
-    new TrafficGenerator(traffic, 'Generator', { target: rollout });
-    apps.push(otel, hotrod, traffic);
-  }
-  new HotrodAppSet(new Chart(app, 'argocd', { namespace: 'argocd' }), 'AppSet', { apps });
+function service(i: number): WorkloadProps {
+  return {
+    image: `ghcr.io/acme/service-${i}:1.0.${i}`,
+    ports: [{ name: 'http', number: 8000 + (i % 1000) }],
+    securityContext: { user: 10001, group: 10001 },
+    endpoints: [{ spanName: 'GET /items', caller: 'user', urls: ['/items'] }],
+  };
 }
 
-/** `node cli/run.js cli/bench-scale --services N --out DIR`: synthesizes N copies into DIR, as `npm run synth` would. */
+/**
+ * The app `npm run bench` measures at scale: the delivery platform with `services` services, HotROD
+ * and `services - 1` generic spanmetrics-only ones, one collector, one ApplicationSet.
+ */
+export function defineServices(app: App, services: number) {
+  const specs: ServiceSpec[] = [{ name: 'hotrod', workload: hotrodWorkload({ tag: '1.76.0' }) }];
+  for (let i = 2; i <= services; i++) specs.push({ name: `service-${i}`, workload: service(i) });
+  return defineDelivery(app, { environment: { name: 'bench' }, services: specs });
+}
+
+/** `node cli/run.js cli/bench-scale --services N --out DIR`: synthesizes the platform with N services into DIR, as `npm run synth` would. */
 function main(argv: string[]): number {
   const services = Number(argv[argv.indexOf('--services') + 1]);
   const outdir = argv[argv.indexOf('--out') + 1];
@@ -36,7 +35,7 @@ function main(argv: string[]): number {
     console.error('usage: node cli/run.js cli/bench-scale --services N --out DIR');
     return 2;
   }
-  return runSynth({ outdir, define: (app) => defineCopies(app, services), output: { log: (l) => console.log(l), error: () => {} } });
+  return runSynth({ outdir, define: (app) => defineServices(app, services), output: { log: (l) => console.log(l), error: () => {} } });
 }
 
 if (require.main === module) process.exitCode = main(process.argv.slice(2));

@@ -6,8 +6,8 @@
  *
  * One paired run: each round runs every command once, in the same order (A B C ... A B C ...),
  * so drifts in machine load hit all of them alike; the medians and their ratio to kustomize are
- * printed, with the floors under them: node's own start and npm's (`npm run` of a no-op script). Then the scale figures: synth and validate of the app with N services (for now
- * cli/bench-scale.ts's copies of the stack, until the app takes several services), each N in
+ * printed, with the floors under them: node's own start and npm's (`npm run` of a no-op script). Then the scale figures: synth and validate of the delivery platform with N services
+ * (cli/bench-scale.ts: HotROD and N-1 generic services, one collector, one ApplicationSet), each N in
  * its own processes. Needs no tool but node; kubectl is optional (its column is then skipped).
  */
 const { spawnSync } = require('child_process');
@@ -110,7 +110,7 @@ function main(argv) {
     }
 
     if (services.length > 0) {
-      console.log(`\nscale (cli/bench-scale.ts: N copies of the stack; medians of ${scaleRounds}):`);
+      console.log(`\nscale (cli/bench-scale.ts: the platform with N services, one collector; medians of ${scaleRounds}):`);
       console.log('  services  objects  synth      validate');
       for (const n of services) {
         const out = join(work, `scale-${n}`);
