@@ -1,6 +1,5 @@
 import { Chart } from 'cdk8s';
 import { CanaryRollout } from '../constructs/canary-rollout';
-import { HOTROD_IMAGE, HOTROD_REQUESTS_METRIC } from '../presets/hotrod';
 import { ListenerProtocol, OtlpExporter } from '../platform/collector-config';
 import { HotrodAppSet } from '../constructs/hotrod-app-set';
 import { OtelCollectorDaemonSet } from '../constructs/otel-collector-daemon-set';
@@ -82,7 +81,9 @@ export function wiringDiagram(s: WiringSources): string {
 
   node('prometheus', `Prometheus\n${gates.prometheusAddress}`, '[()]');
   edge('promExporter', 'prometheus', `scrape :${prom.bind.port}${prom.path}`);
-  edge('rollout', 'prometheus', `scrape :${HOTROD_IMAGE.metrics.port}${HOTROD_IMAGE.metrics.path}\n${HOTROD_REQUESTS_METRIC.name}`);
+  if (rollout.metricsPort) {
+    edge('rollout', 'prometheus', `scrape :${rollout.metricsPort.number}${rollout.metricsPort.path}${rollout.requestsMetric ? `\n${rollout.requestsMetric.name}` : ''}`);
+  }
 
   const step = 'analysisStep';
   node(step, `step ${stepIndex}: analysis ${gates.templateName}\nat ${analysisStep?.weight ?? 0}% canary`, '{{}}');
