@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from 'fs';
+import { join } from 'path';
 import { App, Duration } from 'cdk8s';
 // Each module by name rather than the './lib' barrel: synth loads only what it uses.
 import { defineDelivery, EnvironmentSpec } from './lib/app/delivery';
@@ -54,12 +56,36 @@ export function defineApp(app: App, options: StackOptions = {}) {
   };
 }
 
+/** The file that holds the repository settings of this checkout, committed beside dist/. */
+export const CONFIG_FILE = 'delivery.config.json';
+
+/**
+ * The settings `npm run synth` uses, and so the committed-dist/ check too: `delivery.config.json`
+ * in `root` (the project root) (`{ "repoUrl": ..., "revision": ... }`, both optional), then the environment
+ * variables `HOTROD_REPO_URL` and `HOTROD_REPO_REVISION` over it.
+ */
+export function stackOptions(root: string, env: NodeJS.ProcessEnv = process.env): StackOptions {
+  const file = join(root, CONFIG_FILE);
+  let fromFile: { repoUrl?: string; revision?: string } = {};
+  if (existsSync(file)) {
+    const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    const keys = ['repoUrl', 'revision'];
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`${CONFIG_FILE}: must be a JSON object such as { "repoUrl": "https://github.com/acme/delivery.git", "revision": "main" }`);
+    for (const [k, v] of Object.entries(parsed)) {
+      if (!keys.includes(k)) throw new Error(`${CONFIG_FILE}: unknown key '${k}'; the keys are ${keys.join(', ')}`);
+      if (typeof v !== 'string') throw new Error(`${CONFIG_FILE}: '${k}' must be a string, got ${JSON.stringify(v)}`);
+    }
+    fromFile = parsed as typeof fromFile;
+  }
+  return {
+    repoUrl: env.HOTROD_REPO_URL || fromFile.repoUrl,
+    revision: env.HOTROD_REPO_REVISION || fromFile.revision,
+  };
+}
+
 if (require.main === module) {
   process.exitCode = runSynth({
     outdir: process.env.CDK8S_OUTDIR ?? 'dist',
-    define: (app) => defineApp(app, {
-      repoUrl: process.env.HOTROD_REPO_URL || undefined,
-      revision: process.env.HOTROD_REPO_REVISION || undefined,
-    }),
+    define: (app) => defineApp(app, stackOptions(process.cwd())),
   });
 }

@@ -3,12 +3,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, existsSync
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { ApiObject, Chart } from 'cdk8s';
-import { defineApp, runSynth } from '../main';
+import { defineApp, runSynth, stackOptions } from '../main';
 import { LoadedManifest, loadManifests, synthesizeSafely, SynthError, yamlFilesUnder } from '../lib';
 
 const ROOT = join(__dirname, '..');
 
-function synthTo(dir: string, define = (app: Parameters<typeof defineApp>[0]) => { defineApp(app); }) {
+function synthTo(dir: string, define = (app: Parameters<typeof defineApp>[0]) => { defineApp(app, stackOptions(ROOT)); }) {
   return synthesizeSafely({ outdir: dir, define });
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join, relative } from 'path';
 import { Chart, Duration, Testing } from 'cdk8s';
@@ -9,6 +9,7 @@ import {
 } from '../lib';
 import { hotrodWorkload } from '../lib/presets/hotrod';
 import { exampleApps, EXAMPLE_OUTDIR } from '../examples/platform/main';
+import { stackOptions } from '../main';
 import { find, gateQuery, synth } from './helpers';
 
 /** A service nobody here wrote, shaped like a typical OpenTelemetry-instrumented one: no metrics of its own. */
@@ -178,7 +179,7 @@ describe('the example platform', () => {
 
   test('its committed folders are what the code synthesizes, for every environment and service', () => {
     const out = join(work, 'dist');
-    synthesizeSafely({ outdir: out, apps: exampleApps() });
+    synthesizeSafely({ outdir: out, apps: exampleApps(stackOptions(ROOT)) });
     const read = (dir: string) => Object.fromEntries(yamlFilesUnder(dir).map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
     const fresh = read(out);
     expect(read(join(ROOT, EXAMPLE_OUTDIR))).toEqual(fresh);
@@ -186,5 +187,21 @@ describe('the example platform', () => {
     expect(folders).toEqual(['production/argocd', 'production/catalog', 'production/checkout', 'production/hotrod', 'production/otel', 'production/traffic-generator',
       'staging/argocd', 'staging/catalog', 'staging/checkout', 'staging/hotrod', 'staging/otel', 'staging/traffic-generator']);
     expect(relative(ROOT, join(ROOT, EXAMPLE_OUTDIR))).toBe('examples/platform/dist');
+  });
+});
+
+describe('the repository settings', () => {
+  test('come from delivery.config.json, with the environment over it, so synth and the committed-dist check agree', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'config-'));
+    try {
+      expect(stackOptions(dir, {})).toEqual({ repoUrl: undefined, revision: undefined });
+      writeFileSync(join(dir, 'delivery.config.json'), '{ "repoUrl": "https://github.com/acme/delivery.git", "revision": "main" }');
+      expect(stackOptions(dir, {})).toEqual({ repoUrl: 'https://github.com/acme/delivery.git', revision: 'main' });
+      expect(stackOptions(dir, { HOTROD_REPO_REVISION: 'release-1' })).toEqual({ repoUrl: 'https://github.com/acme/delivery.git', revision: 'release-1' });
+      writeFileSync(join(dir, 'delivery.config.json'), '{ "repo": "x" }');
+      expect(() => stackOptions(dir, {})).toThrow("delivery.config.json: unknown key 'repo'; the keys are repoUrl, revision");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { App, Chart, Testing } from 'cdk8s';
-import { defineApp, StackOptions } from '../main';
+import { join } from 'path';
+import { defineApp, StackOptions, stackOptions } from '../main';
 import { CanaryRollout, CanaryRolloutProps, hotrodWorkload, HotrodAppSet, OtelCollectorDaemonSet, PrometheusBackend, SpanmetricsPipeline, SpanmetricsPipelineProps, ThreeGateAnalysis, ThreeGateAnalysisProps, TrafficGenerator } from '../lib';
 
 /** A plain synthesized object. */
@@ -10,7 +11,7 @@ export type Obj = { apiVersion: string; kind: string; metadata: { name: string; 
  * README follow it. Library tests use {@link fixtureStack}, so a threshold or tag changed in
  * main.ts breaks nothing else.
  */
-export function defaultStack(options: StackOptions = {}) {
+export function defaultStack(options: StackOptions = stackOptions(join(__dirname, '..'))) {
   const app = Testing.app();
   const stack = defineApp(app, options);
   return { app, ...stack };

@@ -4,7 +4,7 @@ import { Testing } from 'cdk8s';
 import { explainMarkdown, withReadmeSection } from '../lib/explain/markdown';
 import { projectRoot } from '../lib/schema/crd-schema-file';
 import { exampleApps } from '../examples/platform/main';
-import { defineApp } from '../main';
+import { defineApp, stackOptions } from '../main';
 
 const USAGE = 'usage: npm run explain [-- --out FILE | --update-readme | --example]';
 
@@ -27,10 +27,7 @@ function main(argv: string[]): number {
     console.error(USAGE);
     return 2;
   }
-  const stack = defineApp(Testing.app(), {
-    repoUrl: process.env.HOTROD_REPO_URL || undefined,
-    revision: process.env.HOTROD_REPO_REVISION || undefined,
-  });
+  const stack = defineApp(Testing.app(), stackOptions(projectRoot()));
   const markdown = explainMarkdown(stack);
   if (updateReadme) {
     const readme = join(projectRoot(), 'README.md');
@@ -48,7 +45,7 @@ function main(argv: string[]): number {
 /** The diagram and timeline of every service of the example platform, environment by environment. */
 function exampleMarkdown(): string {
   const parts: string[] = [];
-  for (const { folder, define } of exampleApps()) {
+  for (const { folder, define } of exampleApps(stackOptions(projectRoot()))) {
     const delivery = define(Testing.app());
     for (const service of delivery.services) {
       parts.push(`## ${folder}: ${service.rollout.rollout.name}\n`);

@@ -5,6 +5,7 @@ import { Direction, GateSpec } from '../../lib/constructs/canary-analysis';
 import { WorkloadProps } from '../../lib/constructs/workload';
 import { PrometheusBackend } from '../../lib/platform/metrics-backend';
 import { hotrodWorkload } from '../../lib/presets/hotrod';
+import { stackOptions } from '../../main';
 
 /*
  * An example platform: HotROD and two services of a shop, delivered to two clusters, one Argo CD
@@ -87,6 +88,6 @@ export function exampleApps(options: { readonly repoUrl?: string; readonly revis
 if (require.main === module) {
   process.exitCode = runSynth({
     outdir: process.env.CDK8S_OUTDIR ?? EXAMPLE_OUTDIR,
-    apps: exampleApps({ repoUrl: process.env.HOTROD_REPO_URL || undefined, revision: process.env.HOTROD_REPO_REVISION || undefined }),
+    apps: exampleApps(stackOptions(process.cwd())),
   });
 }
