@@ -29,6 +29,8 @@ const BUGS: Record<string, { rule: string; object: string; names: string; needsK
   'bug-kustomize-namespace-template': { rule: 'rollout/unknown-template', object: 'Rollout/guestbook-prod/web', names: "AnalysisTemplate 'error-rate'" },
   'bug-podmonitor-without-hash-label': { rule: 'gates/unknown-label', object: 'AnalysisTemplate/hotrod/hotrod-analysis', names: "label 'rollouts_pod_template_hash' on 'hotrod_requests_total'" },
   'bug-kustomize-patch-breaks-selector': { rule: 'services/selector-no-match', object: 'Service/guestbook-prod/guestbook-ui', names: 'selector {app=guestbook}', needsKustomize: true },
+  'bug-gate-counter-of-other-namespace': { rule: 'gates/series-not-for-canary', object: 'Rollout/checkout/checkout', names: "gate 'traffic' selects hotrod_requests_total{namespace=\"checkout\"}" },
+  'bug-gate-service-not-in-namespace': { rule: 'gates/series-not-for-canary', object: 'Rollout/checkout/checkout', names: 'service_name="payments"' },
 };
 
 /** Sets that need a flag. */

@@ -43,6 +43,23 @@ const gate = (ms: LoadedManifest[], prefix: string) => gates(ms).find((g: Any) =
 const env = (container: Any, name: string) => container.env.find((e: Any) => e.name === name);
 const steps = (ms: LoadedManifest[]) => object(ms, 'Rollout', 'hotrod').spec.strategy.canary.steps;
 
+/**
+ * Adds a second app: Rollout shop/cart (an image these rules do not know) exporting its spans to
+ * the collector as service 'cart', running a copy of HotROD's gates in its namespace.
+ */
+function secondApp(ms: LoadedManifest[]): void {
+  const template = structuredClone(object(ms, 'AnalysisTemplate', 'hotrod-analysis'));
+  template.metadata.namespace = 'shop';
+  const rollout = structuredClone(object(ms, 'Rollout', 'hotrod'));
+  Object.assign(rollout.metadata, { name: 'cart', namespace: 'shop', labels: { app: 'cart' } });
+  rollout.spec.selector.matchLabels = { app: 'cart' };
+  rollout.spec.template.metadata = { labels: { app: 'cart' } };
+  const container = rollout.spec.template.spec.containers[0];
+  Object.assign(container, { name: 'cart', image: 'ghcr.io/acme/cart:1.0.0', ports: [{ name: 'http', containerPort: 8080 }] });
+  container.env.push({ name: 'OTEL_SERVICE_NAME', value: 'cart' });
+  ms.push({ object: rollout, file: 'shop/Rollout.cart.k8s.yaml' }, { object: template, file: 'shop/AnalysisTemplate.hotrod-analysis.k8s.yaml' });
+}
+
 /** One planted bug: what it changes, and the rule that must catch it. */
 type Plant = [description: string, ruleId: string, plant: (ms: LoadedManifest[]) => void, severity?: Severity];
 
@@ -132,6 +149,11 @@ const PLANTS: Plant[] = [
   ['traffic gate measures the stable pods too', 'gates/no-idle-canary-gate', (ms) => {
     gate(ms, 'traffic').provider.prometheus.query = 'sum(rate(hotrod_requests_total{namespace="{{args.namespace}}"}[2m]))\n';
   }],
+
+  ['the latency gate names a service HotROD does not export', 'gates/series-not-for-canary', (ms) => {
+    gate(ms, 'latency').provider.prometheus.query = gate(ms, 'latency').provider.prometheus.query.replace(/service_name="frontend"/g, 'service_name="payments"');
+  }],
+  ['a second app in its own namespace runs HotROD\'s gates', 'gates/series-not-for-canary', (ms) => secondApp(ms)],
 
   ['gates of one template on two Prometheus servers', 'gates/prometheus-mismatch', (ms) => { gate(ms, 'latency').provider.prometheus.address = 'http://prometheus.monitoring.svc.cluster.local:9090'; }],
   ['a web gate whose Service, named through an argument, does not exist', 'gates/unknown-spliced-service', (ms) => {
@@ -322,6 +344,24 @@ describe('messages', () => {
     gate(ms, 'error-rate').provider.prometheus.query = 'sum(rate(hotrod_requests_total{namespace="{{args.namespace}}"}[2m])\n/\n1';
     const [f] = only(ms, 'gates/promql-syntax');
     expect(f.message).toBe("gate 'error-rate-lt-5-percent': the query does not parse as PromQL at line 3, column 2 (near 'end of query')");
+  });
+
+  test('a gate on a counter of another namespace names the Rollout, the template, what is produced there, and the fix', () => {
+    const ms = fresh();
+    secondApp(ms);
+    const messages = only(ms, 'gates/series-not-for-canary').map((f) => `${f.object.kind}/${f.object.namespace}/${f.object.name}: ${f.message} (fix: ${f.fix})`);
+    expect(messages).toContainEqual("Rollout/shop/cart: Rollout shop/cart runs AnalysisTemplate 'hotrod-analysis' (strategy.canary.steps[1].analysis), whose gate 'traffic-at-least-60-requests' "
+      + 'selects hotrod_requests_total{namespace="shop"} ({{args.namespace}} from fieldRef metadata.namespace), but the manifests produce hotrod_requests_total only for namespace hotrod '
+      + '(Rollout hotrod/hotrod (jaegertracing/example-hotrod:1.76.0)); for namespace shop they produce traces_span_metrics_calls_total, traces_span_metrics_duration_milliseconds_bucket, '
+      + 'traces_span_metrics_duration_milliseconds_count, traces_span_metrics_duration_milliseconds_sum (spans of service cart): the query returns nothing for this canary '
+      + '(fix: gate on spanmetrics of service \'cart\' (traces_span_metrics_calls_total{service_name="cart", hotrod_namespace="{{args.namespace}}", ...}), '
+      + 'or make the service serve and expose hotrod_requests_total and have Prometheus scrape it)');
+    // the spanmetrics latency gate reads the right namespace, but HotROD's service name
+    expect(messages).toContainEqual(expect.stringContaining("whose gate 'latency-p95-lt-1s' selects traces_span_metrics_duration_milliseconds_bucket{service_name=\"frontend\", hotrod_namespace=\"shop\"} "
+      + '({{args.namespace}} from fieldRef metadata.namespace), but the pods of namespace shop export spans only as service cart '
+      + "(Rollout shop/cart container 'cart' (OTEL_SERVICE_NAME=cart))"));
+    // one finding per gate, however often its query reads the series
+    expect(messages).toHaveLength(3);
   });
 
   test('an unknown metric lists what is produced', () => {

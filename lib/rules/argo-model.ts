@@ -95,6 +95,37 @@ export function declaredArgs(template: LoadedManifest): DeclaredArg[] {
   }));
 }
 
+/** The value an argument has in an analysis a Rollout runs, and where it comes from, for messages. */
+export interface ArgValue {
+  readonly value: string;
+  /** e.g. `fieldRef metadata.namespace`, `value in strategy.canary.steps[1].analysis.args`, `the template's default` */
+  readonly from: string;
+  /** whether it is the Rollout's own namespace, passed by `fieldRef: metadata.namespace` */
+  readonly rolloutNamespace: boolean;
+}
+
+/**
+ * The arguments whose values are known before the Rollout runs: passed as a literal `value`,
+ * passed from the Rollout's `metadata.namespace` or `metadata.name` (`valueFrom.fieldRef`), or a
+ * literal default of the template. Others (a pod-template hash, a secret, a label) are absent.
+ */
+export function argValues(use: AnalysisUse, template: LoadedManifest): Map<string, ArgValue> {
+  const out = new Map<string, ArgValue>();
+  for (const a of asArr(asObj(template.object.spec).args).map(asObj)) {
+    const name = asStr(a.name);
+    const value = asStr(a.value);
+    if (name !== undefined && value !== undefined) out.set(name, { value, from: "the template's default", rolloutNamespace: false });
+  }
+  for (const a of use.args) {
+    out.delete(a.name);
+    const field = asStr(asObj(a.valueFrom?.fieldRef).fieldPath);
+    if (a.value !== undefined) out.set(a.name, { value: a.value, from: `value in ${use.field}.args`, rolloutNamespace: false });
+    else if (field === 'metadata.namespace') out.set(a.name, { value: use.namespace, from: 'fieldRef metadata.namespace', rolloutNamespace: true });
+    else if (field === 'metadata.name') out.set(a.name, { value: use.ref.name ?? '', from: 'fieldRef metadata.name', rolloutNamespace: false });
+  }
+  return out;
+}
+
 /** A metric of a template that queries Prometheus. */
 export interface PrometheusMetric {
   readonly name: string;

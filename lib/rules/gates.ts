@@ -15,6 +15,7 @@ import { defineRules, list } from './define';
 import { asArr, asObj, asStr, ManifestModel } from './model';
 import { collectorsOf, componentType } from './collector-model';
 import { seriesCatalog } from './series';
+import { checkSeriesForCanary, SERIES_NOT_FOR_CANARY } from './canary-series';
 import { ObjectRef, Severity } from './types';
 
 /**
@@ -231,6 +232,7 @@ export const GATE_RULES = defineRules({
   'gates/unknown-metric': 'every metric a query names whose producer is in the manifests (a spanmetrics connector, a known image) is produced and scraped; with --strict-metrics, every metric',
   'gates/unchecked-metric': 'metrics whose producer is outside the manifests (kube_*, istio_*, ...) are listed once as not checked (info)',
   'gates/unknown-label': 'every label a query matches or groups by is on the series it selects',
+  [SERIES_NOT_FOR_CANARY]: "a gate that selects the Rollout's namespace reads a series produced for pods of that namespace (an app counter its pods serve, spanmetrics of spans its pods export), and a literal service_name one of them exports",
   'gates/no-idle-canary-gate': "a canary's analysis has a gate that fails an idle canary (a lower bound on the canary's request rate)",
   'gates/judged-before-data': 'a gate cannot stop a canary on missing data before its series could have reached Prometheus: discovery and two scrapes of a new pod, or two spanmetrics flushes and a scrape (warning)',
   'gates/self-traffic': "a canary's traffic gate on a counter that also counts Prometheus's scrapes (HotROD's) excludes them, or asks for more than the scrapes alone give at the setup's scrape interval",
@@ -289,6 +291,8 @@ export const GATE_RULES = defineRules({
       }
     }
   }
+
+  checkSeriesForCanary(model, catalog, (query) => readQuery(model, query), report);
 
   if (unchecked.size > 0) {
     const names = [...unchecked.keys()].sort();

@@ -14,3 +14,4 @@ export * from './rollout';
 export * from './services';
 export * from './security';
 export * from './argo-wiring';
+export * from './span-sources';

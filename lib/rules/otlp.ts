@@ -2,7 +2,7 @@ import { ListenerProtocol } from '../platform/collector-config';
 import { imageFacts } from '../presets/images';
 import { Collector, CollectorListener, collectorsOf, operatorServices } from './collector-model';
 import { defineRules, list } from './define';
-import { asArr, asObj, asStr, isLoopback, PodTemplate, resolvePort, ServiceInfo } from './model';
+import { asArr, asObj, asStr, isLoopback, ManifestModel, PodTemplate, resolvePort, ServiceInfo } from './model';
 import { Severity } from './types';
 
 /** The environment variables that set where an OTel SDK sends traces, most specific first. */
@@ -49,6 +49,51 @@ export function envOf(container: Record<string, unknown>, namespace?: string): M
   return env;
 }
 
+/** An OTLP endpoint as an SDK reads it: the host (a name, an address, or {@link POD_IP_HOST}/{@link HOST_IP_HOST}) and port. */
+export interface OtlpEndpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** The host and port of an OTLP endpoint URL (`http://host:4318`, `host:4317`); undefined when it names neither a scheme nor a port. */
+export function parseOtlpEndpoint(value: string): OtlpEndpoint | undefined {
+  const m = /^(?:(https?):\/\/)?(\{[^}]+\}|\[[^\]]+\]|[^/:\s]+)(?::(\d+))?/.exec(value);
+  if (!m || (!m[1] && !m[3])) return undefined;
+  return { host: m[2], port: m[3] ? Number(m[3]) : m[1] === 'https' ? 443 : 80 };
+}
+
+/** Which collectors run in which pod, and which collector listeners each declared hostPort reaches. */
+export interface CollectorWiring {
+  readonly collectorsOfPod: ReadonlyMap<PodTemplate, readonly Collector[]>;
+  readonly hostPorts: ReadonlyMap<number, { readonly listeners: readonly CollectorListener[]; readonly collectors: readonly Collector[]; readonly where: string }>;
+}
+
+const WIRINGS = new WeakMap<ManifestModel, CollectorWiring>();
+
+/** The collectors of each pod and of each hostPort, read once per model. */
+export function collectorWiring(model: ManifestModel): CollectorWiring {
+  let wiring = WIRINGS.get(model);
+  if (wiring) return wiring;
+  const collectorsOfPod = new Map<PodTemplate, Collector[]>();
+  const hostPorts = new Map<number, { listeners: CollectorListener[]; collectors: Collector[]; where: string }>();
+  for (const c of collectorsOf(model)) {
+    for (const { pod, containers } of c.pods) {
+      collectorsOfPod.set(pod, [...(collectorsOfPod.get(pod) ?? []), c]);
+      for (const port of containers.flatMap((x) => asArr(x.raw.ports).map(asObj))) {
+        const hostPort = typeof port.hostPort === 'number' ? port.hostPort : undefined;
+        if (hostPort === undefined) continue;
+        const entry = hostPorts.get(hostPort) ?? { listeners: [], collectors: [], where: `hostPort ${hostPort} of ${pod.ref.kind} ${pod.namespace}/${pod.ref.name}` };
+        entry.listeners.push(...c.config.listeners().filter((l) => l.port === port.containerPort));
+        if (!entry.collectors.includes(c)) entry.collectors.push(c);
+        hostPorts.set(hostPort, entry);
+      }
+    }
+  }
+  wiring = { collectorsOfPod, hostPorts };
+  WIRINGS.set(model, wiring);
+  return wiring;
+}
+
 /** What an endpoint reaches: the listeners there, and how, for messages. */
 interface Reached {
   readonly via: string;
@@ -77,20 +122,7 @@ export const OTLP_RULES = defineRules({
   const E = Severity.ERROR;
   const collectors = collectorsOf(model);
   if (collectors.length === 0) return; // nothing in the folder receives OTLP: nothing to judge
-  const collectorsOfPod = new Map<PodTemplate, Collector[]>();
-  for (const c of collectors) for (const p of c.pods) collectorsOfPod.set(p.pod, [...(collectorsOfPod.get(p.pod) ?? []), c]);
-  const hostPorts = new Map<number, { listeners: CollectorListener[]; where: string }>();
-  for (const c of collectors) {
-    for (const { pod, containers } of c.pods) {
-      for (const port of containers.flatMap((x) => asArr(x.raw.ports).map(asObj))) {
-        const hostPort = typeof port.hostPort === 'number' ? port.hostPort : undefined;
-        if (hostPort === undefined) continue;
-        const entry = hostPorts.get(hostPort) ?? { listeners: [], where: `hostPort ${hostPort} of ${pod.ref.kind} ${pod.namespace}/${pod.ref.name}` };
-        entry.listeners.push(...c.config.listeners().filter((l) => l.port === port.containerPort));
-        hostPorts.set(hostPort, entry);
-      }
-    }
-  }
+  const { collectorsOfPod, hostPorts } = collectorWiring(model);
 
   for (const pod of model.pods) {
     for (const container of pod.containers) {
@@ -102,10 +134,9 @@ export const OTLP_RULES = defineRules({
       const imageProtocol = imageFacts(container.image)?.otlpProtocol;
       const sdkProtocol = protocolVar ? env.get(protocolVar)! : imageProtocol ?? SPEC_DEFAULT_OTLP_PROTOCOL;
       const wanted = SDK_PROTOCOLS[sdkProtocol];
-      const m = /^(?:(https?):\/\/)?(\{[^}]+\}|\[[^\]]+\]|[^/:\s]+)(?::(\d+))?/.exec(value);
-      if (!m || !wanted || (!m[1] && !m[3])) continue;
-      const host = m[2];
-      const port = m[3] ? Number(m[3]) : m[1] === 'https' ? 443 : 80;
+      const endpoint = parseOtlpEndpoint(value);
+      if (!endpoint || !wanted) continue;
+      const { host, port } = endpoint;
       const written = asArr(container.raw.env).map(asObj).find((e) => e.name === variable)?.value;
       const what = `container '${container.name}' ${variable}='${value}'${typeof written === 'string' && written !== value ? ` (written '${written}')` : ''}`;
       const protocolText = protocolVar ? `${protocolVar}=${sdkProtocol}`
