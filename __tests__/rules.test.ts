@@ -354,10 +354,10 @@ describe('messages', () => {
       + 'selects hotrod_requests_total{namespace="shop"} ({{args.namespace}} from fieldRef metadata.namespace), but the manifests produce hotrod_requests_total only for namespace hotrod '
       + '(Rollout hotrod/hotrod (jaegertracing/example-hotrod:1.76.0)); for namespace shop they produce traces_span_metrics_calls_total, traces_span_metrics_duration_milliseconds_bucket, '
       + 'traces_span_metrics_duration_milliseconds_count, traces_span_metrics_duration_milliseconds_sum (spans of service cart): the query returns nothing for this canary '
-      + '(fix: gate on spanmetrics of service \'cart\' (traces_span_metrics_calls_total{service_name="cart", hotrod_namespace="{{args.namespace}}", ...}), '
+      + '(fix: gate on spanmetrics of service \'cart\' (traces_span_metrics_calls_total{service_name="cart", k8s_namespace_name="{{args.namespace}}", ...}), '
       + 'or make the service serve and expose hotrod_requests_total and have Prometheus scrape it)');
     // the spanmetrics latency gate reads the right namespace, but HotROD's service name
-    expect(messages).toContainEqual(expect.stringContaining("whose gate 'latency-p95-lt-1s' selects traces_span_metrics_duration_milliseconds_bucket{service_name=\"frontend\", hotrod_namespace=\"shop\"} "
+    expect(messages).toContainEqual(expect.stringContaining("whose gate 'latency-p95-lt-1s' selects traces_span_metrics_duration_milliseconds_bucket{service_name=\"frontend\", k8s_namespace_name=\"shop\"} "
       + '({{args.namespace}} from fieldRef metadata.namespace), but the pods of namespace shop export spans only as service cart '
       + "(Rollout shop/cart container 'cart' (OTEL_SERVICE_NAME=cart))"));
     // one finding per gate, however often its query reads the series
