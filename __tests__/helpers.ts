@@ -1,7 +1,7 @@
 import { App, Chart, Testing } from 'cdk8s';
 import { join } from 'path';
 import { defineApp, StackOptions, stackOptions } from '../main';
-import { CanaryRollout, CanaryRolloutProps, hotrodWorkload, HotrodAppSet, OtelCollectorDaemonSet, PrometheusBackend, SpanmetricsPipeline, SpanmetricsPipelineProps, ThreeGateAnalysis, ThreeGateAnalysisProps, TrafficGenerator } from '../lib';
+import { CanaryRollout, CanaryRolloutProps, GateSpec, hotrodWorkload, WorkloadProps, HotrodAppSet, OtelCollectorDaemonSet, PrometheusBackend, SpanmetricsPipeline, SpanmetricsPipelineProps, ThreeGateAnalysis, ThreeGateAnalysisProps, TrafficGenerator } from '../lib';
 
 /** A plain synthesized object. */
 export type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; [k: string]: any }; [k: string]: any };
@@ -75,4 +75,43 @@ export function fixtureFolder(opts: Parameters<typeof fixtureStack>[0] = {}): st
   const { app } = fixtureStack(opts);
   app.synth();
   return app.outdir;
+}
+
+/** The checkout service of the fixtures: any service, spanmetrics only (no metrics port, no counter), two user endpoints. */
+export const CHECKOUT_WORKLOAD: WorkloadProps = {
+  image: 'ghcr.io/acme/checkout:2.3.0',
+  ports: [{ name: 'http', number: 9000 }],
+  endpoints: [
+    { spanName: 'GET /cart', caller: 'user', urls: ['/cart'] },
+    { spanName: 'POST /checkout', caller: 'user', urls: ['/checkout'] },
+  ],
+};
+
+/**
+ * A spanmetrics-only service (the checkout fixture) with the three-gate preset and its traffic
+ * generator, in namespace `checkout`, beside its own pipeline and collector or a given stack's.
+ */
+export function checkoutStack(opts: { app?: App; collector?: OtelCollectorDaemonSet; prometheus?: PrometheusBackend; gates?: Partial<ThreeGateAnalysisProps>; extraGates?: GateSpec[] } = {}) {
+  const app: App = opts.app ?? Testing.app();
+  let collector = opts.collector;
+  if (!collector) {
+    const otel = new Chart(app, 'otel', { namespace: 'otel' });
+    collector = new OtelCollectorDaemonSet(otel, 'Collector', { pipeline: new SpanmetricsPipeline(otel, 'Pipeline'), prometheus: opts.prometheus });
+  }
+  const chart = new Chart(app, 'checkout', { namespace: 'checkout' });
+  const rollout = new CanaryRollout(chart, 'Checkout', { collector, workload: CHECKOUT_WORKLOAD });
+  const gates = rollout.useAnalysis(new ThreeGateAnalysis(chart, 'Gates', { rollout, ...opts.gates }));
+  // before the generator: its rate is derived from the gates' evidence
+  for (const g of opts.extraGates ?? []) gates.addGate(g);
+  const traffic = new Chart(app, 'checkout-traffic', { namespace: 'checkout-traffic' });
+  const generator = new TrafficGenerator(traffic, 'Generator', { target: rollout });
+  return { app, collector, pipeline: collector.pipeline, rollout, gates, generator };
+}
+
+/** A folder with the two services of the fixtures, as a synth writes it: HotROD (counter) and checkout (spanmetrics only), one collector. */
+export function twoServiceFolder(): string {
+  const stack = fixtureStack();
+  checkoutStack({ app: stack.app, collector: stack.collector });
+  stack.app.synth();
+  return stack.app.outdir;
 }

@@ -16,9 +16,9 @@ function interpolate(bounds: number[], cdf: number[], q: number): number {
 
 describe('synthetic series', () => {
   test.each([300, 800, 900, 999, 1001, 1100, 1600, 3000])('the user latency distribution (20%% fast /, the rest /dispatch) puts p95 at %sms', (p95) => {
-    const { home, dispatch } = userLatencyDistribution(BOUNDS, p95, 0.2, 700);
+    const { fast, work: dispatch } = userLatencyDistribution(BOUNDS, p95, 0.2, 700);
     expect(dispatch).toHaveLength(BOUNDS.length + 1);
-    const combined = dispatch.map((d, k) => 0.2 * home[k] + 0.8 * d);
+    const combined = dispatch.map((d, k) => 0.2 * fast[k] + 0.8 * d);
     expect(interpolate(BOUNDS, combined, 0.95)).toBeCloseTo(p95, 6);
     // cumulative shares only grow, and end at 1
     expect(dispatch.every((d, k) => k === 0 || d >= dispatch[k - 1])).toBe(true);
@@ -41,7 +41,7 @@ describe('synthetic series', () => {
     expect(canary('error-rate-just-outside').errorRatio).toBeCloseTo(0.02 * (1 + 1 / 3));
     expect(canary('latency-just-inside').p95Ms).toBeCloseTo(450);
     expect(canary('latency-just-outside').p95Ms).toBeCloseTo(550);
-    expect(canary('slow-dispatch').p95Ms).toBeCloseTo(800);
+    expect(canary('slow-canary').p95Ms).toBeCloseTo(800);
     expect(canary('idle-canary').userRequestsPerSecond).toBe(0);
     // a trickle serves a third of the evidence before the gates measure
     expect(canary('trickle').userRequestsPerSecond * gates.gates[0].timing.initialDelay.toSeconds()).toBeCloseTo(50);
@@ -79,7 +79,7 @@ describe('synthetic series', () => {
   test('a folder without a rollout is a clear error', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rehearse-empty-'));
     try {
-      expect(() => targetFromManifests(dir)).toThrow(`${dir}: expected one Rollout with a canary analysis step, found 0`);
+      expect(() => targetFromManifests(dir)).toThrow(`${dir}: no Rollout with a canary analysis step; the rehearsal replays the analysis a Rollout's canary step runs`);
       expect(() => targetFromManifests(join(dir, 'missing'))).toThrow('missing: no such folder');
     } finally {
       rmSync(dir, { recursive: true });

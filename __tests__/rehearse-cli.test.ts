@@ -3,7 +3,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { rehearseCli } from '../cli/rehearse';
 import { locateEngine } from '../lib';
-import { fixtureFolder } from './helpers';
+import { twoServiceFolder } from './helpers';
 
 /** Runs the CLI in-process, collecting what it prints. */
 async function rehearse(args: string[], env: NodeJS.ProcessEnv = process.env) {
@@ -36,7 +36,7 @@ describe('npm run rehearse', () => {
   test('a folder without a rollout is a clear error, exit 1', async () => {
     const r = await rehearse(['--manifests', out]);
     expect(r).toMatchObject({ code: hasEngine ? 1 : 2 });
-    if (hasEngine) expect(r.stderr).toBe(`rehearse: ${out}: expected one Rollout with a canary analysis step, found 0`);
+    if (hasEngine) expect(r.stderr).toBe(`rehearse: ${out}: no Rollout with a canary analysis step; the rehearsal replays the analysis a Rollout's canary step runs (spec.strategy.canary.steps[].analysis)`);
   });
 
   test('an unknown option is refused with the usage', async () => {
@@ -58,15 +58,29 @@ describe('npm run rehearse', () => {
     expect(r.stderr).toContain("--prometheus 'thanos' is not a known setup; use one of community-chart, challenge, kube-prometheus-stack or all");
   });
 
-  (hasEngine || process.env.CI === 'true' ? test : test.skip)('--manifests DIR --json FILE exits 0 and writes the documented JSON', async () => {
+  test('a --rollout that names no rollout of the folder is refused with the ones there are', async () => {
+    const dir = twoServiceFolder();
+    const r = await rehearse(['--manifests', dir, '--rollout', 'cart']);
+    expect(r.code).toBe(hasEngine ? 1 : 2);
+    if (hasEngine) expect(r.stderr).toBe("rehearse: --rollout 'cart' names none of the rollouts with an analysis: checkout/checkout, hotrod/hotrod; give one of them (name or namespace/name)");
+  });
+
+  const withEngine = hasEngine || process.env.CI === 'true' ? test : test.skip;
+
+  withEngine('--manifests DIR --rollout NAME --json FILE rehearses that rollout, exits 0 and writes the documented JSON', async () => {
     const file = join(out, 'r.json');
-    const r = await rehearse(['--manifests', fixtureFolder(), '--trials', '3', '--json', file]);
+    const r = await rehearse(['--manifests', twoServiceFolder(), '--rollout', 'hotrod', '--trials', '3', '--json', file]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('prometheus-community chart 29.1.0 (scrape 60s, spanmetrics flush 15s): 3 trials per scenario');
+    expect(r.stdout).toContain('rehearsing rollout hotrod/hotrod from');
+    expect(r.stdout).toContain('hotrod/hotrod on prometheus-community chart 29.1.0 (scrape 60s, spanmetrics flush 15s): 3 trials per scenario');
+    expect(r.stdout).toContain('  gates: traffic-at-least-60-requests (traffic), error-rate-lt-5-percent (error-rate), latency-p95-lt-1s (latency)');
+    expect(r.stdout).not.toContain('checkout/checkout');
     expect(r.stdout).toContain('all 12 scenario runs reached their expected verdicts');
     const json = JSON.parse(readFileSync(file, 'utf8'));
-    expect(json.setups.map((s: any) => s.prometheus)).toEqual(['prometheus-community chart 29.1.0']);
+    expect(json.setups.map((s: any) => [s.rollout, s.prometheus])).toEqual([['hotrod/hotrod', 'prometheus-community chart 29.1.0']]);
+    expect(json.setups[0].gates).toEqual([
+      { name: 'traffic-at-least-60-requests', kind: 'traffic' }, { name: 'error-rate-lt-5-percent', kind: 'error-rate' }, { name: 'latency-p95-lt-1s', kind: 'latency' }]);
     const idle = json.setups[0].scenarios.find((s: any) => s.name === 'idle-canary');
     expect(Object.keys(idle)).toEqual(['name', 'expectation', 'expected', 'expectedGate', 'trials', 'share', 'requiredShare', 'asExpected', 'verdicts', 'decidedAfterSeconds', 'example']);
     expect(idle).toMatchObject({ expectation: 'stopped', expected: 'Failed', expectedGate: 'traffic', trials: 3, share: 1, requiredShare: 1, asExpected: true,
@@ -74,5 +88,15 @@ describe('npm run rehearse', () => {
     expect(Object.keys(idle.example.gates[0])).toEqual(['name', 'phase', 'decidedAfterSeconds', 'measurements']);
     expect(idle.example.gates[0].measurements).toEqual([{ atSeconds: 190, value: null, phase: 'Failed' }]);
     expect(json.setups[0].scenarios.find((s: any) => s.name === 'healthy')).toMatchObject({ requiredShare: 0.99, share: 1 });
+  }, 30_000);
+
+  withEngine('--manifests DIR rehearses every Rollout of the folder and says which each result is for', async () => {
+    const r = await rehearse(['--manifests', twoServiceFolder(), '--prometheus', 'challenge', '--trials', '2']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('rehearsing 2 rollouts: checkout/checkout, hotrod/hotrod from');
+    expect(r.stdout).toContain('checkout/checkout on seed challenge environment (scrape 10s, spanmetrics flush 15s): 2 trials per scenario');
+    expect(r.stdout).toContain('hotrod/hotrod on seed challenge environment (scrape 10s, spanmetrics flush 15s): 2 trials per scenario');
+    expect(r.stdout).toContain('all 24 scenario runs reached their expected verdicts');
+    expect(r.code).toBe(0);
   }, 30_000);
 });

@@ -6,18 +6,20 @@ import {
   EngineNotFoundError,
   formatResults,
   locateEngine,
+  pickRollout,
   prepareRehearsal,
   PrometheusEngine,
   RehearsalInputError,
   RehearsalTarget,
   runScenarios,
-  targetFromManifests,
-  targetFromStack,
+  stacksOf,
+  targetsFromManifests,
+  targetsFromStacks,
   toReport,
 } from '../lib/rehearsal';
 import { PrometheusBackend, PROMETHEUS_PRESETS } from '../lib/platform/metrics-backend';
 
-const USAGE = `usage: npm run rehearse -- [--manifests DIR] [--prometheus NAME] [--trials N] [--seed N] [--json FILE]
+const USAGE = `usage: npm run rehearse -- [--manifests DIR] [--rollout NAME] [--prometheus NAME] [--trials N] [--seed N] [--json FILE]
 
 Replays the AnalysisTemplate's gates, as Argo Rollouts v1.8.3 would run them, on a real
 Prometheus engine, over many trials of each built-in scenario: each trial draws what a cluster
@@ -25,8 +27,10 @@ picks at random (discovery delay and scrape phase of the new canary pod, the col
 and scrape phases, the export delay). Reports per scenario the share of trials with the
 expected verdict and the time to verdict (p50, p95).
 
-  --manifests DIR    read the Rollout, AnalysisTemplate, collector config and traffic generator
-                     from DIR (default: the app defined in main.ts, in memory)
+  --manifests DIR    read the Rollouts, AnalysisTemplates, collector config and traffic generators
+                     from DIR (default: the app defined in main.ts, in memory); every Rollout
+                     with an analysis step is rehearsed
+  --rollout NAME     rehearse only this rollout (its name, or namespace/name)
   --prometheus NAME  the Prometheus setup: ${Object.keys(PROMETHEUS_PRESETS).join(', ')} or all
                      (default: all for the app, which is built for each; community-chart for DIR)
   --trials N         trials per scenario (default 100)
@@ -38,13 +42,14 @@ exit status: 0 every scenario reached its share (good canaries promoted in 99% o
 
 interface Options {
   readonly manifests?: string;
+  readonly rollout?: string;
   readonly json?: string;
   readonly prometheus?: string;
   readonly trials: number;
   readonly seed: number;
 }
 
-const FLAGS = ['--manifests', '--json', '--prometheus', '--trials', '--seed'] as const;
+const FLAGS = ['--manifests', '--rollout', '--json', '--prometheus', '--trials', '--seed'] as const;
 
 function parseArgs(argv: string[]): Options | 'help' {
   const opts: Record<string, string> = {};
@@ -66,7 +71,7 @@ function parseArgs(argv: string[]): Options | 'help' {
   if (opts.prometheus !== undefined && opts.prometheus !== 'all' && !PROMETHEUS_PRESETS[opts.prometheus]) {
     throw new RehearsalInputError(`--prometheus '${opts.prometheus}' is not a known setup; use one of ${Object.keys(PROMETHEUS_PRESETS).join(', ')} or all`);
   }
-  return { manifests: opts.manifests, json: opts.json, prometheus: opts.prometheus, trials: count('trials', 100, 1), seed: count('seed', 1, 0) };
+  return { manifests: opts.manifests, rollout: opts.rollout, json: opts.json, prometheus: opts.prometheus, trials: count('trials', 100, 1), seed: count('seed', 1, 0) };
 }
 
 /** The Prometheus setups a run covers. */
@@ -74,6 +79,15 @@ function backends(opts: Options): PrometheusBackend[] {
   const names = opts.prometheus === undefined ? (opts.manifests ? ['community-chart'] : Object.keys(PROMETHEUS_PRESETS))
     : opts.prometheus === 'all' ? Object.keys(PROMETHEUS_PRESETS) : [opts.prometheus];
   return names.map((n) => PROMETHEUS_PRESETS[n]());
+}
+
+/**
+ * The targets of one Prometheus setup: every Rollout with an analysis in the folder, or every
+ * service of the app in main.ts (built for that setup, so its gate timings are the setup's).
+ */
+function targetsOf(opts: Options, prometheus: PrometheusBackend): RehearsalTarget[] {
+  if (opts.manifests) return targetsFromManifests(opts.manifests, { prometheus });
+  return targetsFromStacks(stacksOf(defineApp(new App(), { prometheus })));
 }
 
 /** Where the CLI writes; the process's streams unless a test passes its own. */
@@ -103,15 +117,14 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, out: Output): Promise
     return 0;
   }
   const binaries = locateEngine(env);
-  const targets: RehearsalTarget[] = backends(opts).map((prometheus) => (opts.manifests
-    ? targetFromManifests(opts.manifests, { prometheus })
-    : targetFromStack(defineApp(new App(), { prometheus }))));
+  const targets = pickRollout(backends(opts).flatMap((prometheus) => targetsOf(opts, prometheus)), opts.rollout);
   const started = Date.now();
   const data = prepareRehearsal(targets, { trials: opts.trials, seed: opts.seed });
   const engine = await PrometheusEngine.start(data.chunks, binaries);
   try {
     const results = await runScenarios(data, engine);
-    out.log(`rehearsing ${targets[0].gates.map((g) => g.name).join(', ')} from ${opts.manifests ?? 'the app in main.ts'}\n`);
+    const rollouts = [...new Set(targets.map((t) => t.rollout))];
+    out.log(`rehearsing ${rollouts.length === 1 ? 'rollout' : `${rollouts.length} rollouts:`} ${rollouts.join(', ')} from ${opts.manifests ?? 'the app in main.ts'}\n`);
     out.log(formatResults(results));
     const trials = results.reduce((n, r) => n + r.trials.length, 0);
     out.log(`(${trials} trials of ${results.length} scenario runs on ${binaries.prometheus} in ${((Date.now() - started) / 1000).toFixed(1)}s, seed ${opts.seed})`);

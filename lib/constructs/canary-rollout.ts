@@ -10,7 +10,7 @@ import { PrometheusBackend } from '../platform/metrics-backend';
 import { SCRAPE_DEFAULT_PATH } from '../platform/prometheus-naming';
 import { OtelCollectorDaemonSet } from './otel-collector-daemon-set';
 import { PodIdentity, SpanmetricsPipeline } from './spanmetrics-pipeline';
-import { parseImage, renderContainer, RequestSource, WorkloadProps, WorkloadTelemetry } from './workload';
+import { parseImage, renderContainer, RequestCounter, RequestSource, WorkloadProps, WorkloadTelemetry } from './workload';
 import { clusterDns, Image, imageRef, namespaceOf, validateInteger, validateName, validatePort } from '../util';
 
 /** The OTLP protocol the rollout configures: the collector's OTLP/HTTP endpoint takes it. */
@@ -168,6 +168,10 @@ export class CanaryRollout extends Construct {
   public readonly prometheus: PrometheusBackend;
   /** the pipeline the service's spans go through */
   public readonly pipeline: SpanmetricsPipeline;
+  /** the collector the service sends its traces to */
+  public readonly collector: OtelCollectorDaemonSet;
+  /** the service's request counter as the service names it (before a scrape may rename its labels), when its requests are counted by a counter */
+  public readonly requestCounter?: RequestCounter;
   /** the service's request counter as it reaches Prometheus, when its requests are counted by a counter */
   public readonly requestsMetric?: RequestsMetric;
   /** the series the gates count the canary's user requests in */
@@ -204,6 +208,7 @@ export class CanaryRollout extends Construct {
     this.podLabels = { app: name };
     this.prometheus = props.collector.prometheus;
     this.pipeline = props.collector.pipeline;
+    this.collector = props.collector;
     this.otlpEndpoint = props.collector.otlpHttpEndpoint;
 
     const telemetry = workload.telemetry ?? {};
@@ -236,6 +241,7 @@ export class CanaryRollout extends Construct {
           + "set workload.metrics (e.g. { port: 'http', path: '/metrics' }) or count requests with RequestSource.spanmetrics()");
       }
       const counter = source.counter;
+      this.requestCounter = counter;
       this.requestsMetric = {
         name: counter.name,
         endpointLabel: this.prometheus.exposedLabel(counter.endpointLabel, targetLabels),
@@ -380,6 +386,16 @@ export class CanaryRollout extends Construct {
       }
       return { ...e, service: e.service ?? this.serviceName };
     });
+    endpoints.forEach((e, i) => (e.calls ?? []).forEach((call, k) => {
+      const where = `${C}: workload.endpoints[${i}].calls[${k}]`;
+      if (!endpoints.some((x) => x.spanName === call.spanName && x !== e)) {
+        throw new Error(`${where} names span '${call.spanName}', which is none of the workload's other endpoints (${endpoints.filter((x) => x !== e).map((x) => x.spanName).join(', ') || 'none'}); `
+          + `declare it, e.g. { spanName: '${call.spanName}', caller: 'internal' }`);
+      }
+      if (!(call.perRequest > 0) || !Number.isFinite(call.perRequest)) {
+        throw new Error(`${where}.perRequest must be a positive number of spans per request, got ${call.perRequest}`);
+      }
+    }));
     if (!endpoints.some((e) => e.caller === 'user')) {
       throw new Error(`${C}: workload.endpoints has no endpoint with caller 'user'; the gates count the canary's user requests, so name at least one `
         + "(e.g. { spanName: 'GET /checkout', caller: 'user', urls: ['/checkout'] })");

@@ -4,6 +4,22 @@ export function servesUrl(endpoint: ServedEndpoint, url: string): boolean {
   return (endpoint.urls ?? []).some((u) => u.split('?')[0] === path);
 }
 
+/** Spans of another endpoint that one request of an endpoint causes (its internal calls). */
+export interface InternalCall {
+  /** the span name of the called endpoint: one of the service's endpoints, usually with caller 'internal' */
+  readonly spanName: string;
+  /** how many of its server spans one request causes */
+  readonly perRequest: number;
+}
+
+/** How long the server spans of an endpoint take when the service is healthy. */
+export interface TypicalLatency {
+  /** their mean duration, in ms */
+  readonly meanMs: number;
+  /** the duration nearly all of them stay under, in ms @default - meanMs */
+  readonly upToMs?: number;
+}
+
 /** A kind of request a service serves, as its telemetry names it. */
 export interface ServedEndpoint {
   /** the span name of its server spans (HotROD's counter also uses it as its `endpoint` label) */
@@ -16,6 +32,14 @@ export interface ServedEndpoint {
   readonly urls?: readonly string[];
   /** the most requests per second one pod serves there before requests queue @default - not limited */
   readonly capacityPerSecond?: number;
+  /** the internal spans one request here causes, e.g. a lookup in another service @default - none */
+  readonly calls?: readonly InternalCall[];
+  /**
+   * how long its spans take when healthy; the rehearsal models internal spans with it, and a user
+   * endpoint whose spans stay within the histogram's first bucket as always that fast
+   * @default - not known: internal spans are modelled as fast, user requests as the scenario's latency
+   */
+  readonly typicalLatency?: TypicalLatency;
 }
 
 /** What an image does that its manifests cannot show. */
@@ -42,6 +66,11 @@ export interface ImageFacts {
    * that span name out
    */
   readonly scrapeSpanName?: string;
+  /**
+   * the longest a finished span waits in the app's SDK before it is exported, when the app sets it
+   * in code (otherwise OTEL_BSP_SCHEDULE_DELAY or the SDK default applies)
+   */
+  readonly exportDelayMs?: number;
   /** the server spans the image's services produce, and who calls each */
   readonly endpoints?: readonly ServedEndpoint[];
   /** the ports the image listens on, by name */
@@ -58,6 +87,8 @@ export interface ImageFacts {
       readonly labels: readonly string[];
       /** the label that carries the span name, when the series counts spans by name */
       readonly spanNameLabel?: string;
+      /** the label that marks failed requests and its value on them, when the series counts requests */
+      readonly failed?: { readonly label: string; readonly value: string };
     }[];
   };
 }

@@ -33,15 +33,26 @@ export const HOTROD_REQUESTS_METRIC = {
  */
 export const HOTROD_DISPATCH_CAPACITY_PER_SECOND = 1000 / 300;
 
+/** The route calls of one `/dispatch`: one per driver the driver service finds (services/driver/redis.go FindDriverIDs: 10). */
+export const HOTROD_ROUTES_PER_DISPATCH = 10;
+
 /**
  * HotROD's server spans (jaeger examples/hotrod @ v1.76.0). The frontend's HTTP handlers are
  * wrapped in otelhttp with the mux pattern as span name (pkg/tracing/mux.go, services/frontend/
  * server.go: `/`, `/dispatch`, `/config`, `/debug/vars`, `/metrics`), so Prometheus's own scrape of
  * `/metrics` is a frontend server span too. One `/dispatch` calls customer `/customer` once, the
  * driver's `FindNearest` once, and route `/route` once per driver found (10).
+ *
+ * Typical latencies, from the simulated delays (services/config/config.go @ v1.76.0): a customer
+ * lookup takes MySQLGetDelay 300 ms (σ 30 ms); FindNearest RedisFindDelay 20 ms, then a
+ * RedisGetDelay of 10 ms per driver (10), every fifth lookup timing out after 20 ms more and
+ * retried (services/driver/redis.go): about 160 ms, under 180 ms; a route RouteCalcDelay 50 ms
+ * (σ 12.5 ms). A `/dispatch` is about 0.7 s: the customer lookup, FindNearest, and 10 route calls
+ * through RouteWorkerPoolSize 3 workers (4 rounds of 50 ms). `/` serves the static index.html,
+ * and `/metrics` answers in a few ms (modelled as 1 ms and 3 ms: both stay in the first buckets).
  */
 export const HOTROD_ENDPOINTS = {
-  home: { spanName: '/', service: 'frontend', caller: 'user', urls: ['/'] },
+  home: { spanName: '/', service: 'frontend', caller: 'user', urls: ['/'], typicalLatency: { meanMs: 1 } },
   dispatch: {
     spanName: '/dispatch',
     service: 'frontend',
@@ -49,15 +60,18 @@ export const HOTROD_ENDPOINTS = {
     // the customers HotROD's database knows (services/customer/database.go); others fail
     urls: ['/dispatch?customer=123', '/dispatch?customer=567', '/dispatch?customer=392', '/dispatch?customer=731'],
     capacityPerSecond: HOTROD_DISPATCH_CAPACITY_PER_SECOND,
+    calls: [
+      { spanName: '/customer', perRequest: 1 },
+      { spanName: 'driver.DriverService/FindNearest', perRequest: 1 },
+      { spanName: '/route', perRequest: HOTROD_ROUTES_PER_DISPATCH },
+    ],
+    typicalLatency: { meanMs: 700 },
   },
-  metrics: { spanName: '/metrics', service: 'frontend', caller: 'prometheus' },
-  customer: { spanName: '/customer', service: 'customer', caller: 'internal' },
-  driver: { spanName: 'driver.DriverService/FindNearest', service: 'driver', caller: 'internal' },
-  route: { spanName: '/route', service: 'route', caller: 'internal' },
+  metrics: { spanName: '/metrics', service: 'frontend', caller: 'prometheus', typicalLatency: { meanMs: 3 } },
+  customer: { spanName: '/customer', service: 'customer', caller: 'internal', typicalLatency: { meanMs: 300, upToMs: 330 } },
+  driver: { spanName: 'driver.DriverService/FindNearest', service: 'driver', caller: 'internal', typicalLatency: { meanMs: 160, upToMs: 180 } },
+  route: { spanName: '/route', service: 'route', caller: 'internal', typicalLatency: { meanMs: 50, upToMs: 60 } },
 } as const satisfies Record<string, ServedEndpoint>;
-
-/** The route calls of one `/dispatch`: one per driver the driver service finds (services/driver/redis.go FindDriverIDs: 10). */
-export const HOTROD_ROUTES_PER_DISPATCH = 10;
 
 /**
  * How long a finished HotROD span can wait in the SDK before it is exported: HotROD sets the
@@ -74,6 +88,7 @@ export const HOTROD_IMAGE = {
   otlpProtocol: 'http/protobuf',
   // /metrics is wrapped in otelhttp (examples/hotrod/services/frontend/server.go @ v1.76.0): one server span per scrape
   scrapeSpanName: HOTROD_ENDPOINTS.metrics.spanName,
+  exportDelayMs: HOTROD_EXPORT_DELAY_MS,
   endpoints: Object.values(HOTROD_ENDPOINTS),
   ports: { frontend: 8080, customer: 8081, route: 8083 },
   metrics: {
@@ -83,6 +98,7 @@ export const HOTROD_IMAGE = {
       name: HOTROD_REQUESTS_METRIC.name,
       labels: [HOTROD_REQUESTS_METRIC.endpointLabel, HOTROD_REQUESTS_METRIC.errorLabel],
       spanNameLabel: HOTROD_REQUESTS_METRIC.endpointLabel,
+      failed: { label: HOTROD_REQUESTS_METRIC.errorLabel, value: HOTROD_REQUESTS_METRIC.errorValue },
     }],
   },
 } as const satisfies ImageFacts;

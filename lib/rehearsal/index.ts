@@ -1,4 +1,5 @@
 export * from './target';
+export * from './manifest-target';
 export * from './scenarios';
 export * from './series';
 export * from './argo-replay';

@@ -132,7 +132,12 @@ export class PrometheusEngine {
       await engine.launch(binaries.prometheus);
       return engine;
     } catch (e) {
-      engine.stopNow();
+      // the cause, not a failure to clean up after it
+      try {
+        engine.stopNow();
+      } catch {
+        // the folder is in tmpdir; the error below says what went wrong
+      }
       throw e;
     }
   }
@@ -215,7 +220,8 @@ export class PrometheusEngine {
   public stopNow(): void {
     const child = this.child;
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    rmSync(this.dir, { recursive: true, force: true });
+    // a killed server may still be writing its folder for a moment
+    rmSync(this.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
     live.delete(this);
   }
 }

@@ -1,4 +1,5 @@
 import { MeasurementPhase } from '../analysis/condition';
+import { GateKind } from '../constructs/canary-analysis';
 import { replayAnalysisRun, RunOutcome } from './argo-replay';
 import { QueryAnswer } from './prometheus-engine';
 import { builtInScenarios, Expectation, Scenario } from './scenarios';
@@ -21,7 +22,7 @@ export interface TrialOptions {
 /** The scenarios of every target, placed in time with their trials, and the series that back them. */
 export interface RehearsalData {
   readonly targets: readonly { readonly target: RehearsalTarget; readonly placed: readonly PlacedScenario[] }[];
-  /** the OpenMetrics text to backfill, one chunk per scenario */
+  /** the OpenMetrics text to backfill, one chunk per scenario that has series */
   readonly chunks: readonly string[];
 }
 
@@ -63,7 +64,8 @@ export function prepareRehearsal(targets: RehearsalTarget | readonly RehearsalTa
     slot += slotsUsed(target, scenarios);
     return { target, placed };
   });
-  return { targets: placedTargets, chunks: placedTargets.flatMap(({ target, placed }) => placed.map((p) => openMetrics(target, p))) };
+  const chunks = placedTargets.flatMap(({ target, placed }) => placed.map((p) => openMetrics(target, p)));
+  return { targets: placedTargets, chunks: chunks.filter((c) => c.length > 0) };
 }
 
 /** The value of each step argument in a trial, as Argo Rollouts would resolve it. */
@@ -87,16 +89,33 @@ export function substituteArgs(text: string, values: Readonly<Record<string, str
   });
 }
 
-/** Whether a trial's outcome is what its scenario expects. */
+/**
+ * Whether a trial's outcome is what its scenario expects.
+ *
+ * A good canary must be promoted (or, when its evidence was disturbed, at least not aborted)
+ * whatever gates there are: a custom gate that fails a healthy canary is a miss.
+ *
+ * A bad canary must be stopped with the expected phase by a gate of the expected kind. The rule
+ * for the gates no scenario can predict, custom gates and gates whose kind the template does not
+ * state: when one of them decides the run, stopping the canary (Failed or Inconclusive) is as
+ * expected, since the canary had to be stopped and no expectation says what such a gate should
+ * see. Its Error (a query that fails) is not.
+ */
 export function outcomeAsExpected(target: RehearsalTarget, scenario: Scenario, outcome: RunOutcome): boolean {
   switch (scenario.expectation) {
     case Expectation.PROMOTED: return outcome.verdict === MeasurementPhase.SUCCESSFUL;
     case Expectation.NOT_ABORTED: return outcome.verdict === MeasurementPhase.SUCCESSFUL || outcome.verdict === MeasurementPhase.INCONCLUSIVE;
     case Expectation.STOPPED: {
       const gate = target.gates.find((g) => g.name === outcome.decidingGate);
+      if (gate && isUnpredictable(gate)) return outcome.verdict === MeasurementPhase.FAILED || outcome.verdict === MeasurementPhase.INCONCLUSIVE;
       return outcome.verdict === scenario.expected && (scenario.expectedGate === undefined || gate?.kind === scenario.expectedGate);
     }
   }
+}
+
+/** A gate no scenario expects: a custom gate, or one whose kind is not known. */
+function isUnpredictable(gate: RehearsalGate): boolean {
+  return gate.kind === undefined || gate.kind === GateKind.CUSTOM;
 }
 
 /** The q-quantile of numbers (nearest rank). */

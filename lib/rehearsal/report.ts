@@ -1,13 +1,18 @@
 import { MeasurementResult } from '../analysis/condition';
+import { GateKind } from '../constructs/canary-analysis';
 import { RunOutcome } from './argo-replay';
 import { requiredShare, ScenarioResult } from './rehearse';
 
 /** The `--json` document. */
 export interface RehearsalReport {
   readonly setups: {
+    /** the rollout the results are for, `namespace/name` */
+    readonly rollout: string;
     /** the target: where the gates were read from, and the Prometheus setup */
     readonly source: string;
     readonly prometheus: string;
+    /** the gates replayed, in template order, with their kind (null when the template does not state it) */
+    readonly gates: { readonly name: string; readonly kind: string | null }[];
     readonly scenarios: {
       readonly name: string;
       readonly expectation: string;
@@ -71,8 +76,10 @@ export function toReport(results: readonly ScenarioResult[]): RehearsalReport {
   const sources = [...new Set(results.map((r) => r.target))];
   return {
     setups: sources.map((target) => ({
+      rollout: target.rollout,
       source: target.source,
       prometheus: target.prometheus.name,
+      gates: target.gates.map((g) => ({ name: g.name, kind: g.kind ?? null })),
       scenarios: results.filter((r) => r.target === target).map((r) => {
         const ex = exampleOf(r);
         return {
@@ -112,14 +119,15 @@ function pct(share: number): string {
   return `${Number((share * 100).toFixed(1))}%`;
 }
 
-/** The table printed per Prometheus setup: one line per scenario, and the measurements of a trial that missed. */
+/** The table printed per rollout and Prometheus setup: its gates, one line per scenario, and the measurements of a trial that missed. */
 export function formatResults(results: readonly ScenarioResult[]): string {
   const out: string[] = [];
   const sources = [...new Set(results.map((r) => r.target))];
   const width = Math.max(...results.map((r) => r.scenario.name.length), 8);
   for (const target of sources) {
     const rs = results.filter((r) => r.target === target);
-    out.push(`${target.prometheus.name} (scrape ${target.prometheus.scrapeSeconds}s, spanmetrics flush ${target.spanmetrics.flushSeconds}s): ${rs[0]?.trials.length ?? 0} trials per scenario`);
+    out.push(`${target.rollout} on ${target.prometheus.name} (scrape ${target.prometheus.scrapeSeconds}s, spanmetrics flush ${target.spanmetrics.flushSeconds}s): ${rs[0]?.trials.length ?? 0} trials per scenario`);
+    out.push(`  gates: ${target.gates.map((g) => `${g.name} (${g.kind ?? 'kind not stated'})`).join(', ')}`);
     out.push(`  ${'scenario'.padEnd(width)}  ${'expected'.padEnd(34)}  ${'as expected'.padStart(11)}  ${'verdicts'.padEnd(40)}  time to verdict p50 / p95`);
     for (const r of rs) {
       const expected = r.scenario.expectation === 'stopped'
@@ -140,8 +148,11 @@ export function formatResults(results: readonly ScenarioResult[]): string {
   }
   const missed = results.filter((r) => !r.asExpected);
   out.push('times are seconds after the AnalysisRun started; good canaries must be promoted in 99% of trials, bad ones stopped in every trial');
+  if (sources.some((t) => t.gates.some((g) => g.kind === undefined || g.kind === GateKind.CUSTOM))) {
+    out.push('a custom gate, or one whose kind the template does not state, may stop a bad canary in place of the expected gate (Failed or Inconclusive)');
+  }
   out.push(missed.length === 0
     ? `all ${results.length} scenario runs reached their expected verdicts`
-    : `${missed.length} of ${results.length} scenario runs missed: ${missed.map((r) => `${r.scenario.name} (${r.target.prometheus.name})`).join(', ')}`);
+    : `${missed.length} of ${results.length} scenario runs missed: ${missed.map((r) => `${r.scenario.name} (${r.target.rollout}, ${r.target.prometheus.name})`).join(', ')}`);
   return out.join('\n');
 }

@@ -1,12 +1,12 @@
 import { MeasurementPhase } from '../analysis/condition';
 import { GateKind } from '../constructs/canary-analysis';
-import { RehearsalTarget } from './target';
+import { RehearsalTarget, workEndpoints } from './target';
 
 /** What the pods of one side (stable or canary) serve, each. */
 export interface PodTraffic {
   /** user requests per second each pod serves (the traffic generator's, split over the pods) */
   readonly userRequestsPerSecond: number;
-  /** the share of user requests that fail, 0..1 (failures are `/dispatch` requests; `/` never fails) */
+  /** the share of user requests that fail, 0..1 (failures fall on the work endpoints, e.g. HotROD's `/dispatch`; fast ones such as its `/` never fail) */
   readonly errorRatio: number;
   /** the 95th percentile of the user requests' durations, in ms (what the latency gate reads) */
   readonly p95Ms: number;
@@ -56,28 +56,55 @@ export function thresholdMargin(kind: GateKind.ERROR_RATE | GateKind.LATENCY, ev
 }
 
 /**
- * A healthy HotROD `/dispatch` answers in about 0.7 s (300 ms customer lookup, 10 driver lookups
- * of 10 ms, 10 route calls of 50 ms through 3 workers); with the fast `/` requests the p95 of user
- * requests sits near 0.8 s. Expressed as a share of the latency threshold for other thresholds.
+ * The p95 of a healthy canary's user requests, for any service: HotROD's, whose `/dispatch`
+ * answers in about 0.7 s (see HOTROD_ENDPOINTS), sits near 0.8 s with its fast `/` requests.
+ * Capped at 80 % of a tighter latency threshold.
  */
 export const HEALTHY_P95_MS = 800;
 
 /** The share of a trickle's requests against the evidence: a canary that serves some, but about a third of what the gates need. */
 const TRICKLE_SHARE = 1 / 3;
 
-/** The thresholds of the gates, read from their conditions; a kind without a gate has none. */
+/** The quantile the scenarios' latency knob sets. */
+const MODELLED_QUANTILE = 0.95;
+
+/**
+ * The thresholds of the gates, read from their conditions: the first gate of each kind, for latency
+ * the first p95 gate (the quantile the scenarios set) if there is one. A kind without a gate, and
+ * gates whose kind is custom or unknown, give none.
+ */
 export function gateThresholds(target: RehearsalTarget): Partial<Record<GateKind, number>> {
   const out: Partial<Record<GateKind, number>> = {};
+  const p95 = target.gates.find((g) => g.kind === GateKind.LATENCY && g.quantile === MODELLED_QUANTILE && g.threshold);
+  if (p95) out[GateKind.LATENCY] = p95.threshold!.value;
   for (const g of target.gates) {
-    if (g.kind && g.threshold && out[g.kind] === undefined) out[g.kind] = g.threshold.value;
+    if (g.kind && g.kind !== GateKind.CUSTOM && g.threshold && out[g.kind] === undefined) out[g.kind] = g.threshold.value;
   }
   return out;
+}
+
+/** A list of names for a description: `a`, `a and b`, `a, b and c`. */
+function names(items: readonly string[]): string {
+  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+}
+
+/**
+ * When the collector exports no spanmetrics, the gates that read them never get their evidence.
+ * A service that counts its requests itself still passes the traffic gate, and the latency gate
+ * is Inconclusive (the run pauses); a spanmetrics-only service shows no request at all, so its
+ * traffic gate fails the canary as if it were idle.
+ */
+function noSpanmetricsExpectation(target: RehearsalTarget): { expected: MeasurementPhase; gate: GateKind; why: string } {
+  return target.requests.kind === 'counter'
+    ? { expected: MeasurementPhase.INCONCLUSIVE, gate: GateKind.LATENCY, why: 'the latency gate never gets its evidence' }
+    : { expected: MeasurementPhase.FAILED, gate: GateKind.TRAFFIC, why: 'the traffic gate, counting spanmetrics, sees no request' };
 }
 
 /**
  * The built-in scenarios: good canaries that must be promoted, bad ones that must be stopped by
  * the right gate, and a collector restart that must never abort a good canary. Each canary serves
- * the traffic generator's share of user requests unless the scenario says otherwise.
+ * the traffic generator's share of user requests unless the scenario says otherwise; failures
+ * and slowness fall on its work endpoints (see `workEndpoints`).
  */
 export function builtInScenarios(target: RehearsalTarget): Scenario[] {
   const t = gateThresholds(target);
@@ -91,6 +118,10 @@ export function builtInScenarios(target: RehearsalTarget): Scenario[] {
     canary: Partial<PodTraffic>, stable: Partial<PodTraffic> = {}, disruption?: Disruption): Scenario =>
     ({ name, description, expectation, expected, expectedGate, canary: { ...healthy, ...canary }, stable: { ...healthy, ...stable }, disruption });
   const horizon = Math.max(...target.gates.map((g) => g.initialDelaySeconds));
+  const work = names(workEndpoints(target).map((m) => m.endpoint.spanName));
+  const internal = target.userMix.some((m) => m.calls.length > 0);
+  const scrapes = target.workload.metricsPort ? `; Prometheus still scrapes its ${target.scrapeSpan?.spanName ?? 'metrics'}` : '';
+  const noSpanmetrics = noSpanmetricsExpectation(target);
   const errorMargin = thresholdMargin(GateKind.ERROR_RATE, evidence, maxError);
   const latencyMargin = thresholdMargin(GateKind.LATENCY, evidence, maxError);
 
@@ -102,19 +133,19 @@ export function builtInScenarios(target: RehearsalTarget): Scenario[] {
       Expectation.PROMOTED, P.SUCCESSFUL, undefined, { errorRatio: maxError * (1 - errorMargin) }),
     scenario('latency-just-inside', `the canary's p95 is ${num(maxP95 * (1 - latencyMargin))}ms`,
       Expectation.PROMOTED, P.SUCCESSFUL, undefined, { p95Ms: maxP95 * (1 - latencyMargin) }),
-    scenario('idle-canary', 'the canary serves no user request; Prometheus still scrapes its /metrics', Expectation.STOPPED, P.FAILED, GateKind.TRAFFIC,
+    scenario('idle-canary', `the canary serves no user request${scrapes}`, Expectation.STOPPED, P.FAILED, GateKind.TRAFFIC,
       { userRequestsPerSecond: 0 }, { userRequestsPerSecond: 2 * rate }),
     scenario('trickle', `the canary serves ${num(evidence * TRICKLE_SHARE)} user requests before the gates measure, a third of the evidence`,
       Expectation.STOPPED, P.INCONCLUSIVE, GateKind.TRAFFIC, { userRequestsPerSecond: (evidence * TRICKLE_SHARE) / horizon }),
-    scenario('erroring-canary', `the canary fails ${pct(Math.min(1, 4 * maxError))} of its user requests (its /dispatch fails, internal calls succeed)`,
+    scenario('erroring-canary', `the canary fails ${pct(Math.min(1, 4 * maxError))} of its user requests (its ${work} fail${internal ? ', internal calls succeed' : ''})`,
       Expectation.STOPPED, P.FAILED, GateKind.ERROR_RATE, { errorRatio: Math.min(1, 4 * maxError) }),
     scenario('error-rate-just-outside', `the canary fails ${pct(maxError * (1 + errorMargin))} of its user requests`,
       Expectation.STOPPED, P.FAILED, GateKind.ERROR_RATE, { errorRatio: maxError * (1 + errorMargin) }),
-    scenario('slow-dispatch', `the canary's /dispatch p95 is ${num(1.6 * maxP95)}ms while its internal spans stay fast`, Expectation.STOPPED, P.FAILED, GateKind.LATENCY,
+    scenario('slow-canary', `the canary's ${work} p95 is ${num(1.6 * maxP95)}ms${internal ? ' while its internal spans stay fast' : ''}`, Expectation.STOPPED, P.FAILED, GateKind.LATENCY,
       { p95Ms: 1.6 * maxP95 }),
     scenario('latency-just-outside', `the canary's p95 is ${num(maxP95 * (1 + latencyMargin))}ms`,
       Expectation.STOPPED, P.FAILED, GateKind.LATENCY, { p95Ms: maxP95 * (1 + latencyMargin) }),
-    scenario('no-spanmetrics', 'the collector exports no spanmetrics: the latency gate never gets its evidence', Expectation.STOPPED, P.INCONCLUSIVE, GateKind.LATENCY,
+    scenario('no-spanmetrics', `the collector exports no spanmetrics: ${noSpanmetrics.why}`, Expectation.STOPPED, noSpanmetrics.expected, noSpanmetrics.gate,
       {}, {}, Disruption.NO_SPANMETRICS),
     scenario('collector-restart', 'the collector the canary reports to restarts mid-analysis; its spanmetrics counters start again from zero',
       Expectation.NOT_ABORTED, P.SUCCESSFUL, undefined, {}, {}, Disruption.COLLECTOR_RESTART),

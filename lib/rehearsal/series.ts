@@ -1,9 +1,8 @@
 import { createHash } from 'crypto';
 import { ServedEndpoint } from '../platform/image-facts';
-import { HOTROD_ENDPOINTS, HOTROD_ROUTES_PER_DISPATCH } from '../presets/hotrod';
 import { SPAN_KIND_SERVER, SPANMETRICS_STATUS } from '../platform/collector-config';
 import { Disruption, PodTraffic, Scenario } from './scenarios';
-import { PodField, RehearsalTarget } from './target';
+import { CounterRequestSeries, PodField, RehearsalTarget, upToMs, workEndpoints } from './target';
 
 /**
  * The synthetic series of the rehearsal, as Prometheus would have stored them, for many trials
@@ -16,13 +15,16 @@ import { PodField, RehearsalTarget } from './target';
  *   starts with the collector), and how long spans wait before they reach it (0 .. the export delay);
  * - for a collector restart: when it happens, and the new pod's discovery and scrape phase.
  *
- * HotROD is modelled as it is (jaeger examples/hotrod @ v1.76.0): its counter counts every server
- * span, so Prometheus's own `/metrics` scrapes and the internal `/customer`, `FindNearest` and
- * ten `/route` calls per `/dispatch` are in it; both `error` children of an endpoint appear at 0
- * with its first request; spanmetrics sees the same server spans (client spans are left out:
- * they would only dilute an unfiltered gate further). The canary starts serving when the
- * AnalysisRun starts (t = 0, the latest it can), the stable pods have served for an hour.
- * Request counts are deterministic (rate x time); only timing is drawn.
+ * A service is modelled from its target: its user requests (the traffic generator's mix), the
+ * internal spans each causes (its endpoints' `calls`), and Prometheus's scrapes when the app
+ * traces them. A service that counts its requests itself (HotROD, jaeger examples/hotrod @ v1.76.0)
+ * has its counter scraped from its pods, counting every server span by span name, internal calls
+ * and traced scrapes included, with both `error` children of an endpoint at 0 from its first
+ * request; a spanmetrics-only service has no pod series at all. Spanmetrics sees the same server
+ * spans, failed ones with status ERROR (client spans are left out: they would only dilute an
+ * unfiltered gate further). The canary starts serving when the AnalysisRun starts (t = 0, the
+ * latest it can), the stable pods have served for an hour. Request counts are deterministic
+ * (rate x time); only timing is drawn.
  *
  * Trials of a scenario share its stretch of time and its stable pods; each has its own canary
  * pod-template hash, which every gate selects on. Each scenario gets its own hour, so no window
@@ -147,11 +149,12 @@ type Labels = Record<string, string>;
 
 /**
  * The cumulative share of user requests at or below each bucket bound (the last entry is +Inf),
- * for home (`/`, served in the first bucket) and `/dispatch` separately, so that
- * `histogram_quantile(0.95, ...)` over both lands exactly on `p95`: the home requests and most
- * dispatches are below the bucket that holds p95, a few above it.
+ * for the fast endpoints (served in the first bucket, e.g. HotROD's static `/`) and the others
+ * (the work, e.g. HotROD's `/dispatch`) separately, so that `histogram_quantile(0.95, ...)` over
+ * both lands exactly on `p95`: the fast requests and most of the work are below the bucket that
+ * holds p95, a few above it.
  */
-export function userLatencyDistribution(bounds: readonly number[], p95: number, homeShare: number, body = p95): { home: number[]; dispatch: number[] } {
+export function userLatencyDistribution(bounds: readonly number[], p95: number, fastShare: number, body = p95): { fast: number[]; work: number[] } {
   const j = bounds.findIndex((b) => b >= p95);
   if (j <= 0) {
     throw new Error(`cannot model a p95 of ${p95}: it must lie above the first bucket bound (${bounds[0]}) and at most the last (${bounds[bounds.length - 1]})`);
@@ -160,18 +163,15 @@ export function userLatencyDistribution(bounds: readonly number[], p95: number, 
   const r = (p95 - lo) / (bounds[j] - lo);
   // C(lo) = below, C(hi) = upTo, with lo + (hi - lo) (0.95 - below) / (upTo - below) = p95
   const [below, upTo] = r < 0.5 ? [0.95 - (0.05 * r) / (1 - r), 1] : [0.95 - 0.1 * r, 1.05 - 0.1 * r];
-  if (below < homeShare) throw new Error(`cannot model a p95 of ${p95} with ${homeShare * 100}% fast requests`);
-  // dispatches below p95's bucket sit in the bucket of their typical duration `body`, at most the one below p95's
+  if (below < fastShare) throw new Error(`cannot model a p95 of ${p95} with ${fastShare * 100}% fast requests`);
+  // work below p95's bucket sits in the bucket of its typical duration `body`, at most the one below p95's
   const b = Math.min(j - 1, Math.max(0, bounds.findIndex((x) => x >= body)));
-  const combined = [...bounds.map((_, k) => (k < b ? homeShare : k < j ? below : k === j ? upTo : 1)), 1];
-  const dispatch = combined.map((c) => (c - homeShare) / (1 - homeShare));
-  return { home: combined.map(() => 1), dispatch };
+  const combined = [...bounds.map((_, k) => (k < b ? fastShare : k < j ? below : k === j ? upTo : 1)), 1];
+  const work = combined.map((c) => (c - fastShare) / (1 - fastShare));
+  return { fast: combined.map(() => 1), work };
 }
 
-/** The typical duration of a healthy HotROD `/dispatch`: 300 ms customer + ~180 ms driver + 4 rounds of 50 ms routes. */
-export const DISPATCH_BODY_MS = 700;
-
-/** A span kind's spans of one pod: how many end per second, how many fail, their bucket distribution. */
+/** The spans of one endpoint of one pod: how many end per second, how many fail, their bucket distribution. */
 interface SpanSource {
   readonly endpoint: ServedEndpoint;
   readonly perSecond: number;
@@ -182,35 +182,43 @@ interface SpanSource {
   readonly mean: number;
 }
 
-/** The cdf of spans that all take about `ms`. */
+/** The cdf of spans that all take about `inUnit`. */
 function fixedLatency(bounds: readonly number[], inUnit: number): number[] {
   return [...bounds.map((b) => (b >= inUnit ? 1 : 0)), 1];
 }
 
-/** Every server span a HotROD pod emits per second under a load: user requests, Prometheus's scrapes, internal calls. */
+/** The spans of a modelled endpoint that all take its typical latency (the first bucket when its facts say none). */
+function steadySource(target: RehearsalTarget, endpoint: ServedEndpoint, perSecond: number): SpanSource {
+  const bounds = target.spanmetrics.bucketBounds;
+  const unit = (ms: number) => ms / target.spanmetrics.msPerUnit;
+  const mean = endpoint.typicalLatency ? unit(endpoint.typicalLatency.meanMs) : bounds[0];
+  const upTo = upToMs(endpoint);
+  return { endpoint, perSecond, errorShare: 0, cdf: fixedLatency(bounds, upTo === undefined ? bounds[0] : unit(upTo)), mean };
+}
+
+/**
+ * Every server span a pod emits per second under a load, but Prometheus's scrapes: its user
+ * requests, and the internal calls each causes (as its endpoints' `calls` say; fast and
+ * successful). Failures and the scenario's latency fall on the work endpoints
+ * ({@link workEndpoints}); the fast ones keep their latency and never fail.
+ */
 function spanSources(target: RehearsalTarget, traffic: PodTraffic): SpanSource[] {
   const bounds = target.spanmetrics.bucketBounds;
   const unit = (ms: number) => ms / target.spanmetrics.msPerUnit;
-  const home = target.userMix.filter((m) => m.endpoint.spanName !== HOTROD_ENDPOINTS.dispatch.spanName).reduce((s, m) => s + m.share, 0);
-  const dispatchShare = 1 - home;
-  // a HotROD /dispatch takes about 0.7 s (services/config/config.go delays); slower ones are the tail
-  const cdfs = userLatencyDistribution(bounds, unit(traffic.p95Ms), home, unit(DISPATCH_BODY_MS));
+  const work = workEndpoints(target);
+  const fastShare = target.userMix.filter((m) => !work.includes(m)).reduce((s, m) => s + m.share, 0);
+  const workShare = 1 - fastShare;
+  const body = Math.max(0, ...work.map((m) => m.endpoint.typicalLatency?.meanMs ?? 0)) || traffic.p95Ms;
+  const cdfs = userLatencyDistribution(bounds, unit(traffic.p95Ms), fastShare, unit(body));
   const r = traffic.userRequestsPerSecond;
-  const dispatchRate = r * dispatchShare;
-  const out: SpanSource[] = target.userMix.map((m) => {
-    const isDispatch = m.endpoint.spanName === HOTROD_ENDPOINTS.dispatch.spanName;
-    return {
-      endpoint: m.endpoint,
-      perSecond: r * m.share,
-      errorShare: isDispatch ? Math.min(1, traffic.errorRatio / dispatchShare) : 0,
-      cdf: isDispatch ? cdfs.dispatch : fixedLatency(bounds, unit(1)),
-      mean: isDispatch ? unit(traffic.p95Ms * 0.85) : unit(1),
-    };
-  });
-  // HotROD's internal calls per /dispatch (services/config/config.go delays): fast and successful
-  out.push({ endpoint: HOTROD_ENDPOINTS.customer, perSecond: dispatchRate, errorShare: 0, cdf: fixedLatency(bounds, unit(330)), mean: unit(300) });
-  out.push({ endpoint: HOTROD_ENDPOINTS.driver, perSecond: dispatchRate, errorShare: 0, cdf: fixedLatency(bounds, unit(180)), mean: unit(160) });
-  out.push({ endpoint: HOTROD_ENDPOINTS.route, perSecond: dispatchRate * HOTROD_ROUTES_PER_DISPATCH, errorShare: 0, cdf: fixedLatency(bounds, unit(60)), mean: unit(50) });
+  const out: SpanSource[] = target.userMix.map((m) => (work.includes(m)
+    ? { endpoint: m.endpoint, perSecond: r * m.share, errorShare: Math.min(1, traffic.errorRatio / workShare), cdf: cdfs.work, mean: unit(traffic.p95Ms * 0.85) }
+    : steadySource(target, m.endpoint, r * m.share)));
+  const internal = new Map<ServedEndpoint, number>();
+  for (const m of target.userMix) {
+    for (const call of m.calls) internal.set(call.endpoint, (internal.get(call.endpoint) ?? 0) + r * m.share * call.perRequest);
+  }
+  for (const [endpoint, perSecond] of internal) out.push(steadySource(target, endpoint, perSecond));
   return out;
 }
 
@@ -248,14 +256,13 @@ interface PodSpec {
   readonly scrapePhase: number;
 }
 
-/** HotROD's counter of one pod, as scraped. */
-function writeCounter(target: RehearsalTarget, pod: PodSpec, sources: readonly SpanSource[], to: number, write: Write): void {
-  const req = target.requests;
+/** The pod's own request counter, as scraped: every server span it serves, by span name, and Prometheus's scrapes when it traces them. */
+function writeCounter(target: RehearsalTarget, req: CounterRequestSeries, port: { name: string; number: number }, pod: PodSpec, sources: readonly SpanSource[], to: number, write: Write): void {
+  const w = target.workload;
   const s = target.prometheus.scrapeSeconds;
-  const podLabels = { ...req.podLabels, [req.hashPodLabel]: pod.hash };
+  const podLabels = { ...w.podLabels, [w.hashPodLabel]: pod.hash };
   const targetLabels = target.prometheus.targetLabelValues({
-    namespace: target.namespace, pod: pod.name, node: 'node-1', container: target.workload.container, port: target.workload.metricsPort,
-    workload: target.workload.name, podLabels, podTargetLabels: [req.hashPodLabel],
+    namespace: target.namespace, pod: pod.name, node: 'node-1', container: w.container, port, workload: w.name, podLabels, podTargetLabels: [w.hashPodLabel],
   });
   const times = scrapeTimes(pod.scrapePhase, s, Math.max(pod.discoveredAt, -lookbackSeconds(target)), to);
   if (times.length === 0) return;
@@ -269,7 +276,7 @@ function writeCounter(target: RehearsalTarget, pod: PodSpec, sources: readonly S
       return c.all > 0 ? { ok: c.all - c.failed, failed: c.failed } : undefined; // the endpoint is first seen with its first request
     },
   }));
-  all.push({ endpoint: HOTROD_ENDPOINTS.metrics.spanName, value: (t) => (metricsCount(t) > 0 ? { ok: metricsCount(t), failed: 0 } : undefined) });
+  if (target.scrapeSpan) all.push({ endpoint: target.scrapeSpan.spanName, value: (t) => (metricsCount(t) > 0 ? { ok: metricsCount(t), failed: 0 } : undefined) });
   for (const e of all) {
     for (const failed of [false, true]) {
       const samples = times.map((t) => [t, e.value(t)] as const).filter(([, v]) => v !== undefined).map(([t, v]) => [t, failed ? v!.failed : v!.ok] as const);
@@ -293,7 +300,10 @@ interface CollectorRun {
   readonly scrapePhase: number;
 }
 
-/** The spanmetrics of one pod through one collector run, as scraped from the collector. */
+/**
+ * The spanmetrics of one pod's server spans through one collector run, as scraped from the
+ * collector: calls (failed ones with status ERROR) and the duration histogram.
+ */
 function writeSpanmetrics(target: RehearsalTarget, pod: PodSpec, sources: readonly SpanSource[], run: CollectorRun, exportDelay: number, to: number, write: Write): void {
   const sm = target.spanmetrics;
   const [serviceLabel, spanNameLabel, spanKindLabel, statusLabel] = sm.series.intrinsicLabels;
@@ -314,9 +324,10 @@ function writeSpanmetrics(target: RehearsalTarget, pod: PodSpec, sources: readon
   };
   const times = scrapeTimes(run.scrapePhase, target.prometheus.scrapeSeconds, Math.max(run.scrapedFrom, -lookbackSeconds(target)), Math.min(to, run.until - 1e-6));
   const les = [...sm.bucketBounds.map(String), '+Inf'];
-  const metricsSource: SpanSource = { endpoint: HOTROD_ENDPOINTS.metrics, perSecond: 1 / target.prometheus.scrapeSeconds, errorShare: 0, cdf: fixedLatency(sm.bucketBounds, 3 / sm.msPerUnit), mean: 3 / sm.msPerUnit };
-  for (const src of [...sources, metricsSource]) {
-    const start = src === metricsSource ? pod.discoveredAt : pod.start;
+  // Prometheus's scrapes of the pod, when the app traces them: one span per scrape interval from its discovery
+  const scrapes = target.scrapeSpan && target.workload.metricsPort ? steadySource(target, target.scrapeSpan, 1 / target.prometheus.scrapeSeconds) : undefined;
+  for (const src of scrapes ? [...sources, scrapes] : sources) {
+    const start = src === scrapes ? pod.discoveredAt : pod.start;
     for (const failed of [false, true]) {
       // spans counted by this run as of its last flush before t: those that reached it in (from, flush]
       const count = (t: number): number | undefined => {
@@ -345,16 +356,24 @@ function writeSpanmetrics(target: RehearsalTarget, pod: PodSpec, sources: readon
   }
 }
 
-/** The series of one placed scenario: its stable pods once, a canary pod per trial. */
+/**
+ * The series of one placed scenario: its stable pods once, a canary pod per trial. A counter
+ * service's pods are scraped for its counter; a spanmetrics-only service has only the spanmetrics.
+ */
 function writeScenario(target: RehearsalTarget, placed: PlacedScenario, to: number, write: Write): void {
   const { scenario } = placed;
+  const req = target.requests;
+  const port = target.workload.metricsPort;
+  const writeCounterOf = (pod: PodSpec, sources: readonly SpanSource[]) => {
+    if (req.kind === 'counter' && port) writeCounter(target, req, port, pod, sources, to, write);
+  };
   const random = randomSource(hashNumber(`${placed.stableHash}/stable-phases`));
   const s = target.prometheus.scrapeSeconds;
   const stableSources = spanSources(target, scenario.stable);
   const stableRun: CollectorRun = { pod: 'collector-stable', from: -1e9, until: Infinity, flushPhase: random() * target.spanmetrics.flushSeconds, firstFlush: -1e9, scrapedFrom: -1e9, scrapePhase: random() * s };
   for (let k = 0; k < target.pods.stable; k++) {
     const pod: PodSpec = { name: `${target.workload.name}-${placed.stableHash}-s${k}`, hash: placed.stableHash, traffic: scenario.stable, start: -3600, discoveredAt: -3600, scrapePhase: random() * s };
-    writeCounter(target, pod, stableSources, to, write);
+    writeCounterOf(pod, stableSources);
     if (scenario.disruption !== Disruption.NO_SPANMETRICS) writeSpanmetrics(target, pod, stableSources, stableRun, 0, to, write);
   }
   const canarySources = spanSources(target, scenario.canary);
@@ -362,7 +381,7 @@ function writeScenario(target: RehearsalTarget, placed: PlacedScenario, to: numb
     const p = trial.phases;
     for (let k = 0; k < target.pods.canary; k++) {
       const pod: PodSpec = { name: `${target.workload.name}-${trial.canaryHash}-c${k}`, hash: trial.canaryHash, traffic: scenario.canary, start: 0, discoveredAt: p.discovery, scrapePhase: p.canaryScrapePhase };
-      writeCounter(target, pod, canarySources, to, write);
+      writeCounterOf(pod, canarySources);
       if (scenario.disruption === Disruption.NO_SPANMETRICS) continue;
       const collector = `collector-${trial.canaryHash.slice(0, 5)}`;
       // Its collector has run for long: it is a known target, and its flush phase is its own.
@@ -378,7 +397,7 @@ function writeScenario(target: RehearsalTarget, placed: PlacedScenario, to: numb
   }
 }
 
-/** The OpenMetrics text of one placed scenario, for `promtool tsdb create-blocks-from openmetrics`. */
+/** The OpenMetrics text of one placed scenario, for `promtool tsdb create-blocks-from openmetrics`; empty when it has no series. */
 export function openMetrics(target: RehearsalTarget, placed: PlacedScenario): string {
   const horizon = horizonSeconds(target);
   const families = new Map<string, string[]>();
@@ -389,6 +408,8 @@ export function openMetrics(target: RehearsalTarget, placed: PlacedScenario): st
     for (const [t, v] of samples) lines.push(`${selector} ${v} ${(placed.origin + t).toFixed(3)}`);
   };
   writeScenario(target, placed, horizon, write);
+  // a scenario may have no series at all (a spanmetrics-only service whose spanmetrics are gone)
+  if (families.size === 0) return '';
   return `${[...families.values()].flat().join('\n')}\n# EOF\n`;
 }
 

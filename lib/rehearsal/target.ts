@@ -1,29 +1,30 @@
 import { ApiObject, Duration } from 'cdk8s';
 import { CanaryRollout } from '../constructs/canary-rollout';
-import { AnalysisArgument, podsAtWeight, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../platform/argo';
-import { BATCH_PROCESSOR_DEFAULT_TIMEOUT, durationInUnit, HistogramUnit, SPANMETRICS_DEFAULT_FLUSH_INTERVAL, SpanmetricsSeries, spanmetricsSeries } from '../platform/collector-config';
+import { AnalysisArgument, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../platform/argo';
+import { durationInUnit, SpanmetricsSeries } from '../platform/collector-config';
 import { conditionShape, parseCondition, ResultComparison } from '../analysis/condition';
 import { MetricSchedule, PlainMetricTiming, readMetricSchedule } from '../analysis/schedule';
-import { findCollectorConfigs, LoadedManifest, loadManifests, Manifest, ManifestReadError } from '../manifests';
+import { readPromql } from '../analysis/promql';
 import { PodIdentity, SpanmetricsPipeline } from '../constructs/spanmetrics-pipeline';
 import { CanaryAnalysis, GateKind } from '../constructs/canary-analysis';
 import { OtelCollectorDaemonSet } from '../constructs/otel-collector-daemon-set';
 import { servesUrl, ServedEndpoint } from '../platform/image-facts';
-import { HOTROD_ENDPOINTS, HOTROD_EXPORT_DELAY_MS, HOTROD_IMAGE, HOTROD_REQUESTS_METRIC } from '../presets/hotrod';
 import { PrometheusBackend } from '../platform/metrics-backend';
-import { LOOP_OVERHEAD_MS, TrafficGenerator } from '../constructs/traffic-generator';
+import { TrafficGenerator } from '../constructs/traffic-generator';
 import { namespaceOf, parseDurationSeconds as parseSeconds } from '../util';
 
 /**
- * What a rehearsal needs to know about a stack, as plain data: the gates exactly as the
- * AnalysisTemplate has them, and every metric and label name the series must carry.
- * It is built either from the constructs ({@link targetFromStack}) or from synthesized
- * (or hand-written) manifests ({@link targetFromManifests}); the rest of the rehearsal
- * only reads this.
+ * What a rehearsal needs to know about one rollout, as plain data: the gates exactly as the
+ * AnalysisTemplate has them, where the canary's requests are counted, every server span the
+ * service emits, and every metric and label name the series must carry. It is built either
+ * from the constructs ({@link targetFromStack}) or from synthesized (or hand-written) manifests
+ * (`targetsFromManifests`); the rest of the rehearsal only reads this.
  */
 export interface RehearsalTarget {
   /** where the target was read from, for messages */
   readonly source: string;
+  /** the rollout the results are for, `namespace/name` */
+  readonly rollout: string;
   /** the namespace the rollout runs in */
   readonly namespace: string;
   /** the arguments the analysis step passes, with where Argo Rollouts takes each value from */
@@ -34,24 +35,23 @@ export interface RehearsalTarget {
   readonly prometheus: PrometheusBackend;
   /** the user requests per second one pod serves while the analysis runs (the traffic generator's rate over the pods) */
   readonly canaryUserRequestsPerSecond: number;
-  /** the user endpoints and the share of user requests each gets (from the traffic generator's paths) */
-  readonly userMix: readonly { readonly endpoint: ServedEndpoint; readonly share: number }[];
-  /** the rollout's name and container, and the container port its metrics are scraped on */
-  readonly workload: { readonly name: string; readonly container: string; readonly metricsPort: { readonly name: string; readonly number: number } };
-  /** HotROD's request counter, scraped from its pods */
-  readonly requests: {
-    /** the metric, e.g. `hotrod_requests_total` */
-    readonly metric: string;
-    /** the label HotROD itself puts the endpoint in (before the scrape may rename it) */
-    readonly endpointLabel: string;
-    /** the label that marks failed requests, and its value on them */
-    readonly errorLabel: string;
-    readonly errorValue: string;
+  /** the user endpoints, the share of user requests each gets (from the traffic generator's paths), and the internal spans each causes */
+  readonly userMix: readonly UserShare[];
+  /** the server span of Prometheus's scrapes of the pods, when the pods are scraped and the app traces its scrapes */
+  readonly scrapeSpan?: ServedEndpoint;
+  /** the rollout's name, container and pod labels, and the container port its metrics are scraped on, if they are */
+  readonly workload: {
+    readonly name: string;
+    readonly container: string;
     /** the pod labels of the rollout's template (without the pod-template hash) */
     readonly podLabels: Readonly<Record<string, string>>;
     /** the pod label Argo Rollouts sets to the ReplicaSet's hash */
     readonly hashPodLabel: string;
+    /** where Prometheus scrapes the pods @default - the pods are not scraped */
+    readonly metricsPort?: { readonly name: string; readonly number: number };
   };
+  /** where the canary's user requests are counted: the service's own counter, or only the spanmetrics of its server spans */
+  readonly requests: RequestSeries;
   /** the spanmetrics connector's output as the collector's prometheus exporter serves it */
   readonly spanmetrics: {
     readonly series: SpanmetricsSeries;
@@ -80,6 +80,58 @@ export interface RehearsalTarget {
   readonly gates: readonly RehearsalGate[];
 }
 
+/** A user endpoint's share of the user requests, and the internal spans one of its requests causes. */
+export interface UserShare {
+  readonly endpoint: ServedEndpoint;
+  /** its share of the user requests, 0..1 */
+  readonly share: number;
+  /** the internal spans one of its requests causes, resolved to the endpoints that serve them */
+  readonly calls: readonly { readonly endpoint: ServedEndpoint; readonly perRequest: number }[];
+}
+
+/**
+ * Where the canary's user requests are counted. A counter service also has the spanmetrics of
+ * its spans (the latency gates read them); a spanmetrics-only service has nothing else.
+ */
+export type RequestSeries = CounterRequestSeries | SpanmetricsRequestSeries;
+
+/**
+ * The service's own request counter, scraped from its pods. It counts every server span the
+ * process serves, by span name (HotROD's does: jaeger examples/hotrod pkg/tracing/rpcmetrics @ v1.76.0):
+ * user requests, internal calls and, when the app traces them, Prometheus's scrapes.
+ */
+export interface CounterRequestSeries {
+  readonly kind: 'counter';
+  /** the metric, e.g. `hotrod_requests_total` */
+  readonly metric: string;
+  /** the label the service itself puts the span name in (before the scrape may rename it) */
+  readonly endpointLabel: string;
+  /** the label that marks failed requests, and its value on them */
+  readonly errorLabel: string;
+  readonly errorValue: string;
+}
+
+/** Only the spanmetrics calls of the service's SERVER spans: a failed request is a span with status ERROR. */
+export interface SpanmetricsRequestSeries {
+  readonly kind: 'spanmetrics';
+}
+
+/** The duration nearly all spans of an endpoint stay under, in ms, when its facts say. */
+export function upToMs(endpoint: ServedEndpoint): number | undefined {
+  return endpoint.typicalLatency && (endpoint.typicalLatency.upToMs ?? endpoint.typicalLatency.meanMs);
+}
+
+/**
+ * The user endpoints whose latency the scenarios move: all but those whose spans stay within the
+ * histogram's first bucket (they answer from memory, as HotROD's static `/` does); all of them
+ * when every one is that fast.
+ */
+export function workEndpoints(target: RehearsalTarget): readonly UserShare[] {
+  const firstBoundMs = target.spanmetrics.bucketBounds[0] * target.spanmetrics.msPerUnit;
+  const work = target.userMix.filter((m) => !((upToMs(m.endpoint) ?? Infinity) <= firstBoundMs));
+  return work.length > 0 ? work : target.userMix;
+}
+
 /** An argument of the rollout's analysis step: a literal value or where Argo Rollouts reads it. */
 export interface StepArgument {
   readonly name: string;
@@ -100,8 +152,14 @@ export interface SpanDimension {
 /** One metric of the AnalysisTemplate, as Argo Rollouts reads it. */
 export interface RehearsalGate extends MetricSchedule {
   readonly name: string;
-  /** what the gate checks (from the construct, or recognised from the query) */
+  /**
+   * what the gate checks, as data: the construct's kind, or the AnalysisTemplate's
+   * `GATE_KINDS_ANNOTATION`; undefined when the template does not say (a hand-written one),
+   * which the scenarios treat like a custom gate
+   */
   readonly kind?: GateKind;
+  /** the quantile a latency gate reads, when known */
+  readonly quantile?: number;
   /** the query, with `{{args.*}}` placeholders */
   readonly query: string;
   readonly successCondition?: string;
@@ -121,21 +179,57 @@ export class RehearsalInputError extends Error {
 /** The spanmetrics connector's default duration buckets (SPEC.md), used when the config names none. */
 export const SPANMETRICS_DEFAULT_BUCKETS = [2, 4, 6, 8, 10, 50, 100, 200, 400, 800, 1000, 1400, 2000, 5000, 10000, 15000].map((ms) => Duration.millis(ms));
 
-/** Argo Rollouts' default `consecutiveErrorLimit`. */
-
-/** The handles of a stack built by `defineApp` that a rehearsal reads. */
+/**
+ * The handles of one service of a stack that a rehearsal reads. The pipeline and the collector
+ * default to the rollout's, so a stack with several services passes one entry per rollout.
+ */
 export interface RehearsalStack {
-  readonly pipeline: SpanmetricsPipeline;
-  readonly collector: OtelCollectorDaemonSet;
   readonly rollout: CanaryRollout;
   readonly gates: CanaryAnalysis;
+  /** the pipeline the rollout's spans go through @default - the rollout's */
+  readonly pipeline?: SpanmetricsPipeline;
+  /** the collector the rollout sends its spans to @default - the rollout's */
+  readonly collector?: OtelCollectorDaemonSet;
   /** the traffic generator, whose rate and paths the canary serves @default - the gates' required rate, spread evenly over the user URLs */
   readonly generator?: TrafficGenerator;
 }
 
+/** `namespace/name` of a rollout, as results name it. */
+export function rolloutId(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+/** The target of each stack built in memory (one per service). */
+export function targetsFromStacks(stacks: readonly RehearsalStack[]): RehearsalTarget[] {
+  return stacks.map(targetFromStack);
+}
+
+/**
+ * What an app definition (such as main.ts's `defineApp`) returns for the rehearsal: the handles
+ * of its one service, a list of services, or an object with `services` (a list, or a map by name).
+ */
+export type AppServices = RehearsalStack | readonly RehearsalStack[] | { readonly services: readonly RehearsalStack[] | Readonly<Record<string, RehearsalStack>> };
+
+/** The services of an app definition, one {@link RehearsalStack} each; an input error names an entry that is not one. */
+export function stacksOf(app: AppServices): RehearsalStack[] {
+  const list: unknown[] = Array.isArray(app) ? app
+    : 'services' in (app as object) ? Object.values((app as { services: object }).services)
+      : [app];
+  return list.map((s, i) => {
+    const stack = s as Partial<RehearsalStack> | undefined;
+    if (!(stack?.rollout instanceof CanaryRollout) || !(stack.gates instanceof CanaryAnalysis)) {
+      throw new RehearsalInputError(`the app's service ${i} has no ${stack?.rollout instanceof CanaryRollout ? 'gates' : 'rollout'}; `
+        + 'each service the app returns needs its CanaryRollout as `rollout` and its CanaryAnalysis as `gates` (and may give `generator`)');
+    }
+    return stack as RehearsalStack;
+  });
+}
+
 /** The target of a stack built in memory: every name comes from the constructs. */
 export function targetFromStack(stack: RehearsalStack): RehearsalTarget {
-  const { pipeline, collector, rollout, gates } = stack;
+  const { rollout, gates } = stack;
+  const pipeline = stack.pipeline ?? rollout.pipeline;
+  const collector = stack.collector ?? rollout.collector;
   const step = rollout.analysisSteps().find((s) => s.analysis === gates);
   if (!step) throw new RehearsalInputError(`rollout '${rollout.rollout.name}' has no analysis step running '${gates.templateName}'; add CanaryStep.analysis()`);
   const identity: Record<string, PodField> = {
@@ -144,22 +238,30 @@ export function targetFromStack(stack: RehearsalStack): RehearsalTarget {
     [pipeline.podIdentity[PodIdentity.POD_TEMPLATE_HASH]]: 'podTemplateHash',
   };
   const template = gates.template.toJson() as { spec: { metrics: PlainMetric[] } };
-  const kinds = new Map(gates.gates.map((g) => [g.name, g.kind]));
+  const rendered = new Map(gates.gates.map((g) => [g.name, g]));
   const unit = pipeline.series.histogramUnit;
   const pods = rollout.podsAtWeight(step.weight);
   const generator = stack.generator;
   const perPod = generator ? generator.requestsPerSecond / (pods.canary + pods.stable) : gates.requiredCanaryRequestsPerSecond / pods.canary;
   const urls = generator?.paths ?? rollout.userEndpoints.flatMap((e) => e.urls ?? []);
-  return {
-    source: `the default app (constructs), ${rollout.prometheus.name}`,
+  const name = rollout.rollout.name;
+  const where = `rollout '${name}'`;
+  const metricsPort = rollout.metricsPort ? { name: rollout.metricsPort.name, number: rollout.metricsPort.number } : undefined;
+  const counter = rollout.requestCounter;
+  const target: RehearsalTarget = {
+    source: `the constructs, ${rollout.prometheus.name}`,
+    rollout: rolloutId(rollout.namespace, name),
     namespace: rollout.namespace,
     args: step.analysis.args,
     pods,
     prometheus: rollout.prometheus,
     canaryUserRequestsPerSecond: perPod,
-    userMix: userMixOf(rollout.userEndpoints, urls),
-    workload: { name: rollout.rollout.name, container: rollout.rollout.name, metricsPort: { name: 'frontend', number: HOTROD_IMAGE.metrics.port } },
-    requests: { ...requestsMetric(), podLabels: rollout.podLabels, hashPodLabel: ROLLOUTS_POD_TEMPLATE_HASH_LABEL },
+    userMix: userMixOf(rollout.userEndpoints, rollout.endpoints, urls, where),
+    scrapeSpan: metricsPort ? rollout.endpoints.find((e) => e.caller === 'prometheus') : undefined,
+    workload: { name, container: name, podLabels: rollout.podLabels, hashPodLabel: ROLLOUTS_POD_TEMPLATE_HASH_LABEL, metricsPort },
+    requests: counter
+      ? { kind: 'counter', metric: counter.name, endpointLabel: counter.endpointLabel, errorLabel: counter.errorLabel, errorValue: counter.errorValue }
+      : { kind: 'spanmetrics' },
     spanmetrics: {
       series: pipeline.series,
       dimensions: pipeline.spanmetrics.dimensions.map((d) => ({
@@ -173,8 +275,29 @@ export function targetFromStack(stack: RehearsalStack): RehearsalTarget {
       msPerUnit: durationInUnit(Duration.seconds(1), unit) === 1 ? 1000 : 1,
     },
     collector: collectorPods(collector),
-    gates: template.spec.metrics.map((m) => gateFromMetric(m, 'AnalysisTemplate', kinds.get(m.name))),
+    gates: template.spec.metrics.map((m) => {
+      const g = rendered.get(m.name);
+      return gateFromMetric(m, `AnalysisTemplate '${gates.templateName}'`, g?.kind, g?.quantile);
+    }),
   };
+  checkGateSeries(target, where);
+  return target;
+}
+
+/**
+ * Refuses gates whose series the rehearsal cannot produce: a metric that is neither a spanmetrics
+ * series nor the service's request counter would read as empty in every scenario.
+ */
+export function checkGateSeries(target: RehearsalTarget, where: string): void {
+  const s = target.spanmetrics.series;
+  const produced = [s.calls, s.durationBucket, s.durationCount, s.durationSum, ...(target.requests.kind === 'counter' ? [target.requests.metric] : [])];
+  for (const g of target.gates) {
+    const unknown = readPromql(g.query).selectors.map((x) => x.metric).find((m) => m !== undefined && !produced.includes(m));
+    if (unknown) {
+      throw new RehearsalInputError(`${where}: gate '${g.name}' reads ${unknown}, which the rehearsal cannot produce: for this rollout it writes only ${produced.join(', ')}; `
+        + 'gate on those, or, for a service that counts its requests itself, declare its counter (RequestSource.counter, or the image\'s facts in lib/presets/images.ts for a folder)');
+    }
+  }
 }
 
 /** The collector's namespace and pod labels, as its DaemonSet renders them. */
@@ -191,20 +314,31 @@ function collectorPods(collector: OtelCollectorDaemonSet): RehearsalTarget['coll
   };
 }
 
-function requestsMetric() {
-  return { metric: HOTROD_REQUESTS_METRIC.name, endpointLabel: HOTROD_REQUESTS_METRIC.endpointLabel, errorLabel: HOTROD_REQUESTS_METRIC.errorLabel, errorValue: HOTROD_REQUESTS_METRIC.errorValue };
+/** The endpoints one request of `endpoint` calls, resolved among the service's endpoints; an input error names a call to nothing. */
+export function resolveCalls(endpoint: ServedEndpoint, endpoints: readonly ServedEndpoint[], where: string): UserShare['calls'] {
+  return (endpoint.calls ?? []).map((call) => {
+    const called = endpoints.find((e) => e.spanName === call.spanName && e !== endpoint);
+    if (!called) {
+      throw new RehearsalInputError(`${where}: endpoint '${endpoint.spanName}' calls '${call.spanName}', which is none of the service's endpoints `
+        + `(${endpoints.map((e) => e.spanName).join(', ')}); declare it with caller 'internal'`);
+    }
+    return { endpoint: called, perRequest: call.perRequest };
+  });
 }
 
-/** The share of user requests each user endpoint gets from a list of request URLs sent in turn. */
-function userMixOf(endpoints: readonly ServedEndpoint[], urls: readonly string[]): RehearsalTarget['userMix'] {
-  const counts = endpoints.map((endpoint) => ({ endpoint, n: urls.filter((u) => servesUrl(endpoint, u)).length }));
+/** The share of user requests each user endpoint gets from a list of request URLs sent in turn, with the internal calls of each. */
+export function userMixOf(users: readonly ServedEndpoint[], endpoints: readonly ServedEndpoint[], urls: readonly string[], where: string): UserShare[] {
+  const counts = users.map((endpoint) => ({ endpoint, n: urls.filter((u) => servesUrl(endpoint, u)).length }));
   const total = counts.reduce((sum, c) => sum + c.n, 0);
-  if (total === 0) throw new RehearsalInputError(`the traffic generator sends none of the user endpoints ${endpoints.map((e) => e.spanName).join(', ')}`);
-  return counts.filter((c) => c.n > 0).map((c) => ({ endpoint: c.endpoint, share: c.n / total }));
+  if (total === 0) {
+    throw new RehearsalInputError(`${where}: the traffic generator sends ${urls.join(', ') || 'no path'}, none of which reaches a user endpoint `
+      + `(${users.map((e) => `${e.spanName} at ${(e.urls ?? []).join(', ') || 'no URL'}`).join('; ')}); send their URLs, or give the endpoints the URLs it sends`);
+  }
+  return counts.filter((c) => c.n > 0).map((c) => ({ endpoint: c.endpoint, share: c.n / total, calls: resolveCalls(c.endpoint, endpoints, where) }));
 }
 
 /** A metric of an AnalysisTemplate, as plain data. */
-interface PlainMetric extends PlainMetricTiming {
+export interface PlainMetric extends PlainMetricTiming {
   readonly name: string;
   readonly successCondition?: string;
   readonly failureCondition?: string;
@@ -220,7 +354,8 @@ export function durationSecondsAt(text: string, where: string): number {
   }
 }
 
-function gateFromMetric(m: PlainMetric, where: string, kind?: GateKind): RehearsalGate {
+/** A gate as the rehearsal replays it, from a plain metric and what is known of its kind. */
+export function gateFromMetric(m: PlainMetric, where: string, kind?: GateKind, quantile?: number): RehearsalGate {
   const at = `${where} metric '${m.name}'`;
   const query = m.provider?.prometheus?.query;
   if (!query) throw new RehearsalInputError(`${at} has no prometheus query; only the prometheus provider can be rehearsed`);
@@ -240,6 +375,7 @@ function gateFromMetric(m: PlainMetric, where: string, kind?: GateKind): Rehears
   return {
     name: m.name,
     kind,
+    quantile,
     query,
     successCondition: m.successCondition,
     failureCondition: m.failureCondition,
@@ -248,182 +384,18 @@ function gateFromMetric(m: PlainMetric, where: string, kind?: GateKind): Rehears
   };
 }
 
-/** The kind of a gate read from a plain template, recognised by the series its query reads. */
-function kindOfQuery(query: string, requests: { metric: string; errorLabel: string; errorValue: string }, series: SpanmetricsSeries): GateKind | undefined {
-  if (query.includes(series.durationBucket)) return GateKind.LATENCY;
-  const errorMatcher = new RegExp(`\\b(exported_)?${requests.errorLabel}\\s*=\\s*"${requests.errorValue}"`);
-  if (query.includes(requests.metric) && errorMatcher.test(query)) return GateKind.ERROR_RATE;
-  if (query.includes(requests.metric)) return GateKind.TRAFFIC;
-  return undefined;
-}
-
-type Obj = Manifest & { spec?: any };
-
 /**
- * The target described by a folder of manifests: the Rollout with an analysis step, the
- * AnalysisTemplate it runs, and the collector configuration (in a ConfigMap) with a
- * spanmetrics connector exported through a prometheus exporter.
+ * Picks the targets of one rollout: `name` or `namespace/name`. Without a name every target is
+ * kept; a name that matches none is an input error listing the rollouts there are.
  */
-export function targetFromManifests(dir: string, options: { readonly prometheus?: PrometheusBackend } = {}): RehearsalTarget {
-  const prometheus = options.prometheus ?? PrometheusBackend.communityChart();
-  let manifests: LoadedManifest[];
-  try {
-    manifests = loadManifests(dir);
-  } catch (e) {
-    if (e instanceof ManifestReadError) throw new RehearsalInputError(e.message);
-    throw e;
+export function pickRollout(targets: readonly RehearsalTarget[], name: string | undefined): RehearsalTarget[] {
+  if (name === undefined) return [...targets];
+  const picked = targets.filter((t) => (name.includes('/') ? t.rollout === name : t.rollout.split('/')[1] === name));
+  if (picked.length === 0) {
+    const known = [...new Set(targets.map((t) => t.rollout))];
+    throw new RehearsalInputError(`--rollout '${name}' names none of the rollouts with an analysis: ${known.join(', ') || 'none'}; give one of them (name or namespace/name)`);
   }
-  const objects = manifests.map((m) => m.object as Obj);
-  const rollouts = objects.filter((o) => o.kind === 'Rollout' && (o.spec?.strategy?.canary?.steps ?? []).some((s: any) => s.analysis));
-  if (rollouts.length !== 1) {
-    throw new RehearsalInputError(`${dir}: expected one Rollout with a canary analysis step, found ${rollouts.length}`);
-  }
-  const rollout = rollouts[0];
-  const namespace = rollout.metadata.namespace;
-  if (!namespace) throw new RehearsalInputError(`${dir}: Rollout '${rollout.metadata.name}' has no metadata.namespace; the gates' namespace argument needs one`);
-
-  let weight = 0;
-  let step: any;
-  for (const s of rollout.spec.strategy.canary.steps) {
-    if (s.setWeight !== undefined) weight = s.setWeight;
-    if (s.analysis) { step = s.analysis; break; }
-  }
-  const templateNames: string[] = (step.templates ?? []).map((t: any) => t.templateName);
-  const templates = templateNames.map((name) => {
-    const t = objects.find((o) => o.kind === 'AnalysisTemplate' && o.metadata.name === name && (o.metadata.namespace ?? namespace) === namespace);
-    if (!t) throw new RehearsalInputError(`${dir}: the Rollout's analysis step names AnalysisTemplate '${name}', which is not in the folder`);
-    return t;
-  });
-  if (templates.length === 0) throw new RehearsalInputError(`${dir}: the Rollout's analysis step names no template`);
-
-  const found = findCollectorConfigs(manifests).find((c) => spanmetricsConnectorOf(c.config) !== undefined);
-  if (!found) throw new RehearsalInputError(`${dir}: no collector configuration with a spanmetrics connector in any ConfigMap; the latency series cannot be named`);
-  const connector = spanmetricsConnectorOf(found.config)!;
-  const exporter = prometheusExporterOf(found.config);
-  const series = spanmetricsSeries(connector, exporter);
-  const histogram = (connector.histogram ?? {}) as { explicit?: { buckets?: unknown[] } };
-  const configMapName = found.configMap.object.metadata.name;
-  const collectorNamespace = found.configMap.object.metadata.namespace ?? 'default';
-  const workload = objects.find((o) => (o.kind === 'DaemonSet' || o.kind === 'Deployment') && (o.metadata.namespace ?? 'default') === collectorNamespace
-    && (o.spec?.template?.spec?.volumes ?? []).some((v: any) => v.configMap?.name === configMapName));
-
-  const identity = podIdentityAttributes(rollout);
-  const dims = Array.isArray(connector.dimensions) ? connector.dimensions as { name: string; default?: string }[] : [];
-  const requests = requestsMetric();
-  const podLabels = { ...(rollout.spec.template?.metadata?.labels ?? {}) } as Record<string, string>;
-  delete podLabels[ROLLOUTS_POD_TEMPLATE_HASH_LABEL];
-  const unit = series.histogramUnit;
-  const pods = podsAtWeight(rollout.spec.replicas ?? 1, weight);
-  const container = rollout.spec.template?.spec?.containers?.[0] ?? {};
-  const portOf = (c: any, port: number) => ((c?.ports ?? []) as { name?: string; containerPort?: number }[]).find((p) => p.containerPort === port)?.name;
-  const serviceHosts = objects.filter((o) => o.kind === 'Service' && (o.metadata.namespace ?? namespace) === namespace && selectsAll(o.spec?.selector, podLabels))
-    .map((o) => `${o.metadata.name}.${namespace}`);
-  const load = trafficLoad(objects, serviceHosts);
-  const userEndpoints = (Object.values(HOTROD_ENDPOINTS) as ServedEndpoint[]).filter((e) => e.caller === 'user');
-  if (!load) {
-    throw new RehearsalInputError(`${dir}: no traffic generator found (a workload whose script runs curl against ${serviceHosts.join(' or ') || "the rollout's Service"} `
-      + "in a 'for path in ...' loop with 'sleep SECONDS'); the rehearsal needs the canary's request rate");
-  }
-  const collectorMetricsPort = Number(String(exporter?.endpoint ?? '').split(':').pop());
-
-  return {
-    source: `${dir}, ${prometheus.name}`,
-    namespace,
-    args: (step.args ?? []).map((a: any) => ({ name: a.name, valueFrom: a.valueFrom, value: a.value })),
-    pods,
-    prometheus,
-    canaryUserRequestsPerSecond: load.requestsPerSecond / (pods.canary + pods.stable),
-    userMix: userMixOf(userEndpoints, load.paths),
-    workload: {
-      name: String(rollout.metadata.name),
-      container: container.name ?? String(rollout.metadata.name),
-      metricsPort: { name: portOf(container, HOTROD_IMAGE.metrics.port) ?? 'metrics', number: HOTROD_IMAGE.metrics.port },
-    },
-    requests: { ...requests, podLabels, hashPodLabel: ROLLOUTS_POD_TEMPLATE_HASH_LABEL },
-    spanmetrics: {
-      series,
-      dimensions: dims.map((d) => {
-        const source = identity[d.name];
-        return { label: series.dimensionLabels[d.name], from: source?.from, value: source?.value ?? d.default };
-      }),
-      bucketBounds: histogram.explicit?.buckets
-        ? histogram.explicit.buckets.map((b) => durationInUnit(Duration.millis(durationSecondsAt(String(b), `${configMapName} spanmetrics bucket`) * 1000), unit))
-        : SPANMETRICS_DEFAULT_BUCKETS.map((b) => durationInUnit(b, unit)),
-      flushSeconds: connector.metrics_flush_interval ? durationSecondsAt(String(connector.metrics_flush_interval), `${configMapName} metrics_flush_interval`) : SPANMETRICS_DEFAULT_FLUSH_INTERVAL.toSeconds(),
-      // HotROD's SDK batch timeout; the batch processor's default timeout when the config batches
-      exportDelaySeconds: (HOTROD_EXPORT_DELAY_MS + (Object.keys(found.config.processors ?? {}).some((id) => id === 'batch' || id.startsWith('batch/')) ? BATCH_PROCESSOR_DEFAULT_TIMEOUT.toMilliseconds() : 0)) / 1000,
-      msPerUnit: unit === HistogramUnit.SECONDS ? 1000 : 1,
-    },
-    collector: {
-      name: workload?.metadata?.name ?? 'collector',
-      namespace: collectorNamespace,
-      podLabels: workload?.spec?.template?.metadata?.labels ?? {},
-      scrapePort: collectorMetricsPort,
-      scrapePortName: portOf(workload?.spec?.template?.spec?.containers?.[0], collectorMetricsPort) ?? 'metrics',
-    },
-    gates: templates.flatMap((t) => (t.spec?.metrics ?? []).map((m: PlainMetric) => {
-      const gate = gateFromMetric(m, `AnalysisTemplate '${t.metadata.name}'`);
-      return { ...gate, kind: kindOfQuery(gate.query, requests, series) };
-    })),
-  };
-}
-
-/** Whether a Service selector (all its labels) matches the pod labels. */
-function selectsAll(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
-  return !!selector && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
-}
-
-/**
- * The load a traffic generator of the folder sends to the rollout's Service: read from a shell
- * loop `for path in 'a' 'b'; do curl ... "$URL$path" ...; sleep SECONDS` (the TrafficGenerator's
- * script, or one written like it) whose URL env names one of `hosts`.
- */
-function trafficLoad(objects: readonly Obj[], hosts: readonly string[]): { requestsPerSecond: number; paths: string[] } | undefined {
-  for (const o of objects.filter((x) => ['Deployment', 'StatefulSet', 'DaemonSet', 'Pod'].includes(x.kind))) {
-    const spec = o.kind === 'Pod' ? o.spec : o.spec?.template?.spec;
-    for (const c of spec?.containers ?? []) {
-      const script = [...(c.command ?? []), ...(c.args ?? [])].join('\n');
-      const env = ((c.env ?? []) as { value?: string }[]).map((e) => e.value ?? '').join(' ');
-      if (!/\bcurl\b/.test(script) || !hosts.some((h) => `${script} ${env}`.includes(h))) continue;
-      const loop = /for\s+\w+\s+in\s+([^;\n]+);/.exec(script);
-      const sleep = /\bsleep\s+([0-9.]+)/.exec(script);
-      if (!loop || !sleep) continue;
-      const paths = [...loop[1].matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3] ?? '');
-      return { requestsPerSecond: 1000 / (Number(sleep[1]) * 1000 + LOOP_OVERHEAD_MS), paths };
-    }
-  }
-  return undefined;
-}
-
-function componentsOf(config: Record<string, unknown>, section: string, type: string): Record<string, unknown>[] {
-  const entries = Object.entries((config[section] ?? {}) as Record<string, unknown>);
-  return entries.filter(([id]) => id === type || id.startsWith(`${type}/`)).map(([, v]) => (v ?? {}) as Record<string, unknown>);
-}
-
-function spanmetricsConnectorOf(config: Record<string, unknown>): Record<string, any> | undefined {
-  return componentsOf(config, 'connectors', 'spanmetrics')[0];
-}
-
-function prometheusExporterOf(config: Record<string, unknown>): Record<string, unknown> | undefined {
-  return componentsOf(config, 'exporters', 'prometheus')[0];
-}
-
-const FIELD_PATHS: Record<string, PodField> = {
-  'metadata.namespace': 'namespace',
-  'metadata.name': 'podName',
-  [`metadata.labels['${ROLLOUTS_POD_TEMPLATE_HASH_LABEL}']`]: 'podTemplateHash',
-};
-
-/** Resource attribute key -> what the pod puts in it, read from OTEL_RESOURCE_ATTRIBUTES and the downward API. */
-function podIdentityAttributes(rollout: Obj): Record<string, { from?: PodField; value?: string }> {
-  const env: { name: string; value?: string; valueFrom?: any }[] = rollout.spec.template?.spec?.containers?.[0]?.env ?? [];
-  const attributes = env.find((e) => e.name === 'OTEL_RESOURCE_ATTRIBUTES')?.value ?? '';
-  const out: Record<string, { from?: PodField; value?: string }> = {};
-  for (const pair of attributes.split(',').filter((p) => p.includes('='))) {
-    const [key, raw] = [pair.slice(0, pair.indexOf('=')).trim(), pair.slice(pair.indexOf('=') + 1).trim()];
-    const ref = /^\$\(([A-Za-z_][A-Za-z0-9_]*)\)$/.exec(raw);
-    const field = ref ? FIELD_PATHS[env.find((e) => e.name === ref[1])?.valueFrom?.fieldRef?.fieldPath ?? ''] : undefined;
-    out[key] = field ? { from: field } : { value: raw };
-  }
-  return out;
+  const ids = new Set(picked.map((t) => t.rollout));
+  if (ids.size > 1) throw new RehearsalInputError(`--rollout '${name}' names ${ids.size} rollouts (${[...ids].join(', ')}); give namespace/name`);
+  return picked;
 }

@@ -1,0 +1,253 @@
+import { Chart, Duration } from 'cdk8s';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import {
+  builtInScenarios,
+  CanaryRollout,
+  Expectation,
+  GATE_KINDS_ANNOTATION,
+  GateKind,
+  GateSpec,
+  HOTROD_ENDPOINTS,
+  MeasurementPhase,
+  openMetrics,
+  outcomeAsExpected,
+  pickRollout,
+  placeScenarios,
+  prepareRehearsal,
+  RehearsalTarget,
+  RunOutcome,
+  stacksOf,
+  targetFromManifests,
+  targetFromStack,
+  targetsFromManifests,
+  targetsFromStacks,
+} from '../lib';
+import { CHECKOUT_WORKLOAD, checkoutStack, fixtureStack, twoServiceFolder, wiredStack } from './helpers';
+
+/** The placed scenario of a target, one trial. */
+function placedOf(target: RehearsalTarget, scenario = 'healthy') {
+  return placeScenarios(target, builtInScenarios(target).filter((s) => s.name === scenario), 1, 1)[0];
+}
+
+/** The OpenMetrics text of one scenario of a target, one trial. */
+function seriesOf(target: RehearsalTarget, scenario = 'healthy'): string {
+  return openMetrics(target, placedOf(target, scenario));
+}
+
+/** The distinct series (name and labels) of an OpenMetrics text. */
+function seriesNames(text: string): string[] {
+  return [...new Set(text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.slice(0, l.lastIndexOf('}') + 1)))];
+}
+
+/** The last value of the series of `metric` whose labels include all of `labels`, summed. */
+function lastSum(text: string, metric: string, labels: Record<string, string>): number {
+  const last = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${metric}{`) || !Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
+    const series = line.slice(0, line.lastIndexOf('}') + 1);
+    last.set(series, Number(line.slice(series.length).trim().split(' ')[0]));
+  }
+  return [...last.values()].reduce((a, b) => a + b, 0);
+}
+
+/** A copy of a synthesized folder with one file's text changed. */
+function editedFolder(dir: string, file: string, edit: (text: string) => string): string {
+  const out = mkdtempSync(join(tmpdir(), 'rehearse-edited-'));
+  for (const f of ['otel.k8s.yaml', 'checkout.k8s.yaml', 'checkout-traffic.k8s.yaml']) {
+    const text = readFileSync(join(dir, f), 'utf8');
+    writeFileSync(join(out, f), f === file ? edit(text) : text);
+  }
+  return out;
+}
+
+describe('rehearsal targets of any service', () => {
+  const dirs: string[] = [];
+  afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  const folder = (dir: string) => {
+    dirs.push(dir);
+    return dir;
+  };
+
+  test('a spanmetrics-only service: no counter, no pod series; errors are ERROR spans of its user endpoints', () => {
+    const target = targetFromStack(checkoutStack());
+    expect(target.requests).toEqual({ kind: 'spanmetrics' });
+    expect(target.workload.metricsPort).toBeUndefined();
+    expect(target.scrapeSpan).toBeUndefined();
+    expect(target.userMix.map((m) => [m.endpoint.spanName, m.endpoint.service, m.share, m.calls])).toEqual([['GET /cart', 'checkout', 0.5, []], ['POST /checkout', 'checkout', 0.5, []]]);
+    const text = seriesOf(target, 'erroring-canary');
+    const names = seriesNames(text);
+    expect(names.every((n) => n.startsWith('traces_span_metrics_'))).toBe(true);
+    expect(new Set(names.map((n) => /span_name="([^"]*)"/.exec(n)![1]))).toEqual(new Set(['GET /cart', 'POST /checkout']));
+    // the canary fails 20 % of its user requests
+    const canary = { service_name: 'checkout', k8s_pod_label_rollouts_pod_template_hash: placedOf(target, 'erroring-canary').trials[0].canaryHash };
+    const failed = lastSum(text, 'traces_span_metrics_calls_total', { ...canary, status_code: 'STATUS_CODE_ERROR' });
+    expect(failed / lastSum(text, 'traces_span_metrics_calls_total', canary)).toBeCloseTo(0.2, 1);
+  });
+
+  test('Prometheus\'s scrapes are spans only when the service declares them (caller prometheus) and is scraped', () => {
+    const workload = {
+      ...CHECKOUT_WORKLOAD,
+      metrics: { port: 'http' },
+      endpoints: [...CHECKOUT_WORKLOAD.endpoints, { spanName: 'GET /metrics', caller: 'prometheus' as const }],
+    };
+    const target = targetFromStack(wiredStack({ rollout: { name: 'checkout', workload } }));
+    expect(target.scrapeSpan?.spanName).toBe('GET /metrics');
+    const text = seriesOf(target, 'idle-canary');
+    expect(lastSum(text, 'traces_span_metrics_calls_total', { span_name: 'GET /metrics' })).toBeGreaterThan(0);
+    // still no counter: the requests are counted in spanmetrics
+    expect(seriesNames(text).every((n) => n.startsWith('traces_span_metrics_'))).toBe(true);
+  });
+
+  test('HotROD\'s internal calls come from its preset\'s data: one customer, one FindNearest and ten route spans per /dispatch', () => {
+    expect(HOTROD_ENDPOINTS.dispatch.calls).toEqual([
+      { spanName: '/customer', perRequest: 1 }, { spanName: 'driver.DriverService/FindNearest', perRequest: 1 }, { spanName: '/route', perRequest: 10 }]);
+    const target = targetFromStack(wiredStack());
+    const text = seriesOf(target);
+    const stable = { k8s_pod_name: `hotrod-${placedOf(target).stableHash}-s0` };
+    const calls = (span: string) => lastSum(text, 'traces_span_metrics_calls_total', { ...stable, span_name: span });
+    expect(calls('/route') / calls('/dispatch')).toBeCloseTo(10, 2);
+    expect(calls('/customer')).toBe(calls('/dispatch'));
+    // the counter counts them too, with the scrapes of /metrics
+    expect(lastSum(text, 'hotrod_requests_total', { endpoint: '/route' })).toBeGreaterThan(0);
+    expect(lastSum(text, 'hotrod_requests_total', { endpoint: '/metrics' })).toBeGreaterThan(0);
+  });
+
+  test('calls declared on an endpoint drive the series: three lookups per checkout', () => {
+    const workload = {
+      ...CHECKOUT_WORKLOAD,
+      endpoints: [
+        CHECKOUT_WORKLOAD.endpoints[0],
+        { ...CHECKOUT_WORKLOAD.endpoints[1], calls: [{ spanName: 'inventory.Reserve', perRequest: 3 }] },
+        { spanName: 'inventory.Reserve', service: 'inventory', caller: 'internal' as const, typicalLatency: { meanMs: 40 } },
+      ],
+    };
+    const target = targetFromStack(wiredStack({ rollout: { name: 'checkout', workload } }));
+    const text = seriesOf(target);
+    const reserve = lastSum(text, 'traces_span_metrics_calls_total', { service_name: 'inventory', span_name: 'inventory.Reserve' });
+    const checkouts = lastSum(text, 'traces_span_metrics_calls_total', { span_name: 'POST /checkout' });
+    expect(reserve / checkouts).toBeCloseTo(3, 1);
+    // 40 ms spans sit in the 50 ms bucket
+    expect(lastSum(text, 'traces_span_metrics_duration_milliseconds_bucket', { span_name: 'inventory.Reserve', le: '10' })).toBe(0);
+    expect(lastSum(text, 'traces_span_metrics_duration_milliseconds_bucket', { span_name: 'inventory.Reserve', le: '50' })).toBe(reserve);
+  });
+
+  test('a call to a span the workload does not declare is refused with the fix', () => {
+    const workload = { ...CHECKOUT_WORKLOAD, endpoints: [{ ...CHECKOUT_WORKLOAD.endpoints[0], calls: [{ spanName: 'GetCart', perRequest: 1 }] }] };
+    expect(() => wiredStack({ rollout: { name: 'checkout', workload } })).toThrow(
+      "CanaryRollout: workload.endpoints[0].calls[0] names span 'GetCart', which is none of the workload's other endpoints (none); declare it, e.g. { spanName: 'GetCart', caller: 'internal' }");
+  });
+
+  test('a folder\'s spanmetrics-only service reads as its constructs do: gate kinds from the annotation, endpoints from the gates\' span names', () => {
+    const stack = checkoutStack({ extraGates: [GateSpec.latency({ quantile: 0.99, max: Duration.seconds(2) })] });
+    stack.app.synth();
+    const fromStack = targetFromStack(stack);
+    const written = targetFromManifests(stack.app.outdir);
+    expect(written.rollout).toBe('checkout/checkout');
+    expect(written.requests).toEqual({ kind: 'spanmetrics' });
+    expect(written.gates.map((g) => [g.name, g.kind, g.quantile, g.query])).toEqual(fromStack.gates.map((g) => [g.name, g.kind, g.quantile, g.query]));
+    expect(written.userMix.map((m) => [m.endpoint.spanName, m.endpoint.service, m.share])).toEqual([['GET /cart', 'checkout', 0.5], ['POST /checkout', 'checkout', 0.5]]);
+    expect(written.spanmetrics.exportDelaySeconds).toBe(fromStack.spanmetrics.exportDelaySeconds);
+    expect(prepareRehearsal(written, { trials: 2, seed: 7 }).chunks).toEqual(prepareRehearsal(fromStack, { trials: 2, seed: 7 }).chunks);
+  });
+
+  test('a folder with two Rollouts gives a target for each, with its namespace, request source and gates; --rollout picks one', () => {
+    const dir = twoServiceFolder();
+    const targets = targetsFromManifests(dir);
+    expect(targets.map((t) => [t.rollout, t.namespace, t.requests.kind, t.collector.namespace, t.gates.length])).toEqual([
+      ['checkout/checkout', 'checkout', 'spanmetrics', 'otel', 3],
+      ['hotrod/hotrod', 'hotrod', 'counter', 'otel', 3],
+    ]);
+    expect(pickRollout(targets, 'hotrod').map((t) => t.rollout)).toEqual(['hotrod/hotrod']);
+    expect(pickRollout(targets, 'checkout/checkout').map((t) => t.rollout)).toEqual(['checkout/checkout']);
+    expect(pickRollout(targets, undefined)).toHaveLength(2);
+    expect(() => pickRollout(targets, 'cart')).toThrow("--rollout 'cart' names none of the rollouts with an analysis: checkout/checkout, hotrod/hotrod; give one of them (name or namespace/name)");
+    expect(() => targetFromManifests(dir)).toThrow(`${dir}: 2 Rollouts run an analysis (checkout/checkout, hotrod/hotrod); rehearse them all with targetsFromManifests, or pick one (rehearse --rollout NAME)`);
+  });
+
+  test('an app with several services gives a target per service; a single stack is one service', () => {
+    const hotrod = fixtureStack();
+    const checkout = checkoutStack({ app: hotrod.app, collector: hotrod.collector });
+    const services = [{ rollout: hotrod.rollout, gates: hotrod.gates, generator: hotrod.generator }, checkout];
+    expect(targetsFromStacks(stacksOf({ services })).map((t) => t.rollout)).toEqual(['hotrod/hotrod', 'checkout/checkout']);
+    expect(targetsFromStacks(stacksOf({ services: { hotrod: services[0], checkout } })).map((t) => t.rollout)).toEqual(['hotrod/hotrod', 'checkout/checkout']);
+    expect(targetsFromStacks(stacksOf(services)).map((t) => t.rollout)).toEqual(['hotrod/hotrod', 'checkout/checkout']);
+    expect(stacksOf(hotrod)).toEqual([hotrod]);
+    expect(() => stacksOf({ services: [{ rollout: hotrod.rollout } as never] })).toThrow("the app's service 0 has no gates");
+  });
+
+  test('a template without the kinds annotation leaves the kinds unknown; a bad annotation is refused', () => {
+    const stack = checkoutStack();
+    stack.app.synth();
+    const strip = (text: string) => text.replace(/^ {4}hotrod-progressive-delivery\/gate-kinds: .*\n/m, '').replace(/^ {2}annotations:\n(?! {4})/m, '');
+    const bare = targetFromManifests(folder(editedFolder(stack.app.outdir, 'checkout.k8s.yaml', strip)));
+    expect(bare.gates.map((g) => g.kind)).toEqual([undefined, undefined, undefined]);
+    const bad = folder(editedFolder(stack.app.outdir, 'checkout.k8s.yaml', (t) => t.replace('"latency-p95-lt-1s":"latency"', '"latency-p95-lt-1s":"slowness"')));
+    expect(() => targetFromManifests(bad)).toThrow(`${bad}: Rollout checkout/checkout: AnalysisTemplate 'checkout-analysis': annotation ${GATE_KINDS_ANNOTATION} gives metric 'latency-p95-lt-1s' `
+      + 'the kind "slowness", which is none of traffic, error-rate, latency, custom; fix it, or remove the entry to leave the kind unknown');
+  });
+
+  test('a folder\'s gates without span_name matchers: one user endpoint per path the generator sends, named as HTTP servers name spans', () => {
+    const stack = checkoutStack();
+    stack.app.synth();
+    const dir = folder(editedFolder(stack.app.outdir, 'checkout.k8s.yaml', (t) => t.replace(/span_name=~"GET \/cart\|POST \/checkout", /g, '')));
+    expect(readFileSync(join(dir, 'checkout.k8s.yaml'), 'utf8')).not.toContain('span_name');
+    expect(targetFromManifests(dir).userMix.map((m) => [m.endpoint.spanName, m.endpoint.urls, m.share])).toEqual([['GET /cart', ['/cart'], 0.5], ['GET /checkout', ['/checkout'], 0.5]]);
+  });
+
+  test('a folder\'s unknown image needs the service name its spans carry', () => {
+    const stack = checkoutStack();
+    stack.app.synth();
+    const dir = folder(editedFolder(stack.app.outdir, 'checkout.k8s.yaml', (t) => t.replace(/^ {12}- name: OTEL_SERVICE_NAME\n {14}value: checkout\n/m, '')));
+    expect(() => targetFromManifests(dir)).toThrow("container 'checkout' sets neither OTEL_SERVICE_NAME nor service.name in OTEL_RESOURCE_ATTRIBUTES, and its image "
+      + "'ghcr.io/acme/checkout:2.3.0' is not one the rehearsal knows (lib/presets/images.ts); set OTEL_SERVICE_NAME to the service.name its spans carry");
+    // service.name in OTEL_RESOURCE_ATTRIBUTES serves as well
+    const attributes = folder(editedFolder(dir, 'checkout.k8s.yaml', (t) => t.replace('value: k8s.pod.name=', 'value: service.name=checkout,k8s.pod.name=')));
+    expect(targetFromManifests(attributes).userMix.map((m) => m.endpoint.service)).toEqual(['checkout', 'checkout']);
+  });
+
+  test('a folder\'s gates that name no route the generator calls, or read a series the rehearsal cannot write, are refused with the fix', () => {
+    const stack = checkoutStack();
+    stack.app.synth();
+    const elsewhere = folder(editedFolder(stack.app.outdir, 'checkout-traffic.k8s.yaml', (t) => t.replace("'/cart' '/checkout'", "'/basket' '/pay'")));
+    expect(() => targetFromManifests(elsewhere)).toThrow("the gates count the span names 'GET /cart', 'POST /checkout' of service 'checkout', but the traffic generator sends /basket, /pay, "
+      + "which reach none of them (a path /p reaches the span names '/p' and 'METHOD /p')");
+    const counter = folder(editedFolder(stack.app.outdir, 'checkout.k8s.yaml', (t) => t.replace(/traces_span_metrics_calls_total/g, 'http_requests_total')));
+    expect(() => targetFromManifests(counter)).toThrow("gate 'traffic-at-least-60-requests' reads http_requests_total, which the rehearsal cannot produce: for this rollout it writes only "
+      + 'traces_span_metrics_calls_total, traces_span_metrics_duration_milliseconds_bucket');
+  });
+
+  test('the rule for gates no scenario predicts: stopping a bad canary is accepted, failing a good one is not', () => {
+    const target = targetFromStack(checkoutStack());
+    const unknown: RehearsalTarget = { ...target, gates: target.gates.map((g) => ({ ...g, kind: undefined })) };
+    const scenarios = builtInScenarios(target);
+    const scenario = (name: string) => scenarios.find((s) => s.name === name)!;
+    const outcome = (verdict: MeasurementPhase, decidingGate: string): RunOutcome => ({ verdict, decidingGate, decidedAfterSeconds: 160, gates: [] });
+    const [traffic, errorRate] = target.gates.map((g) => g.name);
+    // known kinds: the expected gate and phase
+    expect(outcomeAsExpected(target, scenario('erroring-canary'), outcome(MeasurementPhase.FAILED, errorRate))).toBe(true);
+    expect(outcomeAsExpected(target, scenario('erroring-canary'), outcome(MeasurementPhase.FAILED, traffic))).toBe(false);
+    // unknown kinds: any gate stopping the bad canary, Failed or Inconclusive, but not by an Error
+    expect(outcomeAsExpected(unknown, scenario('erroring-canary'), outcome(MeasurementPhase.FAILED, traffic))).toBe(true);
+    expect(outcomeAsExpected(unknown, scenario('erroring-canary'), outcome(MeasurementPhase.INCONCLUSIVE, traffic))).toBe(true);
+    expect(outcomeAsExpected(unknown, scenario('erroring-canary'), outcome(MeasurementPhase.ERROR, traffic))).toBe(false);
+    // a good canary must be promoted whatever the gates
+    expect(scenario('healthy').expectation).toBe(Expectation.PROMOTED);
+    expect(outcomeAsExpected(unknown, scenario('healthy'), outcome(MeasurementPhase.FAILED, traffic))).toBe(false);
+  });
+
+  test('the scenarios read the p95 gate\'s threshold when there are several latency gates', () => {
+    const stack = checkoutStack({ extraGates: [GateSpec.latency({ quantile: 0.99, max: Duration.millis(1500), name: 'latency-p99' })] });
+    const target = targetFromStack(stack);
+    const reordered = { ...target, gates: [target.gates[3], ...target.gates.slice(0, 3)] };
+    expect(builtInScenarios(reordered).find((s) => s.name === 'latency-just-outside')!.canary.p95Ms).toBeCloseTo(1100);
+    expect(target.gates[3].kind).toBe(GateKind.LATENCY);
+  });
+
+  test('a rollout whose steps run another analysis than the stack\'s gates is refused', () => {
+    const stack = wiredStack();
+    const other = new CanaryRollout(new Chart(stack.app, 'other', { namespace: 'other' }), 'Other', { collector: stack.collector, workload: CHECKOUT_WORKLOAD });
+    expect(() => targetFromStack({ rollout: other, gates: stack.gates })).toThrow("rollout 'checkout' has no analysis step running 'hotrod-analysis'; add CanaryStep.analysis()");
+  });
+});
