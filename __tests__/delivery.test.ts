@@ -118,7 +118,9 @@ describe('an open analysis', () => {
     expect(custom.query).toContain('service_name="checkout"');
     // guarded by the traffic gate's threshold (here the minRequestsPerSecond floor over the window)
     const traffic = gates.gate(GateKind.TRAFFIC);
-    expect(custom.query.endsWith(`and on()\n${traffic.query.trim()} >= ${traffic.threshold}\n`)).toBe(true);
+    const canaryRequests = traffic.query.split('\n')[0];
+    expect(canaryRequests).toMatch(/^sum\(increase\(traces_span_metrics_calls_total\{/);
+    expect(custom.query.endsWith(`and on()\n${canaryRequests} >= ${traffic.threshold}\n`)).toBe(true);
     expect(custom.successCondition).toBe('len(result) > 0 && result[0] >= 0.9');
     expect(custom.failureCondition).toBe('len(result) > 0 && result[0] < 0.9');
   });

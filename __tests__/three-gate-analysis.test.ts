@@ -1,4 +1,4 @@
-import { Duration } from 'cdk8s';
+import { Duration, Testing } from 'cdk8s';
 import { formatDerivation, GateKind, HistogramUnit, PodScrape, PrometheusBackend, requestsForErrorRatio, samplesForQuantile, poissonMeanFor, SeriesPath } from '../lib';
 import { find, gateQuery, synth, wiredStack } from './helpers';
 
@@ -115,20 +115,29 @@ describe('ThreeGateAnalysis', () => {
 
   test('thresholds and timing overrides are typed props', () => {
     const { gates, hotrod } = wiredStack({ gates: {
-      maxErrorRatio: 0.025, maxP95: Duration.millis(750),
+      maxErrorRatio: 0.025, maxP95: Duration.millis(800),
       latency: { initialDelay: Duration.minutes(4), count: 4, inconclusiveLimit: 1, window: Duration.minutes(5) },
     } });
     const t = find(synth(hotrod), 'AnalysisTemplate');
-    expect(t.spec.metrics.map((m: any) => m.name)).toEqual(['traffic-at-least-120-requests', 'error-rate-lt-2p5-percent', 'latency-p95-lt-750ms']);
+    expect(t.spec.metrics.map((m: any) => m.name)).toEqual(['traffic-at-least-120-requests', 'error-rate-lt-2p5-percent', 'latency-p95-lt-800ms']);
     expect(t.spec.metrics.map((m: any) => m.successCondition)).toEqual([
-      'len(result) > 0 && result[0] >= 120', 'len(result) > 0 && result[0] < 0.025', 'len(result) > 0 && result[0] < 750']);
+      'len(result) > 0 && result[0] >= 120', 'len(result) > 0 && result[0] < 0.025', 'len(result) > 0 && result[0] < 800']);
     expect(t.spec.metrics[2]).toMatchObject({ initialDelay: '240s', count: 4, inconclusiveLimit: 1 });
-    expect(gateQuery(t, 'latency-p95-lt-750ms')).toContain('[5m]');
+    expect(gateQuery(t, 'latency-p95-lt-800ms')).toContain('[5m]');
     expect(gates.gate(GateKind.LATENCY).timing.count).toBe(4);
   });
 
   test('maxP95Ms is the same as maxP95', () => {
-    expect(template({ gates: { maxP95Ms: 1500 } }).spec.metrics[2].successCondition).toBe('len(result) > 0 && result[0] < 1500');
+    expect(template({ gates: { maxP95Ms: 1400 } }).spec.metrics[2].successCondition).toBe('len(result) > 0 && result[0] < 1400');
+  });
+
+  test('a latency threshold between two bucket bounds is refused: the verdict would be an interpolation, not the requests', () => {
+    const { hotrod } = wiredStack({ gates: { maxP95: Duration.millis(500) } });
+    expect(() => Testing.synth(hotrod)).toThrow("ThreeGateAnalysis: gate 'latency-p95-lt-500ms' compares a quantile with 500ms, which lies between the histogram's bucket bounds 400 and 800: "
+      + "the verdict would follow histogram_quantile's interpolation inside that bucket, not the requests; use a bound as the threshold (400ms or 800ms), or add 500ms to the pipeline's histogramBuckets");
+    // with the bound added to the buckets it synthesizes
+    const ok = wiredStack({ gates: { maxP95: Duration.millis(500) }, pipeline: { histogramBuckets: [100, 250, 500, 1000, 2000].map((ms) => Duration.millis(ms)) } });
+    expect(find(synth(ok.hotrod), 'AnalysisTemplate').spec.metrics[2].name).toBe('latency-p95-lt-500ms');
   });
 
   describe('rejects', () => {

@@ -45,17 +45,18 @@ export const CATALOG: WorkloadProps = {
 export function services(): ServiceSpec[] {
   return [
     { name: 'hotrod', workload: hotrodWorkload({ tag: '1.76.0' }) },
-    { name: 'checkout', workload: CHECKOUT, gates: { maxP95: Duration.millis(500) } },
+    { name: 'checkout', workload: CHECKOUT, gates: { maxErrorRatio: 0.02 } },
     {
       name: 'catalog',
       workload: CATALOG,
       extraGates: [
         GateSpec.latency({ quantile: 0.99, max: Duration.seconds(2) }),
-        // The canary's share of requests answered in under 250 ms must stay at least 90 %.
+        // An SLO-style gate of its own: at least 95 % of the canary's requests answered within 2 s
+        // (2000 ms is a bound of the spanmetrics histogram; a bound it does not have selects nothing).
         GateSpec.custom({
-          name: 'fast-share-at-least-90-percent',
-          query: (q) => `sum(increase(${q.spans('durationBucket', { le: '250' })}[${q.window}]))\n/\nsum(increase(${q.spans('durationCount')}[${q.window}]))`,
-          threshold: 0.9,
+          name: 'within-2s-at-least-95-percent',
+          query: (q) => `sum(increase(${q.spans('durationBucket', { le: '2000' })}[${q.window}]))\n/\nsum(increase(${q.spans('durationCount')}[${q.window}]))`,
+          threshold: 0.95,
           direction: Direction.AT_LEAST,
         }),
       ],

@@ -16,6 +16,7 @@ import {
   PrometheusExporter,
   Signal,
   SpanmetricsConnector,
+  SPANMETRICS_DEFAULT_BUCKETS,
   SpanmetricsSeries,
   spanmetricsSeries,
 } from '../platform/collector-config';
@@ -194,6 +195,11 @@ export class SpanmetricsPipeline extends Construct {
   /** The Prometheus label that carries the given pod identity on spanmetrics series. */
   public dimensionLabel(identity: PodIdentity): string {
     return this.series.dimensionLabels[this.podIdentity[identity]];
+  }
+
+  /** The finite bounds of the duration histogram's buckets, in its unit. */
+  public bucketBounds(): number[] {
+    return (this.spanmetrics.histogramBuckets ?? SPANMETRICS_DEFAULT_BUCKETS).map((b) => durationInUnit(b, this.series.histogramUnit));
   }
 
   /** A duration expressed in the duration histogram's unit (what `histogram_quantile` returns). */

@@ -547,6 +547,13 @@ export interface SpanmetricsSeries {
  * traceutil.SpanKindStr and StatusCodeStr of pdata, at a stored commit near v0.142.0).
  */
 export const SPAN_KIND_SERVER = 'SPAN_KIND_SERVER';
+
+/**
+ * The spanmetrics connector's duration buckets when the config names none, in ms
+ * (open-telemetry/opentelemetry-collector-contrib connector/spanmetricsconnector/connector.go
+ * defaultHistogramBucketsMs @ v0.142.0).
+ */
+export const SPANMETRICS_DEFAULT_BUCKETS = [2, 4, 6, 8, 10, 50, 100, 200, 400, 800, 1000, 1400, 2000, 5000, 10000, 15000].map((ms) => Duration.millis(ms));
 export const SPANMETRICS_STATUS = { error: 'STATUS_CODE_ERROR', unset: 'STATUS_CODE_UNSET' } as const;
 
 /** The attributes spanmetrics always attaches, before renaming. */

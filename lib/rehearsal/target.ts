@@ -176,8 +176,7 @@ export class RehearsalInputError extends Error {
   }
 }
 
-/** The spanmetrics connector's default duration buckets (SPEC.md), used when the config names none. */
-export const SPANMETRICS_DEFAULT_BUCKETS = [2, 4, 6, 8, 10, 50, 100, 200, 400, 800, 1000, 1400, 2000, 5000, 10000, 15000].map((ms) => Duration.millis(ms));
+export { SPANMETRICS_DEFAULT_BUCKETS } from '../platform/collector-config';
 
 /**
  * The handles of one service of a stack that a rehearsal reads. The pipeline and the collector
@@ -269,7 +268,7 @@ export function targetFromStack(stack: RehearsalStack): RehearsalTarget {
         from: identity[d.name],
         value: identity[d.name] ? undefined : d.default,
       })),
-      bucketBounds: (pipeline.spanmetrics.histogramBuckets ?? SPANMETRICS_DEFAULT_BUCKETS).map((b) => durationInUnit(b, unit)),
+      bucketBounds: pipeline.bucketBounds(),
       flushSeconds: pipeline.spanmetrics.metricsFlushInterval.toSeconds(),
       exportDelaySeconds: pipeline.exportDelayMs(rollout.exportDelayMs) / 1000,
       msPerUnit: durationInUnit(Duration.seconds(1), unit) === 1 ? 1000 : 1,
