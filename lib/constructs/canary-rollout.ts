@@ -235,90 +235,20 @@ export class CanaryRollout extends Construct {
 
     this.canarySpans = this.spanMatchers();
     const source = workload.requests ?? RequestSource.spanmetrics();
-    if (source.counter) {
-      if (!this.metricsPort) {
-        throw new Error(`${C}: workload.requests counts requests with the counter '${source.counter.name}', but the workload declares no metrics port, so it is never scraped; `
-          + "set workload.metrics (e.g. { port: 'http', path: '/metrics' }) or count requests with RequestSource.spanmetrics()");
-      }
-      const counter = source.counter;
-      this.requestCounter = counter;
-      this.requestsMetric = {
-        name: counter.name,
-        endpointLabel: this.prometheus.exposedLabel(counter.endpointLabel, targetLabels),
-        errorLabel: this.prometheus.exposedLabel(counter.errorLabel, targetLabels),
-        errorValue: counter.errorValue,
-        hashLabel: this.prometheus.podLabelAsSeriesLabel(ROLLOUTS_POD_TEMPLATE_HASH_LABEL),
-      };
-      this.requests = {
-        path: SeriesPath.POD_SCRAPE,
-        metric: counter.name,
-        matchers: {
-          [this.prometheus.namespaceLabel]: arg(NAMESPACE_ARG),
-          [this.requestsMetric.hashLabel]: arg(CANARY_HASH_ARG),
-          [this.requestsMetric.endpointLabel]: this.userEndpoints.map((e) => e.spanName),
-        },
-        failed: { [this.requestsMetric.errorLabel]: counter.errorValue },
-      };
-    } else {
-      const statusLabel = this.pipeline.series.intrinsicLabels[3];
-      this.requests = { path: SeriesPath.SPANMETRICS, metric: this.pipeline.series.calls, matchers: this.canarySpans, failed: { [statusLabel]: SPANMETRICS_STATUS.error } };
-    }
+    const resolved = this.resolveRequests(source, targetLabels);
+    this.requestCounter = source.counter;
+    this.requestsMetric = resolved.metric;
+    this.requests = resolved.requests;
 
-    const identity = this.pipeline.podIdentity;
-    const resourceAttributes = [
-      `${identity[PodIdentity.POD_NAME]}=$(POD_NAME)`,
-      `${identity[PodIdentity.NAMESPACE]}=$(POD_NAMESPACE)`,
-      `${identity[PodIdentity.POD_TEMPLATE_HASH]}=$(POD_HASH)`,
-    ].join(',');
-    const own: Record<string, kplus.EnvValue> = {
-      OTEL_EXPORTER_OTLP_ENDPOINT: kplus.EnvValue.fromValue(this.otlpEndpoint),
-      OTEL_EXPORTER_OTLP_PROTOCOL: kplus.EnvValue.fromValue(OTLP_HTTP_PROTOCOL),
-      ...(telemetry.namesItsServices ? {} : { OTEL_SERVICE_NAME: kplus.EnvValue.fromValue(this.serviceName) }),
-      POD_NAME: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAME),
-      POD_NAMESPACE: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAMESPACE),
-      POD_HASH: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_LABEL, { key: ROLLOUTS_POD_TEMPLATE_HASH_LABEL }),
-      OTEL_RESOURCE_ATTRIBUTES: kplus.EnvValue.fromValue(resourceAttributes),
-    };
+    const own = this.telemetryEnv(telemetry);
     const clash = Object.keys(workload.envVariables ?? {}).find((k) => k in own);
     if (clash) {
       throw new Error(`${C}: workload.envVariables sets ${clash}, which the rollout sets itself from the collector and the pipeline; remove it from envVariables`);
     }
     const container = this.renderContainer(name, image, workload, { ...own, ...workload.envVariables });
 
-    const self = this;
-    this.rollout = new Rollout(this, 'Resource', {
-      metadata: { name, labels: { ...this.podLabels } },
-      spec: {
-        replicas: this.replicas,
-        revisionHistoryLimit,
-        selector: { matchLabels: { ...this.podLabels } },
-        template: {
-          metadata: { labels: { ...this.podLabels }, annotations: scrapeAnnotations },
-          spec: {
-            automountServiceAccountToken: false,
-            securityContext: podSecurityContext(container),
-            // The container as cdk8s-plus renders it: its k8s classes carry IntOrString and
-            // Quantity values the way this import's classes do, so the import renders them.
-            containers: [container as unknown as RolloutSpecTemplateSpecContainers],
-          },
-        },
-        strategy: {
-          canary: {
-            // A getter, so an analysis attached after construction still reaches the output.
-            get steps() {
-              return self.steps.map((s) => s._render(self.attachedAnalysis));
-            },
-          },
-        },
-      },
-    });
-
-    this.service = new kplus.Service(this, 'Service', {
-      metadata: { name, labels: { ...this.podLabels } },
-      ports: [{ name: this.servingPort.name, port: this.servicePort, targetPort: this.servingPort.number, protocol: kplus.Protocol.TCP }],
-    });
-    for (const [k, v] of Object.entries(this.podLabels)) this.service.selectLabel(k, v);
-
+    this.rollout = this.renderRollout(name, revisionHistoryLimit, scrapeAnnotations, container);
+    this.service = this.renderService(name);
     this.node.addValidation({ validate: () => this.stepProblems(name) });
   }
 
@@ -360,6 +290,102 @@ export class CanaryRollout extends Construct {
   public podsAtWeight(weight: number): { readonly canary: number; readonly stable: number } {
     return podsAtWeight(this.replicas, weight);
   }
+  /** Where the gates count the canary's user requests: the service's counter as the scrape names its labels, or its spanmetrics calls. */
+  private resolveRequests(source: RequestSource, targetLabels: readonly string[]): { metric?: RequestsMetric; requests: CanaryRequests } {
+    if (!source.counter) {
+      const statusLabel = this.pipeline.series.intrinsicLabels[3];
+      return { requests: { path: SeriesPath.SPANMETRICS, metric: this.pipeline.series.calls, matchers: this.canarySpans, failed: { [statusLabel]: SPANMETRICS_STATUS.error } } };
+    }
+    const counter = source.counter;
+    if (!this.metricsPort) {
+      throw new Error(`${C}: workload.requests counts requests with the counter '${counter.name}', but the workload declares no metrics port, so it is never scraped; `
+        + "set workload.metrics (e.g. { port: 'http', path: '/metrics' }) or count requests with RequestSource.spanmetrics()");
+    }
+    const metric: RequestsMetric = {
+      name: counter.name,
+      endpointLabel: this.prometheus.exposedLabel(counter.endpointLabel, targetLabels),
+      errorLabel: this.prometheus.exposedLabel(counter.errorLabel, targetLabels),
+      errorValue: counter.errorValue,
+      hashLabel: this.prometheus.podLabelAsSeriesLabel(ROLLOUTS_POD_TEMPLATE_HASH_LABEL),
+    };
+    return {
+      metric,
+      requests: {
+        path: SeriesPath.POD_SCRAPE,
+        metric: counter.name,
+        matchers: {
+          [this.prometheus.namespaceLabel]: arg(NAMESPACE_ARG),
+          [metric.hashLabel]: arg(CANARY_HASH_ARG),
+          [metric.endpointLabel]: this.userEndpoints.map((e) => e.spanName),
+        },
+        failed: { [metric.errorLabel]: counter.errorValue },
+      },
+    };
+  }
+
+  /**
+   * The environment that sends the service's spans to the collector, named and marked with the
+   * pipeline's pod identity (so the canary's spans can be told from the stable's).
+   */
+  private telemetryEnv(telemetry: WorkloadTelemetry): Record<string, kplus.EnvValue> {
+    const identity = this.pipeline.podIdentity;
+    const resourceAttributes = [
+      `${identity[PodIdentity.POD_NAME]}=$(POD_NAME)`,
+      `${identity[PodIdentity.NAMESPACE]}=$(POD_NAMESPACE)`,
+      `${identity[PodIdentity.POD_TEMPLATE_HASH]}=$(POD_HASH)`,
+    ].join(',');
+    return {
+      OTEL_EXPORTER_OTLP_ENDPOINT: kplus.EnvValue.fromValue(this.otlpEndpoint),
+      OTEL_EXPORTER_OTLP_PROTOCOL: kplus.EnvValue.fromValue(OTLP_HTTP_PROTOCOL),
+      ...(telemetry.namesItsServices ? {} : { OTEL_SERVICE_NAME: kplus.EnvValue.fromValue(this.serviceName) }),
+      POD_NAME: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAME),
+      POD_NAMESPACE: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAMESPACE),
+      POD_HASH: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_LABEL, { key: ROLLOUTS_POD_TEMPLATE_HASH_LABEL }),
+      OTEL_RESOURCE_ATTRIBUTES: kplus.EnvValue.fromValue(resourceAttributes),
+    };
+  }
+
+  /** The Rollout: the pod template around the container, and the canary steps (rendered at synth, so a later useAnalysis reaches them). */
+  private renderRollout(name: string, revisionHistoryLimit: number, scrapeAnnotations: Record<string, string>, container: kplus.k8s.Container): Rollout {
+    const self = this;
+    return new Rollout(this, 'Resource', {
+      metadata: { name, labels: { ...this.podLabels } },
+      spec: {
+        replicas: this.replicas,
+        revisionHistoryLimit,
+        selector: { matchLabels: { ...this.podLabels } },
+        template: {
+          metadata: { labels: { ...this.podLabels }, annotations: scrapeAnnotations },
+          spec: {
+            automountServiceAccountToken: false,
+            securityContext: podSecurityContext(container),
+            // The container as cdk8s-plus renders it: its k8s classes carry IntOrString and
+            // Quantity values the way this import's classes do, so the import renders them.
+            containers: [container as unknown as RolloutSpecTemplateSpecContainers],
+          },
+        },
+        strategy: {
+          canary: {
+            // A getter, so an analysis attached after construction still reaches the output.
+            get steps() {
+              return self.steps.map((s) => s._render(self.attachedAnalysis));
+            },
+          },
+        },
+      },
+    });
+  }
+
+  /** The Service in front of stable and canary pods, on the serving port. */
+  private renderService(name: string): kplus.Service {
+    const service = new kplus.Service(this, 'Service', {
+      metadata: { name, labels: { ...this.podLabels } },
+      ports: [{ name: this.servingPort.name, port: this.servicePort, targetPort: this.servingPort.number, protocol: kplus.Protocol.TCP }],
+    });
+    for (const [k, v] of Object.entries(this.podLabels)) service.selectLabel(k, v);
+    return service;
+  }
+
   private resolveServingPort(workload: WorkloadProps): { name: string; number: number } {
     if (workload.ports.length === 0) throw new Error(`${C}: workload.ports is empty; give the port the service listens on, e.g. [{ name: 'http', number: 8080 }]`);
     const names = new Set<string>();
