@@ -95,6 +95,9 @@ export interface Delivery {
 
 const C = 'defineDelivery';
 
+/** The folders (= namespaces) of the platform's own charts; no service may take one. */
+const PLATFORM_FOLDERS = { otel: 'otel', traffic: 'traffic-generator', argocd: 'argocd' } as const;
+
 /**
  * One environment's app: a collector for all services (chart `otel`), one chart per service in
  * the namespace of its name (Rollout, Service, AnalysisTemplate), a traffic generator per service
@@ -105,7 +108,7 @@ export function defineDelivery(app: App, props: DeliveryProps): Delivery {
   const env = props.environment;
   validateName(C, 'environment.name', env.name);
   if (props.services.length === 0) throw new Error(`${C}: environment '${env.name}' has no services; give at least one ServiceSpec`);
-  const reserved = ['otel', 'traffic-generator', 'argocd'];
+  const reserved: readonly string[] = Object.values(PLATFORM_FOLDERS);
   const seen = new Set<string>();
   for (const s of props.services) {
     validateName(C, `services '${s.name}' name`, s.name);
@@ -114,26 +117,28 @@ export function defineDelivery(app: App, props: DeliveryProps): Delivery {
     seen.add(s.name);
   }
 
-  const otel = new Chart(app, 'otel', { namespace: 'otel' });
+  const chart = (folder: string) => new Chart(app, folder, { namespace: folder });
+  const otel = chart(PLATFORM_FOLDERS.otel);
   const pipeline = new SpanmetricsPipeline(otel, 'Pipeline', { tracesBackend: env.tracesBackend, ...env.pipeline });
   const prometheus = env.prometheus ?? PrometheusBackend.communityChart();
   const collector = new OtelCollectorDaemonSet(otel, 'Collector', { pipeline, prometheus });
 
   const needsTraffic = props.services.some((s) => s.trafficGenerator ?? true);
-  const traffic = needsTraffic ? new Chart(app, 'traffic-generator', { namespace: 'traffic-generator' }) : undefined;
+  const traffic = needsTraffic ? chart(PLATFORM_FOLDERS.traffic) : undefined;
   const services = props.services.map((spec): DeliveredService => {
-    const chart = new Chart(app, spec.name, { namespace: spec.name });
-    const rollout = new CanaryRollout(chart, 'Rollout', { collector, name: spec.name, workload: spec.workload, replicas: spec.replicas, steps: spec.steps });
+    const serviceChart = chart(spec.name);
+    const rollout = new CanaryRollout(serviceChart, 'Rollout', { collector, name: spec.name, workload: spec.workload, replicas: spec.replicas, steps: spec.steps });
     const thresholds = { ...env.gates, ...spec.gates };
-    const gates = rollout.useAnalysis(new ThreeGateAnalysis(chart, 'Gates', { rollout, ...thresholds }));
+    const gates = rollout.useAnalysis(new ThreeGateAnalysis(serviceChart, 'Gates', { rollout, ...thresholds }));
     for (const extra of spec.extraGates ?? []) gates.addGate(extra);
     const generator = traffic && (spec.trafficGenerator ?? true)
-      ? new TrafficGenerator(traffic, props.services.length === 1 ? 'Generator' : spec.name, { target: rollout, name: props.services.length === 1 ? 'traffic-generator' : `${spec.name}-traffic` })
+      // one service: the generator keeps its default name; several: one per service
+      ? new TrafficGenerator(traffic, props.services.length === 1 ? 'Generator' : spec.name, { target: rollout, name: props.services.length === 1 ? undefined : `${spec.name}-traffic` })
       : undefined;
-    return { chart, rollout, gates, generator };
+    return { chart: serviceChart, rollout, gates, generator };
   });
 
-  const argocd = new Chart(app, 'argocd', { namespace: 'argocd' });
+  const argocd = chart(PLATFORM_FOLDERS.argocd);
   const prefix = env.applicationPrefix ?? `${env.name}-`;
   const appSet = new HotrodAppSet(argocd, 'AppSet', {
     apps: [otel, ...services.map((s) => s.chart), ...(traffic ? [traffic] : [])],

@@ -265,8 +265,10 @@ class ErrorRatioGate extends GateSpec {
   public _render(ctx: GateRenderContext): RenderedParts {
     const failed = ctx.rollout.requests.failed;
     const requests = ctx.rollout.requests;
-    // Spanmetrics creates a canary's error series only with its first failed span, so the series'
-    // first sample already holds errors that increase() cannot see (it has no earlier sample to
+    // Spanmetrics creates a canary's error series only with its first failed span (a series per key of
+    // service, span name, kind, status code and dimensions, made when a span with that key first arrives:
+    // opentelemetry-collector-contrib connector/spanmetricsconnector/connector.go aggregateMetrics @ v0.142.0),
+    // so the series' first sample already holds errors that increase() cannot see (it has no earlier sample to
     // start from): the ratio reads low. Every canary series is new with the canary (its pod-template
     // hash is a label), so the counters' own values are the counts since the canary started; their
     // latest values in the window give the ratio without that loss. Measured by `npm run rehearse`
@@ -494,7 +496,7 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
     const derivedDelay = roundUp5(Math.max(0, ...[...paths].map((p) => derivations[p].totalSeconds)));
     const evidence = this.evidenceRequests;
     const traffic = this.specs.find((s) => s.kind === GateKind.TRAFFIC);
-    const out: Gate[] = [];
+    const rendered = new Map<GateSpec, Gate>();
     // The traffic gate first: the others' evidence guard asks for its threshold.
     let guardThreshold = evidence;
     for (const spec of traffic ? [traffic, ...this.specs.filter((s) => s !== traffic)] : this.specs) {
@@ -521,7 +523,7 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
       });
       if (spec === traffic) guardThreshold = parts.threshold;
       const op = parts.direction === Direction.BELOW ? ['<', '>='] : ['>=', '<'];
-      out.push({
+      rendered.set(spec, {
         name: parts.name,
         kind: spec.kind,
         query: parts.query,
@@ -536,7 +538,7 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
       });
     }
     // Template order is the order of addGate.
-    return this.specs.map((s) => out[(traffic ? [traffic, ...this.specs.filter((x) => x !== traffic)] : this.specs).indexOf(s)]);
+    return this.specs.map((s) => rendered.get(s)!);
   }
 
   /** The first gate of a kind. */

@@ -69,7 +69,8 @@ export interface WorkloadTelemetry {
   /**
    * The longest a finished span waits in the app's SDK before it is exported.
    * @default Duration.seconds(5) - the OpenTelemetry SDK's batch span processor default (OTEL_BSP_SCHEDULE_DELAY, 5000 ms,
-   * open-telemetry/opentelemetry-specification specification/configuration/sdk-environment-variables.md @ v1.40.0)
+   * open-telemetry/opentelemetry-specification specification/configuration/sdk-environment-variables.md
+   * @ 00b192e, "Batch Span Processor")
    */
   readonly exportDelay?: Duration;
 }

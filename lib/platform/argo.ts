@@ -2,7 +2,7 @@
  * Argo Rollouts facts that the constructs, the rules and the rehearsal share (argoproj/argo-rollouts @ v1.8.3).
  */
 
-/** The pod label Argo Rollouts puts on every pod of a ReplicaSet it manages (pkg/apis/rollouts/v1alpha1 DefaultRolloutUniqueLabelKey). */
+/** The pod label Argo Rollouts puts on every pod of a ReplicaSet it manages (pkg/apis/rollouts/v1alpha1/types.go DefaultRolloutUniqueLabelKey @ v1.8.3). */
 export const ROLLOUTS_POD_TEMPLATE_HASH_LABEL = 'rollouts-pod-template-hash';
 
 /** The template argument that carries the canary's namespace. */

@@ -126,20 +126,18 @@ export interface HotrodWorkloadOptions {
 export function hotrodWorkload(options: HotrodWorkloadOptions): WorkloadProps {
   const uid = options.runAsUser ?? 10001;
   const ports = HOTROD_IMAGE.ports;
+  // the port that serves /metrics, by the name the ports below give it
+  const metricsPort = (Object.keys(ports) as (keyof typeof ports)[]).find((name) => ports[name] === HOTROD_IMAGE.metrics.port)!;
   return {
     image: `${options.repository ?? HOTROD_IMAGE.repository}:${options.tag}`,
     args: ['all'],
-    ports: [
-      { name: 'frontend', number: ports.frontend },
-      { name: 'customer', number: ports.customer },
-      { name: 'route', number: ports.route },
-    ],
+    ports: Object.entries(ports).map(([name, number]) => ({ name, number })),
     resources: options.resources ?? {
       cpu: { request: kplus.Cpu.millis(100), limit: kplus.Cpu.millis(100) },
       memory: { request: Size.mebibytes(100), limit: Size.mebibytes(100) },
     },
     securityContext: { user: uid, group: uid },
-    metrics: { port: 'frontend', path: HOTROD_IMAGE.metrics.path },
+    metrics: { port: metricsPort, path: HOTROD_IMAGE.metrics.path },
     telemetry: { namesItsServices: true, exportDelay: Duration.millis(HOTROD_EXPORT_DELAY_MS) },
     endpoints: Object.values(HOTROD_ENDPOINTS),
     requests: options.requests ?? RequestSource.counter(HOTROD_REQUESTS_METRIC),
