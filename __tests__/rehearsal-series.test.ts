@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { builtInScenarios, drawPhases, GateKind, MeasurementPhase, placeScenarios, PrometheusBackend, randomSource, SPANMETRICS_DEFAULT_BUCKETS, targetFromManifests, targetFromStack, userLatencyDistribution } from '../lib';
+import { builtInScenarios, drawPhases, GateKind, MeasurementPhase, placeScenarios, prepareRehearsal, PrometheusBackend, randomSource, RehearsalData, seriesReadBy, SPANMETRICS_DEFAULT_BUCKETS, targetFromManifests, targetFromStack, userLatencyDistribution } from '../lib';
 import { wiredStack } from './helpers';
 
 const BOUNDS = SPANMETRICS_DEFAULT_BUCKETS.map((d) => d.toMilliseconds());
@@ -84,5 +84,57 @@ describe('synthetic series', () => {
     } finally {
       rmSync(dir, { recursive: true });
     }
+  });
+});
+
+describe('the series a set of queries can read (seriesReadBy)', () => {
+  const requests = 'hotrod_requests_total';
+  const canary = '{{args.canary-hash}}';
+  const gate = `sum(increase(${requests}{namespace="hotrod", rollouts_pod_template_hash="${canary}", endpoint=~"/|/dispatch", error!="true"}[2m]))`;
+  const keep = seriesReadBy([gate])!;
+
+  test('a series is kept when a selector matches it: the metric name, = and != on its labels, an anchored regex', () => {
+    expect(keep(requests, { namespace: 'hotrod', rollouts_pod_template_hash: 'abc', endpoint: '/dispatch', error: 'false' })).toBe(true);
+    expect(keep(requests, { namespace: 'hotrod', rollouts_pod_template_hash: 'abc', endpoint: '/', error: 'false' })).toBe(true);
+    // the regex is anchored at both ends, as Prometheus anchors it
+    expect(keep(requests, { namespace: 'hotrod', rollouts_pod_template_hash: 'abc', endpoint: '/dispatcher', error: 'false' })).toBe(false);
+    expect(keep(requests, { namespace: 'hotrod', rollouts_pod_template_hash: 'abc', endpoint: '/metrics', error: 'false' })).toBe(false);
+    expect(keep(requests, { namespace: 'hotrod', rollouts_pod_template_hash: 'abc', endpoint: '/', error: 'true' })).toBe(false);
+    expect(keep(requests, { namespace: 'other', rollouts_pod_template_hash: 'abc', endpoint: '/', error: 'false' })).toBe(false);
+    expect(keep('traces_span_metrics_calls_total', { namespace: 'hotrod', endpoint: '/' })).toBe(false);
+  });
+
+  test('a placeholder matches any value; an absent label reads as the empty value', () => {
+    expect(keep(requests, { namespace: 'hotrod', rollouts_pod_template_hash: 'any-other-hash', endpoint: '/' })).toBe(true);
+    // error!="true" keeps a series without the label; the placeholder's matcher keeps one without the hash
+    expect(keep(requests, { namespace: 'hotrod', endpoint: '/' })).toBe(true);
+    expect(seriesReadBy([`${requests}{error="true"}`])!(requests, { endpoint: '/' })).toBe(false);
+  });
+
+  test('what it cannot be sure of it keeps: a regex outside the plain subset, a selector without a name, a query that does not parse', () => {
+    // Prometheus would not match '/' with "/[a-z]+", nor keep 'X' with !~"(?i)x"; the filter keeps both
+    const classes = seriesReadBy([`${requests}{endpoint=~"/[a-z]+"}`])!;
+    expect(classes(requests, { endpoint: '/' })).toBe(true);
+    expect(classes('other_total', { endpoint: '/' })).toBe(false);
+    expect(seriesReadBy([`${requests}{job!~"(?i)x"}`])!(requests, { job: 'X' })).toBe(true);
+    expect(seriesReadBy(['count({namespace="checkout"})'])!('anything_at_all', { namespace: 'checkout' })).toBe(true);
+    expect(seriesReadBy(['sum(rate(x[5m])'])).toBeUndefined();
+    expect(seriesReadBy([])).toBeUndefined();
+    // more queries, more series
+    expect(seriesReadBy([gate, `${requests}{endpoint="/metrics"}`])!(requests, { endpoint: '/metrics' })).toBe(true);
+  });
+
+  test('a rehearsal writes the series of its gates and of the queries asked for, and every series with series: all', () => {
+    const target = targetFromStack(wiredStack());
+    const [healthy] = builtInScenarios(target);
+    const lines = (d: RehearsalData) => new Set(d.chunks.flatMap((c) => c.split('\n')));
+    const all = lines(prepareRehearsal(target, { trials: 1, series: 'all' }, () => [healthy]));
+    const read = lines(prepareRehearsal(target, { trials: 1 }, () => [healthy]));
+    const metrics = lines(prepareRehearsal(target, { trials: 1, alsoReadBy: () => [`${requests}{endpoint="/metrics"}`] }, () => [healthy]));
+    expect([...read].every((l) => all.has(l))).toBe(true);
+    expect([...all].some((l) => l.includes('span_name="/route"'))).toBe(true);
+    expect([...read].some((l) => l.includes('span_name="/route"') || l.includes('endpoint="/metrics"'))).toBe(false);
+    expect([...metrics].filter((l) => !read.has(l)).every((l) => l.startsWith(`${requests}{`) && l.includes('endpoint="/metrics"'))).toBe(true);
+    expect(metrics.size).toBeGreaterThan(read.size);
   });
 });

@@ -19,6 +19,7 @@ import {
   rolloutTimeline,
   runScenarios,
   ScenarioResult,
+  substituteArgs,
   targetFromManifests,
   targetFromStack,
   TrafficGenerator,
@@ -91,6 +92,32 @@ describeWithEngine('rehearsal on a real Prometheus engine', () => {
   // any service: spanmetrics only, two user endpoints, no metrics port, and a fourth gate
   const checkoutStackWithP99 = checkoutStack({ extraGates: [p99Gate()] });
   const checkout = targetFromStack(checkoutStackWithP99);
+
+  // The other gates the tests replay on the same data, and the queries they run themselves: the
+  // series these can read are written beside the ones the targets' own gates read.
+  /** the chart's gates with a latency gate over every span, not only the user endpoints' */
+  const allSpans = chart.gates.map((g) => (g.kind === GateKind.LATENCY
+    ? { ...g, query: g.query.replace(/service_name="frontend", span_kind="SPAN_KIND_SERVER", span_name=~"[^"]*", /g, '') }
+    : g));
+  /** the chart's gates without the canary-hash selector */
+  const loose = chart.gates.map((g) => ({ ...g, query: g.query.replace(/, (rollouts_pod_template_hash|k8s_pod_label_rollouts_pod_template_hash)="\{\{args\.canary-hash\}\}"/g, '') }));
+  /** every request the canary's counter holds, and those of its /metrics endpoint */
+  const counted = (endpoint = '') => `sum(increase(hotrod_requests_total{rollouts_pod_template_hash="{{args.canary-hash}}"${endpoint && `, endpoint="${endpoint}"`}}[190s]))`;
+  /** checkout with a custom gate (at most 10 % of requests fail), and with one no canary can pass */
+  const withCustom = targetFromStack(checkoutStack({ extraGates: [p99Gate(), failedShareGate()] }));
+  const impossible = GateSpec.custom({ name: 'requests-at-least-a-billion', query: (ctx) => `sum(increase(${ctx.requests}[${ctx.window}]))`, threshold: 1e9, direction: Direction.AT_LEAST });
+  const strict = targetFromStack(checkoutStack({ extraGates: [p99Gate(), impossible] }));
+  /** what the checkout tests ask of its series: its spans, anything of a pod in its namespace, its failed calls */
+  const checkoutInventory = [
+    `count by (service_name, span_name, status_code) (last_over_time(${checkout.spanmetrics.series.calls}{k8s_namespace_name="checkout"}[10m]))`,
+    'sum by (__name__) (count_over_time({namespace="checkout"}[1h]))',
+    `sum(increase(${checkout.spanmetrics.series.calls}{service_name="checkout", status_code="STATUS_CODE_ERROR"}[10m]))`,
+  ];
+  const alsoReadBy = (t: RehearsalTarget): string[] => {
+    if (t === chart) return [...allSpans, ...loose].map((g) => g.query).concat(counted(), counted('/metrics'));
+    if (t === checkout) return [...withCustom.gates, ...strict.gates].map((g) => g.query).concat(checkoutInventory);
+    return [];
+  };
   let data: RehearsalData;
   let engine: PrometheusEngine;
   let results: ScenarioResult[];
@@ -98,7 +125,7 @@ describeWithEngine('rehearsal on a real Prometheus engine', () => {
   beforeAll(async () => {
     // the seed's gates only need the scenarios they are checked on
     const seedScenarios = ['healthy', 'idle-canary', 'erroring-canary'];
-    data = prepareRehearsal([...targets, seedOnChart, seedOnChallenge, checkout], { trials: TRIALS, seed: 7 },
+    data = prepareRehearsal([...targets, seedOnChart, seedOnChallenge, checkout], { trials: TRIALS, seed: 7, alsoReadBy },
       (t) => builtInScenarios(t).filter((sc) => !t.source.startsWith('the seed') || seedScenarios.includes(sc.name)));
     engine = await PrometheusEngine.start(data.chunks, binaries);
     results = await runScenarios(data, engine);
@@ -115,7 +142,7 @@ describeWithEngine('rehearsal on a real Prometheus engine', () => {
   };
   /** The data placed for a target, run with other gates. */
   const rerunOn = (placedFor: RehearsalTarget, target: RehearsalTarget) =>
-    runScenarios({ ...data, targets: [{ target, placed: data.targets.find((t) => t.target === placedFor)!.placed }] }, engine)
+    runScenarios({ ...data, targets: [{ ...data.targets.find((t) => t.target === placedFor)!, target }] }, engine)
       .then((rs) => (name: string) => rs.find((r) => r.scenario.name === name)!);
   /** The chart target's data, run with other gates. */
   const rerun = (gates: RehearsalGate[]) => rerunOn(chart, { ...chart, gates });
@@ -137,6 +164,28 @@ describeWithEngine('rehearsal on a real Prometheus engine', () => {
     }
   });
 
+  test('writing only the series the gates can read changes no verdict, and leaves out most of the text', async () => {
+    const all = prepareRehearsal(chart, { trials: TRIALS, seed: 7, series: 'all' });
+    const read = prepareRehearsal(chart, { trials: TRIALS, seed: 7 });
+    const size = (d: RehearsalData) => d.chunks.reduce((n, c) => n + c.length, 0);
+    expect(size(read) / size(all)).toBeLessThan(0.5);
+    // the same placement as the chart's in the shared run (it is the first target there)
+    expect(all.targets[0].placed).toEqual(data.targets[0].placed);
+    const full = await PrometheusEngine.start(all.chunks, binaries);
+    try {
+      const rs = await runScenarios(all, full);
+      expect(rs.map((r) => [r.scenario.name, r.trials.map((t) => [t.outcome.verdict, t.outcome.decidedAfterSeconds])]))
+        .toEqual(results.filter((r) => r.target === chart).map((r) => [r.scenario.name, r.trials.map((t) => [t.outcome.verdict, t.outcome.decidedAfterSeconds])]));
+    } finally {
+      await full.stop();
+    }
+  });
+
+  test('gates the series were not written for are refused, not judged on missing series', async () => {
+    await expect(runScenarios({ ...data, targets: [{ ...data.targets[0], target: { ...chart, gates: loose.concat(seedGates(chart)) } }] }, engine))
+      .rejects.toThrow(/gates 'traffic-detection', 'error-rate-lt-5-percent', 'latency-p95-lt-1s' of the constructs, prometheus-community chart 29.1.0 were not among the queries the series were written for/);
+  });
+
   test('the derived first measurement is 190 s at the chart\'s 1m scrape, 105 s at the seed\'s 10 s, 130 s under kube-prometheus-stack', () => {
     expect(stacks.map((s) => s.gates.gates[0].timing.initialDelay.toSeconds())).toEqual([190, 105, 130]);
   });
@@ -150,17 +199,14 @@ describeWithEngine('rehearsal on a real Prometheus engine', () => {
     // The idle canary's counter is not empty: its /metrics endpoint counts every scrape.
     const placed = data.targets[0].placed.find((p) => p.scenario.name === 'idle-canary')!;
     const hash = placed.trials[0].canaryHash;
-    const all = await engine.query(`sum(increase(hotrod_requests_total{rollouts_pod_template_hash="${hash}"}[190s]))`, placed.origin + 190);
-    const self = await engine.query(`sum(increase(hotrod_requests_total{rollouts_pod_template_hash="${hash}", endpoint="/metrics"}[190s]))`, placed.origin + 190);
+    const all = await engine.query(substituteArgs(counted(), { 'canary-hash': hash }, 'all'), placed.origin + 190);
+    const self = await engine.query(substituteArgs(counted('/metrics'), { 'canary-hash': hash }, '/metrics'), placed.origin + 190);
     expect((all.result as number[])[0]).toBeGreaterThan(0);
     expect((self.result as number[])[0]).toBe((all.result as number[])[0]);
   });
 
   test('a slow /dispatch among fast internal spans fails the latency gate; a gate over all spans would let it through', async () => {
     expect(of(chart, 'slow-canary').verdicts).toEqual({ [MeasurementPhase.FAILED]: TRIALS });
-    const allSpans = chart.gates.map((g) => (g.kind === GateKind.LATENCY
-      ? { ...g, query: g.query.replace(/service_name="frontend", span_kind="SPAN_KIND_SERVER", span_name=~"[^"]*", /g, '') }
-      : g));
     expect(allSpans[2].query).not.toContain('span_name');
     const scenario = await rerun(allSpans);
     expect(scenario('slow-canary').verdicts).toEqual({ [MeasurementPhase.SUCCESSFUL]: TRIALS });
@@ -177,7 +223,6 @@ describeWithEngine('rehearsal on a real Prometheus engine', () => {
   });
 
   test('a gate without the canary-hash selector judges the stable pods too', async () => {
-    const loose = chart.gates.map((g) => ({ ...g, query: g.query.replace(/, (rollouts_pod_template_hash|k8s_pod_label_rollouts_pod_template_hash)="\{\{args\.canary-hash\}\}"/g, '') }));
     expect(loose.every((g) => !g.query.includes('canary-hash'))).toBe(true);
     const scenario = await rerun(loose);
     // the idle canary is promoted on the stable pods' requests (and, here, the other trials' canaries: they share the namespace)
@@ -222,7 +267,7 @@ describeWithEngine('rehearsal on a real Prometheus engine', () => {
     expect(written.gates.map((g) => [g.name, g.kind, g.query])).toEqual(fromStack.gates.map((g) => [g.name, g.kind, g.query]));
     expect(written.canaryUserRequestsPerSecond).toBeCloseTo(fromStack.canaryUserRequestsPerSecond, 9);
     expect(prepareRehearsal(written, { trials: 2, seed: 7 }).chunks).toEqual(prepareRehearsal(fromStack, { trials: 2, seed: 7 }).chunks);
-    const rs = await runScenarios({ ...data, targets: [{ target: written, placed: data.targets[0].placed }] }, engine);
+    const rs = await runScenarios({ ...data, targets: [{ ...data.targets[0], target: written }] }, engine);
     expect(rs.map((r) => [r.scenario.name, r.verdicts])).toEqual(results.filter((r) => r.target === chart).map((r) => [r.scenario.name, r.verdicts]));
   });
 
@@ -232,11 +277,9 @@ describeWithEngine('rehearsal on a real Prometheus engine', () => {
     test('its series are spanmetrics alone: calls and durations of its user endpoints, no pod series', async () => {
       const placed = data.targets.find((t) => t.target === checkout)!.placed.find((p) => p.scenario.name === 'erroring-canary')!;
       const at = placed.origin + 160;
-      const spans = await engine.query(`count by (service_name, span_name, status_code) (last_over_time(${checkout.spanmetrics.series.calls}{k8s_namespace_name="checkout"}[10m]))`, at);
+      const [spans, byName, failed] = await Promise.all(checkoutInventory.map((q) => engine.query(q, at)));
       expect((spans.result as number[]).length).toBe(4);
-      const byName = await engine.query(`sum by (__name__) (count_over_time({namespace="checkout"}[1h]))`, at);
       expect(byName.result).toEqual([]);
-      const failed = await engine.query(`sum(increase(${checkout.spanmetrics.series.calls}{service_name="checkout", status_code="STATUS_CODE_ERROR"}[10m]))`, at);
       expect((failed.result as number[])[0]).toBeGreaterThan(0);
     });
 
@@ -279,7 +322,6 @@ describeWithEngine('rehearsal on a real Prometheus engine', () => {
 
     test('a custom gate is replayed: one that stops a bad canary first is accepted, one that fails a healthy canary is a miss', async () => {
       // the custom gate before the error gate: it decides the erroring canary (20 % of requests fail)
-      const withCustom = targetFromStack(checkoutStack({ extraGates: [p99Gate(), failedShareGate()] }));
       const custom = withCustom.gates[4];
       expect([custom.name, custom.kind]).toEqual(['failed-share-below-10-percent', GateKind.CUSTOM]);
       const customFirst = { ...withCustom, gates: [withCustom.gates[0], custom, ...withCustom.gates.slice(1, 4)] };
@@ -292,8 +334,6 @@ describeWithEngine('rehearsal on a real Prometheus engine', () => {
       expect(scenario('healthy').asExpected).toBe(true);
 
       // a custom gate no healthy canary can pass
-      const impossible = GateSpec.custom({ name: 'requests-at-least-a-billion', query: (ctx) => `sum(increase(${ctx.requests}[${ctx.window}]))`, threshold: 1e9, direction: Direction.AT_LEAST });
-      const strict = targetFromStack(checkoutStack({ extraGates: [p99Gate(), impossible] }));
       const healthy = (await rerunOn(checkout, strict))('healthy');
       expect(healthy.asExpected).toBe(false);
       expect(healthy.trials.map((t) => [t.outcome.verdict, t.outcome.decidingGate])).toEqual(healthy.trials.map(() => [MeasurementPhase.FAILED, 'requests-at-least-a-billion']));

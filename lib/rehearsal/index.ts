@@ -6,3 +6,4 @@ export * from './argo-replay';
 export * from './prometheus-engine';
 export * from './rehearse';
 export * from './report';
+export * from './series-filter';

@@ -4,6 +4,7 @@ import { replayAnalysisRun, RunOutcome } from './argo-replay';
 import { QueryAnswer } from './prometheus-engine';
 import { builtInScenarios, Expectation, Scenario } from './scenarios';
 import { openMetrics, PlacedScenario, placeScenarios, slotsUsed, Trial } from './series';
+import { seriesReadBy } from './series-filter';
 import { RehearsalGate, RehearsalInputError, RehearsalTarget } from './target';
 
 /** Anything that answers instant queries at a Unix time: the Prometheus engine. */
@@ -11,17 +12,38 @@ export interface QueryEngine {
   query(expr: string, time: number): Promise<QueryAnswer>;
 }
 
-/** How many trials of each scenario, and the seed they are drawn from. */
+/** How many trials of each scenario, the seed they are drawn from, and which series are written. */
 export interface TrialOptions {
   /** trials per scenario @default 100 */
   readonly trials?: number;
   /** the seed of the random phases @default 1 */
   readonly seed?: number;
+  /**
+   * Which of the model's series are written: `'read'`, only those a selector of the target's
+   * gate queries (or of {@link alsoReadBy}'s) can match, since no other series can change an
+   * answer; `'all'`, every series of the model, to look at the model itself.
+   * @default 'read'
+   */
+  readonly series?: 'read' | 'all';
+  /** More queries per target whose series are written: other gates to replay on the same data, or queries of the caller's own. */
+  readonly alsoReadBy?: (target: RehearsalTarget) => readonly string[];
+}
+
+/** One target's scenarios, placed in time with their trials. */
+export interface PlacedTarget {
+  readonly target: RehearsalTarget;
+  readonly placed: readonly PlacedScenario[];
+  /**
+   * The queries its series were written for (its gates', and any others asked for), or
+   * undefined when every series of the model was written. {@link runScenarios} refuses gates
+   * outside this list: they could read series that were left out.
+   */
+  readonly readBy?: readonly string[];
 }
 
 /** The scenarios of every target, placed in time with their trials, and the series that back them. */
 export interface RehearsalData {
-  readonly targets: readonly { readonly target: RehearsalTarget; readonly placed: readonly PlacedScenario[] }[];
+  readonly targets: readonly PlacedTarget[];
   /** the OpenMetrics text to backfill, one chunk per scenario that has series */
   readonly chunks: readonly string[];
 }
@@ -58,14 +80,29 @@ export function prepareRehearsal(targets: RehearsalTarget | readonly RehearsalTa
   const trials = options.trials ?? 100;
   const seed = options.seed ?? 1;
   let slot = 0;
-  const placedTargets = (Array.isArray(targets) ? targets : [targets] as RehearsalTarget[]).map((target) => {
+  const list = (Array.isArray(targets) ? targets : [targets]) as readonly RehearsalTarget[];
+  const placedTargets = list.map((target): PlacedTarget => {
     const scenarios = scenariosOf(target);
     const placed = placeScenarios(target, scenarios, trials, seed, slot);
     slot += slotsUsed(target, scenarios);
-    return { target, placed };
+    if (options.series === 'all') return { target, placed };
+    return { target, placed, readBy: [...new Set([...target.gates.map((g) => g.query), ...(options.alsoReadBy?.(target) ?? [])])] };
   });
-  const chunks = placedTargets.flatMap(({ target, placed }) => placed.map((p) => openMetrics(target, p)));
+  const chunks = placedTargets.flatMap(({ target, placed, readBy }) => {
+    const keep = readBy && seriesReadBy(readBy);
+    return placed.map((p) => openMetrics(target, p, keep));
+  });
   return { targets: placedTargets, chunks: chunks.filter((c) => c.length > 0) };
+}
+
+/** Refuses a gate whose query is not one the target's series were written for. */
+function checkSeriesWritten({ target, readBy }: PlacedTarget): void {
+  if (!readBy) return;
+  const unknown = target.gates.filter((g) => !readBy.includes(g.query));
+  if (unknown.length === 0) return;
+  throw new RehearsalInputError(`gate${unknown.length > 1 ? 's' : ''} ${unknown.map((g) => `'${g.name}'`).join(', ')} of ${target.source} `
+    + 'were not among the queries the series were written for, so they could read series that were left out; '
+    + 'prepare the rehearsal with these gates (option alsoReadBy) or with series: \'all\'');
 }
 
 /** The value of each step argument in a trial, as Argo Rollouts would resolve it. */
@@ -139,6 +176,7 @@ async function pooled<T, R>(items: readonly T[], limit: number, work: (item: T) 
 
 /** Replays the AnalysisRun of every trial of every scenario against the engine. */
 export async function runScenarios(data: RehearsalData, engine: QueryEngine): Promise<ScenarioResult[]> {
+  data.targets.forEach(checkSeriesWritten);
   const jobs = data.targets.flatMap(({ target, placed }) => placed.flatMap((p) => p.trials.map((trial) => ({ target, placed: p, trial }))));
   const outcomes = await pooled(jobs, 8, async ({ target, placed, trial }) => {
     const values = argumentValues(target, placed, trial);

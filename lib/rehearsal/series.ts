@@ -2,6 +2,7 @@ import { createHash } from 'crypto';
 import { ServedEndpoint } from '../platform/image-facts';
 import { SPAN_KIND_SERVER, SPANMETRICS_STATUS } from '../platform/collector-config';
 import { Disruption, PodTraffic, Scenario } from './scenarios';
+import type { SeriesFilter } from './series-filter';
 import { CounterRequestSeries, PodField, RehearsalTarget, upToMs, workEndpoints } from './target';
 
 /**
@@ -397,11 +398,15 @@ function writeScenario(target: RehearsalTarget, placed: PlacedScenario, to: numb
   }
 }
 
-/** The OpenMetrics text of one placed scenario, for `promtool tsdb create-blocks-from openmetrics`; empty when it has no series. */
-export function openMetrics(target: RehearsalTarget, placed: PlacedScenario): string {
+/**
+ * The OpenMetrics text of one placed scenario, for `promtool tsdb create-blocks-from openmetrics`;
+ * empty when it has no series. With `keep`, only the series it keeps are written (series-filter.ts).
+ */
+export function openMetrics(target: RehearsalTarget, placed: PlacedScenario, keep?: SeriesFilter): string {
   const horizon = horizonSeconds(target);
   const families = new Map<string, string[]>();
   const write: Write = (name, labels, samples) => {
+    if (keep && !keep(name, labels)) return;
     let lines = families.get(name);
     if (!lines) families.set(name, lines = []);
     const selector = `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${escapeLabelValue(v)}"`).join(',')}}`;

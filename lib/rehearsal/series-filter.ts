@@ -1,0 +1,71 @@
+import { LabelMatcher, placeholderArgs, readPromql, SelectorUse } from '../analysis/promql';
+
+/**
+ * Which of the model's series a set of queries can read.
+ *
+ * A series that no vector selector of any query matches cannot change any query's answer, so
+ * the rehearsal need not write it: for HotROD's gates that leaves out the internal spans, the
+ * `/metrics` scrapes and the `_sum` series, about two thirds of the text promtool backfills.
+ *
+ * The filter keeps a series whenever it cannot be sure a selector misses it (a superset is
+ * always safe): a matcher whose value holds an Argo `{{args.x}}` placeholder matches any value
+ * (the trials give it different values), a regular expression outside the plain subset below
+ * matches anything, and a query that does not parse keeps every series.
+ */
+
+/** Decides whether a series (metric name and labels) is written. */
+export type SeriesFilter = (name: string, labels: Readonly<Record<string, string>>) => boolean;
+
+/**
+ * Regular expressions whose meaning is the same in RE2 (Prometheus) and in JavaScript: literals,
+ * `.`, `|`, groups, the quantifiers `* + ?` and escaped punctuation. Prometheus anchors them at
+ * both ends and lets `.` match a newline (prometheus/prometheus model/labels/regexp.go,
+ * NewFastRegexMatcher: `"^(?s:" + ... + ")$"`), hence `^(?:...)$` with the `s` flag here.
+ */
+const PLAIN_REGEX = /^(?:[A-Za-z0-9_/:|.*+?() -]|\\[.^$*+?()[\]{}|\\/-])*$/;
+
+/** A matcher as a test on a label value, or undefined when it may match any value. */
+function valueTest(m: LabelMatcher): ((value: string) => boolean) | undefined {
+  if (placeholderArgs(m.value).length > 0) return undefined;
+  switch (m.op) {
+    case '=': return (v) => v === m.value;
+    case '!=': return (v) => v !== m.value;
+    case '=~':
+    case '!~': {
+      if (!PLAIN_REGEX.test(m.value)) return undefined;
+      let re: RegExp;
+      try {
+        re = new RegExp(`^(?:${m.value})$`, 's');
+      } catch {
+        return undefined;
+      }
+      return m.op === '=~' ? (v) => re.test(v) : (v) => !re.test(v);
+    }
+    default: return undefined;
+  }
+}
+
+/** A selector as a test on a series. */
+function selectorTest(s: SelectorUse): SeriesFilter {
+  const tests = s.matchers.flatMap((m) => {
+    const test = valueTest(m);
+    // an absent label reads as the empty value, as in Prometheus
+    return test ? [(labels: Readonly<Record<string, string>>) => test(labels[m.label] ?? '')] : [];
+  });
+  return (name, labels) => (s.metric === undefined || s.metric === name) && tests.every((t) => t(labels));
+}
+
+/**
+ * The series the queries can read; `undefined` when that is every series (a query that does not
+ * parse, or none at all to go by).
+ */
+export function seriesReadBy(queries: readonly string[]): SeriesFilter | undefined {
+  if (queries.length === 0) return undefined;
+  const selectors: SeriesFilter[] = [];
+  for (const q of queries) {
+    const read = readPromql(q);
+    if (read.error) return undefined;
+    selectors.push(...read.selectors.map(selectorTest));
+  }
+  return (name, labels) => selectors.some((s) => s(name, labels));
+}
