@@ -3,6 +3,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync
 import { tmpdir } from 'os';
 import { join } from 'path';
 
+import { checkUnlessUnchanged } from './unchanged';
+
 const ROOT = join(__dirname, '..');
 
 /**
@@ -50,5 +52,33 @@ describe('node cli/run.js [--typecheck] main', () => {
     expect(r.stderr).toMatch(/^main\.ts\(2,7\): error TS2322: Type 'string' is not assignable to type 'number'\.$/m);
     expect(r.stderr).toContain('synth stopped: the sources do not type-check');
     expect(out()).toBe('other1');
+  });
+});
+
+describe('checkUnlessUnchanged (the memo of the generated-file checks)', () => {
+  test('runs the check again when a file it reads changes, and never records a failure', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hotrod-unchanged-'));
+    try {
+      const file = join(dir, 'generated.txt');
+      writeFileSync(file, 'one');
+      const name = 'checkUnlessUnchanged self-test'; // one stamp, rewritten; the folder's name is new each time
+      let runs = 0;
+      const check = (fail = false) => checkUnlessUnchanged(name, [dir], () => {
+        runs++;
+        if (fail) throw new Error('stale');
+      });
+      check();
+      check();
+      expect(runs).toBe(1);
+      writeFileSync(file, 'two');
+      expect(() => check(true)).toThrow('stale');
+      expect(() => check(true)).toThrow('stale');
+      expect(runs).toBe(3);
+      check();
+      check();
+      expect(runs).toBe(4);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

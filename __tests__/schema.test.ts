@@ -4,6 +4,7 @@ import { buildCrdSchemaFile, CRD_SCHEMA_FILE, loadManifests, LoadedManifest, Man
 import { CRD_VALIDATOR_DIR } from '../lib/schema/crd-schema-file';
 import { crdValidatorFiles } from '../lib/schema/standalone';
 import { find, fixtureStack, Obj, synth } from './helpers';
+import { checkUnlessUnchanged } from './unchanged';
 
 const ROOT = join(__dirname, '..');
 const CRD_DIR = process.env.ARGO_CRD_DIR ?? join(ROOT, '..', 'shared', 'crds');
@@ -122,17 +123,21 @@ describe('schema validation', () => {
   });
 
   (existsSync(CRD_DIR) ? test : test.skip)(`${CRD_SCHEMA_FILE} is what npm run crd-schemas generates from the pinned CRDs`, () => {
-    const fresh = renderCrdSchemaFile(buildCrdSchemaFile(CRD_DIR, readFileSync(join(ROOT, 'cdk8s.yaml'), 'utf8')));
-    const committed = readFileSync(join(ROOT, CRD_SCHEMA_FILE), 'utf8');
-    if (committed !== fresh) throw new Error(`${CRD_SCHEMA_FILE} is stale: run npm run crd-schemas -- ${CRD_DIR}`);
+    checkUnlessUnchanged('crd-schema-file', [CRD_DIR, join(ROOT, 'cdk8s.yaml'), join(ROOT, CRD_SCHEMA_FILE)], () => {
+      const fresh = renderCrdSchemaFile(buildCrdSchemaFile(CRD_DIR, readFileSync(join(ROOT, 'cdk8s.yaml'), 'utf8')));
+      const committed = readFileSync(join(ROOT, CRD_SCHEMA_FILE), 'utf8');
+      if (committed !== fresh) throw new Error(`${CRD_SCHEMA_FILE} is stale: run npm run crd-schemas -- ${CRD_DIR}`);
+    });
   });
 
   test(`${CRD_VALIDATOR_DIR}/ is what npm run crd-schemas compiles from ${CRD_SCHEMA_FILE}`, () => {
-    const fresh = crdValidatorFiles(JSON.parse(readFileSync(join(ROOT, CRD_SCHEMA_FILE), 'utf8')));
     const dir = join(ROOT, CRD_VALIDATOR_DIR);
-    expect(readdirSync(dir).sort()).toEqual([...fresh.keys()].sort());
-    for (const [name, text] of fresh) {
-      if (readFileSync(join(dir, name), 'utf8') !== text) throw new Error(`${CRD_VALIDATOR_DIR}/${name} is stale: run npm run crd-schemas`);
-    }
+    checkUnlessUnchanged('crd-validators', [join(ROOT, CRD_SCHEMA_FILE), dir], () => {
+      const fresh = crdValidatorFiles(JSON.parse(readFileSync(join(ROOT, CRD_SCHEMA_FILE), 'utf8')));
+      expect(readdirSync(dir).sort()).toEqual([...fresh.keys()].sort());
+      for (const [name, text] of fresh) {
+        if (readFileSync(join(dir, name), 'utf8') !== text) throw new Error(`${CRD_VALIDATOR_DIR}/${name} is stale: run npm run crd-schemas`);
+      }
+    });
   });
 });
