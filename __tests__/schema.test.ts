@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'fs';
 import { join } from 'path';
 import { buildCrdSchemaFile, CRD_SCHEMA_FILE, loadManifests, LoadedManifest, Manifest, renderCrdSchemaFile, schemaProblems, schemaRules, SchemaSource, validateSchema } from '../lib';
 import { CRD_VALIDATOR_DIR } from '../lib/schema/crd-schema-file';
+import { BUNDLED_CORE_KINDS } from '../lib/schema/validate';
 import { crdValidatorFiles } from '../lib/schema/standalone';
 import { find, fixtureStack, Obj, synth } from './helpers';
 import { checkUnlessUnchanged } from './unchanged';
@@ -110,6 +111,14 @@ describe('schema validation', () => {
     const run = { apiVersion: 'argoproj.io/v1alpha1', kind: 'AnalysisRun', metadata: { name: 'x' } } as Obj;
     expect(validateSchema(run as Manifest).source).toBe(SchemaSource.NONE);
     expect(check([run]).map((f) => [f.ruleId, f.severity])).toEqual([['schema/known-kind', 'warning']]);
+  });
+
+  test('the core kinds required by name are the kinds they are listed as', () => {
+    for (const [key, load] of Object.entries(BUNDLED_CORE_KINDS)) {
+      const kind = key.split('/').pop()!;
+      const model = load()[kind] as { apiVersion: string; kind: string };
+      expect(`${model.apiVersion}/${model.kind}`).toBe(key);
+    }
   });
 
   test('ClusterAnalysisTemplate, Experiment and Application are validated against the pinned CRDs', () => {

@@ -154,6 +154,28 @@ function crdValidator(apiVersion: string, kind: string) {
 }
 
 type KubernetesModel = new (data: unknown) => { validate(): void };
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+/**
+ * The core kinds most folders hold, required by name so that a command's bundle holds them and
+ * their schemas (cli/transpile.js): loading one through node's loader took some 70 small modules.
+ * Any other kind is required by its path when it is first met.
+ */
+export const BUNDLED_CORE_KINDS: Record<string, () => Record<string, unknown>> = {
+  'v1/ConfigMap': () => require('kubernetes-models/v1/ConfigMap'),
+  'v1/Namespace': () => require('kubernetes-models/v1/Namespace'),
+  'v1/Secret': () => require('kubernetes-models/v1/Secret'),
+  'v1/Service': () => require('kubernetes-models/v1/Service'),
+  'v1/ServiceAccount': () => require('kubernetes-models/v1/ServiceAccount'),
+  'apps/v1/DaemonSet': () => require('kubernetes-models/apps/v1/DaemonSet'),
+  'apps/v1/Deployment': () => require('kubernetes-models/apps/v1/Deployment'),
+  'apps/v1/StatefulSet': () => require('kubernetes-models/apps/v1/StatefulSet'),
+  'rbac.authorization.k8s.io/v1/ClusterRole': () => require('kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole'),
+  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': () => require('kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding'),
+  'rbac.authorization.k8s.io/v1/Role': () => require('kubernetes-models/rbac.authorization.k8s.io/v1/Role'),
+  'rbac.authorization.k8s.io/v1/RoleBinding': () => require('kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding'),
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
 const coreModels = new Map<string, KubernetesModel | null>();
 
 /** The kubernetes-models class of a core kind, e.g. `kubernetes-models/apps/v1/DaemonSet`. */
@@ -163,8 +185,9 @@ function coreModel(apiVersion: string, kind: string): KubernetesModel | undefine
     let model: KubernetesModel | null = null;
     if (/^([a-z0-9.-]+\/)?v[0-9a-z]+$/.test(apiVersion) && /^[A-Z][A-Za-z0-9]*$/.test(kind) && !apiVersion.includes('argoproj.io')) {
       try {
+        const bundled = BUNDLED_CORE_KINDS[key];
         // eslint-disable-next-line @typescript-eslint/no-require-imports
-        model = (require(`kubernetes-models/${apiVersion}/${kind}`) as Record<string, KubernetesModel>)[kind] ?? null;
+        model = ((bundled ? bundled() : require(`kubernetes-models/${apiVersion}/${kind}`)) as Record<string, KubernetesModel>)[kind] ?? null;
       } catch {
         model = null;
       }
