@@ -20,6 +20,10 @@ try {
   hasEngine = false;
 }
 
+/** The two-service folder, written once for this file's tests, which only read it. */
+let folder: string | undefined;
+const twoServices = () => (folder ??= twoServiceFolder());
+
 describe('npm run rehearse', () => {
   const out = mkdtempSync(join(tmpdir(), 'rehearse-cli-'));
   afterAll(() => rmSync(out, { recursive: true, force: true }));
@@ -59,8 +63,7 @@ describe('npm run rehearse', () => {
   });
 
   test('a --rollout that names no rollout of the folder is refused with the ones there are', async () => {
-    const dir = twoServiceFolder();
-    const r = await rehearse(['--manifests', dir, '--rollout', 'cart']);
+    const r = await rehearse(['--manifests', twoServices(), '--rollout', 'cart']);
     expect(r.code).toBe(hasEngine ? 1 : 2);
     if (hasEngine) expect(r.stderr).toBe("rehearse: --rollout 'cart' names none of the rollouts with an analysis: checkout/checkout, hotrod/hotrod; give one of them (name or namespace/name)");
   });
@@ -69,7 +72,7 @@ describe('npm run rehearse', () => {
 
   withEngine('--manifests DIR --rollout NAME --json FILE rehearses that rollout, exits 0 and writes the documented JSON', async () => {
     const file = join(out, 'r.json');
-    const r = await rehearse(['--manifests', twoServiceFolder(), '--rollout', 'hotrod', '--trials', '3', '--json', file]);
+    const r = await rehearse(['--manifests', twoServices(), '--rollout', 'hotrod', '--trials', '3', '--json', file]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('rehearsing rollout hotrod/hotrod from');
@@ -91,7 +94,7 @@ describe('npm run rehearse', () => {
   }, 30_000);
 
   withEngine('--manifests DIR rehearses every Rollout of the folder and says which each result is for', async () => {
-    const r = await rehearse(['--manifests', twoServiceFolder(), '--prometheus', 'challenge', '--trials', '2']);
+    const r = await rehearse(['--manifests', twoServices(), '--prometheus', 'challenge', '--trials', '2']);
     expect(r.stderr).toBe('');
     expect(r.stdout).toContain('rehearsing 2 rollouts: checkout/checkout, hotrod/hotrod from');
     expect(r.stdout).toContain('checkout/checkout on seed challenge environment (scrape 10s, spanmetrics flush 15s): 2 trials per scenario');
