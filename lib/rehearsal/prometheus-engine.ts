@@ -212,8 +212,7 @@ export class PrometheusEngine {
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {
       try {
-        const res = await fetch(`${this.url}/-/ready`);
-        if (res.ok) return 'ready';
+        if ((await this.request('GET', '/-/ready')).status === 200) return 'ready';
       } catch {
         // not listening yet
       }
@@ -223,13 +222,14 @@ export class PrometheusEngine {
   }
 
   /**
-   * A POST to the server, its answer uncompressed: a rehearsal sends thousands of small queries
-   * over loopback, where gzip (fetch asks for it) cost more CPU on both ends than the queries.
+   * A request to the server (a form for POST), its answer uncompressed: a rehearsal sends thousands
+   * of small queries over loopback, where gzip (fetch asks for it) cost more CPU on both ends than
+   * the queries.
    */
-  private post(path: string, form: string): Promise<{ status: number; body: string }> {
+  private request(method: 'GET' | 'POST', path: string, form = ''): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
       const req = httpRequest(`${this.url}${path}`, {
-        method: 'POST',
+        method,
         agent: this.agent,
         headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(form), 'accept-encoding': 'identity' },
       }, (res) => {
@@ -245,7 +245,7 @@ export class PrometheusEngine {
 
   /** Evaluates an instant query at a Unix time (seconds). */
   public async query(expr: string, time: number): Promise<QueryAnswer> {
-    const res = await this.post('/api/v1/query', new URLSearchParams({ query: expr, time: String(time) }).toString());
+    const res = await this.request('POST', '/api/v1/query', new URLSearchParams({ query: expr, time: String(time) }).toString());
     const json = JSON.parse(res.body) as { status: string; error?: string; data?: { resultType: string; result: unknown } };
     if (json.status !== 'success') return { error: json.error ?? `HTTP ${res.status}` };
     const data = json.data!;
