@@ -3,6 +3,11 @@ import { GateKind } from '../constructs/canary-analysis';
 import { RunOutcome } from './argo-replay';
 import { requiredShare, ScenarioResult } from './rehearse';
 
+/** `1 trial`, `3 trials`. */
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 /** The `--json` document. */
 export interface RehearsalReport {
   readonly setups: {
@@ -126,7 +131,7 @@ export function formatResults(results: readonly ScenarioResult[]): string {
   const width = Math.max(...results.map((r) => r.scenario.name.length), 8);
   for (const target of sources) {
     const rs = results.filter((r) => r.target === target);
-    out.push(`${target.rollout} on ${target.prometheus.name} (scrape ${target.prometheus.scrapeSeconds}s, spanmetrics flush ${target.spanmetrics.flushSeconds}s): ${rs[0]?.trials.length ?? 0} trials per scenario`);
+    out.push(`${target.rollout} on ${target.prometheus.name} (scrape ${target.prometheus.scrapeSeconds}s, spanmetrics flush ${target.spanmetrics.flushSeconds}s): ${plural(rs[0]?.trials.length ?? 0, 'trial')} per scenario`);
     out.push(`  gates: ${target.gates.map((g) => `${g.name} (${g.kind ?? 'kind not stated'})`).join(', ')}`);
     out.push(`  ${'scenario'.padEnd(width)}  ${'expected'.padEnd(34)}  ${'as expected'.padStart(11)}  ${'verdicts'.padEnd(40)}  time to verdict p50 / p95`);
     for (const r of rs) {
