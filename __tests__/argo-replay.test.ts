@@ -1,4 +1,6 @@
-import { MeasurementPhase, RehearsalGate, replayAnalysisRun } from '../lib';
+import { MeasurementPhase } from '../lib/analysis/condition';
+import { replayAnalysisRun } from '../lib/rehearsal/argo-replay';
+import type { RehearsalGate } from '../lib/rehearsal/target';
 
 // GIVEN gates with small timings and a scripted measurement function
 function gate(name: string, overrides: Partial<RehearsalGate> = {}): RehearsalGate {

@@ -1,5 +1,5 @@
-import { CollectorConfig, DebugExporter, OtlpReceiver, PrometheusExporter, Signal, SpanmetricsConnector, spanmetricsSeries } from '../lib';
-import { prometheusMetricName, OtelMetricType, sanitizeLabelName } from '../lib';
+import { CollectorConfig, DebugExporter, OtlpReceiver, PrometheusExporter, Signal, SpanmetricsConnector, spanmetricsSeries } from '../lib/platform/collector-config';
+import { prometheusMetricName, OtelMetricType, sanitizeLabelName } from '../lib/platform/prometheus-naming';
 
 describe('CollectorConfig', () => {
   test('renders only the components pipelines use, each once', () => {

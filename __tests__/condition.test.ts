@@ -1,4 +1,4 @@
-import { conditionShape, ConditionSyntaxError, evaluateCondition, measurementPhase, MeasurementPhase, parseCondition } from '../lib';
+import { conditionShape, ConditionSyntaxError, evaluateCondition, measurementPhase, MeasurementPhase, parseCondition } from '../lib/analysis/condition';
 
 describe('conditions', () => {
   test.each([

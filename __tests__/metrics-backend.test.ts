@@ -1,5 +1,5 @@
 import { Chart, Duration, Testing } from 'cdk8s';
-import { PodScrape, PrometheusBackend, PROMETHEUS_DISCOVERY_DELAY, PROMETHEUS_PRESETS } from '../lib';
+import { PodScrape, PrometheusBackend, PROMETHEUS_DISCOVERY_DELAY, PROMETHEUS_PRESETS } from '../lib/platform/metrics-backend';
 
 describe('PrometheusBackend presets: the facts of each setup, from its source', () => {
   test('prometheus-community chart 29.1.0 defaults (charts/prometheus/values.yaml): 1m scrape, annotation-driven kubernetes-pods job, honor_labels', () => {

@@ -1,4 +1,4 @@
-import { readPromql, substitutePlaceholders } from '../lib';
+import { readPromql, substitutePlaceholders } from '../lib/analysis/promql';
 
 describe('reading gate queries', () => {
   test('placeholders become same-length dummies that parse in any position', () => {
