@@ -1,6 +1,8 @@
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
+  // In the project, not in the temporary folder (cli/test.js gives each run its own, removed after).
+  cacheDirectory: '<rootDir>/node_modules/.cache/jest',
   // Every core: the default leaves one free, which on a 2-core machine runs the files one by one.
   maxWorkers: '100%',
   roots: ['<rootDir>/__tests__'],

@@ -8,9 +8,13 @@
  * the installed packages, by content) is as it was at its last pass: the same input, the same
  * answer, and jest gets both cores. A passing type check is recorded for `npm run synth`, which
  * then does not repeat it.
+ * jest runs with TMPDIR set to a folder of its own, removed when it ends: the fixture apps
+ * (cdk8s's Testing.app makes a folder per app), the rehearsal's TSDBs and the tests' work folders
+ * would otherwise leave some 150 folders in the temporary folder per run.
  */
 const { spawn } = require('child_process');
-const { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } = require('fs');
+const { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } = require('fs');
+const { tmpdir } = require('os');
 const { dirname, join } = require('path');
 const { CACHE, fingerprint, markTypechecked, ROOT, sourceFiles } = require('./run');
 
@@ -30,9 +34,9 @@ const sourceList = sourceFiles();
 const sources = fingerprint(sourceList, true).content;
 const withTests = fingerprint([...sourceList, ...testFiles()].sort(), true).content;
 
-function run(args, capture) {
+function run(args, capture, env = process.env) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', capture ? 'pipe' : 'inherit', capture ? 'pipe' : 'inherit'] });
+    const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', capture ? 'pipe' : 'inherit', capture ? 'pipe' : 'inherit'] });
     let output = '';
     if (capture) {
       child.stdout.on('data', (d) => { output += d; });
@@ -46,9 +50,11 @@ function run(args, capture) {
 async function main() {
   const started = Date.now();
   const unchanged = existsSync(TESTS_TYPECHECKED) && readFileSync(TESTS_TYPECHECKED, 'utf8').trim() === withTests;
+  const scratch = mkdtempSync(join(tmpdir(), 'hotrod-test-'));
   const [tsc, jest] = await Promise.all([
     unchanged ? { code: 0, unchanged } : run([require.resolve('typescript/bin/tsc'), '--noEmit', '-p', 'tsconfig.json'], true),
-    run([require.resolve('jest/bin/jest'), ...process.argv.slice(2)], false),
+    run([require.resolve('jest/bin/jest'), ...process.argv.slice(2)], false, { ...process.env, TMPDIR: scratch, TMP: scratch, TEMP: scratch })
+      .finally(() => rmSync(scratch, { recursive: true, force: true, maxRetries: 3 })),
   ]);
   if (tsc.unchanged) {
     process.stderr.write('type check (tsc --noEmit): no errors (every file it reads is as at its last pass)\n');
