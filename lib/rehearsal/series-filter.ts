@@ -5,7 +5,7 @@ import { LabelMatcher, placeholderArgs, readPromql, SelectorUse } from '../analy
  *
  * A series that no vector selector of any query matches cannot change any query's answer, so
  * the rehearsal need not write it: for HotROD's gates that leaves out the internal spans, the
- * `/metrics` scrapes and the `_sum` series, about two thirds of the text promtool backfills.
+ * `/metrics` scrapes and the `_sum` series, 60 % of the text promtool backfilled.
  *
  * The filter keeps a series whenever it cannot be sure a selector misses it (a superset is
  * always safe): a matcher whose value holds an Argo `{{args.x}}` placeholder matches any value
