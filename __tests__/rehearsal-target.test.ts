@@ -6,6 +6,7 @@ import {
   builtInScenarios,
   CanaryRollout,
   Expectation,
+  folderSetup,
   GATE_KINDS_ANNOTATION,
   GateKind,
   GateSpec,
@@ -16,6 +17,7 @@ import {
   pickRollout,
   placeScenarios,
   prepareRehearsal,
+  PrometheusBackend,
   RehearsalTarget,
   RunOutcome,
   stacksOf,
@@ -24,7 +26,7 @@ import {
   targetsFromManifests,
   targetsFromStacks,
 } from '../lib';
-import { CHECKOUT_WORKLOAD, checkoutStack, fixtureStack, twoServiceFolder, wiredStack } from './helpers';
+import { CHECKOUT_WORKLOAD, checkoutStack, fixtureFolder, fixtureStack, twoServiceFolder, wiredStack } from './helpers';
 
 /** The placed scenario of a target, one trial. */
 function placedOf(target: RehearsalTarget, scenario = 'healthy') {
@@ -243,6 +245,13 @@ describe('rehearsal targets of any service', () => {
     const reordered = { ...target, gates: [target.gates[3], ...target.gates.slice(0, 3)] };
     expect(builtInScenarios(reordered).find((s) => s.name === 'latency-just-outside')!.canary.p95Ms).toBeCloseTo(1100);
     expect(target.gates[3].kind).toBe(GateKind.LATENCY);
+  });
+
+  test('a folder names the Prometheus setup it is made for: PodMonitors mean kube-prometheus-stack, annotation scrapes the community chart', () => {
+    expect(folderSetup(fixtureFolder({ prometheus: PrometheusBackend.kubePrometheusStack() }))).toEqual({
+      preset: 'kube-prometheus-stack', reason: 'it scrapes through prometheus-operator (PodMonitor hotrod/hotrod)' });
+    expect(folderSetup(fixtureFolder()).preset).toBe('community-chart');
+    expect(folderSetup(fixtureFolder({ prometheus: PrometheusBackend.challengeEnvironment() })).preset).toBe('community-chart');
   });
 
   test('a rollout whose steps run another analysis than the stack\'s gates is refused', () => {

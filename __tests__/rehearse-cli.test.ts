@@ -75,6 +75,7 @@ describe('npm run rehearse', () => {
     const r = await rehearse(['--manifests', twoServices(), '--rollout', 'hotrod', '--trials', '3', '--json', file]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Prometheus setup: community-chart, since it has no PodMonitor or ServiceMonitor: pods are scraped by their annotations (another: --prometheus NAME)');
     expect(r.stdout).toContain('rehearsing rollout hotrod/hotrod from');
     expect(r.stdout).toContain('hotrod/hotrod on prometheus-community chart 29.1.0 (scrape 60s, spanmetrics flush 15s): 3 trials per scenario');
     expect(r.stdout).toContain('  gates: traffic-at-least-60-requests (traffic), error-rate-lt-5-percent (error-rate), latency-p95-lt-1s (latency)');

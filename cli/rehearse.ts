@@ -4,6 +4,7 @@ import { defineApp } from '../main';
 import {
   allAsExpected,
   EngineNotFoundError,
+  folderSetup,
   formatResults,
   locateEngine,
   pickRollout,
@@ -32,7 +33,9 @@ expected verdict and the time to verdict (p50, p95).
                      with an analysis step is rehearsed
   --rollout NAME     rehearse only this rollout (its name, or namespace/name)
   --prometheus NAME  the Prometheus setup: ${Object.keys(PROMETHEUS_PRESETS).join(', ')} or all
-                     (default: all for the app, which is built for each; community-chart for DIR)
+                     (default: all for the app, which is built for each; for DIR, the one it is
+                     made for: kube-prometheus-stack when it has PodMonitors or ServiceMonitors,
+                     community-chart otherwise)
   --trials N         trials per scenario (default 100)
   --seed N           the seed of the random draws (default 1)
   --json FILE        also write the results as JSON to FILE
@@ -75,8 +78,15 @@ function parseArgs(argv: string[]): Options | 'help' {
 }
 
 /** The Prometheus setups a run covers. */
-function backends(opts: Options): PrometheusBackend[] {
-  const names = opts.prometheus === undefined ? (opts.manifests ? ['community-chart'] : Object.keys(PROMETHEUS_PRESETS))
+function backends(opts: Options, out: Output): PrometheusBackend[] {
+  if (opts.prometheus === undefined && opts.manifests) {
+    // A folder made for one setup rehearsed under another fails for the wrong reason (a PodMonitor
+    // folder's 30 s gate timings under the chart's 1m scrape pause most good canaries).
+    const setup = folderSetup(opts.manifests);
+    out.log(`Prometheus setup: ${setup.preset}, since ${setup.reason} (another: --prometheus NAME)`);
+    return [PROMETHEUS_PRESETS[setup.preset]()];
+  }
+  const names = opts.prometheus === undefined ? Object.keys(PROMETHEUS_PRESETS)
     : opts.prometheus === 'all' ? Object.keys(PROMETHEUS_PRESETS) : [opts.prometheus];
   return names.map((n) => PROMETHEUS_PRESETS[n]());
 }
@@ -117,7 +127,7 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, out: Output): Promise
     return 0;
   }
   const binaries = locateEngine(env);
-  const targets = pickRollout(backends(opts).flatMap((prometheus) => targetsOf(opts, prometheus)), opts.rollout);
+  const targets = pickRollout(backends(opts, out).flatMap((prometheus) => targetsOf(opts, prometheus)), opts.rollout);
   const started = Date.now();
   const data = prepareRehearsal(targets, { trials: opts.trials, seed: opts.seed });
   const engine = await PrometheusEngine.start(data.chunks, binaries);

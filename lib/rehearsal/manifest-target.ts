@@ -69,15 +69,39 @@ export function targetFromManifests(dir: string, options: ManifestTargetOptions 
   return targets[0];
 }
 
-function loadFolderForRehearsal(dir: string, prometheus: PrometheusBackend): Folder {
-  let manifests: LoadedManifest[];
+function readFolder(dir: string): LoadedManifest[] {
   try {
-    manifests = loadManifests(dir);
+    return loadManifests(dir);
   } catch (e) {
     if (e instanceof ManifestReadError) throw new RehearsalInputError(e.message);
     throw e;
   }
+}
+
+function loadFolderForRehearsal(dir: string, prometheus: PrometheusBackend): Folder {
+  const manifests = readFolder(dir);
   return { dir, manifests, objects: manifests.map((m) => m.object as Obj), prometheus };
+}
+
+/** The Prometheus setup a folder is made for, by the way it has its pods scraped, and why. */
+export interface FolderSetup {
+  /** a key of PROMETHEUS_PRESETS */
+  readonly preset: 'community-chart' | 'kube-prometheus-stack';
+  readonly reason: string;
+}
+
+/**
+ * The Prometheus setup a folder is made for: kube-prometheus-stack when it scrapes through
+ * prometheus-operator's PodMonitor or ServiceMonitor objects (the community chart has no
+ * operator and would not read them), the community chart's annotation scrapes otherwise. Its
+ * scrape interval can only be a preset's: the folder does not say it.
+ */
+export function folderSetup(dir: string): FolderSetup {
+  const monitor = readFolder(dir).map((m) => m.object).find((o) => String(o.apiVersion).startsWith('monitoring.coreos.com/') && (o.kind === 'PodMonitor' || o.kind === 'ServiceMonitor'));
+  if (monitor) {
+    return { preset: 'kube-prometheus-stack', reason: `it scrapes through prometheus-operator (${monitor.kind} ${[monitor.metadata?.namespace, monitor.metadata?.name].filter(Boolean).join('/')})` };
+  }
+  return { preset: 'community-chart', reason: 'it has no PodMonitor or ServiceMonitor: pods are scraped by their annotations' };
 }
 
 /** The first analysis step of a Rollout's canary strategy and the weight in force when it runs. */
