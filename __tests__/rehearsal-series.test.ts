@@ -117,6 +117,10 @@ describe('the series a set of queries can read (seriesReadBy)', () => {
     expect(classes(requests, { endpoint: '/' })).toBe(true);
     expect(classes('other_total', { endpoint: '/' })).toBe(false);
     expect(seriesReadBy([`${requests}{job!~"(?i)x"}`])!(requests, { job: 'X' })).toBe(true);
+    // `.` matches a newline in Prometheus 3, not in 2: kept by =~ and by !~ alike
+    expect(seriesReadBy([`${requests}{job=~"a.b"}`])!(requests, { job: 'a\nb' })).toBe(true);
+    expect(seriesReadBy([`${requests}{job!~"a.b"}`])!(requests, { job: 'a\nb' })).toBe(true);
+    expect(seriesReadBy([`${requests}{job!~"a.b"}`])!(requests, { job: 'axb' })).toBe(false);
     expect(seriesReadBy(['count({namespace="checkout"})'])!('anything_at_all', { namespace: 'checkout' })).toBe(true);
     expect(seriesReadBy(['sum(rate(x[5m])'])).toBeUndefined();
     expect(seriesReadBy([])).toBeUndefined();

@@ -252,6 +252,10 @@ describe('rehearsal targets of any service', () => {
       preset: 'kube-prometheus-stack', reason: 'it scrapes through prometheus-operator (PodMonitor hotrod/hotrod)' });
     expect(folderSetup(fixtureFolder()).preset).toBe('community-chart');
     expect(folderSetup(fixtureFolder({ prometheus: PrometheusBackend.challengeEnvironment() })).preset).toBe('community-chart');
+    // folders written by hand, shaped like public ones
+    const corpus = (name: string) => join(__dirname, 'fixtures', 'corpus', name);
+    expect(folderSetup(corpus('valid-kube-prometheus-podmonitors')).preset).toBe('kube-prometheus-stack');
+    expect(folderSetup(corpus('valid-hotrod-grpc')).preset).toBe('community-chart');
   });
 
   test('a rollout whose steps run another analysis than the stack\'s gates is refused', () => {

@@ -267,7 +267,7 @@ export class PrometheusBackend {
     const path = request.path ?? SCRAPE_DEFAULT_PATH;
     if (this.podScrape === PodScrape.ANNOTATIONS) return scrapeAnnotations(request.port.number, path);
     new ApiObject(scope, 'PodMonitor', {
-      apiVersion: 'monitoring.coreos.com/v1',
+      apiVersion: `${PROMETHEUS_OPERATOR_GROUP}/v1`,
       kind: 'PodMonitor',
       metadata: { name: request.name, labels: { ...this.podMonitorLabels } },
       spec: {
@@ -288,6 +288,9 @@ export class PrometheusBackend {
  * and @ v2.42.0 (Debian's, the rehearsal's).
  */
 export const PROMETHEUS_DISCOVERY_DELAY = Duration.seconds(10);
+
+/** prometheus-operator's API group, of its PodMonitor and ServiceMonitor kinds. */
+export const PROMETHEUS_OPERATOR_GROUP = 'monitoring.coreos.com';
 
 /** The presets by the name the command line uses. */
 export const PROMETHEUS_PRESETS: Readonly<Record<string, () => PrometheusBackend>> = {

@@ -7,7 +7,7 @@ import { FoundCollectorConfig, findCollectorConfigs, LoadedManifest, loadManifes
 import { GATE_KINDS_ANNOTATION, podsAtWeight, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../platform/argo';
 import { BATCH_PROCESSOR_DEFAULT_TIMEOUT, durationInUnit, HistogramUnit, SPANMETRICS_DEFAULT_FLUSH_INTERVAL, SpanmetricsSeries, spanmetricsSeries } from '../platform/collector-config';
 import { ImageFacts, ServedEndpoint } from '../platform/image-facts';
-import { PrometheusBackend } from '../platform/metrics-backend';
+import { PodScrape, PROMETHEUS_OPERATOR_GROUP, PROMETHEUS_PRESETS, PrometheusBackend } from '../platform/metrics-backend';
 import { imageFacts } from '../presets/images';
 import {
   checkGateSeries,
@@ -86,22 +86,28 @@ function loadFolderForRehearsal(dir: string, prometheus: PrometheusBackend): Fol
 /** The Prometheus setup a folder is made for, by the way it has its pods scraped, and why. */
 export interface FolderSetup {
   /** a key of PROMETHEUS_PRESETS */
-  readonly preset: 'community-chart' | 'kube-prometheus-stack';
+  readonly preset: string;
   readonly reason: string;
 }
 
+/** The first preset (in PROMETHEUS_PRESETS' order: the community chart first) that scrapes pods this way. */
+function presetScraping(podScrape: PodScrape): string {
+  return Object.keys(PROMETHEUS_PRESETS).find((name) => PROMETHEUS_PRESETS[name]().podScrape === podScrape)!;
+}
+
 /**
- * The Prometheus setup a folder is made for: kube-prometheus-stack when it scrapes through
- * prometheus-operator's PodMonitor or ServiceMonitor objects (the community chart has no
- * operator and would not read them), the community chart's annotation scrapes otherwise. Its
- * scrape interval can only be a preset's: the folder does not say it.
+ * The Prometheus setup a folder is made for, by how its pods are scraped: through
+ * prometheus-operator's PodMonitor or ServiceMonitor objects (the preset that makes PodMonitors,
+ * kube-prometheus-stack), or by annotations (the first preset that reads them, the community
+ * chart). Its scrape interval can only be a preset's: the folder does not say it.
  */
 export function folderSetup(dir: string): FolderSetup {
-  const monitor = readFolder(dir).map((m) => m.object).find((o) => String(o.apiVersion).startsWith('monitoring.coreos.com/') && (o.kind === 'PodMonitor' || o.kind === 'ServiceMonitor'));
+  const monitor = readFolder(dir).map((m) => m.object)
+    .find((o) => String(o.apiVersion).startsWith(`${PROMETHEUS_OPERATOR_GROUP}/`) && (o.kind === 'PodMonitor' || o.kind === 'ServiceMonitor'));
   if (monitor) {
-    return { preset: 'kube-prometheus-stack', reason: `it scrapes through prometheus-operator (${monitor.kind} ${[monitor.metadata?.namespace, monitor.metadata?.name].filter(Boolean).join('/')})` };
+    return { preset: presetScraping(PodScrape.POD_MONITOR), reason: `it scrapes through prometheus-operator (${monitor.kind} ${[monitor.metadata?.namespace, monitor.metadata?.name].filter(Boolean).join('/')})` };
   }
-  return { preset: 'community-chart', reason: 'it has no PodMonitor or ServiceMonitor: pods are scraped by their annotations' };
+  return { preset: presetScraping(PodScrape.ANNOTATIONS), reason: 'it has no PodMonitor or ServiceMonitor: pods are scraped by their annotations' };
 }
 
 /** The first analysis step of a Rollout's canary strategy and the weight in force when it runs. */

@@ -82,8 +82,8 @@ function freePort(): Promise<number> {
  * The longest block promtool may write: it takes the largest of TSDB's block ranges (2 h times
  * powers of 3) up to it, about 4.5 years here, so a backfill of the rehearsal's few days is one
  * block (two when it straddles a boundary). promtool reads its whole input once per block range
- * (prometheus/prometheus cmd/promtool/backfill.go, createBlocks and getCompatibleBlockDuration;
- * the flag is hidden from --help, and promtool 2.42.0 takes it), and every run pays its own start:
+ * (prometheus/prometheus cmd/promtool/backfill.go @ v2.42.0, createBlocks and
+ * getCompatibleBlockDuration; the flag is `.Hidden()` in cmd/promtool/main.go), and every run pays its own start:
  * the 47 scenarios of a 4-trial test backfilled in 4.1 s one run each in 2 h blocks, and in
  * 0.6 s as one run in one block.
  */

@@ -19,8 +19,10 @@ export type SeriesFilter = (name: string, labels: Readonly<Record<string, string
 /**
  * Regular expressions whose meaning is the same in RE2 (Prometheus) and in JavaScript: literals,
  * `.`, `|`, groups, the quantifiers `* + ?` and escaped punctuation. Prometheus anchors them at
- * both ends and lets `.` match a newline (prometheus/prometheus model/labels/regexp.go,
- * NewFastRegexMatcher: `"^(?s:" + ... + ")$"`), hence `^(?:...)$` with the `s` flag here.
+ * both ends; whether `.` matches a newline depends on its version (prometheus/prometheus
+ * model/labels/regexp.go: `"^(?:" + v + ")$"` @ v2.42.0, the rehearsal's; `"^(?s:" + ... + ")$"`
+ * @ v3.11.1, chart 29.1.0's). So `=~` is tested with `.` matching newlines and `!~` without:
+ * each keeps every series either version would match.
  */
 const PLAIN_REGEX = /^(?:[A-Za-z0-9_/:|.*+?() -]|\\[.^$*+?()[\]{}|\\/-])*$/;
 
@@ -35,7 +37,7 @@ function valueTest(m: LabelMatcher): ((value: string) => boolean) | undefined {
       if (!PLAIN_REGEX.test(m.value)) return undefined;
       let re: RegExp;
       try {
-        re = new RegExp(`^(?:${m.value})$`, 's');
+        re = new RegExp(`^(?:${m.value})$`, m.op === '=~' ? 's' : '');
       } catch {
         return undefined;
       }
