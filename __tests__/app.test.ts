@@ -2,13 +2,19 @@ import { execFileSync } from 'child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { ApiObject, Chart } from 'cdk8s';
-import { defineApp, runSynth, stackOptions } from '../main';
-import { LoadedManifest, loadManifests, synthesizeSafely, SynthError, yamlFilesUnder } from '../lib';
+import { ApiObject, App, Chart } from 'cdk8s';
+import { app as mainApp } from '../main';
+import { Delivery, LoadedManifest, runSynth } from '../lib';
+import { loadManifests, yamlFilesUnder } from '../lib/manifests';
+import { synthesizeSafely, SynthError } from '../lib/safe-synth';
+import { HOTROD } from './helpers';
 
 const ROOT = join(__dirname, '..');
 
-function synthTo(dir: string, define = (app: Parameters<typeof defineApp>[0]) => { defineApp(app, stackOptions(ROOT)); }) {
+/** The fixture app: HotROD delivered with the library's defaults. */
+const fixture = (app: App) => new Delivery(app, 'Delivery', { environment: { name: 'test', applicationPrefix: '', applicationSetName: 'hotrod' }, services: [HOTROD] });
+
+function synthTo(dir: string, define: (app: App) => unknown = fixture) {
   return synthesizeSafely({ outdir: dir, define });
 }
 
@@ -16,7 +22,7 @@ function snapshotDir(dir: string): Record<string, string> {
   return Object.fromEntries(yamlFilesUnder(dir).map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
 }
 
-describe('the default app', () => {
+describe('synth of an app', () => {
   let work: string;
   beforeEach(() => { work = mkdtempSync(join(tmpdir(), 'hotrod-synth-')); });
   afterEach(() => rmSync(work, { recursive: true, force: true }));
@@ -38,18 +44,20 @@ describe('the default app', () => {
   test('the rules judge the objects as written: what the check is given equals the files read back', () => {
     let checked: LoadedManifest[] = [];
     const out = join(work, 'dist');
-    synthesizeSafely({ outdir: out, define: (app) => { defineApp(app); }, check: (manifests) => { checked = manifests; return []; } });
+    synthesizeSafely({ outdir: out, define: fixture, check: (manifests) => { checked = manifests; return []; } });
     expect(checked).toHaveLength(8);
     expect(checked).toEqual(loadManifests(out));
   });
 
-  test('is deterministic and equals the committed dist/', () => {
-    synthTo(join(work, 'a'));
-    synthTo(join(work, 'b'));
+  test('the app in main.ts is deterministic, and the committed dist/ is what it synthesizes', () => {
+    synthesizeSafely({ outdir: join(work, 'a'), apps: mainApp.apps });
+    synthesizeSafely({ outdir: join(work, 'b'), apps: mainApp.apps });
     const a = snapshotDir(join(work, 'a'));
     expect(snapshotDir(join(work, 'b'))).toEqual(a);
     // The committed output is what Argo CD deploys: it must be what the code says.
-    expect(snapshotDir(join(ROOT, 'dist'))).toEqual(a);
+    const committed = snapshotDir(join(ROOT, mainApp.outdir));
+    const stale = [...new Set([...Object.keys(a), ...Object.keys(committed)])].filter((f) => a[f] !== committed[f]);
+    if (stale.length > 0) throw new Error(`${mainApp.outdir}/ differs from what main.ts synthesizes in ${stale.join(', ')}: run npm run synth and commit ${mainApp.outdir}/ with the code`);
     for (const text of Object.values(a)) {
       expect(text).not.toContain(ROOT);
       expect(text).not.toMatch(/\d{4}-\d\d-\d\dT\d\d:\d\d/);
@@ -62,7 +70,7 @@ describe('the default app', () => {
     writeFileSync(join(out, 'otel', 'extra.yaml'), 'kind: ConfigMap\n');
     const before = snapshotDir(out);
     expect(() => synthTo(out, (app) => {
-      defineApp(app);
+      fixture(app);
       new Chart(app, 'broken').node.addValidation({ validate: () => ['planted failure'] });
     })).toThrow(SynthError);
     expect(snapshotDir(out)).toEqual(before);
@@ -76,7 +84,7 @@ describe('the default app', () => {
     mkdirSync(join(out, 'removed-app'));
     writeFileSync(join(out, 'removed-app', 'Deployment.old.k8s.yaml'), 'kind: Deployment\n');
     const before = snapshotDir(out);
-    expect(() => synthesizeSafely({ outdir: out, define: (app) => { defineApp(app); }, check: () => ['otel/collector: planted'] }))
+    expect(() => synthesizeSafely({ outdir: out, define: fixture, check: () => ['otel/collector: planted'] }))
       .toThrow('otel/collector: planted');
     expect(snapshotDir(out)).toEqual(before);
     synthTo(out);
@@ -86,16 +94,16 @@ describe('the default app', () => {
 
   test('a rule error stops the synth path of npm run synth and leaves dist/ byte-identical', () => {
     const out = join(work, 'dist');
-    expect(runSynth({ outdir: out, define: (app) => { defineApp(app); }, output: { log: () => {}, error: () => {} } })).toBe(0);
+    expect(runSynth({ outdir: out, define: fixture, output: { log: () => {}, error: () => {} } })).toBe(0);
     writeFileSync(join(out, 'hotrod', 'extra.yaml'), 'kind: ConfigMap\n');
     const before = snapshotDir(out);
     const lines: string[] = [];
     const code = runSynth({
       outdir: out,
       define: (app) => {
-        const { charts } = defineApp(app);
+        const delivery = fixture(app);
         // A Service whose selector matches no pod: valid for cdk8s, caught only by the rules.
-        new ApiObject(charts.hotrod, 'Orphan', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'orphan' }, spec: { selector: { app: 'hot-rod' }, ports: [{ port: 80 }] } });
+        new ApiObject(delivery.service('hotrod').chart, 'Orphan', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'orphan' }, spec: { selector: { app: 'hot-rod' }, ports: [{ port: 80 }] } });
       },
       output: { log: (l) => lines.push(l), error: (l) => lines.push(l) },
     });
@@ -109,7 +117,7 @@ describe('the default app', () => {
 
   test('npm run synth (the README command) fails without touching dist/ on bad input', () => {
     const out = join(work, 'dist');
-    synthTo(out);
+    synthesizeSafely({ outdir: out, apps: mainApp.apps });
     const before = snapshotDir(out);
     // The entry point of `npm run synth` (cli/run.js runs the transpiled main.ts; the type check is
     // npm test's here), with the app made invalid through its environment.

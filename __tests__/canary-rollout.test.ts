@@ -1,11 +1,11 @@
 import { Chart, Duration, Testing } from 'cdk8s';
 import { CanaryRollout, CanaryStep, OtelCollectorDaemonSet, SpanmetricsPipeline } from '../lib';
-import { hotrodWorkload } from '../lib/presets/hotrod';
-import { find, synth, wiredStack } from './helpers';
+import { hotrodWorkload } from '../lib/presets/hotrod-workload';
+import { find, rolloutStack, synth } from './helpers';
 
 describe('CanaryRollout', () => {
   test('emits the Rollout and Service of SPEC', () => {
-    const { hotrod } = wiredStack();
+    const { chart: hotrod } = rolloutStack();
     const objects = synth(hotrod);
     expect(objects.filter((o) => o.kind !== 'AnalysisTemplate')).toMatchSnapshot();
 
@@ -52,20 +52,20 @@ describe('CanaryRollout', () => {
   });
 
   test('the OTLP endpoint follows the collector Service and its OTLP/HTTP port', () => {
-    const { hotrod, collector } = wiredStack({ pipeline: { otlpHttpPort: 4999 } });
+    const { chart: hotrod, collector } = rolloutStack({ pipeline: { otlpHttpPort: 4999 } });
     const env = find(synth(hotrod), 'Rollout').spec.template.spec.containers[0].env;
     expect(env.find((e: any) => e.name === 'OTEL_EXPORTER_OTLP_ENDPOINT').value).toBe('http://collector.otel.svc.cluster.local:4999');
     expect(find(synth(collector.node.scope as Chart), 'Service', 'collector').spec.ports.map((p: any) => p.port)).toContain(4999);
   });
 
   test('resource attribute keys follow the pipeline dimensions', () => {
-    const { hotrod } = wiredStack({ pipeline: { podIdentity: { podTemplateHash: 'app.pod.hash' } } });
+    const { chart: hotrod } = rolloutStack({ pipeline: { podIdentity: { podTemplateHash: 'app.pod.hash' } } });
     const env = find(synth(hotrod), 'Rollout').spec.template.spec.containers[0].env;
     expect(env.find((e: any) => e.name === 'OTEL_RESOURCE_ATTRIBUTES').value).toContain('app.pod.hash=$(POD_HASH)');
   });
 
   test('the Service port is a choice; what it targets and what is scraped are the image\'s', () => {
-    const { hotrod, rollout } = wiredStack({ rollout: { servicePort: 80 } });
+    const { chart: hotrod, rollout } = rolloutStack({ rollout: { servicePort: 80 } });
     const objects = synth(hotrod);
     expect(find(objects, 'Service', 'hotrod').spec.ports).toEqual([{ name: 'frontend', port: 80, targetPort: 8080, protocol: 'TCP' }]);
     expect(find(objects, 'Rollout').spec.template.metadata.annotations['prometheus.io/port']).toBe('8080');
@@ -73,16 +73,16 @@ describe('CanaryRollout', () => {
   });
 
   test('the image tag is one prop', () => {
-    const { hotrod } = wiredStack({ rollout: { workload: hotrodWorkload({ tag: '1.77.0' }) } });
+    const { chart: hotrod } = rolloutStack({ rollout: { workload: hotrodWorkload({ tag: '1.77.0' }) } });
     expect(find(synth(hotrod), 'Rollout').spec.template.spec.containers[0].image).toBe('jaegertracing/example-hotrod:1.77.0');
   });
 
   test('pods at a weight follow Argo Rollouts without a traffic router', () => {
-    const { rollout } = wiredStack();
+    const { rollout } = rolloutStack();
     expect(rollout.podsAtWeight(50)).toEqual({ canary: 1, stable: 1 });
     expect(rollout.podsAtWeight(10)).toEqual({ canary: 1, stable: 1 });
     expect(rollout.podsAtWeight(100)).toEqual({ canary: 2, stable: 0 });
-    expect(wiredStack({ rollout: { replicas: 10 } }).rollout.podsAtWeight(25)).toEqual({ canary: 3, stable: 7 });
+    expect(rolloutStack({ rollout: { replicas: 10 } }).rollout.podsAtWeight(25)).toEqual({ canary: 3, stable: 7 });
   });
 
   describe('rejects', () => {
@@ -103,19 +103,19 @@ describe('CanaryRollout', () => {
       expect(() => make({ workload: hotrodWorkload({ tag: '1.76 .0' }) })).toThrow("CanaryRollout: workload.image: image tag '1.76 .0' is not a valid tag; use letters, digits, '_', '.' and '-' (at most 128), e.g. '1.76.0'");
       expect(() => make({ workload: { ...hotrodWorkload({ tag: '1' }), image: 'ghcr.io/acme/checkout' } })).toThrow("CanaryRollout: workload.image 'ghcr.io/acme/checkout' has no tag");
     });
-    test('an attached analysis that no step runs: the canary would be promoted ungated', () => {
-      const { hotrod } = wiredStack({ rollout: { steps: [CanaryStep.setWeight(50), CanaryStep.setWeight(100)] } });
-      expect(() => Testing.synth(hotrod)).toThrow("CanaryRollout: rollout 'hotrod' uses analysis 'hotrod-analysis', but none of its steps (setWeight 50, setWeight 100) runs it, "
-        + 'so every canary would be promoted without a gate; add CanaryStep.analysis() to steps after the first setWeight');
+    test('an analysis that no step runs: the canary would be promoted ungated', () => {
+      const { chart: hotrod } = rolloutStack({ rollout: { steps: [CanaryStep.setWeight(50), CanaryStep.setWeight(100)] } });
+      expect(() => Testing.synth(hotrod)).toThrow("CanaryRollout: rollout 'hotrod' has analysis 'hotrod-analysis', but none of its steps (setWeight 50, setWeight 100) runs it, "
+        + 'so every canary would be promoted without it; add CanaryStep.analysis() to steps after the first setWeight');
     });
     test('durations cdk8s cannot render name the construct and prop', () => {
-      expect(() => wiredStack({ gates: { evidenceTime: Duration.millis(0.8) } })).toThrow('ThreeGateAnalysis: evidenceTime must be a non-negative whole number of seconds, got 0.8ms');
-      expect(() => wiredStack({ gates: { latency: { interval: Duration.millis(0.8) } } })).toThrow('ThreeGateAnalysis: latency.interval must be a non-negative whole number of seconds, got 0.8ms');
-      expect(() => wiredStack({ pipeline: { metricsFlushInterval: Duration.millis(0.8) } })).toThrow('spanmetrics: metricsFlushInterval must be a positive whole number of milliseconds, got 0.8ms');
+      expect(() => rolloutStack({ gates: { evidenceTime: Duration.millis(0.8) } })).toThrow('ThreeGateAnalysis: evidenceTime must be a non-negative whole number of seconds, got 0.8ms');
+      expect(() => rolloutStack({ gates: { latency: { interval: Duration.millis(0.8) } } })).toThrow('ThreeGateAnalysis: latency.interval must be a non-negative whole number of seconds, got 0.8ms');
+      expect(() => rolloutStack({ pipeline: { metricsFlushInterval: Duration.millis(0.8) } })).toThrow('spanmetrics: metricsFlushInterval must be a positive whole number of milliseconds, got 0.8ms');
     });
     test('an analysis step with no analysis', () => {
       const rollout = make({});
-      expect(() => Testing.synth(Chart.of(rollout))).toThrow("rollout 'hotrod' has an analysis step but no analysis; call rollout.useAnalysis(gates)");
+      expect(() => Testing.synth(Chart.of(rollout))).toThrow("rollout 'hotrod' has an analysis step but no analysis; call rollout.addThreeGateAnalysis() or rollout.addAnalysis({ gates })");
     });
   });
 });

@@ -1,7 +1,7 @@
 import { readdirSync } from 'fs';
 import { join } from 'path';
 import { main, ValidateExit } from '../cli/validate';
-import { kubectlKustomize } from '../lib';
+import { kubectlKustomize } from '../lib/manifests';
 
 /**
  * Small, realistic manifest sets written by the team, shaped like public ones (the challenge's

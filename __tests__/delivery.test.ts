@@ -4,13 +4,15 @@ import { join, relative } from 'path';
 import { Chart, Duration, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import {
-  CanaryAnalysis, CanaryRollout, defineDelivery, Direction, GateKind, GATE_KINDS_ANNOTATION, GateSpec, OtelCollectorDaemonSet,
-  RequestSource, rolloutTimeline, runRules, ServiceSpec, SpanmetricsPipeline, synthesizeSafely, ThreeGateAnalysis, WorkloadProps, yamlFilesUnder, errorsOf,
+  CanaryRollout, Delivery, Direction, GateKind, GateSpec, OtelCollectorDaemonSet, repositorySettings, RequestSource, runRules, ServiceSpec, SpanmetricsPipeline, WorkloadProps,
 } from '../lib';
-import { hotrodWorkload } from '../lib/presets/hotrod';
-import { exampleApps, EXAMPLE_OUTDIR } from '../examples/platform/main';
-import { stackOptions } from '../main';
-import { find, gateQuery, synth } from './helpers';
+import { rolloutTimeline } from '../lib/explain/timeline';
+import { yamlFilesUnder } from '../lib/manifests';
+import { GATE_KINDS_ANNOTATION } from '../lib/model/gates';
+import { errorsOf } from '../lib/rules/engine';
+import { synthesizeSafely } from '../lib/safe-synth';
+import { app as example, EXAMPLE_OUTDIR } from '../examples/platform/main';
+import { explained, find, gateQuery, HOTROD, synth } from './helpers';
 
 /** A service nobody here wrote, shaped like a typical OpenTelemetry-instrumented one: no metrics of its own. */
 const CHECKOUT: WorkloadProps = {
@@ -28,12 +30,13 @@ const CHECKOUT: WorkloadProps = {
 
 function platform(services: ServiceSpec[], env = { name: 'staging' }) {
   const app = Testing.app();
-  return { app, ...defineDelivery(app, { environment: env, services }) };
+  const delivery = new Delivery(app, 'Delivery', { environment: env, services });
+  return { app, delivery, charts: delivery.charts, services: delivery.services, prometheus: delivery.prometheus };
 }
 
 describe('delivering services other than HotROD', () => {
-  const stack = platform([{ name: 'hotrod', workload: hotrodWorkload({ tag: '1.76.0' }) }, { name: 'checkout', workload: CHECKOUT }]);
-  const checkout = stack.services.find((s) => s.rollout.rollout.name === 'checkout')!;
+  const stack = platform([HOTROD, { name: 'checkout', workload: CHECKOUT }]);
+  const checkout = stack.delivery.service('checkout');
   const objects = synth(checkout.chart);
 
   test('the rollout carries its own image, ports, args and probes, and no HotROD fact', () => {
@@ -70,7 +73,7 @@ describe('delivering services other than HotROD', () => {
     const appSet = find(all, 'ApplicationSet');
     expect(appSet.spec.generators[0].git.directories.map((d: any) => d.path)).toEqual(
       ['dist/otel', 'dist/hotrod', 'dist/checkout', 'dist/traffic-generator', { path: 'dist/argocd', exclude: true }].map((p) => (typeof p === 'string' ? p : p.path)));
-    const findings = runRules(all.map((object, i) => ({ object, file: `${i}.yaml` })), undefined, { prometheus: stack.prometheus });
+    const findings = runRules(all.map((object, i) => ({ object, file: `${i}.yaml` })), undefined, stack.delivery.modelOptions());
     expect(errorsOf(findings)).toEqual([]);
     expect(all.filter((o) => o.kind === 'Deployment').map((o) => o.metadata.name).sort()).toEqual(['checkout-traffic', 'hotrod-traffic']);
   });
@@ -86,9 +89,9 @@ describe('an open analysis', () => {
     return { app, chart, rollout };
   }
 
-  test('a fourth gate added after the rollout took the analysis reaches the template, its kinds annotation and the timeline', () => {
-    const { chart, rollout } = rolloutWith();
-    const gates = rollout.useAnalysis(new ThreeGateAnalysis(chart, 'Gates', { rollout }));
+  test('a fourth gate added after the rollout made the analysis reaches the template, its kinds annotation and the timeline', () => {
+    const { app, chart, rollout } = rolloutWith();
+    const gates = rollout.addThreeGateAnalysis();
     gates.addGate(GateSpec.latency({ quantile: 0.99, max: Duration.seconds(2) }));
     const template = find(synth(chart), 'AnalysisTemplate');
     expect(template.spec.metrics.map((m: any) => m.name)).toEqual(['traffic-at-least-299-requests', 'error-rate-lt-5-percent', 'latency-p95-lt-1s', 'latency-p99-lt-2s']);
@@ -98,14 +101,15 @@ describe('an open analysis', () => {
     expect(JSON.parse(template.metadata.annotations[GATE_KINDS_ANNOTATION])).toEqual({
       'traffic-at-least-299-requests': 'traffic', 'error-rate-lt-5-percent': 'error-rate', 'latency-p95-lt-1s': 'latency', 'latency-p99-lt-2s': 'latency',
     });
-    const timeline = rolloutTimeline({ rollout, gates });
+    const timeline = rolloutTimeline(explained({ app }));
     expect(timeline.gates.map((g) => g.name)).toContain('latency-p99-lt-2s');
     expect(gates.requiredCanaryRequestsPerSecond).toBeGreaterThan(299 / 60);
   });
 
   test('a custom gate builds on the canary\'s selectors, is guarded by the evidence, and its kind is data', () => {
     const { chart, rollout } = rolloutWith();
-    const gates = rollout.useAnalysis(new CanaryAnalysis(chart, 'Gates', { rollout }))
+    void chart;
+    const gates = rollout.addAnalysis()
       .addGate(GateSpec.traffic())
       .addGate(GateSpec.custom({
         name: 'fast-share',
@@ -127,11 +131,10 @@ describe('an open analysis', () => {
 
   test('refuses an analysis that an idle canary passes, and two gates of one name', () => {
     const a = rolloutWith();
-    a.rollout.useAnalysis(new CanaryAnalysis(a.chart, 'Gates', { rollout: a.rollout })).addGate(GateSpec.errorRatio({ max: 0.01 }));
+    a.rollout.addAnalysis({ gates: [GateSpec.errorRatio({ max: 0.01 })] });
     expect(() => Testing.synth(a.chart)).toThrow("CanaryAnalysis: analysis 'checkout-analysis' has no traffic gate, so an idle canary (no request, nothing measured) passes it; add addGate(GateSpec.traffic())");
     const b = rolloutWith();
-    b.rollout.useAnalysis(new CanaryAnalysis(b.chart, 'Gates', { rollout: b.rollout })).addGate(GateSpec.traffic()).addGate(GateSpec.latency({ max: Duration.seconds(1) }))
-      .addGate(GateSpec.latency({ max: Duration.seconds(1), timing: { count: 2, inconclusiveLimit: 1 } }));
+    b.rollout.addAnalysis({ gates: [GateSpec.traffic(), GateSpec.latency({ max: Duration.seconds(1) }), GateSpec.latency({ max: Duration.seconds(1), timing: { count: 2, inconclusiveLimit: 1 } })] });
     expect(() => Testing.synth(b.chart)).toThrow("has two gates named 'latency-p95-lt-1s'; give one a name of its own (GateOptions.name)");
     expect(() => GateSpec.latency({ quantile: 99, max: Duration.seconds(1) })).toThrow('GateSpec.latency: quantile must lie strictly between 0 and 1, got 99 (for p99 write 0.99)');
     expect(() => GateSpec.errorRatio({ max: 5 })).toThrow('GateSpec.errorRatio: max must be a ratio above 0 and at most 1, got 5 (for 5% write 0.05)');
@@ -168,8 +171,8 @@ describe('several environments side by side', () => {
   });
 
   test('two services of one name, or a service named like a platform folder, are refused', () => {
-    expect(() => platform([{ name: 'checkout', workload: CHECKOUT }, { name: 'checkout', workload: CHECKOUT }])).toThrow("defineDelivery: two services are named 'checkout'");
-    expect(() => platform([{ name: 'otel', workload: CHECKOUT }])).toThrow("defineDelivery: service name 'otel' is the folder of the platform's own otel chart");
+    expect(() => platform([{ name: 'checkout', workload: CHECKOUT }, { name: 'checkout', workload: CHECKOUT }])).toThrow("Delivery: two services are named 'checkout'");
+    expect(() => platform([{ name: 'otel', workload: CHECKOUT }])).toThrow("Delivery: service name 'otel' is the folder of the platform's own otel chart");
   });
 });
 
@@ -181,7 +184,7 @@ describe('the example platform', () => {
 
   test('its committed folders are what the code synthesizes, for every environment and service', () => {
     const out = join(work, 'dist');
-    synthesizeSafely({ outdir: out, apps: exampleApps(stackOptions(ROOT)) });
+    synthesizeSafely({ outdir: out, apps: example.apps });
     const read = (dir: string) => Object.fromEntries(yamlFilesUnder(dir).map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
     const fresh = read(out);
     expect(read(join(ROOT, EXAMPLE_OUTDIR))).toEqual(fresh);
@@ -195,13 +198,17 @@ describe('the example platform', () => {
 describe('the repository settings', () => {
   test('come from delivery.config.json, with the environment over it, so synth and the committed-dist check agree', () => {
     const dir = mkdtempSync(join(tmpdir(), 'config-'));
+    const file = join(dir, 'delivery.config.json');
     try {
-      expect(stackOptions(dir, {})).toEqual({ repoUrl: undefined, revision: undefined });
-      writeFileSync(join(dir, 'delivery.config.json'), '{ "repoUrl": "https://github.com/acme/delivery.git", "revision": "main" }');
-      expect(stackOptions(dir, {})).toEqual({ repoUrl: 'https://github.com/acme/delivery.git', revision: 'main' });
-      expect(stackOptions(dir, { HOTROD_REPO_REVISION: 'release-1' })).toEqual({ repoUrl: 'https://github.com/acme/delivery.git', revision: 'release-1' });
-      writeFileSync(join(dir, 'delivery.config.json'), '{ "repo": "x" }');
-      expect(() => stackOptions(dir, {})).toThrow("delivery.config.json: unknown key 'repo'; the keys are repoUrl, revision");
+      expect(repositorySettings(dir, {})).toEqual({ repoUrl: undefined, revision: undefined });
+      writeFileSync(file, '{ "repoUrl": "https://github.com/acme/delivery.git", "revision": "main" }');
+      expect(repositorySettings(dir, {})).toEqual({ repoUrl: 'https://github.com/acme/delivery.git', revision: 'main' });
+      expect(repositorySettings(dir, { HOTROD_REPO_REVISION: 'release-1' })).toEqual({ repoUrl: 'https://github.com/acme/delivery.git', revision: 'release-1' });
+      writeFileSync(file, '{ "repo": "x" }');
+      expect(() => repositorySettings(dir, {})).toThrow(`${file}: unknown key 'repo'; the keys are repoUrl, revision`);
+      // a file that is not JSON names itself
+      writeFileSync(file, '{ repoUrl: "x" }');
+      expect(() => repositorySettings(dir, {})).toThrow(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*JSON.*; write a JSON object such as`));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

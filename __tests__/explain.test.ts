@@ -1,8 +1,23 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { Duration } from 'cdk8s';
-import { BadCanary, explainMarkdown, formatDerivation, GateKind, MeasurementPhase, PrometheusBackend, readmeSection, rolloutTimeline, SeriesPath, simulateGate, wiringDiagram } from '../lib';
-import { defaultStack, fixtureStack, wiredStack } from './helpers';
+import { GateKind, PrometheusBackend, SeriesPath } from '../lib';
+import { MeasurementPhase } from '../lib/analysis/condition';
+import { formatDerivation } from '../lib/analysis/evidence';
+import { wiringDiagram } from '../lib/explain/diagram';
+import { explainMarkdown, readmeSection } from '../lib/explain/markdown';
+import { explainModel, RolloutExplanation } from '../lib/explain/sources';
+import { BadCanary, rolloutTimeline, simulateGate } from '../lib/explain/timeline';
+import { modelOf } from '../lib/model/model';
+import { app as mainApp } from '../main';
+import { app as example } from '../examples/platform/main';
+import { main } from '../cli/explain';
+import { explained, fixtureDelivery, FixtureOptions, HOTROD } from './helpers';
+
+/** What explain shows of the fixture's HotROD, with or without its traffic generator and ApplicationSet. */
+function hotrod(opts: FixtureOptions & { gates?: typeof HOTROD.gates; trafficGenerator?: boolean } = {}): RolloutExplanation {
+  return explained(fixtureDelivery({ ...opts, services: [{ ...HOTROD, gates: opts.gates, trafficGenerator: opts.trafficGenerator }] }));
+}
 
 const ROOT = join(__dirname, '..');
 
@@ -12,23 +27,23 @@ function stops(t: ReturnType<typeof rolloutTimeline>) {
 }
 
 describe('the wiring diagram', () => {
-  const diagram = wiringDiagram(fixtureStack());
+  const diagram = wiringDiagram(hotrod());
 
   test('shows the wiring with ports, names and thresholds from the constructs', () => {
     expect(diagram).toMatch(/^flowchart LR\n/);
     for (const edge of [
       'generator -->|"HTTP :8080<br/>',
-      'rollout -->|"OTLP/HTTP :4318<br/>http://collector.otel.svc.cluster.local:4318"| otlpReceiver',
-      'jaegerExporter -->|"OTLP/gRPC :4317"| jaeger',
-      'otlpReceiver -->|"traces pipeline"| spanmetrics',
+      'rollout -->|"OTLP/HTTP :4318<br/>http://collector.otel.svc.cluster.local:4318"| receiver',
+      'tracesExporter -->|"OTLP/gRPC :4317"| tracesBackend',
+      'receiver -->|"traces pipeline"| spanmetrics',
       'spanmetrics -->|"metrics pipeline"| promExporter',
       'promExporter -->|"scrape :8889/metrics"| prometheus',
       'prometheus -->|"PromQL"| gate_traffic_at_least_60_requests',
       'gate_latency_p95_lt_1s --> analysisStep',
-      'appSet -->|"git directory"| app_traffic_generator',
+      'appSet_hotrod -->|"git directory"| app_hotrod_traffic_generator',
     ]) expect(diagram).toContain(edge);
     expect(diagram).toContain('gate_error_rate_lt_5_percent["gate error-rate-lt-5-percent<br/>len(result) #gt; 0 #amp;#amp; result[0] #lt; 0.05"]');
-    expect(diagram).toContain('jaeger[("Jaeger<br/>jaeger-collector.jaeger.svc.cluster.local")]');
+    expect(diagram).toContain('tracesBackend[("traces backend<br/>jaeger-collector.jaeger.svc.cluster.local")]');
     expect(diagram).toContain('analysisStep{{"step 2: analysis hotrod-analysis<br/>at 50% canary"}}');
   });
 
@@ -49,20 +64,19 @@ describe('the wiring diagram', () => {
     expect(lines.filter((l) => l.startsWith('subgraph')).length).toBe(lines.filter((l) => l === 'end').length);
   });
 
-  test('follows the constructs: a changed port or threshold changes the picture', () => {
-    const stack = wiredStack({ pipeline: { otlpHttpPort: 4319, prometheusPort: 9464 }, gates: { maxP95Ms: 750 } });
-    const d = wiringDiagram(stack);
-    expect(d).toContain('rollout -->|"OTLP/HTTP :4319<br/>http://collector.otel.svc.cluster.local:4319"| otlpReceiver');
+  test('follows the app: a changed port or threshold changes the picture, a missing part is not drawn', () => {
+    const d = wiringDiagram(hotrod({ pipeline: { otlpHttpPort: 4319, prometheusPort: 9464, histogramBuckets: [250, 750, 1000].map((ms) => Duration.millis(ms)) },
+      gates: { maxP95: Duration.millis(750) }, trafficGenerator: false }));
+    expect(d).toContain('rollout -->|"OTLP/HTTP :4319<br/>http://collector.otel.svc.cluster.local:4319"| receiver');
     expect(d).toContain('promExporter -->|"scrape :9464/metrics"| prometheus');
     expect(d).toContain('gate latency-p95-lt-750ms<br/>len(result) #gt; 0 #amp;#amp; result[0] #lt; 750');
     expect(d).not.toContain('generator');
-    expect(d).not.toContain('appSet');
   });
 });
 
 describe('the rollout timeline', () => {
   test('default app: gates, earliest promotion and when each bad canary is stopped', () => {
-    const t = rolloutTimeline(fixtureStack());
+    const t = rolloutTimeline(hotrod());
     expect(t.steps.map((s) => [s.label, s.canaryPods, s.stablePods])).toEqual([
       ['setWeight 50', 1, 1], ['analysis hotrod-analysis', 1, 1], ['setWeight 100', 2, 0],
     ]);
@@ -85,7 +99,7 @@ describe('the rollout timeline', () => {
   });
 
   test('the first measurement is derived from the pipeline, with its terms', () => {
-    const t = rolloutTimeline(fixtureStack());
+    const t = rolloutTimeline(hotrod());
     expect(t.prometheus).toBe('prometheus-community chart 29.1.0');
     expect(t.evidenceRequests).toBe(60);
     expect(t.derivations.map((d) => [d.derivation.path, d.gates, formatDerivation(d.derivation)])).toEqual([
@@ -95,13 +109,13 @@ describe('the rollout timeline', () => {
         '1.2 + 15 + 60 + 15 + 60 = 151.2 s (export delay + first flush phase + evidence time + last flush age + last scrape age)'],
     ]);
     // A faster scrape moves every time the timeline states.
-    const fast = rolloutTimeline(wiredStack({ prometheus: PrometheusBackend.challengeEnvironment() }));
+    const fast = rolloutTimeline(hotrod({ prometheus: PrometheusBackend.challengeEnvironment() }));
     expect(fast.earliestPromotionSeconds).toBe(105);
     expect(fast.derivations.map((d) => d.derivation.totalSeconds)).toEqual([90, 101.2]);
   });
 
   test("which gates stop a bad canary comes from the template's own conditions", () => {
-    const t = rolloutTimeline(fixtureStack());
+    const t = rolloutTimeline(hotrod());
     const by = Object.fromEntries(t.badCanaries.map((v) => [v.kind, [v.stoppedBy, v.runPhase, v.rollout]]));
     const all = ['traffic-at-least-60-requests', 'error-rate-lt-5-percent', 'latency-p95-lt-1s'];
     expect(by).toEqual({
@@ -115,17 +129,16 @@ describe('the rollout timeline', () => {
   });
 
   test('an unguarded condition turns "no data" into Error instead of Inconclusive', () => {
-    const stack = wiredStack();
-    const latency = stack.gates.gate(GateKind.LATENCY) as { successCondition: string };
+    const x = hotrod();
     // The seed's latency gate: `result[0] < 1000` without a length check.
-    Object.assign(latency, { successCondition: 'result[0] < 1000' });
-    const v = rolloutTimeline(stack).badCanaries.find((b) => b.kind === BadCanary.NO_SPANMETRICS)!;
+    const seed = { ...x, gates: x.gates.map((g) => (g.kind === GateKind.LATENCY ? { ...g, successCondition: 'result[0] < 1000' } : g)) };
+    const v = rolloutTimeline(seed).badCanaries.find((b) => b.kind === BadCanary.NO_SPANMETRICS)!;
     expect(v.phases['latency-p95-lt-1s']).toBe(MeasurementPhase.ERROR);
     expect([v.runPhase, v.stopSeconds]).toEqual([MeasurementPhase.ERROR, 220]);
   });
 
   test('a later initialDelay moves the measurements, the promotion and the stops', () => {
-    const t = rolloutTimeline(wiredStack({ gates: {
+    const t = rolloutTimeline(hotrod({ gates: {
       traffic: { initialDelay: Duration.seconds(250) },
       errorRate: { initialDelay: Duration.seconds(200) },
     } }));
@@ -142,8 +155,7 @@ describe('the rollout timeline', () => {
   });
 
   test("Argo's limits: failures must exceed failureLimit, errors are retried every 10 s and do not count", () => {
-    const { gates } = wiredStack({ gates: { traffic: { initialDelay: Duration.seconds(60), interval: Duration.seconds(60), count: 5, failureLimit: 3, consecutiveErrorLimit: 3 } } });
-    const traffic = gates.gate(GateKind.TRAFFIC);
+    const traffic = { initialDelaySeconds: 60, intervalSeconds: 60, count: 5, failureLimit: 3, inconclusiveLimit: 0, consecutiveErrorLimit: 3 };
     expect(simulateGate(traffic, MeasurementPhase.FAILED)).toEqual({ phase: MeasurementPhase.FAILED, atSeconds: 240 });
     expect(simulateGate(traffic, MeasurementPhase.ERROR)).toEqual({ phase: MeasurementPhase.ERROR, atSeconds: 90 });
     expect(simulateGate(traffic, MeasurementPhase.SUCCESSFUL)).toEqual({ phase: MeasurementPhase.SUCCESSFUL, atSeconds: 300 });
@@ -156,7 +168,7 @@ describe('the rollout timeline', () => {
 
 describe('npm run explain', () => {
   test('prints the diagram and the timeline of the default app', () => {
-    const md = explainMarkdown(fixtureStack());
+    const md = explainMarkdown(hotrod());
     expect(md).toContain('### Wiring\n\n```mermaid\nflowchart LR\n');
     expect(md).toContain('### Rollout timeline');
     expect(md).toContain('A healthy canary is promoted at the earliest **190 s** after the analysis step starts');
@@ -167,8 +179,24 @@ describe('npm run explain', () => {
   test("the README's copy is what explain generates", () => {
     const section = readmeSection(readFileSync(join(ROOT, 'README.md'), 'utf8'));
     if (section === undefined) throw new Error('README.md lost its explain markers; see lib/explain/markdown.ts README_BEGIN/README_END');
-    if (section !== explainMarkdown(defaultStack())) {
+    const [app] = mainApp.describe();
+    if (section !== explainMarkdown(explainModel(modelOf(app.manifests, app.options))[0])) {
       throw new Error('README.md shows a stale diagram or timeline: run `npm run explain -- --update-readme` and commit README.md');
+    }
+  });
+});
+
+describe('explain --manifests', () => {
+  test('draws every rollout of a hand-written or synthesized folder as it draws the app that wrote it', async () => {
+    for (const described of example.describe()) {
+      const fromApp = explainModel(modelOf(described.manifests, described.options));
+      expect(fromApp.map((x) => x.id)).toEqual(['catalog/catalog', 'checkout/checkout', 'hotrod/hotrod']);
+      const printed: string[] = [];
+      const folder = join(ROOT, example.outdir, described.folder);
+      expect(await main(['--manifests', folder], { log: (l) => printed.push(l), error: (l) => printed.push(l) })).toBe(0);
+      const text = printed.join('\n');
+      // the folder says nothing of its services' endpoints: the diagram and timeline of each rollout are still the app's
+      for (const x of fromApp) expect(text).toContain(`## ${x.id}\n\n${explainMarkdown(x).trimEnd()}`);
     }
   });
 });

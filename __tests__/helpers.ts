@@ -1,21 +1,18 @@
 import { App, Chart, Testing } from 'cdk8s';
-import { join } from 'path';
-import { defineApp, StackOptions, stackOptions } from '../main';
-import { CanaryRollout, CanaryRolloutProps, GateSpec, hotrodWorkload, WorkloadProps, HotrodAppSet, OtelCollectorDaemonSet, PrometheusBackend, SpanmetricsPipeline, SpanmetricsPipelineProps, ThreeGateAnalysis, ThreeGateAnalysisProps, TrafficGenerator } from '../lib';
+import {
+  CanaryRollout, CanaryRolloutProps, Delivery, DeliveryProps, EnvironmentSpec, Finding, LoadedManifest, ModelOptions, OtelCollectorDaemonSet, PRESET_IMAGES,
+  PrometheusBackend, RuleOptions, runRules, ServiceSpec, SpanmetricsPipeline, SpanmetricsPipelineProps, ThreeGateAnalysisOptions, WorkloadProps,
+} from '../lib';
+import { synthesizeInMemory } from '../lib/app/in-memory';
+import { modelOptionsOf } from '../lib/app/run-synth';
+import { explainModel, RolloutExplanation } from '../lib/explain/sources';
+import { DeliveryModel, modelOf } from '../lib/model/model';
+import { hotrodWorkload } from '../lib/presets/hotrod-workload';
+import { targetsFromModel } from '../lib/rehearsal/from-model';
+import { RehearsalTarget } from '../lib/rehearsal/target';
 
 /** A plain synthesized object. */
 export type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; [k: string]: any }; [k: string]: any };
-
-/**
- * The app in main.ts, built in memory: only for the checks that the committed dist/ and the
- * README follow it. Library tests use {@link fixtureStack}, so a threshold or tag changed in
- * main.ts breaks nothing else.
- */
-export function defaultStack(options: StackOptions = stackOptions(join(__dirname, '..'))) {
-  const app = Testing.app();
-  const stack = defineApp(app, options);
-  return { app, ...stack };
-}
 
 /** The objects of a chart, as they would be written. */
 export function synth(chart: Chart): Obj[] {
@@ -29,26 +26,6 @@ export function find(objects: Obj[], kind: string, name?: string): Obj {
   return found[0];
 }
 
-/**
- * A small stack wired like the default app, with overridable props for each construct,
- * so a test can change one source and watch what follows from it.
- */
-export function wiredStack(opts: {
-  prometheus?: PrometheusBackend;
-  pipeline?: SpanmetricsPipelineProps;
-  rollout?: Partial<CanaryRolloutProps>;
-  gates?: Partial<ThreeGateAnalysisProps>;
-} = {}) {
-  const app: App = Testing.app();
-  const otel = new Chart(app, 'otel', { namespace: 'otel' });
-  const hotrod = new Chart(app, 'hotrod', { namespace: 'hotrod' });
-  const pipeline = new SpanmetricsPipeline(otel, 'Pipeline', opts.pipeline);
-  const collector = new OtelCollectorDaemonSet(otel, 'Collector', { pipeline, prometheus: opts.prometheus });
-  const rollout = new CanaryRollout(hotrod, 'HotROD', { collector, name: 'hotrod', workload: hotrodWorkload({ tag: '1.76.0' }), ...opts.rollout });
-  const gates = rollout.useAnalysis(new ThreeGateAnalysis(hotrod, 'Gates', { rollout, ...opts.gates }));
-  return { app, otel, hotrod, pipeline, collector, rollout, gates };
-}
-
 /** The query of a gate in a synthesized AnalysisTemplate. */
 export function gateQuery(template: Obj, metric: string): string {
   const m = template.spec.metrics.find((x: any) => x.name === metric);
@@ -56,26 +33,8 @@ export function gateQuery(template: Obj, metric: string): string {
   return m.provider.prometheus.query;
 }
 
-/**
- * The whole stack as the library builds it with its own defaults (not main.ts's settings):
- * pipeline, collector, rollout and gates as {@link wiredStack}, plus the traffic generator and the
- * ApplicationSet, one chart per namespace.
- */
-export function fixtureStack(opts: Parameters<typeof wiredStack>[0] & { repoUrl?: string; revision?: string } = {}) {
-  const wired = wiredStack(opts);
-  const traffic = new Chart(wired.app, 'traffic-generator', { namespace: 'traffic-generator' });
-  const argocd = new Chart(wired.app, 'argocd', { namespace: 'argocd' });
-  const generator = new TrafficGenerator(traffic, 'Generator', { target: wired.rollout });
-  const appSet = new HotrodAppSet(argocd, 'AppSet', { apps: [wired.otel, wired.hotrod, traffic], repoUrl: opts.repoUrl, revision: opts.revision });
-  return { ...wired, charts: { otel: wired.otel, hotrod: wired.hotrod, traffic, argocd }, generator, appSet };
-}
-
-/** The fixture stack written to a folder as a synth writes it; returns the folder. */
-export function fixtureFolder(opts: Parameters<typeof fixtureStack>[0] = {}): string {
-  const { app } = fixtureStack(opts);
-  app.synth();
-  return app.outdir;
-}
+/** HotROD as the fixtures deliver it: the preset at 1.76.0, with the library's default gates. */
+export const HOTROD: ServiceSpec = { name: 'hotrod', workload: hotrodWorkload({ tag: '1.76.0' }) };
 
 /** The checkout service of the fixtures: any service, spanmetrics only (no metrics port, no counter), two user endpoints. */
 export const CHECKOUT_WORKLOAD: WorkloadProps = {
@@ -87,31 +46,117 @@ export const CHECKOUT_WORKLOAD: WorkloadProps = {
   ],
 };
 
+/** Checkout as the fixtures deliver it. */
+export const CHECKOUT: ServiceSpec = { name: 'checkout', workload: CHECKOUT_WORKLOAD };
+
+/** Options of {@link fixtureDelivery}. */
+export interface FixtureOptions {
+  /** the Prometheus @default PrometheusBackend.communityChart() */
+  readonly prometheus?: PrometheusBackend;
+  /** the pipeline's settings @default - its defaults */
+  readonly pipeline?: SpanmetricsPipelineProps;
+  /** the services @default [HOTROD] */
+  readonly services?: readonly ServiceSpec[];
+  /** further environment settings */
+  readonly environment?: Partial<EnvironmentSpec>;
+  readonly repoUrl?: DeliveryProps['repoUrl'];
+  readonly revision?: DeliveryProps['revision'];
+}
+
 /**
- * A spanmetrics-only service (the checkout fixture) with the three-gate preset and its traffic
- * generator, in namespace `checkout`, beside its own pipeline and collector or a given stack's.
+ * A delivery built by the composition root with the library's own defaults (not main.ts's):
+ * HotROD unless other services are given, in an environment named `test` whose Applications and
+ * ApplicationSet keep the default app's names. Every fixture stack is one of these, so a test that
+ * changes one setting watches what follows from it through the same wiring users get.
  */
-export function checkoutStack(opts: { app?: App; collector?: OtelCollectorDaemonSet; prometheus?: PrometheusBackend; gates?: Partial<ThreeGateAnalysisProps>; extraGates?: GateSpec[] } = {}) {
-  const app: App = opts.app ?? Testing.app();
-  let collector = opts.collector;
-  if (!collector) {
-    const otel = new Chart(app, 'otel', { namespace: 'otel' });
-    collector = new OtelCollectorDaemonSet(otel, 'Collector', { pipeline: new SpanmetricsPipeline(otel, 'Pipeline'), prometheus: opts.prometheus });
-  }
-  const chart = new Chart(app, 'checkout', { namespace: 'checkout' });
-  const rollout = new CanaryRollout(chart, 'Checkout', { collector, workload: CHECKOUT_WORKLOAD });
-  const gates = rollout.useAnalysis(new ThreeGateAnalysis(chart, 'Gates', { rollout, ...opts.gates }));
-  // before the generator: its rate is derived from the gates' evidence
-  for (const g of opts.extraGates ?? []) gates.addGate(g);
-  const traffic = new Chart(app, 'checkout-traffic', { namespace: 'checkout-traffic' });
-  const generator = new TrafficGenerator(traffic, 'Generator', { target: rollout });
-  return { app, collector, pipeline: collector.pipeline, rollout, gates, generator };
+export function fixtureDelivery(opts: FixtureOptions = {}) {
+  const app: App = Testing.app();
+  const delivery = new Delivery(app, 'Delivery', {
+    environment: { name: 'test', prometheus: opts.prometheus, pipeline: opts.pipeline, applicationPrefix: '', applicationSetName: 'hotrod', ...opts.environment },
+    services: opts.services ?? [HOTROD],
+    repoUrl: opts.repoUrl,
+    revision: opts.revision,
+  });
+  const first = delivery.services[0];
+  return {
+    app,
+    delivery,
+    pipeline: delivery.pipeline,
+    collector: delivery.collector,
+    charts: delivery.charts,
+    appSet: delivery.appSet,
+    /** the first service's parts */
+    chart: first.chart,
+    rollout: first.rollout,
+    analysis: first.analysis,
+    generator: first.generator,
+  };
+}
+
+/** The model of an app's objects, read as the tools read it (with its deliveries' options). */
+export function modelOfApp(app: App): DeliveryModel {
+  return modelOf(synthesizeInMemory(app), modelOptionsOf(Delivery.of(app)));
+}
+
+/** What `explain` shows of a fixture's first rollout (or the one named). */
+export function explained(fixture: { app: App }, rollout?: string): RolloutExplanation {
+  const all = explainModel(modelOfApp(fixture.app));
+  const found = rollout ? all.find((x) => x.name === rollout) : all[0];
+  if (!found) throw new Error(`no rollout ${rollout ?? ''} with an analysis in the fixture`);
+  return found;
+}
+
+/** The rehearsal targets of a fixture's app, in the order of its rollouts. */
+export function targetsOf(fixture: { app: App }): RehearsalTarget[] {
+  return targetsFromModel(modelOfApp(fixture.app), 'the fixture');
+}
+
+/** The rehearsal target of a fixture's first service (or the one named). */
+export function targetOf(fixture: { app: App }, rollout: string = Delivery.of(fixture.app)[0].services[0].name): RehearsalTarget {
+  const found = targetsOf(fixture).find((t) => t.rollout.split('/')[1] === rollout);
+  if (!found) throw new Error(`no rehearsal target ${rollout} in the fixture`);
+  return found;
+}
+
+/** The fixture written to a folder as a synth writes it; returns the folder. */
+export function fixtureFolder(opts: FixtureOptions = {}): string {
+  const { app } = fixtureDelivery(opts);
+  app.synth();
+  return app.outdir;
 }
 
 /** A folder with the two services of the fixtures, as a synth writes it: HotROD (counter) and checkout (spanmetrics only), one collector. */
 export function twoServiceFolder(): string {
-  const stack = fixtureStack();
-  checkoutStack({ app: stack.app, collector: stack.collector });
-  stack.app.synth();
-  return stack.app.outdir;
+  return fixtureFolder({ services: [HOTROD, CHECKOUT] });
+}
+
+/**
+ * The constructs of one rollout wired directly, for the constructs' own tests: props the
+ * composition root does not pass (a Service port, steps, a collector of another pipeline) are
+ * tested here, on the construct that takes them. Everything else goes through {@link fixtureDelivery}.
+ */
+export function rolloutStack(opts: {
+  readonly prometheus?: PrometheusBackend;
+  readonly pipeline?: SpanmetricsPipelineProps;
+  readonly rollout?: Partial<CanaryRolloutProps>;
+  readonly gates?: ThreeGateAnalysisOptions;
+} = {}) {
+  const app: App = Testing.app();
+  const otel = new Chart(app, 'otel', { namespace: 'otel' });
+  const pipeline = new SpanmetricsPipeline(otel, 'Pipeline', opts.pipeline);
+  const collector = new OtelCollectorDaemonSet(otel, 'Collector', { pipeline, prometheus: opts.prometheus });
+  const chart = new Chart(app, 'hotrod', { namespace: 'hotrod' });
+  const rollout = new CanaryRollout(chart, 'Rollout', { collector, name: 'hotrod', workload: HOTROD.workload, ...opts.rollout });
+  const analysis = rollout.addThreeGateAnalysis(opts.gates);
+  return { app, otel, chart, pipeline, collector, rollout, analysis };
+}
+
+/** The rules as `validate` runs them on a folder: with the presets' image facts (HotROD's), and any other options. */
+export function validateRules(manifests: readonly LoadedManifest[], options: RuleOptions = {}): Finding[] {
+  return runRules(manifests, undefined, { images: PRESET_IMAGES, ...options });
+}
+
+/** The model of a folder's manifests as `validate` reads them: with the presets' image facts. */
+export function validateModel(manifests: readonly LoadedManifest[], options: ModelOptions = {}): DeliveryModel {
+  return modelOf(manifests, { images: PRESET_IMAGES, ...options });
 }

@@ -1,6 +1,7 @@
 import { Chart, Size, Testing } from 'cdk8s';
 import { parse } from 'yaml';
-import { CONFIG_HASH_ANNOTATION, COLLECTOR_CONFIG_KEY, OtelCollectorDaemonSet, SpanmetricsPipeline, SpanmetricsPipelineProps } from '../lib';
+import { OtelCollectorDaemonSet, SpanmetricsPipeline, SpanmetricsPipelineProps } from '../lib';
+import { COLLECTOR_CONFIG_KEY, CONFIG_HASH_ANNOTATION } from '../lib/constructs/otel-collector-daemon-set';
 import { find, synth } from './helpers';
 
 function collector(pipelineProps: SpanmetricsPipelineProps = {}) {

@@ -1,8 +1,16 @@
 import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { builtInScenarios, drawPhases, GateKind, MeasurementPhase, placeScenarios, prepareRehearsal, PrometheusBackend, randomSource, RehearsalData, seriesReadBy, SPANMETRICS_DEFAULT_BUCKETS, targetFromManifests, targetFromStack, userLatencyDistribution } from '../lib';
-import { wiredStack } from './helpers';
+import { Duration } from 'cdk8s';
+import { GateKind, PrometheusBackend } from '../lib';
+import { MeasurementPhase } from '../lib/analysis/condition';
+import { SPANMETRICS_DEFAULT_BUCKETS } from '../lib/platform/collector-config';
+import { targetFromManifests } from '../lib/rehearsal/from-model';
+import { prepareRehearsal, RehearsalData } from '../lib/rehearsal/rehearse';
+import { builtInScenarios } from '../lib/rehearsal/scenarios';
+import { drawPhases, placeScenarios, randomSource, userLatencyDistribution } from '../lib/rehearsal/series';
+import { seriesReadBy } from '../lib/rehearsal/series-filter';
+import { fixtureDelivery, HOTROD, targetOf } from './helpers';
 
 const BOUNDS = SPANMETRICS_DEFAULT_BUCKETS.map((d) => d.toMilliseconds());
 
@@ -31,25 +39,26 @@ describe('synthetic series', () => {
 
   test('the scenarios follow the gates: thresholds, evidence and the resolution of the error gate', () => {
     // GIVEN stricter gates
-    const { pipeline, collector, rollout, gates } = wiredStack({ gates: { maxErrorRatio: 0.02, maxP95Ms: 500 } });
-    const target = targetFromStack({ pipeline, collector, rollout, gates });
+    // (without a generator: HotROD could not serve the rate 150 requests a minute take at its canary)
+    const fixture = fixtureDelivery({ services: [{ ...HOTROD, gates: { maxErrorRatio: 0.02, maxP95: Duration.millis(400) }, trafficGenerator: false }] });
+    const target = targetOf(fixture);
     const scenarios = builtInScenarios(target);
     const canary = (name: string) => scenarios.find((s) => s.name === name)!.canary;
     // 150 requests of evidence at 2%: 3 failures; one failure is a third of the threshold
-    expect(gates.evidenceRequests).toBe(150);
+    expect(fixture.analysis.evidenceRequests).toBe(150);
     expect(canary('error-rate-just-inside').errorRatio).toBeCloseTo(0.02 * (1 - 1 / 3));
     expect(canary('error-rate-just-outside').errorRatio).toBeCloseTo(0.02 * (1 + 1 / 3));
-    expect(canary('latency-just-inside').p95Ms).toBeCloseTo(450);
-    expect(canary('latency-just-outside').p95Ms).toBeCloseTo(550);
-    expect(canary('slow-canary').p95Ms).toBeCloseTo(800);
+    expect(canary('latency-just-inside').p95Ms).toBeCloseTo(360);
+    expect(canary('latency-just-outside').p95Ms).toBeCloseTo(440);
+    expect(canary('slow-canary').p95Ms).toBeCloseTo(640);
     expect(canary('idle-canary').userRequestsPerSecond).toBe(0);
     // a trickle serves a third of the evidence before the gates measure
-    expect(canary('trickle').userRequestsPerSecond * gates.gates[0].timing.initialDelay.toSeconds()).toBeCloseTo(50);
+    expect(canary('trickle').userRequestsPerSecond * target.gates[0].initialDelaySeconds).toBeCloseTo(50);
     expect(scenarios.find((s) => s.name === 'trickle')).toMatchObject({ expected: MeasurementPhase.INCONCLUSIVE, expectedGate: GateKind.TRAFFIC });
   });
 
   test('each trial draws its phases within the pipeline\'s bounds, reproducibly', () => {
-    const target = targetFromStack(wiredStack({ prometheus: PrometheusBackend.kubePrometheusStack() }));
+    const target = targetOf(fixtureDelivery({ prometheus: PrometheusBackend.kubePrometheusStack() }));
     const restart = builtInScenarios(target).find((s) => s.name === 'collector-restart')!;
     const a = Array.from({ length: 200 }, ((r) => () => drawPhases(target, restart, r))(randomSource(3)));
     const b = Array.from({ length: 200 }, ((r) => () => drawPhases(target, restart, r))(randomSource(3)));
@@ -69,7 +78,7 @@ describe('synthetic series', () => {
   });
 
   test('every trial gets its own canary hash; each scenario its own hour', () => {
-    const target = targetFromStack(wiredStack());
+    const target = targetOf(fixtureDelivery());
     const placed = placeScenarios(target, builtInScenarios(target), 5, 1);
     const hashes = placed.flatMap((p) => [...p.trials.map((t) => t.canaryHash), p.stableHash]);
     expect(new Set(hashes).size).toBe(hashes.length);
@@ -129,7 +138,7 @@ describe('the series a set of queries can read (seriesReadBy)', () => {
   });
 
   test('a rehearsal writes the series of its gates and of the queries asked for, and every series with series: all', () => {
-    const target = targetFromStack(wiredStack());
+    const target = targetOf(fixtureDelivery());
     const [healthy] = builtInScenarios(target);
     const lines = (d: RehearsalData) => new Set(d.chunks.flatMap((c) => c.split('\n')));
     const all = lines(prepareRehearsal(target, { trials: 1, series: 'all' }, () => [healthy]));

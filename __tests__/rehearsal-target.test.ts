@@ -1,32 +1,28 @@
-import { Chart, Duration } from 'cdk8s';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { Duration } from 'cdk8s';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import {
-  builtInScenarios,
-  CanaryRollout,
-  Expectation,
-  folderSetup,
-  GATE_KINDS_ANNOTATION,
-  GateKind,
-  GateSpec,
-  HOTROD_ENDPOINTS,
-  MeasurementPhase,
-  openMetrics,
-  outcomeAsExpected,
-  pickRollout,
-  placeScenarios,
-  prepareRehearsal,
-  PrometheusBackend,
-  RehearsalTarget,
-  RunOutcome,
-  stacksOf,
-  targetFromManifests,
-  targetFromStack,
-  targetsFromManifests,
-  targetsFromStacks,
-} from '../lib';
-import { CHECKOUT_WORKLOAD, checkoutStack, fixtureFolder, fixtureStack, twoServiceFolder, wiredStack } from './helpers';
+import { GateKind, GateSpec, PRESET_IMAGES, PrometheusBackend, ServiceSpec } from '../lib';
+import { MeasurementPhase } from '../lib/analysis/condition';
+import { GATE_KINDS_ANNOTATION } from '../lib/model/gates';
+import { HOTROD_ENDPOINTS } from '../lib/presets/hotrod';
+import { RunOutcome } from '../lib/rehearsal/argo-replay';
+import { folderSetup, targetFromManifests, targetsFromManifests } from '../lib/rehearsal/from-model';
+import { outcomeAsExpected, prepareRehearsal } from '../lib/rehearsal/rehearse';
+import { builtInScenarios, Expectation } from '../lib/rehearsal/scenarios';
+import { openMetrics, placeScenarios } from '../lib/rehearsal/series';
+import { pickRollout, RehearsalTarget } from '../lib/rehearsal/target';
+import { CHECKOUT, CHECKOUT_WORKLOAD, fixtureDelivery, fixtureFolder, HOTROD, targetOf, targetsOf, twoServiceFolder } from './helpers';
+
+/** A delivery of one service (HotROD by default), with this spec over its own. */
+function one(spec: Partial<ServiceSpec> = {}, opts: Parameters<typeof fixtureDelivery>[0] = {}) {
+  return fixtureDelivery({ ...opts, services: [{ ...HOTROD, ...spec }] });
+}
+
+/** The checkout fixture (spanmetrics only), with more gates if given. */
+function checkout(extraGates: GateSpec[] = []) {
+  return fixtureDelivery({ services: [{ ...CHECKOUT, extraGates }] });
+}
 
 /** The placed scenario of a target, one trial. */
 function placedOf(target: RehearsalTarget, scenario = 'healthy') {
@@ -54,14 +50,29 @@ function lastSum(text: string, metric: string, labels: Record<string, string>): 
   return [...last.values()].reduce((a, b) => a + b, 0);
 }
 
-/** A copy of a synthesized folder with one file's text changed. */
-function editedFolder(dir: string, file: string, edit: (text: string) => string): string {
+/**
+ * A copy of a synthesized folder as one file of documents (as a hand-written folder may hold
+ * them), with the documents of a kind (or all, for 'all') edited.
+ */
+function editedFolder(dir: string, kind: string, edit: (text: string) => string): string {
   const out = mkdtempSync(join(tmpdir(), 'rehearse-edited-'));
-  for (const f of ['otel.k8s.yaml', 'checkout.k8s.yaml', 'checkout-traffic.k8s.yaml']) {
-    const text = readFileSync(join(dir, f), 'utf8');
-    writeFileSync(join(out, f), f === file ? edit(text) : text);
-  }
+  const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
+  const docs = walk(dir).filter((f) => f.endsWith('.yaml')).sort().flatMap((f) => readFileSync(f, 'utf8').split(/^---\n/m)).filter((d) => d.trim())
+    .map((d) => (kind === 'all' || new RegExp(`^kind: ${kind}$`, 'm').test(d) ? edit(d) : d));
+  writeFileSync(join(out, 'all.yaml'), docs.join('---\n'));
   return out;
+}
+
+/** A folder's targets as `rehearse --manifests` reads them: with the presets' image facts. */
+const fromFolder = (dir: string) => targetsFromManifests(dir, { images: PRESET_IMAGES });
+/** The folder's one target, as `rehearse --manifests` reads it. */
+const oneFromFolder = (dir: string) => targetFromManifests(dir, { images: PRESET_IMAGES });
+
+/** The fixture's checkout written to a folder. */
+function checkoutFolder(extraGates: GateSpec[] = []): string {
+  const { app } = checkout(extraGates);
+  app.synth();
+  return app.outdir;
 }
 
 describe('rehearsal targets of any service', () => {
@@ -73,7 +84,7 @@ describe('rehearsal targets of any service', () => {
   };
 
   test('a spanmetrics-only service: no counter, no pod series; errors are ERROR spans of its user endpoints', () => {
-    const target = targetFromStack(checkoutStack());
+    const target = targetOf(checkout());
     expect(target.requests).toEqual({ kind: 'spanmetrics' });
     expect(target.workload.metricsPort).toBeUndefined();
     expect(target.scrapeSpan).toBeUndefined();
@@ -94,7 +105,7 @@ describe('rehearsal targets of any service', () => {
       metrics: { port: 'http' },
       endpoints: [...CHECKOUT_WORKLOAD.endpoints, { spanName: 'GET /metrics', caller: 'prometheus' as const }],
     };
-    const target = targetFromStack(wiredStack({ rollout: { name: 'checkout', workload } }));
+    const target = targetOf(one({ name: 'checkout', workload }));
     expect(target.scrapeSpan?.spanName).toBe('GET /metrics');
     const text = seriesOf(target, 'idle-canary');
     expect(lastSum(text, 'traces_span_metrics_calls_total', { span_name: 'GET /metrics' })).toBeGreaterThan(0);
@@ -105,7 +116,7 @@ describe('rehearsal targets of any service', () => {
   test('HotROD\'s internal calls come from its preset\'s data: one customer, one FindNearest and ten route spans per /dispatch', () => {
     expect(HOTROD_ENDPOINTS.dispatch.calls).toEqual([
       { spanName: '/customer', perRequest: 1 }, { spanName: 'driver.DriverService/FindNearest', perRequest: 1 }, { spanName: '/route', perRequest: 10 }]);
-    const target = targetFromStack(wiredStack());
+    const target = targetOf(one());
     const text = seriesOf(target);
     const stable = { k8s_pod_name: `hotrod-${placedOf(target).stableHash}-s0` };
     const calls = (span: string) => lastSum(text, 'traces_span_metrics_calls_total', { ...stable, span_name: span });
@@ -125,7 +136,7 @@ describe('rehearsal targets of any service', () => {
         { spanName: 'inventory.Reserve', service: 'inventory', caller: 'internal' as const, typicalLatency: { meanMs: 40 } },
       ],
     };
-    const target = targetFromStack(wiredStack({ rollout: { name: 'checkout', workload } }));
+    const target = targetOf(one({ name: 'checkout', workload }));
     const text = seriesOf(target);
     const reserve = lastSum(text, 'traces_span_metrics_calls_total', { service_name: 'inventory', span_name: 'inventory.Reserve' });
     const checkouts = lastSum(text, 'traces_span_metrics_calls_total', { span_name: 'POST /checkout' });
@@ -137,15 +148,16 @@ describe('rehearsal targets of any service', () => {
 
   test('a call to a span the workload does not declare is refused with the fix', () => {
     const workload = { ...CHECKOUT_WORKLOAD, endpoints: [{ ...CHECKOUT_WORKLOAD.endpoints[0], calls: [{ spanName: 'GetCart', perRequest: 1 }] }] };
-    expect(() => wiredStack({ rollout: { name: 'checkout', workload } })).toThrow(
+    expect(() => one({ name: 'checkout', workload })).toThrow(
       "CanaryRollout: workload.endpoints[0].calls[0] names span 'GetCart', which is none of the workload's other endpoints (none); declare it, e.g. { spanName: 'GetCart', caller: 'internal' }");
   });
 
-  test('a folder\'s spanmetrics-only service reads as its constructs do: gate kinds from the annotation, endpoints from the gates\' span names', () => {
-    const stack = checkoutStack({ extraGates: [GateSpec.latency({ quantile: 0.99, max: Duration.seconds(2) })] });
+  test('a folder\'s spanmetrics-only service reads as its app does: gate kinds from the annotation, endpoints from the gates\' span names', () => {
+    const stack = checkout([GateSpec.latency({ quantile: 0.99, max: Duration.seconds(2) })]);
     stack.app.synth();
-    const fromStack = targetFromStack(stack);
-    const written = targetFromManifests(stack.app.outdir);
+    const fromStack = targetOf(stack);
+    // read as validate reads a folder: without the facts the app has of its own service
+    const written = oneFromFolder(stack.app.outdir);
     expect(written.rollout).toBe('checkout/checkout');
     expect(written.requests).toEqual({ kind: 'spanmetrics' });
     expect(written.gates.map((g) => [g.name, g.kind, g.quantile, g.query])).toEqual(fromStack.gates.map((g) => [g.name, g.kind, g.quantile, g.query]));
@@ -156,7 +168,7 @@ describe('rehearsal targets of any service', () => {
 
   test('a folder with two Rollouts gives a target for each, with its namespace, request source and gates; --rollout picks one', () => {
     const dir = twoServiceFolder();
-    const targets = targetsFromManifests(dir);
+    const targets = fromFolder(dir);
     expect(targets.map((t) => [t.rollout, t.namespace, t.requests.kind, t.collector.namespace, t.gates.length])).toEqual([
       ['checkout/checkout', 'checkout', 'spanmetrics', 'otel', 3],
       ['hotrod/hotrod', 'hotrod', 'counter', 'otel', 3],
@@ -165,63 +177,52 @@ describe('rehearsal targets of any service', () => {
     expect(pickRollout(targets, 'checkout/checkout').map((t) => t.rollout)).toEqual(['checkout/checkout']);
     expect(pickRollout(targets, undefined)).toHaveLength(2);
     expect(() => pickRollout(targets, 'cart')).toThrow("--rollout 'cart' names none of the rollouts with an analysis: checkout/checkout, hotrod/hotrod; give one of them (name or namespace/name)");
-    expect(() => targetFromManifests(dir)).toThrow(`${dir}: 2 Rollouts run an analysis (checkout/checkout, hotrod/hotrod); rehearse them all with targetsFromManifests, or pick one (rehearse --rollout NAME)`);
+    expect(() => oneFromFolder(dir)).toThrow(`${dir}: 2 Rollouts run an analysis (checkout/checkout, hotrod/hotrod); rehearse them all with targetsFromManifests, or pick one (rehearse --rollout NAME)`);
   });
 
-  test('an app with several services gives a target per service; a single stack is one service', () => {
-    const hotrod = fixtureStack();
-    const checkout = checkoutStack({ app: hotrod.app, collector: hotrod.collector });
-    const services = [{ rollout: hotrod.rollout, gates: hotrod.gates, generator: hotrod.generator }, checkout];
-    expect(targetsFromStacks(stacksOf({ services })).map((t) => t.rollout)).toEqual(['hotrod/hotrod', 'checkout/checkout']);
-    expect(targetsFromStacks(stacksOf({ services: { hotrod: services[0], checkout } })).map((t) => t.rollout)).toEqual(['hotrod/hotrod', 'checkout/checkout']);
-    expect(targetsFromStacks(stacksOf(services)).map((t) => t.rollout)).toEqual(['hotrod/hotrod', 'checkout/checkout']);
-    expect(stacksOf(hotrod)).toEqual([hotrod]);
-    expect(() => stacksOf({ services: [{ rollout: hotrod.rollout } as never] })).toThrow("the app's service 0 has no gates");
+  test('an app with several services gives a target per service, as its synthesized folder does', () => {
+    const both = fixtureDelivery({ services: [HOTROD, CHECKOUT] });
+    expect(targetsOf(both).map((t) => t.rollout)).toEqual(['checkout/checkout', 'hotrod/hotrod']);
+    expect(fromFolder(twoServiceFolder()).map((t) => t.rollout)).toEqual(targetsOf(both).map((t) => t.rollout));
   });
 
   test('a template without the kinds annotation leaves the kinds unknown; a bad annotation is refused', () => {
-    const stack = checkoutStack();
-    stack.app.synth();
-    const strip = (text: string) => text.replace(/^ {4}hotrod-progressive-delivery\/gate-kinds: .*\n/m, '').replace(/^ {2}annotations:\n(?! {4})/m, '');
-    const bare = targetFromManifests(folder(editedFolder(stack.app.outdir, 'checkout.k8s.yaml', strip)));
+    const dir = checkoutFolder();
+    const strip = (text: string) => text.replace(/^ {4}hotrod-progressive-delivery\/gate-kinds: .*\n/m, '');
+    const bare = oneFromFolder(folder(editedFolder(dir, 'AnalysisTemplate', strip)));
     expect(bare.gates.map((g) => g.kind)).toEqual([undefined, undefined, undefined]);
-    const bad = folder(editedFolder(stack.app.outdir, 'checkout.k8s.yaml', (t) => t.replace('"latency-p95-lt-1s":"latency"', '"latency-p95-lt-1s":"slowness"')));
-    expect(() => targetFromManifests(bad)).toThrow(`${bad}: Rollout checkout/checkout: AnalysisTemplate 'checkout-analysis': annotation ${GATE_KINDS_ANNOTATION} gives metric 'latency-p95-lt-1s' `
+    const bad = folder(editedFolder(dir, 'AnalysisTemplate', (t) => t.replace('"latency-p95-lt-1s":"latency"', '"latency-p95-lt-1s":"slowness"')));
+    expect(() => oneFromFolder(bad)).toThrow(`${bad}: Rollout checkout/checkout: AnalysisTemplate 'checkout-analysis': annotation ${GATE_KINDS_ANNOTATION} gives metric 'latency-p95-lt-1s' `
       + 'the kind "slowness", which is none of traffic, error-rate, latency, custom; fix it, or remove the entry to leave the kind unknown');
   });
 
   test('a folder\'s gates without span_name matchers: one user endpoint per path the generator sends, named as HTTP servers name spans', () => {
-    const stack = checkoutStack();
-    stack.app.synth();
-    const dir = folder(editedFolder(stack.app.outdir, 'checkout.k8s.yaml', (t) => t.replace(/span_name=~"GET \/cart\|POST \/checkout", /g, '')));
-    expect(readFileSync(join(dir, 'checkout.k8s.yaml'), 'utf8')).not.toContain('span_name');
-    expect(targetFromManifests(dir).userMix.map((m) => [m.endpoint.spanName, m.endpoint.urls, m.share])).toEqual([['GET /cart', ['/cart'], 0.5], ['GET /checkout', ['/checkout'], 0.5]]);
+    const dir = folder(editedFolder(checkoutFolder(), 'AnalysisTemplate', (t) => t.replace(/span_name=~"GET \/cart\|POST \/checkout", /g, '')));
+    expect(readFileSync(join(dir, 'all.yaml'), 'utf8')).not.toContain('span_name');
+    expect(oneFromFolder(dir).userMix.map((m) => [m.endpoint.spanName, m.endpoint.urls, m.share])).toEqual([['GET /cart', ['/cart'], 0.5], ['GET /checkout', ['/checkout'], 0.5]]);
   });
 
   test('a folder\'s unknown image needs the service name its spans carry', () => {
-    const stack = checkoutStack();
-    stack.app.synth();
-    const dir = folder(editedFolder(stack.app.outdir, 'checkout.k8s.yaml', (t) => t.replace(/^ {12}- name: OTEL_SERVICE_NAME\n {14}value: checkout\n/m, '')));
-    expect(() => targetFromManifests(dir)).toThrow("container 'checkout' sets neither OTEL_SERVICE_NAME nor service.name in OTEL_RESOURCE_ATTRIBUTES, and its image "
-      + "'ghcr.io/acme/checkout:2.3.0' is not one the rehearsal knows (lib/presets/images.ts); set OTEL_SERVICE_NAME to the service.name its spans carry");
+    const dir = folder(editedFolder(checkoutFolder(), 'Rollout', (t) => t.replace(/^ {12}- name: OTEL_SERVICE_NAME\n {14}value: checkout\n/m, '')));
+    expect(() => oneFromFolder(dir)).toThrow("container 'checkout' sets neither OTEL_SERVICE_NAME nor service.name in OTEL_RESOURCE_ATTRIBUTES, and its image "
+      + "'ghcr.io/acme/checkout:2.3.0' is not one the rehearsal has facts of (a preset, or a service of the app); set OTEL_SERVICE_NAME to the service.name its spans carry");
     // service.name in OTEL_RESOURCE_ATTRIBUTES serves as well
-    const attributes = folder(editedFolder(dir, 'checkout.k8s.yaml', (t) => t.replace('value: k8s.pod.name=', 'value: service.name=checkout,k8s.pod.name=')));
-    expect(targetFromManifests(attributes).userMix.map((m) => m.endpoint.service)).toEqual(['checkout', 'checkout']);
+    const attributes = folder(editedFolder(dir, 'all', (t) => t.replace('value: k8s.pod.name=', 'value: service.name=checkout,k8s.pod.name=')));
+    expect(oneFromFolder(attributes).userMix.map((m) => m.endpoint.service)).toEqual(['checkout', 'checkout']);
   });
 
   test('a folder\'s gates that name no route the generator calls, or read a series the rehearsal cannot write, are refused with the fix', () => {
-    const stack = checkoutStack();
-    stack.app.synth();
-    const elsewhere = folder(editedFolder(stack.app.outdir, 'checkout-traffic.k8s.yaml', (t) => t.replace("'/cart' '/checkout'", "'/basket' '/pay'")));
-    expect(() => targetFromManifests(elsewhere)).toThrow("the gates count the span names 'GET /cart', 'POST /checkout' of service 'checkout', but the traffic generator sends /basket, /pay, "
+    const dir = checkoutFolder();
+    const elsewhere = folder(editedFolder(dir, 'Deployment', (t) => t.replace("'/cart' '/checkout'", "'/basket' '/pay'")));
+    expect(() => oneFromFolder(elsewhere)).toThrow("the gates count the span names 'GET /cart', 'POST /checkout' of service 'checkout', but the traffic generator sends /basket, /pay, "
       + "which reach none of them (a path /p reaches the span names '/p' and 'METHOD /p')");
-    const counter = folder(editedFolder(stack.app.outdir, 'checkout.k8s.yaml', (t) => t.replace(/traces_span_metrics_calls_total/g, 'http_requests_total')));
-    expect(() => targetFromManifests(counter)).toThrow("gate 'traffic-at-least-60-requests' reads http_requests_total, which the rehearsal cannot produce: for this rollout it writes only "
+    const counter = folder(editedFolder(dir, 'AnalysisTemplate', (t) => t.replace(/traces_span_metrics_calls_total/g, 'http_requests_total')));
+    expect(() => oneFromFolder(counter)).toThrow("gate 'traffic-at-least-60-requests' reads http_requests_total, which the rehearsal cannot produce: for this rollout it writes only "
       + 'traces_span_metrics_calls_total, traces_span_metrics_duration_milliseconds_bucket');
   });
 
   test('the rule for gates no scenario predicts: stopping a bad canary is accepted, failing a good one is not', () => {
-    const target = targetFromStack(checkoutStack());
+    const target = targetOf(checkout());
     const unknown: RehearsalTarget = { ...target, gates: target.gates.map((g) => ({ ...g, kind: undefined })) };
     const scenarios = builtInScenarios(target);
     const scenario = (name: string) => scenarios.find((s) => s.name === name)!;
@@ -240,8 +241,7 @@ describe('rehearsal targets of any service', () => {
   });
 
   test('the scenarios read the p95 gate\'s threshold when there are several latency gates', () => {
-    const stack = checkoutStack({ extraGates: [GateSpec.latency({ quantile: 0.99, max: Duration.millis(1500), name: 'latency-p99' })] });
-    const target = targetFromStack(stack);
+    const target = targetOf(checkout([GateSpec.latency({ quantile: 0.99, max: Duration.millis(1400), name: 'latency-p99' })]));
     const reordered = { ...target, gates: [target.gates[3], ...target.gates.slice(0, 3)] };
     expect(builtInScenarios(reordered).find((s) => s.name === 'latency-just-outside')!.canary.p95Ms).toBeCloseTo(1100);
     expect(target.gates[3].kind).toBe(GateKind.LATENCY);
@@ -258,9 +258,8 @@ describe('rehearsal targets of any service', () => {
     expect(folderSetup(corpus('valid-hotrod-grpc')).preset).toBe('community-chart');
   });
 
-  test('a rollout whose steps run another analysis than the stack\'s gates is refused', () => {
-    const stack = wiredStack();
-    const other = new CanaryRollout(new Chart(stack.app, 'other', { namespace: 'other' }), 'Other', { collector: stack.collector, workload: CHECKOUT_WORKLOAD });
-    expect(() => targetFromStack({ rollout: other, gates: stack.gates })).toThrow("rollout 'checkout' has no analysis step running 'hotrod-analysis'; add CanaryStep.analysis()");
+  test('a rollout whose analysis step names a template the folder does not have is refused', () => {
+    const dir = folder(editedFolder(checkoutFolder(), 'Rollout', (t) => t.replace('templateName: checkout-analysis', 'templateName: checkout-gates')));
+    expect(() => oneFromFolder(dir)).toThrow(`${dir}: Rollout checkout/checkout: the analysis step names AnalysisTemplate 'checkout-gates', which is not in the folder`);
   });
 });

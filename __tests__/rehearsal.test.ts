@@ -1,30 +1,13 @@
-import { Chart, Duration } from 'cdk8s';
-import {
-  BadCanary,
-  Direction,
-  builtInScenarios,
-  EngineBinaries,
-  EngineNotFoundError,
-  Expectation,
-  GateKind,
-  GateSpec,
-  locateEngine,
-  MeasurementPhase,
-  prepareRehearsal,
-  PrometheusBackend,
-  PrometheusEngine,
-  RehearsalData,
-  RehearsalGate,
-  RehearsalTarget,
-  rolloutTimeline,
-  runScenarios,
-  ScenarioResult,
-  substituteArgs,
-  targetFromManifests,
-  targetFromStack,
-  TrafficGenerator,
-} from '../lib';
-import { checkoutStack, wiredStack } from './helpers';
+import { Duration } from 'cdk8s';
+import { Direction, GateKind, GateSpec, PRESET_IMAGES, PrometheusBackend, PrometheusEngine } from '../lib';
+import { MeasurementPhase } from '../lib/analysis/condition';
+import { BadCanary, rolloutTimeline } from '../lib/explain/timeline';
+import { targetFromManifests } from '../lib/rehearsal/from-model';
+import { EngineBinaries, EngineNotFoundError, locateEngine } from '../lib/rehearsal/prometheus-engine';
+import { prepareRehearsal, RehearsalData, runScenarios, ScenarioResult, substituteArgs } from '../lib/rehearsal/rehearse';
+import { builtInScenarios, Expectation } from '../lib/rehearsal/scenarios';
+import { RehearsalGate, RehearsalTarget } from '../lib/rehearsal/target';
+import { CHECKOUT, explained, fixtureDelivery, targetOf } from './helpers';
 
 // The rehearsal needs a real Prometheus. Without one it is skipped, visibly; on CI it must run.
 let binaries: EngineBinaries | undefined;
@@ -42,12 +25,13 @@ try {
 }
 const describeWithEngine = binaries ? describe : describe.skip;
 
-/** A fixture stack (not main.ts) with its traffic generator, for one Prometheus setup. */
+/** The fixture delivery of HotROD (not main.ts) with its traffic generator, for one Prometheus setup. */
 function stackFor(prometheus: PrometheusBackend) {
-  const stack = wiredStack({ prometheus });
-  const generator = new TrafficGenerator(new Chart(stack.app, 'traffic', { namespace: 'traffic' }), 'Generator', { target: stack.rollout });
-  return { ...stack, generator };
+  return fixtureDelivery({ prometheus });
 }
+
+/** The checkout service (spanmetrics only) with more gates. */
+const checkoutWith = (...extraGates: GateSpec[]) => targetOf(fixtureDelivery({ services: [{ ...CHECKOUT, extraGates }] }));
 
 /**
  * The seed's gates (SPEC's table): a rate over every span of the canary, the 90 s / 60 s / 90 s
@@ -85,13 +69,12 @@ const failedShareGate = () => GateSpec.custom({
 describeWithEngine('rehearsal on a real Prometheus engine', () => {
   const setups = [PrometheusBackend.communityChart(), PrometheusBackend.challengeEnvironment(), PrometheusBackend.kubePrometheusStack()];
   const stacks = setups.map(stackFor);
-  const targets = stacks.map(targetFromStack);
+  const targets = stacks.map((stack) => targetOf(stack));
   const [chart, challenge] = targets;
   const seedOnChart: RehearsalTarget = { ...chart, source: 'the seed\'s gates', gates: seedGates(chart) };
   const seedOnChallenge: RehearsalTarget = { ...challenge, source: 'the seed\'s gates', gates: seedGates(challenge) };
   // any service: spanmetrics only, two user endpoints, no metrics port, and a fourth gate
-  const checkoutStackWithP99 = checkoutStack({ extraGates: [p99Gate()] });
-  const checkout = targetFromStack(checkoutStackWithP99);
+  const checkout = checkoutWith(p99Gate());
 
   // The other gates the tests replay on the same data, and the queries they run themselves: the
   // series these can read are written beside the ones the targets' own gates read.
@@ -104,9 +87,9 @@ describeWithEngine('rehearsal on a real Prometheus engine', () => {
   /** every request the canary's counter holds, and those of its /metrics endpoint */
   const counted = (endpoint = '') => `sum(increase(hotrod_requests_total{rollouts_pod_template_hash="{{args.canary-hash}}"${endpoint && `, endpoint="${endpoint}"`}}[190s]))`;
   /** checkout with a custom gate (at most 10 % of requests fail), and with one no canary can pass */
-  const withCustom = targetFromStack(checkoutStack({ extraGates: [p99Gate(), failedShareGate()] }));
+  const withCustom = checkoutWith(p99Gate(), failedShareGate());
   const impossible = GateSpec.custom({ name: 'requests-at-least-a-billion', query: (ctx) => `sum(increase(${ctx.requests}[${ctx.window}]))`, threshold: 1e9, direction: Direction.AT_LEAST });
-  const strict = targetFromStack(checkoutStack({ extraGates: [p99Gate(), impossible] }));
+  const strict = checkoutWith(p99Gate(), impossible);
   /** what the checkout tests ask of its series: its spans, anything of a pod in its namespace, its failed calls */
   const checkoutInventory = [
     `count by (service_name, span_name, status_code) (last_over_time(${checkout.spanmetrics.series.calls}{k8s_namespace_name="checkout"}[10m]))`,
@@ -156,7 +139,7 @@ describeWithEngine('rehearsal on a real Prometheus engine', () => {
       'healthy', 'bad-stable-good-canary', 'error-rate-just-inside', 'latency-just-inside', 'idle-canary', 'trickle',
       'erroring-canary', 'error-rate-just-outside', 'slow-canary', 'latency-just-outside', 'no-spanmetrics', 'collector-restart']);
     expect(rs.filter((r) => !r.asExpected).map((r) => `${r.scenario.name}: ${JSON.stringify(r.verdicts)}`)).toEqual([]);
-    const firstMeasurement = stacks[i as number].gates.gates[0].timing.initialDelay.toSeconds();
+    const firstMeasurement = stacks[i as number].analysis.gates[0].timing.initialDelay.toSeconds();
     for (const r of rs.filter((x) => x.scenario.expectation === Expectation.PROMOTED)) {
       expect([r.scenario.name, r.share, r.decidedAfter]).toEqual([r.scenario.name, 1, { p50: firstMeasurement, p95: firstMeasurement }]);
     }
@@ -184,11 +167,11 @@ describeWithEngine('rehearsal on a real Prometheus engine', () => {
 
   test('gates the series were not written for are refused, not judged on missing series', async () => {
     await expect(runScenarios({ ...data, targets: [{ ...data.targets[0], target: { ...chart, gates: loose.concat(seedGates(chart)) } }] }, engine))
-      .rejects.toThrow(/gates 'traffic-detection', 'error-rate-lt-5-percent', 'latency-p95-lt-1s' of the constructs, prometheus-community chart 29.1.0 were not among the queries the series were written for/);
+      .rejects.toThrow(/gates 'traffic-detection', 'error-rate-lt-5-percent', 'latency-p95-lt-1s' of the fixture, prometheus-community chart 29.1.0 were not among the queries the series were written for/);
   });
 
   test('the derived first measurement is 190 s at the chart\'s 1m scrape, 105 s at the seed\'s 10 s, 130 s under kube-prometheus-stack', () => {
-    expect(stacks.map((s) => s.gates.gates[0].timing.initialDelay.toSeconds())).toEqual([190, 105, 130]);
+    expect(stacks.map((st) => st.analysis.gates[0].timing.initialDelay.toSeconds())).toEqual([190, 105, 130]);
   });
 
   test('Prometheus\'s /metrics scrapes alone never pass the traffic gate: they are counted, and filtered out', async () => {
@@ -240,7 +223,7 @@ describeWithEngine('rehearsal on a real Prometheus engine', () => {
   });
 
   test('the decision times measured fall inside the bounds the explain timeline states', () => {
-    const timeline = rolloutTimeline(stacks[0]);
+    const timeline = rolloutTimeline(explained(stacks[0]));
     const kinds: Record<string, BadCanary> = {
       'idle-canary': BadCanary.IDLE, trickle: BadCanary.TRICKLE, 'erroring-canary': BadCanary.ERRORING,
       'slow-canary': BadCanary.SLOW, 'no-spanmetrics': BadCanary.NO_SPANMETRICS,
@@ -263,8 +246,8 @@ describeWithEngine('rehearsal on a real Prometheus engine', () => {
     // the same constructs, written out as a synth writes them
     const stack = stackFor(PrometheusBackend.communityChart());
     stack.app.synth();
-    const fromStack = targetFromStack(stack);
-    const written = targetFromManifests(stack.app.outdir);
+    const fromStack = targetOf(stack);
+    const written = targetFromManifests(stack.app.outdir, { images: PRESET_IMAGES });
     expect(written.gates.map((g) => [g.name, g.kind, g.query])).toEqual(fromStack.gates.map((g) => [g.name, g.kind, g.query]));
     expect(written.canaryUserRequestsPerSecond).toBeCloseTo(fromStack.canaryUserRequestsPerSecond, 9);
     expect(prepareRehearsal(written, { trials: 2, seed: 7 }).chunks).toEqual(prepareRehearsal(fromStack, { trials: 2, seed: 7 }).chunks);

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { rehearseCli } from '../cli/rehearse';
-import { locateEngine } from '../lib';
+import { locateEngine } from '../lib/rehearsal/prometheus-engine';
 import { twoServiceFolder } from './helpers';
 
 /** Runs the CLI in-process, collecting what it prints. */

@@ -1,8 +1,12 @@
 import { readFileSync, rmSync } from 'fs';
 import { join } from 'path';
 import { parse, stringify } from 'yaml';
-import { fixtureFolder } from './helpers';
-import { ALL_RULES, COLLECTOR_CONFIG_KEY, errorsOf, Finding, formatFinding, LoadedManifest, loadManifests, parseManifests, PrometheusBackend, runRules, Severity } from '../lib';
+import { fixtureFolder, validateRules } from './helpers';
+import { Finding, formatFinding, LoadedManifest, PrometheusBackend, Severity } from '../lib';
+import { COLLECTOR_CONFIG_KEY } from '../lib/constructs/otel-collector-daemon-set';
+import { loadManifests, parseManifests } from '../lib/manifests';
+import { ALL_RULES } from '../lib/rules/all-rules';
+import { errorsOf } from '../lib/rules/engine';
 
 type Any = any;
 
@@ -207,7 +211,7 @@ const PLANTS: Plant[] = [
 
 describe('rules on the default app', () => {
   test('the unplanted manifests produce no finding at all: the derived gate timings fit the chart\'s 1m scrape', () => {
-    expect(runRules(synthesized).map(formatFinding)).toEqual([]);
+    expect(validateRules(synthesized).map(formatFinding)).toEqual([]);
   });
 
   test.each(PLANTS)('%s -> %s', (_description, ruleId, plant, severity = Severity.ERROR) => {
@@ -215,7 +219,7 @@ describe('rules on the default app', () => {
     const ms = fresh();
     plant(ms);
     // WHEN every rule runs
-    const findings = runRules(ms);
+    const findings = validateRules(ms);
     // THEN the rule named catches it, with the severity it should, naming an object and saying how to fix it
     const caught = findings.filter((f) => f.ruleId === ruleId && f.severity === severity);
     if (process.env.SHOW_FINDINGS) console.log(findings.map(formatFinding).join('\n'));
@@ -240,7 +244,7 @@ describe('rules on the default app', () => {
 
   test('rules do not change the manifests they judge', () => {
     const ms = fresh();
-    runRules(ms);
+    validateRules(ms);
     expect(ms).toEqual(synthesized);
   });
 });
@@ -269,7 +273,7 @@ const SOUND: [description: string, change: (ms: LoadedManifest[]) => void][] = [
 ];
 
 describe('gates/judged-before-data', () => {
-  const judged = (ms: LoadedManifest[]) => runRules(ms).filter((f) => f.ruleId === 'gates/judged-before-data').map((f) => f.message);
+  const judged = (ms: LoadedManifest[]) => validateRules(ms).filter((f) => f.ruleId === 'gates/judged-before-data').map((f) => f.message);
   /** The seed's latency gate timing: first measurement at 90 s, every 10 s, the third failure stops the run. */
   const seedLatency = (ms: LoadedManifest[]) => Object.assign(gate(ms, 'latency'), { initialDelay: '90s', interval: '10s', count: 3, failureLimit: 2, inconclusiveLimit: 2 });
   test('the seed\'s latency timing with the connector\'s 60 s flush can stop a healthy canary before spanmetrics reach Prometheus', () => {
@@ -284,7 +288,7 @@ describe('gates/judged-before-data', () => {
     const ms = fresh();
     seedLatency(ms);
     gate(ms, 'latency').initialDelay = '30s';
-    expect(runRules(ms, undefined, { prometheus: PrometheusBackend.challengeEnvironment() }).filter((f) => f.ruleId === 'gates/judged-before-data')).toEqual([]);
+    expect(validateRules(ms, { prometheus: PrometheusBackend.challengeEnvironment() }).filter((f) => f.ruleId === 'gates/judged-before-data')).toEqual([]);
     // 0 + 15 + 15 + 60 = 90 s at the chart's 1m scrape
     expect(judged(ms)).toHaveLength(1);
   });
@@ -302,7 +306,7 @@ describe('gates/judged-before-data', () => {
 });
 
 /** The findings beyond the one the default app always has (SPEC's latency gate timing). */
-const beyondDefault = (ms: LoadedManifest[]) => runRules(ms).map(formatFinding);
+const beyondDefault = (ms: LoadedManifest[]) => validateRules(ms).map(formatFinding);
 
 describe('no false alarms', () => {
   test.each(SOUND)('%s', (_description, change) => {
@@ -321,13 +325,13 @@ test('odd shapes of hand-written YAML read as absent fields, not crashes', () =>
     'kind: DaemonSet\nmetadata: {name: e}\nspec: {template: {spec: {volumes: [{name: v, configMap: {name: d}}], containers: [{name: x, volumeMounts: [{name: v}], ports: [{containerPort: "a"}], readinessProbe: {httpGet: {}}, env: [{name: OTEL_EXPORTER_OTLP_ENDPOINT}]}]}}}',
     'kind: AnalysisTemplate\nmetadata: {name: f}\nspec: {metrics: [{name: g, provider: {prometheus: {query: 5}}}, {provider: {prometheus: {query: "up{"}}, successCondition: 7}]}',
   ].join('\n---\n'), 'odd.yaml');
-  const ids = runRules(odd).map((f) => f.ruleId);
+  const ids = validateRules(odd).map((f) => f.ruleId);
   expect(ids).toContain('collector/no-receivers');
   expect(ids).toContain('gates/promql-syntax');
 });
 
 describe('messages', () => {
-  const only = (ms: LoadedManifest[], id: string): Finding[] => runRules(ms).filter((f) => f.ruleId === id);
+  const only = (ms: LoadedManifest[], id: string): Finding[] => validateRules(ms).filter((f) => f.ruleId === id);
 
   test('the seed crash names the collector error and the ConfigMap', () => {
     const ms = fresh();

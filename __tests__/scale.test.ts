@@ -1,5 +1,10 @@
 import { fixtureFolder } from './helpers';
-import { ALL_RULES, LoadedManifest, loadManifests, runRules } from '../lib';
+import { LoadedManifest, PRESET_IMAGES, runRules } from '../lib';
+
+/** The rules' options as validate gives them. */
+const OPTIONS = { images: PRESET_IMAGES };
+import { loadManifests } from '../lib/manifests';
+import { ALL_RULES } from '../lib/rules/all-rules';
 
 /** The fixture stack repeated `n` times, each copy in namespaces of its own (`otel-3`, `hotrod-3`, ...), with its URLs following. */
 function copies(base: readonly LoadedManifest[], n: number): LoadedManifest[] {
@@ -33,12 +38,12 @@ function bestOfAlternating<I, T>(rounds: number, inputs: readonly I[], f: (input
 test('the rules take time linear in the number of objects, and find the same per copy', () => {
   const base = loadManifests(fixtureFolder());
   const rules = ALL_RULES.filter((r) => !r.id.startsWith('schema/')); // schemas are per object by construction
-  const perCopy = runRules(copies(base, 1), rules).length;
+  const perCopy = runRules(copies(base, 1), rules, OPTIONS).length;
   const small = copies(base, 30);
   const large = copies(base, 120);
-  runRules([...small], rules); // warm-up: the first run also pays for compiling the rules
+  runRules([...small], rules, OPTIONS); // warm-up: the first run also pays for compiling the rules
   // A fresh array per run, so no cached model is reused.
-  const [tSmall, tLarge] = bestOfAlternating(3, [small, large], (objects) => runRules([...objects], rules));
+  const [tSmall, tLarge] = bestOfAlternating(3, [small, large], (objects) => runRules([...objects], rules, OPTIONS));
   expect(tSmall.result).toHaveLength(30 * perCopy);
   expect(tLarge.result).toHaveLength(120 * perCopy);
   // 4x the objects: linear is about 4x the time, quadratic 16x; allow for noise on a loaded machine.

@@ -1,10 +1,14 @@
 import { existsSync, readdirSync, readFileSync } from 'fs';
 import { join } from 'path';
-import { buildCrdSchemaFile, CRD_SCHEMA_FILE, loadManifests, LoadedManifest, Manifest, renderCrdSchemaFile, schemaProblems, schemaRules, SchemaSource, validateSchema } from '../lib';
+import { LoadedManifest, Manifest } from '../lib';
+import { loadManifests } from '../lib/manifests';
+import { schemaRules } from '../lib/rules/schema';
+import { buildCrdSchemaFile, CRD_SCHEMA_FILE, renderCrdSchemaFile } from '../lib/schema/crd-schema-file';
+import { schemaProblems, SchemaSource, validateSchema } from '../lib/schema/validate';
 import { CRD_VALIDATOR_DIR } from '../lib/schema/crd-schema-file';
 import { BUNDLED_CORE_KINDS } from '../lib/schema/validate';
 import { crdValidatorFiles } from '../lib/schema/standalone';
-import { find, fixtureStack, Obj, synth } from './helpers';
+import { find, fixtureDelivery, Obj, synth } from './helpers';
 import { checkUnlessUnchanged } from './unchanged';
 
 const ROOT = join(__dirname, '..');
@@ -12,9 +16,9 @@ const CRD_DIR = process.env.ARGO_CRD_DIR ?? join(ROOT, '..', 'shared', 'crds');
 
 let synthesized: Obj[] | undefined;
 
-/** The default app's objects, synthesized once per file; callers only read them (copyOf copies). */
+/** The fixture delivery's objects (every kind the platform makes), synthesized once per file; callers only read them (copyOf copies). */
 function defaultObjects(): Obj[] {
-  synthesized ??= Object.values(fixtureStack().charts).flatMap(synth);
+  synthesized ??= fixtureDelivery().app.charts.flatMap(synth);
   return synthesized;
 }
 

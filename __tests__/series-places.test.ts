@@ -1,5 +1,9 @@
 import { stringify } from 'yaml';
-import { modelOf, parseManifests, parseResourceAttributes, runRules, seriesCatalog, spanSources } from '../lib';
+import { validateModel, validateRules } from './helpers';
+import { parseManifests } from '../lib/manifests';
+import { seriesCatalog } from '../lib/model/series';
+import { spanSources } from '../lib/model/span-sources';
+import { parseResourceAttributes } from '../lib/platform/otel';
 
 /**
  * Where the series catalog places each series (namespace, span service name), and
@@ -69,14 +73,14 @@ function app(container: Any, selector: string, pod: Any = {}): Any[] {
 }
 
 const set = (...objects: Any[]) => parseManifests(objects.map((o) => stringify(o)).join('---\n'), 'set.yaml');
-const canaryFindings = (...objects: Any[]) => runRules(set(...objects)).filter((f) => f.ruleId === 'gates/series-not-for-canary').map((f) => f.message);
+const canaryFindings = (...objects: Any[]) => validateRules(set(...objects)).filter((f) => f.ruleId === 'gates/series-not-for-canary').map((f) => f.message);
 const CALLS = 'traces_span_metrics_calls_total';
 const payments = `${CALLS}{service_name="payments", ns="{{args.namespace}}"}`;
 
 describe('span sources', () => {
   test('the service name is OTEL_SERVICE_NAME, else service.name in OTEL_RESOURCE_ATTRIBUTES, else the known image\'s services, else unknown', () => {
     const services = (env: Any[], image = 'ghcr.io/acme/app:1.0.0') => {
-      const model = modelOf(set(...collector(), ...app({ image, env: [ENDPOINT, ...env] }, CALLS)));
+      const model = validateModel(set(...collector(), ...app({ image, env: [ENDPOINT, ...env] }, CALLS)));
       return [...spanSources(model).byCollector.values()].flat().map((s) => s.services);
     };
     expect(services([{ name: 'OTEL_SERVICE_NAME', value: 'cart' }, { name: 'OTEL_RESOURCE_ATTRIBUTES', value: 'service.name=basket' }])).toEqual([['cart']]);
@@ -101,7 +105,7 @@ describe('span sources', () => {
         containers: [{ name: 'agent', image: 'otel/opentelemetry-collector-contrib:0.142.0', volumeMounts: [{ name: 'c', mountPath: '/c' }] }], volumes: [{ name: 'c', configMap: { name: 'agent' } }],
       } } } },
     ];
-    const model = modelOf(set(...collector(), ...agent));
+    const model = validateModel(set(...collector(), ...agent));
     expect([...spanSources(model).relayed].map((c) => c.ref.name)).toEqual(['collector']);
     expect(seriesCatalog(model).places.unplaced(CALLS)).toContain('another collector of the manifests forwards spans to it');
   });

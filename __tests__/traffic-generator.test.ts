@@ -1,9 +1,9 @@
 import { Chart, Duration, Testing } from 'cdk8s';
-import { TrafficGenerator } from '../lib';
-import { find, synth, wiredStack } from './helpers';
+import { CanaryRollout, TrafficGenerator } from '../lib';
+import { find, HOTROD, rolloutStack, synth } from './helpers';
 
-function generator(props: Partial<ConstructorParameters<typeof TrafficGenerator>[2]> = {}, stack: Parameters<typeof wiredStack>[0] = {}) {
-  const wired = wiredStack(stack);
+function generator(props: Partial<ConstructorParameters<typeof TrafficGenerator>[2]> = {}, stack: Parameters<typeof rolloutStack>[0] = {}) {
+  const wired = rolloutStack(stack);
   const chart = new Chart(wired.app, 'traffic-generator', { namespace: 'traffic-generator' });
   const construct = new TrafficGenerator(chart, 'Generator', { target: wired.rollout, ...props });
   return { chart, construct, wired };
@@ -23,7 +23,7 @@ describe('TrafficGenerator', () => {
     expect(container.command[2]).toContain('"$TARGET_URL$path" &');
     expect(container.command[2]).toContain('if [ $# -gt 9 ]; then wait "$1"; shift; fi');
     // the canary (1 of 2 pods at 50%) must get the gates' required rate: 2 x 1.45 req/s, one every 340 ms
-    const required = wired.gates.requiredCanaryRequestsPerSecond;
+    const required = wired.analysis.requiredCanaryRequestsPerSecond;
     expect(construct.requestInterval.toMilliseconds()).toBe(Math.floor(1000 / (2 * required) - 5));
     expect(container.command[2]).toContain(`sleep ${construct.requestInterval.toMilliseconds() / 1000}`);
     expect(construct.requestsPerSecond / 2).toBeGreaterThanOrEqual(required);
@@ -57,12 +57,13 @@ describe('TrafficGenerator', () => {
     expect(() => Testing.synth(chart)).toThrow('traffic generator sends 3.81 req/s of /dispatch to each of 2 pods, more than 50% of the 3.33 req/s one pod can serve there');
   });
 
-  test('without an attached analysis the rate cannot be derived', () => {
-    const wired = wiredStack();
-    const other = new (require('../lib').CanaryRollout)(wired.hotrod, 'Other', { collector: wired.collector, name: 'other', workload: wired.rollout === undefined ? undefined : require('../lib').hotrodWorkload({ tag: '1.76.0' }) });
+  test('without an analysis the rate cannot be derived', () => {
+    const wired = rolloutStack();
+    const other = new CanaryRollout(wired.chart, 'Other', { collector: wired.collector, name: 'other', workload: HOTROD.workload });
     const chart = new Chart(wired.app, 'tg2', { namespace: 'tg2' });
     expect(() => new TrafficGenerator(chart, 'G', { target: other })).toThrow(
-      "TrafficGenerator: rollout 'other' runs no analysis that states the request rate it needs, so the request rate cannot be derived; attach the analysis first (rollout.useAnalysis(gates)) or give requestInterval");
+      "TrafficGenerator: rollout 'other' runs no analysis that states the request rate it needs, so the request rate cannot be derived; "
+      + 'add the analysis first (rollout.addThreeGateAnalysis() or rollout.addAnalysis()) or give requestInterval');
   });
 
   describe('rejects', () => {

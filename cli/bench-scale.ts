@@ -1,8 +1,8 @@
 import { App } from 'cdk8s';
-import { defineDelivery, ServiceSpec } from '../lib/app/delivery';
+import { Delivery, ServiceSpec } from '../lib/app/delivery';
 import { runSynth } from '../lib/app/run-synth';
 import { WorkloadProps } from '../lib/constructs/workload';
-import { hotrodWorkload } from '../lib/presets/hotrod';
+import { hotrodWorkload } from '../lib/presets/hotrod-workload';
 
 /**
  * A generic service for the scale figures: an OpenTelemetry-instrumented HTTP service judged by
@@ -24,7 +24,7 @@ function service(i: number): WorkloadProps {
 export function defineServices(app: App, services: number) {
   const specs: ServiceSpec[] = [{ name: 'hotrod', workload: hotrodWorkload({ tag: '1.76.0' }) }];
   for (let i = 2; i <= services; i++) specs.push({ name: `service-${i}`, workload: service(i) });
-  return defineDelivery(app, { environment: { name: 'bench' }, services: specs });
+  return new Delivery(app, 'Delivery', { environment: { name: 'bench' }, services: specs });
 }
 
 /** `node cli/run.js cli/bench-scale --services N --out DIR`: synthesizes the platform with N services into DIR, as `npm run synth` would. */

@@ -1,58 +1,104 @@
 import { readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
-import { Testing } from 'cdk8s';
 import { explainMarkdown, withReadmeSection } from '../lib/explain/markdown';
+import { explainModel, RolloutExplanation } from '../lib/explain/sources';
+import { kubectlKustomize, loadFolder, ManifestReadError } from '../lib/manifests';
+import { modelOf } from '../lib/model/model';
+import { PROMETHEUS_PRESETS } from '../lib/platform/metrics-backend';
+import { PRESET_IMAGES } from '../lib/presets/images';
+import { setupOf } from '../lib/rehearsal/from-model';
 import { projectRoot } from '../lib/schema/crd-schema-file';
-import { exampleApps } from '../examples/platform/main';
-import { defineApp, stackOptions } from '../main';
+import { DEFAULT_APP_FILE, loadApp } from './app-loader';
 
-const USAGE = 'usage: npm run explain [-- --out FILE | --update-readme | --example]';
+const USAGE = `usage: npm run explain -- [APPFILE | --manifests DIR] [--prometheus ${Object.keys(PROMETHEUS_PRESETS).join('|')}] [--out FILE | --update-readme]
 
-/**
- * `npm run explain`: prints the wiring diagram and rollout timeline of the app as Markdown;
- * `--out FILE` writes it to FILE, `--update-readme` refreshes the copy in README.md.
- */
-function main(argv: string[]): number {
-  if (argv[0] === '--example') {
-    if (argv.length !== 1) {
-      console.error(USAGE);
-      return 2;
-    }
-    process.stdout.write(exampleMarkdown());
-    return 0;
+Prints the wiring diagram and the rollout timeline of every rollout with an analysis, as Markdown:
+of the app an app file defines (default ${DEFAULT_APP_FILE}), or of a folder of manifests
+(--manifests DIR, hand-written or synthesized; its Prometheus setup is the one it is made for
+unless --prometheus says). --update-readme refreshes the copy in README.md (the default app only).`;
+
+/** Where `main` writes. */
+export interface ExplainOutput {
+  log(line: string): void;
+  error(line: string): void;
+}
+
+interface Options {
+  readonly app?: string;
+  readonly manifests?: string;
+  readonly prometheus?: string;
+  readonly out?: string;
+  readonly updateReadme: boolean;
+}
+
+function parseArgs(argv: readonly string[]): Options | undefined {
+  const opts: { app?: string; manifests?: string; prometheus?: string; out?: string; updateReadme: boolean } = { updateReadme: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => (a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i]);
+    if (a === '--manifests' || a.startsWith('--manifests=')) opts.manifests = value();
+    else if (a === '--prometheus' || a.startsWith('--prometheus=')) opts.prometheus = value();
+    else if (a === '--out' || a.startsWith('--out=')) opts.out = value();
+    else if (a === '--update-readme') opts.updateReadme = true;
+    else if (a.startsWith('-') || opts.app !== undefined) return undefined;
+    else opts.app = a;
   }
-  const out = argv[0] === '--out' ? argv[1] : undefined;
-  const updateReadme = argv[0] === '--update-readme';
-  if ((argv[0] === '--out' && (!out || argv.length !== 2)) || (updateReadme && argv.length !== 1) || (argv.length > 0 && !out && !updateReadme)) {
-    console.error(USAGE);
+  if ([opts.manifests, opts.prometheus, opts.out].some((v) => v === '')) return undefined;
+  if (opts.app !== undefined && opts.manifests !== undefined) return undefined;
+  if (opts.out !== undefined && opts.updateReadme) return undefined;
+  if (opts.prometheus !== undefined && !PROMETHEUS_PRESETS[opts.prometheus]) return undefined;
+  if (opts.updateReadme && (opts.manifests !== undefined || (opts.app !== undefined && opts.app !== DEFAULT_APP_FILE))) return undefined;
+  return opts;
+}
+
+/** The explanation of every rollout, with a heading per rollout when there are several (or several apps). */
+function markdownOf(parts: readonly { readonly folder: string; readonly rollouts: readonly RolloutExplanation[] }[], setup: string): string {
+  const all = parts.flatMap((p) => p.rollouts.map((r) => ({ folder: p.folder, r })));
+  if (all.length === 1) return explainMarkdown(all[0].r);
+  return `${setup}\n\n${all.map(({ folder, r }) => `## ${folder ? `${folder}: ` : ''}${r.id}\n\n${explainMarkdown(r)}`).join('\n')}`;
+}
+
+/** `explain`: returns the exit code. */
+export async function main(argv: readonly string[], out: ExplainOutput = { log: (l) => process.stdout.write(`${l}\n`), error: (l) => console.error(l) }): Promise<number> {
+  const opts = parseArgs(argv);
+  if (!opts) {
+    out.error(USAGE);
     return 2;
   }
-  const stack = defineApp(Testing.app(), stackOptions(projectRoot()));
-  const markdown = explainMarkdown(stack);
-  if (updateReadme) {
+  let markdown: string;
+  try {
+    if (opts.manifests) {
+      const { manifests } = loadFolder(opts.manifests, { kustomize: kubectlKustomize });
+      const setup = opts.prometheus ?? setupOf(manifests).preset;
+      const model = modelOf(manifests, { prometheus: PROMETHEUS_PRESETS[setup](), images: PRESET_IMAGES });
+      const rollouts = explainModel(model);
+      if (rollouts.length === 0) throw new Error(`${opts.manifests}: no Rollout with a canary analysis step whose templates are in the folder; nothing to explain`);
+      markdown = markdownOf([{ folder: '', rollouts }], `Explained from the manifests in ${opts.manifests}, for ${model.prometheus.name} (${opts.prometheus ? '--prometheus' : setupOf(manifests).reason}).`);
+    } else {
+      const app = await loadApp(opts.app ?? DEFAULT_APP_FILE);
+      const prometheus = opts.prometheus ? PROMETHEUS_PRESETS[opts.prometheus]() : undefined;
+      const parts = app.describe({ prometheus }).map((d) => ({ folder: d.folder, rollouts: explainModel(modelOf(d.manifests, d.options)) }));
+      markdown = markdownOf(parts, `Explained from the app in ${opts.app ?? DEFAULT_APP_FILE}${prometheus ? `, built for ${prometheus.name} (--prometheus)` : ', for the Prometheus each environment names'}.`);
+    }
+  } catch (e) {
+    out.error(`explain: ${e instanceof ManifestReadError || e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  }
+  if (opts.updateReadme) {
     const readme = join(projectRoot(), 'README.md');
     writeFileSync(readme, withReadmeSection(readFileSync(readme, 'utf8'), markdown));
-    console.log(`updated ${readme}`);
-  } else if (out) {
-    writeFileSync(out, markdown);
-    console.log(`wrote ${out}`);
+    out.log(`updated ${readme}`);
+  } else if (opts.out) {
+    writeFileSync(opts.out, markdown);
+    out.log(`wrote ${opts.out}`);
   } else {
-    process.stdout.write(markdown);
+    out.log(markdown.replace(/\n$/, ''));
   }
   return 0;
 }
 
-/** The diagram and timeline of every service of the example platform, environment by environment. */
-function exampleMarkdown(): string {
-  const parts: string[] = [];
-  for (const { folder, define } of exampleApps(stackOptions(projectRoot()))) {
-    const delivery = define(Testing.app());
-    for (const service of delivery.services) {
-      parts.push(`## ${folder}: ${service.rollout.rollout.name}\n`);
-      parts.push(explainMarkdown({ ...delivery, rollout: service.rollout, gates: service.gates, generator: service.generator }));
-    }
-  }
-  return parts.join('\n');
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
 }
-
-process.exitCode = main(process.argv.slice(2));

@@ -1,6 +1,5 @@
 import { writeFileSync } from 'fs';
-import { App } from 'cdk8s';
-import { defineApp } from '../main';
+import { modelOf } from '../lib/model/model';
 import {
   allAsExpected,
   EngineNotFoundError,
@@ -13,14 +12,15 @@ import {
   RehearsalInputError,
   RehearsalTarget,
   runScenarios,
-  stacksOf,
   targetsFromManifests,
-  targetsFromStacks,
+  targetsFromModel,
   toReport,
 } from '../lib/rehearsal';
 import { PrometheusBackend, PROMETHEUS_PRESETS } from '../lib/platform/metrics-backend';
+import { PRESET_IMAGES } from '../lib/presets/images';
+import { AppLoadError, DEFAULT_APP_FILE, loadApp } from './app-loader';
 
-const USAGE = `usage: npm run rehearse -- [--manifests DIR] [--rollout NAME] [--prometheus NAME] [--trials N] [--seed N] [--json FILE]
+const USAGE = `usage: npm run rehearse -- [APPFILE | --manifests DIR] [--rollout NAME] [--prometheus NAME] [--trials N] [--seed N] [--json FILE]
 
 Replays the AnalysisTemplate's gates, as Argo Rollouts v1.8.3 would run them, on a real
 Prometheus engine, over many trials of each built-in scenario: each trial draws what a cluster
@@ -28,9 +28,9 @@ picks at random (discovery delay and scrape phase of the new canary pod, the col
 and scrape phases, the export delay). Reports per scenario the share of trials with the
 expected verdict and the time to verdict (p50, p95).
 
+  APPFILE            the app file whose app is rehearsed, built in memory (default ${DEFAULT_APP_FILE})
   --manifests DIR    read the Rollouts, AnalysisTemplates, collector config and traffic generators
-                     from DIR (default: the app defined in main.ts, in memory); every Rollout
-                     with an analysis step is rehearsed
+                     from DIR instead; every Rollout with an analysis step is rehearsed
   --rollout NAME     rehearse only this rollout (its name, or namespace/name)
   --prometheus NAME  the Prometheus setup: ${Object.keys(PROMETHEUS_PRESETS).join(', ')} or all
                      (default: all for the app, which is built for each; for DIR, the one it is
@@ -44,6 +44,7 @@ exit status: 0 every scenario reached its share (good canaries promoted in 99% o
              ones stopped in all), 1 some did not (or bad input), 2 no Prometheus engine found`;
 
 interface Options {
+  readonly app?: string;
   readonly manifests?: string;
   readonly rollout?: string;
   readonly json?: string;
@@ -56,9 +57,14 @@ const FLAGS = ['--manifests', '--rollout', '--json', '--prometheus', '--trials',
 
 function parseArgs(argv: string[]): Options | 'help' {
   const opts: Record<string, string> = {};
+  let app: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--help' || a === '-h') return 'help';
+    if (!a.startsWith('-') && app === undefined) {
+      app = a;
+      continue;
+    }
     const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
     if (!(FLAGS as readonly string[]).includes(flag)) throw new RehearsalInputError(`unknown option '${a}'\n${USAGE}`);
     const value = inline ?? argv[++i];
@@ -74,7 +80,8 @@ function parseArgs(argv: string[]): Options | 'help' {
   if (opts.prometheus !== undefined && opts.prometheus !== 'all' && !PROMETHEUS_PRESETS[opts.prometheus]) {
     throw new RehearsalInputError(`--prometheus '${opts.prometheus}' is not a known setup; use one of ${Object.keys(PROMETHEUS_PRESETS).join(', ')} or all`);
   }
-  return { manifests: opts.manifests, rollout: opts.rollout, json: opts.json, prometheus: opts.prometheus, trials: count('trials', 100, 1), seed: count('seed', 1, 0) };
+  if (app !== undefined && opts.manifests !== undefined) throw new RehearsalInputError(`give an app file or --manifests DIR, not both\n${USAGE}`);
+  return { app, manifests: opts.manifests, rollout: opts.rollout, json: opts.json, prometheus: opts.prometheus, trials: count('trials', 100, 1), seed: count('seed', 1, 0) };
 }
 
 /** The Prometheus setups a run covers. */
@@ -92,12 +99,15 @@ function backends(opts: Options, out: Output): PrometheusBackend[] {
 }
 
 /**
- * The targets of one Prometheus setup: every Rollout with an analysis in the folder, or every
- * service of the app in main.ts (built for that setup, so its gate timings are the setup's).
+ * The targets of one Prometheus setup: every Rollout with an analysis in the folder (read with
+ * the presets' image facts), or every service of the app (built for that setup, so its gate
+ * timings are the setup's, and read with the facts of its own services).
  */
-function targetsOf(opts: Options, prometheus: PrometheusBackend): RehearsalTarget[] {
-  if (opts.manifests) return targetsFromManifests(opts.manifests, { prometheus });
-  return targetsFromStacks(stacksOf(defineApp(new App(), { prometheus })));
+async function targetsOf(opts: Options, prometheus: PrometheusBackend): Promise<RehearsalTarget[]> {
+  if (opts.manifests) return targetsFromManifests(opts.manifests, { prometheus, images: PRESET_IMAGES });
+  const file = opts.app ?? DEFAULT_APP_FILE;
+  const app = await loadApp(file);
+  return app.describe({ prometheus }).flatMap((d) => targetsFromModel(modelOf(d.manifests, d.options), `the app in ${file}${d.folder ? ` (${d.folder})` : ''}`));
 }
 
 /** Where the CLI writes; the process's streams unless a test passes its own. */
@@ -115,7 +125,7 @@ export async function rehearseCli(argv: string[], env: NodeJS.ProcessEnv = proce
       out.error(`rehearse: ${e.message}`);
       return 2;
     }
-    out.error(`rehearse: ${e instanceof RehearsalInputError ? e.message : e instanceof Error ? e.stack : String(e)}`);
+    out.error(`rehearse: ${e instanceof RehearsalInputError || e instanceof AppLoadError ? e.message : e instanceof Error ? e.stack : String(e)}`);
     return 1;
   }
 }
@@ -127,14 +137,15 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, out: Output): Promise
     return 0;
   }
   const binaries = locateEngine(env);
-  const targets = pickRollout(backends(opts, out).flatMap((prometheus) => targetsOf(opts, prometheus)), opts.rollout);
+  const perSetup = await Promise.all(backends(opts, out).map((prometheus) => targetsOf(opts, prometheus)));
+  const targets = pickRollout(perSetup.flat(), opts.rollout);
   const started = Date.now();
   const data = prepareRehearsal(targets, { trials: opts.trials, seed: opts.seed });
   const engine = await PrometheusEngine.start(data.chunks, binaries);
   try {
     const results = await runScenarios(data, engine);
     const rollouts = [...new Set(targets.map((t) => t.rollout))];
-    out.log(`rehearsing ${rollouts.length === 1 ? 'rollout' : `${rollouts.length} rollouts:`} ${rollouts.join(', ')} from ${opts.manifests ?? 'the app in main.ts'}\n`);
+    out.log(`rehearsing ${rollouts.length === 1 ? 'rollout' : `${rollouts.length} rollouts:`} ${rollouts.join(', ')} from ${opts.manifests ?? `the app in ${opts.app ?? DEFAULT_APP_FILE}`}\n`);
     out.log(formatResults(results));
     const trials = results.reduce((n, r) => n + r.trials.length, 0);
     out.log(`(${trials} trials of ${results.length} scenario runs on ${binaries.prometheus} in ${((Date.now() - started) / 1000).toFixed(1)}s, seed ${opts.seed})`);

@@ -1,4 +1,5 @@
 import { PROMETHEUS_PRESETS } from '../lib/platform/metrics-backend';
+import { PRESET_IMAGES } from '../lib/presets/images';
 import { kubectlKustomize, loadFolder, ManifestReadError } from '../lib/manifests';
 import { errorsOf, formatFindingWithOrigin, runRules } from '../lib/rules/engine';
 import { FILE_KIND, Finding, Severity } from '../lib/rules/types';
@@ -81,7 +82,7 @@ export function main(argv: readonly string[], output: ValidateOutput = { out: (l
     ruleId: n.id, severity: n.severity as Severity, object: { kind: FILE_KIND, name: n.file, file: n.file }, message: n.message, fix: n.fix,
   }));
   // File findings first: what could not be read explains findings about what is missing.
-  const findings = [...fileFindings, ...runRules(manifests, undefined, { strictMetrics: args.strictMetrics, prometheus: args.prometheus ? PROMETHEUS_PRESETS[args.prometheus]() : undefined })];
+  const findings = [...fileFindings, ...runRules(manifests, undefined, { strictMetrics: args.strictMetrics, prometheus: args.prometheus ? PROMETHEUS_PRESETS[args.prometheus]() : undefined, images: PRESET_IMAGES })];
   const ordered = [Severity.ERROR, Severity.WARNING, Severity.INFO].flatMap((s) => findings.filter((f) => f.severity === s));
   for (const f of ordered) output.out(formatFindingWithOrigin(f));
   const errors = errorsOf(findings).length;

@@ -1,11 +1,6 @@
-import { App, Duration } from 'cdk8s';
-import { defineDelivery, EnvironmentSpec, ServiceSpec } from '../../lib/app/delivery';
-import { runSynth } from '../../lib/app/run-synth';
-import { Direction, GateSpec } from '../../lib/constructs/canary-analysis';
-import { WorkloadProps } from '../../lib/constructs/workload';
-import { PrometheusBackend } from '../../lib/platform/metrics-backend';
-import { hotrodWorkload } from '../../lib/presets/hotrod';
-import { stackOptions } from '../../main';
+import { Duration } from 'cdk8s';
+import { Delivery, deliveryApp, Direction, EnvironmentSpec, GateSpec, PrometheusBackend, repositorySettings, ServiceSpec, WorkloadProps } from '../../lib';
+import { hotrodWorkload } from '../../lib/presets/hotrod-workload';
 
 /*
  * An example platform: HotROD and two services of a shop, delivered to two clusters, one Argo CD
@@ -78,17 +73,18 @@ export function environments(): EnvironmentSpec[] {
   ];
 }
 
-/** The apps of the example, one per environment, as `runSynth` takes them. */
-export function exampleApps(options: { readonly repoUrl?: string; readonly revision?: string } = {}) {
-  return environments().map((environment) => ({
+/** The example: one app per environment, each in its folder of examples/platform/dist/. */
+export const app = deliveryApp({
+  outdir: EXAMPLE_OUTDIR,
+  apps: environments().map((environment) => ({
     folder: environment.name,
-    define: (app: App) => defineDelivery(app, { environment, services: services(), repoUrl: options.repoUrl, revision: options.revision, outputPath: `${EXAMPLE_OUTDIR}/${environment.name}` }),
-  }));
-}
+    define: (scope) => new Delivery(scope, 'Delivery', {
+      environment,
+      services: services(),
+      outputPath: `${EXAMPLE_OUTDIR}/${environment.name}`,
+      ...repositorySettings(process.cwd()),
+    }),
+  })),
+});
 
-if (require.main === module) {
-  process.exitCode = runSynth({
-    outdir: process.env.CDK8S_OUTDIR ?? EXAMPLE_OUTDIR,
-    apps: exampleApps(stackOptions(process.cwd())),
-  });
-}
+if (require.main === module) process.exitCode = app.synth();

@@ -128,3 +128,14 @@ export function poissonMeanFor(n: number, confidence: number): number {
     if (1 - cdf >= confidence) return Math.round(mean * 10) / 10;
   }
 }
+
+/**
+ * How sure the traffic generator must be that the canary serves the evidence in time: requests
+ * reach pods at random, so it is sized for this share of evidence windows.
+ */
+export const ARRIVAL_CONFIDENCE = 0.999;
+
+/** The request rate a canary must get to serve `evidence` requests within `seconds`, with {@link ARRIVAL_CONFIDENCE}. */
+export function requiredRequestsPerSecond(evidence: number, seconds: number): number {
+  return poissonMeanFor(evidence, ARRIVAL_CONFIDENCE) / seconds;
+}

@@ -1,16 +1,18 @@
 import { App, Chart, Duration } from 'cdk8s';
-import { CanaryAnalysis, GateSpec } from '../constructs/canary-analysis';
+import { Construct } from 'constructs';
+import { CanaryAnalysis, GateSpec, GateTiming } from '../constructs/canary-analysis';
 import { CanaryRollout, CanaryStep } from '../constructs/canary-rollout';
-import { HotrodAppSet } from '../constructs/hotrod-app-set';
+import { DeliveryApplicationSet } from '../constructs/delivery-application-set';
 import { OtelCollectorDaemonSet } from '../constructs/otel-collector-daemon-set';
 import { SpanmetricsPipeline, SpanmetricsPipelineProps } from '../constructs/spanmetrics-pipeline';
-import { ThreeGateAnalysis } from '../constructs/three-gate-analysis';
 import { TrafficGenerator } from '../constructs/traffic-generator';
 import { WorkloadProps } from '../constructs/workload';
+import { ModelOptions } from '../model/model';
+import { ImageCatalogue } from '../platform/image-facts';
 import { PrometheusBackend } from '../platform/metrics-backend';
 import { validateName } from '../util';
 
-/** The thresholds of a service's three gates; an environment may set defaults for all its services. */
+/** The thresholds of a service's three gates and the evidence they wait for; an environment may set them for all its services. */
 export interface GateThresholds {
   /** the lowest canary request rate that can pass @default 0.05 */
   readonly minRequestsPerSecond?: number;
@@ -18,6 +20,20 @@ export interface GateThresholds {
   readonly maxErrorRatio?: number;
   /** the highest p95 latency of the canary's user requests @default Duration.seconds(1) */
   readonly maxP95?: Duration;
+  /** the confidence the evidence must give each verdict, in (0, 1) @default 0.95 */
+  readonly confidence?: number;
+  /** how long the canary may take to serve the evidence; the traffic generator is sized from it @default Duration.minutes(1) */
+  readonly evidenceTime?: Duration;
+}
+
+/** A service's gates: the thresholds, and when each of the three measures when the derived timings do not suit. */
+export interface ServiceGates extends GateThresholds {
+  /** timings of the traffic gate @default - derived */
+  readonly traffic?: GateTiming;
+  /** timings of the error-rate gate @default - derived */
+  readonly errorRate?: GateTiming;
+  /** timings of the latency gate @default - derived */
+  readonly latency?: GateTiming;
 }
 
 /** A service to deliver: its workload, its gates, and the traffic that keeps them fed. */
@@ -30,8 +46,8 @@ export interface ServiceSpec {
   readonly replicas?: number;
   /** the canary steps @default - setWeight 50, analysis, setWeight 100 */
   readonly steps?: CanaryStep[];
-  /** its thresholds, over the environment's @default - the environment's, then the gates' defaults */
-  readonly gates?: GateThresholds;
+  /** its thresholds and gate timings, over the environment's @default - the environment's, then the gates' defaults */
+  readonly gates?: ServiceGates;
   /** gates beside the three, e.g. `GateSpec.latency({ quantile: 0.99, max: Duration.seconds(2) })` @default - none */
   readonly extraGates?: readonly GateSpec[];
   /** keep user requests flowing to it with a traffic generator @default true */
@@ -60,13 +76,13 @@ export interface EnvironmentSpec {
   readonly pipeline?: SpanmetricsPipelineProps;
 }
 
-/** Properties of {@link defineDelivery}. */
+/** Properties of a {@link Delivery}. */
 export interface DeliveryProps {
   /** the environment this app is for */
   readonly environment: EnvironmentSpec;
   /** the services; one collector serves them all */
   readonly services: readonly ServiceSpec[];
-  /** the git repository Argo CD reads the folders from @default - HotrodAppSet's placeholder */
+  /** the git repository Argo CD reads the folders from @default - DeliveryApplicationSet's placeholder */
   readonly repoUrl?: string;
   /** the revision Argo CD follows @default 'HEAD' */
   readonly revision?: string;
@@ -76,79 +92,136 @@ export interface DeliveryProps {
 
 /** A delivered service: its chart, rollout, analysis and traffic generator. */
 export interface DeliveredService {
+  /** its name (= namespace and app folder) */
+  readonly name: string;
   readonly chart: Chart;
   readonly rollout: CanaryRollout;
-  readonly gates: CanaryAnalysis;
+  readonly analysis: CanaryAnalysis;
+  /** its traffic generator, unless it runs without one */
   readonly generator?: TrafficGenerator;
 }
 
-/** What {@link defineDelivery} built. */
-export interface Delivery {
-  readonly environment: EnvironmentSpec;
-  readonly prometheus: PrometheusBackend;
-  readonly pipeline: SpanmetricsPipeline;
-  readonly collector: OtelCollectorDaemonSet;
-  readonly services: readonly DeliveredService[];
-  readonly charts: { readonly otel: Chart; readonly traffic?: Chart; readonly argocd: Chart };
-  readonly appSet: HotrodAppSet;
+/** The charts of the platform's own parts. */
+export interface PlatformCharts {
+  /** the collector's chart (`otel`) */
+  readonly otel: Chart;
+  /** the traffic generators' chart, when a service has one */
+  readonly traffic?: Chart;
+  /** the ApplicationSet's chart (`argocd`) */
+  readonly argocd: Chart;
 }
 
-const C = 'defineDelivery';
+const C = 'Delivery';
+
+/**
+ * The context key through which a tool builds an app for another Prometheus than its environments
+ * name (the rehearsal's `--prometheus`): set on the App before the app is defined.
+ */
+export const PROMETHEUS_OVERRIDE_CONTEXT = 'hotrod-progressive-delivery:prometheus';
 
 /** The folders (= namespaces) of the platform's own charts; no service may take one. */
 const PLATFORM_FOLDERS = { otel: 'otel', traffic: 'traffic-generator', argocd: 'argocd' } as const;
 
 /**
- * One environment's app: a collector for all services (chart `otel`), one chart per service in
- * the namespace of its name (Rollout, Service, AnalysisTemplate), a traffic generator per service
- * (chart `traffic-generator`), and the ApplicationSet that deploys every folder (chart `argocd`).
- * Data flows one way: pipeline -> collector -> rollouts -> gates -> traffic -> ApplicationSet.
+ * One environment's delivery, the composition root: a collector for all services (chart `otel`),
+ * one chart per service in the namespace of its name (Rollout, Service, AnalysisTemplate), a
+ * traffic generator per service (chart `traffic-generator`), and the ApplicationSet that deploys
+ * every folder (chart `argocd`). Data flows one way: pipeline -> collector -> rollouts -> gates ->
+ * traffic -> ApplicationSet.
+ *
+ * Create it at the root of an app (`new Delivery(app, 'Delivery', props)`): its charts are the
+ * app's own, one folder each in the synthesized output.
  */
-export function defineDelivery(app: App, props: DeliveryProps): Delivery {
-  const env = props.environment;
-  validateName(C, 'environment.name', env.name);
-  if (props.services.length === 0) throw new Error(`${C}: environment '${env.name}' has no services; give at least one ServiceSpec`);
-  const reserved: readonly string[] = Object.values(PLATFORM_FOLDERS);
-  const seen = new Set<string>();
-  for (const s of props.services) {
-    validateName(C, `services '${s.name}' name`, s.name);
-    if (reserved.includes(s.name)) throw new Error(`${C}: service name '${s.name}' is the folder of the platform's own ${s.name} chart; choose another name`);
-    if (seen.has(s.name)) throw new Error(`${C}: two services are named '${s.name}'; each needs its own name (its namespace and folder)`);
-    seen.add(s.name);
+export class Delivery extends Construct {
+  /** The deliveries defined in an app, in the order they were made. */
+  public static of(app: App): Delivery[] {
+    return app.node.children.filter((c): c is Delivery => c instanceof Delivery);
   }
 
-  const chart = (folder: string) => new Chart(app, folder, { namespace: folder });
-  const otel = chart(PLATFORM_FOLDERS.otel);
-  const pipeline = new SpanmetricsPipeline(otel, 'Pipeline', { tracesBackend: env.tracesBackend, ...env.pipeline });
-  const prometheus = env.prometheus ?? PrometheusBackend.communityChart();
-  const collector = new OtelCollectorDaemonSet(otel, 'Collector', { pipeline, prometheus });
+  /** the environment it is for */
+  public readonly environment: EnvironmentSpec;
+  /** the Prometheus that scrapes the pods and answers the gates */
+  public readonly prometheus: PrometheusBackend;
+  /** the collector configuration */
+  public readonly pipeline: SpanmetricsPipeline;
+  /** the collector every service sends its traces to */
+  public readonly collector: OtelCollectorDaemonSet;
+  /** the services, in the order given */
+  public readonly services: readonly DeliveredService[];
+  /** the charts of the platform's own parts */
+  public readonly charts: PlatformCharts;
+  /** the ApplicationSet that deploys every folder */
+  public readonly appSet: DeliveryApplicationSet;
 
-  const needsTraffic = props.services.some((s) => s.trafficGenerator ?? true);
-  const traffic = needsTraffic ? chart(PLATFORM_FOLDERS.traffic) : undefined;
-  const services = props.services.map((spec): DeliveredService => {
-    const serviceChart = chart(spec.name);
-    const rollout = new CanaryRollout(serviceChart, 'Rollout', { collector, name: spec.name, workload: spec.workload, replicas: spec.replicas, steps: spec.steps });
-    const thresholds = { ...env.gates, ...spec.gates };
-    const gates = rollout.useAnalysis(new ThreeGateAnalysis(serviceChart, 'Gates', { rollout, ...thresholds }));
-    for (const extra of spec.extraGates ?? []) gates.addGate(extra);
-    const generator = traffic && (spec.trafficGenerator ?? true)
-      // one service: the generator keeps its default name; several: one per service
-      ? new TrafficGenerator(traffic, props.services.length === 1 ? 'Generator' : spec.name, { target: rollout, name: props.services.length === 1 ? undefined : `${spec.name}-traffic` })
-      : undefined;
-    return { chart: serviceChart, rollout, gates, generator };
-  });
+  constructor(scope: Construct, id: string, props: DeliveryProps) {
+    super(scope, id);
+    const app = scope;
+    if (!(app instanceof App)) {
+      throw new Error(`${C}: create it at the root of the app (new Delivery(app, '${id}', props)): its charts become the app's folders`);
+    }
+    const env = props.environment;
+    validateName(C, 'environment.name', env.name);
+    if (props.services.length === 0) throw new Error(`${C}: environment '${env.name}' has no services; give at least one ServiceSpec`);
+    const reserved: readonly string[] = Object.values(PLATFORM_FOLDERS);
+    const seen = new Set<string>();
+    for (const s of props.services) {
+      validateName(C, `services '${s.name}' name`, s.name);
+      if (reserved.includes(s.name)) throw new Error(`${C}: service name '${s.name}' is the folder of the platform's own ${s.name} chart; choose another name`);
+      if (seen.has(s.name)) throw new Error(`${C}: two services are named '${s.name}'; each needs its own name (its namespace and folder)`);
+      seen.add(s.name);
+    }
+    this.environment = env;
 
-  const argocd = chart(PLATFORM_FOLDERS.argocd);
-  const prefix = env.applicationPrefix ?? `${env.name}-`;
-  const appSet = new HotrodAppSet(argocd, 'AppSet', {
-    apps: [otel, ...services.map((s) => s.chart), ...(traffic ? [traffic] : [])],
-    name: env.applicationSetName ?? `${prefix}delivery`,
-    applicationPrefix: prefix,
-    repoUrl: props.repoUrl,
-    revision: props.revision,
-    outputPath: props.outputPath,
-    destinationName: env.destinationName,
-    destinationServer: env.destinationServer,
-  });
-  return { environment: env, prometheus, pipeline, collector, services, charts: { otel, traffic, argocd }, appSet };
+    const chart = (folder: string) => new Chart(app, folder, { namespace: folder });
+    const otel = chart(PLATFORM_FOLDERS.otel);
+    this.pipeline = new SpanmetricsPipeline(otel, 'Pipeline', { tracesBackend: env.tracesBackend, ...env.pipeline });
+    const override: PrometheusBackend | undefined = this.node.tryGetContext(PROMETHEUS_OVERRIDE_CONTEXT);
+    this.prometheus = override ?? env.prometheus ?? PrometheusBackend.communityChart();
+    this.collector = new OtelCollectorDaemonSet(otel, 'Collector', { pipeline: this.pipeline, prometheus: this.prometheus });
+
+    const needsTraffic = props.services.some((s) => s.trafficGenerator ?? true);
+    const traffic = needsTraffic ? chart(PLATFORM_FOLDERS.traffic) : undefined;
+    this.services = props.services.map((spec): DeliveredService => {
+      const serviceChart = chart(spec.name);
+      const rollout = new CanaryRollout(serviceChart, 'Rollout', {
+        collector: this.collector, prometheus: this.prometheus, name: spec.name, workload: spec.workload, replicas: spec.replicas, steps: spec.steps,
+      });
+      const analysis = rollout.addThreeGateAnalysis({ ...env.gates, ...spec.gates, gates: spec.extraGates });
+      const generator = traffic && (spec.trafficGenerator ?? true)
+        // one service: the generator keeps its default name; several: one per service
+        ? new TrafficGenerator(traffic, props.services.length === 1 ? 'Generator' : spec.name, { target: rollout, name: props.services.length === 1 ? undefined : `${spec.name}-traffic` })
+        : undefined;
+      return { name: spec.name, chart: serviceChart, rollout, analysis, generator };
+    });
+
+    const argocd = chart(PLATFORM_FOLDERS.argocd);
+    const prefix = env.applicationPrefix ?? `${env.name}-`;
+    this.appSet = new DeliveryApplicationSet(argocd, 'AppSet', {
+      apps: [otel, ...this.services.map((s) => s.chart), ...(traffic ? [traffic] : [])],
+      name: env.applicationSetName ?? `${prefix}delivery`,
+      applicationPrefix: prefix,
+      repoUrl: props.repoUrl,
+      revision: props.revision,
+      outputPath: props.outputPath,
+      destinationName: env.destinationName,
+      destinationServer: env.destinationServer,
+    });
+    this.charts = { otel, traffic, argocd };
+  }
+
+  /** A service by name; throws naming the services there are. */
+  public service(name: string): DeliveredService {
+    const found = this.services.find((s) => s.name === name);
+    if (!found) throw new Error(`${C}: no service '${name}' in environment '${this.environment.name}'; its services are ${this.services.map((s) => s.name).join(', ')}`);
+    return found;
+  }
+
+  /**
+   * What the tools read this delivery's YAML with: its Prometheus, and the facts of its services'
+   * images (their endpoints, counters, latencies, and what their presets say of the images), which
+   * the YAML cannot show.
+   */
+  public modelOptions(): ModelOptions {
+    return { prometheus: this.prometheus, images: ImageCatalogue.of(...this.services.map((s) => s.rollout.imageFacts())) };
+  }
 }

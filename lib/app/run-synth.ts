@@ -1,11 +1,13 @@
 import { App } from 'cdk8s';
-import { PrometheusBackend } from '../platform/metrics-backend';
+import { ModelOptions } from '../model/model';
 import { errorsOf, runRules } from '../rules/engine';
 import { formatFinding, Severity } from '../rules/types';
 import { synthesizeSafely, SynthError } from '../safe-synth';
+import { ImageCatalogue } from '../platform/image-facts';
+import { Delivery } from './delivery';
 
-/** Defines one app; returns the Prometheus its gates target, which the rules judge the manifests against. */
-export type DefineApp = (app: App) => { readonly prometheus?: PrometheusBackend } | void;
+/** Defines one app: adds its constructs (a {@link Delivery}, usually). */
+export type DefineApp = (app: App) => unknown;
 
 /** Options of {@link runSynth}. */
 export interface RunSynthOptions {
@@ -25,6 +27,13 @@ export interface SynthOutput {
   readonly error: (line: string) => void;
 }
 
+/** The options the YAML of an app's deliveries is read with: their Prometheus (the first's) and the facts of every service's image. */
+export function modelOptionsOf(deliveries: readonly Delivery[]): ModelOptions {
+  if (deliveries.length === 0) return {};
+  const all = deliveries.map((d) => d.modelOptions());
+  return { prometheus: all[0].prometheus, images: ImageCatalogue.of(...all.flatMap((o) => o.images?.all ?? [])) };
+}
+
 /**
  * What `npm run synth` does: synthesizes the app into a staging folder, runs every rule on
  * the synthesized objects, and replaces `outdir` only when no rule found an error. Warnings
@@ -33,15 +42,21 @@ export interface SynthOutput {
 export function runSynth(options: RunSynthOptions): number {
   const out = options.output ?? { log: (l: string) => console.log(l), error: (l: string) => console.error(l) };
   let warnings = 0;
-  const prometheus = new Map<string, PrometheusBackend | undefined>();
+  const readWith = new Map<string, ModelOptions>();
   const apps = options.apps ?? (options.define ? [{ folder: '', define: options.define }] : []);
   try {
     const { files } = synthesizeSafely({
       outdir: options.outdir,
-      apps: apps.map((a) => ({ folder: a.folder, define: (app: App) => { prometheus.set(a.folder, a.define(app)?.prometheus); } })),
+      apps: apps.map((a) => ({
+        folder: a.folder,
+        define: (app: App) => {
+          a.define(app);
+          readWith.set(a.folder, modelOptionsOf(Delivery.of(app)));
+        },
+      })),
       check: (manifests, folder) => {
-        // The rules judge scrape labels and timings against the Prometheus the app targets.
-        const findings = runRules(manifests, undefined, { prometheus: prometheus.get(folder) });
+        // The rules judge scrape labels and timings against the Prometheus the app targets, with the facts of its images.
+        const findings = runRules(manifests, undefined, readWith.get(folder));
         const warned = findings.filter((f) => f.severity === Severity.WARNING);
         warnings += warned.length;
         const where = folder ? `${folder}: ` : '';

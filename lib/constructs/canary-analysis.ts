@@ -1,4 +1,4 @@
-import { Duration } from 'cdk8s';
+import { Duration, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
 import {
   AnalysisTemplate,
@@ -8,13 +8,14 @@ import {
   AnalysisTemplateSpecMetricsFailureLimit,
   AnalysisTemplateSpecMetricsInconclusiveLimit,
 } from '../../imports/argo-analysis-template-argoproj.io';
-import { deriveTiming, DerivedTiming, formatDerivation, poissonMeanFor, requestsForErrorRatio, samplesForQuantile, SeriesPath } from '../analysis/evidence';
+import { deriveTiming, DerivedTiming, formatDerivation, requestsForErrorRatio, requiredRequestsPerSecond, samplesForQuantile, SeriesPath } from '../analysis/evidence';
 import { MetricSchedule } from '../analysis/schedule';
-import { AnalysisArgument, CANARY_HASH_ARG, GATE_KINDS_ANNOTATION, NAMESPACE_ARG } from '../platform/argo';
+import { designAnnotation, Direction, GATE_DESIGN_ANNOTATION, GATE_KINDS_ANNOTATION, GateKind } from '../model/gates';
+import { AnalysisArgument, CANARY_HASH_ARG, NAMESPACE_ARG } from '../platform/argo';
 import { SpanmetricsSeries } from '../platform/collector-config';
 import { PrometheusBackend } from '../platform/metrics-backend';
 import { argoDuration, promDuration, validateInteger } from '../util';
-import { CanaryRollout, IAnalysis, Matchers } from './canary-rollout';
+import { IAnalysis, IAnalysisTarget, Matchers } from './interfaces';
 
 /** When a gate measures and how many bad measurements it tolerates (Argo Rollouts metric fields). */
 export interface GateTiming {
@@ -32,26 +33,6 @@ export interface GateTiming {
   readonly consecutiveErrorLimit?: number;
   /** the window of the gate's `increase()` @default - derived: the canary's whole life at the first measurement */
   readonly window?: Duration;
-}
-
-/** The kind of question a gate answers: data the tools read, never guessed from the query. */
-export enum GateKind {
-  /** has the canary served enough requests to be judged (none at all: idle) */
-  TRAFFIC = 'traffic',
-  /** does the canary fail too many requests */
-  ERROR_RATE = 'error-rate',
-  /** is the canary too slow (a quantile of its user request latency) */
-  LATENCY = 'latency',
-  /** a query of the user's, with a threshold and a direction */
-  CUSTOM = 'custom',
-}
-
-/** Which side of the threshold passes. */
-export enum Direction {
-  /** the result must stay below the threshold */
-  BELOW = 'below',
-  /** the result must reach at least the threshold */
-  AT_LEAST = 'at-least',
 }
 
 /** One gate as rendered: a metric of the AnalysisTemplate. */
@@ -132,7 +113,7 @@ export interface CustomGateOptions extends GateOptions {
 
 /** What a gate renders from. @internal */
 export interface GateRenderContext {
-  readonly rollout: CanaryRollout;
+  readonly target: IAnalysisTarget;
   readonly series: SpanmetricsSeries;
   readonly window: string;
   readonly windowSeconds: number;
@@ -234,8 +215,8 @@ class TrafficGate extends GateSpec {
     // canary. `or on()` turns that case into 1 request (Inconclusive: a person decides); a canary
     // with no series at all (idle) still returns nothing and fails. Measured by `npm run rehearse`
     // (collector-restart): without it 39 % of healthy spanmetrics-only canaries were aborted at a 1m scrape.
-    const restartGuard = ctx.rollout.requests.path === SeriesPath.SPANMETRICS
-      ? `or on()\n(0 * count(last_over_time(${selector(ctx.rollout.requests.metric, ctx.rollout.requests.matchers)}[${ctx.window}])) + 1)\n`
+    const restartGuard = ctx.target.requests.path === SeriesPath.SPANMETRICS
+      ? `or on()\n(0 * count(last_over_time(${selector(ctx.target.requests.metric, ctx.target.requests.matchers)}[${ctx.window}])) + 1)\n`
       : '';
     return {
       name: this.options.name ?? `traffic-at-least-${needed}-requests`,
@@ -263,8 +244,8 @@ class ErrorRatioGate extends GateSpec {
   }
 
   public _render(ctx: GateRenderContext): RenderedParts {
-    const failed = ctx.rollout.requests.failed;
-    const requests = ctx.rollout.requests;
+    const failed = ctx.target.requests.failed;
+    const requests = ctx.target.requests;
     // Spanmetrics creates a canary's error series only with its first failed span (a series per key of
     // service, span name, kind, status code and dimensions, made when a span with that key first arrives:
     // opentelemetry-collector-contrib connector/spanmetricsconnector/connector.go aggregateMetrics @ v0.142.0),
@@ -301,7 +282,7 @@ class LatencyGate extends GateSpec {
   }
 
   public _render(ctx: GateRenderContext): RenderedParts {
-    const threshold = ctx.rollout.pipeline.inHistogramUnit(Duration.millis(this.maxMs));
+    const threshold = ctx.target.pipeline.inHistogramUnit(Duration.millis(this.maxMs));
     return {
       name: this.options.name ?? `latency-p${slug(this.quantile * 100)}-lt-${latencySlug(this.maxMs)}`,
       query: `histogram_quantile(${num(this.quantile)}, sum by (le) (increase(${ctx.spans(ctx.series.durationBucket)}[${ctx.window}])))\n`
@@ -325,9 +306,9 @@ class CustomGate extends GateSpec {
   public _render(ctx: GateRenderContext): RenderedParts {
     const context: GateQueryContext = {
       window: ctx.window,
-      requests: selector(ctx.rollout.requests.metric, ctx.rollout.requests.matchers),
-      failedRequests: selector(ctx.rollout.requests.metric, { ...ctx.rollout.requests.matchers, ...ctx.rollout.requests.failed }),
-      spans: (s, extra = {}) => selector(ctx.series[s], { ...ctx.rollout.canarySpans, ...extra }),
+      requests: selector(ctx.target.requests.metric, ctx.target.requests.matchers),
+      failedRequests: selector(ctx.target.requests.metric, { ...ctx.target.requests.matchers, ...ctx.target.requests.failed }),
+      spans: (s, extra = {}) => selector(ctx.series[s], { ...ctx.target.canarySpans, ...extra }),
     };
     const query = this.props.query(context).trim();
     if (query.length === 0) throw new Error(`GateSpec.custom: the query of gate '${this.props.name}' is empty`);
@@ -336,10 +317,10 @@ class CustomGate extends GateSpec {
   }
 }
 
-/** Properties of a {@link CanaryAnalysis}. */
-export interface CanaryAnalysisProps {
-  /** the rollout whose canary is judged: its namespace, request series, spans and the Prometheus that scrapes it */
-  readonly rollout: CanaryRollout;
+/** What a {@link CanaryAnalysis} is made with, besides its target (see `CanaryRollout.addAnalysis`). */
+export interface CanaryAnalysisOptions {
+  /** the gates, in template order; more can be added with `addGate` @default - none */
+  readonly gates?: readonly GateSpec[];
   /** the AnalysisTemplate name @default - `<rollout name>-analysis` */
   readonly name?: string;
   /** the lowest canary request rate that can pass, over the gate's window: a floor under the evidence @default 0.05 */
@@ -348,6 +329,12 @@ export interface CanaryAnalysisProps {
   readonly confidence?: number;
   /** how long the canary may take to serve the evidence; the traffic generator is sized from it @default Duration.minutes(1) */
   readonly evidenceTime?: Duration;
+}
+
+/** Properties of a {@link CanaryAnalysis}. */
+export interface CanaryAnalysisProps extends CanaryAnalysisOptions {
+  /** what is judged: the canary's request series and spans, and the Prometheus that scrapes them (a CanaryRollout) */
+  readonly target: IAnalysisTarget;
 }
 
 /** The thresholds the gates use unless given others. */
@@ -359,11 +346,6 @@ export const GATE_DEFAULTS = {
   evidenceTime: Duration.minutes(1),
 } as const;
 
-/**
- * How sure the traffic generator must be that the canary serves the evidence in time: requests
- * reach pods at random, so it is sized for this share of evidence windows.
- */
-const ARRIVAL_CONFIDENCE = 0.999;
 
 /**
  * An AnalysisTemplate that judges a canary by gates added with {@link addGate}: traffic, error
@@ -382,8 +364,8 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
   public readonly template: AnalysisTemplate;
   /** the arguments the template declares, with the sources a rollout step passes */
   public readonly args: readonly AnalysisArgument[];
-  /** the rollout whose canary is judged */
-  public readonly rollout: CanaryRollout;
+  /** what is judged: the canary's series and the Prometheus that holds them */
+  public readonly target: IAnalysisTarget;
   /** the Prometheus the gates query */
   public readonly prometheus: PrometheusBackend;
   /** the lowest canary request rate that can pass */
@@ -402,13 +384,12 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
     super(scope, id);
     this.constructName = new.target.name;
     const C = this.constructName;
-    const rollout = props.rollout;
-    this.rollout = rollout;
-    const name = props.name ?? `${rollout.rollout.name}-analysis`;
+    this.target = props.target;
+    const name = props.name ?? `${props.target.name}-analysis`;
     if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name) || name.length > 253) {
       throw new Error(`${C}: name '${name}' is not a valid Kubernetes object name; use lowercase letters, digits, '-' and '.'`);
     }
-    this.prometheus = rollout.prometheus;
+    this.prometheus = props.target.prometheus;
     this.minRequestsPerSecond = props.minRequestsPerSecond ?? GATE_DEFAULTS.minRequestsPerSecond;
     if (!Number.isFinite(this.minRequestsPerSecond) || this.minRequestsPerSecond <= 0) {
       throw new Error(`${C}: minRequestsPerSecond must be a positive number of requests per second, got ${props.minRequestsPerSecond}; `
@@ -437,15 +418,30 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
         },
       },
     });
+    // Rendered at synth, like the metrics: the kinds of gates added later are in it.
+    this.template.metadata.addAnnotation(GATE_KINDS_ANNOTATION, Lazy.any({ produce: () => JSON.stringify(Object.fromEntries(this.gates.map((g) => [g.name, g.kind]))) }));
+    this.template.metadata.addAnnotation(GATE_DESIGN_ANNOTATION, designAnnotation({ evidenceSeconds: this.evidenceTime.toSeconds() }));
+    for (const gate of props.gates ?? []) this.addGate(gate);
     this.node.addValidation({ validate: () => this.problems() });
   }
 
-  /** Adds a gate; it is rendered into the template at synth. Returns this analysis. */
+  /** Adds a gate; it is rendered into the template at synth (a timing wrong on its face throws now). Returns this analysis. */
   public addGate(gate: GateSpec): this {
     this.specs.push(gate);
     this.rendered = undefined;
-    this.template.metadata.addAnnotation(GATE_KINDS_ANNOTATION, JSON.stringify(Object.fromEntries(this.gates.map((g) => [g.name, g.kind]))));
+    this.checkGivenTiming(this.labelOf(gate), gate.options.timing ?? {});
     return this;
+  }
+
+  /** The timings a gate is given, checked on their own: whole seconds, whole counts. */
+  private checkGivenTiming(label: string, t: GateTiming): void {
+    const C = this.constructName;
+    for (const field of ['count', 'failureLimit', 'inconclusiveLimit', 'consecutiveErrorLimit'] as const) {
+      if (t[field] !== undefined) validateInteger(C, `${label}.${field}`, t[field]!, field === 'count' ? 1 : 0);
+    }
+    for (const field of ['initialDelay', 'interval', 'window'] as const) {
+      if (t[field] !== undefined) argoDuration(C, `${label}.${field}`, t[field]!);
+    }
   }
 
   /** The AnalysisTemplate's name. */
@@ -465,16 +461,16 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
 
   /** The user request rate the canary must get so that it serves the evidence within evidenceTime (with 99.9% confidence). */
   public get requiredCanaryRequestsPerSecond(): number {
-    return poissonMeanFor(this.evidenceRequests, ARRIVAL_CONFIDENCE) / this.evidenceTime.toSeconds();
+    return requiredRequestsPerSecond(this.evidenceRequests, this.evidenceTime.toSeconds());
   }
 
   /** When each path's series can first hold the evidence, worst case, with the terms that make it up. */
   public get derivations(): Readonly<Record<SeriesPath, DerivedTiming>> {
-    const pipeline = this.rollout.pipeline;
+    const pipeline = this.target.pipeline;
     const timing = {
       backend: this.prometheus,
-      flushSeconds: pipeline.spanmetrics.metricsFlushInterval.toMilliseconds() / 1000,
-      exportDelaySeconds: pipeline.exportDelayMs(this.rollout.exportDelayMs) / 1000,
+      flushSeconds: pipeline.flushInterval.toMilliseconds() / 1000,
+      exportDelaySeconds: pipeline.exportDelayMs(this.target.exportDelayMs) / 1000,
     };
     return {
       [SeriesPath.POD_SCRAPE]: deriveTiming(SeriesPath.POD_SCRAPE, timing, this.evidenceTime.toSeconds()),
@@ -490,7 +486,7 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
 
   private renderGates(): readonly Gate[] {
     const derivations = this.derivations;
-    const paths = new Set(this.specs.map((s) => s._path(this.rollout.requests.path)));
+    const paths = new Set(this.specs.map((s) => s._path(this.target.requests.path)));
     // One schedule for every gate: the run cannot end before its slowest gate anyway, and an idle
     // canary must meet the traffic gate (Failed) no later than the others (Inconclusive).
     const derivedDelay = roundUp5(Math.max(0, ...[...paths].map((p) => derivations[p].totalSeconds)));
@@ -505,21 +501,21 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
       const given = spec.options.timing?.window;
       if (given) argoDuration(this.constructName, `${label}.window`, given);
       const windowSeconds = given?.toSeconds() ?? derivedDelay;
-      const path = spec._path(this.rollout.requests.path);
+      const path = spec._path(this.target.requests.path);
       this.checkTiming(spec.kind, label, t, windowSeconds, derivations[path]);
       const window = promDuration(Duration.seconds(windowSeconds));
-      const canaryRequests = (extra: Readonly<Record<string, string>> = {}) => `sum(increase(${selector(this.rollout.requests.metric, { ...this.rollout.requests.matchers, ...extra })}[${window}]))`;
+      const canaryRequests = (extra: Readonly<Record<string, string>> = {}) => `sum(increase(${selector(this.target.requests.metric, { ...this.target.requests.matchers, ...extra })}[${window}]))`;
       const threshold = guardThreshold;
       const parts = spec._render({
-        rollout: this.rollout,
-        series: this.rollout.pipeline.series,
+        target: this.target,
+        series: this.target.pipeline.series,
         window,
         windowSeconds,
         evidence: threshold,
         minRequestsPerSecond: this.minRequestsPerSecond,
         canaryRequests,
         evidenceGuard: () => `and on()\n${canaryRequests()} >= ${threshold}\n`,
-        spans: (metric) => selector(metric, this.rollout.canarySpans),
+        spans: (metric) => selector(metric, this.target.canarySpans),
       });
       if (spec === traffic) guardThreshold = parts.threshold;
       const op = parts.direction === Direction.BELOW ? ['<', '>='] : ['>=', '<'];
@@ -600,8 +596,8 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
    * aborted under kube-prometheus-stack).
    */
   private latencyBetweenBuckets(): string[] {
-    const bounds = this.rollout.pipeline.bucketBounds();
-    const unit = this.rollout.pipeline.series.histogramUnit;
+    const bounds = this.target.pipeline.bucketBounds();
+    const unit = this.target.pipeline.series.histogramUnit;
     return this.gates.filter((g) => g.kind === GateKind.LATENCY && !bounds.some((b) => Math.abs(b - g.threshold) < 1e-9)).map((g) => {
       const below = Math.max(...bounds.filter((b) => b < g.threshold));
       const above = Math.min(...bounds.filter((b) => b > g.threshold));

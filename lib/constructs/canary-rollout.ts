@@ -1,36 +1,24 @@
-import { Duration, Size } from 'cdk8s';
+import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { Rollout, RolloutSpecStrategyCanarySteps, RolloutSpecTemplateSpecContainers } from '../../imports/argo-rollout-argoproj.io';
 import { SeriesPath } from '../analysis/evidence';
-import { AnalysisArgument, arg, CANARY_HASH_ARG, NAMESPACE_ARG, podsAtWeight, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../platform/argo';
+import { arg, CANARY_HASH_ARG, NAMESPACE_ARG, podsAtWeight, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../platform/argo';
 import { SPAN_KIND_SERVER, SPANMETRICS_STATUS } from '../platform/collector-config';
-import { ServedEndpoint } from '../platform/image-facts';
+import { ImageFacts, imageRepository, ServedEndpoint } from '../platform/image-facts';
 import { PrometheusBackend } from '../platform/metrics-backend';
+import { OTEL_ENV, OTEL_SDK_DEFAULT_EXPORT_DELAY, OtlpProtocol } from '../platform/otel';
 import { SCRAPE_DEFAULT_PATH } from '../platform/prometheus-naming';
-import { OtelCollectorDaemonSet } from './otel-collector-daemon-set';
-import { PodIdentity, SpanmetricsPipeline } from './spanmetrics-pipeline';
+import { CanaryAnalysis, CanaryAnalysisOptions } from './canary-analysis';
+import { CanaryRequests, IAnalysis, IAnalysisTarget, ICollector, ISpanmetricsPipeline, ITrafficTarget, Matchers, PodIdentity } from './interfaces';
+import { ThreeGateAnalysis, ThreeGateAnalysisOptions } from './three-gate-analysis';
 import { parseImage, renderContainer, RequestCounter, RequestSource, WorkloadProps, WorkloadTelemetry } from './workload';
 import { clusterDns, Image, imageRef, namespaceOf, validateInteger, validateName, validatePort } from '../util';
-
-/** The OTLP protocol the rollout configures: the collector's OTLP/HTTP endpoint takes it. */
-const OTLP_HTTP_PROTOCOL = 'http/protobuf';
 
 /** The pod-level security context: the container's user, group and non-root requirement, for every container of the pod. */
 function podSecurityContext(container: kplus.k8s.Container): Record<string, unknown> {
   const sc = container.securityContext ?? {};
   return Object.fromEntries(Object.entries({ runAsNonRoot: sc.runAsNonRoot, runAsUser: sc.runAsUser, runAsGroup: sc.runAsGroup }).filter(([, v]) => v !== undefined));
-}
-
-
-/** An analysis a rollout step can run. */
-export interface IAnalysis {
-  /** the AnalysisTemplate's name */
-  readonly templateName: string;
-  /** the arguments the template declares, with their sources */
-  readonly args: readonly AnalysisArgument[];
-  /** the user request rate the canary must get at the analysis weight for the analysis to have its evidence in time, if it needs one */
-  readonly requiredCanaryRequestsPerSecond?: number;
 }
 
 /** A request counter as it reaches Prometheus: its labels after the scrape. */
@@ -46,21 +34,6 @@ export interface RequestsMetric {
   readonly hashLabel: string;
 }
 
-/** PromQL label matchers: a list is a regex alternative of exact values. */
-export type Matchers = Readonly<Record<string, string | readonly string[]>>;
-
-/** The series that count the canary's user requests, as the gates select them. */
-export interface CanaryRequests {
-  /** how the series reach Prometheus (which fixes when they can first hold evidence) */
-  readonly path: SeriesPath;
-  /** the counter, e.g. `hotrod_requests_total` or spanmetrics' calls */
-  readonly metric: string;
-  /** the matchers of the canary's user requests, with `{{args.*}}` placeholders */
-  readonly matchers: Matchers;
-  /** the further matchers of the failed ones */
-  readonly failed: Readonly<Record<string, string>>;
-}
-
 /** A step of the canary strategy. */
 export class CanaryStep {
   /** Sends this share of pods (no traffic router: of replicas) to the canary. */
@@ -69,7 +42,7 @@ export class CanaryStep {
     return new CanaryStep(percent, undefined);
   }
 
-  /** Runs the analysis attached with `CanaryRollout.useAnalysis()` (or the given one) and waits for its verdict. */
+  /** Runs the rollout's analysis (the first `addAnalysis` made), or the given one, and waits for its verdict. */
   public static analysis(analysis?: IAnalysis): CanaryStep {
     return new CanaryStep(undefined, { analysis });
   }
@@ -112,7 +85,12 @@ export class CanaryStep {
 /** Properties of a {@link CanaryRollout}. */
 export interface CanaryRolloutProps {
   /** the collector the service sends its traces to (over OTLP/HTTP) */
-  readonly collector: OtelCollectorDaemonSet;
+  readonly collector: ICollector;
+  /**
+   * the Prometheus that scrapes the pods and that the gates query
+   * @default - the collector's, else PrometheusBackend.communityChart()
+   */
+  readonly prometheus?: PrometheusBackend;
   /** the service: its image, ports, probes, resources, and where its requests are counted */
   readonly workload: WorkloadProps;
   /** the name of the Rollout and the Service @default - the last path component of the image repository */
@@ -135,9 +113,6 @@ const DEFAULT_RESOURCES: kplus.ContainerResources = {
   memory: { request: Size.mebibytes(128), limit: Size.mebibytes(128) },
 };
 
-/** The OpenTelemetry SDK's default batch span processor delay (see {@link WorkloadTelemetry.exportDelay}). */
-export const OTEL_SDK_DEFAULT_EXPORT_DELAY = Duration.seconds(5);
-
 /**
  * A service as an Argo Rollouts canary, with the Service in front of it.
  *
@@ -145,7 +120,7 @@ export const OTEL_SDK_DEFAULT_EXPORT_DELAY = Duration.seconds(5);
  * pipeline needs: the OTLP endpoint from the collector's Service, and `OTEL_RESOURCE_ATTRIBUTES`
  * with the pipeline's pod identity keys, so the canary's spans can be told from the stable's.
  */
-export class CanaryRollout extends Construct {
+export class CanaryRollout extends Construct implements IAnalysisTarget, ITrafficTarget {
   /** the Rollout */
   public readonly rollout: Rollout;
   /** the Service in front of stable and canary pods */
@@ -164,12 +139,12 @@ export class CanaryRollout extends Construct {
   public readonly otlpEndpoint: string;
   /** the pod labels the Service selects */
   public readonly podLabels: Readonly<Record<string, string>>;
-  /** the Prometheus that scrapes the pods and that the gates query (the collector's) */
+  /** the Prometheus that scrapes the pods and that the gates query */
   public readonly prometheus: PrometheusBackend;
-  /** the pipeline the service's spans go through */
-  public readonly pipeline: SpanmetricsPipeline;
+  /** the spanmetrics the service's spans become */
+  public readonly pipeline: ISpanmetricsPipeline;
   /** the collector the service sends its traces to */
-  public readonly collector: OtelCollectorDaemonSet;
+  public readonly collector: ICollector;
   /** the service's request counter as the service names it (before a scrape may rename its labels), when its requests are counted by a counter */
   public readonly requestCounter?: RequestCounter;
   /** the service's request counter as it reaches Prometheus, when its requests are counted by a counter */
@@ -188,7 +163,12 @@ export class CanaryRollout extends Construct {
   public readonly metricsPort?: { readonly name: string; readonly number: number; readonly path: string };
   /** the longest a finished span waits in the app's SDK before it is exported, in ms */
   public readonly exportDelayMs: number;
-  private attachedAnalysis?: IAnalysis;
+  /** the export delay the workload states, if it states one */
+  private readonly statedExportDelayMs?: number;
+  /** the analyses addAnalysis made, the first run by `CanaryStep.analysis()` */
+  private readonly analyses: CanaryAnalysis[] = [];
+  /** what the workload says of its image beyond its props (a preset's facts) */
+  private readonly statedImageFacts?: ImageFacts;
 
   constructor(scope: Construct, id: string, props: CanaryRolloutProps) {
     super(scope, id);
@@ -206,17 +186,23 @@ export class CanaryRollout extends Construct {
     validatePort(C, 'servicePort', this.servicePort);
     this.steps = props.steps ?? [CanaryStep.setWeight(50), CanaryStep.analysis(), CanaryStep.setWeight(100)];
     this.podLabels = { app: name };
-    this.prometheus = props.collector.prometheus;
+    const collectorPrometheus = props.collector.prometheus;
+    if (props.prometheus && collectorPrometheus && props.prometheus !== collectorPrometheus && props.prometheus.name !== collectorPrometheus.name) {
+      throw new Error(`${C}: prometheus is '${props.prometheus.name}', but the collector's spanmetrics are scraped by '${collectorPrometheus.name}'; `
+        + 'the gates read both from one Prometheus: give the rollout and the collector the same PrometheusBackend');
+    }
+    this.prometheus = props.prometheus ?? collectorPrometheus ?? PrometheusBackend.communityChart();
     this.pipeline = props.collector.pipeline;
     this.collector = props.collector;
     this.otlpEndpoint = props.collector.otlpHttpEndpoint;
 
+    this.statedImageFacts = workload.imageFacts;
     const telemetry = workload.telemetry ?? {};
     this.serviceName = telemetry.serviceName ?? name;
     this.endpoints = this.resolveEndpoints(workload, telemetry);
     this.userEndpoints = this.endpoints.filter((e) => e.caller === 'user');
-    const exportDelay = telemetry.exportDelay ?? OTEL_SDK_DEFAULT_EXPORT_DELAY;
-    this.exportDelayMs = exportDelay.toMilliseconds({ integral: false });
+    this.statedExportDelayMs = telemetry.exportDelay?.toMilliseconds({ integral: false });
+    this.exportDelayMs = this.statedExportDelayMs ?? OTEL_SDK_DEFAULT_EXPORT_DELAY.toMilliseconds();
     if (!(this.exportDelayMs >= 0)) throw new Error(`${C}: workload.telemetry.exportDelay must not be negative, got ${this.exportDelayMs}ms`);
 
     if (workload.metrics) {
@@ -252,13 +238,60 @@ export class CanaryRollout extends Construct {
     this.node.addValidation({ validate: () => this.stepProblems(name) });
   }
 
-  /** Makes `analysis` the one that `CanaryStep.analysis()` steps run; returns it. */
-  public useAnalysis<T extends IAnalysis>(analysis: T): T {
-    if (this.attachedAnalysis && this.attachedAnalysis !== analysis) {
-      throw new Error(`rollout '${this.rollout.name}' already uses analysis '${this.attachedAnalysis.templateName}'; pass CanaryStep.analysis(x) per step to run several`);
-    }
-    this.attachedAnalysis = analysis;
+  /**
+   * Makes an analysis of this rollout's canary, beside the rollout (same scope), with the given
+   * gates; the first one made is the one `CanaryStep.analysis()` steps run. Returns it.
+   */
+  public addAnalysis(options: CanaryAnalysisOptions = {}, id = 'Analysis'): CanaryAnalysis {
+    return this.keep(new CanaryAnalysis(this.node.scope!, id, { ...options, target: this }));
+  }
+
+  /**
+   * Makes the three-gate analysis (traffic, error ratio, p95 latency) of this rollout's canary,
+   * beside the rollout; the first analysis made is the one `CanaryStep.analysis()` steps run. Returns it.
+   */
+  public addThreeGateAnalysis(options: ThreeGateAnalysisOptions = {}, id = 'Gates'): ThreeGateAnalysis {
+    return this.keep(new ThreeGateAnalysis(this.node.scope!, id, { ...options, target: this }));
+  }
+
+  private keep<T extends CanaryAnalysis>(analysis: T): T {
+    this.analyses.push(analysis);
     return analysis;
+  }
+
+  /** The rollout's name: of the Rollout and its Service. */
+  public get name(): string {
+    return this.rollout.name;
+  }
+
+  /**
+   * What an image catalogue should know of this workload's image, for the tools that read the
+   * synthesized YAML (rules, rehearsal, explain): its endpoints with their internal calls and
+   * latencies, its request counter and metrics port, the span of Prometheus's scrapes, and the
+   * export delay it states. The manifests show none of it.
+   */
+  public imageFacts(): ImageFacts {
+    const counter = this.requestCounter;
+    const scrapes = this.endpoints.find((e) => e.caller === 'prometheus');
+    return {
+      ...this.statedImageFacts,
+      repository: imageRepository(this.image.repository),
+      endpoints: this.endpoints,
+      ...(scrapes && this.metricsPort ? { scrapeSpanName: scrapes.spanName } : {}),
+      ...(this.statedExportDelayMs !== undefined ? { exportDelayMs: this.statedExportDelayMs } : {}),
+      ...(this.metricsPort ? {
+        metrics: {
+          port: this.metricsPort.number,
+          path: this.metricsPort.path,
+          series: counter ? [{
+            name: counter.name,
+            labels: [counter.endpointLabel, counter.errorLabel],
+            spanNameLabel: counter.endpointLabel,
+            failed: { label: counter.errorLabel, value: counter.errorValue },
+          }] : [],
+        },
+      } : {}),
+    };
   }
 
   /** The namespace the rollout runs in. */
@@ -277,7 +310,7 @@ export class CanaryRollout extends Construct {
     const out: { weight: number; analysis: IAnalysis }[] = [];
     for (const step of this.steps) {
       if (step.weight !== undefined) weight = step.weight;
-      const analysis = step._analysis(this.attachedAnalysis);
+      const analysis = step._analysis(this.analyses[0]);
       if (analysis) out.push({ weight, analysis });
     }
     return out;
@@ -335,17 +368,18 @@ export class CanaryRollout extends Construct {
       `${identity[PodIdentity.POD_TEMPLATE_HASH]}=$(POD_HASH)`,
     ].join(',');
     return {
-      OTEL_EXPORTER_OTLP_ENDPOINT: kplus.EnvValue.fromValue(this.otlpEndpoint),
-      OTEL_EXPORTER_OTLP_PROTOCOL: kplus.EnvValue.fromValue(OTLP_HTTP_PROTOCOL),
-      ...(telemetry.namesItsServices ? {} : { OTEL_SERVICE_NAME: kplus.EnvValue.fromValue(this.serviceName) }),
+      [OTEL_ENV.endpoint]: kplus.EnvValue.fromValue(this.otlpEndpoint),
+      // the collector's OTLP/HTTP endpoint takes it
+      [OTEL_ENV.protocol]: kplus.EnvValue.fromValue(OtlpProtocol.HTTP_PROTOBUF),
+      ...(telemetry.namesItsServices ? {} : { [OTEL_ENV.serviceName]: kplus.EnvValue.fromValue(this.serviceName) }),
       POD_NAME: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAME),
       POD_NAMESPACE: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAMESPACE),
       POD_HASH: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_LABEL, { key: ROLLOUTS_POD_TEMPLATE_HASH_LABEL }),
-      OTEL_RESOURCE_ATTRIBUTES: kplus.EnvValue.fromValue(resourceAttributes),
+      [OTEL_ENV.resourceAttributes]: kplus.EnvValue.fromValue(resourceAttributes),
     };
   }
 
-  /** The Rollout: the pod template around the container, and the canary steps (rendered at synth, so a later useAnalysis reaches them). */
+  /** The Rollout: the pod template around the container, and the canary steps (rendered at synth, so a later addAnalysis reaches them). */
   private renderRollout(name: string, revisionHistoryLimit: number, scrapeAnnotations: Record<string, string>, container: kplus.k8s.Container): Rollout {
     const self = this;
     return new Rollout(this, 'Resource', {
@@ -366,9 +400,9 @@ export class CanaryRollout extends Construct {
         },
         strategy: {
           canary: {
-            // A getter, so an analysis attached after construction still reaches the output.
+            // A getter, so an analysis added after construction still reaches the output.
             get steps() {
-              return self.steps.map((s) => s._render(self.attachedAnalysis));
+              return self.steps.map((s) => s._render(self.analyses[0]));
             },
           },
         },
@@ -469,14 +503,13 @@ export class CanaryRollout extends Construct {
 
   private stepProblems(name: string): string[] {
     const problems: string[] = [];
-    if (this.steps.some((s) => s.isAnalysis && !s._analysis(this.attachedAnalysis))) {
-      problems.push(`${C}: rollout '${name}' has an analysis step but no analysis; call rollout.useAnalysis(gates) or pass CanaryStep.analysis(gates)`);
+    if (this.steps.some((s) => s.isAnalysis && !s._analysis(this.analyses[0]))) {
+      problems.push(`${C}: rollout '${name}' has an analysis step but no analysis; call rollout.addThreeGateAnalysis() or rollout.addAnalysis({ gates }), or pass CanaryStep.analysis(analysis)`);
     }
-    // An attached analysis that no step runs judges nothing: the canary would be promoted ungated.
-    const attached = this.attachedAnalysis;
-    if (attached && !this.steps.some((s) => s._analysis(attached) === attached)) {
-      problems.push(`${C}: rollout '${name}' uses analysis '${attached.templateName}', but none of its steps (${this.steps.map((s) => s.describe()).join(', ')}) runs it, `
-        + 'so every canary would be promoted without a gate; add CanaryStep.analysis() to steps after the first setWeight');
+    // An analysis that no step runs judges nothing: the canary would be promoted ungated.
+    for (const analysis of this.analyses.filter((a) => !this.steps.some((s) => s._analysis(this.analyses[0]) === a))) {
+      problems.push(`${C}: rollout '${name}' has analysis '${analysis.templateName}', but none of its steps (${this.steps.map((s) => s.describe()).join(', ')}) runs it, `
+        + `so every canary would be promoted without it; add CanaryStep.analysis(${analysis === this.analyses[0] ? '' : 'analysis'}) to steps after the first setWeight`);
     }
     return problems;
   }

@@ -1,10 +1,11 @@
 import { createHash } from 'crypto';
-import { Size } from 'cdk8s';
+import { Lazy, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { Listener, ListenerProtocol } from '../platform/collector-config';
 import { COLLECTOR_IMAGE } from '../platform/image-facts';
 import { PrometheusBackend } from '../platform/metrics-backend';
+import { ICollector } from './interfaces';
 import { SpanmetricsPipeline } from './spanmetrics-pipeline';
 import { clusterDns, goMemLimit, Image, imageRef, validateName } from '../util';
 
@@ -20,7 +21,7 @@ export interface OtelCollectorDaemonSetProps {
   readonly cpu?: kplus.Cpu;
   /** memory request and limit; GOMEMLIMIT is set to 80% of it @default Size.mebibytes(128) */
   readonly memory?: Size;
-  /** the Prometheus that scrapes the collector (and the apps that send to it), and that gates query @default PrometheusBackend.communityChart() */
+  /** the Prometheus that scrapes the collector's spanmetrics @default PrometheusBackend.communityChart() */
   readonly prometheus?: PrometheusBackend;
 }
 
@@ -41,9 +42,11 @@ const COLLECTOR_UID = COLLECTOR_IMAGE.user.uid;
  *
  * Container ports, Service ports, probes and the Prometheus scrape annotations are read
  * off the pipeline, and the pod template carries a hash of the rendered configuration so
- * that a configuration change rolls the pods on the next sync.
+ * that a configuration change rolls the pods on the next sync. The configuration and its hash
+ * are rendered at synth, so pipelines added to `pipeline.config` later reach the collector; a
+ * later pipeline that binds a port the pod does not declare fails the synth.
  */
-export class OtelCollectorDaemonSet extends Construct {
+export class OtelCollectorDaemonSet extends Construct implements ICollector {
   /** the pipeline the collector runs */
   public readonly pipeline: SpanmetricsPipeline;
   /** the ConfigMap holding the configuration */
@@ -52,8 +55,6 @@ export class OtelCollectorDaemonSet extends Construct {
   public readonly daemonSet: kplus.DaemonSet;
   /** the Service other pods send telemetry to */
   public readonly service: kplus.Service;
-  /** the sha256 of the rendered configuration */
-  public readonly configHash: string;
   /** the Prometheus that scrapes the collector's spanmetrics */
   public readonly prometheus: PrometheusBackend;
 
@@ -68,12 +69,9 @@ export class OtelCollectorDaemonSet extends Construct {
     const labels = { app: name };
     this.prometheus = props.prometheus ?? PrometheusBackend.communityChart();
 
-    const configYaml = this.pipeline.toYaml();
-    this.configHash = createHash('sha256').update(configYaml).digest('hex');
-
     this.configMap = new kplus.ConfigMap(this, 'Config', {
       metadata: { name: `${name}-config`, labels },
-      data: { [COLLECTOR_CONFIG_KEY]: configYaml },
+      data: { [COLLECTOR_CONFIG_KEY]: Lazy.any({ produce: () => this.pipeline.toYaml() }) },
     });
 
     const listeners = this.pipeline.listeners();
@@ -90,7 +88,7 @@ export class OtelCollectorDaemonSet extends Construct {
         labels,
         annotations: {
           ...scrapeAnnotations,
-          [CONFIG_HASH_ANNOTATION]: this.configHash,
+          [CONFIG_HASH_ANNOTATION]: Lazy.any({ produce: () => this.configHash }),
         },
       },
       securityContext: { ensureNonRoot: true, user: COLLECTOR_UID, group: COLLECTOR_UID },
@@ -127,6 +125,20 @@ export class OtelCollectorDaemonSet extends Construct {
       })),
     });
     for (const [k, v] of Object.entries(labels)) this.service.selectLabel(k, v);
+
+    const ports = listeners.map((l) => `${l.name}:${l.port}`);
+    this.node.addValidation({
+      validate: () => {
+        const added = this.pipeline.listeners().filter((l) => !ports.includes(`${l.name}:${l.port}`));
+        return added.length === 0 ? [] : [`OtelCollectorDaemonSet '${name}': the pipeline binds ${added.map((l) => `${l.name} ${l.port}`).join(', ')}, added after the collector `
+          + 'was built, so its pod and Service do not expose them; add pipelines to the SpanmetricsPipeline before creating the OtelCollectorDaemonSet'];
+      },
+    });
+  }
+
+  /** The sha256 of the configuration as synthesized: a change rolls the pods. */
+  public get configHash(): string {
+    return createHash('sha256').update(this.pipeline.toYaml()).digest('hex');
   }
 
   /** The in-cluster URL an OTLP/HTTP exporter sends to, e.g. `http://collector.otel.svc.cluster.local:4318`. */

@@ -21,19 +21,10 @@ import {
   spanmetricsSeries,
 } from '../platform/collector-config';
 import { ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../platform/argo';
+import { ISpanmetricsPipeline, PodIdentity } from './interfaces';
 
 /** The flush interval this pipeline gives the spanmetrics connector unless told otherwise. */
 export const SPANMETRICS_FLUSH_INTERVAL = Duration.seconds(15);
-
-/** What a pod tells the collector about itself, through `OTEL_RESOURCE_ATTRIBUTES`. */
-export enum PodIdentity {
-  /** the pod's namespace */
-  NAMESPACE = 'namespace',
-  /** the pod's name */
-  POD_NAME = 'podName',
-  /** the pod's `rollouts-pod-template-hash` label: which ReplicaSet (stable or canary) it belongs to */
-  POD_TEMPLATE_HASH = 'podTemplateHash',
-}
 
 /**
  * The resource attribute keys that carry each {@link PodIdentity}; each becomes a spanmetrics
@@ -99,7 +90,7 @@ export interface SpanmetricsPipelineProps {
  * It emits no Kubernetes object; it answers, from its own settings, the ports it binds
  * and the Prometheus names (metrics and labels) its output carries.
  */
-export class SpanmetricsPipeline extends Construct {
+export class SpanmetricsPipeline extends Construct implements ISpanmetricsPipeline {
   /** the configuration model */
   public readonly config: CollectorConfig;
   /** the OTLP receiver (gRPC and HTTP) */
@@ -171,7 +162,13 @@ export class SpanmetricsPipeline extends Construct {
     if (clash) throw new Error(clash);
 
     this.series = spanmetricsSeries(this.spanmetrics.toConfig(), this.prometheusExporter.toConfig());
-    this.node.addValidation({ validate: () => this.config.connectorProblems() });
+    // Pipelines added to `config` later are checked at synth, as they are rendered then.
+    this.node.addValidation({ validate: () => [...this.config.connectorProblems(), ...[this.findPortClash()].filter((p): p is string => p !== undefined)] });
+  }
+
+  /** How often the spanmetrics connector flushes. */
+  public get flushInterval(): Duration {
+    return this.spanmetrics.metricsFlushInterval;
   }
 
   /**

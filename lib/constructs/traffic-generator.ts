@@ -1,14 +1,15 @@
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { CanaryRollout } from './canary-rollout';
+import { ITrafficTarget } from './interfaces';
 import { CURL_IMAGE, servesUrl } from '../platform/image-facts';
+import { LOOP_OVERHEAD_MS, loopRequestsPerSecond } from '../platform/traffic-loop';
 import { Image, imageRef, validateName } from '../util';
 
 /** Properties of a {@link TrafficGenerator}. */
 export interface TrafficGeneratorProps {
-  /** the rollout whose Service receives the requests */
-  readonly target: CanaryRollout;
+  /** the rollout whose Service receives the requests (a CanaryRollout) */
+  readonly target: ITrafficTarget;
   /** the request URLs (path and query), sent in turn @default - the URLs of the rollout's user endpoints */
   readonly paths?: string[];
   /**
@@ -38,9 +39,6 @@ const C = 'TrafficGenerator';
  * per request on this project's 2-core machine (200 sequential requests to a loopback server).
  */
 export const CURL_CPU_MS_PER_REQUEST = 12;
-
-/** What starting a request in the background costs the shell loop (fork and the `sleep` call), allowed for in the rate. */
-export const LOOP_OVERHEAD_MS = 5;
 
 /** The highest share of an endpoint's capacity the load may take: queues at a mutex grow quickly past half load. */
 export const MAX_UTILIZATION = 0.5;
@@ -116,16 +114,16 @@ export class TrafficGenerator extends Construct {
 
   /** The request rate the loop keeps, allowing for its own overhead per request. */
   public get requestsPerSecond(): number {
-    return 1000 / (this.requestInterval.toMilliseconds() + LOOP_OVERHEAD_MS);
+    return loopRequestsPerSecond(this.requestInterval.toMilliseconds() / 1000);
   }
 
   /** The interval that gives the canary the analysis's required rate at the first analysis weight. */
-  private derivedInterval(target: CanaryRollout): Duration {
+  private derivedInterval(target: ITrafficTarget): Duration {
     const [first] = target.analysisSteps();
     const required = first?.analysis.requiredCanaryRequestsPerSecond;
     if (!first || required === undefined) {
-      throw new Error(`${C}: rollout '${target.rollout.name}' runs no analysis that states the request rate it needs, so the request rate cannot be derived; `
-        + 'attach the analysis first (rollout.useAnalysis(gates)) or give requestInterval');
+      throw new Error(`${C}: rollout '${target.name}' runs no analysis that states the request rate it needs, so the request rate cannot be derived; `
+        + 'add the analysis first (rollout.addThreeGateAnalysis() or rollout.addAnalysis()) or give requestInterval');
     }
     const pods = target.podsAtWeight(first.weight);
     const total = (required * (pods.canary + pods.stable)) / pods.canary;
@@ -152,7 +150,7 @@ export class TrafficGenerator extends Construct {
     ].join('\n');
   }
 
-  private checkCanaryRate(target: CanaryRollout): string[] {
+  private checkCanaryRate(target: ITrafficTarget): string[] {
     const [first] = target.analysisSteps();
     const required = first?.analysis.requiredCanaryRequestsPerSecond;
     if (!first || required === undefined) return [];
@@ -166,7 +164,7 @@ export class TrafficGenerator extends Construct {
       + `shorten requestInterval to at most ${Math.floor((1000 * pods.canary) / ((pods.canary + pods.stable) * required) - LOOP_OVERHEAD_MS)}ms, raise the first canary weight, or give the gates a longer evidenceTime`];
   }
 
-  private checkCapacity(target: CanaryRollout): string[] {
+  private checkCapacity(target: ITrafficTarget): string[] {
     const out: string[] = [];
     const pods = Math.max(...target.analysisSteps().map((s) => target.podsAtWeight(s.weight)).map((p) => p.canary + p.stable), target.replicas);
     for (const endpoint of target.userEndpoints) {

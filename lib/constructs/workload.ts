@@ -1,6 +1,6 @@
 import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
-import { ServedEndpoint } from '../platform/image-facts';
+import { ImageFacts, ServedEndpoint } from '../platform/image-facts';
 import { Image } from '../util';
 
 /**
@@ -125,6 +125,13 @@ export interface WorkloadProps {
   readonly endpoints: readonly WorkloadEndpoint[];
   /** where its requests are counted @default RequestSource.spanmetrics() */
   readonly requests?: RequestSource;
+  /**
+   * What is known of the image that neither these props nor its manifests show (the user it runs
+   * as, the OTLP protocol its SDK speaks): a preset's facts. The tools that read the synthesized
+   * YAML get them with what the props say.
+   * @default - nothing beyond these props
+   */
+  readonly imageFacts?: ImageFacts;
 }
 
 /** The image reference split into repository and tag; throws with `where` in the message when it has no tag. */

@@ -1,24 +1,4 @@
-import { Chart } from 'cdk8s';
-import { CanaryRollout } from '../constructs/canary-rollout';
-import { ListenerProtocol, OtlpExporter } from '../platform/collector-config';
-import { HotrodAppSet } from '../constructs/hotrod-app-set';
-import { OtelCollectorDaemonSet } from '../constructs/otel-collector-daemon-set';
-import { SpanmetricsPipeline } from '../constructs/spanmetrics-pipeline';
-import { CanaryAnalysis } from '../constructs/canary-analysis';
-import { TrafficGenerator } from '../constructs/traffic-generator';
-import { namespaceOf } from '../util';
-
-/** The constructs a wiring diagram is drawn from. */
-export interface WiringSources {
-  readonly pipeline: SpanmetricsPipeline;
-  readonly collector: OtelCollectorDaemonSet;
-  readonly rollout: CanaryRollout;
-  readonly gates: CanaryAnalysis;
-  /** the traffic generator, if the stack has one */
-  readonly generator?: TrafficGenerator;
-  /** the ApplicationSet, if the stack has one */
-  readonly appSet?: HotrodAppSet;
-}
+import { RolloutExplanation } from './sources';
 
 /** A Mermaid label: quoted, with quotes and HTML characters as entity codes and line breaks as `<br/>`. */
 export function mermaidLabel(text: string): string {
@@ -36,76 +16,71 @@ function list(items: readonly string[]): string {
   return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
 }
 
-/** The Mermaid flowchart of how telemetry, traffic, gates and deployment connect. */
-export function wiringDiagram(s: WiringSources): string {
+/**
+ * The Mermaid flowchart of how telemetry, traffic, gates and deployment connect for one rollout,
+ * drawn from what the model read: a part the manifests do not have (no generator, no collector
+ * the spans reach) is left out of the picture.
+ */
+export function wiringDiagram(x: RolloutExplanation): string {
   const lines: string[] = ['flowchart LR'];
   const node = (id: string, label: string, shape: '[]' | '[()]' | '{{}}' | '([])' = '[]') =>
     lines.push(`  ${id}${shape.slice(0, shape.length / 2)}${mermaidLabel(label)}${shape.slice(shape.length / 2)}`);
   const edge = (from: string, to: string, label?: string) =>
     lines.push(label ? `  ${from} -->|${mermaidLabel(label)}| ${to}` : `  ${from} --> ${to}`);
 
-  const { pipeline, collector, rollout, gates } = s;
-  const listener = (protocol: ListenerProtocol) => collector.servicePort(protocol);
-  const jaeger = pipeline.config.components().find((c): c is OtlpExporter => c instanceof OtlpExporter);
-  const prom = pipeline.prometheusExporter;
-  const hotrodNs = rollout.namespace;
-  const collectorNs = namespaceOf(collector.service);
-  const analysisStep = rollout.analysisSteps().find((a) => a.analysis.templateName === gates.templateName);
-  const stepIndex = rollout.steps.findIndex((st) => st.isAnalysis) + 1;
-  const nextWeights = rollout.steps.slice(stepIndex).map((st) => st.weight).filter((w): w is number => w !== undefined);
-
-  if (s.generator) {
-    const gen = s.generator;
-    node('generator', `Deployment ${gen.deployment.name}\n(namespace ${namespaceOf(gen.deployment)})`);
-    edge('generator', 'hotrodSvc', `HTTP :${new URL(gen.targetUrl).port}\n${list(gen.paths)}\none every ${gen.requestInterval.toMilliseconds() / 1000} s`);
+  const entry = x.service ? 'service' : 'rollout';
+  if (x.generator) {
+    const gen = x.generator;
+    node('generator', `${gen.kind} ${gen.name}\n(namespace ${gen.namespace})`);
+    edge('generator', entry, `HTTP :${gen.port}\n${list(gen.paths)}\n${gen.perRound === 1 ? 'one' : `${gen.perRound} requests`} every ${gen.everySeconds} s`);
   }
-  node('hotrodSvc', `Service ${rollout.service.name} :${rollout.servicePort}\n${rollout.url}`);
-  node('rollout', `Rollout ${rollout.rollout.name} (namespace ${hotrodNs})\n${rollout.image.repository}:${rollout.image.tag}, ${rollout.replicas} pods`);
-  edge('hotrodSvc', 'rollout');
+  if (x.service) node('service', `Service ${x.service.name} :${x.service.port}\n${x.service.url}`);
+  node('rollout', `Rollout ${x.name} (namespace ${x.namespace})\n${x.image}, ${x.replicas} pods`);
+  if (x.service) edge('service', 'rollout');
 
-  lines.push(`  subgraph collector[${mermaidLabel(`DaemonSet ${collector.daemonSet.name} (namespace ${collectorNs})`)}]`);
-  node('otlpReceiver', `receiver ${pipeline.otlpReceiver.id}\nOTLP/HTTP :${pipeline.otlpHttpPort}, OTLP/gRPC :${pipeline.otlpGrpcPort}`);
-  node('spanmetrics', `connector ${pipeline.spanmetrics.id}\n${pipeline.series.durationBucket}`);
-  node('promExporter', `exporter ${prom.id}\n:${prom.bind.port}${prom.path}`);
-  if (jaeger) node('jaegerExporter', `exporter ${jaeger.id}`);
-  lines.push('  end');
-
-  edge('rollout', 'otlpReceiver', `OTLP/HTTP :${listener(ListenerProtocol.OTLP_HTTP).port}\n${collector.otlpHttpEndpoint}`);
-  if (jaeger) {
-    edge('otlpReceiver', 'jaegerExporter', 'traces pipeline');
-    node('jaeger', `Jaeger\n${jaeger.endpoint.replace(/:\d+$/, '')}`, '[()]');
-    edge('jaegerExporter', 'jaeger', `OTLP/gRPC :${jaeger.endpoint.split(':').pop()}`);
+  const c = x.collector;
+  if (c) {
+    lines.push(`  subgraph collector[${mermaidLabel(`${c.kind} ${c.name} (namespace ${c.namespace})`)}]`);
+    node('receiver', `receiver ${c.receiver.id}\n${c.receiver.ports}`);
+    node('spanmetrics', `connector ${c.connector.id}\n${c.connector.series}`);
+    node('promExporter', `exporter ${c.exporter.id}\n:${c.exporter.port}${c.exporter.path}`);
+    if (c.tracesExporter) node('tracesExporter', `exporter ${c.tracesExporter.id}`);
+    lines.push('  end');
+    if (x.otlp) edge('rollout', 'receiver', `${x.otlp.protocol} :${x.otlp.port}\n${x.otlp.url}`);
+    if (c.tracesExporter) {
+      edge('receiver', 'tracesExporter', 'traces pipeline');
+      const [host, port] = [c.tracesExporter.endpoint.replace(/:\d+$/, ''), c.tracesExporter.endpoint.split(':').pop()];
+      node('tracesBackend', `traces backend\n${host}`, '[()]');
+      edge('tracesExporter', 'tracesBackend', `OTLP/gRPC :${port}`);
+    }
+    edge('receiver', 'spanmetrics', 'traces pipeline');
+    edge('spanmetrics', 'promExporter', 'metrics pipeline');
   }
-  edge('otlpReceiver', 'spanmetrics', 'traces pipeline');
-  edge('spanmetrics', 'promExporter', 'metrics pipeline');
 
-  node('prometheus', `Prometheus\n${gates.prometheusAddress}`, '[()]');
-  edge('promExporter', 'prometheus', `scrape :${prom.bind.port}${prom.path}`);
-  if (rollout.metricsPort) {
-    edge('rollout', 'prometheus', `scrape :${rollout.metricsPort.number}${rollout.metricsPort.path}${rollout.requestsMetric ? `\n${rollout.requestsMetric.name}` : ''}`);
-  }
+  node('prometheus', `Prometheus\n${x.prometheus.address}`, '[()]');
+  if (c) edge('promExporter', 'prometheus', `scrape :${c.exporter.port}${c.exporter.path}`);
+  if (x.podScrape) edge('rollout', 'prometheus', `scrape :${x.podScrape.port}${x.podScrape.path}${x.podScrape.counter ? `\n${x.podScrape.counter}` : ''}`);
 
   const step = 'analysisStep';
-  node(step, `step ${stepIndex}: analysis ${gates.templateName}\nat ${analysisStep?.weight ?? 0}% canary`, '{{}}');
-  for (const g of gates.gates) {
+  node(step, `step ${x.analysisStep}: analysis ${x.templateName}\nat ${x.analysisWeight}% canary`, '{{}}');
+  for (const g of x.gates) {
     const id = nodeId('gate', g.name);
     node(id, `gate ${g.name}\n${g.successCondition}`);
     edge('prometheus', id, 'PromQL');
     edge(id, step);
   }
-  node('promote', `promote: ${nextWeights.map((w) => `setWeight ${w}`).join(', ') || 'done'}`, '([])');
+  node('promote', `promote: ${x.promoteWeights.map((w) => `setWeight ${w}`).join(', ') || 'done'}`, '([])');
   node('abort', 'abort: back to the stable pods', '([])');
   edge(step, 'promote', 'all gates Successful');
   edge(step, 'abort', 'a gate Failed or Error');
 
-  if (s.appSet) {
-    const appSetChart = Chart.of(s.appSet);
-    node('appSet', `ApplicationSet ${s.appSet.applicationSet.name} (namespace ${appSetChart.namespace})`);
-    for (const path of s.appSet.appPaths) {
-      const name = path.split('/').pop()!;
-      const id = nodeId('app', name);
-      node(id, `Application ${name}\n${path} -> namespace ${name}`);
-      edge('appSet', id, 'git directory');
+  for (const appSet of x.appSets) {
+    const id = nodeId('appSet', appSet.name);
+    node(id, `ApplicationSet ${appSet.name} (namespace ${appSet.namespace})`);
+    for (const app of appSet.apps) {
+      const appId = nodeId('app', `${appSet.name}_${app.name}`);
+      node(appId, `Application ${app.name}\n${app.path} -> namespace ${app.namespace}`);
+      edge(id, appId, 'git directory');
     }
   }
   return lines.join('\n');

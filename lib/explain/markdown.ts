@@ -1,4 +1,5 @@
-import { wiringDiagram, WiringSources } from './diagram';
+import { wiringDiagram } from './diagram';
+import { RolloutExplanation } from './sources';
 import { ARGO_ERROR_RETRY_SECONDS } from '../analysis/schedule';
 import { SeriesPath, TimingTerm } from '../analysis/evidence';
 import { GateResult, RolloutTimeline, rolloutTimeline } from './timeline';
@@ -20,9 +21,10 @@ export function timelineMarkdown(t: RolloutTimeline): string {
   const out: string[] = [];
   out.push('Canary steps:', '', '| step | what | canary / stable pods |', '|---|---|---|');
   for (const st of t.steps) out.push(`| ${st.index} | ${st.label} | ${st.canaryPods} / ${st.stablePods} |`);
+  const evidence = t.evidenceRequests === undefined ? 'No traffic gate states how many user requests of the canary the gates need before they judge:'
+    : `Each gate needs **${t.evidenceRequests} user requests** of the canary before it judges (the traffic gate's threshold):`;
   out.push('', `When the gates can first judge, derived for ${t.prometheus} (worst case over the phases a cluster picks at random; `
-    + `seconds after the canary starts serving, which is at the latest when the analysis step starts). Each gate needs **${t.evidenceRequests} user requests** `
-    + 'of the canary before it judges (the traffic gate\'s threshold):', '');
+    + `seconds after the canary starts serving, which is at the latest when the analysis step starts). ${evidence}`, '');
   out.push('| series | gates | canary counted from | evidence | newest data at most this old | first judgement |', '|---|---|---|---|---|---|');
   for (const d of t.derivations) {
     const terms = (ts: readonly TimingTerm[]) => ts.map((x) => `${x.label} ${s(num(x.seconds))}`).join(' + ');
@@ -48,14 +50,14 @@ export function timelineMarkdown(t: RolloutTimeline): string {
   return out.join('\n');
 }
 
-/** The whole explanation: the wiring diagram and the rollout timeline. */
-export function explainMarkdown(sources: WiringSources): string {
-  const timeline = rolloutTimeline(sources);
+/** The whole explanation of one rollout: the wiring diagram and the rollout timeline. */
+export function explainMarkdown(x: RolloutExplanation): string {
+  const timeline = rolloutTimeline(x);
   return [
     '### Wiring',
     '',
     '```mermaid',
-    wiringDiagram(sources),
+    wiringDiagram(x),
     '```',
     '',
     '### Rollout timeline',

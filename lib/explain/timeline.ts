@@ -1,8 +1,8 @@
 import { conditionShape, measurementPhase, MeasurementPhase, parseCondition } from '../analysis/condition';
 import { MetricRun, MetricSchedule } from '../analysis/schedule';
-import { CanaryRollout } from '../constructs/canary-rollout';
 import { DerivedTiming, SeriesPath } from '../analysis/evidence';
-import { CanaryAnalysis, Gate, GateKind, gateSchedule } from '../constructs/canary-analysis';
+import { GateKind } from '../model/gates';
+import { ExplainedGate, RolloutExplanation } from './sources';
 
 /**
  * When a canary analysis decides, computed from the AnalysisTemplate's timings and limits with
@@ -106,8 +106,8 @@ export interface TimingDerivation {
 export interface RolloutTimeline {
   /** the Prometheus setup the times are derived for */
   readonly prometheus: string;
-  /** the user requests each gate needs before it judges, and why */
-  readonly evidenceRequests: number;
+  /** the user requests each gate needs before it judges (the traffic gate's threshold), when a gate says */
+  readonly evidenceRequests?: number;
   /** the derivation of the first measurement, per series path */
   readonly derivations: readonly TimingDerivation[];
   /** the AnalysisTemplate */
@@ -123,15 +123,9 @@ export interface RolloutTimeline {
   readonly badCanaries: readonly BadCanaryVerdict[];
 }
 
-/** What the timeline is computed from. */
-export interface TimelineSources {
-  readonly rollout: CanaryRollout;
-  readonly gates: CanaryAnalysis;
-}
-
 /** How one metric ends when its measurements turn to `bad` from time `badFrom` on. */
-export function simulateGate(gate: Gate, bad: MeasurementPhase, badFrom = 0): { phase: MeasurementPhase; atSeconds: number } {
-  const run = new MetricRun(gateSchedule(gate));
+export function simulateGate(gate: MetricSchedule, bad: MeasurementPhase, badFrom = 0): { phase: MeasurementPhase; atSeconds: number } {
+  const run = new MetricRun(gate);
   for (;;) {
     const at = run.nextAt;
     const decided = run.record(at >= badFrom ? bad : MeasurementPhase.SUCCESSFUL, at);
@@ -140,7 +134,7 @@ export function simulateGate(gate: Gate, bad: MeasurementPhase, badFrom = 0): { 
 }
 
 /** How the whole run ends when each gate's measurements turn to its phase from `badFrom` on. */
-function simulateRun(gates: readonly Gate[], phases: Readonly<Record<string, MeasurementPhase>>, badFrom: number) {
+function simulateRun(gates: readonly ExplainedGate[], phases: Readonly<Record<string, MeasurementPhase>>, badFrom: number) {
   const ends = gates.map((g) => ({ gate: g.name, ...simulateGate(g, phases[g.name], badFrom) }));
   const bad = ends.filter((e) => e.phase !== MeasurementPhase.SUCCESSFUL);
   if (bad.length === 0) return { phase: MeasurementPhase.SUCCESSFUL, atSeconds: Math.max(...ends.map((e) => e.atSeconds)), by: [] as string[] };
@@ -150,7 +144,7 @@ function simulateRun(gates: readonly Gate[], phases: Readonly<Record<string, Mea
 }
 
 /** A result on the passing (or failing) side of the gate's own threshold. */
-function resultBeside(gate: Gate, passing: boolean): number[] {
+function resultBeside(gate: ExplainedGate, passing: boolean): number[] {
   const [cmp] = conditionShape(parseCondition(gate.successCondition)).comparisons;
   if (!cmp) throw new Error(`gate '${gate.name}': its condition '${gate.successCondition}' compares no result[i] with a number`);
   const above = cmp.value === 0 ? 1 : Math.abs(cmp.value) * 2;
@@ -168,54 +162,51 @@ const DESCRIPTIONS: Record<BadCanary, string> = {
   [BadCanary.PROMETHEUS_DOWN]: 'cannot be judged: every query fails',
 };
 
+/** The gate a kind of bad canary is about, when it is about one kind of gate. */
+const DECIDING_KIND: Partial<Record<BadCanary, GateKind>> = { [BadCanary.ERRORING]: GateKind.ERROR_RATE, [BadCanary.SLOW]: GateKind.LATENCY };
+
 /** The representative result each gate gets for a kind of canary. */
-function representativeResults(kind: BadCanary, gates: CanaryAnalysis): Record<string, GateResult> {
-  const pick = (g: Gate): GateResult => {
+function representativeResults(kind: BadCanary, x: RolloutExplanation): Record<string, GateResult> {
+  const about = DECIDING_KIND[kind] && x.gates.find((g) => g.kind === DECIDING_KIND[kind]);
+  const pick = (g: ExplainedGate): GateResult => {
     switch (kind) {
       case BadCanary.IDLE: return { result: [] };
       // the traffic gate counts a third of the evidence; the others return nothing without it
-      case BadCanary.TRICKLE: return { result: g.kind === GateKind.TRAFFIC ? [Math.max(1, Math.floor(gates.evidenceRequests / 3))] : [] };
-      case BadCanary.PROMETHEUS_DOWN: return { providerError: `${gates.prometheusAddress} unreachable` };
+      case BadCanary.TRICKLE: return { result: g.kind === GateKind.TRAFFIC ? [Math.max(1, Math.floor((x.evidenceRequests ?? 3) / 3))] : [] };
+      case BadCanary.PROMETHEUS_DOWN: return { providerError: `${x.prometheus.address} unreachable` };
       case BadCanary.NO_SPANMETRICS: return { result: g.path === SeriesPath.SPANMETRICS ? [] : resultBeside(g, true) };
-      case BadCanary.ERRORING: return { result: resultBeside(g, g !== gates.gate(GateKind.ERROR_RATE)) };
-      case BadCanary.SLOW: return { result: resultBeside(g, g !== gates.gate(GateKind.LATENCY)) };
+      case BadCanary.ERRORING:
+      case BadCanary.SLOW: return { result: resultBeside(g, g !== about) };
     }
   };
-  return Object.fromEntries(gates.gates.map((g) => [g.name, pick(g)]));
+  return Object.fromEntries(x.gates.map((g) => [g.name, pick(g)]));
 }
 
 /** The phase a gate's measurement has for a result: the template's own condition decides. */
-function phaseOf(gate: Gate, r: GateResult): MeasurementPhase {
+function phaseOf(gate: ExplainedGate, r: GateResult): MeasurementPhase {
   return 'providerError' in r ? MeasurementPhase.ERROR : measurementPhase(gate, [...r.result]).phase;
 }
 
-/** The rollout timeline of a rollout and its gates. */
-export function rolloutTimeline({ rollout, gates }: TimelineSources): RolloutTimeline {
-  let weight = 0;
-  const steps = rollout.steps.map((s, i): TimelineStep => {
-    if (s.weight !== undefined) weight = s.weight;
-    const pods = rollout.podsAtWeight(weight);
-    return {
-      index: i + 1,
-      label: s.isAnalysis ? `analysis ${gates.templateName}` : `setWeight ${s.weight}`,
-      weight,
-      canaryPods: pods.canary,
-      stablePods: pods.stable,
-      isAnalysis: s.isAnalysis,
-    };
-  });
-  const analysisStep = rollout.analysisSteps().find((s) => s.analysis.templateName === gates.templateName);
-  if (!analysisStep) throw new Error(`rollout '${rollout.rollout.name}' has no analysis step running '${gates.templateName}'`);
-
-  const gateTimelines = gates.gates.map((g): GateTimeline => {
-    const schedule = gateSchedule(g);
-    const measurementSeconds = Array.from({ length: schedule.count }, (_, i) => schedule.initialDelaySeconds + i * schedule.intervalSeconds);
+/**
+ * The rollout timeline of a rollout and its gates. The bad canaries that need a gate of a kind (an
+ * erroring canary, an error-rate gate; a slow one, a latency gate) are left out when the template
+ * states no gate of that kind.
+ */
+export function rolloutTimeline(x: RolloutExplanation): RolloutTimeline {
+  const steps = x.steps.map((s, i): TimelineStep => ({ index: i + 1, ...s }));
+  const gateTimelines = x.gates.map((g): GateTimeline => {
+    const measurementSeconds = Array.from({ length: g.count }, (_, i) => g.initialDelaySeconds + i * g.intervalSeconds);
     const last = measurementSeconds[measurementSeconds.length - 1];
     return {
       name: g.name,
       successCondition: g.successCondition,
       failureCondition: g.failureCondition,
-      ...schedule,
+      initialDelaySeconds: g.initialDelaySeconds,
+      intervalSeconds: g.intervalSeconds,
+      count: g.count,
+      failureLimit: g.failureLimit,
+      inconclusiveLimit: g.inconclusiveLimit,
+      consecutiveErrorLimit: g.consecutiveErrorLimit,
       measurementSeconds,
       firstPassSeconds: simulateGate(g, MeasurementPhase.SUCCESSFUL).atSeconds,
       earliestFailSeconds: simulateGate(g, MeasurementPhase.FAILED).atSeconds,
@@ -224,14 +215,14 @@ export function rolloutTimeline({ rollout, gates }: TimelineSources): RolloutTim
     };
   });
 
-  const healthy = simulateRun(gates.gates, Object.fromEntries(gates.gates.map((g) => [g.name, MeasurementPhase.SUCCESSFUL])), 0);
+  const healthy = simulateRun(x.gates, Object.fromEntries(x.gates.map((g) => [g.name, MeasurementPhase.SUCCESSFUL])), 0);
   const horizon = Math.max(...gateTimelines.map((g) => g.firstPassSeconds));
   const promotionDecidedBy = gateTimelines.find((g) => g.firstPassSeconds === healthy.atSeconds)!.name;
 
-  const badCanaries = Object.values(BadCanary).map((kind): BadCanaryVerdict => {
-    const results = representativeResults(kind, gates);
-    const phases = Object.fromEntries(gates.gates.map((g) => [g.name, phaseOf(g, results[g.name])]));
-    const run = simulateRun(gates.gates, phases, 0);
+  const badCanaries = Object.values(BadCanary).filter((kind) => !DECIDING_KIND[kind] || x.gates.some((g) => g.kind === DECIDING_KIND[kind])).map((kind): BadCanaryVerdict => {
+    const results = representativeResults(kind, x);
+    const phases = Object.fromEntries(x.gates.map((g) => [g.name, phaseOf(g, results[g.name])]));
+    const run = simulateRun(x.gates, phases, 0);
     return {
       kind,
       description: DESCRIPTIONS[kind],
@@ -241,22 +232,17 @@ export function rolloutTimeline({ rollout, gates }: TimelineSources): RolloutTim
       runPhase: run.phase,
       rollout: run.phase === MeasurementPhase.SUCCESSFUL ? 'promoted' : run.phase === MeasurementPhase.INCONCLUSIVE ? 'paused' : 'aborted',
       stopSeconds: run.atSeconds,
-      worstCaseStopSeconds: latestStop(horizon, (from) => simulateRun(gates.gates, phases, from)),
+      worstCaseStopSeconds: latestStop(horizon, (from) => simulateRun(x.gates, phases, from)),
     };
   });
 
-  const derivations = Object.values(SeriesPath).map((path) => ({
-    gates: gates.gates.filter((g) => g.path === path).map((g) => g.name),
-    derivation: gates.derivations[path],
-  })).filter((d) => d.gates.length > 0);
-
   return {
-    prometheus: gates.prometheus.name,
-    evidenceRequests: gates.evidenceRequests,
-    derivations,
-    templateName: gates.templateName,
+    prometheus: x.prometheus.name,
+    evidenceRequests: x.evidenceRequests,
+    derivations: x.derivations,
+    templateName: x.templateName,
     steps,
-    analysisWeight: analysisStep.weight,
+    analysisWeight: x.analysisWeight,
     gates: gateTimelines,
     earliestPromotionSeconds: healthy.atSeconds,
     promotionDecidedBy,

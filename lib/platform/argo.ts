@@ -35,10 +35,3 @@ export function podsAtWeight(replicas: number, weight: number): { readonly canar
 export function arg(name: string): string {
   return `{{args.${name}}}`;
 }
-
-/**
- * The annotation of an AnalysisTemplate this project synthesizes that says what each gate checks
- * (`{"<metric name>": "traffic" | "error-rate" | "latency" | "custom"}`), so the tools read the
- * gate kinds as data instead of guessing them from queries.
- */
-export const GATE_KINDS_ANNOTATION = 'hotrod-progressive-delivery/gate-kinds';

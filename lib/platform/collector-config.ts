@@ -238,6 +238,12 @@ export interface SpanmetricsDimension {
  */
 export const SPANMETRICS_DEFAULT_FLUSH_INTERVAL = Duration.seconds(60);
 
+/**
+ * The prefix of the spanmetrics connector's metric names when the config names none
+ * (open-telemetry/opentelemetry-collector-contrib connector/spanmetricsconnector/config.go, namespace @ v0.142.0).
+ */
+export const SPANMETRICS_DEFAULT_NAMESPACE = 'traces.span.metrics';
+
 /** Properties of a {@link SpanmetricsConnector}. */
 export interface SpanmetricsConnectorProps {
   /** the metric name prefix @default 'traces.span.metrics' */
@@ -263,7 +269,7 @@ export class SpanmetricsConnector extends Connector {
 
   constructor(props: SpanmetricsConnectorProps = {}) {
     super('spanmetrics');
-    this.namespace = props.namespace ?? 'traces.span.metrics';
+    this.namespace = props.namespace ?? SPANMETRICS_DEFAULT_NAMESPACE;
     this.histogramUnit = props.histogramUnit ?? HistogramUnit.MILLISECONDS;
     this.histogramBuckets = props.histogramBuckets;
     this.dimensions = props.dimensions ?? [];
@@ -565,7 +571,7 @@ const SPANMETRICS_INTRINSIC_ATTRIBUTES = ['service.name', 'span.name', 'span.kin
  */
 export function spanmetricsSeries(connectorConfig: Record<string, unknown> | null | undefined, exporterConfig?: Record<string, unknown> | null): SpanmetricsSeries {
   const cfg = connectorConfig ?? {};
-  const namespace = typeof cfg.namespace === 'string' ? cfg.namespace : 'traces.span.metrics';
+  const namespace = typeof cfg.namespace === 'string' ? cfg.namespace : SPANMETRICS_DEFAULT_NAMESPACE;
   const histogram = (cfg.histogram ?? {}) as Record<string, unknown>;
   const unit = histogram.unit === 's' ? HistogramUnit.SECONDS : HistogramUnit.MILLISECONDS;
   const exporterNamespace = typeof exporterConfig?.namespace === 'string' ? exporterConfig.namespace : undefined;

@@ -1,3 +1,5 @@
+import { OtlpProtocol } from './otel';
+
 /** Whether a request URL (path and query) reaches an endpoint: its path is the path of one of the endpoint's URLs. */
 export function servesUrl(endpoint: ServedEndpoint, url: string): boolean {
   const path = url.split('?')[0];
@@ -46,8 +48,8 @@ export interface ServedEndpoint {
 export interface ImageFacts {
   /** the repository, without registry host or tag */
   readonly repository: string;
-  /** the user the image runs as when the pod does not set runAsUser */
-  readonly user: {
+  /** the user the image runs as when the pod does not set runAsUser @default - not known */
+  readonly user?: {
     /** the USER of the image, as the kubelet sees it */
     readonly name: string;
     /** its uid */
@@ -59,7 +61,7 @@ export interface ImageFacts {
    * the OTLP protocol the app's SDK exporter speaks when no OTEL_EXPORTER_OTLP_PROTOCOL is set
    * (many SDKs choose it in code, so the spec's default says nothing about a given image)
    */
-  readonly otlpProtocol?: 'http/protobuf' | 'grpc';
+  readonly otlpProtocol?: OtlpProtocol;
   /**
    * the span name of Prometheus's own scrapes, when the app traces them as server spans (and so
    * counts them): its request series exist, and grow, for an idle canary, unless a query leaves
@@ -93,6 +95,49 @@ export interface ImageFacts {
   };
 }
 
+/**
+ * The repository of an image reference without registry host, tag or digest, as image facts name it:
+ * `docker.io/jaegertracing/example-hotrod:1.76.0@sha256:...` -> `jaegertracing/example-hotrod`.
+ */
+export function imageRepository(image: string): string {
+  const withoutDigest = image.split('@')[0];
+  const lastSlash = withoutDigest.lastIndexOf('/');
+  const colon = withoutDigest.indexOf(':', lastSlash + 1);
+  const repository = colon < 0 ? withoutDigest : withoutDigest.slice(0, colon);
+  return repository.replace(/^(docker\.io|index\.docker\.io|registry-1\.docker\.io)\//, '');
+}
+
+/**
+ * The facts the tools know about images, by repository: what manifests cannot show (the user an
+ * image runs as, the spans and counters its app produces). The platform's own images are always in
+ * it; presets and the services of a delivery register theirs, so no tool assumes one application.
+ */
+export class ImageCatalogue {
+  /** A catalogue of the platform's own images (the collector and the traffic generator's curl) and these. */
+  public static of(...facts: readonly ImageFacts[]): ImageCatalogue {
+    return new ImageCatalogue([...PLATFORM_IMAGES, ...facts]);
+  }
+
+  private readonly byRepository: ReadonlyMap<string, ImageFacts>;
+
+  private constructor(public readonly all: readonly ImageFacts[]) {
+    const byRepository = new Map<string, ImageFacts>();
+    // a later registration of a repository replaces an earlier one (a service's own facts over a preset's)
+    for (const f of all) byRepository.set(f.repository, f);
+    this.byRepository = byRepository;
+  }
+
+  /** This catalogue with more facts; a repository given again replaces the earlier facts. */
+  public with(...facts: readonly ImageFacts[]): ImageCatalogue {
+    return new ImageCatalogue([...this.all, ...facts]);
+  }
+
+  /** The facts of an image reference, if its repository is known. */
+  public factsOf(image: string): ImageFacts | undefined {
+    return this.byRepository.get(imageRepository(image));
+  }
+}
+
 /** curl: runs as a user with a name, not a uid, so runAsNonRoot needs a numeric runAsUser. */
 export const CURL_IMAGE = {
   repository: 'curlimages/curl',
@@ -104,3 +149,6 @@ export const COLLECTOR_IMAGE = {
   repository: 'otel/opentelemetry-collector-contrib',
   user: { name: '10001', uid: 10001, why: 'USER 10001:10001' },
 } as const satisfies ImageFacts;
+
+/** The images the platform itself deploys: always known. */
+export const PLATFORM_IMAGES: readonly ImageFacts[] = [CURL_IMAGE, COLLECTOR_IMAGE];

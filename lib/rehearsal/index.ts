@@ -1,5 +1,5 @@
 export * from './target';
-export * from './manifest-target';
+export * from './from-model';
 export * from './scenarios';
 export * from './series';
 export * from './argo-replay';

@@ -1,5 +1,5 @@
 import { MeasurementPhase } from '../analysis/condition';
-import { GateKind } from '../constructs/canary-analysis';
+import { GateKind } from '../model/gates';
 import { replayAnalysisRun, RunOutcome } from './argo-replay';
 import { QueryAnswer } from './prometheus-engine';
 import { builtInScenarios, Expectation, Scenario } from './scenarios';

@@ -1,5 +1,5 @@
 import { MeasurementResult } from '../analysis/condition';
-import { GateKind } from '../constructs/canary-analysis';
+import { GateKind } from '../model/gates';
 import { RunOutcome } from './argo-replay';
 import { requiredShare, ScenarioResult } from './rehearse';
 

@@ -1,5 +1,5 @@
 import { MeasurementPhase } from '../analysis/condition';
-import { GateKind } from '../constructs/canary-analysis';
+import { GateKind } from '../model/gates';
 import { RehearsalTarget, workEndpoints } from './target';
 
 /** What the pods of one side (stable or canary) serve, each. */

@@ -1,24 +1,18 @@
-import { ApiObject, Duration } from 'cdk8s';
-import { CanaryRollout } from '../constructs/canary-rollout';
-import { AnalysisArgument, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../platform/argo';
-import { durationInUnit, SpanmetricsSeries } from '../platform/collector-config';
-import { conditionShape, parseCondition, ResultComparison } from '../analysis/condition';
-import { MetricSchedule, PlainMetricTiming, readMetricSchedule } from '../analysis/schedule';
 import { readPromql } from '../analysis/promql';
-import { PodIdentity, SpanmetricsPipeline } from '../constructs/spanmetrics-pipeline';
-import { CanaryAnalysis, GateKind } from '../constructs/canary-analysis';
-import { OtelCollectorDaemonSet } from '../constructs/otel-collector-daemon-set';
+import { SpanmetricsSeries } from '../platform/collector-config';
+import { ResultComparison } from '../analysis/condition';
+import { MetricSchedule } from '../analysis/schedule';
+import { GateKind } from '../model/gates';
+import { AnalysisArgument } from '../platform/argo';
 import { servesUrl, ServedEndpoint } from '../platform/image-facts';
 import { PrometheusBackend } from '../platform/metrics-backend';
-import { TrafficGenerator } from '../constructs/traffic-generator';
-import { namespaceOf, parseDurationSeconds as parseSeconds } from '../util';
 
 /**
  * What a rehearsal needs to know about one rollout, as plain data: the gates exactly as the
  * AnalysisTemplate has them, where the canary's requests are counted, every server span the
- * service emits, and every metric and label name the series must carry. It is built either
- * from the constructs ({@link targetFromStack}) or from synthesized (or hand-written) manifests
- * (`targetsFromManifests`); the rest of the rehearsal only reads this.
+ * service emits, and every metric and label name the series must carry. It is built from the
+ * model of a delivery (lib/model), whether that was read from a folder or from the objects the
+ * constructs just synthesized (`targetsFromModel`); the rest of the rehearsal only reads this.
  */
 export interface RehearsalTarget {
   /** where the target was read from, for messages */
@@ -176,111 +170,9 @@ export class RehearsalInputError extends Error {
   }
 }
 
-export { SPANMETRICS_DEFAULT_BUCKETS } from '../platform/collector-config';
-
-/**
- * The handles of one service of a stack that a rehearsal reads. The pipeline and the collector
- * default to the rollout's, so a stack with several services passes one entry per rollout.
- */
-export interface RehearsalStack {
-  readonly rollout: CanaryRollout;
-  readonly gates: CanaryAnalysis;
-  /** the pipeline the rollout's spans go through @default - the rollout's */
-  readonly pipeline?: SpanmetricsPipeline;
-  /** the collector the rollout sends its spans to @default - the rollout's */
-  readonly collector?: OtelCollectorDaemonSet;
-  /** the traffic generator, whose rate and paths the canary serves @default - the gates' required rate, spread evenly over the user URLs */
-  readonly generator?: TrafficGenerator;
-}
-
 /** `namespace/name` of a rollout, as results name it. */
 export function rolloutId(namespace: string, name: string): string {
   return `${namespace}/${name}`;
-}
-
-/** The target of each stack built in memory (one per service). */
-export function targetsFromStacks(stacks: readonly RehearsalStack[]): RehearsalTarget[] {
-  return stacks.map(targetFromStack);
-}
-
-/**
- * What an app definition (such as main.ts's `defineApp`) returns for the rehearsal: the handles
- * of its one service, a list of services, or an object with `services` (a list, or a map by name).
- */
-export type AppServices = RehearsalStack | readonly RehearsalStack[] | { readonly services: readonly RehearsalStack[] | Readonly<Record<string, RehearsalStack>> };
-
-/** The services of an app definition, one {@link RehearsalStack} each; an input error names an entry that is not one. */
-export function stacksOf(app: AppServices): RehearsalStack[] {
-  const list: unknown[] = Array.isArray(app) ? app
-    : 'services' in (app as object) ? Object.values((app as { services: object }).services)
-      : [app];
-  return list.map((s, i) => {
-    const stack = s as Partial<RehearsalStack> | undefined;
-    if (!(stack?.rollout instanceof CanaryRollout) || !(stack.gates instanceof CanaryAnalysis)) {
-      throw new RehearsalInputError(`the app's service ${i} has no ${stack?.rollout instanceof CanaryRollout ? 'gates' : 'rollout'}; `
-        + 'each service the app returns needs its CanaryRollout as `rollout` and its CanaryAnalysis as `gates` (and may give `generator`)');
-    }
-    return stack as RehearsalStack;
-  });
-}
-
-/** The target of a stack built in memory: every name comes from the constructs. */
-export function targetFromStack(stack: RehearsalStack): RehearsalTarget {
-  const { rollout, gates } = stack;
-  const pipeline = stack.pipeline ?? rollout.pipeline;
-  const collector = stack.collector ?? rollout.collector;
-  const step = rollout.analysisSteps().find((s) => s.analysis === gates);
-  if (!step) throw new RehearsalInputError(`rollout '${rollout.rollout.name}' has no analysis step running '${gates.templateName}'; add CanaryStep.analysis()`);
-  const identity: Record<string, PodField> = {
-    [pipeline.podIdentity[PodIdentity.NAMESPACE]]: 'namespace',
-    [pipeline.podIdentity[PodIdentity.POD_NAME]]: 'podName',
-    [pipeline.podIdentity[PodIdentity.POD_TEMPLATE_HASH]]: 'podTemplateHash',
-  };
-  const template = gates.template.toJson() as { spec: { metrics: PlainMetric[] } };
-  const rendered = new Map(gates.gates.map((g) => [g.name, g]));
-  const unit = pipeline.series.histogramUnit;
-  const pods = rollout.podsAtWeight(step.weight);
-  const generator = stack.generator;
-  const perPod = generator ? generator.requestsPerSecond / (pods.canary + pods.stable) : gates.requiredCanaryRequestsPerSecond / pods.canary;
-  const urls = generator?.paths ?? rollout.userEndpoints.flatMap((e) => e.urls ?? []);
-  const name = rollout.rollout.name;
-  const where = `rollout '${name}'`;
-  const metricsPort = rollout.metricsPort ? { name: rollout.metricsPort.name, number: rollout.metricsPort.number } : undefined;
-  const counter = rollout.requestCounter;
-  const target: RehearsalTarget = {
-    source: `the constructs, ${rollout.prometheus.name}`,
-    rollout: rolloutId(rollout.namespace, name),
-    namespace: rollout.namespace,
-    args: step.analysis.args,
-    pods,
-    prometheus: rollout.prometheus,
-    canaryUserRequestsPerSecond: perPod,
-    userMix: userMixOf(rollout.userEndpoints, rollout.endpoints, urls, where),
-    scrapeSpan: metricsPort ? rollout.endpoints.find((e) => e.caller === 'prometheus') : undefined,
-    workload: { name, container: name, podLabels: rollout.podLabels, hashPodLabel: ROLLOUTS_POD_TEMPLATE_HASH_LABEL, metricsPort },
-    requests: counter
-      ? { kind: 'counter', metric: counter.name, endpointLabel: counter.endpointLabel, errorLabel: counter.errorLabel, errorValue: counter.errorValue }
-      : { kind: 'spanmetrics' },
-    spanmetrics: {
-      series: pipeline.series,
-      dimensions: pipeline.spanmetrics.dimensions.map((d) => ({
-        label: pipeline.series.dimensionLabels[d.name],
-        from: identity[d.name],
-        value: identity[d.name] ? undefined : d.default,
-      })),
-      bucketBounds: pipeline.bucketBounds(),
-      flushSeconds: pipeline.spanmetrics.metricsFlushInterval.toSeconds(),
-      exportDelaySeconds: pipeline.exportDelayMs(rollout.exportDelayMs) / 1000,
-      msPerUnit: durationInUnit(Duration.seconds(1), unit) === 1 ? 1000 : 1,
-    },
-    collector: collectorPods(collector),
-    gates: template.spec.metrics.map((m) => {
-      const g = rendered.get(m.name);
-      return gateFromMetric(m, `AnalysisTemplate '${gates.templateName}'`, g?.kind, g?.quantile);
-    }),
-  };
-  checkGateSeries(target, where);
-  return target;
 }
 
 /**
@@ -297,20 +189,6 @@ export function checkGateSeries(target: RehearsalTarget, where: string): void {
         + 'gate on those, or, for a service that counts its requests itself, declare its counter (RequestSource.counter, or the image\'s facts in lib/presets/images.ts for a folder)');
     }
   }
-}
-
-/** The collector's namespace and pod labels, as its DaemonSet renders them. */
-function collectorPods(collector: OtelCollectorDaemonSet): RehearsalTarget['collector'] {
-  const daemonSet = ApiObject.of(collector.daemonSet);
-  const json = daemonSet.toJson() as { spec: { template: { metadata?: { labels?: Record<string, string> } } } };
-  const port = collector.pipeline.prometheusExporter.bind.port;
-  return {
-    name: daemonSet.metadata.name!,
-    namespace: namespaceOf(daemonSet),
-    podLabels: json.spec.template.metadata?.labels ?? {},
-    scrapePort: port,
-    scrapePortName: collector.pipeline.listeners().find((l) => l.port === port)?.name ?? 'metrics',
-  };
 }
 
 /** The endpoints one request of `endpoint` calls, resolved among the service's endpoints; an input error names a call to nothing. */
@@ -334,53 +212,6 @@ export function userMixOf(users: readonly ServedEndpoint[], endpoints: readonly 
       + `(${users.map((e) => `${e.spanName} at ${(e.urls ?? []).join(', ') || 'no URL'}`).join('; ')}); send their URLs, or give the endpoints the URLs it sends`);
   }
   return counts.filter((c) => c.n > 0).map((c) => ({ endpoint: c.endpoint, share: c.n / total, calls: resolveCalls(c.endpoint, endpoints, where) }));
-}
-
-/** A metric of an AnalysisTemplate, as plain data. */
-export interface PlainMetric extends PlainMetricTiming {
-  readonly name: string;
-  readonly successCondition?: string;
-  readonly failureCondition?: string;
-  readonly provider?: { readonly prometheus?: { readonly query?: string } };
-}
-
-/** Seconds of an Argo Rollouts duration string (`90s`, `1m30s`, `500ms`), or an input error naming where it was. */
-export function durationSecondsAt(text: string, where: string): number {
-  try {
-    return parseSeconds(text);
-  } catch (e) {
-    throw new RehearsalInputError(`${where}: ${(e as Error).message}`);
-  }
-}
-
-/** A gate as the rehearsal replays it, from a plain metric and what is known of its kind. */
-export function gateFromMetric(m: PlainMetric, where: string, kind?: GateKind, quantile?: number): RehearsalGate {
-  const at = `${where} metric '${m.name}'`;
-  const query = m.provider?.prometheus?.query;
-  if (!query) throw new RehearsalInputError(`${at} has no prometheus query; only the prometheus provider can be rehearsed`);
-  const condition = m.successCondition ?? m.failureCondition;
-  let threshold: ResultComparison | undefined;
-  try {
-    threshold = condition ? conditionShape(parseCondition(condition)).comparisons[0] : undefined;
-  } catch (e) {
-    throw new RehearsalInputError(`${at}: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  let schedule: MetricSchedule;
-  try {
-    schedule = readMetricSchedule(m);
-  } catch (e) {
-    throw new RehearsalInputError(`${at} ${(e as Error).message}; the rehearsal needs plain timings and a finite count`);
-  }
-  return {
-    name: m.name,
-    kind,
-    quantile,
-    query,
-    successCondition: m.successCondition,
-    failureCondition: m.failureCondition,
-    threshold,
-    ...schedule,
-  };
 }
 
 /**

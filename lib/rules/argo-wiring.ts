@@ -1,9 +1,9 @@
 import { ARG_PLACEHOLDER_SOURCE } from '../analysis/promql';
 import { LoadedManifest } from '../manifests';
-import { analysisUses, findTemplate, TEMPLATE_KINDS } from './argo-model';
-import { operatorServices } from './collector-model';
+import { analysisUses, findTemplate, TEMPLATE_KINDS } from '../model/analyses';
+import { operatorServices } from '../model/collectors';
 import { defineRules, list } from './define';
-import { asArr, asObj, asStr, CLUSTER_DOMAIN, Obj } from './model';
+import { asArr, asObj, asStr, CLUSTER_DOMAIN, Obj } from '../model/model';
 import { Severity } from './types';
 
 /**

@@ -1,11 +1,10 @@
 import { ARG_PLACEHOLDER_SOURCE, LabelMatcher, PromqlQuery, SelectorUse } from '../analysis/promql';
 import { LoadedManifest } from '../manifests';
-import { AnalysisUse, analysisUses, ArgValue, argValues, findTemplate, PrometheusMetric, prometheusMetrics } from './argo-model';
+import { AnalysisUse, analysisUses, ArgValue, argValues, findTemplate, PrometheusMetric, prometheusMetrics } from '../model/analyses';
 import { list, Report } from './define';
-import { ManifestModel } from './model';
-import { OTLP_ENDPOINT_VARS } from './otlp';
-import { SeriesCatalog, SeriesPlace, SeriesPlaces } from './series';
-import { OTEL_SERVICE_NAME_VAR } from './span-sources';
+import { DeliveryModel } from '../model/model';
+import { OTEL_ENV, OTLP_ENDPOINT_VARS } from '../platform/otel';
+import { SeriesCatalog, SeriesPlace, SeriesPlaces } from '../model/series';
 import { Severity } from './types';
 
 /** The rule this file checks. */
@@ -187,7 +186,7 @@ type Once = (key: string, finding: () => { message: string; fix: string }) => vo
  * or with a literal span service name no pod of that namespace exports. Lookups are by namespace
  * and name, and message parts are built once, so the check is linear in the objects.
  */
-export function checkSeriesForCanary(model: ManifestModel, catalog: SeriesCatalog, read: (query: string) => PromqlQuery, report: Report<typeof SERIES_NOT_FOR_CANARY>): void {
+export function checkSeriesForCanary(model: DeliveryModel, catalog: SeriesCatalog, read: (query: string) => PromqlQuery, report: Report<typeof SERIES_NOT_FOR_CANARY>): void {
   const reported = new Set<string>();
   const summaries = new Summaries(catalog.places);
   for (const use of analysisUses(model)) {
@@ -241,7 +240,7 @@ function judge(run: GateRun, summaries: Summaries, once: Once): void {
         message: `${whose(run)}{${m.label}${m.op}"${m.value}", ${matcher.label}="${namespace}"} (${how}), but the pods of namespace ${namespace} export spans only as service ${some(known)} `
           + `(${someOf(place.sources)}); ${summaries.producedIn(namespace)}: the query returns nothing for this canary`,
         fix: `select ${m.label}="${known[0]}"${known.length > 1 ? ` (or another of ${some(known)})` : ''}, or, if '${m.value}' is the canary's service, `
-          + `name its spans so (${OTEL_SERVICE_NAME_VAR}=${m.value.split('|')[0]} on its container)`,
+          + `name its spans so (${OTEL_ENV.serviceName}=${m.value.split('|')[0]} on its container)`,
       };
     });
   }

@@ -1,7 +1,7 @@
 import { SCRAPE_ANNOTATIONS, SCRAPE_DEFAULT_PATH } from '../platform/prometheus-naming';
-import { collectorsOf, CollectorListener, componentType, isLoopback } from './collector-model';
+import { collectorsOf, CollectorListener, componentType, isLoopback } from '../model/collectors';
 import { defineRules, list } from './define';
-import { asObj, asStr, Container, resolvePort } from './model';
+import { asObj, asStr, resolvePort } from '../model/model';
 import { Severity } from './types';
 
 /** The probe fields of a container. */
@@ -10,14 +10,6 @@ const PROBES = ['livenessProbe', 'readinessProbe', 'startupProbe'] as const;
 /** `4318 (otlp receiver)`, for messages. */
 function describeListener(l: CollectorListener): string {
   return `${l.port} (${l.componentId}${l.section === 'receivers' ? ` ${l.protocol}` : ''})`;
-}
-
-/** The ports Prometheus scrapes on a pod with `prometheus.io/*` annotations: the annotated port, else every declared port. */
-export function scrapedPorts(annotations: Readonly<Record<string, string>>, containers: readonly Container[]): number[] {
-  if (annotations[SCRAPE_ANNOTATIONS.scrape] !== 'true') return [];
-  const annotated = annotations[SCRAPE_ANNOTATIONS.port];
-  if (annotated !== undefined) return /^\d+$/.test(annotated) ? [Number(annotated)] : [];
-  return containers.flatMap((c) => c.ports.map((p) => p.containerPort));
 }
 
 /**

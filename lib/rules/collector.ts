@@ -1,5 +1,5 @@
 import { Signal } from '../platform/collector-config';
-import { collectorsOf, COMPONENT_SECTIONS, COMPONENT_TYPE, componentType, CONNECTOR_SIGNALS, PIPELINE_SIGNALS } from './collector-model';
+import { collectorsOf, COMPONENT_SECTIONS, COMPONENT_TYPE, componentType, CONNECTOR_SIGNALS, PIPELINE_SIGNALS } from '../model/collectors';
 import { defineRules, list } from './define';
 import { Severity } from './types';
 

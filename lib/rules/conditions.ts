@@ -1,6 +1,6 @@
 import { conditionShape, ConditionSyntaxError, parseCondition } from '../analysis/condition';
 import { cannotBeEmpty } from '../analysis/promql';
-import { prometheusMetrics, TEMPLATE_KINDS } from './argo-model';
+import { prometheusMetrics, TEMPLATE_KINDS } from '../model/analyses';
 import { defineRules } from './define';
 import { Severity } from './types';
 

@@ -1,5 +1,5 @@
 import { LoadedManifest } from '../manifests';
-import { ManifestModel, modelOf } from './model';
+import { DeliveryModel, modelOf } from '../model/model';
 import { Finding, ObjectRef, Rule, RuleOptions, Severity } from './types';
 
 /** Records one finding of a rule of the family being run. */
@@ -11,17 +11,20 @@ export type Report<Id extends string> = (ruleId: Id, severity: Severity, object:
  */
 export function defineRules<Id extends string>(
   descriptions: Readonly<Record<Id, string>>,
-  check: (model: ManifestModel, report: Report<Id>) => void,
+  check: (model: DeliveryModel, report: Report<Id>, options: RuleOptions) => void,
 ): Rule[] {
-  const cache = new WeakMap<ManifestModel, Finding[]>();
+  const cache = new WeakMap<DeliveryModel, Map<boolean, Finding[]>>();
   const run = (manifests: readonly LoadedManifest[], options: RuleOptions = {}): Finding[] => {
     const model = modelOf(manifests, options);
-    let findings = cache.get(model);
+    let byStrictness = cache.get(model);
+    if (!byStrictness) cache.set(model, byStrictness = new Map());
+    const strict = options.strictMetrics === true;
+    let findings = byStrictness.get(strict);
     if (!findings) {
       const out: Finding[] = [];
-      check(model, (ruleId, severity, object, message, fix) => out.push({ ruleId, severity, object, message, fix }));
+      check(model, (ruleId, severity, object, message, fix) => out.push({ ruleId, severity, object, message, fix }), options);
       findings = out;
-      cache.set(model, findings);
+      byStrictness.set(strict, findings);
     }
     return findings;
   };
@@ -32,8 +35,4 @@ export function defineRules<Id extends string>(
   }));
 }
 
-/** `a, b, c` or `(none)`, for messages. */
-export function list(items: Iterable<string | number>): string {
-  const all = [...items];
-  return all.length > 0 ? all.join(', ') : '(none)';
-}
+export { list } from '../model/model';

@@ -5,28 +5,33 @@ import { ARGO_ERROR_RETRY_SECONDS, MetricSchedule } from '../analysis/schedule';
 import { cannotBeEmpty, placeholderArgs, PromqlQuery, readPromql, SelectorUse } from '../analysis/promql';
 import { CANARY_HASH_ARG, NAMESPACE_ARG, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../platform/argo';
 import { spanmetricsFlushSeconds, spanmetricsSeries } from '../platform/collector-config';
-import { ServedEndpoint } from '../platform/image-facts';
-import { HOTROD_ENDPOINTS, HOTROD_IMAGE, HOTROD_REQUESTS_METRIC } from '../presets/hotrod';
-import { imageFacts } from '../presets/images';
+import { ImageFacts, ServedEndpoint } from '../platform/image-facts';
 import { SPAN_KIND_SERVER } from '../platform/collector-config';
 import { LoadedManifest } from '../manifests';
-import { analysisUses, declaredArgs, findTemplate, metricSchedule, PrometheusMetric, prometheusMetrics, TEMPLATE_KINDS } from './argo-model';
+import { analysisUses, declaredArgs, findTemplate, metricSchedule, PrometheusMetric, prometheusMetrics, TEMPLATE_KINDS } from '../model/analyses';
 import { defineRules, list } from './define';
-import { asArr, asObj, asStr, ManifestModel } from './model';
-import { collectorsOf, componentType } from './collector-model';
-import { seriesCatalog } from './series';
+import { asArr, asObj, asStr, DeliveryModel } from '../model/model';
+import { collectorsOf, componentType } from '../model/collectors';
+import { seriesCatalog } from '../model/series';
 import { checkSeriesForCanary, SERIES_NOT_FOR_CANARY } from './canary-series';
 import { ObjectRef, Severity } from './types';
 
+/** The span names of the endpoints users call, from an image's facts. */
+function userSpanNamesOf(facts: ImageFacts | undefined): string[] {
+  return (facts?.endpoints ?? []).filter((e) => e.caller === 'user').map((e) => e.spanName);
+}
+
 /**
- * A traffic gate query for fix hints, with the labels the setup's scrape gives: HotROD's counter
- * of its user endpoints (never its own /metrics scrapes), or a placeholder for another app's counter.
+ * A traffic gate query for fix hints, with the labels the setup's scrape gives: the app's own
+ * request counter of its user endpoints (never its own /metrics scrapes) when its image's facts
+ * name one, or a placeholder for the app's counter.
  */
-function trafficGateExample(model: ManifestModel, hotrod: boolean): string {
+function trafficGateExample(model: DeliveryModel, facts: ImageFacts | undefined): string {
   const canary = `${model.prometheus.namespaceLabel}="{{args.${NAMESPACE_ARG}}}", ${model.prometheus.podLabelAsSeriesLabel(ROLLOUTS_POD_TEMPLATE_HASH_LABEL)}="{{args.${CANARY_HASH_ARG}}}"`;
-  if (!hotrod) return `sum(rate(YOUR_REQUESTS_TOTAL{${canary}}[2m])) with your app's request counter`;
-  const users = (Object.values(HOTROD_ENDPOINTS) as ServedEndpoint[]).filter((e) => e.caller === 'user').map((e) => e.spanName);
-  return `sum(rate(${HOTROD_REQUESTS_METRIC.name}{${canary}, ${HOTROD_REQUESTS_METRIC.endpointLabel}=~"${users.join('|')}"}[2m]))`;
+  const counter = facts?.metrics?.series.find((s) => s.spanNameLabel && s.failed);
+  const users = userSpanNamesOf(facts);
+  if (!counter || users.length === 0) return `sum(rate(YOUR_REQUESTS_TOTAL{${canary}}[2m])) with your app's request counter`;
+  return `sum(rate(${counter.name}{${canary}, ${counter.spanNameLabel}=~"${users.join('|')}"}[2m]))`;
 }
 
 /** The PromQL functions that turn a counter into a request rate. */
@@ -35,10 +40,10 @@ const RATE_FUNCTIONS = ['rate', 'irate', 'increase'];
 /** Functions that make up labels of their own, so grouping by any label may be right. */
 const LABEL_MAKERS = ['label_replace', 'label_join'];
 
-const QUERIES = new WeakMap<ManifestModel, Map<string, PromqlQuery>>();
+const QUERIES = new WeakMap<DeliveryModel, Map<string, PromqlQuery>>();
 
 /** A query, read once per model. */
-function readQuery(model: ManifestModel, query: string): PromqlQuery {
+function readQuery(model: DeliveryModel, query: string): PromqlQuery {
   let cache = QUERIES.get(model);
   if (!cache) QUERIES.set(model, cache = new Map());
   let read = cache.get(query);
@@ -64,7 +69,7 @@ function firstResultComparisons(condition: string | undefined): readonly ResultC
  * is empty while nothing is served (an app without self-traffic), which Argo records as an
  * Error that stops the run.
  */
-function failsIdleCanary(model: ManifestModel, metric: PrometheusMetric, canaryArgs: readonly string[], scrapes: ScrapeSpans | undefined): boolean {
+function failsIdleCanary(model: DeliveryModel, metric: PrometheusMetric, canaryArgs: readonly string[], scrapes: ScrapeSpans | undefined): boolean {
   const query = readQuery(model, metric.query);
   const selectsCanary = (s: SelectorUse) => s.matchers.some((m) => (m.op === '=' || m.op === '=~') && placeholderArgs(m.value).some((a) => canaryArgs.includes(a)));
   const selectsCanaryRate = query.selectors.some((s) => s.enclosing.some((f) => RATE_FUNCTIONS.includes(f)) && selectsCanary(s));
@@ -76,9 +81,16 @@ function failsIdleCanary(model: ManifestModel, metric: PrometheusMetric, canaryA
   return (selectsCanaryRate && (lowerBound || failsLow)) || stopsEmpty;
 }
 
-/** The containers of a Rollout's pod template, as written. */
-function containersOf(rollout: LoadedManifest): Record<string, unknown>[] {
-  return asArr(asObj(asObj(asObj(rollout.object.spec).template).spec).containers).map(asObj);
+/** The facts the catalogue knows of the images a Rollout's containers run. */
+function imageFactsOf(model: DeliveryModel, rollout: LoadedManifest): ImageFacts[] {
+  return asArr(asObj(asObj(asObj(rollout.object.spec).template).spec).containers).map(asObj)
+    .flatMap((c) => model.imageFacts(asStr(c.image) ?? '') ?? []);
+}
+
+/** The user endpoints of the apps that run a template, from their images' facts (for fix hints). */
+function userEndpointsRunning(model: DeliveryModel, template: LoadedManifest): ServedEndpoint[] {
+  const rollouts = analysisUses(model).filter((u) => u.templates.some((t) => findTemplate(model, u, t) === template)).map((u) => u.rollout);
+  return rollouts.flatMap((r) => imageFactsOf(model, r)).flatMap((f) => (f.endpoints ?? []).filter((e) => e.caller === 'user'));
 }
 
 /** Whether every condition of a gate checks len(result) before reading result[i] (unreadable ones count as guarded). */
@@ -125,14 +137,14 @@ function stopWithoutData(metric: PrometheusMetric, t: MetricSchedule): { atSecon
 }
 
 /** Metric names whose producer is in the manifests: every series a known image in them serves, scraped or not. */
-function judgedMetrics(model: ManifestModel): Set<string> {
+function judgedMetrics(model: DeliveryModel): Set<string> {
   const out = new Set<string>();
-  for (const pod of model.pods) for (const c of pod.containers) for (const s of imageFacts(c.image)?.metrics?.series ?? []) out.add(s.name);
+  for (const pod of model.pods) for (const c of pod.containers) for (const s of model.imageFacts(c.image)?.metrics?.series ?? []) out.add(s.name);
   return out;
 }
 
 /** The name prefixes of the spanmetrics connectors in the manifests (`traces_span_metrics_`), exported or not. */
-function judgedPrefixes(model: ManifestModel): string[] {
+function judgedPrefixes(model: DeliveryModel): string[] {
   return collectorsOf(model).flatMap((c) => c.config.ids('connectors').filter((id) => componentType(id) === 'spanmetrics')
     .map((id) => spanmetricsSeries(c.config.configOf('connectors', id)).calls.replace(/calls_total$/, '')));
 }
@@ -147,10 +159,10 @@ interface ScrapeSpans {
   readonly spanNameLabels: ReadonlyMap<string, string>;
 }
 
-const SPANMETRICS_SPAN_NAME_LABELS = new WeakMap<ManifestModel, ReadonlyMap<string, string>>();
+const SPANMETRICS_SPAN_NAME_LABELS = new WeakMap<DeliveryModel, ReadonlyMap<string, string>>();
 
 /** The spanmetrics series that count spans, with the label carrying the span name; once per model. */
-function spanmetricsSpanNameLabels(model: ManifestModel): ReadonlyMap<string, string> {
+function spanmetricsSpanNameLabels(model: DeliveryModel): ReadonlyMap<string, string> {
   let labels = SPANMETRICS_SPAN_NAME_LABELS.get(model);
   if (!labels) {
     const out = new Map<string, string>();
@@ -165,13 +177,12 @@ function spanmetricsSpanNameLabels(model: ManifestModel): ReadonlyMap<string, st
 }
 
 /** The scrape spans of a Rollout's app (from the facts of its image), or undefined when it does not trace its scrapes. */
-function scrapeSpansOf(model: ManifestModel, rollout: LoadedManifest): ScrapeSpans | undefined {
-  const facts = containersOf(rollout).map((c) => imageFacts(asStr(c.image) ?? '')).find((f) => f?.scrapeSpanName);
+function scrapeSpansOf(model: DeliveryModel, rollout: LoadedManifest): ScrapeSpans | undefined {
+  const facts = imageFactsOf(model, rollout).find((f) => f.scrapeSpanName);
   if (!facts) return undefined;
   const spanNameLabels = new Map(spanmetricsSpanNameLabels(model));
   for (const s of facts.metrics?.series ?? []) if (s.spanNameLabel) spanNameLabels.set(s.name, s.spanNameLabel);
-  const userSpanNames = facts === HOTROD_IMAGE ? (Object.values(HOTROD_ENDPOINTS) as ServedEndpoint[]).filter((e) => e.caller === 'user').map((e) => e.spanName) : [];
-  return { spanName: facts.scrapeSpanName!, userSpanNames, spanNameLabels };
+  return { spanName: facts.scrapeSpanName!, userSpanNames: userSpanNamesOf(facts), spanNameLabels };
 }
 
 /** Whether a selector counts the app's scrape spans: it reads a span-counting series and no matcher on the span name leaves them out. */
@@ -237,7 +248,7 @@ export const GATE_RULES = defineRules({
   'gates/judged-before-data': 'a gate cannot stop a canary on missing data before its series could have reached Prometheus: discovery and two scrapes of a new pod, or two spanmetrics flushes and a scrape (warning)',
   'gates/self-traffic': "a canary's traffic gate on a counter that also counts Prometheus's scrapes (HotROD's) excludes them, or asks for more than the scrapes alone give at the setup's scrape interval",
   'gates/latency-over-all-spans': 'a latency gate on spanmetrics reads the service\'s own served requests (span_kind and span_name or service_name), not every span of every service (warning)',
-}, (model, report) => {
+}, (model, report, options) => {
   const E = Severity.ERROR;
   const catalog = seriesCatalog(model);
   const produced = [...catalog.series.keys()].sort();
@@ -263,7 +274,7 @@ export const GATE_RULES = defineRules({
       for (const s of query.selectors) {
         if (s.metric === undefined) continue;
         const series = catalog.series.get(s.metric);
-        if (!series && !model.options.strictMetrics && !judged.has(s.metric) && !judgedPrefixes(model).some((p) => s.metric!.startsWith(p))) {
+        if (!series && !options.strictMetrics && !judged.has(s.metric) && !judgedPrefixes(model).some((p) => s.metric!.startsWith(p))) {
           const entry = unchecked.get(s.metric) ?? { ref, gates: new Set<string>() };
           entry.gates.add(`${ref.namespace}/${ref.name} '${metric.name}'`);
           unchecked.set(s.metric, entry);
@@ -373,12 +384,12 @@ export const GATE_RULES = defineRules({
   for (const collector of collectorsOf(model)) {
     for (const exported of collector.exportedSpanmetrics()) durationBuckets.set(exported.series.durationBucket, exported.series.intrinsicLabels);
   }
-  const userSpans = (Object.values(HOTROD_ENDPOINTS) as ServedEndpoint[]).filter((e) => e.caller === 'user');
   for (const template of model.ofKind(...TEMPLATE_KINDS)) {
     for (const metric of prometheusMetrics(template)) {
       const query = readQuery(model, metric.query);
       if (query.error) continue;
       for (const sel of query.selectors.filter((x) => x.metric && durationBuckets.has(x.metric) && x.enclosing.includes('histogram_quantile'))) {
+        const userSpans = userEndpointsRunning(model, template);
         const [serviceLabel, spanNameLabel, spanKindLabel] = durationBuckets.get(sel.metric!)!;
         const names = new Set(sel.matchers.filter((m) => m.op === '=' || m.op === '=~').map((m) => m.label.replace(/^exported_/, '')));
         const kind = names.has(spanKindLabel);
@@ -387,8 +398,10 @@ export const GATE_RULES = defineRules({
         report('gates/latency-over-all-spans', Severity.WARNING, model.refOf(template),
           `gate '${metric.name}' takes a quantile of ${sel.metric} without ${[kind ? '' : spanKindLabel, which ? '' : `${spanNameLabel} or ${serviceLabel}`].filter((x) => x).join(' and ')}: `
           + 'it mixes the canary\'s answers to its users with its internal and client spans, so a slow endpoint hides among fast internal calls',
-          `select the served requests users see, e.g. ${spanKindLabel}="${SPAN_KIND_SERVER}", ${serviceLabel}="${userSpans[0].service}", `
-          + `${spanNameLabel}=~"${userSpans.map((e) => e.spanName).join('|')}" for HotROD`);
+          `select the served requests users see, e.g. ${spanKindLabel}="${SPAN_KIND_SERVER}", `
+          + (userSpans.length > 0
+            ? `${serviceLabel}="${userSpans[0].service}", ${spanNameLabel}=~"${userSpans.map((e) => e.spanName).join('|')}" (the user endpoints of the app that runs it)`
+            : `${serviceLabel}="YOUR_SERVICE", ${spanNameLabel}=~"GET /your-route" with the routes users call`));
       }
     }
   }
@@ -416,8 +429,7 @@ export const GATE_RULES = defineRules({
   for (const [rollout, { templates, passes, unreadable, prometheus }] of byRollout) {
     if (passes || unreadable || !prometheus || templates.length === 0) continue;
     const names = templates.map((t) => t.object.metadata?.name ?? '');
-    const hotrod = containersOf(rollout).some((c) => imageFacts(asStr(c.image) ?? '') === HOTROD_IMAGE);
-    const example = trafficGateExample(model, hotrod);
+    const example = trafficGateExample(model, imageFactsOf(model, rollout).find((f) => f.metrics));
     report('gates/no-idle-canary-gate', E, model.refOf(templates[0]),
       `Rollout ${model.namespaceOf(rollout)}/${rollout.object.metadata?.name} runs ${list(names)} on its canary, but no gate fails a canary that serves no traffic `
       + "(none bounds from below the rate() of requests selected by the canary, nor stops on an empty result), so an idle canary is promoted",

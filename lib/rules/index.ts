@@ -1,10 +1,6 @@
 export * from './types';
 export * from './engine';
 export * from './all-rules';
-export * from './model';
-export * from './collector-model';
-export * from './argo-model';
-export * from './series';
 export * from './collector';
 export * from './collector-pod';
 export * from './otlp';
@@ -14,4 +10,3 @@ export * from './rollout';
 export * from './services';
 export * from './security';
 export * from './argo-wiring';
-export * from './span-sources';

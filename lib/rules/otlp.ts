@@ -1,98 +1,17 @@
 import { ListenerProtocol } from '../platform/collector-config';
-import { imageFacts } from '../presets/images';
-import { Collector, CollectorListener, collectorsOf, operatorServices } from './collector-model';
+import { OTLP_ENDPOINT_VARS, OTLP_PROTOCOL_VARS, OtlpProtocol, SPEC_DEFAULT_OTLP_PROTOCOL } from '../platform/otel';
+import { CollectorListener, collectorsOf, operatorServices } from '../model/collectors';
+import { asArr, asObj, isLoopback, PodTemplate, resolvePort, ServiceInfo } from '../model/model';
+import { collectorWiring, envOf, HOST_IP_HOST, parseOtlpEndpoint, POD_IP_HOST } from '../model/otlp';
 import { defineRules, list } from './define';
-import { asArr, asObj, asStr, isLoopback, ManifestModel, PodTemplate, resolvePort, ServiceInfo } from './model';
 import { Severity } from './types';
-
-/** The environment variables that set where an OTel SDK sends traces, most specific first. */
-export const OTLP_ENDPOINT_VARS = ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_ENDPOINT'] as const;
-
-/** The environment variables that set the OTLP protocol, most specific first. */
-export const OTLP_PROTOCOL_VARS = ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL'] as const;
-
-/** The protocol the OTel specification makes the SDK default (many SDKs choose gRPC in code instead). */
-const SPEC_DEFAULT_OTLP_PROTOCOL = 'http/protobuf';
 
 /** The receiver protocol each SDK protocol needs. */
 const SDK_PROTOCOLS: Record<string, ListenerProtocol> = {
-  'grpc': ListenerProtocol.OTLP_GRPC,
-  'http/protobuf': ListenerProtocol.OTLP_HTTP,
-  'http/json': ListenerProtocol.OTLP_HTTP,
+  [OtlpProtocol.GRPC]: ListenerProtocol.OTLP_GRPC,
+  [OtlpProtocol.HTTP_PROTOBUF]: ListenerProtocol.OTLP_HTTP,
+  [OtlpProtocol.HTTP_JSON]: ListenerProtocol.OTLP_HTTP,
 };
-
-/** The host an env value has when it comes from the pod's IP (downward API `status.podIP`). */
-export const POD_IP_HOST = '{status.podIP}';
-/** The host an env value has when it comes from the node's IP (downward API `status.hostIP`): a hostPort. */
-export const HOST_IP_HOST = '{status.hostIP}';
-
-/**
- * The env values of a container as the kubelet gives them to the process: `$(VAR)` expanded
- * from entries defined before it (`$$` escapes), downward-API `status.podIP`/`status.hostIP` as
- * {@link POD_IP_HOST}/{@link HOST_IP_HOST}, `metadata.namespace` as the pod's namespace.
- */
-export function envOf(container: Record<string, unknown>, namespace?: string): Map<string, string> {
-  const env = new Map<string, string>();
-  for (const e of asArr(container.env).map(asObj)) {
-    const name = asStr(e.name);
-    if (name === undefined) continue;
-    const value = asStr(e.value);
-    if (value !== undefined) {
-      env.set(name, value.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (all, ref?: string) => (ref === undefined ? '$' : env.get(ref) ?? all)));
-      continue;
-    }
-    const field = asStr(asObj(asObj(e.valueFrom).fieldRef).fieldPath);
-    const fromField: Record<string, string | undefined> = { 'status.podIP': POD_IP_HOST, 'status.hostIP': HOST_IP_HOST, 'metadata.namespace': namespace };
-    const resolved = field === undefined ? undefined : fromField[field];
-    if (resolved !== undefined) env.set(name, resolved);
-  }
-  return env;
-}
-
-/** An OTLP endpoint as an SDK reads it: the host (a name, an address, or {@link POD_IP_HOST}/{@link HOST_IP_HOST}) and port. */
-export interface OtlpEndpoint {
-  readonly host: string;
-  readonly port: number;
-}
-
-/** The host and port of an OTLP endpoint URL (`http://host:4318`, `host:4317`); undefined when it names neither a scheme nor a port. */
-export function parseOtlpEndpoint(value: string): OtlpEndpoint | undefined {
-  const m = /^(?:(https?):\/\/)?(\{[^}]+\}|\[[^\]]+\]|[^/:\s]+)(?::(\d+))?/.exec(value);
-  if (!m || (!m[1] && !m[3])) return undefined;
-  return { host: m[2], port: m[3] ? Number(m[3]) : m[1] === 'https' ? 443 : 80 };
-}
-
-/** Which collectors run in which pod, and which collector listeners each declared hostPort reaches. */
-export interface CollectorWiring {
-  readonly collectorsOfPod: ReadonlyMap<PodTemplate, readonly Collector[]>;
-  readonly hostPorts: ReadonlyMap<number, { readonly listeners: readonly CollectorListener[]; readonly collectors: readonly Collector[]; readonly where: string }>;
-}
-
-const WIRINGS = new WeakMap<ManifestModel, CollectorWiring>();
-
-/** The collectors of each pod and of each hostPort, read once per model. */
-export function collectorWiring(model: ManifestModel): CollectorWiring {
-  let wiring = WIRINGS.get(model);
-  if (wiring) return wiring;
-  const collectorsOfPod = new Map<PodTemplate, Collector[]>();
-  const hostPorts = new Map<number, { listeners: CollectorListener[]; collectors: Collector[]; where: string }>();
-  for (const c of collectorsOf(model)) {
-    for (const { pod, containers } of c.pods) {
-      collectorsOfPod.set(pod, [...(collectorsOfPod.get(pod) ?? []), c]);
-      for (const port of containers.flatMap((x) => asArr(x.raw.ports).map(asObj))) {
-        const hostPort = typeof port.hostPort === 'number' ? port.hostPort : undefined;
-        if (hostPort === undefined) continue;
-        const entry = hostPorts.get(hostPort) ?? { listeners: [], collectors: [], where: `hostPort ${hostPort} of ${pod.ref.kind} ${pod.namespace}/${pod.ref.name}` };
-        entry.listeners.push(...c.config.listeners().filter((l) => l.port === port.containerPort));
-        if (!entry.collectors.includes(c)) entry.collectors.push(c);
-        hostPorts.set(hostPort, entry);
-      }
-    }
-  }
-  wiring = { collectorsOfPod, hostPorts };
-  WIRINGS.set(model, wiring);
-  return wiring;
-}
 
 /** What an endpoint reaches: the listeners there, and how, for messages. */
 interface Reached {
@@ -131,7 +50,7 @@ export const OTLP_RULES = defineRules({
       if (!variable) continue;
       const value = env.get(variable)!;
       const protocolVar = OTLP_PROTOCOL_VARS.find((v) => env.has(v));
-      const imageProtocol = imageFacts(container.image)?.otlpProtocol;
+      const imageProtocol = model.imageFacts(container.image)?.otlpProtocol;
       const sdkProtocol = protocolVar ? env.get(protocolVar)! : imageProtocol ?? SPEC_DEFAULT_OTLP_PROTOCOL;
       const wanted = SDK_PROTOCOLS[sdkProtocol];
       const endpoint = parseOtlpEndpoint(value);

@@ -1,4 +1,4 @@
-import { analysisUses, declaredArgs, findTemplate } from './argo-model';
+import { analysisUses, declaredArgs, findTemplate } from '../model/analyses';
 import { defineRules, list } from './define';
 import { Severity } from './types';
 

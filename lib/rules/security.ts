@@ -1,6 +1,5 @@
-import { imageFacts } from '../presets/images';
 import { defineRules } from './define';
-import { asObj } from './model';
+import { asObj } from '../model/model';
 import { Severity } from './types';
 
 /**
@@ -25,12 +24,12 @@ export const SECURITY_RULES = defineRules({
         continue;
       }
       if (typeof uid === 'number') continue;
-      const facts = imageFacts(container.image);
-      if (!facts || /^[1-9]\d*$/.test(facts.user.name)) continue;
-      const refusal = facts.user.uid === 0 ? 'image will run as root' : `image has non-numeric user (${facts.user.name}), cannot verify user is non-root`;
+      const facts = model.imageFacts(container.image);
+      if (!facts?.user || /^[1-9]\d*$/.test(facts.user!.name)) continue;
+      const refusal = facts.user!.uid === 0 ? 'image will run as root' : `image has non-numeric user (${facts.user!.name}), cannot verify user is non-root`;
       report('security/run-as-non-root-needs-uid', Severity.ERROR, pod.ref,
-        `${where} sets runAsNonRoot without runAsUser, and the image runs as ${facts.user.name} (${facts.user.why}); the kubelet refuses to start it ('${refusal}')`,
-        `set securityContext.runAsUser to a numeric non-zero uid (pod or container level)${facts.user.uid !== 0 ? `, e.g. ${facts.user.uid}, the uid of ${facts.user.name}` : ''}`);
+        `${where} sets runAsNonRoot without runAsUser, and the image runs as ${facts.user!.name} (${facts.user!.why}); the kubelet refuses to start it ('${refusal}')`,
+        `set securityContext.runAsUser to a numeric non-zero uid (pod or container level)${facts.user!.uid !== 0 ? `, e.g. ${facts.user!.uid}, the uid of ${facts.user!.name}` : ''}`);
     }
   }
 });

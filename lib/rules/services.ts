@@ -1,7 +1,8 @@
-import { operatorServices } from './collector-model';
+import { operatorServices } from '../model/collectors';
 import { defineRules, list } from './define';
-import { asArr, urlsIn } from './model';
-import { envOf, OTLP_ENDPOINT_VARS } from './otlp';
+import { asArr, urlsIn } from '../model/model';
+import { envOf } from '../model/otlp';
+import { OTLP_ENDPOINT_VARS } from '../platform/otel';
 import { Severity } from './types';
 
 /** `app=hotrod, tier=web`, for messages. */

@@ -1,5 +1,8 @@
-import { PrometheusBackend } from '../platform/metrics-backend';
 import { LoadedManifest } from '../manifests';
+import { ModelOptions, ObjectRef } from '../model/model';
+
+export type { ObjectRef } from '../model/model';
+export { refOf } from '../model/model';
 
 /** How bad a finding is: errors stop synth and fail `validate`; warnings are printed. */
 export enum Severity {
@@ -9,23 +12,10 @@ export enum Severity {
   INFO = 'info',
 }
 
-/** How a run of the rules is asked to judge. */
-export interface RuleOptions {
+/** How a run of the rules is asked to judge: the model's options (the Prometheus setup, the image facts) and the rules' own. */
+export interface RuleOptions extends ModelOptions {
   /** report a gate's metric that nothing in the manifests produces as an error, even when its producer is outside them */
   readonly strictMetrics?: boolean;
-  /** the Prometheus that scrapes the pods and answers the gates @default PrometheusBackend.communityChart() */
-  readonly prometheus?: PrometheusBackend;
-}
-
-/** The object a finding is about. */
-export interface ObjectRef {
-  readonly kind: string;
-  readonly namespace?: string;
-  readonly name?: string;
-  /** the file it was read from, when known */
-  readonly file?: string;
-  /** when the object writes no namespace: what gave it the one above */
-  readonly namespaceFrom?: string;
 }
 
 /** One problem a rule found. */
@@ -48,11 +38,6 @@ export interface Rule {
   readonly description: string;
   /** the findings for these manifests */
   check(manifests: readonly LoadedManifest[], options?: RuleOptions): Finding[];
-}
-
-/** The reference of a loaded manifest, for a finding. */
-export function refOf(m: LoadedManifest): ObjectRef {
-  return { kind: m.object.kind, namespace: m.object.metadata?.namespace, name: m.object.metadata?.name, file: m.file };
 }
 
 /** The kind of a finding's object when the finding is about a file of the folder, not an object in it. */

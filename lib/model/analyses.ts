@@ -1,7 +1,8 @@
+import { conditionShape, parseCondition, ResultComparison } from '../analysis/condition';
 import { MetricSchedule, readMetricSchedule } from '../analysis/schedule';
 import { LoadedManifest } from '../manifests';
-import { asArr, asObj, asStr, ManifestModel, Obj } from './model';
-import { ObjectRef } from './types';
+import { AnalysisDesign, analysisDesignOf, AnnotationProblem, GateKind, gateKindsOf } from './gates';
+import { asArr, asObj, asStr, DeliveryModel, Obj, ObjectRef } from './model';
 
 /** An argument a Rollout passes to an analysis. */
 export interface PassedArg {
@@ -33,7 +34,7 @@ export interface DeclaredArg {
 }
 
 /** The analyses every Rollout runs. */
-export function analysisUses(model: ManifestModel): AnalysisUse[] {
+export function analysisUses(model: DeliveryModel): AnalysisUse[] {
   const out: AnalysisUse[] = [];
   for (const rollout of model.ofKind('Rollout')) {
     const strategy = asObj(asObj(rollout.object.spec).strategy);
@@ -63,14 +64,14 @@ export function analysisUses(model: ManifestModel): AnalysisUse[] {
 }
 
 /** The AnalysisTemplate (same namespace) or ClusterAnalysisTemplate a use names. */
-export function findTemplate(model: ManifestModel, use: AnalysisUse, template: AnalysisUse['templates'][number]): LoadedManifest | undefined {
+export function findTemplate(model: DeliveryModel, use: AnalysisUse, template: AnalysisUse['templates'][number]): LoadedManifest | undefined {
   return templateIndex(model).get(template.clusterScope ? `ClusterAnalysisTemplate//${template.name}` : `AnalysisTemplate/${use.namespace}/${template.name}`);
 }
 
-const TEMPLATE_INDEX = new WeakMap<ManifestModel, Map<string, LoadedManifest>>();
+const TEMPLATE_INDEX = new WeakMap<DeliveryModel, Map<string, LoadedManifest>>();
 
 /** Templates by `kind/namespace/name` (cluster-scoped ones with an empty namespace), the first of each key. */
-function templateIndex(model: ManifestModel): Map<string, LoadedManifest> {
+function templateIndex(model: DeliveryModel): Map<string, LoadedManifest> {
   let index = TEMPLATE_INDEX.get(model);
   if (!index) {
     index = new Map();
@@ -155,4 +156,71 @@ export function metricSchedule(template: LoadedManifest, metricName: string): Me
   } catch {
     return undefined;
   }
+}
+
+/** One gate: a Prometheus metric of an (Cluster)AnalysisTemplate, read as the tools need it. */
+export interface GateModel extends PrometheusMetric {
+  /** the Prometheus the gate asks, as written (trailing slashes dropped) */
+  readonly address?: string;
+  /** its schedule and limits with Argo Rollouts' defaults; undefined when a timing is not a plain value */
+  readonly schedule?: MetricSchedule;
+  /** why the schedule cannot be read, when it cannot */
+  readonly scheduleProblem?: string;
+  /** what it checks, from the template's kinds annotation; undefined when the template does not say */
+  readonly kind?: GateKind;
+  /** the quantile `histogram_quantile(q, ...)` reads, when the query has a literal one */
+  readonly quantile?: number;
+  /** the first comparison of `result[0]` with a number in its success condition (else its failure condition) */
+  readonly threshold?: ResultComparison;
+  /** why the conditions cannot be read, when they cannot */
+  readonly conditionProblem?: string;
+}
+
+/** An analysis template read as the tools need it: its gates, and what its annotations say. */
+export interface AnalysisModel {
+  readonly template: LoadedManifest;
+  readonly name: string;
+  readonly gates: readonly GateModel[];
+  /** the design its annotation states, if any */
+  readonly design?: AnalysisDesign;
+  /** a kinds annotation that cannot be read */
+  readonly annotationProblem?: AnnotationProblem;
+  /** the metrics that ask another provider than Prometheus (web, job, ...) */
+  readonly otherMetrics: readonly string[];
+}
+
+const ANALYSES = new WeakMap<LoadedManifest, AnalysisModel>();
+
+/** A template's gates and annotations, read once. */
+export function analysisOf(template: LoadedManifest): AnalysisModel {
+  let analysis = ANALYSES.get(template);
+  if (!analysis) {
+    const { kinds, problem } = gateKindsOf(template.object);
+    const metrics = asArr(asObj(template.object.spec).metrics).map(asObj);
+    const gates = prometheusMetrics(template).map((metric): GateModel => {
+      const raw = metrics.find((m) => m.name === metric.name) ?? {};
+      let schedule: MetricSchedule | undefined;
+      let scheduleProblem: string | undefined;
+      try {
+        schedule = readMetricSchedule(raw);
+      } catch (e) {
+        scheduleProblem = (e as Error).message;
+      }
+      let threshold: ResultComparison | undefined;
+      let conditionProblem: string | undefined;
+      const condition = metric.successCondition ?? metric.failureCondition;
+      try {
+        threshold = condition ? conditionShape(parseCondition(condition)).comparisons[0] : undefined;
+      } catch (e) {
+        conditionProblem = (e as Error).message;
+      }
+      const address = asStr(asObj(asObj(raw.provider).prometheus).address)?.replace(/\/+$/, '');
+      const q = /histogram_quantile\s*\(\s*([0-9.]+)\s*,/.exec(metric.query);
+      return { ...metric, address, schedule, scheduleProblem, kind: kinds[metric.name], quantile: q ? Number(q[1]) : undefined, threshold, conditionProblem };
+    });
+    const otherMetrics = metrics.map((m) => asStr(m.name) ?? '').filter((n) => !gates.some((g) => g.name === n));
+    analysis = { template, name: template.object.metadata?.name ?? '', gates, design: analysisDesignOf(template.object), annotationProblem: problem, otherMetrics };
+    ANALYSES.set(template, analysis);
+  }
+  return analysis;
 }

@@ -1,14 +1,42 @@
-import { PrometheusBackend } from '../platform/metrics-backend';
 import { posix } from 'path';
-import { ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../platform/argo';
 import { LoadedManifest } from '../manifests';
-import { ObjectRef, refOf, RuleOptions } from './types';
+import { ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../platform/argo';
+import { ImageCatalogue, ImageFacts } from '../platform/image-facts';
+import { PrometheusBackend } from '../platform/metrics-backend';
+import { SCRAPE_ANNOTATIONS } from '../platform/prometheus-naming';
 
 /**
- * A read-only view of plain manifests that the rules share: workloads and their pod
- * templates, Services, and where cluster DNS names point. It reads defensively, because
- * hand-written YAML may have any shape; a field of the wrong type reads as absent.
+ * The one reader of a delivery: a read-only view of plain manifests (a folder of YAML, kustomize
+ * output, or the objects a synth just made) that the rules, the rehearsal and `explain` share:
+ * workloads and their pod templates, Services, where cluster DNS names point, and (in the other
+ * modules of this folder) collectors, the series they produce, rollouts, analyses and gates,
+ * traffic generators and ApplicationSets. It reads defensively, because hand-written YAML may have
+ * any shape; a field of the wrong type reads as absent.
  */
+
+/** What a model is read with: the facts the manifests cannot show. */
+export interface ModelOptions {
+  /** the Prometheus that scrapes the pods and answers the gates @default PrometheusBackend.communityChart() */
+  readonly prometheus?: PrometheusBackend;
+  /** what is known of the images the pods run @default - the platform's own images only (ImageCatalogue.of()) */
+  readonly images?: ImageCatalogue;
+}
+
+/** The object a finding (or a diagram node) is about. */
+export interface ObjectRef {
+  readonly kind: string;
+  readonly namespace?: string;
+  readonly name?: string;
+  /** the file it was read from, when known */
+  readonly file?: string;
+  /** when the object writes no namespace: what gave it the one above */
+  readonly namespaceFrom?: string;
+}
+
+/** The reference of a loaded manifest as written (its own namespace only). */
+export function refOf(m: LoadedManifest): ObjectRef {
+  return { kind: m.object.kind, namespace: m.object.metadata?.namespace, name: m.object.metadata?.name, file: m.file };
+}
 
 /** A plain JSON object. */
 export type Obj = Record<string, unknown>;
@@ -133,7 +161,7 @@ interface FolderOwner {
 }
 
 /** A repository folder pattern, one regex per path segment (`*` does not cross `/`: Argo CD git generator, SPEC). */
-class PathPattern {
+export class PathPattern {
   private readonly segments: RegExp[];
 
   constructor(glob: string) {
@@ -184,8 +212,8 @@ function folderOwners(manifests: readonly LoadedManifest[]): FolderOwner[] {
   return out;
 }
 
-/** What the rules see of a set of manifests, indexed once so every lookup is by key. */
-export class ManifestModel {
+/** What the tools see of a set of manifests, indexed once so every lookup is by key. */
+export class DeliveryModel {
   /** every pod template */
   public readonly pods: readonly PodTemplate[];
   /** every Service */
@@ -205,9 +233,12 @@ export class ManifestModel {
 
   /** the Prometheus that scrapes the pods and answers the gates */
   public readonly prometheus: PrometheusBackend;
+  /** the facts known of images */
+  public readonly images: ImageCatalogue;
 
-  constructor(public readonly manifests: readonly LoadedManifest[], public readonly options: RuleOptions = {}) {
+  constructor(public readonly manifests: readonly LoadedManifest[], public readonly options: ModelOptions = {}) {
     this.prometheus = options.prometheus ?? PrometheusBackend.communityChart();
+    this.images = options.images ?? ImageCatalogue.of();
     for (const m of manifests) push(this.byKind, m.object.kind, m);
     this.owners = folderOwners(manifests);
     const declared = this.ofKind('Namespace').map((m) => m.object.metadata?.name).filter((n): n is string => !!n);
@@ -260,6 +291,11 @@ export class ManifestModel {
   public refOf(m: LoadedManifest): ObjectRef {
     const source = this.namespaceSourceOf(m);
     return { ...refOf(m), namespace: source.namespace, ...(m.object.metadata?.namespace ? {} : { namespaceFrom: source.from }) };
+  }
+
+  /** The facts of the image a container runs, if the catalogue knows it. */
+  public imageFacts(image: string): ImageFacts | undefined {
+    return this.images.factsOf(image);
   }
 
   /** The objects of some kinds, in the order they were read. */
@@ -376,13 +412,13 @@ export function isLoopback(host: string): boolean {
   return /^(localhost|127\.\d+\.\d+\.\d+|\[?::1\]?)$/i.test(host);
 }
 
-const MODELS = new WeakMap<readonly LoadedManifest[], ManifestModel>();
+const MODELS = new WeakMap<readonly LoadedManifest[], DeliveryModel>();
 
-/** The model of a set of manifests, built once per array and shared by every rule. */
-export function modelOf(manifests: readonly LoadedManifest[], options: RuleOptions = {}): ManifestModel {
+/** The model of a set of manifests, built once per array and options and shared by every reader. */
+export function modelOf(manifests: readonly LoadedManifest[], options: ModelOptions = {}): DeliveryModel {
   let model = MODELS.get(manifests);
-  if (!model || model.options.strictMetrics !== options.strictMetrics || model.options.prometheus !== options.prometheus) {
-    model = new ManifestModel(manifests, options);
+  if (!model || model.options.prometheus !== options.prometheus || model.options.images !== options.images) {
+    model = new DeliveryModel(manifests, options);
     MODELS.set(manifests, model);
   }
   return model;
@@ -403,4 +439,18 @@ export function urlsIn(text: string): { url: string; scheme: string; host: strin
     out.push({ url: m[0], scheme: m[1], host: m[2], port: m[3] ? Number(m[3]) : m[1] === 'https' ? 443 : 80 });
   }
   return out;
+}
+
+/** The ports Prometheus scrapes on a pod with `prometheus.io/*` annotations: the annotated port, else every declared port. */
+export function scrapedPorts(annotations: Readonly<Record<string, string>>, containers: readonly Container[]): number[] {
+  if (annotations[SCRAPE_ANNOTATIONS.scrape] !== 'true') return [];
+  const annotated = annotations[SCRAPE_ANNOTATIONS.port];
+  if (annotated !== undefined) return /^\d+$/.test(annotated) ? [Number(annotated)] : [];
+  return containers.flatMap((c) => c.ports.map((p) => p.containerPort));
+}
+
+/** `a, b, c` or `(none)`, for messages. */
+export function list(items: Iterable<string | number>): string {
+  const all = [...items];
+  return all.length > 0 ? all.join(', ') : '(none)';
 }

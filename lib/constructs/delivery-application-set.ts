@@ -3,17 +3,17 @@ import { Construct } from 'constructs';
 import { ApplicationSet, ApplicationSetSpecSyncPolicyApplicationsSync } from '../../imports/argocd-application-set-argoproj.io';
 import { validateName } from '../util';
 
-/** Properties of a {@link HotrodAppSet}. */
-export interface HotrodAppSetProps {
+/** Properties of a {@link DeliveryApplicationSet}. */
+export interface DeliveryApplicationSetProps {
   /** the charts to deploy, one Argo CD Application each; each chart's folder name is its namespace */
   readonly apps: Chart[];
-  /** the git repository that holds the synthesized folders @default 'https://github.com/example/hotrod-delivery.git' */
+  /** the git repository that holds the synthesized folders @default - a placeholder ({@link DEFAULT_REPO_URL}) to replace */
   readonly repoUrl?: string;
   /** the branch, tag or commit Argo CD follows @default 'HEAD' */
   readonly revision?: string;
   /** the folder of the repository the app folders are synthesized into @default 'dist' */
   readonly outputPath?: string;
-  /** the ApplicationSet name @default 'hotrod' */
+  /** the ApplicationSet name @default 'delivery' */
   readonly name?: string;
   /** the Argo CD project of the Applications @default 'default' */
   readonly project?: string;
@@ -35,10 +35,10 @@ export interface HotrodAppSetProps {
   readonly allowApplicationDeletion?: boolean;
 }
 
-/** The default repository, a placeholder to replace through `HOTROD_REPO_URL` or `repoUrl`. */
-export const DEFAULT_REPO_URL = 'https://github.com/example/hotrod-delivery.git';
+/** The default repository, a placeholder to replace (`repoUrl`, or `delivery.config.json` for the default app). */
+export const DEFAULT_REPO_URL = 'https://github.com/example/delivery.git';
 
-const C = 'HotrodAppSet';
+const C = 'DeliveryApplicationSet';
 
 /** The folder name cdk8s gives a chart in FOLDER_PER_CHART output. */
 export function chartFolder(chart: Chart): string {
@@ -46,13 +46,13 @@ export function chartFolder(chart: Chart): string {
 }
 
 /**
- * The Argo CD ApplicationSet that turns each synthesized app folder into an Application
- * named after the folder, deployed to the namespace of the same name.
+ * The Argo CD ApplicationSet of a delivery: it turns each synthesized app folder into an
+ * Application named after the folder, deployed to the namespace of the same name.
  *
  * Its git directories generator lists exactly the folders of the charts it is given and
  * excludes its own, so it never manages itself.
  */
-export class HotrodAppSet extends Construct {
+export class DeliveryApplicationSet extends Construct {
   /** the ApplicationSet */
   public readonly applicationSet: ApplicationSet;
   /** the repository paths of the app folders */
@@ -62,9 +62,9 @@ export class HotrodAppSet extends Construct {
   /** the revision */
   public readonly revision: string;
 
-  constructor(scope: Construct, id: string, props: HotrodAppSetProps) {
+  constructor(scope: Construct, id: string, props: DeliveryApplicationSetProps) {
     super(scope, id);
-    const name = props.name ?? 'hotrod';
+    const name = props.name ?? 'delivery';
     validateName(C, 'name', name);
     this.repoUrl = props.repoUrl ?? DEFAULT_REPO_URL;
     if (!/^(https?:\/\/\S+|ssh:\/\/\S+|git@[^\s:]+:\S+)$/.test(this.repoUrl)) {

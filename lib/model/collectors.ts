@@ -9,10 +9,10 @@ import {
 } from '../platform/collector-config';
 import { parse as parseYaml } from 'yaml';
 import { findCollectorConfigs, FoundCollectorConfig } from '../manifests';
-import { asArr, asObj, asStr, Container, isLoopback, ManifestModel, Obj, PodTemplate } from './model';
+import { asArr, asObj, asStr, Container, isLoopback, DeliveryModel, Obj, PodTemplate } from './model';
 
 export { isLoopback };
-import { ObjectRef } from './types';
+import { ObjectRef } from './model';
 
 /**
  * An OpenTelemetry Collector (v0.142) configuration read from plain YAML, with the facts
@@ -307,7 +307,7 @@ export class Collector {
   /** whether the OpenTelemetry operator runs it (an OpenTelemetryCollector resource): it makes the pods and Services */
   public readonly operated: boolean;
 
-  constructor(public readonly found: FoundCollectorConfig, model: ManifestModel, defaultBindHost?: string) {
+  constructor(public readonly found: FoundCollectorConfig, model: DeliveryModel, defaultBindHost?: string) {
     this.config = new PlainCollectorConfig(found.config, defaultBindHost);
     this.ref = model.refOf(found.configMap);
     this.operated = found.configMap.object.kind === OPERATOR_COLLECTOR_KIND;
@@ -368,7 +368,7 @@ export function operatorServiceNames(name: string): string[] {
 export const OPERATOR_DEFAULT_BIND_HOST = '0.0.0.0';
 
 /** The collector configurations of OpenTelemetryCollector resources (`spec.config`: an object in v1beta1, a YAML string in v1alpha1). */
-function operatorCollectorConfigs(model: ManifestModel): FoundCollectorConfig[] {
+function operatorCollectorConfigs(model: DeliveryModel): FoundCollectorConfig[] {
   return model.ofKind(OPERATOR_COLLECTOR_KIND).flatMap((m) => {
     const raw = asObj(m.object.spec).config;
     let config: unknown = raw;
@@ -379,10 +379,10 @@ function operatorCollectorConfigs(model: ManifestModel): FoundCollectorConfig[] 
   });
 }
 
-const COLLECTORS = new WeakMap<ManifestModel, Collector[]>();
+const COLLECTORS = new WeakMap<DeliveryModel, Collector[]>();
 
 /** Every collector configuration in the manifests (a ConfigMap under any key, an OpenTelemetryCollector's spec.config), read once per model. */
-export function collectorsOf(model: ManifestModel): Collector[] {
+export function collectorsOf(model: DeliveryModel): Collector[] {
   let out = COLLECTORS.get(model);
   if (!out) {
     out = [
@@ -394,10 +394,10 @@ export function collectorsOf(model: ManifestModel): Collector[] {
   return out;
 }
 
-const OPERATOR_SERVICES = new WeakMap<ManifestModel, Map<string, Collector>>();
+const OPERATOR_SERVICES = new WeakMap<DeliveryModel, Map<string, Collector>>();
 
 /** The Services operator-managed collectors get, by `namespace/name`. */
-export function operatorServices(model: ManifestModel): ReadonlyMap<string, Collector> {
+export function operatorServices(model: DeliveryModel): ReadonlyMap<string, Collector> {
   let out = OPERATOR_SERVICES.get(model);
   if (!out) {
     out = new Map();

@@ -1,8 +1,8 @@
 import { Signal } from '../platform/collector-config';
-import { imageFacts } from '../presets/images';
-import { Collector, collectorsOf, componentType, operatorServices } from './collector-model';
-import { asArr, asObj, Container, isLoopback, ManifestModel, PodTemplate } from './model';
-import { collectorWiring, envOf, HOST_IP_HOST, OTLP_ENDPOINT_VARS, parseOtlpEndpoint, POD_IP_HOST } from './otlp';
+import { Collector, collectorsOf, componentType, operatorServices } from './collectors';
+import { asArr, asObj, Container, isLoopback, DeliveryModel, PodTemplate } from './model';
+import { OTEL_ENV, OTLP_ENDPOINT_VARS, parseResourceAttributes, SERVICE_NAME_ATTRIBUTE } from '../platform/otel';
+import { collectorWiring, envOf, HOST_IP_HOST, parseOtlpEndpoint, POD_IP_HOST } from './otlp';
 
 /**
  * Where the apps' spans go: for every collector of the manifests, the containers that export
@@ -11,12 +11,6 @@ import { collectorWiring, envOf, HOST_IP_HOST, OTLP_ENDPOINT_VARS, parseOtlpEndp
  * where the manifests do not show; and the collectors whose spans come from elsewhere too.
  */
 
-/** The variable that names the service of an SDK's spans. */
-export const OTEL_SERVICE_NAME_VAR = 'OTEL_SERVICE_NAME';
-/** The variable that sets an SDK's resource attributes (`key=value,key=value`). */
-export const OTEL_RESOURCE_ATTRIBUTES_VAR = 'OTEL_RESOURCE_ATTRIBUTES';
-/** The resource attribute that carries the service name. */
-export const SERVICE_NAME_ATTRIBUTE = 'service.name';
 /** The OpenTelemetry operator's pod annotations that inject an SDK and its OTEL_* variables (`instrumentation.opentelemetry.io/inject-java`, ...). */
 const INJECT_ANNOTATION_PREFIX = 'instrumentation.opentelemetry.io/inject-';
 
@@ -45,20 +39,6 @@ export interface SpanSources {
 /** Where a container's spans go: to collectors of the manifests, nowhere these manifests receive, or unknown. */
 type Destination = { readonly collectors: readonly Collector[] } | 'none' | 'unknown';
 
-/** The `key=value,...` pairs of OTEL_RESOURCE_ATTRIBUTES (values percent-decoded). */
-export function parseResourceAttributes(text: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const pair of text.split(',')) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) continue;
-    const value = pair.slice(eq + 1).trim();
-    let decoded = value;
-    try { decoded = decodeURIComponent(value); } catch { /* kept as written */ }
-    out.set(pair.slice(0, eq).trim(), decoded);
-  }
-  return out;
-}
-
 /** Whether a value still holds something only the running pod knows (an unexpanded `$(VAR)`, a downward-API placeholder). */
 const unresolved = (value: string) => /\$\(|\{status\./.test(value);
 
@@ -70,18 +50,18 @@ const writtenVars = (container: Container) => new Set(asArr(container.raw.env).m
  * OTEL_RESOURCE_ATTRIBUTES, else the services of a known image's endpoints; undefined when a
  * variable is set from outside the manifests or nothing says.
  */
-function serviceNamesOf(container: Container, env: ReadonlyMap<string, string>, attributes: ReadonlyMap<string, string> | undefined): { services?: string[]; from: string } {
-  if (writtenVars(container).has(OTEL_SERVICE_NAME_VAR)) {
-    const name = env.get(OTEL_SERVICE_NAME_VAR);
-    return name !== undefined && !unresolved(name) ? { services: [name], from: `${OTEL_SERVICE_NAME_VAR}=${name}` } : { from: `${OTEL_SERVICE_NAME_VAR} set at run time` };
+function serviceNamesOf(model: DeliveryModel, container: Container, env: ReadonlyMap<string, string>, attributes: ReadonlyMap<string, string> | undefined): { services?: string[]; from: string } {
+  if (writtenVars(container).has(OTEL_ENV.serviceName)) {
+    const name = env.get(OTEL_ENV.serviceName);
+    return name !== undefined && !unresolved(name) ? { services: [name], from: `${OTEL_ENV.serviceName}=${name}` } : { from: `${OTEL_ENV.serviceName} set at run time` };
   }
   if (hasEnvFrom(container)) return { from: 'variables from envFrom' };
-  if (!attributes) return { from: `${OTEL_RESOURCE_ATTRIBUTES_VAR} set at run time` };
+  if (!attributes) return { from: `${OTEL_ENV.resourceAttributes} set at run time` };
   const attribute = attributes.get(SERVICE_NAME_ATTRIBUTE);
   if (attribute !== undefined) {
-    return !unresolved(attribute) ? { services: [attribute], from: `${OTEL_RESOURCE_ATTRIBUTES_VAR} ${SERVICE_NAME_ATTRIBUTE}=${attribute}` } : { from: `${SERVICE_NAME_ATTRIBUTE} set at run time` };
+    return !unresolved(attribute) ? { services: [attribute], from: `${OTEL_ENV.resourceAttributes} ${SERVICE_NAME_ATTRIBUTE}=${attribute}` } : { from: `${SERVICE_NAME_ATTRIBUTE} set at run time` };
   }
-  const facts = imageFacts(container.image);
+  const facts = model.imageFacts(container.image);
   if (facts?.endpoints) return { services: [...new Set(facts.endpoints.map((e) => e.service))], from: `the services of ${facts.repository}` };
   return { from: 'no service name in the manifests' };
 }
@@ -90,7 +70,7 @@ function serviceNamesOf(container: Container, env: ReadonlyMap<string, string>, 
 const hasEnvFrom = (container: Container) => asArr(container.raw.envFrom).length > 0;
 
 /** The collectors an OTLP endpoint reaches, seen from `pod` (undefined for a collector the operator runs) in `namespace`. */
-function destinationOf(model: ManifestModel, namespace: string, pod: PodTemplate | undefined, host: string, port: number): Destination {
+function destinationOf(model: DeliveryModel, namespace: string, pod: PodTemplate | undefined, host: string, port: number): Destination {
   const { collectorsOfPod, hostPorts } = collectorWiring(model);
   if (isLoopback(host) || host === POD_IP_HOST) {
     const own = pod ? collectorsOfPod.get(pod) ?? [] : [];
@@ -116,12 +96,12 @@ function destinationOf(model: ManifestModel, namespace: string, pod: PodTemplate
  * do not show (an init container is taken to trace nothing). Variables from ConfigMaps or Secrets
  * (`envFrom`, `valueFrom`) and the operator's injection annotations hide the endpoint too.
  */
-function containerDestination(model: ManifestModel, pod: PodTemplate, container: Container, env: ReadonlyMap<string, string>, injected: boolean): Destination {
+function containerDestination(model: DeliveryModel, pod: PodTemplate, container: Container, env: ReadonlyMap<string, string>, injected: boolean): Destination {
   const variable = OTLP_ENDPOINT_VARS.find((v) => env.has(v));
   if (!variable) {
     const hidden = injected || hasEnvFrom(container) || OTLP_ENDPOINT_VARS.some((v) => writtenVars(container).has(v));
     if (hidden) return 'unknown';
-    const facts = imageFacts(container.image);
+    const facts = model.imageFacts(container.image);
     if (!facts) return asArr(pod.spec.initContainers).includes(container.raw) ? 'none' : 'unknown';
     return facts.otlpProtocol ? destinationOf(model, pod.namespace, pod, 'localhost', 0) : 'none';
   }
@@ -140,7 +120,7 @@ function stringsIn(value: unknown): string[] {
 }
 
 /** The collectors of the manifests that a collector's traces exporters send to (an agent forwarding to a gateway). */
-function forwardedTo(model: ManifestModel, collector: Collector): Collector[] {
+function forwardedTo(model: DeliveryModel, collector: Collector): Collector[] {
   const c = collector.config;
   const connectors = new Set(c.ids('connectors'));
   const exporters = new Set(c.pipelines.filter((p) => p.signal === Signal.TRACES).flatMap((p) => p.exporters).filter((id) => !connectors.has(id)));
@@ -161,10 +141,10 @@ function forwardedTo(model: ManifestModel, collector: Collector): Collector[] {
   return [...out];
 }
 
-const SOURCES = new WeakMap<ManifestModel, SpanSources>();
+const SOURCES = new WeakMap<DeliveryModel, SpanSources>();
 
 /** Where the spans of the manifests' containers go, read once per model. */
-export function spanSources(model: ManifestModel): SpanSources {
+export function spanSources(model: DeliveryModel): SpanSources {
   const cached = SOURCES.get(model);
   if (cached) return cached;
   const byCollector = new Map<Collector, SpanSource[]>();
@@ -184,10 +164,10 @@ export function spanSources(model: ManifestModel): SpanSources {
         continue;
       }
       // written variables win over envFrom; without either, the SDK sets no attribute
-      const text = env.get(OTEL_RESOURCE_ATTRIBUTES_VAR);
+      const text = env.get(OTEL_ENV.resourceAttributes);
       const attributes = text !== undefined ? parseResourceAttributes(text)
-        : writtenVars(container).has(OTEL_RESOURCE_ATTRIBUTES_VAR) || hasEnvFrom(container) ? undefined : new Map<string, string>();
-      const { services, from } = serviceNamesOf(container, env, attributes);
+        : writtenVars(container).has(OTEL_ENV.resourceAttributes) || hasEnvFrom(container) ? undefined : new Map<string, string>();
+      const { services, from } = serviceNamesOf(model, container, env, attributes);
       const source: SpanSource = { pod, container, services, servicesFrom: from, attributes };
       for (const c of destination.collectors) {
         const list = byCollector.get(c) ?? [];
@@ -216,7 +196,7 @@ export interface ConnectorInput {
 }
 
 /** What feeds a spanmetrics connector of a collector: only OTLP receivers (the span sources), and which processors on the way. */
-export function connectorInput(model: ManifestModel, collector: Collector, connectorId: string): ConnectorInput {
+export function connectorInput(model: DeliveryModel, collector: Collector, connectorId: string): ConnectorInput {
   if (spanSources(model).relayed.has(collector)) return { unknownOrigin: 'another collector of the manifests forwards spans to it', servicesKept: false };
   const c = collector.config;
   const feeding = c.pipelines.filter((p) => p.signal === Signal.TRACES && p.exporters.includes(connectorId));

@@ -1,11 +1,8 @@
-import { imageFacts } from '../presets/images';
 import { PROMETHEUS_EXPORTER_PATH, SpanmetricsSeries } from '../platform/collector-config';
 import { POD_MONITOR_TARGET_LABELS, PodScrape } from '../platform/metrics-backend';
 import { BUCKET_LABEL, podLabelToPrometheusLabel, sanitizeLabelName, SCRAPE_ANNOTATIONS, SCRAPE_DEFAULT_PATH, TARGET_LABELS } from '../platform/prometheus-naming';
-import { collectorsOf } from './collector-model';
-import { list } from './define';
-import { scrapedPorts } from './collector-pod';
-import { asArr, asObj, asStr, asStrMap, ManifestModel, PodTemplate } from './model';
+import { collectorsOf } from './collectors';
+import { asArr, asObj, asStr, asStrMap, DeliveryModel, list, PodTemplate, scrapedPorts } from './model';
 import { connectorInput, SpanSource, spanSources } from './span-sources';
 
 /** A series name Prometheus gets from the manifests, with every label it can carry. */
@@ -177,7 +174,7 @@ function addAll(map: Map<string, Set<string>>, key: string, values: readonly str
 }
 
 /** How Prometheus scrapes one port of a pod: where, with which target labels, and whether it honours exposed labels. */
-interface PodScrapeTarget {
+export interface PodScrapeTarget {
   readonly port: number;
   readonly path: string;
   /** the labels the scrape sets on every series */
@@ -193,7 +190,7 @@ interface PodScrapeTarget {
  * manifests that selects it (labels as prometheus-operator sets them: `namespace`, `pod`,
  * `container`, `endpoint`, `job`, `instance` and its `podTargetLabels`).
  */
-function scrapesOf(model: ManifestModel, pod: PodTemplate): PodScrapeTarget[] {
+export function scrapesOf(model: DeliveryModel, pod: PodTemplate): PodScrapeTarget[] {
   const prometheus = model.prometheus;
   const podLabels = [...Object.keys(pod.labels), ...pod.controllerLabels];
   const out: PodScrapeTarget[] = [];
@@ -225,10 +222,10 @@ interface PodMonitorInfo {
   readonly podTargetLabels: readonly string[];
 }
 
-const POD_MONITORS = new WeakMap<ManifestModel, PodMonitorInfo[]>();
+const POD_MONITORS = new WeakMap<DeliveryModel, PodMonitorInfo[]>();
 
 /** The PodMonitors of the manifests (monitoring.coreos.com/v1), read once per model. */
-function podMonitorsOf(model: ManifestModel): PodMonitorInfo[] {
+function podMonitorsOf(model: DeliveryModel): PodMonitorInfo[] {
   let monitors = POD_MONITORS.get(model);
   if (!monitors) {
     monitors = model.manifests.filter((m) => m.object.kind === 'PodMonitor').map((m) => {
@@ -320,14 +317,14 @@ function placeSpanmetrics(
   }
 }
 
-const CATALOGS = new WeakMap<ManifestModel, SeriesCatalog>();
+const CATALOGS = new WeakMap<DeliveryModel, SeriesCatalog>();
 
 /**
  * The series the manifests put into Prometheus: spanmetrics series of every collector whose
  * prometheus exporter is scraped, and the metrics of known images (HotROD's counter) on
  * scraped pods, each with the labels the producer and the pod scrape give them.
  */
-export function seriesCatalog(model: ManifestModel): SeriesCatalog {
+export function seriesCatalog(model: DeliveryModel): SeriesCatalog {
   const cached = CATALOGS.get(model);
   if (cached) return cached;
   const series = new Map<string, { name: string; labels: Set<string>; openLabels: boolean; sources: string[] }>();
@@ -368,7 +365,7 @@ export function seriesCatalog(model: ManifestModel): SeriesCatalog {
 
   for (const pod of model.pods) {
     for (const container of pod.containers) {
-      const metrics = imageFacts(container.image)?.metrics;
+      const metrics = model.imageFacts(container.image)?.metrics;
       if (!metrics) continue;
       const source = `${pod.ref.kind} ${pod.namespace}/${pod.ref.name} (${container.image})`;
       const scrapes = scrapesOf(model, pod).filter((x) => x.port === metrics.port && x.path === metrics.path);

@@ -1,10 +1,11 @@
 import { Chart, Testing } from 'cdk8s';
-import { DEFAULT_REPO_URL, HotrodAppSet } from '../lib';
-import { find, fixtureStack, synth } from './helpers';
+import { DeliveryApplicationSet } from '../lib';
+import { DEFAULT_REPO_URL } from '../lib/constructs/delivery-application-set';
+import { find, fixtureDelivery, synth } from './helpers';
 
-describe('HotrodAppSet', () => {
+describe('DeliveryApplicationSet', () => {
   test('emits an ApplicationSet over exactly the synthesized app folders', () => {
-    const { charts } = fixtureStack();
+    const { charts } = fixtureDelivery();
     const appSet = find(synth(charts.argocd), 'ApplicationSet', 'hotrod');
     expect(appSet).toMatchSnapshot();
     expect(appSet.metadata.namespace).toBe('argocd');
@@ -25,30 +26,30 @@ describe('HotrodAppSet', () => {
   });
 
   test('repo URL and revision are props', () => {
-    const { charts } = fixtureStack({ repoUrl: 'git@github.com:acme/delivery.git', revision: 'main' });
+    const { charts } = fixtureDelivery({ repoUrl: 'git@github.com:acme/delivery.git', revision: 'main' });
     const appSet = find(synth(charts.argocd), 'ApplicationSet');
     expect(appSet.spec.generators[0].git).toMatchObject({ repoURL: 'git@github.com:acme/delivery.git', revision: 'main' });
     expect(appSet.spec.template.spec.source).toMatchObject({ repoURL: 'git@github.com:acme/delivery.git', targetRevision: 'main' });
   });
 
   describe('rejects', () => {
-    function make(props: Partial<ConstructorParameters<typeof HotrodAppSet>[2]>, appNamespace = 'web') {
+    function make(props: Partial<ConstructorParameters<typeof DeliveryApplicationSet>[2]>, appNamespace = 'web') {
       const app = Testing.app();
       const web = new Chart(app, 'web', { namespace: appNamespace });
       const argocd = new Chart(app, 'argocd', { namespace: 'argocd' });
-      return () => new HotrodAppSet(argocd, 'AppSet', { apps: [web], ...props });
+      return () => new DeliveryApplicationSet(argocd, 'AppSet', { apps: [web], ...props });
     }
     test('a repo URL that is not a git URL', () => {
-      expect(make({ repoUrl: 'acme/delivery' })).toThrow("HotrodAppSet: repoUrl 'acme/delivery' is not a git URL");
+      expect(make({ repoUrl: 'acme/delivery' })).toThrow("DeliveryApplicationSet: repoUrl 'acme/delivery' is not a git URL");
     });
     test('a chart whose namespace differs from its folder', () => {
-      expect(make({}, 'frontend')).toThrow("HotrodAppSet: chart 'web' has namespace 'frontend', but its Application deploys to the namespace named after its folder");
+      expect(make({}, 'frontend')).toThrow("DeliveryApplicationSet: chart 'web' has namespace 'frontend', but its Application deploys to the namespace named after its folder");
     });
     test('no apps', () => {
-      expect(make({ apps: [] })).toThrow('HotrodAppSet: apps is empty');
+      expect(make({ apps: [] })).toThrow('DeliveryApplicationSet: apps is empty');
     });
     test('an absolute output path', () => {
-      expect(make({ outputPath: '/dist' })).toThrow("HotrodAppSet: outputPath '/dist' must be a relative folder of the repository");
+      expect(make({ outputPath: '/dist' })).toThrow("DeliveryApplicationSet: outputPath '/dist' must be a relative folder of the repository");
     });
   });
 });

@@ -1,0 +1,219 @@
+import { deriveTiming, DerivedTiming, SeriesPath } from '../analysis/evidence';
+import { MetricSchedule } from '../analysis/schedule';
+import { analysisStepOf, CanaryModel, canaries, exportDelayOf, gatePathOf } from '../model/rollouts';
+import { Collector } from '../model/collectors';
+import { GateKind } from '../model/gates';
+import { asArr, asObj, asStr, DeliveryModel, PathPattern } from '../model/model';
+import { parseOtlpEndpoint } from '../model/otlp';
+import { podsAtWeight } from '../platform/argo';
+import { ListenerProtocol, spanmetricsFlushSeconds } from '../platform/collector-config';
+import { OTLP_ENDPOINT_VARS } from '../platform/otel';
+
+/*
+ * What `explain` draws and tells of one rollout, read from the model of a delivery: the same
+ * reader for a folder of hand-written YAML and for the objects an app just synthesized, with the
+ * model's rules of what is connected (where an OTLP endpoint leads, which Service a generator
+ * calls, which collector's spanmetrics a gate reads).
+ */
+
+/** A gate as `explain` shows it. */
+export interface ExplainedGate extends MetricSchedule {
+  readonly name: string;
+  readonly kind?: GateKind;
+  readonly successCondition: string;
+  readonly failureCondition: string;
+  /** where its series come from, when it reads the canary's own */
+  readonly path?: SeriesPath;
+}
+
+/** A step of the canary strategy, with the pods it runs. */
+export interface ExplainedStep {
+  /** `setWeight 50` or `analysis hotrod-analysis` */
+  readonly label: string;
+  readonly weight: number;
+  readonly canaryPods: number;
+  readonly stablePods: number;
+  readonly isAnalysis: boolean;
+}
+
+/** One rollout with an analysis, and the parts around it, as plain data. */
+export interface RolloutExplanation {
+  /** `namespace/name` */
+  readonly id: string;
+  readonly name: string;
+  readonly namespace: string;
+  /** the image the rollout runs */
+  readonly image: string;
+  readonly replicas: number;
+  readonly steps: readonly ExplainedStep[];
+  /** the 1-based position of the analysis step */
+  readonly analysisStep: number;
+  /** the weight while the analysis runs */
+  readonly analysisWeight: number;
+  /** the weights the steps after the analysis set */
+  readonly promoteWeights: readonly number[];
+  /** the Service in front of its pods */
+  readonly service?: { readonly name: string; readonly port: number; readonly url: string };
+  /** the traffic generator that calls it */
+  readonly generator?: {
+    readonly name: string; readonly kind: string; readonly namespace: string; readonly port: number; readonly paths: readonly string[];
+    /** the requests it starts each `everySeconds` */
+    readonly perRound: number;
+    readonly everySeconds: number;
+  };
+  /** where it sends its spans */
+  readonly otlp?: { readonly protocol: string; readonly port: number; readonly url: string };
+  /** the collector its spans reach, with the components on the gates' path */
+  readonly collector?: {
+    readonly kind: string;
+    readonly name: string;
+    readonly namespace: string;
+    readonly receiver: { readonly id: string; readonly ports: string };
+    readonly connector: { readonly id: string; readonly series: string };
+    readonly exporter: { readonly id: string; readonly port: number; readonly path: string };
+    readonly tracesExporter?: { readonly id: string; readonly endpoint: string };
+  };
+  /** how Prometheus scrapes its pods, and the request counter it reads there */
+  readonly podScrape?: { readonly port: number; readonly path: string; readonly counter?: string };
+  /** the Prometheus the gates ask, and its setup */
+  readonly prometheus: { readonly name: string; readonly address: string };
+  readonly templateName: string;
+  readonly gates: readonly ExplainedGate[];
+  /** the user requests each gate needs before it judges (the traffic gate's threshold), when a gate says */
+  readonly evidenceRequests?: number;
+  /** the derivation of the first moment the evidence can be in Prometheus, per series path */
+  readonly derivations: readonly { readonly gates: readonly string[]; readonly derivation: DerivedTiming }[];
+  /** the ApplicationSets of the delivery, with the Applications they make */
+  readonly appSets: readonly { readonly name: string; readonly namespace: string; readonly apps: readonly { readonly name: string; readonly path: string; readonly namespace: string }[] }[];
+}
+
+/** Every rollout of the model that runs an analysis, explained; a rollout whose analysis templates are missing is left out. */
+export function explainModel(model: DeliveryModel): RolloutExplanation[] {
+  const appSets = applicationSets(model);
+  return canaries(model).flatMap((c) => {
+    const e = explainCanary(model, c);
+    return e ? [{ ...e, appSets }] : [];
+  });
+}
+
+function explainCanary(model: DeliveryModel, c: CanaryModel): Omit<RolloutExplanation, 'appSets'> | undefined {
+  const step = analysisStepOf(model, c);
+  if (!step || step.analyses.length === 0) return undefined;
+  const collector = c.collectors.find((x) => x.exportedSpanmetrics().length > 0) ?? c.collectors[0];
+  const gates = step.analyses.flatMap((a) => a.gates).flatMap((g): ExplainedGate[] => (g.schedule ? [{
+    name: g.name,
+    kind: g.kind,
+    successCondition: g.successCondition ?? '',
+    failureCondition: g.failureCondition ?? '',
+    path: gatePathOf(c, collector, g.query),
+    ...g.schedule,
+  }] : []));
+  const traffic = step.analyses.flatMap((a) => a.gates).find((g) => g.kind === GateKind.TRAFFIC);
+  const evidenceRequests = traffic?.threshold?.value;
+  const evidenceSeconds = step.analyses.find((a) => a.design)?.design?.evidenceSeconds ?? 0;
+  const exported = collector?.exportedSpanmetrics()[0];
+  const timing = {
+    backend: model.prometheus,
+    flushSeconds: exported && collector ? spanmetricsFlushSeconds(collector.config.configOf('connectors', exported.connectorId)) : 0,
+    exportDelaySeconds: exportDelayOf(c, collector).ms / 1000,
+  };
+  const derivations = Object.values(SeriesPath).map((path) => ({
+    gates: gates.filter((g) => g.path === path).map((g) => g.name),
+    derivation: deriveTiming(path, timing, evidenceSeconds),
+  })).filter((d) => d.gates.length > 0);
+  const steps = c.steps.map((s): ExplainedStep => {
+    const pods = podsAtWeight(c.replicas, s.weight);
+    return {
+      label: s.analysis ? `analysis ${s.analysis.templates.map((t) => t.name).join(', ')}` : `setWeight ${s.setWeight}`,
+      weight: s.weight, canaryPods: pods.canary, stablePods: pods.stable, isAnalysis: s.analysis !== undefined,
+    };
+  });
+  const generator = c.generators[0];
+  const service = (generator?.targets ?? c.services)[0] ?? c.services[0];
+  const servicePort = service?.ports[0]?.port;
+  const counter = c.facts?.metrics?.series.find((s) => s.spanNameLabel && s.failed)?.name;
+  return {
+    id: c.id,
+    name: c.name,
+    namespace: c.namespace,
+    image: c.container.image,
+    replicas: c.replicas,
+    steps,
+    analysisStep: step.step.index,
+    analysisWeight: step.step.weight,
+    promoteWeights: c.steps.filter((s) => s.index > step.step.index && s.setWeight !== undefined).map((s) => s.setWeight!),
+    service: service && servicePort !== undefined ? { name: service.name, port: servicePort, url: `http://${service.name}.${service.namespace}.svc.cluster.local:${servicePort}` } : undefined,
+    generator: generator && {
+      name: generator.ref.name ?? '', kind: generator.ref.kind, namespace: generator.pod.namespace,
+      port: Number(new URL(generator.url).port || 80), paths: generator.paths, perRound: generator.perRound, everySeconds: generator.sleepSeconds,
+    },
+    otlp: otlpOf(c, collector),
+    collector: collector && collectorOf(collector),
+    podScrape: c.scrape && { port: c.scrape.port.number, path: c.scrape.path, counter },
+    prometheus: { name: model.prometheus.name, address: step.analyses.flatMap((a) => a.gates).find((g) => g.address)?.address ?? model.prometheus.address },
+    templateName: step.analyses.map((a) => a.name).join(', '),
+    gates,
+    evidenceRequests,
+    derivations,
+  };
+}
+
+/** The canary's OTLP endpoint and the protocol of the receiver listener it reaches. */
+function otlpOf(c: CanaryModel, collector: Collector | undefined): RolloutExplanation['otlp'] {
+  const variable = OTLP_ENDPOINT_VARS.find((v) => c.env.has(v));
+  const url = variable && c.env.get(variable);
+  const endpoint = url ? parseOtlpEndpoint(url) : undefined;
+  if (!url || !endpoint) return undefined;
+  const otlp = collector?.config.listeners().filter((l) => l.protocol === ListenerProtocol.OTLP_HTTP || l.protocol === ListenerProtocol.OTLP_GRPC) ?? [];
+  const reached = otlp.find((l) => l.port === endpoint.port) ?? otlp[0];
+  return { protocol: reached?.protocol === ListenerProtocol.OTLP_GRPC ? 'OTLP/gRPC' : 'OTLP/HTTP', port: endpoint.port, url };
+}
+
+/** The collector's workload and the components on the gates' path: the receiver feeding spanmetrics, the connector, the prometheus exporter. */
+function collectorOf(collector: Collector): RolloutExplanation['collector'] {
+  const exported = collector.exportedSpanmetrics()[0];
+  if (!exported) return undefined;
+  const c = collector.config;
+  const feeding = c.pipelines.filter((p) => p.exporters.includes(exported.connectorId));
+  const receiverId = feeding.flatMap((p) => p.receivers)[0] ?? '';
+  const listeners = c.listeners().filter((l) => l.componentId === receiverId);
+  const ports = listeners.map((l) => `${l.protocol === ListenerProtocol.OTLP_HTTP ? 'OTLP/HTTP' : l.protocol === ListenerProtocol.OTLP_GRPC ? 'OTLP/gRPC' : l.protocol} :${l.port}`);
+  const tracesExporterId = feeding.flatMap((p) => p.exporters).find((id) => id === 'otlp' || id.startsWith('otlp/'));
+  const pod = collector.pods[0]?.pod;
+  return {
+    kind: pod?.ref.kind ?? collector.ref.kind,
+    name: pod?.ref.name ?? collector.ref.name ?? '',
+    namespace: pod?.namespace ?? collector.ref.namespace ?? '',
+    receiver: { id: receiverId, ports: ports.join(', ') },
+    connector: { id: exported.connectorId, series: exported.series.durationBucket },
+    exporter: { id: exported.exporterId, port: exported.port ?? 0, path: '/metrics' },
+    tracesExporter: tracesExporterId ? { id: tracesExporterId, endpoint: asStr(c.configOf('exporters', tracesExporterId).endpoint) ?? '' } : undefined,
+  };
+}
+
+/** The ApplicationSets of the model with the Applications their git directories generator makes. */
+function applicationSets(model: DeliveryModel): RolloutExplanation['appSets'] {
+  return model.ofKind('ApplicationSet').map((m) => {
+    const spec = asObj(m.object.spec);
+    const template = asObj(spec.template);
+    const nameTemplate = asStr(asObj(template.metadata).name) ?? '';
+    const namespaceTemplate = asStr(asObj(asObj(template.spec).destination).namespace) ?? '';
+    const basename = (text: string, path: string) => text.replace(/\{\{\s*\.?path\.basename\s*\}\}/g, path.split('/').pop()!).replace(/\{\{\s*\.?path(\.path)?\s*\}\}/g, path);
+    const dirs = asArr(spec.generators).flatMap((g) => asArr(asObj(asObj(g).git).directories)).map(asObj)
+      .filter((d) => d.exclude !== true).flatMap((d) => asStr(d.path) ?? []);
+    // A pattern (`manifests/*`) names the folders of the manifests it matches; the folder read is
+    // aligned with the repository's end (see PathPattern).
+    const folders = [...new Set(model.manifests.flatMap((x) => (x.file && x.file.includes('/') ? [x.file.slice(0, x.file.lastIndexOf('/'))] : [])))].sort();
+    const paths = dirs.flatMap((d) => {
+      if (!d.includes('*')) return [d];
+      const pattern = new PathPattern(d);
+      const base = d.slice(0, d.indexOf('*')).replace(/\/[^/]*$/, '');
+      return folders.filter((f) => pattern.test(f)).map((f) => `${base}/${f.split('/').pop()}`);
+    });
+    return {
+      name: m.object.metadata?.name ?? '',
+      namespace: model.namespaceOf(m),
+      apps: paths.map((path) => ({ name: basename(nameTemplate, path), path, namespace: basename(namespaceTemplate, path) })),
+    };
+  });
+}
