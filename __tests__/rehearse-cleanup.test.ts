@@ -1,7 +1,9 @@
 import { execFileSync, spawn, spawnSync } from 'child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'fs';
+import { createServer } from 'http';
+import { AddressInfo } from 'net';
 import { join } from 'path';
-import { EngineBinaries, locateEngine, rehearsalRoot, sweepRehearsalFolders } from '../lib';
+import { EngineBinaries, locateEngine, PrometheusEngine, rehearsalRoot, sweepRehearsalFolders } from '../lib';
 import { twoServiceFolder } from './helpers';
 
 // Whatever ends the rehearsal, nothing of it may stay: no prometheus, no temporary data.
@@ -19,6 +21,7 @@ const binaries = (): EngineBinaries => {
   return located;
 };
 const engineOrCi = !(located instanceof Error) || process.env.CI === 'true';
+const withEngine = engineOrCi ? test : test.skip;
 /** For the tests that wait on a CLI of their own: side by side, they take the time of one. */
 const concurrentlyWithEngine = engineOrCi ? test.concurrent : test.skip;
 
@@ -62,7 +65,8 @@ function serverOf(cliPid: number, prometheus: string): { dir: string; pid: numbe
   const line = processesNaming(dir).find((l) => l.split(/\s+/)[1] === prometheus);
   if (!line) return undefined;
   const [, port] = /--web\.listen-address=127\.0\.0\.1:(\d+)/.exec(line)!;
-  return { dir, pid: Number(line.split(/\s+/)[0]), url: `http://127.0.0.1:${port}` };
+  const [, prefix] = /--web\.route-prefix=(\S+)/.exec(line)!;
+  return { dir, pid: Number(line.split(/\s+/)[0]), url: `http://127.0.0.1:${port}${prefix}` };
 }
 
 async function answers(url: string): Promise<string | undefined> {
@@ -91,6 +95,27 @@ describe('the rehearsal cleans up after itself', () => {
     await until('no process naming the folder', () => processesNaming(server.dir).length === 0, 5000);
     expect(sweepRehearsalFolders()).not.toContain(server.dir);
     expect(existsSync(server.dir)).toBe(false);
+  }, 20_000);
+
+  withEngine('a port taken meanwhile is retried on another port, over the same data', async () => {
+    // GIVEN the port is another server's, which answers like an unprefixed Prometheus
+    const other = createServer((req, res) => {
+      if (req.url === '/-/ready' || req.url?.startsWith('/api/v1/query')) res.end('{"status":"success","data":{"resultType":"scalar","result":[0,"42"]}}');
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    try {
+      // WHEN the engine is started on it
+      const engine = await PrometheusEngine.start('# TYPE up gauge\nup 1 1735689600\n# EOF\n', binaries(), { port: (other.address() as AddressInfo).port });
+      try {
+        // THEN it answers from its own data
+        expect(await engine.query('up', 1735689600)).toEqual({ result: [1] });
+      } finally {
+        await engine.stop();
+      }
+    } finally {
+      other.close();
+    }
   }, 20_000);
 
   test('the next start kills what a dead rehearsal left running in its folder, and removes the folder', async () => {

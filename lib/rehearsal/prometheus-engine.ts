@@ -5,7 +5,7 @@ import {
 import { Agent, request as httpRequest } from 'http';
 import { createServer, Socket } from 'net';
 import { cpus, tmpdir, userInfo } from 'os';
-import { delimiter, dirname, join } from 'path';
+import { basename, delimiter, dirname, join } from 'path';
 import { MeasurementResult } from '../analysis/condition';
 
 /** No Prometheus engine on this machine; the message says how to install one. */
@@ -277,6 +277,15 @@ function installExitHandlers(): void {
   }
 }
 
+/** Options of {@link PrometheusEngine.start}. */
+export interface EngineOptions {
+  /**
+   * The loopback port to try first; when it is taken, free ones are tried.
+   * @default - a free port the system picks
+   */
+  readonly port?: number;
+}
+
 /**
  * A Prometheus server on loopback over a TSDB backfilled from OpenMetrics text with
  * `promtool tsdb create-blocks-from openmetrics`. Stop it with {@link stop}; it is also
@@ -289,7 +298,7 @@ export class PrometheusEngine {
    * cores, each backfilled by its own promtool run) and starts the server; throws
    * {@link EngineNotFoundError} without binaries.
    */
-  public static async start(openMetricsText: string | readonly string[], binaries: EngineBinaries = locateEngine()): Promise<PrometheusEngine> {
+  public static async start(openMetricsText: string | readonly string[], binaries: EngineBinaries = locateEngine(), options: EngineOptions = {}): Promise<PrometheusEngine> {
     installExitHandlers();
     const root = rehearsalRoot();
     sweepRehearsalFolders(root);
@@ -306,7 +315,7 @@ export class PrometheusEngine {
         rmSync(input);
       }));
       writeFileSync(join(engine.dir, 'prometheus.yml'), 'global: {}\n');
-      await engine.launch(binaries.prometheus);
+      await engine.launch(binaries.prometheus, options.port);
       return engine;
     } catch (e) {
       // the cause, not a failure to clean up after it
@@ -340,19 +349,25 @@ export class PrometheusEngine {
     if (code !== 0) throw new Error(`promtool could not backfill the synthetic series: ${w.stderr.trim() || `exited with code ${code ?? 'none'}, signal ${signal ?? 'none'}`}`);
   }
 
-  /** Starts prometheus on the folder; on a port another process took meanwhile, again on another port, over the same data. */
-  private async launch(prometheus: string): Promise<void> {
+  /**
+   * Starts prometheus on the folder; on a port another process took meanwhile, again on another
+   * port, over the same data. The API is under a route prefix of this engine's own, so a
+   * server that took the port (another rehearsal's) never answers for this one.
+   */
+  private async launch(prometheus: string, firstPort?: number): Promise<void> {
+    const prefix = `/${basename(this.dir)}`;
     for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
+      const port = attempt === 1 && firstPort !== undefined ? firstPort : await freePort();
       const server = this.watch(prometheus, [
         `--config.file=${join(this.dir, 'prometheus.yml')}`,
         `--storage.tsdb.path=${join(this.dir, 'data')}`,
         // The synthetic samples are dated 2025; nothing may be deleted for age.
         '--storage.tsdb.retention.time=100y',
         `--web.listen-address=127.0.0.1:${port}`,
+        `--web.route-prefix=${prefix}`,
         '--log.level=warn',
       ]);
-      this.url = `http://127.0.0.1:${port}`;
+      this.url = `http://127.0.0.1:${port}${prefix}`;
       const outcome = await Promise.race([this.ready(server), server.exited.then(() => 'exited' as const)]);
       if (outcome === 'ready') return;
       server.kill();
