@@ -97,6 +97,27 @@ describe('the rehearsal cleans up after itself', () => {
     expect(existsSync(server.dir)).toBe(false);
   }, 20_000);
 
+  concurrentlyWithEngine('a prometheus that dies mid-run is reported as its exit, without a stack, and the CLI exits 1', async () => {
+    // GIVEN a rehearsal that has started querying
+    const { prometheus } = binaries();
+    const cli = startCli(['--manifests', twoServices(), '--rollout', 'hotrod', '--trials', '20']);
+    const server = await until("the CLI's prometheus", () => serverOf(cli.child.pid!, prometheus));
+    await until('the first queries', async () => /handler="\/api\/v1\/query"\} [1-9]/.test((await answers(`${server.url}/metrics`)) ?? ''));
+
+    // WHEN its prometheus is killed (the CLI held still meanwhile, so that it cannot finish first)
+    cli.child.kill('SIGSTOP');
+    process.kill(server.pid, 'SIGKILL');
+    cli.child.kill('SIGCONT');
+    const r = await cli.ended;
+
+    // THEN
+    expect(r.stderr).toMatch(/^rehearse: prometheus exited \(code none, signal SIGKILL\): .+\n$/);
+    expect(r.stderr).not.toContain('socket hang up');
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+    expect(r.code).toBe(1);
+    expect(existsSync(server.dir)).toBe(false);
+  }, 20_000);
+
   withEngine('a port taken meanwhile is retried on another port, over the same data', async () => {
     // GIVEN the port is another server's, which answers like an unprefixed Prometheus
     const other = createServer((req, res) => {

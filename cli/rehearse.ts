@@ -3,6 +3,7 @@ import { App } from 'cdk8s';
 import { defineApp } from '../main';
 import {
   allAsExpected,
+  EngineError,
   EngineNotFoundError,
   folderSetup,
   formatResults,
@@ -115,7 +116,9 @@ export async function rehearseCli(argv: string[], env: NodeJS.ProcessEnv = proce
       out.error(`rehearse: ${e.message}`);
       return 2;
     }
-    out.error(`rehearse: ${e instanceof RehearsalInputError ? e.message : e instanceof Error ? e.stack : String(e)}`);
+    // bad input and a failed engine say all there is; anything else is a bug, its stack helps
+    const known = e instanceof RehearsalInputError || e instanceof EngineError;
+    out.error(`rehearse: ${known ? e.message : e instanceof Error ? e.stack : String(e)}`);
     return 1;
   }
 }

@@ -20,6 +20,17 @@ export class EngineNotFoundError extends Error {
   }
 }
 
+/**
+ * The engine failed: promtool could not backfill, or prometheus exited or did not become ready.
+ * The message says how (exit code, signal, the last lines it logged); a stack adds nothing.
+ */
+export class EngineError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EngineError';
+  }
+}
+
 /** The Prometheus binaries the rehearsal runs. */
 export interface EngineBinaries {
   readonly promtool: string;
@@ -260,6 +271,11 @@ class Watched {
   }
 }
 
+function exitedError(name: string, w: Watched): EngineError {
+  const { code, signal } = w.exit!;
+  return new EngineError(`${name} exited (code ${code ?? 'none'}, signal ${signal ?? 'none'}): ${w.lastLines()}`);
+}
+
 const live = new Set<PrometheusEngine>();
 let handlersInstalled = false;
 
@@ -296,7 +312,7 @@ export class PrometheusEngine {
   /**
    * Backfills the series (OpenMetrics chunks, in time order, written to as many files as there are
    * cores, each backfilled by its own promtool run) and starts the server; throws
-   * {@link EngineNotFoundError} without binaries.
+   * {@link EngineNotFoundError} without binaries, {@link EngineError} when they fail.
    */
   public static async start(openMetricsText: string | readonly string[], binaries: EngineBinaries = locateEngine(), options: EngineOptions = {}): Promise<PrometheusEngine> {
     installExitHandlers();
@@ -330,6 +346,7 @@ export class PrometheusEngine {
 
   /** what runs under the watchdog: promtool runs, then prometheus attempts */
   private readonly running = new Set<Watched>();
+  private server?: Watched;
   private url = '';
   /** one connection per query in flight, kept open between queries */
   private readonly agent = new Agent({ keepAlive: true });
@@ -346,7 +363,7 @@ export class PrometheusEngine {
   private async backfill(promtool: string, input: string): Promise<void> {
     const w = this.watch(promtool, ['tsdb', 'create-blocks-from', `--max-block-duration=${MAX_BLOCK_DURATION}`, 'openmetrics', input, join(this.dir, 'data')]);
     const { code, signal } = await w.exited;
-    if (code !== 0) throw new Error(`promtool could not backfill the synthetic series: ${w.stderr.trim() || `exited with code ${code ?? 'none'}, signal ${signal ?? 'none'}`}`);
+    if (code !== 0) throw new EngineError(`promtool could not backfill the synthetic series: ${w.stderr.trim() || `exited with code ${code ?? 'none'}, signal ${signal ?? 'none'}`}`);
   }
 
   /**
@@ -369,11 +386,14 @@ export class PrometheusEngine {
       ]);
       this.url = `http://127.0.0.1:${port}${prefix}`;
       const outcome = await Promise.race([this.ready(server), server.exited.then(() => 'exited' as const)]);
-      if (outcome === 'ready') return;
+      if (outcome === 'ready') {
+        this.server = server;
+        return;
+      }
       server.kill();
       await server.exited;
       if (outcome === 'exited' && attempt < 3 && /address already in use/.test(server.stderr)) continue;
-      throw new Error(`${outcome === 'exited' ? `prometheus exited with code ${server.exit!.code}` : 'prometheus did not become ready within 20s'}: ${server.lastLines()}`);
+      throw outcome === 'exited' ? exitedError('prometheus', server) : new EngineError(`prometheus did not become ready within 20s: ${server.lastLines()}`);
     }
   }
 
@@ -381,7 +401,7 @@ export class PrometheusEngine {
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline && !server.exit) {
       try {
-        if ((await this.request('GET', '/-/ready')).status === 200) return 'ready';
+        if ((await this.send('GET', '/-/ready')).status === 200) return 'ready';
       } catch {
         // not listening yet
       }
@@ -395,7 +415,7 @@ export class PrometheusEngine {
    * of small queries over loopback, where gzip (fetch asks for it) cost more CPU on both ends than
    * the queries.
    */
-  private request(method: 'GET' | 'POST', path: string, form = ''): Promise<{ status: number; body: string }> {
+  private send(method: 'GET' | 'POST', path: string, form = ''): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
       const req = httpRequest(`${this.url}${path}`, {
         method,
@@ -410,6 +430,25 @@ export class PrometheusEngine {
       req.on('error', reject);
       req.end(form);
     });
+  }
+
+  /**
+   * {@link send} to the running server; when the server has exited, fails with how it exited
+   * (a refused connection or a hung-up socket would say only that it is gone).
+   */
+  private async request(method: 'GET' | 'POST', path: string, form = ''): Promise<{ status: number; body: string }> {
+    const server = this.server;
+    if (!server) throw new EngineError('the Prometheus engine is stopped');
+    if (server.exit) throw exitedError('prometheus', server);
+    try {
+      return await this.send(method, path, form);
+    } catch (e) {
+      // the error may come before the exit is seen
+      let timer: NodeJS.Timeout | undefined;
+      const exit = await Promise.race([server.exited, new Promise((r) => { timer = setTimeout(r, 1000); })]);
+      clearTimeout(timer);
+      throw exit ? exitedError('prometheus', server) : e;
+    }
   }
 
   /** Evaluates an instant query at a Unix time (seconds). */
@@ -439,6 +478,7 @@ export class PrometheusEngine {
   public stopNow(): void {
     this.agent.destroy();
     this.running.forEach((w) => w.kill());
+    this.server = undefined;
     // a killed process may still be writing the folder for a moment
     rmSync(this.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
     live.delete(this);
