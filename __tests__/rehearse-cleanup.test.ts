@@ -1,4 +1,4 @@
-import { execFileSync, spawn, spawnSync } from 'child_process';
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'fs';
 import { createServer } from 'http';
 import { AddressInfo } from 'net';
@@ -29,9 +29,14 @@ const concurrentlyWithEngine = engineOrCi ? test.concurrent : test.skip;
 let folder: string | undefined;
 const twoServices = () => (folder ??= twoServiceFolder());
 
+/** The CLIs the tests started; those a failed test left running are killed at the end (their watchdogs clean up). */
+const clis: ChildProcess[] = [];
+afterAll(() => clis.filter((c) => c.exitCode === null && c.signalCode === null).forEach((c) => c.kill('SIGKILL')));
+
 /** The rehearse CLI as `npm run rehearse` runs it, in a process of its own. */
 function startCli(args: string[]) {
   const child = spawn(process.execPath, ['cli/run.js', 'cli/rehearse', ...args], { cwd: join(__dirname, '..'), stdio: ['ignore', 'ignore', 'pipe'] });
+  clis.push(child);
   let stderr = '';
   child.stderr!.on('data', (d) => {
     stderr += d;
@@ -40,8 +45,8 @@ function startCli(args: string[]) {
   return { child, ended };
 }
 
-/** Polls until the probe answers something other than undefined or false; fails after `ms`. */
-async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, ms = 10_000): Promise<T> {
+/** Polls until the probe answers something other than undefined or false; fails after `ms` (generous: on a loaded 2-core machine a CLI took over 10 s to start its prometheus). */
+async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, ms = 30_000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const answer = await probe();
@@ -92,10 +97,10 @@ describe('the rehearsal cleans up after itself', () => {
     await cli.ended;
 
     // THEN its watchdog kills prometheus and removes the folder; the next start finds nothing to do
-    await until('no process naming the folder', () => processesNaming(server.dir).length === 0, 5000);
+    await until('no process naming the folder', () => processesNaming(server.dir).length === 0, 10_000);
     expect(sweepRehearsalFolders()).not.toContain(server.dir);
     expect(existsSync(server.dir)).toBe(false);
-  }, 20_000);
+  }, 60_000);
 
   concurrentlyWithEngine('a prometheus that dies mid-run is reported as its exit, without a stack, and the CLI exits 1', async () => {
     // GIVEN a rehearsal that has started querying
@@ -116,7 +121,7 @@ describe('the rehearsal cleans up after itself', () => {
     expect(r.stderr).not.toMatch(/^\s+at /m);
     expect(r.code).toBe(1);
     expect(existsSync(server.dir)).toBe(false);
-  }, 20_000);
+  }, 60_000);
 
   withEngine('a port taken meanwhile is retried on another port, over the same data', async () => {
     // GIVEN the port is another server's, which answers like an unprefixed Prometheus
@@ -137,7 +142,7 @@ describe('the rehearsal cleans up after itself', () => {
     } finally {
       other.close();
     }
-  }, 20_000);
+  }, 60_000);
 
   test('the next start kills what a dead rehearsal left running in its folder, and removes the folder', async () => {
     // GIVEN the folder of a rehearsal whose process is gone, with a process still writing to it
