@@ -230,14 +230,15 @@ class Watched {
 
   constructor(dir: string, command: string, args: readonly string[]) {
     this.child = spawn('/bin/sh', ['-c', WATCHDOG, 'sh', dir, command, ...args], { detached: true, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
-    // the watcher's pipe: never read or written; it must not keep this process alive
-    const lifeline = this.child.stdio[3] as Socket;
-    lifeline.on('error', () => undefined);
-    lifeline.unref();
-    this.child.stderr!.on('data', (d: Buffer) => {
+    // The watcher's pipe: never read or written; it must not keep this process alive. (A spawn
+    // that failed for want of file descriptors has no pipes; its 'error' says so.)
+    const lifeline = this.child.stdio?.[3] as Socket | null | undefined;
+    lifeline?.on('error', () => undefined);
+    lifeline?.unref();
+    this.child.stderr?.on('data', (d: Buffer) => {
       this.log = (this.log + d.toString()).slice(-65536);
     });
-    const stderrEnded = new Promise((resolve) => this.child.stderr!.once('close', resolve));
+    const stderrEnded = new Promise((resolve) => this.child.stderr?.once('close', resolve));
     this.exited = new Promise<Exit>((resolve) => {
       // 'exit' may come before the last of stderr; 'close' waits for the watcher's pipe too
       this.child.once('exit', (code, signal) => void stderrEnded.then(() => resolve({ code, signal })));
