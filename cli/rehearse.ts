@@ -2,6 +2,7 @@ import { writeFileSync } from 'fs';
 import { modelOf } from '../lib/model/model';
 import {
   allAsExpected,
+  EngineError,
   EngineNotFoundError,
   folderSetup,
   formatResults,
@@ -125,7 +126,9 @@ export async function rehearseCli(argv: string[], env: NodeJS.ProcessEnv = proce
       out.error(`rehearse: ${e.message}`);
       return 2;
     }
-    out.error(`rehearse: ${e instanceof RehearsalInputError || e instanceof AppLoadError ? e.message : e instanceof Error ? e.stack : String(e)}`);
+    // bad input and a failed engine say all there is; anything else is a bug, its stack helps
+    const known = e instanceof RehearsalInputError || e instanceof EngineError || e instanceof AppLoadError;
+    out.error(`rehearse: ${known ? e.message : e instanceof Error ? e.stack : String(e)}`);
     return 1;
   }
 }
