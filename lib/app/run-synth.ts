@@ -2,7 +2,7 @@ import { App } from 'cdk8s';
 import { PrometheusBackend } from '../platform/metrics-backend';
 import { errorsOf, runRules } from '../rules/engine';
 import { formatFinding, Severity } from '../rules/types';
-import { synthesizeSafely, SynthError } from '../safe-synth';
+import { displayPath, OutputState, synthesizeSafely, SynthError } from '../safe-synth';
 
 /** Defines one app; returns the Prometheus its gates target, which the rules judge the manifests against. */
 export type DefineApp = (app: App) => { readonly prometheus?: PrometheusBackend } | void;
@@ -36,8 +36,9 @@ export function runSynth(options: RunSynthOptions): number {
   const prometheus = new Map<string, PrometheusBackend | undefined>();
   const apps = options.apps ?? (options.define ? [{ folder: '', define: options.define }] : []);
   try {
-    const { files } = synthesizeSafely({
+    const { files, previousLeftAt } = synthesizeSafely({
       outdir: options.outdir,
+      log: out.error,
       apps: apps.map((a) => ({ folder: a.folder, define: (app: App) => { prometheus.set(a.folder, a.define(app)?.prometheus); } })),
       check: (manifests, folder) => {
         // The rules judge scrape labels and timings against the Prometheus the app targets.
@@ -49,12 +50,27 @@ export function runSynth(options: RunSynthOptions): number {
         return errorsOf(findings).map((f) => `${where}${formatFinding(f)}`);
       },
     });
+    if (previousLeftAt) {
+      out.error(`warning: the previous output of ${options.outdir}/ could not be removed and is left in ${displayPath(previousLeftAt.path)} (${previousLeftAt.reason}); the next synth removes it`);
+    }
     out.log(`synthesized ${files.length} manifests into ${options.outdir}/: 0 errors, ${warnings} warning(s)`);
     return 0;
   } catch (e) {
-    const lines = e instanceof SynthError ? e.lines : [e instanceof Error ? e.message : String(e)];
-    out.error(`synth failed; ${options.outdir}/ was left as it was:`);
-    for (const line of lines) out.error(`  ${line}`);
+    // Anything but a SynthError was thrown by the app or the rules, before the swap.
+    const error = e instanceof SynthError ? e : new SynthError([e instanceof Error ? e.message : String(e)]);
+    out.error(`synth failed; ${failedState(options.outdir, error)}:`);
+    for (const line of error.lines) out.error(`  ${line}`);
     return 1;
+  }
+}
+
+/** What a failed synth left at `outdir`, as the head of its message: "left as it was" only when it was. */
+function failedState(outdir: string, error: SynthError): string {
+  switch (error.state) {
+    case OutputState.PUT_BACK: return `${outdir}/ was moved aside for the swap and moved back, as it was`;
+    case OutputState.MOVED_ASIDE: return `${outdir}/ is missing: its previous output is in ${displayPath(error.previousAt!)}, and the next synth moves it back`;
+    case OutputState.NOT_TOUCHED: return `${outdir}/ was not touched by this run`;
+    case OutputState.KEPT: return `${outdir}/ was left as it was`;
+    default: return `${outdir}/ is in state ${error.state}`;
   }
 }
