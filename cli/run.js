@@ -14,9 +14,10 @@
  * build's starts a new folder named after the content hash, where each entry point is bundled
  * (esbuild, no type check) when it is first run, so a stale build is never run. The modules run
  * with a V8 code cache kept beside the bundle (cli/compile-cache.js).
- * With --typecheck (what `npm run synth` uses) the sources are also type-checked by `tsc`, while
- * the bundle is made, whenever their content differs from the last successful check, and a
- * type error stops the command with tsc's file(line,col) messages before it writes anything.
+ * With --typecheck (what `npm run synth` and `cdk8s synth` use) the sources are also type-checked
+ * by `tsc` (in a worker thread), while the bundle is made, whenever their content differs from the
+ * last successful check, and a type error stops the command with tsc's file(line,col) messages
+ * before it writes anything.
  */
 const { createHash } = require('crypto');
 const { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('fs');
@@ -153,17 +154,37 @@ function ensureTypecheck(content, log = (l) => process.stderr.write(`${l}\n`)) {
   return typecheckOutcome(content, tsc.status ?? tsc.signal, `${tsc.stdout}${tsc.stderr}`, log);
 }
 
-/** ensureTypecheck in the background, so the bundle can be made meanwhile: a promise of the same answer. */
+/**
+ * tsc in a worker thread: `process.cwd()` is the project root, as for the tsc child process of
+ * ensureTypecheck, so the messages name the files the same way (main.ts(38,68): ...).
+ */
+const TSC_WORKER = `const { workerData } = require('worker_threads');
+process.cwd = () => workerData.root;
+require(workerData.tsc);`;
+
+/**
+ * ensureTypecheck in the background, so the bundle can be made meanwhile: a promise of the same
+ * answer. tsc runs in a worker thread of this process, not in a child process, so it ends with
+ * the command: a synth killed during the check (`cdk8s synth` interrupted, a CI job cancelled)
+ * leaves no tsc behind.
+ */
 function startTypecheck(content, log = (l) => process.stderr.write(`${l}\n`)) {
   if (typechecked(content)) return Promise.resolve(true);
   log('type-checking (the sources changed since the last successful check)...');
-  return new Promise((done) => {
-    const tsc = require('child_process').spawn(process.execPath, tscArgs(), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    tsc.stdout.on('data', (d) => { output += d; });
-    tsc.stderr.on('data', (d) => { output += d; });
-    tsc.on('close', (code, signal) => done(typecheckOutcome(content, code ?? signal, output, log)));
+  const { Worker } = require('worker_threads');
+  const [tsc, ...argv] = tscArgs();
+  const worker = new Worker(TSC_WORKER, { eval: true, argv, workerData: { root: ROOT, tsc }, stdout: true, stderr: true });
+  let output = '';
+  const drained = (stream) => new Promise((done) => {
+    stream.on('data', (d) => { output += d; });
+    stream.on('end', done);
   });
+  const exited = new Promise((done) => {
+    worker.on('error', (e) => { output += `${e.stack ?? e}\n`; });
+    worker.on('exit', done);
+  });
+  return Promise.all([exited, drained(worker.stdout), drained(worker.stderr)])
+    .then(([code]) => typecheckOutcome(content, code, output, log));
 }
 
 async function main(argv) {
