@@ -17,7 +17,8 @@
  * With --typecheck (what `npm run synth` and `cdk8s synth` use) the sources are also type-checked
  * by `tsc` (in a worker thread), while the bundle is made, whenever their content differs from the
  * last successful check, and a type error stops the command with tsc's file(line,col) messages
- * before it writes anything.
+ * before it writes anything. When CDK8S_OUTDIR names a folder that is missing (`cdk8s synth`
+ * deleted it), it is restored first.
  */
 const { createHash } = require('crypto');
 const { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('fs');
@@ -187,6 +188,18 @@ function startTypecheck(content, log = (l) => process.stderr.write(`${l}\n`)) {
     .then(([code]) => typecheckOutcome(content, code, output, log));
 }
 
+/**
+ * `cdk8s synth` deletes its output folder (CDK8S_OUTDIR) before it runs the app: put it back
+ * (lib/safe-synth.ts's prepareOutput: what a stopped synth moved aside, or the last good copy,
+ * or git's) before the type check, which can stop the command before the app runs.
+ */
+async function restoreOutdir(build, log = (l) => process.stderr.write(`${l}\n`)) {
+  const outdir = process.env.CDK8S_OUTDIR;
+  if (!outdir || existsSync(outdir)) return;
+  const script = await ensureEntry(build, 'lib/safe-synth');
+  if (script) require(script).prepareOutput({ outdir, log, restoreMissing: true });
+}
+
 async function main(argv) {
   const typecheck = argv[0] === '--typecheck';
   const args = typecheck ? argv.slice(1) : argv;
@@ -205,6 +218,11 @@ async function main(argv) {
   const checked = typecheck ? startTypecheck(build.content) : Promise.resolve(true);
   // A bundle that fails (a syntax error) is reported after tsc's messages, which say more.
   const bundled = ensureEntry(build, entry).then((script) => ({ script }), (error) => ({ error }));
+  try {
+    await restoreOutdir(build);
+  } catch (e) {
+    process.stderr.write(`warning: could not restore ${process.env.CDK8S_OUTDIR}: ${e.message}\n`);
+  }
   if (!(await checked)) {
     process.stderr.write(`${entry === 'main' ? 'synth' : entry} stopped: the sources do not type-check (see above); nothing was written. Fix the errors and run it again.\n`);
     process.exitCode = 1;
