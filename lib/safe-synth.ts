@@ -65,7 +65,7 @@ export interface SafeSynthOptions {
   readonly check?: (manifests: LoadedManifest[], folder: string) => string[];
   /** where to print what the synth did besides writing (a folder put back or restored, a wait for another synth) @default - nowhere */
   readonly log?: (line: string) => void;
-  /** how long to wait for another synth of the same folder before failing @default 30000 */
+  /** how long to wait for another synth of the same folder before failing @default - HOTROD_SYNTH_LOCK_TIMEOUT (seconds), else 30 s */
   readonly lockTimeoutMs?: number;
   /**
    * Whether to restore a missing outdir before synthesizing, from its last good copy or else from git.
@@ -108,7 +108,11 @@ export interface SafeSynthResult {
   readonly previousLeftAt?: { readonly path: string; readonly reason: string };
 }
 
-const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
+/** How long a synth waits for another synth of its folder: HOTROD_SYNTH_LOCK_TIMEOUT seconds, else 30 s. */
+function defaultLockTimeoutMs(): number {
+  const seconds = Number(process.env.HOTROD_SYNTH_LOCK_TIMEOUT);
+  return process.env.HOTROD_SYNTH_LOCK_TIMEOUT && seconds >= 0 ? seconds * 1000 : 30_000;
+}
 
 /**
  * Synthesizes into a staging folder beside `outdir`, checks the result, and only then swaps it
@@ -127,7 +131,7 @@ export function synthesizeSafely(options: SafeSynthOptions): SafeSynthResult {
   if (apps.length === 0) throw new SynthError(['nothing to synthesize: give define or apps']);
   const folder = new OutputFolder(options);
   const step = options.onStep ?? stepHookFromEnv();
-  const lock = folder.lock(options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
+  const lock = folder.lock(options.lockTimeoutMs ?? defaultLockTimeoutMs());
   let staging: string | undefined;
   let replaced = false;
   try {
@@ -175,7 +179,7 @@ export type PrepareOutputOptions = Pick<SafeSynthOptions, 'outdir' | 'log' | 'lo
  */
 export function prepareOutput(options: PrepareOutputOptions): void {
   const folder = new OutputFolder(options);
-  const lock = folder.lock(options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
+  const lock = folder.lock(options.lockTimeoutMs ?? defaultLockTimeoutMs());
   try {
     folder.recover(options.restoreMissing ?? isCdk8sOutdir(folder.target));
   } finally {
@@ -448,7 +452,7 @@ class FolderLock {
       pid: process.pid,
       start: processStart(process.pid),
       since: new Date().toISOString(),
-      command: process.argv.slice(1).join(' ').slice(0, 300),
+      command: [displayPath(process.argv[1] ?? ''), ...process.argv.slice(2)].join(' ').slice(0, 300),
       nonce: Math.random().toString(36).slice(2),
     })}\n`;
   }
@@ -564,6 +568,8 @@ class FolderLock {
       } catch {
         // a third synth created the lock meanwhile; the waiter whose lock this was sees it in verify()
       }
+    } else if (holder.pid === process.pid) {
+      this.log(`took over the lock of ${this.folder}/ that an earlier synth in this process did not remove`);
     } else {
       this.log(`took over the lock of ${this.folder}/ from ${describeHolder(holder)}, which is no longer running`);
     }

@@ -51,26 +51,26 @@ export function runSynth(options: RunSynthOptions): number {
       },
     });
     if (previousLeftAt) {
-      out.error(`warning: the previous output of ${options.outdir}/ could not be removed and is left in ${displayPath(previousLeftAt.path)} (${previousLeftAt.reason}); the next synth removes it`);
+      out.error(`warning: the previous output of ${options.outdir}/ could not be removed and is left in ${displayPath(previousLeftAt.path)} (${previousLeftAt.reason}); the next synth removes it, or says why it cannot`);
     }
     out.log(`synthesized ${files.length} manifests into ${options.outdir}/: 0 errors, ${warnings} warning(s)`);
     return 0;
   } catch (e) {
     // Anything but a SynthError was thrown by the app or the rules, before the swap.
     const error = e instanceof SynthError ? e : new SynthError([e instanceof Error ? e.message : String(e)]);
-    out.error(`synth failed; ${failedState(options.outdir, error)}:`);
+    out.error(`${failureHeadline(options.outdir, error)}:`);
     for (const line of error.lines) out.error(`  ${line}`);
     return 1;
   }
 }
 
-/** What a failed synth left at `outdir`, as the head of its message: "left as it was" only when it was. */
-function failedState(outdir: string, error: SynthError): string {
+/** The first line of a failed synth's message: what it left at `outdir` ("left as it was" only when it was). */
+export function failureHeadline(outdir: string, error: SynthError): string {
   switch (error.state) {
-    case OutputState.PUT_BACK: return `${outdir}/ was moved aside for the swap and moved back, as it was`;
-    case OutputState.MOVED_ASIDE: return `${outdir}/ is missing: its previous output is in ${displayPath(error.previousAt!)}, and the next synth moves it back`;
-    case OutputState.NOT_TOUCHED: return `${outdir}/ was not touched by this run`;
-    case OutputState.KEPT: return `${outdir}/ was left as it was`;
-    default: return `${outdir}/ is in state ${error.state}`;
+    case OutputState.PUT_BACK: return `synth failed; ${outdir}/ was moved aside for the swap and moved back, as it was`;
+    case OutputState.MOVED_ASIDE: return `synth failed; ${outdir}/ is missing: its previous output is in ${displayPath(error.previousAt!)}, and the next synth moves it back`;
+    case OutputState.NOT_TOUCHED: return `synth failed; ${outdir}/ was not touched by this run`;
+    case OutputState.KEPT: return `synth failed; ${outdir}/ was left as it was`;
+    default: return `synth failed; ${outdir}/ holds the new output`;
   }
 }
