@@ -1,4 +1,4 @@
-import { ChildProcess, spawn, spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
@@ -119,38 +119,53 @@ describe('a synth killed at each step of its swap', () => {
 });
 
 describe('two synths of one folder at once', () => {
-  /** Starts a synth that holds the lock for `holdMs`; resolves when it holds it. */
-  async function holding(holdMs: number): Promise<{ child: ChildProcess; done: Promise<number | null> }> {
-    const child = spawn(process.execPath, [join(work, 'cli', 'run.js'), 'main'], {
-      cwd: work, env: { ...process.env, CDK8S_OUTDIR: dist, VERSION: 'first', HOLD_MS: String(holdMs) }, stdio: 'ignore',
-    });
-    const done = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    while (!existsSync(join(work, '.dist.lock'))) await new Promise((r) => setTimeout(r, 20));
-    return { child, done };
+  /** A synth in the background: its exit code and its stderr so far. */
+  function start(env: NodeJS.ProcessEnv) {
+    const child = spawn(process.execPath, [join(work, 'cli', 'run.js'), 'main'], { cwd: work, env: { ...process.env, CDK8S_OUTDIR: dist, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d) => { stderr += d; });
+    const done = new Promise<number | null>((resolve) => child.on('close', resolve));
+    return { child, done, stderr: () => stderr };
   }
+  const until = async (what: () => boolean) => {
+    for (let i = 0; !what(); i++) {
+      if (i > 1500) throw new Error('waited 30 s');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
 
   test('run one after the other: the second waits, both succeed, and dist/ is the second one\'s whole output', async () => {
     resetDist();
-    const first = await holding(1000);
-    const second = synth({ VERSION: 'new' });
-    expect(second.status).toBe(0);
-    expect(second.stderr).toMatch(new RegExp(`^waiting for another synth of dist/ to end \\(pid ${first.child.pid}, since \\S+: .*\\), up to 30 s$`, 'm'));
+    const release = join(work, 'release-first');
+    rmSync(release, { force: true });
+    // The first holds the lock (its app waits for the release file) until the second waits for it.
+    const first = start({ VERSION: 'first', HOLD_UNTIL: release });
+    await until(() => existsSync(join(work, '.dist.lock')));
+    const second = start({ VERSION: 'new' });
+    await until(() => second.stderr().includes('waiting for'));
+    writeFileSync(release, '');
     expect(await first.done).toBe(0);
+    expect(await second.done).toBe(0);
+    expect(second.stderr()).toMatch(new RegExp(`^waiting for another synth of dist/ to end \\(pid ${first.child.pid}, since \\S+: .*\\), up to 30 s$`, 'm'));
     expect(tree(dist)).toEqual(NEW);
     expect(besides(work)).toEqual([]);
-  }, 30_000);
+  }, 60_000);
 
   test('one that waits past its timeout fails, names the holder, and leaves dist/ to it', async () => {
     resetDist();
-    const first = await holding(1000);
+    const release = join(work, 'release-first');
+    rmSync(release, { force: true });
+    const first = start({ VERSION: 'first', HOLD_UNTIL: release });
+    await until(() => existsSync(join(work, '.dist.lock')));
     const second = synth({ VERSION: 'new', HOTROD_SYNTH_LOCK_TIMEOUT: '0.2' });
+    writeFileSync(release, '');
     expect(second.status).toBe(1);
     expect(second.stderr).toContain(`synth failed; ${dist}/ was not touched by this run:`);
     expect(second.stderr).toMatch(new RegExp(`another synth of dist/ holds its lock \\.dist\\.lock: pid ${first.child.pid}, since `));
     expect(await first.done).toBe(0);
     expect(tree(dist)?.['a/ConfigMap.a.k8s.yaml']).toContain('version: first');
     expect(besides(work)).toEqual([]);
-  }, 30_000);
+  }, 60_000);
 });
 
 describe('a failure injected at each file-system call of the lock, the swap and the sweep', () => {
