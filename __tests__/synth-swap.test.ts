@@ -214,6 +214,13 @@ describe('a failure injected at each file-system call of the lock, the swap and 
   const isPrevious = (p: unknown) => typeof p === 'string' && basename(p).startsWith('.dist.previous-');
   const throwing = () => { throw new Error('the app failed'); };
 
+  test('(no failure) an output folder whose parent does not exist yet is made, as cdk8s makes its outdir', () => {
+    const deep = join(dir, 'build', 'manifests');
+    expect(synthesizeSafely({ outdir: deep, define: define('new'), lastGoodDir: false }).files).toHaveLength(2);
+    expect(tree(deep)).toEqual(expected('new'));
+    expect(besides(join(dir, 'build'), 'manifests')).toEqual([]);
+  });
+
   test('creating the lock: dist/ not touched', () => {
     const { error, headline } = failed('new', { fs: failing('openSync', (p) => p === join(dir, '.dist.lock'), 'EACCES') });
     expect(headline).toBe('synth failed; dist/ was not touched by this run');

@@ -232,6 +232,8 @@ class OutputFolder {
 
   /** Waits for the folder's lock and takes it; throws a SynthError (NOT_TOUCHED) naming its holder when it times out. */
   lock(timeoutMs: number): FolderLock {
+    // as cdk8s does for its outdir (`cdk8s synth -o build/manifests` in a fresh clone)
+    this.fs.mkdirSync(this.parent, { recursive: true });
     const lock = new FolderLock(join(this.parent, `.${this.name}.lock`), this.fs, this.log, displayPath(this.target));
     lock.acquire(timeoutMs);
     return lock;
@@ -665,14 +667,22 @@ class LastGood {
     for (const f of copy.meta.files) linkOrCopy(join(copy.path, f.name), join(staging, f.path), this.fs);
   }
 
-  /** Removes the copies of folders whose parent is gone (the tests' temporary folders), so the cache does not grow. */
+  /**
+   * Removes the copies no synth will restore, so the cache does not grow: those of folders whose
+   * parent is gone (the tests' temporary folders), and those of folders gone for a day (the
+   * temporary folders of `cdk8s synth --stdout`). A folder gone for less may be one that `cdk8s
+   * synth` has just deleted, whose synth is about to restore it.
+   */
   private prune(): void {
+    const now = Date.now();
     for (const name of this.fs.readdirSync(this.root) as string[]) {
       const path = join(this.root, name);
       if (path === this.dir) continue;
       const meta = readMeta(join(path, 'meta.json'), this.fs);
-      if (meta ? this.fs.existsSync(dirname(meta.outdir)) : Date.now() - this.fs.lstatSync(path).mtimeMs < 60_000) continue;
-      this.fs.rmSync(path, { recursive: true, force: true });
+      const unused = meta
+        ? !this.fs.existsSync(dirname(meta.outdir)) || (now - meta.time > 86_400_000 && !this.fs.existsSync(meta.outdir))
+        : now - this.fs.lstatSync(path).mtimeMs > 60_000;
+      if (unused) this.fs.rmSync(path, { recursive: true, force: true });
     }
   }
 }
