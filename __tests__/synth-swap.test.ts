@@ -134,16 +134,21 @@ describe('two synths of one folder at once', () => {
     }
   };
 
-  test('run one after the other: the second waits, both succeed, and dist/ is the second one\'s whole output', async () => {
+  /** From the old output, a first synth that holds the lock (its app waits for a file) until release(); resolves once it holds it. */
+  async function holding() {
     resetDist();
-    const release = join(work, 'release-first');
-    rmSync(release, { force: true });
-    // The first holds the lock (its app waits for the release file) until the second waits for it.
-    const first = start({ VERSION: 'first', HOLD_UNTIL: release });
+    const file = join(work, 'release-first');
+    rmSync(file, { force: true });
+    const first = start({ VERSION: 'first', HOLD_UNTIL: file });
     await until(() => existsSync(join(work, '.dist.lock')));
+    return { ...first, release: () => writeFileSync(file, '') };
+  }
+
+  test('run one after the other: the second waits, both succeed, and dist/ is the second one\'s whole output', async () => {
+    const first = await holding();
     const second = start({ VERSION: 'new' });
     await until(() => second.stderr().includes('waiting for'));
-    writeFileSync(release, '');
+    first.release();
     expect(await first.done).toBe(0);
     expect(await second.done).toBe(0);
     expect(second.stderr()).toMatch(new RegExp(`^waiting for another synth of dist/ to end \\(pid ${first.child.pid}, since \\S+: .*\\), up to 30 s$`, 'm'));
@@ -152,13 +157,9 @@ describe('two synths of one folder at once', () => {
   }, 60_000);
 
   test('one that waits past its timeout fails, names the holder, and leaves dist/ to it', async () => {
-    resetDist();
-    const release = join(work, 'release-first');
-    rmSync(release, { force: true });
-    const first = start({ VERSION: 'first', HOLD_UNTIL: release });
-    await until(() => existsSync(join(work, '.dist.lock')));
+    const first = await holding();
     const second = synth({ VERSION: 'new', HOTROD_SYNTH_LOCK_TIMEOUT: '0.2' });
-    writeFileSync(release, '');
+    first.release();
     expect(second.status).toBe(1);
     expect(second.stderr).toContain(`synth failed; ${dist}/ was not touched by this run:`);
     expect(second.stderr).toMatch(new RegExp(`another synth of dist/ holds its lock \\.dist\\.lock: pid ${first.child.pid}, since `));
