@@ -14,9 +14,11 @@
  * build's starts a new folder named after the content hash, where each entry point is bundled
  * (esbuild, no type check) when it is first run, so a stale build is never run. The modules run
  * with a V8 code cache kept beside the bundle (cli/compile-cache.js).
- * With --typecheck (what `npm run synth` uses) the sources are also type-checked by `tsc`, while
- * the bundle is made, whenever their content differs from the last successful check, and a
- * type error stops the command with tsc's file(line,col) messages before it writes anything.
+ * With --typecheck (what `npm run synth` and `cdk8s synth` use) the sources are also type-checked
+ * by `tsc` (in a worker thread), while the bundle is made, whenever their content differs from the
+ * last successful check, and a type error stops the command with tsc's file(line,col) messages
+ * before it writes anything. When CDK8S_OUTDIR names a folder that is missing (`cdk8s synth`
+ * deleted it), it is restored first.
  */
 const { createHash } = require('crypto');
 const { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('fs');
@@ -153,17 +155,49 @@ function ensureTypecheck(content, log = (l) => process.stderr.write(`${l}\n`)) {
   return typecheckOutcome(content, tsc.status ?? tsc.signal, `${tsc.stdout}${tsc.stderr}`, log);
 }
 
-/** ensureTypecheck in the background, so the bundle can be made meanwhile: a promise of the same answer. */
+/**
+ * tsc in a worker thread: `process.cwd()` is the project root, as for the tsc child process of
+ * ensureTypecheck, so the messages name the files the same way (main.ts(38,68): ...).
+ */
+const TSC_WORKER = `const { workerData } = require('worker_threads');
+process.cwd = () => workerData.root;
+require(workerData.tsc);`;
+
+/**
+ * ensureTypecheck in the background, so the bundle can be made meanwhile: a promise of the same
+ * answer. tsc runs in a worker thread of this process, not in a child process, so it ends with
+ * the command: a synth killed during the check (`cdk8s synth` interrupted, a CI job cancelled)
+ * leaves no tsc behind.
+ */
 function startTypecheck(content, log = (l) => process.stderr.write(`${l}\n`)) {
   if (typechecked(content)) return Promise.resolve(true);
   log('type-checking (the sources changed since the last successful check)...');
-  return new Promise((done) => {
-    const tsc = require('child_process').spawn(process.execPath, tscArgs(), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    tsc.stdout.on('data', (d) => { output += d; });
-    tsc.stderr.on('data', (d) => { output += d; });
-    tsc.on('close', (code, signal) => done(typecheckOutcome(content, code ?? signal, output, log)));
+  const { Worker } = require('worker_threads');
+  const [tsc, ...argv] = tscArgs();
+  const worker = new Worker(TSC_WORKER, { eval: true, argv, workerData: { root: ROOT, tsc }, stdout: true, stderr: true });
+  let output = '';
+  const drained = (stream) => new Promise((done) => {
+    stream.on('data', (d) => { output += d; });
+    stream.on('end', done);
   });
+  const exited = new Promise((done) => {
+    worker.on('error', (e) => { output += `${e.stack ?? e}\n`; });
+    worker.on('exit', done);
+  });
+  return Promise.all([exited, drained(worker.stdout), drained(worker.stderr)])
+    .then(([code]) => typecheckOutcome(content, code, output, log));
+}
+
+/**
+ * `cdk8s synth` deletes its output folder (CDK8S_OUTDIR) before it runs the app: put it back
+ * (lib/safe-synth.ts's prepareOutput: what a stopped synth moved aside, or the last good copy,
+ * or git's) before the type check, which can stop the command before the app runs.
+ */
+async function restoreOutdir(build, log = (l) => process.stderr.write(`${l}\n`)) {
+  const outdir = process.env.CDK8S_OUTDIR;
+  if (!outdir || existsSync(outdir)) return;
+  const script = await ensureEntry(build, 'lib/safe-synth');
+  if (script) require(script).prepareOutput({ outdir, log, restoreMissing: true });
 }
 
 async function main(argv) {
@@ -184,6 +218,11 @@ async function main(argv) {
   const checked = typecheck ? startTypecheck(build.content) : Promise.resolve(true);
   // A bundle that fails (a syntax error) is reported after tsc's messages, which say more.
   const bundled = ensureEntry(build, entry).then((script) => ({ script }), (error) => ({ error }));
+  try {
+    await restoreOutdir(build);
+  } catch (e) {
+    process.stderr.write(`warning: could not restore ${process.env.CDK8S_OUTDIR}: ${e.message}\n`);
+  }
   if (!(await checked)) {
     process.stderr.write(`${entry === 'main' ? 'synth' : entry} stopped: the sources do not type-check (see above); nothing was written. Fix the errors and run it again.\n`);
     process.exitCode = 1;

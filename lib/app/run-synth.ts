@@ -2,7 +2,7 @@ import { App } from 'cdk8s';
 import { ModelOptions } from '../model/model';
 import { errorsOf, runRules } from '../rules/engine';
 import { formatFinding, Severity } from '../rules/types';
-import { synthesizeSafely, SynthError } from '../safe-synth';
+import { displayPath, OutputState, synthesizeSafely, SynthError } from '../safe-synth';
 import { ImageCatalogue } from '../platform/image-facts';
 import { Delivery } from './delivery';
 
@@ -45,8 +45,9 @@ export function runSynth(options: RunSynthOptions): number {
   const readWith = new Map<string, ModelOptions>();
   const apps = options.apps ?? (options.define ? [{ folder: '', define: options.define }] : []);
   try {
-    const { files } = synthesizeSafely({
+    const { files, previousLeftAt } = synthesizeSafely({
       outdir: options.outdir,
+      log: out.error,
       apps: apps.map((a) => ({
         folder: a.folder,
         define: (app: App) => {
@@ -64,12 +65,27 @@ export function runSynth(options: RunSynthOptions): number {
         return errorsOf(findings).map((f) => `${where}${formatFinding(f)}`);
       },
     });
+    if (previousLeftAt) {
+      out.error(`warning: the previous output of ${options.outdir}/ could not be removed and is left in ${displayPath(previousLeftAt.path)} (${previousLeftAt.reason}); the next synth removes it, or says why it cannot`);
+    }
     out.log(`synthesized ${files.length} manifests into ${options.outdir}/: 0 errors, ${warnings} warning(s)`);
     return 0;
   } catch (e) {
-    const lines = e instanceof SynthError ? e.lines : [e instanceof Error ? e.message : String(e)];
-    out.error(`synth failed; ${options.outdir}/ was left as it was:`);
-    for (const line of lines) out.error(`  ${line}`);
+    // Anything but a SynthError was thrown by the app or the rules, before the swap.
+    const error = e instanceof SynthError ? e : new SynthError([e instanceof Error ? e.message : String(e)]);
+    out.error(`${failureHeadline(options.outdir, error)}:`);
+    for (const line of error.lines) out.error(`  ${line}`);
     return 1;
+  }
+}
+
+/** The first line of a failed synth's message: what it left at `outdir` ("left as it was" only when it was). */
+export function failureHeadline(outdir: string, error: SynthError): string {
+  switch (error.state) {
+    case OutputState.PUT_BACK: return `synth failed; ${outdir}/ was moved aside for the swap and moved back, as it was`;
+    case OutputState.MOVED_ASIDE: return `synth failed; ${outdir}/ is missing: its previous output is in ${displayPath(error.previousAt!)}, and the next synth moves it back`;
+    case OutputState.NOT_TOUCHED: return `synth failed; ${outdir}/ was not touched by this run`;
+    case OutputState.KEPT: return `synth failed; ${outdir}/ was left as it was`;
+    default: return `synth failed; ${outdir}/ holds the new output`;
   }
 }
