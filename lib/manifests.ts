@@ -2,7 +2,7 @@ import { execFileSync } from 'child_process';
 import { closeSync, constants, Dirent, fstatSync, openSync, readdirSync, readlinkSync, readSync, Stats, statSync } from 'fs';
 import { isUtf8 } from 'buffer';
 import { join, posix } from 'path';
-import { LineCounter, parse as parseYaml, parseAllDocuments } from 'yaml';
+import { Composer, CST, isAlias, isMap, isPair, isScalar, isSeq, Lexer, LineCounter, parse as parseYaml, parseDocument, Parser } from 'yaml';
 
 /** A Kubernetes object as plain data, with where it was read from. */
 export interface Manifest {
@@ -38,6 +38,10 @@ export const INPUT_LIMITS = {
   fileBytes: 16 * MiB,
   /** bytes of every file of a folder together: about a GB of memory at the most (50 MB of YAML take 300 MB) */
   folderBytes: 256 * MiB,
+  /** how deep collections may nest (see shallowTokens) */
+  depth: 500,
+  /** nodes the aliases of a document may add to it, when it holds fewer itself (see inspectDocument) */
+  aliasedNodes: 10_000,
 };
 
 /** What keeps a file, or a document of it, from being checked as it is: a FileNote before it knows its file. */
@@ -360,16 +364,26 @@ interface ParsedText {
   readonly strays: Problem[];
 }
 
-/** Parses a multi-document YAML text into its objects, and the problems of its documents. */
+const YAML_OPTIONS = {
+  // The library's own duplicate-key check compares each key with every key before it (40,000 keys: 27 s); inspectDocument does it in one pass.
+  uniqueKeys: false,
+  // Its warnings (a collection as a key) would go to stderr through process.emitWarning.
+  logLevel: 'error',
+} as const;
+
+/**
+ * Parses a multi-document YAML text one document at a time (the syntax tree of one document is
+ * in memory at once, not that of a whole file), in time linear in its length.
+ */
 function parseText(text: string, file: string | undefined): ParsedText {
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false });
+  const composer = new Composer(YAML_OPTIONS);
   const manifests: LoadedManifest[] = [];
   const problems: Problem[] = [];
   const strays: Problem[] = [];
   let index = 0;
-  // parseAllDocuments returns an EmptyStream for an empty text.
-  for (const doc of Array.isArray(docs) ? docs : []) {
+  const depth: { tooDeep?: number } = {};
+  for (const doc of composer.compose(shallowTokens(text, lineCounter, depth))) {
     index++;
     const error = doc.errors[0];
     if (error) {
@@ -378,12 +392,24 @@ function parseText(text: string, file: string | undefined): ParsedText {
     }
     const at = lineCounter.linePos(doc.range[0]);
     const where = `document ${index}`;
+    const shape = inspectDocument(doc);
+    if (shape.duplicate) {
+      problems.push({
+        id: 'input/duplicate-key', severity: 'error', at: lineCounter.linePos(shape.duplicate.offset),
+        message: `${where}: the key '${shape.duplicate.key}' appears twice in one mapping; kustomize, Flux and kubectl's strict decoding refuse the file ('mapping key already defined'), others keep the last value (which is what is checked here)`,
+        fix: 'remove one of the two keys',
+      });
+    }
+    if (shape.aliases) {
+      problems.push(aliasLimit(where, at, shape.aliases));
+      continue;
+    }
     let value: unknown;
     try {
       value = doc.toJS({ maxAliasCount: 100 });
     } catch (e) {
-      // The library's limit on alias expansion ("Excessive alias count indicates a resource exhaustion attack"), or an alias of no anchor.
-      problems.push(aliasLimit(where, at, String((e as Error).message).split('\n')[0]));
+      // An alias of no anchor ("Unresolved alias"), or a merge key (YAML 1.1) of no mapping.
+      problems.push({ id: 'input/not-yaml', severity: 'error', at, message: `${where} was not checked: ${String((e as Error).message).split('\n')[0]}`, fix: 'fix the YAML' });
       continue;
     }
     if (value === null || value === undefined) continue; // empty, or only comments
@@ -402,11 +428,124 @@ function parseText(text: string, file: string | undefined): ParsedText {
       manifests.push({ object: { metadata: {}, ...object } as Manifest, file });
     }
   }
+  if (depth.tooDeep !== undefined) {
+    return { manifests: [], strays: [], problems: [{ id: 'input/too-deep', severity: 'error', wholeFile: true, at: lineCounter.linePos(depth.tooDeep), message: `collections nested more than ${INPUT_LIMITS.depth} deep (manifests nest some 20 deep; the YAML parser here fails at about 800, kubectl's at 10,000)`, fix: 'flatten the data, or fix the brackets' }] };
+  }
   return { manifests, problems, strays };
+}
+
+/**
+ * The syntax tree of a text, as `new Parser().parse(text)` yields it, but stopped (with the offset in
+ * `depth.tooDeep`) at a collection nested deeper than {@link INPUT_LIMITS}.depth: the parser
+ * spends some 10 µs on each level of `[[[[...`, and its composer overflows the stack at about 800,
+ * so a 16 MiB file of brackets took minutes to fail. Counted from the lexer's tokens: flow
+ * brackets, and the block indicators `- ` and `? ` that open a collection on the line of another.
+ */
+function* shallowTokens(text: string, lineCounter: LineCounter, depth: { tooDeep?: number }): Generator<CST.Token> {
+  const parser = new Parser(lineCounter.addNewLine);
+  lineCounter.addNewLine(0);
+  let flow = 0;
+  let onLine = 0;
+  let scalar = false;
+  for (const lexeme of new Lexer().lex(text)) {
+    if (scalar) {
+      scalar = false; // the source of a plain or block scalar: its brackets are text
+    } else if (lexeme === CST.SCALAR) {
+      scalar = true;
+    } else if (lexeme === '[' || lexeme === '{') {
+      flow++;
+    } else if (lexeme === ']' || lexeme === '}') {
+      flow = Math.max(0, flow - 1);
+    } else if (lexeme === '\n') {
+      onLine = 0;
+    } else if ((lexeme === '-' || lexeme === '?') && flow === 0) {
+      onLine++;
+    } else if (lexeme === CST.DOCUMENT || lexeme === CST.FLOW_END || lexeme === '---') {
+      flow = 0;
+    }
+    if (flow + onLine > INPUT_LIMITS.depth) {
+      depth.tooDeep = parser.offset;
+      return;
+    }
+    yield* parser.next(lexeme);
+  }
+  yield* parser.end();
 }
 
 function aliasLimit(where: string, at: { line: number; col: number }, why: string): Problem {
   return { id: 'input/alias-limit', severity: 'error', at, message: `${where} was not checked: ${why} (the expansion of YAML aliases is limited, as kubectl limits it)`, fix: 'write the repeated parts out, or use fewer aliases' };
+}
+
+/** A place that holds a node: a pair's key or value, a sequence's item, a document's contents. */
+type Frame = { node: unknown; holder: Record<string | number, unknown>; slot: string | number } | { closes: object; start: number };
+
+/**
+ * One pass over a document's syntax tree, with a stack rather than recursion (a document nested
+ * 100,000 deep is no stack overflow): the first key that appears twice in one mapping (compared
+ * as the yaml library compares scalar keys), and its aliases replaced by the nodes they name.
+ * The library resolves each alias with a pass over the document, and each alias inside an
+ * aliased anchor with another: a 3 MB document took minutes. Replaced, the aliases cost what
+ * they expand to, which is limited here: they may add as many nodes as the document holds
+ * ({@link INPUT_LIMITS}.aliasedNodes when that is more), so a "billion laughs" is refused before
+ * it is expanded. Returns why the aliases were refused, if they were.
+ */
+function inspectDocument(doc: { contents: unknown }): { duplicate?: { key: string; offset: number }; aliases?: string } {
+  let duplicate: { key: string; offset: number } | undefined;
+  const anchors = new Map<string, object>();
+  /** the nodes each anchored node expands to, once its subtree is walked */
+  const sizes = new Map<object, number>();
+  let nodes = 0;
+  let added = 0;
+  const stack: Frame[] = [{ node: doc.contents, holder: doc as unknown as Record<string, unknown>, slot: 'contents' }];
+  while (stack.length > 0) {
+    const frame = stack.pop()!;
+    if ('closes' in frame) {
+      sizes.set(frame.closes, nodes + added - frame.start);
+      continue;
+    }
+    const node = frame.node;
+    if (typeof node !== 'object' || node === null) continue;
+    if (isAlias(node)) {
+      const target = anchors.get(node.source);
+      if (target === undefined) continue; // the library reports it
+      const size = sizes.get(target);
+      if (size === undefined) return { duplicate, aliases: `the alias *${node.source} is inside the node it names, which would never end` };
+      added += size;
+      frame.holder[frame.slot] = target;
+      continue;
+    }
+    nodes++;
+    const anchor = (node as { anchor?: string }).anchor;
+    if (anchor) {
+      anchors.set(anchor, node);
+      sizes.delete(node);
+      stack.push({ closes: node, start: nodes + added - 1 });
+    }
+    if (isMap(node)) {
+      const keys = new Set<unknown>();
+      for (const pair of node.items) {
+        const key = pair.key;
+        if (isScalar(key) && !Number.isNaN(key.value)) {
+          if (keys.has(key.value)) duplicate ??= { key: String(key.value), offset: key.range?.[0] ?? 0 };
+          keys.add(key.value);
+        }
+      }
+      for (let i = node.items.length - 1; i >= 0; i--) pushPair(stack, node.items[i]);
+    } else if (isSeq(node)) {
+      for (let i = node.items.length - 1; i >= 0; i--) stack.push({ node: node.items[i], holder: node.items as unknown as Record<number, unknown>, slot: i });
+    } else if (isPair(node)) {
+      pushPair(stack, node);
+    }
+  }
+  const allowed = Math.max(nodes, INPUT_LIMITS.aliasedNodes);
+  if (added > allowed) return { duplicate, aliases: `its aliases would add ${added > 1e12 ? 'more than 10^12' : added} nodes to its ${nodes}, over the ${allowed} they may add` };
+  return { duplicate };
+}
+
+/** The key, then the value of a pair, in document order (the stack pops the last first). */
+function pushPair(stack: Frame[], pair: unknown): void {
+  const holder = pair as Record<string, unknown>;
+  stack.push({ node: holder.value, holder, slot: 'value' }, { node: holder.key, holder, slot: 'key' });
 }
 
 /** Parses a multi-document YAML text into the Kubernetes objects it holds (documents without `kind` are skipped); a ManifestReadError for a text that is not YAML. */
@@ -457,14 +596,9 @@ export function findCollectorConfigs(manifests: readonly LoadedManifest[]): Foun
     const data = (m.object.data ?? {}) as Record<string, unknown>;
     for (const key of Object.keys(data).sort()) {
       const text = data[key];
-      if (typeof text !== 'string') continue;
-      let parsed: unknown;
-      try {
-        parsed = parseYaml(text);
-      } catch {
-        continue;
-      }
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) continue;
+      if (typeof text !== 'string' || !mayBeCollectorConfig(text)) continue;
+      const parsed = parseMapping(text);
+      if (parsed === undefined) continue;
       const keys = Object.keys(parsed);
       const sections = keys.filter((k) => COLLECTOR_SECTIONS.includes(k));
       if (keys.includes('service') || sections.length >= 2) {
@@ -473,6 +607,29 @@ export function findCollectorConfigs(manifests: readonly LoadedManifest[]): Foun
     }
   }
   return out;
+}
+
+/**
+ * Whether a text can be a collector configuration: it names `service` or two other sections
+ * somewhere. Most ConfigMap values (settings, dashboards, scripts) do not, and are not parsed at
+ * all: parsing every value of a 50 MB folder took twice as long as reading its files.
+ */
+function mayBeCollectorConfig(text: string): boolean {
+  return text.includes('service') || COLLECTOR_SECTIONS.filter((s) => text.includes(s)).length >= 2;
+}
+
+/** A YAML text that is one mapping without a syntax error or a duplicate key, as plain data; else undefined. */
+function parseMapping(text: string): Record<string, unknown> | undefined {
+  try {
+    const doc = parseDocument(text, YAML_OPTIONS);
+    if (doc.errors.length > 0) return undefined;
+    const shape = inspectDocument(doc);
+    if (shape.duplicate || shape.aliases) return undefined;
+    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A finding about a file of the folder rather than an object: a file that cannot be read or is not YAML, a skipped chart template, a kustomize build. */
@@ -552,7 +709,7 @@ function readKustomizations(dir: string, files: readonly string[]): Kustomizatio
     let body: Record<string, unknown>;
     try {
       if ('problem' in read) return []; // reported when its turn comes
-      body = (parseYaml(read.text) ?? {}) as Record<string, unknown>;
+      body = (parseYaml(read.text, YAML_OPTIONS) ?? {}) as Record<string, unknown>;
     } catch {
       return []; // reported as not YAML when its turn comes
     }
