@@ -14,9 +14,13 @@ export interface ValidateOutput {
 export enum ValidateExit {
   /** no error (warnings and notes may have been printed) */
   OK = 0,
-  /** at least one rule found an error, or a file is not YAML */
+  /** at least one error: a rule's, or a file's that was read (not YAML, not UTF-8, binary, a document without kind, ...) */
   ERRORS = 1,
-  /** the input could not be read: no such folder, no object in it, or bad arguments */
+  /**
+   * the input could not be read, or not all of it: no such folder, no object in it, bad arguments, a
+   * file or folder that cannot be read or is over the size limits (the rest is still checked and
+   * printed), or an internal error
+   */
   UNREADABLE = 2,
 }
 
@@ -57,8 +61,28 @@ function parseArgs(argv: readonly string[]): { dir: string; namespace?: string; 
   return dir === undefined ? undefined : { dir, namespace, strictMetrics, kustomize, prometheus };
 }
 
-/** `validate [flags] DIR`: loads every manifest under DIR, runs every rule, prints the findings; returns the exit code. */
+/**
+ * `validate [flags] DIR`: loads every manifest under DIR, runs every rule, prints the findings;
+ * returns the exit code. It never throws: an internal error is one line `validate: <message>` and
+ * exit 2 (with its stack trace only when HOTROD_DEBUG=1).
+ */
 export function main(argv: readonly string[], output: ValidateOutput = { out: (l) => console.log(l), err: (l) => console.error(l) }, deps: ValidateDeps = {}): ValidateExit {
+  try {
+    return validate(argv, output, deps);
+  } catch (e) {
+    reportInternalError(e, output.err);
+    return ValidateExit.UNREADABLE;
+  }
+}
+
+/** One line for an error that is a bug of ours, not of the input: no stack trace unless HOTROD_DEBUG=1. */
+function reportInternalError(e: unknown, err: (line: string) => void): void {
+  const message = (e instanceof Error ? e.message : String(e)).split('\n')[0].slice(0, 300);
+  err(`validate: internal error: ${message} (please report it; HOTROD_DEBUG=1 prints where it happened)`);
+  if (process.env.HOTROD_DEBUG === '1' && e instanceof Error && e.stack) err(e.stack);
+}
+
+function validate(argv: readonly string[], output: ValidateOutput, deps: ValidateDeps): ValidateExit {
   const args = parseArgs(argv);
   if (!args) {
     output.err(USAGE);
@@ -88,10 +112,20 @@ export function main(argv: readonly string[], output: ValidateOutput = { out: (l
   const errors = errorsOf(findings).length;
   const warnings = findings.filter((f) => f.severity === Severity.WARNING).length;
   const infos = findings.length - errors - warnings;
-  output.out(`${dir}: ${manifests.length} objects, ${errors} error(s), ${warnings} warning(s)${infos > 0 ? `, ${infos} note(s)` : ''}`);
+  const unread = notes.filter((n) => n.unreadable).length;
+  output.out(`${dir}: ${manifests.length} objects, ${errors} error(s), ${warnings} warning(s)${infos > 0 ? `, ${infos} note(s)` : ''}${unread > 0 ? `, ${unread} file(s) or folder(s) not read` : ''}`);
+  // What could not be read may hide errors: the check is incomplete, whatever it found.
+  if (unread > 0) return ValidateExit.UNREADABLE;
   return errors > 0 ? ValidateExit.ERRORS : ValidateExit.OK;
 }
 
 if (require.main === module) {
-  process.exitCode = main(process.argv.slice(2));
+  // `validate DIR | head` closes the pipe early: stop quietly rather than with an unhandled 'error' event.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => process.exit(e.code === 'EPIPE' ? (process.exitCode ?? 0) : ValidateExit.UNREADABLE));
+  try {
+    process.exitCode = main(process.argv.slice(2));
+  } catch (e) {
+    reportInternalError(e, (l) => console.error(l));
+    process.exitCode = ValidateExit.UNREADABLE;
+  }
 }
