@@ -40,7 +40,7 @@ export const CATALOG: WorkloadProps = {
 export function services(): ServiceSpec[] {
   return [
     { name: 'hotrod', workload: hotrodWorkload({ tag: '1.76.0' }) },
-    { name: 'checkout', workload: CHECKOUT, gates: { maxErrorRatio: 0.02 } },
+    { name: 'checkout', workload: CHECKOUT, gates: { maxErrorRatio: 0.01 } },
     {
       name: 'catalog',
       workload: CATALOG,

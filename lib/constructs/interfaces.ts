@@ -34,6 +34,8 @@ export interface ISpanmetricsPipeline {
   dimensionLabel(identity: PodIdentity): string;
   /** the finite bucket bounds of the duration histogram, in its unit */
   bucketBounds(): number[];
+  /** makes a latency a bound of the duration histogram (a gate counts the requests slower than it) */
+  requireBucketBound(bound: Duration): void;
   /** a duration in the duration histogram's unit */
   inHistogramUnit(d: Duration): number;
   /** the longest a finished span takes to reach the connector, given the app's own export delay */

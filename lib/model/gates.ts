@@ -35,14 +35,36 @@ export const GATE_KINDS_ANNOTATION = 'hotrod-progressive-delivery/gate-kinds';
 
 /**
  * The annotation of an AnalysisTemplate that carries what its queries cannot show: how long the
- * canary may take to serve the evidence the gates wait for (`{"evidenceSeconds": 60}`).
+ * canary may take to serve the evidence, the canary request rate the design expects, and each
+ * sequential gate's design (`{"evidenceSeconds": 60, "canaryRequestsPerSecond": 1.76,
+ * "gates": {"error-rate-lt-5-percent": {"threshold": 0.05, "good": 0.025, ...}}}`).
  */
 export const GATE_DESIGN_ANNOTATION = 'hotrod-progressive-delivery/gate-design';
 
+/** A sequential gate's design: the share of bad requests its threshold states and its operating characteristic. */
+export interface GateDesign {
+  /** the share of bad requests the threshold states: the highest error ratio, or 1 - quantile of requests slower than the latency bound */
+  readonly threshold: number;
+  /** the share that must pass */
+  readonly good: number;
+  /** the share that must stop */
+  readonly bad: number;
+  /** the chance a canary at `good` is stopped */
+  readonly falseStop: number;
+  /** the chance a canary at `bad` is promoted */
+  readonly falsePromote: number;
+  /** for a latency gate: the latency that splits slow requests from fast ones, in the histogram's unit */
+  readonly latencyBound?: number;
+}
+
 /** What the design annotation holds. */
 export interface AnalysisDesign {
-  /** how long the canary may take to serve the evidence, in seconds: the traffic generator is sized from it */
+  /** how long a canary at `good` may take, on average, to serve what the gates need, in seconds: the traffic generator is sized from it */
   readonly evidenceSeconds: number;
+  /** the canary user request rate the design expects (requests per second) */
+  readonly canaryRequestsPerSecond?: number;
+  /** the sequential gates' designs, by metric name */
+  readonly gates?: Readonly<Record<string, GateDesign>>;
 }
 
 /** The annotation value of a design. */
@@ -80,14 +102,28 @@ export function gateKindsOf(template: Manifest): { readonly kinds: Readonly<Reco
   return { kinds: parsed as Record<string, GateKind> };
 }
 
-/** The design a template's annotation states, if it states a readable one. */
+/** The design a template's annotation states, if it states a readable one (gate designs that are not readable are left out). */
 export function analysisDesignOf(template: Manifest): AnalysisDesign | undefined {
   const text = template.metadata.annotations?.[GATE_DESIGN_ANNOTATION];
   if (text === undefined) return undefined;
+  let parsed: Record<string, unknown>;
   try {
-    const parsed = JSON.parse(text) as Partial<AnalysisDesign>;
-    return typeof parsed.evidenceSeconds === 'number' && parsed.evidenceSeconds > 0 ? { evidenceSeconds: parsed.evidenceSeconds } : undefined;
+    parsed = JSON.parse(text) as Record<string, unknown>;
   } catch {
     return undefined;
   }
+  if (typeof parsed !== 'object' || parsed === null || typeof parsed.evidenceSeconds !== 'number' || !(parsed.evidenceSeconds > 0)) return undefined;
+  const share = (v: unknown) => typeof v === 'number' && v > 0 && v < 1;
+  const gates = Object.entries(typeof parsed.gates === 'object' && parsed.gates !== null ? parsed.gates as Record<string, Record<string, unknown>> : {})
+    .filter(([, g]) => typeof g === 'object' && g !== null && ['threshold', 'good', 'bad', 'falseStop', 'falsePromote'].every((k) => share(g[k])) && (g.good as number) < (g.threshold as number) && (g.threshold as number) < (g.bad as number))
+    .map(([name, g]): [string, GateDesign] => [name, {
+      threshold: g.threshold as number, good: g.good as number, bad: g.bad as number, falseStop: g.falseStop as number, falsePromote: g.falsePromote as number,
+      ...(typeof g.latencyBound === 'number' && g.latencyBound > 0 ? { latencyBound: g.latencyBound } : {}),
+    }]);
+  const rate = parsed.canaryRequestsPerSecond;
+  return {
+    evidenceSeconds: parsed.evidenceSeconds,
+    ...(typeof rate === 'number' && rate > 0 ? { canaryRequestsPerSecond: rate } : {}),
+    ...(gates.length > 0 ? { gates: Object.fromEntries(gates) } : {}),
+  };
 }

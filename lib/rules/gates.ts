@@ -77,7 +77,9 @@ function failsIdleCanary(model: DeliveryModel, metric: PrometheusMetric, canaryA
   const failsLow = firstResultComparisons(metric.failureCondition).some((c) => (c.op === '<' && c.value > 0) || (c.op === '<=' && c.value >= 0));
   // An app that traces its own scrapes has request series while idle, unless the query leaves them out.
   const idleSeries = query.selectors.some((s) => selectsCanary(s) && countsScrapes(s, scrapes));
-  const stopsEmpty = !idleSeries && query.selectors.some(selectsCanary) && !cannotBeEmpty(metric.query) && !isGuarded(metric);
+  // an empty result stops the run: Failed by the conditions (`len(result) == 0 || ...`), or an Error of an unguarded result[0]
+  const emptyStops = [MeasurementPhase.FAILED, MeasurementPhase.ERROR].includes(measurementPhase(metric, []).phase);
+  const stopsEmpty = !idleSeries && query.selectors.some(selectsCanary) && !cannotBeEmpty(metric.query) && emptyStops;
   return (selectsCanaryRate && (lowerBound || failsLow)) || stopsEmpty;
 }
 
@@ -91,15 +93,6 @@ function imageFactsOf(model: DeliveryModel, rollout: LoadedManifest): ImageFacts
 function userEndpointsRunning(model: DeliveryModel, template: LoadedManifest): ServedEndpoint[] {
   const rollouts = analysisUses(model).filter((u) => u.templates.some((t) => findTemplate(model, u, t) === template)).map((u) => u.rollout);
   return rollouts.flatMap((r) => imageFactsOf(model, r)).flatMap((f) => (f.endpoints ?? []).filter((e) => e.caller === 'user'));
-}
-
-/** Whether every condition of a gate checks len(result) before reading result[i] (unreadable ones count as guarded). */
-function isGuarded(metric: PrometheusMetric): boolean {
-  try {
-    return [metric.successCondition, metric.failureCondition].every((c) => !c || conditionShape(parseCondition(c)).guarded);
-  } catch {
-    return true;
-  }
 }
 
 /**
