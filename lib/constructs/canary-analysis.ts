@@ -14,8 +14,10 @@ import { MetricSchedule } from '../analysis/schedule';
 import {
   BinomialSprt, DEFAULT_FALSE_PROMOTE, DEFAULT_FALSE_STOP, OperatingCharacteristic, operatingCharacteristic, OperatingCharacteristicOptions,
 } from '../analysis/sequential';
-import { AnalysisDesign, designAnnotation, Direction, GATE_DESIGN_ANNOTATION, GATE_KINDS_ANNOTATION, GateKind } from '../model/gates';
-import { AnalysisArgument, CANARY_HASH_ARG, NAMESPACE_ARG } from '../platform/argo';
+import {
+  AnalysisDesign, canaryShareOfFailures, designAnnotation, Direction, GATE_DESIGN_ANNOTATION, GATE_KINDS_ANNOTATION, GateKind, VsStableDesign,
+} from '../model/gates';
+import { AnalysisArgument, arg, CANARY_HASH_ARG, NAMESPACE_ARG, STABLE_HASH_ARG } from '../platform/argo';
 import { SpanmetricsSeries } from '../platform/collector-config';
 import { PrometheusBackend } from '../platform/metrics-backend';
 import { BUCKET_LABEL, bucketBoundValues } from '../platform/prometheus-naming';
@@ -56,6 +58,14 @@ export interface SequentialDesign {
   readonly test: BinomialSprt;
   /** for a latency gate: the latency that splits slow requests from fast ones, in the histogram's unit */
   readonly latencyBound?: number;
+  /**
+   * the canary user requests one trial of the test takes on average at `good`: 1 for a gate that
+   * judges every request; for one that judges failures (canary against stable), the requests
+   * between two failures of either side
+   */
+  readonly requestsPerTrial: number;
+  /** for a gate that compares the canary with the stable pods: its design in factors of their error ratio */
+  readonly vsStable?: VsStableDesign;
 }
 
 /** One gate as rendered: a metric of the AnalysisTemplate. */
@@ -123,6 +133,28 @@ export interface LatencyGateOptions extends GateOptions, OperatingCharacteristic
   readonly max: Duration;
 }
 
+/**
+ * Options of {@link GateSpec.errorRatioVsStable}: the factors compare the canary's error ratio with
+ * the stable pods' over the same time.
+ */
+export interface ErrorRatioVsStableGateOptions extends GateOptions {
+  /** the highest factor of the stable pods' error ratio the canary may have, above 1 @default 1.5 */
+  readonly maxFactor?: number;
+  /** the factor that must pass, below maxFactor @default 1 (as good as the stable pods) */
+  readonly goodFactor?: number;
+  /** the factor that must stop, above maxFactor @default twice maxFactor */
+  readonly badFactor?: number;
+  /** the chance that a canary at goodFactor is stopped, in (0, 0.5) @default - the analysis's falseStop */
+  readonly falseStop?: number;
+  /** the chance that a canary at badFactor is promoted, in (0, 0.5) @default - the analysis's falsePromote */
+  readonly falsePromote?: number;
+  /**
+   * The error ratio the stable pods have, in (0, 1): it sizes the traffic and the horizon (a test
+   * that counts failures needs failures); the test itself reads the stable pods' counts.
+   */
+  readonly stableErrorRatio: number;
+}
+
 /** Options of {@link GateSpec.custom}. */
 export interface CustomGateOptions extends GateOptions {
   /** the metric name in the template */
@@ -145,8 +177,10 @@ export interface GateRenderContext {
   readonly series: SpanmetricsSeries;
   /** the requests the canary must serve before it can be promoted (the traffic gate's threshold) */
   readonly evidence: number;
-  /** the span of the canary's life the gates look back over, as PromQL writes it (the horizon) */
+  /** the span of the canary's life the gates look back over, as PromQL writes it (the horizon and two looks more) */
   readonly horizon: string;
+  /** the time between looks, as PromQL writes it (a subquery's step) */
+  readonly step: string;
   /** a custom gate's window */
   readonly window: string;
   /** the canary's user requests in the window, `sum(increase(...))` (custom gates) */
@@ -223,6 +257,33 @@ export abstract class GateSpec {
     return new LatencyGate(options, q, ms);
   }
 
+  /**
+   * The canary's error ratio is not worse than the stable pods' by more than `maxFactor`, judged
+   * on both sides' counts since the canary started, as Netflix's canary analysis compares counts
+   * (Lindon et al., KDD 2022) and Kayenta compares canary with baseline: for services whose healthy
+   * error ratio is not zero. Each failure of either side is the canary's with a chance that grows
+   * with the factor and with the canary's share of the requests; a sequential test on that chance
+   * decides (lib/analysis/sequential.ts). The stable pods' counts since the canary started are
+   * their counters less their values just before the canary's series appeared.
+   */
+  public static errorRatioVsStable(options: ErrorRatioVsStableGateOptions): GateSpec {
+    const where = 'GateSpec.errorRatioVsStable';
+    const max = options.maxFactor ?? 1.5;
+    const good = options.goodFactor ?? 1;
+    const bad = options.badFactor ?? 2 * max;
+    if (!(max > 1 && Number.isFinite(max))) throw new Error(`${where}: maxFactor must be a factor above 1, got ${max} (1.5 lets the canary fail 50% more often than the stable pods)`);
+    if (!(good > 0 && good < max)) throw new Error(`${where}: goodFactor must lie above 0 and below maxFactor ${max}, got ${good}`);
+    if (!(bad > max && Number.isFinite(bad))) throw new Error(`${where}: badFactor must lie above maxFactor ${max}, got ${bad}`);
+    const p = options.stableErrorRatio;
+    if (!(p > 0 && p < 1)) throw new Error(`${where}: stableErrorRatio must be a ratio above 0 and below 1, got ${p}; a service whose stable pods never fail has nothing to compare: use GateSpec.errorRatio`);
+    if (bad * p >= 1) throw new Error(`${where}: badFactor ${bad} x stableErrorRatio ${p} is at least 1: no canary can fail that often; lower badFactor`);
+    for (const field of ['falseStop', 'falsePromote'] as const) {
+      const v = options[field];
+      if (v !== undefined && !(v > 0 && v < 0.5)) throw new Error(`${where}: ${field} must be a chance above 0 and below 0.5, got ${v}`);
+    }
+    return new ErrorRatioVsStableGate(options, { maxFactor: max, goodFactor: good, badFactor: bad, stableErrorRatio: p });
+  }
+
   /** A query of your own, compared with a threshold once, when the evidence is in; by default it is Inconclusive until the canary has served it. */
   public static custom(options: CustomGateOptions): GateSpec {
     if (!Number.isFinite(options.threshold)) throw new Error(`GateSpec.custom: threshold of gate '${options.name}' must be a finite number, got ${options.threshold}`);
@@ -248,7 +309,7 @@ export abstract class GateSpec {
   }
 
   /** its sequential design, with the analysis's default chances of a wrong verdict @internal */
-  public _design(_pipeline: ISpanmetricsPipeline, _defaults: OperatingCharacteristicOptions): SequentialDesign | undefined {
+  public _design(_target: IAnalysisTarget, _defaults: OperatingCharacteristicOptions): SequentialDesign | undefined {
     return undefined;
   }
 
@@ -297,7 +358,7 @@ class TrafficGate extends GateSpec {
  */
 function llrQuery(bad: string, good: string, design: SequentialDesign): string {
   const w = design.test;
-  return `  (${bad}) * ${num(w.badWeight)}\n+ (${good}) * ${num(w.goodWeight)}\n`;
+  return `(${bad}) * ${num(w.badWeight)}\n+ (${good}) * ${num(w.goodWeight)}\n`;
 }
 
 /** The conditions of a sequential test: promote at the lower bound, stop at the upper, else not yet. */
@@ -317,9 +378,9 @@ class ErrorRatioGate extends GateSpec {
     return requestsPath;
   }
 
-  public _design(_pipeline: ISpanmetricsPipeline, defaults: OperatingCharacteristicOptions): SequentialDesign {
+  public _design(_target: IAnalysisTarget, defaults: OperatingCharacteristicOptions): SequentialDesign {
     const oc = operatingCharacteristic(this.props.max, { ...defaults, ...definedOnly(this.props) }, 'GateSpec.errorRatio');
-    return { threshold: this.props.max, oc, test: BinomialSprt.of(oc) };
+    return { threshold: this.props.max, oc, test: BinomialSprt.of(oc), requestsPerTrial: 1 };
   }
 
   public _render(ctx: GateRenderContext): RenderedParts {
@@ -354,9 +415,10 @@ class LatencyGate extends GateSpec {
     pipeline.requireBucketBound(Duration.millis(this.maxMs));
   }
 
-  public _design(pipeline: ISpanmetricsPipeline, defaults: OperatingCharacteristicOptions): SequentialDesign {
-    const oc = operatingCharacteristic(1 - this.quantile, { ...defaults, ...definedOnly(this.options as LatencyGateOptions) }, `GateSpec.latency (p${slug(this.quantile * 100)} < ${latencySlug(this.maxMs)})`);
-    return { threshold: 1 - this.quantile, oc, test: BinomialSprt.of(oc), latencyBound: pipeline.inHistogramUnit(Duration.millis(this.maxMs)) };
+  public _design(target: IAnalysisTarget, defaults: OperatingCharacteristicOptions): SequentialDesign {
+    const share = Number((1 - this.quantile).toPrecision(12));
+    const oc = operatingCharacteristic(share, { ...defaults, ...definedOnly(this.options as LatencyGateOptions) }, `GateSpec.latency (p${slug(this.quantile * 100)} < ${latencySlug(this.maxMs)})`);
+    return { threshold: share, oc, test: BinomialSprt.of(oc), latencyBound: target.pipeline.inHistogramUnit(Duration.millis(this.maxMs)), requestsPerTrial: 1 };
   }
 
   public _render(ctx: GateRenderContext): RenderedParts {
@@ -372,6 +434,62 @@ class LatencyGate extends GateSpec {
       ...sprtConditions(ctx.design!),
     };
   }
+}
+
+class ErrorRatioVsStableGate extends GateSpec {
+  constructor(private readonly props: ErrorRatioVsStableGateOptions, private readonly factors: Omit<VsStableDesign, 'canaryShare'>) {
+    super(GateKind.ERROR_RATE_VS_STABLE, props);
+  }
+
+  public _path(requestsPath: SeriesPath) {
+    return requestsPath;
+  }
+
+  public _design(target: IAnalysisTarget, defaults: OperatingCharacteristicOptions): SequentialDesign {
+    const w = target.canaryRequestShare;
+    const f = this.factors;
+    const share = (factor: number) => canaryShareOfFailures(factor, w);
+    // the test's trials are the failures of either side: each is the canary's with this chance
+    const oc = operatingCharacteristic(share(f.maxFactor), {
+      good: share(f.goodFactor), bad: share(f.badFactor), falseStop: this.props.falseStop ?? defaults.falseStop, falsePromote: this.props.falsePromote ?? defaults.falsePromote,
+    }, 'GateSpec.errorRatioVsStable');
+    // failures per canary request at goodFactor: the canary's own and the stable pods' (they serve (1 - w) / w as many)
+    const failuresPerRequest = f.stableErrorRatio * (f.goodFactor + (1 - w) / w);
+    return { threshold: share(f.maxFactor), oc, test: BinomialSprt.of(oc), requestsPerTrial: 1 / failuresPerRequest, vsStable: { ...f, canaryShare: w } };
+  }
+
+  public _render(ctx: GateRenderContext): RenderedParts {
+    const d = ctx.design!.vsStable!;
+    const requests = ctx.target.requests;
+    const stable = stableMatchers(requests.matchers);
+    const canaryAll = `sum(${selector(requests.metric, requests.matchers)})`;
+    // a counter of the stable pods since the canary started: its value less the one it had at the
+    // last step (every scrape interval, over the horizon) at which the canary had no series yet
+    const sinceCanary = (extra: Readonly<Record<string, string>>, zeroWhenNone: boolean) => {
+      const now = `sum(${selector(requests.metric, { ...stable, ...extra })})`;
+      const before = `max_over_time((${now} unless on() ${canaryAll})[${ctx.horizon}:${ctx.step}])`;
+      return zeroWhenNone ? `((${now} or vector(0)) - (${before} or vector(0)))` : `(${now} - ${before})`;
+    };
+    const xc = `(sum(${selector(requests.metric, { ...requests.matchers, ...requests.failed })}) or vector(0))`;
+    const xs = sinceCanary(requests.failed, true);
+    const ns = sinceCanary({}, false);
+    return {
+      name: this.options.name ?? `error-rate-vs-stable-lt-${slug(d.maxFactor)}x`,
+      // x_c ln(f1/f0) + (x_c + x_s) ln((n_c f0 + n_s) / (n_c f1 + n_s)): the log-likelihood ratio of
+      // "each failure is the canary's with chance w f / (w f + 1 - w)", w the canary's share of the requests
+      query: `${xc} * ${num(Math.log(d.badFactor / d.goodFactor))}\n`
+        + `+ (${xc} + ${xs})\n  * ln((${canaryAll} * ${num(d.goodFactor)} + ${ns}) / (${canaryAll} * ${num(d.badFactor)} + ${ns}))\n`,
+      threshold: d.maxFactor,
+      direction: Direction.BELOW,
+      ...sprtConditions(ctx.design!),
+    };
+  }
+}
+
+/** The matchers of the stable pods' series: the canary's, with the stable hash in place of the canary's. */
+function stableMatchers(matchers: Matchers): Matchers {
+  const canary = arg(CANARY_HASH_ARG);
+  return Object.fromEntries(Object.entries(matchers).map(([k, v]) => [k, v === canary ? arg(STABLE_HASH_ARG) : v]));
 }
 
 class CustomGate extends GateSpec {
@@ -486,8 +604,16 @@ export interface AnalysisSchedule {
 export class CanaryAnalysis extends Construct implements IAnalysis {
   /** the AnalysisTemplate */
   public readonly template: AnalysisTemplate;
-  /** the arguments the template declares, with the sources a rollout step passes */
-  public readonly args: readonly AnalysisArgument[];
+  /** the arguments the template declares, with the sources a rollout step passes (the stable pods' hash too when a gate compares with them) */
+  public get args(): readonly AnalysisArgument[] {
+    const vsStable = this.specs.some((s) => s.kind === GateKind.ERROR_RATE_VS_STABLE);
+    return [
+      { name: NAMESPACE_ARG, valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      { name: CANARY_HASH_ARG, valueFrom: { podTemplateHashValue: 'Latest' } },
+      ...(vsStable ? [{ name: STABLE_HASH_ARG, valueFrom: { podTemplateHashValue: 'Stable' as const } }] : []),
+    ];
+  }
+
   /** what is judged: the canary's series and the Prometheus that holds them */
   public readonly target: IAnalysisTarget;
   /** the Prometheus the gates query */
@@ -528,15 +654,14 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
     argoDuration(C, 'evidenceTime', this.evidenceTime);
     if (this.evidenceTime.toSeconds() <= 0) throw new Error(`${C}: evidenceTime must be at least 1s, got ${this.evidenceTime.toMilliseconds()}ms`);
 
-    this.args = [
-      { name: NAMESPACE_ARG, valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
-      { name: CANARY_HASH_ARG, valueFrom: { podTemplateHashValue: 'Latest' } },
-    ];
     const self = this;
     this.template = new AnalysisTemplate(this, 'Resource', {
       metadata: { name },
       spec: {
-        args: this.args.map((a) => ({ name: a.name })),
+        // getters, so gates added after construction reach the output
+        get args() {
+          return self.args.map((a) => ({ name: a.name }));
+        },
         // A getter, so gates added after construction reach the output.
         get metrics(): AnalysisTemplateSpecMetrics[] {
           return self.gates.map((g) => self.renderMetric(g));
@@ -585,7 +710,7 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
     const defaults = { falseStop: this.falseStop, falsePromote: this.falsePromote };
     const out = new Map<GateSpec, SequentialDesign>();
     for (const spec of this.specs) {
-      const design = spec._design(this.target.pipeline, defaults);
+      const design = spec._design(this.target, defaults);
       if (design) out.set(spec, design);
     }
     return out;
@@ -593,7 +718,8 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
 
   /** The user requests a canary must serve before it can be promoted: what the strictest sequential gate needs with every request good. */
   public get evidenceRequests(): number {
-    const designs = [...this.designs().values()];
+    // the gates that judge every request: one that counts failures cannot promote by a count of requests
+    const designs = [...this.designs().values()].filter((d) => d.requestsPerTrial === 1);
     if (designs.length === 0) return Math.max(1, Math.ceil(this.minRequestsPerSecond * this.evidenceTime.toSeconds() - 1e-9));
     return Math.max(...designs.map((d) => d.test.fewestToPromote));
   }
@@ -605,7 +731,7 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
    */
   public get requiredCanaryRequestsPerSecond(): number {
     const seconds = this.evidenceTime.toSeconds();
-    const needs = [...this.designs().values()].map((d) => d.test.expectedRequests(d.oc.good));
+    const needs = [...this.designs().values()].map((d) => d.test.expectedRequests(d.oc.good) * d.requestsPerTrial);
     return Math.max(this.minRequestsPerSecond, this.evidenceRequests / seconds, ...needs.map((n) => n / seconds));
   }
 
@@ -629,7 +755,7 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
     const rate = this.requiredCanaryRequestsPerSecond;
     const designs = [...this.designs().values()];
     const evidenceRequests = this.evidenceRequests;
-    const horizonRequests = Math.max(evidenceRequests, ...designs.map((d) => d.test.horizonRequests()));
+    const horizonRequests = Math.ceil(Math.max(evidenceRequests, ...designs.map((d) => d.test.horizonRequests() * d.requestsPerTrial)) - 1e-9);
     const timing = this.pipelineTiming();
     const paths = new Set([this.target.requests.path, ...this.specs.map((s) => s._path(this.target.requests.path))]);
     // the latest of the paths the gates read: they look together
@@ -656,7 +782,10 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
 
   /** What the template's design annotation says: the expected rate and each sequential gate's design. */
   private design(): AnalysisDesign {
-    const gates = this.gates.filter((g) => g.design).map((g) => [g.name, { threshold: g.design!.threshold, ...g.design!.oc, ...(g.design!.latencyBound === undefined ? {} : { latencyBound: g.design!.latencyBound }) }]);
+    const gates = this.gates.filter((g) => g.design).map((g) => {
+      const d = g.design!;
+      return [g.name, { threshold: d.threshold, ...d.oc, ...(d.latencyBound === undefined ? {} : { latencyBound: d.latencyBound }), ...(d.vsStable ? { vsStable: d.vsStable } : {}) }];
+    });
     return {
       evidenceSeconds: this.evidenceTime.toSeconds(),
       canaryRequestsPerSecond: Number(this.requiredCanaryRequestsPerSecond.toPrecision(6)),
@@ -674,7 +803,8 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
     const schedule = this.schedule;
     const designs = this.designs();
     const rendered = new Map<GateSpec, Gate>();
-    const horizon = promDuration(Duration.seconds(schedule.lastLookSeconds));
+    // back to before the canary's first series at the last look: two looks more than the horizon
+    const horizon = promDuration(Duration.seconds(schedule.lastLookSeconds + 2 * schedule.lookSeconds));
     for (const spec of this.specs) {
       const label = this.labelOf(spec);
       const once = spec._schedule() === GateSchedule.ONCE;
@@ -692,6 +822,7 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
         series: this.target.pipeline.series,
         evidence: schedule.evidenceRequests,
         horizon,
+        step: promDuration(Duration.seconds(schedule.lookSeconds)),
         window,
         canaryRequests,
         evidenceGuard: () => `and on()\n${canaryRequests()} >= ${schedule.evidenceRequests}\n`,

@@ -103,6 +103,8 @@ export interface IAnalysisTarget {
   readonly canarySpans: Matchers;
   /** the longest a finished span waits in the app's SDK before it is exported, in ms */
   readonly exportDelayMs: number;
+  /** the share of the Service's user requests the canary serves while its (first) analysis runs: its pods' share at that weight */
+  readonly canaryRequestShare: number;
 }
 
 /** What a traffic generator sends to: a Service in front of a rollout, and the rollout's analyses. */
