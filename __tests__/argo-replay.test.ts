@@ -6,7 +6,7 @@ import type { RehearsalGate } from '../lib/rehearsal/target';
 function gate(name: string, overrides: Partial<RehearsalGate> = {}): RehearsalGate {
   return {
     name, query: name, successCondition: 'len(result) > 0 && result[0] < 1',
-    initialDelaySeconds: 0, intervalSeconds: 30, count: 3, failureLimit: 1, inconclusiveLimit: 0, consecutiveErrorLimit: 2,
+    initialDelaySeconds: 0, intervalSeconds: 30, specCount: 3, failureLimit: 1, inconclusiveLimit: 0, consecutiveErrorLimit: 2, consecutiveSuccessLimit: 0,
     ...overrides,
   };
 }
@@ -54,7 +54,7 @@ describe('Argo Rollouts v1.8.3 schedule', () => {
   test('the run stops at the first metric that ends badly; the others stop with it', async () => {
     const o = await replayAnalysisRun([
       gate('slow', { initialDelaySeconds: 100 }),
-      gate('running', { count: 10 }),
+      gate('running', { specCount: 10 }),
       gate('bad', { failureLimit: 0, initialDelaySeconds: 30 }),
     ], scripted({ slow: [0], running: [0], bad: [5] }));
     expect(o).toMatchObject({ verdict: 'Failed', decidingGate: 'bad', decidedAfterSeconds: 30 });

@@ -1,5 +1,5 @@
 import { conditionShape, parseCondition, ResultComparison } from '../analysis/condition';
-import { MetricSchedule, readMetricSchedule } from '../analysis/schedule';
+import { MetricReadError, MetricSchedule, MetricSpec, MetricSpecProblem, readMetricSchedule, readMetricSpec, validateMetricSpec } from '../analysis/schedule';
 import { LoadedManifest } from '../manifests';
 import { AnalysisDesign, analysisDesignOf, AnnotationProblem, GateKind, gateKindsOf } from './gates';
 import { asArr, asObj, asStr, DeliveryModel, Obj, ObjectRef } from './model';
@@ -147,12 +147,31 @@ export function prometheusMetrics(template: LoadedManifest): PrometheusMetric[] 
 /** The kinds of analysis templates. */
 export const TEMPLATE_KINDS = ['AnalysisTemplate', 'ClusterAnalysisTemplate'];
 
-/** The schedule of a metric of a template, or undefined when its timing is not plain values (e.g. an argument). */
+/**
+ * The metrics of a template as Argo Rollouts validates them, in template order: a spec, or why a
+ * field cannot be read before Argo substitutes arguments.
+ */
+export function metricSpecs(template: LoadedManifest): (MetricSpec | MetricReadError)[] {
+  return asArr(asObj(template.object.spec).metrics).map(asObj).map((m) => {
+    try {
+      return readMetricSpec(m);
+    } catch (e) {
+      if (e instanceof MetricReadError) return e;
+      throw e;
+    }
+  });
+}
+
+/**
+ * The schedule of a metric of a template, or undefined when its timing is not plain values (e.g.
+ * an argument) or Argo Rollouts refuses its spec (the gates/invalid-metric-spec rule reports it).
+ */
 export function metricSchedule(template: LoadedManifest, metricName: string): MetricSchedule | undefined {
-  const m = asArr(asObj(template.object.spec).metrics).map(asObj).find((x) => x.name === metricName);
-  if (!m) return undefined;
+  const index = asArr(asObj(template.object.spec).metrics).map(asObj).findIndex((x) => x.name === metricName);
+  const spec = index < 0 ? undefined : metricSpecs(template)[index];
+  if (!spec || spec instanceof MetricReadError || validateMetricSpec(spec, index)) return undefined;
   try {
-    return readMetricSchedule(m);
+    return readMetricSchedule(asArr(asObj(template.object.spec).metrics).map(asObj)[index]);
   } catch {
     return undefined;
   }
@@ -166,6 +185,8 @@ export interface GateModel extends PrometheusMetric {
   readonly schedule?: MetricSchedule;
   /** why the schedule cannot be read, when it cannot */
   readonly scheduleProblem?: string;
+  /** why Argo Rollouts refuses the metric's spec (factory.go ValidateMetric), when it does */
+  readonly specProblem?: MetricSpecProblem;
   /** what it checks, from the template's kinds annotation; undefined when the template does not say */
   readonly kind?: GateKind;
   /** the quantile `histogram_quantile(q, ...)` reads, when the query has a literal one */
@@ -197,8 +218,12 @@ export function analysisOf(template: LoadedManifest): AnalysisModel {
   if (!analysis) {
     const { kinds, problem } = gateKindsOf(template.object);
     const metrics = asArr(asObj(template.object.spec).metrics).map(asObj);
+    const specs = metricSpecs(template);
     const gates = prometheusMetrics(template).map((metric): GateModel => {
-      const raw = metrics.find((m) => m.name === metric.name) ?? {};
+      const index = metrics.findIndex((m) => m.name === metric.name);
+      const raw = metrics[index] ?? {};
+      const spec = specs[index];
+      const specProblem = spec === undefined || spec instanceof MetricReadError ? undefined : validateMetricSpec(spec, index);
       let schedule: MetricSchedule | undefined;
       let scheduleProblem: string | undefined;
       try {
@@ -216,7 +241,7 @@ export function analysisOf(template: LoadedManifest): AnalysisModel {
       }
       const address = asStr(asObj(asObj(raw.provider).prometheus).address)?.replace(/\/+$/, '');
       const q = /histogram_quantile\s*\(\s*([0-9.]+)\s*,/.exec(metric.query);
-      return { ...metric, address, schedule, scheduleProblem, kind: kinds[metric.name], quantile: q ? Number(q[1]) : undefined, threshold, conditionProblem };
+      return { ...metric, address, schedule, scheduleProblem, specProblem, kind: kinds[metric.name], quantile: q ? Number(q[1]) : undefined, threshold, conditionProblem };
     });
     const otherMetrics = metrics.map((m) => asStr(m.name) ?? '').filter((n) => !gates.some((g) => g.name === n));
     analysis = { template, name: template.object.metadata?.name ?? '', gates, design: analysisDesignOf(template.object), annotationProblem: problem, otherMetrics };
