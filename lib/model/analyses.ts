@@ -24,6 +24,8 @@ export interface AnalysisUse {
   readonly canary: boolean;
   readonly templates: readonly { readonly name: string; readonly clusterScope: boolean }[];
   readonly args: readonly PassedArg[];
+  /** its own dry-run rules (`dryRun[].metricName`), which Argo puts before the templates' */
+  readonly dryRun: readonly string[];
 }
 
 /** A template argument. */
@@ -57,6 +59,7 @@ export function analysisUses(model: DeliveryModel): AnalysisUse[] {
         canary: isCanary,
         templates: asArr(analysis.templates).map(asObj).map((t) => ({ name: asStr(t.templateName) ?? '', clusterScope: t.clusterScope === true })),
         args: asArr(analysis.args).map(asObj).map((a) => ({ name: asStr(a.name) ?? '', value: asStr(a.value), valueFrom: a.valueFrom === undefined ? undefined : asObj(a.valueFrom) })),
+        dryRun: dryRunRules(analysis),
       });
     }
   }
@@ -147,6 +150,11 @@ export function prometheusMetrics(template: LoadedManifest): PrometheusMetric[] 
 /** The kinds of analysis templates. */
 export const TEMPLATE_KINDS = ['AnalysisTemplate', 'ClusterAnalysisTemplate'];
 
+/** The dry-run rules (`dryRun[].metricName`) of an analysis or a template spec. */
+function dryRunRules(spec: Obj): string[] {
+  return asArr(spec.dryRun).map(asObj).map((d) => asStr(d.metricName) ?? '');
+}
+
 /**
  * The metrics of a template as Argo Rollouts validates them, in template order: a spec, or why a
  * field cannot be read before Argo substitutes arguments.
@@ -208,6 +216,8 @@ export interface AnalysisModel {
   readonly annotationProblem?: AnnotationProblem;
   /** the metrics that ask another provider than Prometheus (web, job, ...) */
   readonly otherMetrics: readonly string[];
+  /** the template's dry-run rules (`spec.dryRun[].metricName`) */
+  readonly dryRun: readonly string[];
 }
 
 const ANALYSES = new WeakMap<LoadedManifest, AnalysisModel>();
@@ -244,7 +254,10 @@ export function analysisOf(template: LoadedManifest): AnalysisModel {
       return { ...metric, address, schedule, scheduleProblem, specProblem, kind: kinds[metric.name], quantile: q ? Number(q[1]) : undefined, threshold, conditionProblem };
     });
     const otherMetrics = metrics.map((m) => asStr(m.name) ?? '').filter((n) => !gates.some((g) => g.name === n));
-    analysis = { template, name: template.object.metadata?.name ?? '', gates, design: analysisDesignOf(template.object), annotationProblem: problem, otherMetrics };
+    analysis = {
+      template, name: template.object.metadata?.name ?? '', gates, design: analysisDesignOf(template.object), annotationProblem: problem, otherMetrics,
+      dryRun: dryRunRules(asObj(template.object.spec)),
+    };
     ANALYSES.set(template, analysis);
   }
   return analysis;

@@ -104,6 +104,11 @@ function targetOf(model: DeliveryModel, canary: CanaryModel, source: string): Re
   if (step.analyses.length === 0) throw new RehearsalInputError(`${where}: the analysis step names no template`);
   checkRunSpec(step.analyses, where);
   const gates = step.analyses.flatMap((a) => gatesOf(a, `${where}: AnalysisTemplate '${a.name}'`));
+  const dryRun = [...step.use.dryRun, ...step.analyses.flatMap((a) => a.dryRun)];
+  const twice = dryRun.find((rule, i) => dryRun.indexOf(rule) !== i);
+  if (twice !== undefined) {
+    throw new RehearsalInputError(`${where}: the dry-run rule '${twice}' is given twice (by the analysis step or its templates); Argo Rollouts then creates no AnalysisRun: keep one`);
+  }
 
   const collector = collectorOf(model, canary, where);
   const exported = collector.exportedSpanmetrics()[0];
@@ -158,6 +163,7 @@ function targetOf(model: DeliveryModel, canary: CanaryModel, source: string): Re
       scrapePortName: collectorPod?.containers.flatMap((c) => c.ports).find((p) => p.containerPort === exported.port)?.name ?? 'metrics',
     },
     gates,
+    dryRun,
   };
   checkGateSeries(target, where);
   return target;
