@@ -320,6 +320,14 @@ describe('gates/judged-before-data', () => {
     gate(ms, 'latency').initialDelay = '170s';
     expect(judged(ms)).toEqual([expect.stringContaining('0 + 60 + 60 + 60 = 180 s (export delay + first flush phase + last flush age + last scrape age)')]);
   });
+  test('the failure check off: an empty result ends the gate only at count, without its success streak', () => {
+    // analysis/analysis.go assessMetricStatus @ v1.8.3: count reached, consecutiveSuccessLimit not, failureLimit -1: Failed
+    const ms = fresh();
+    editConfig(ms, (c) => { c.connectors.spanmetrics.metrics_flush_interval = '60s'; });
+    Object.assign(gate(ms, 'latency'), { initialDelay: '90s', interval: '10s', count: 3, failureLimit: -1, consecutiveSuccessLimit: 2, inconclusiveLimit: 3 });
+    delete gate(ms, 'latency').failureCondition;
+    expect(judged(ms)).toEqual([expect.stringContaining('but with no data the gate already stops the run at 110s (measurement 3 completes count without 2 successes in a row, which makes it Failed)')]);
+  });
   test('gates on scraped app counters are judged by discovery and two scrapes', () => {
     const ms = fresh();
     gate(ms, 'traffic').initialDelay = '60s';

@@ -566,6 +566,7 @@ function resultType(r: ExprResult): GoType {
 interface Visit { readonly node: TNode; readonly t: GoType; readonly elem?: GoType }
 /** A typed node: the tree the checker leaves for the optimizer and the VM. */
 type TNode = ExprNode & {
+  /** the type the checker gave the node */
   readonly t: GoType;
   /** an `in` over a literal list expr turns into a map lookup (optimizer/in_array.go), with keys of this type */
   readonly keyedBy?: 'int' | 'string';
@@ -582,15 +583,12 @@ class Checker {
     return T.any;
   }
 
-  visit(n: ExprNode): Visit {
-    return this.check(n);
-  }
-
   private typed(n: ExprNode, t: GoType, elem?: GoType): Visit {
     return { node: { ...n, t } as TNode, t, elem };
   }
 
-  private check(n: ExprNode): Visit {
+  /** checker.visit: the node's type, and the typed copy of the node */
+  visit(n: ExprNode): Visit {
     switch (n.type) {
       case 'nil': return this.typed(n, T.nil);
       case 'number': return this.typed(n, n.integer ? T.int : T.float);

@@ -1,4 +1,4 @@
-import { conditionShape, MeasurementPhase, measurementPhase, parseCondition, ResultComparison } from '../analysis/condition';
+import { ConditionEvaluationError, conditionShape, ConditionSyntaxError, evaluateCondition, MeasurementPhase, measurementPhase, parseCondition, ResultComparison } from '../analysis/condition';
 import { parseDurationSeconds } from '../util';
 import { deriveTiming, formatDerivation, SeriesPath } from '../analysis/evidence';
 import { ARGO_ERROR_RETRY_SECONDS, effectiveCount, MetricReadError, MetricSchedule, metricSpecProblems, simulateMetric } from '../analysis/schedule';
@@ -110,12 +110,22 @@ function isGuarded(metric: PrometheusMetric): boolean {
  * cannot be read (conditions/unreadable reports them).
  */
 function stopWithoutData(metric: PrometheusMetric, t: MetricSchedule): { atSeconds: number; how: string; fixField: string } | undefined {
+  // a condition that does not compile for a vector at all errors with data too: not about missing data
+  const compiles = (c: string) => {
+    try {
+      evaluateCondition(parseCondition(c), [1], c);
+      return true;
+    } catch (e) {
+      return e instanceof ConditionEvaluationError && e.stage !== 'compile';
+    }
+  };
+  if (![metric.successCondition, metric.failureCondition].every((c) => !c || compiles(c))) return undefined;
   let empty;
   try {
-    [metric.successCondition, metric.failureCondition].forEach((c) => c && parseCondition(c));
     empty = measurementPhase(metric, []);
-  } catch {
-    return undefined;
+  } catch (e) {
+    if (e instanceof ConditionSyntaxError) return undefined; // what the model cannot evaluate it does not time
+    throw e;
   }
   // a metric without a count that an empty result never ends runs until the run ends: look far enough to see any limit
   const horizon = effectiveCount(t) !== undefined ? Infinity
