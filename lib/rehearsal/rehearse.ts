@@ -1,6 +1,6 @@
 import { MeasurementPhase } from '../analysis/condition';
 import { GateKind } from '../model/gates';
-import { replayAnalysisRun, RunOutcome } from './argo-replay';
+import { replayAnalysisRun, RunOutcome, RunPhase } from './argo-replay';
 import { QueryAnswer } from './prometheus-engine';
 import { builtInScenarios, Expectation, Scenario } from './scenarios';
 import { openMetrics, PlacedScenario, placeScenarios, slotsUsed, Trial } from './series';
@@ -68,7 +68,7 @@ export interface ScenarioResult {
   /** the share of trials with an expected verdict */
   readonly share: number;
   /** how many trials ended with each verdict */
-  readonly verdicts: Readonly<Partial<Record<MeasurementPhase, number>>>;
+  readonly verdicts: Readonly<Partial<Record<RunPhase, number>>>;
   /** time to verdict over the trials, in seconds after the AnalysisRun started */
   readonly decidedAfter: { readonly p50: number; readonly p95: number };
   /** whether the share reaches {@link requiredShare} */
@@ -186,7 +186,7 @@ export async function runScenarios(data: RehearsalData, engine: QueryEngine): Pr
       successCondition: g.successCondition && substituteArgs(g.successCondition, values, g.name),
       failureCondition: g.failureCondition && substituteArgs(g.failureCondition, values, g.name),
     }));
-    return replayAnalysisRun(gates, (gate, at) => engine.query(gate.query, placed.origin + at));
+    return replayAnalysisRun(gates, (gate, at) => engine.query(gate.query, placed.origin + at), { dryRun: target.dryRun });
   });
   let k = 0;
   return data.targets.flatMap(({ target, placed }) => placed.map((p) => {
@@ -195,7 +195,7 @@ export async function runScenarios(data: RehearsalData, engine: QueryEngine): Pr
       return { trial, outcome, asExpected: outcomeAsExpected(target, p.scenario, outcome) };
     });
     const share = trials.filter((t) => t.asExpected).length / trials.length;
-    const verdicts: Partial<Record<MeasurementPhase, number>> = {};
+    const verdicts: Partial<Record<RunPhase, number>> = {};
     for (const t of trials) verdicts[t.outcome.verdict] = (verdicts[t.outcome.verdict] ?? 0) + 1;
     const times = trials.map((t) => t.outcome.decidedAfterSeconds);
     return {

@@ -1,9 +1,10 @@
 import { createHash } from 'crypto';
+import { effectiveCount } from '../analysis/schedule';
 import { ServedEndpoint } from '../platform/image-facts';
 import { SPAN_KIND_SERVER, SPANMETRICS_STATUS } from '../platform/collector-config';
 import { Disruption, PodTraffic, Scenario } from './scenarios';
 import type { SeriesFilter } from './series-filter';
-import { CounterRequestSeries, PodField, RehearsalTarget, upToMs, workEndpoints } from './target';
+import { CounterRequestSeries, PodField, RehearsalInputError, RehearsalTarget, upToMs, workEndpoints } from './target';
 
 /**
  * The synthetic series of the rehearsal, as Prometheus would have stored them, for many trials
@@ -72,9 +73,11 @@ export interface PlacedScenario {
 /** How long (seconds) the rehearsal may need data after the analysis start, from the gates' timings. */
 export function horizonSeconds(target: RehearsalTarget): number {
   return Math.max(...target.gates.map((g) => {
+    const count = effectiveCount(g);
+    if (count === undefined) throw new RehearsalInputError(`gate '${g.name}' has an interval and no count: it measures until the run ends, so the rehearsal has no end to write data for; give it a count`);
     const step = Math.max(g.intervalSeconds, 10);
     // every counted measurement may be preceded by up to consecutiveErrorLimit retried errors
-    return g.initialDelaySeconds + (g.count - 1 + g.count * g.consecutiveErrorLimit) * step;
+    return g.initialDelaySeconds + (count - 1 + count * g.consecutiveErrorLimit) * step;
   })) + 1;
 }
 
