@@ -155,7 +155,7 @@ describe('the rollout timeline', () => {
   });
 
   test("Argo's limits: failures must exceed failureLimit, errors are retried every 10 s and do not count", () => {
-    const traffic = { initialDelaySeconds: 60, intervalSeconds: 60, count: 5, failureLimit: 3, inconclusiveLimit: 0, consecutiveErrorLimit: 3 };
+    const traffic = { initialDelaySeconds: 60, intervalSeconds: 60, specCount: 5, failureLimit: 3, inconclusiveLimit: 0, consecutiveErrorLimit: 3, consecutiveSuccessLimit: 0 };
     expect(simulateGate(traffic, MeasurementPhase.FAILED)).toEqual({ phase: MeasurementPhase.FAILED, atSeconds: 240 });
     expect(simulateGate(traffic, MeasurementPhase.ERROR)).toEqual({ phase: MeasurementPhase.ERROR, atSeconds: 90 });
     expect(simulateGate(traffic, MeasurementPhase.SUCCESSFUL)).toEqual({ phase: MeasurementPhase.SUCCESSFUL, atSeconds: 300 });

@@ -196,6 +196,18 @@ describe('rehearsal targets of any service', () => {
       + 'the kind "slowness", which is none of traffic, error-rate, latency, custom; fix it, or remove the entry to leave the kind unknown');
   });
 
+  test("a template's dry-run rules reach the replay; a spec Argo refuses and a metric without a count are refused with the reason", () => {
+    // utils/analysis/helpers.go NewAnalysisRunFromTemplates (dry-run rules merged), factory.go ValidateMetrics @ v1.8.3
+    const dir = checkoutFolder();
+    const dry = oneFromFolder(folder(editedFolder(dir, 'AnalysisTemplate', (t) => t.replace(/^spec:\n/m, 'spec:\n  dryRun:\n    - metricName: latency\n'))));
+    expect(dry.dryRun).toEqual(['latency']);
+    expect(oneFromFolder(dir).dryRun).toEqual([]);
+    const invalid = folder(editedFolder(dir, 'AnalysisTemplate', (t) => t.replace(/failureLimit: \d+/, 'failureLimit: -1')));
+    expect(() => oneFromFolder(invalid)).toThrow(/metric '[a-z0-9-]+' \(metrics\[0\] of the run, field failureLimit\): failureLimit -1 turns the failure check off .*Argo Rollouts puts the AnalysisRun in Error before it measures anything/);
+    const indefinite = folder(editedFolder(dir, 'AnalysisTemplate', (t) => t.replace(/^ {6}count: \d+\n/m, '')));
+    expect(() => oneFromFolder(indefinite)).toThrow(/has an interval and no count, so it measures until a limit, its success streak or the run's end decides it; the rehearsal replays an analysis step to its end: give it a count/);
+  });
+
   test('a folder\'s gates without span_name matchers: one user endpoint per path the generator sends, named as HTTP servers name spans', () => {
     const dir = folder(editedFolder(checkoutFolder(), 'AnalysisTemplate', (t) => t.replace(/span_name=~"GET \/cart\|POST \/checkout", /g, '')));
     expect(readFileSync(join(dir, 'all.yaml'), 'utf8')).not.toContain('span_name');
@@ -226,7 +238,7 @@ describe('rehearsal targets of any service', () => {
     const unknown: RehearsalTarget = { ...target, gates: target.gates.map((g) => ({ ...g, kind: undefined })) };
     const scenarios = builtInScenarios(target);
     const scenario = (name: string) => scenarios.find((s) => s.name === name)!;
-    const outcome = (verdict: MeasurementPhase, decidingGate: string): RunOutcome => ({ verdict, decidingGate, decidedAfterSeconds: 160, gates: [] });
+    const outcome = (verdict: MeasurementPhase, decidingGate: string): RunOutcome => ({ verdict, decidingGate, decidedAfterSeconds: 160, message: '', gates: [] });
     const [traffic, errorRate] = target.gates.map((g) => g.name);
     // known kinds: the expected gate and phase
     expect(outcomeAsExpected(target, scenario('erroring-canary'), outcome(MeasurementPhase.FAILED, errorRate))).toBe(true);

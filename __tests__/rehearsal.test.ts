@@ -42,7 +42,7 @@ function seedGates(target: RehearsalTarget): RehearsalGate[] {
   const spans = 'k8s_namespace_name="{{args.namespace}}", k8s_pod_label_rollouts_pod_template_hash="{{args.canary-hash}}"';
   const gate = (name: string, kind: GateKind, query: string, op: '>=' | '<', value: number, t: number[]): RehearsalGate => ({
     name, kind, query, successCondition: `len(result) > 0 && result[0] ${op} ${value}`, threshold: { index: 0, op, value },
-    initialDelaySeconds: t[0], intervalSeconds: t[1], count: t[2], failureLimit: t[3], inconclusiveLimit: t[4], consecutiveErrorLimit: t[5],
+    initialDelaySeconds: t[0], intervalSeconds: t[1], specCount: t[2], failureLimit: t[3], inconclusiveLimit: t[4], consecutiveErrorLimit: t[5], consecutiveSuccessLimit: 0,
   });
   return [
     gate('traffic-detection', GateKind.TRAFFIC, `sum(rate(hotrod_requests_total{${pods}}[2m]))`, '>=', 0.05, [90, 10, 5, 3, 5, 3]),

@@ -130,6 +130,8 @@ const PLANTS: Plant[] = [
   ['PromQL syntax error', 'gates/promql-syntax', (ms) => { gate(ms, 'latency').provider.prometheus.query = gate(ms, 'latency').provider.prometheus.query.replace('histogram_quantile(0.95,', 'histogram_quantile(0.95'); }],
   ['query uses an undeclared argument', 'gates/unknown-arg', (ms) => { gate(ms, 'traffic').provider.prometheus.query = gate(ms, 'traffic').provider.prometheus.query.replace('args.canary-hash', 'args.hash'); }],
   ['latency gate measured from 30s', 'gates/judged-before-data', (ms) => { gate(ms, 'latency').initialDelay = '30s'; }, Severity.WARNING],
+  // Argo Rollouts' own spec validation: failureLimit -1 needs a consecutiveSuccessLimit (utils/analysis/factory.go ValidateMetric @ v1.8.3)
+  ['failure check off without a success streak', 'gates/invalid-metric-spec', (ms) => { gate(ms, 'error-rate').failureLimit = -1; }],
   // SPEC trap 14: at the chart's 1m scrape, Prometheus's own scrapes of HotROD's /metrics alone are 1/60 req/s per pod.
   ['the traffic gate counts Prometheus\'s own scrapes and asks for less than they give', 'gates/self-traffic', (ms) => {
     const g = gate(ms, 'traffic');
@@ -272,6 +274,26 @@ const SOUND: [description: string, change: (ms: LoadedManifest[]) => void][] = [
   ['a failureCondition as the traffic gate', (ms) => { delete gate(ms, 'traffic').successCondition; gate(ms, 'traffic').failureCondition = 'len(result) == 0 || result[0] < 0.05'; }],
 ];
 
+describe('gates/invalid-metric-spec', () => {
+  // utils/analysis/factory.go ValidateMetrics @ v1.8.3: what Argo refuses before a run measures
+  const invalid = (ms: LoadedManifest[]) => validateRules(ms).filter((f) => f.ruleId === 'gates/invalid-metric-spec');
+  test('names the template, the metric, the field, what Argo refuses and the fix', () => {
+    const ms = fresh();
+    Object.assign(gate(ms, 'latency'), { count: 2, failureLimit: 3 });
+    const [f, ...more] = invalid(ms);
+    expect(more).toEqual([]);
+    expect(f.object).toMatchObject({ kind: 'AnalysisTemplate', name: 'hotrod-analysis' });
+    expect(f.message).toMatch(/^metric 'latency-p95-lt-1s' \(metrics\[2\], field count\): count 2 leaves no room for failureLimit \+ consecutiveSuccessLimit \(3 \+ 0 = 3\)/);
+    expect(f.fix).toBe('raise count to at least 3, or lower the limits');
+  });
+  test('failureLimit -1 with a consecutiveSuccessLimit is valid; a limit given as an argument is not judged', () => {
+    const ms = fresh();
+    Object.assign(gate(ms, 'error-rate'), { failureLimit: -1, consecutiveSuccessLimit: 1 });
+    Object.assign(gate(ms, 'latency'), { failureLimit: '{{args.limit}}' });
+    expect(invalid(ms)).toEqual([]);
+  });
+});
+
 describe('gates/judged-before-data', () => {
   const judged = (ms: LoadedManifest[]) => validateRules(ms).filter((f) => f.ruleId === 'gates/judged-before-data').map((f) => f.message);
   /** The seed's latency gate timing: first measurement at 90 s, every 10 s, the third failure stops the run. */
@@ -297,6 +319,14 @@ describe('gates/judged-before-data', () => {
     editConfig(ms, (c) => { c.connectors.spanmetrics.metrics_flush_interval = '60s'; });
     gate(ms, 'latency').initialDelay = '170s';
     expect(judged(ms)).toEqual([expect.stringContaining('0 + 60 + 60 + 60 = 180 s (export delay + first flush phase + last flush age + last scrape age)')]);
+  });
+  test('the failure check off: an empty result ends the gate only at count, without its success streak', () => {
+    // analysis/analysis.go assessMetricStatus @ v1.8.3: count reached, consecutiveSuccessLimit not, failureLimit -1: Failed
+    const ms = fresh();
+    editConfig(ms, (c) => { c.connectors.spanmetrics.metrics_flush_interval = '60s'; });
+    Object.assign(gate(ms, 'latency'), { initialDelay: '90s', interval: '10s', count: 3, failureLimit: -1, consecutiveSuccessLimit: 2, inconclusiveLimit: 3 });
+    delete gate(ms, 'latency').failureCondition;
+    expect(judged(ms)).toEqual([expect.stringContaining('but with no data the gate already stops the run at 110s (measurement 3 completes count without 2 successes in a row, which makes it Failed)')]);
   });
   test('gates on scraped app counters are judged by discovery and two scrapes', () => {
     const ms = fresh();

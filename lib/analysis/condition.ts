@@ -1,227 +1,94 @@
 /**
- * Argo Rollouts analysis conditions: the subset of expr-lang that success and failure
- * conditions use, read into a tree so it can be both judged (is it guarded? what does it
- * compare?) and evaluated against a measurement, with Argo Rollouts v1.8.3's rules.
+ * Argo Rollouts analysis conditions, read into expr's syntax tree so they can be both judged (is
+ * it guarded? what does it compare?) and evaluated against a measurement the way Argo Rollouts
+ * v1.8.3 evaluates them with expr v1.15.5 (./expr.ts models expr).
  */
 
-/** A node of a parsed condition. */
-export type ConditionNode =
-  | { readonly type: 'number'; readonly value: number }
-  | { readonly type: 'bool'; readonly value: boolean }
-  | { readonly type: 'nil' }
-  | { readonly type: 'ident'; readonly name: string }
-  | { readonly type: 'index'; readonly target: ConditionNode; readonly index: ConditionNode }
-  | { readonly type: 'call'; readonly name: string; readonly args: readonly ConditionNode[] }
-  | { readonly type: 'unary'; readonly op: '!' | '-'; readonly operand: ConditionNode }
-  | { readonly type: 'binary'; readonly op: BinaryOp; readonly left: ConditionNode; readonly right: ConditionNode };
+import { ENV_FUNCTIONS, ExprError, ExprNode, ExprResult, ExprSyntaxError, ExprUnsupportedError, goTypeOf, parseExpr, runExpr } from './expr';
 
-/** The binary operators of the subset. */
-export type BinaryOp = '||' | '&&' | '==' | '!=' | '<' | '<=' | '>' | '>=' | '+' | '-' | '*' | '/' | '%';
+export type { BinaryOp } from './expr';
 
-/** The functions Argo Rollouts puts in a condition's environment. */
-export const CONDITION_FUNCTIONS = ['len', 'isNaN', 'isInf', 'isNil', 'asInt', 'asFloat', 'default'] as const;
+/** A node of a parsed condition: expr's syntax tree (see ./expr.ts). */
+export type ConditionNode = ExprNode;
 
-/** A condition that is not in the subset this module reads; `column` is 1-based. */
+/** The functions Argo Rollouts puts in a condition's environment (utils/evaluate/evaluate.go EvalCondition @ v1.8.3). */
+export const CONDITION_FUNCTIONS = Object.keys(ENV_FUNCTIONS);
+
+/**
+ * A condition the tools cannot read: `invalid`, expr v1.15.5 refuses it too (`exprMessage` is its
+ * text, which Argo Rollouts records on every measurement, all of them Error); `unsupported`, valid
+ * expr that this model does not evaluate (it says so rather than guess). `column` is 1-based, 0
+ * when the problem only shows while evaluating.
+ */
 export class ConditionSyntaxError extends Error {
-  constructor(public readonly condition: string, public readonly column: number, detail: string) {
-    super(`cannot read condition '${condition}' at column ${column}: ${detail}`);
+  constructor(
+    public readonly condition: string,
+    public readonly column: number,
+    public readonly kind: 'invalid' | 'unsupported',
+    public readonly exprMessage: string,
+  ) {
+    super(kind === 'invalid'
+      ? `condition '${condition}' is not valid expr (v1.15.5, what Argo Rollouts v1.8.3 compiles it with): ${exprMessage} (column ${column})`
+      : `cannot model condition '${condition}'${column > 0 ? ` at column ${column}` : ''}: ${exprMessage} is valid expr this model does not evaluate`);
     this.name = 'ConditionSyntaxError';
   }
 }
 
-/** An error while evaluating a condition: Argo Rollouts records the measurement as Error. */
+/** An error expr reports while compiling or running a valid condition: Argo Rollouts records the measurement as Error with this text. */
 export class ConditionEvaluationError extends Error {
-  constructor(message: string) {
+  /** `compile`: expr refused the condition for this type of result (syntax or types); `run`: it failed while running; `result`: it gave no bool */
+  constructor(message: string, public readonly stage: 'compile' | 'run' | 'result') {
     super(message);
     this.name = 'ConditionEvaluationError';
   }
 }
 
-type Token = { kind: 'num' | 'id' | 'op' | 'eof'; text: string; pos: number };
+const PARSED = new Map<string, ConditionNode | ConditionSyntaxError>();
 
-const OPERATORS = ['||', '&&', '==', '!=', '<=', '>=', '<', '>', '+', '-', '*', '/', '%', '!', '(', ')', '[', ']', ','];
-
-function tokenize(src: string): Token[] {
-  const tokens: Token[] = [];
-  let i = 0;
-  while (i < src.length) {
-    const c = src[i];
-    if (/\s/.test(c)) { i++; continue; }
-    const num = /^(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?)/.exec(src.slice(i));
-    if (num) { tokens.push({ kind: 'num', text: num[0], pos: i }); i += num[0].length; continue; }
-    const id = /^[A-Za-z_][A-Za-z0-9_]*/.exec(src.slice(i));
-    if (id) { tokens.push({ kind: 'id', text: id[0], pos: i }); i += id[0].length; continue; }
-    const op = OPERATORS.find((o) => src.startsWith(o, i));
-    if (op) { tokens.push({ kind: 'op', text: op, pos: i }); i += op.length; continue; }
-    throw new ConditionSyntaxError(src, i + 1, `unexpected character '${c}'`);
-  }
-  tokens.push({ kind: 'eof', text: '', pos: src.length });
-  return tokens;
-}
-
-/** Reads a condition; throws {@link ConditionSyntaxError} for anything outside the subset. */
+/** Reads a condition as expr v1.15.5 parses it; throws {@link ConditionSyntaxError} when it cannot. */
 export function parseCondition(src: string): ConditionNode {
-  const tokens = tokenize(src);
-  let p = 0;
-  const peek = () => tokens[p];
-  const fail = (detail: string): never => { throw new ConditionSyntaxError(src, peek().pos + 1, detail); };
-  const isWord = (w: string) => peek().kind === 'id' && peek().text === w;
-  const take = (text: string) => {
-    if (peek().text !== text) fail(`expected '${text}', found '${peek().text || 'end of input'}'`);
-    p++;
-  };
-
-  const binaryLevel = (ops: string[], words: Record<string, BinaryOp>, next: () => ConditionNode) => (): ConditionNode => {
-    let left = next();
-    for (;;) {
-      const t = peek();
-      const op = t.kind === 'op' && ops.includes(t.text) ? (t.text as BinaryOp) : t.kind === 'id' ? words[t.text] : undefined;
-      if (!op) return left;
-      p++;
-      left = { type: 'binary', op, left, right: next() };
+  let parsed = PARSED.get(src);
+  if (!parsed) {
+    try {
+      parsed = parseExpr(src);
+    } catch (e) {
+      if (e instanceof ExprSyntaxError) parsed = new ConditionSyntaxError(src, e.column, 'invalid', e.message);
+      else if (e instanceof ExprUnsupportedError) parsed = new ConditionSyntaxError(src, e.column, 'unsupported', e.what);
+      else throw e;
     }
-  };
-
-  const primary = (): ConditionNode => {
-    const t = peek();
-    let node: ConditionNode;
-    if (t.kind === 'num') { p++; node = { type: 'number', value: Number(t.text) }; }
-    else if (t.kind === 'op' && t.text === '(') { p++; node = expr(); take(')'); }
-    else if (t.kind === 'id') {
-      p++;
-      if (t.text === 'true' || t.text === 'false') node = { type: 'bool', value: t.text === 'true' };
-      else if (t.text === 'nil') node = { type: 'nil' };
-      else if (peek().text === '(') {
-        if (!(CONDITION_FUNCTIONS as readonly string[]).includes(t.text)) {
-          throw new ConditionSyntaxError(src, t.pos + 1, `unknown function '${t.text}'; Argo Rollouts provides ${CONDITION_FUNCTIONS.join(', ')}`);
-        }
-        p++;
-        const args: ConditionNode[] = [];
-        if (peek().text !== ')') {
-          args.push(expr());
-          while (peek().text === ',') { p++; args.push(expr()); }
-        }
-        take(')');
-        node = { type: 'call', name: t.text, args };
-      } else node = { type: 'ident', name: t.text };
-    } else return fail(`expected a value, found '${t.text || 'end of input'}'`);
-    while (peek().text === '[') {
-      p++;
-      const index = expr();
-      take(']');
-      node = { type: 'index', target: node, index };
-    }
-    return node;
-  };
-  const unary = (): ConditionNode => {
-    const t = peek();
-    if ((t.kind === 'op' && (t.text === '!' || t.text === '-')) || isWord('not')) {
-      p++;
-      return { type: 'unary', op: t.text === '-' ? '-' : '!', operand: unary() };
-    }
-    return primary();
-  };
-  const mul = binaryLevel(['*', '/', '%'], {}, unary);
-  const add = binaryLevel(['+', '-'], {}, mul);
-  const cmp = binaryLevel(['==', '!=', '<', '<=', '>', '>='], {}, add);
-  const and = binaryLevel(['&&'], { and: '&&' }, cmp);
-  const expr = binaryLevel(['||'], { or: '||' }, and);
-
-  const tree = expr();
-  if (peek().kind !== 'eof') fail(`unexpected '${peek().text}'`);
-  return tree;
+    if (PARSED.size > 10_000) PARSED.clear();
+    PARSED.set(src, parsed);
+  }
+  if (parsed instanceof ConditionSyntaxError) throw parsed;
+  return parsed;
 }
 
 /** A measurement value as the prometheus provider hands it over: the vector's sample values, or a scalar. */
 export type MeasurementResult = number[] | number;
 
-type Value = number | boolean | null | number[];
+/**
+ * What a condition can be evaluated against: a Prometheus result, nil (`null`, which other
+ * providers can give), or for tests a bool, a string or a Go int (`bigint`).
+ */
+export type ConditionResult = ExprResult;
 
-/** Evaluates a parsed condition against a result, as expr-lang would inside Argo Rollouts. */
-export function evaluateCondition(node: ConditionNode, result: MeasurementResult): boolean {
-  const value = evaluate(node, result);
-  if (typeof value !== 'boolean') {
-    throw new ConditionEvaluationError(`expected bool, but got ${Array.isArray(value) ? '[]float64' : value === null ? 'nil' : typeof value}`);
+/**
+ * Evaluates a parsed condition against a result, as Argo Rollouts v1.8.3's EvalCondition does
+ * with expr v1.15.5: a compile error (syntax, types) or a run-time error is a
+ * {@link ConditionEvaluationError} with expr's text, as is a value that is not a bool
+ * (`expected bool, but got float64`); what the model cannot evaluate is a {@link ConditionSyntaxError}.
+ */
+export function evaluateCondition(node: ConditionNode, result: ConditionResult, source = ''): boolean {
+  let value;
+  try {
+    value = runExpr(node, result);
+  } catch (e) {
+    if (e instanceof ExprError) throw new ConditionEvaluationError(e.message, e.stage);
+    if (e instanceof ExprUnsupportedError) throw new ConditionSyntaxError(source, 0, 'unsupported', e.what);
+    throw e;
   }
+  if (typeof value !== 'boolean') throw new ConditionEvaluationError(`expected bool, but got ${goTypeOf(value)}`, 'result');
   return value;
-}
-
-function evaluate(node: ConditionNode, result: MeasurementResult): Value {
-  const num = (v: Value, what: string): number => {
-    if (typeof v !== 'number') throw new ConditionEvaluationError(`invalid operation: ${what} on ${Array.isArray(v) ? '[]float64' : String(v)}`);
-    return v;
-  };
-  switch (node.type) {
-    case 'number': return node.value;
-    case 'bool': return node.value;
-    case 'nil': return null;
-    case 'ident':
-      if (node.name === 'result') return Array.isArray(result) ? [...result] : result;
-      throw new ConditionEvaluationError(`unknown name ${node.name}`);
-    case 'index': {
-      const target = evaluate(node.target, result);
-      const index = num(evaluate(node.index, result), 'index');
-      if (!Array.isArray(target)) throw new ConditionEvaluationError(`cannot fetch ${index} from ${typeof target}`);
-      const i = index < 0 ? target.length + index : index;
-      if (!Number.isInteger(i) || i < 0 || i >= target.length) {
-        throw new ConditionEvaluationError(`runtime error: index out of range [${index}] with length ${target.length}`);
-      }
-      return target[i];
-    }
-    case 'call': {
-      const args = node.args.map((a) => evaluate(a, result));
-      switch (node.name) {
-        case 'len':
-          if (!Array.isArray(args[0])) throw new ConditionEvaluationError(`invalid argument for len (type ${typeof args[0]})`);
-          return args[0].length;
-        case 'isNaN': return Number.isNaN(num(args[0], 'isNaN'));
-        case 'isInf': return !Number.isFinite(num(args[0], 'isInf')) && !Number.isNaN(args[0]);
-        case 'isNil': return args.length === 0 ? result === null : args[0] === null;
-        case 'asInt': return Math.trunc(num(args[0], 'asInt'));
-        case 'asFloat': return num(args[0], 'asFloat');
-        case 'default': return args[0] === null || args[0] === undefined ? args[1] : args[0];
-        default: throw new ConditionEvaluationError(`unknown function ${node.name}`);
-      }
-    }
-    case 'unary': {
-      const v = evaluate(node.operand, result);
-      if (node.op === '!') {
-        if (typeof v !== 'boolean') throw new ConditionEvaluationError(`invalid operation: ! on ${typeof v}`);
-        return !v;
-      }
-      return -num(v, 'unary -');
-    }
-    case 'binary': {
-      if (node.op === '&&' || node.op === '||') {
-        const l = evaluate(node.left, result);
-        if (typeof l !== 'boolean') throw new ConditionEvaluationError(`invalid operation: ${node.op} on ${typeof l}`);
-        if (node.op === '&&' && !l) return false;
-        if (node.op === '||' && l) return true;
-        const r = evaluate(node.right, result);
-        if (typeof r !== 'boolean') throw new ConditionEvaluationError(`invalid operation: ${node.op} on ${typeof r}`);
-        return r;
-      }
-      const l = evaluate(node.left, result);
-      const r = evaluate(node.right, result);
-      if (node.op === '==') return l === r;
-      if (node.op === '!=') return l !== r;
-      const a = num(l, node.op);
-      const b = num(r, node.op);
-      switch (node.op) {
-        // Comparisons with NaN are false, as in Go.
-        case '<': return a < b;
-        case '<=': return a <= b;
-        case '>': return a > b;
-        case '>=': return a >= b;
-        case '+': return a + b;
-        case '-': return a - b;
-        case '*': return a * b;
-        case '/': return a / b;
-        case '%': return a % b;
-      }
-    }
-  }
-  throw new ConditionEvaluationError('unsupported expression');
 }
 
 /** A comparison of `result[i]` with a number, as found in a condition. */
@@ -312,6 +179,13 @@ export function conditionShape(node: ConditionNode): ConditionShape {
     }
     if (n.type === 'unary') visit(n.operand, known);
     if (n.type === 'call') n.args.forEach((a) => visit(a, known));
+    if (n.type === 'closure') visit(n.body, known);
+    if (n.type === 'array') n.items.forEach((a) => visit(a, known));
+    if (n.type === 'conditional') {
+      visit(n.cond, known);
+      visit(n.then, Math.max(known, provenLength(n.cond, true)));
+      visit(n.else, Math.max(known, provenLength(n.cond, false)));
+    }
   };
   visit(node, 0);
   return { comparisons, guarded: guarded || !indexesResult, indexesResult };
@@ -332,19 +206,31 @@ export interface MetricConditions {
 }
 
 /**
- * The phase of one measurement, as Argo Rollouts v1.8.3 decides it (`EvaluateResult`):
- * an evaluation error is Error; with only a success condition, false is Failed; with only a
- * failure condition, true is Failed; with both, a true failure condition is Failed and both
- * false is Inconclusive; with neither, Successful.
+ * The phase of one measurement, as Argo Rollouts v1.8.3 decides it (utils/evaluate/evaluate.go
+ * EvaluateResult): the success condition first, then the failure condition, an error in either
+ * (expr's text, see {@link evaluateCondition}) making it Error; with only a success condition,
+ * false is Failed; with only a failure condition, true is Failed; with both, a true failure
+ * condition is Failed and both false is Inconclusive; with neither, Successful. An empty condition
+ * is no condition. Throws {@link ConditionSyntaxError} (kind `unsupported`) when the model cannot
+ * evaluate a condition: the caller must say so, not record a phase.
  */
-export function measurementPhase(metric: MetricConditions, result: MeasurementResult): { phase: MeasurementPhase; error?: string } {
+export function measurementPhase(metric: MetricConditions, result: ConditionResult): { phase: MeasurementPhase; error?: string } {
   let success = false;
   let failure = false;
+  const evaluate = (condition: string) => {
+    try {
+      return evaluateCondition(parseCondition(condition), result, condition);
+    } catch (e) {
+      if (e instanceof ConditionSyntaxError && e.kind === 'invalid') throw new ConditionEvaluationError(e.exprMessage, 'compile');
+      throw e;
+    }
+  };
   try {
-    if (metric.successCondition) success = evaluateCondition(parseCondition(metric.successCondition), result);
-    if (metric.failureCondition) failure = evaluateCondition(parseCondition(metric.failureCondition), result);
+    if (metric.successCondition) success = evaluate(metric.successCondition);
+    if (metric.failureCondition) failure = evaluate(metric.failureCondition);
   } catch (e) {
-    return { phase: MeasurementPhase.ERROR, error: e instanceof Error ? e.message : String(e) };
+    if (e instanceof ConditionEvaluationError) return { phase: MeasurementPhase.ERROR, error: e.message };
+    throw e;
   }
   if (!metric.successCondition && !metric.failureCondition) return { phase: MeasurementPhase.SUCCESSFUL };
   if (metric.successCondition && !metric.failureCondition) failure = !success;

@@ -995,10 +995,11 @@ export function gateSchedule(gate: Gate): MetricSchedule {
   return {
     initialDelaySeconds: gate.timing.initialDelay.toSeconds(),
     intervalSeconds: gate.timing.interval.toSeconds(),
-    count: gate.timing.count,
+    specCount: gate.timing.count,
     failureLimit: gate.timing.failureLimit,
     inconclusiveLimit: gate.timing.inconclusiveLimit,
     consecutiveErrorLimit: gate.timing.consecutiveErrorLimit,
+    consecutiveSuccessLimit: 0,
   };
 }
 

@@ -1,5 +1,6 @@
 import { deriveTiming, DerivedTiming, SeriesPath } from '../analysis/evidence';
-import { MetricSchedule } from '../analysis/schedule';
+import { effectiveCount, MetricSchedule } from '../analysis/schedule';
+import { GateModel } from '../model/analyses';
 import { analysisStepOf, CanaryModel, canaries, exportDelayOf, gatePathOf } from '../model/rollouts';
 import { Collector } from '../model/collectors';
 import { GateKind } from '../model/gates';
@@ -100,7 +101,9 @@ function explainCanary(model: DeliveryModel, c: CanaryModel): Omit<RolloutExplan
   const step = analysisStepOf(model, c);
   if (!step || step.analyses.length === 0) return undefined;
   const collector = c.collectors.find((x) => x.exportedSpanmetrics().length > 0) ?? c.collectors[0];
-  const gates = step.analyses.flatMap((a) => a.gates).flatMap((g): ExplainedGate[] => (g.schedule ? [{
+  // timed: gates with plain timings, a spec Argo accepts and a count (one without runs until the run ends)
+  const timed = (g: GateModel): g is GateModel & { schedule: MetricSchedule } => !!g.schedule && !g.specProblem && effectiveCount(g.schedule) !== undefined;
+  const gates = step.analyses.flatMap((a) => a.gates).flatMap((g): ExplainedGate[] => (timed(g) ? [{
     name: g.name,
     kind: g.kind,
     successCondition: g.successCondition ?? '',

@@ -1,5 +1,5 @@
 import { conditionShape, measurementPhase, MeasurementPhase, parseCondition } from '../analysis/condition';
-import { MetricRun, MetricSchedule } from '../analysis/schedule';
+import { effectiveCount, MetricRun, MetricSchedule, simulateMetric } from '../analysis/schedule';
 import { DerivedTiming, SeriesPath } from '../analysis/evidence';
 import { GateKind } from '../model/gates';
 import { ExplainedGate, RolloutExplanation } from './sources';
@@ -8,11 +8,12 @@ import { ExplainedGate, RolloutExplanation } from './sources';
  * When a canary analysis decides, computed from the AnalysisTemplate's timings and limits with
  * the rules of Argo Rollouts v1.8.3:
  * - a metric measures first at `initialDelay`, then every `interval`, `count` times;
- * - it is Failed when its failures exceed `failureLimit`, Inconclusive when its inconclusive
- *   measurements exceed `inconclusiveLimit`, Error when its consecutive errors exceed
- *   `consecutiveErrorLimit`; an error is retried after {@link ARGO_ERROR_RETRY_SECONDS} and does not
- *   count towards `count`;
- * - it is Successful once it completed `count` measurements without reaching a limit;
+ * - it is decided as {@link MetricRun} decides it: Failed when its failures exceed `failureLimit`,
+ *   Inconclusive when its inconclusive measurements exceed `inconclusiveLimit`, Error when its
+ *   consecutive errors exceed `consecutiveErrorLimit` (an error is retried after
+ *   {@link ARGO_ERROR_RETRY_SECONDS} and does not count towards `count`), Successful after
+ *   `consecutiveSuccessLimit` successes in a row or once it completed `count` measurements;
+ * - a metric with an interval and no count is not timed here (it runs until the run ends);
  * - the run stops at the first Failed, Error or Inconclusive metric (Failed and Error abort the
  *   rollout, Inconclusive pauses it) and succeeds when every metric is Successful.
  *
@@ -125,12 +126,20 @@ export interface RolloutTimeline {
 
 /** How one metric ends when its measurements turn to `bad` from time `badFrom` on. */
 export function simulateGate(gate: MetricSchedule, bad: MeasurementPhase, badFrom = 0): { phase: MeasurementPhase; atSeconds: number } {
+  const end = simulateMetric(gate, (at) => (at >= badFrom ? bad : MeasurementPhase.SUCCESSFUL))!;
+  return { phase: end.phase, atSeconds: end.atSeconds };
+}
+
+/** When a gate measures while every measurement succeeds. */
+function healthyMeasurements(gate: MetricSchedule): number[] {
   const run = new MetricRun(gate);
-  for (;;) {
-    const at = run.nextAt;
-    const decided = run.record(at >= badFrom ? bad : MeasurementPhase.SUCCESSFUL, at);
-    if (decided) return { phase: decided, atSeconds: at };
+  const times: number[] = [];
+  if (effectiveCount(gate) === undefined) throw new Error('the timeline times only metrics with a count');
+  while (run.phase === undefined) {
+    times.push(run.nextAt);
+    run.record(MeasurementPhase.SUCCESSFUL, run.nextAt);
   }
+  return times;
 }
 
 /** How the whole run ends when each gate's measurements turn to its phase from `badFrom` on. */
@@ -195,7 +204,7 @@ function phaseOf(gate: ExplainedGate, r: GateResult): MeasurementPhase {
 export function rolloutTimeline(x: RolloutExplanation): RolloutTimeline {
   const steps = x.steps.map((s, i): TimelineStep => ({ index: i + 1, ...s }));
   const gateTimelines = x.gates.map((g): GateTimeline => {
-    const measurementSeconds = Array.from({ length: g.count }, (_, i) => g.initialDelaySeconds + i * g.intervalSeconds);
+    const measurementSeconds = healthyMeasurements(g);
     const last = measurementSeconds[measurementSeconds.length - 1];
     return {
       name: g.name,
@@ -203,10 +212,11 @@ export function rolloutTimeline(x: RolloutExplanation): RolloutTimeline {
       failureCondition: g.failureCondition,
       initialDelaySeconds: g.initialDelaySeconds,
       intervalSeconds: g.intervalSeconds,
-      count: g.count,
+      specCount: g.specCount,
       failureLimit: g.failureLimit,
       inconclusiveLimit: g.inconclusiveLimit,
       consecutiveErrorLimit: g.consecutiveErrorLimit,
+      consecutiveSuccessLimit: g.consecutiveSuccessLimit,
       measurementSeconds,
       firstPassSeconds: simulateGate(g, MeasurementPhase.SUCCESSFUL).atSeconds,
       earliestFailSeconds: simulateGate(g, MeasurementPhase.FAILED).atSeconds,

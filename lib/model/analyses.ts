@@ -1,5 +1,5 @@
 import { conditionShape, parseCondition, ResultComparison } from '../analysis/condition';
-import { MetricSchedule, readMetricSchedule } from '../analysis/schedule';
+import { MetricReadError, MetricSchedule, MetricSpec, MetricSpecProblem, readMetricSchedule, readMetricSpec, validateMetricSpec } from '../analysis/schedule';
 import { LoadedManifest } from '../manifests';
 import { AnalysisDesign, analysisDesignOf, AnnotationProblem, GateKind, gateKindsOf } from './gates';
 import { asArr, asObj, asStr, DeliveryModel, Obj, ObjectRef } from './model';
@@ -24,6 +24,8 @@ export interface AnalysisUse {
   readonly canary: boolean;
   readonly templates: readonly { readonly name: string; readonly clusterScope: boolean }[];
   readonly args: readonly PassedArg[];
+  /** its own dry-run rules (`dryRun[].metricName`), which Argo puts before the templates' */
+  readonly dryRun: readonly string[];
 }
 
 /** A template argument. */
@@ -57,6 +59,7 @@ export function analysisUses(model: DeliveryModel): AnalysisUse[] {
         canary: isCanary,
         templates: asArr(analysis.templates).map(asObj).map((t) => ({ name: asStr(t.templateName) ?? '', clusterScope: t.clusterScope === true })),
         args: asArr(analysis.args).map(asObj).map((a) => ({ name: asStr(a.name) ?? '', value: asStr(a.value), valueFrom: a.valueFrom === undefined ? undefined : asObj(a.valueFrom) })),
+        dryRun: dryRunRules(analysis),
       });
     }
   }
@@ -147,12 +150,36 @@ export function prometheusMetrics(template: LoadedManifest): PrometheusMetric[] 
 /** The kinds of analysis templates. */
 export const TEMPLATE_KINDS = ['AnalysisTemplate', 'ClusterAnalysisTemplate'];
 
-/** The schedule of a metric of a template, or undefined when its timing is not plain values (e.g. an argument). */
+/** The dry-run rules (`dryRun[].metricName`) of an analysis or a template spec. */
+function dryRunRules(spec: Obj): string[] {
+  return asArr(spec.dryRun).map(asObj).map((d) => asStr(d.metricName) ?? '');
+}
+
+/**
+ * The metrics of a template as Argo Rollouts validates them, in template order: a spec, or why a
+ * field cannot be read before Argo substitutes arguments.
+ */
+export function metricSpecs(template: LoadedManifest): (MetricSpec | MetricReadError)[] {
+  return asArr(asObj(template.object.spec).metrics).map(asObj).map((m) => {
+    try {
+      return readMetricSpec(m);
+    } catch (e) {
+      if (e instanceof MetricReadError) return e;
+      throw e;
+    }
+  });
+}
+
+/**
+ * The schedule of a metric of a template, or undefined when its timing is not plain values (e.g.
+ * an argument) or Argo Rollouts refuses its spec (the gates/invalid-metric-spec rule reports it).
+ */
 export function metricSchedule(template: LoadedManifest, metricName: string): MetricSchedule | undefined {
-  const m = asArr(asObj(template.object.spec).metrics).map(asObj).find((x) => x.name === metricName);
-  if (!m) return undefined;
+  const index = asArr(asObj(template.object.spec).metrics).map(asObj).findIndex((x) => x.name === metricName);
+  const spec = index < 0 ? undefined : metricSpecs(template)[index];
+  if (!spec || spec instanceof MetricReadError || validateMetricSpec(spec, index)) return undefined;
   try {
-    return readMetricSchedule(m);
+    return readMetricSchedule(asArr(asObj(template.object.spec).metrics).map(asObj)[index]);
   } catch {
     return undefined;
   }
@@ -166,6 +193,8 @@ export interface GateModel extends PrometheusMetric {
   readonly schedule?: MetricSchedule;
   /** why the schedule cannot be read, when it cannot */
   readonly scheduleProblem?: string;
+  /** why Argo Rollouts refuses the metric's spec (factory.go ValidateMetric), when it does */
+  readonly specProblem?: MetricSpecProblem;
   /** what it checks, from the template's kinds annotation; undefined when the template does not say */
   readonly kind?: GateKind;
   /** the quantile `histogram_quantile(q, ...)` reads, when the query has a literal one */
@@ -187,6 +216,8 @@ export interface AnalysisModel {
   readonly annotationProblem?: AnnotationProblem;
   /** the metrics that ask another provider than Prometheus (web, job, ...) */
   readonly otherMetrics: readonly string[];
+  /** the template's dry-run rules (`spec.dryRun[].metricName`) */
+  readonly dryRun: readonly string[];
 }
 
 const ANALYSES = new WeakMap<LoadedManifest, AnalysisModel>();
@@ -197,8 +228,12 @@ export function analysisOf(template: LoadedManifest): AnalysisModel {
   if (!analysis) {
     const { kinds, problem } = gateKindsOf(template.object);
     const metrics = asArr(asObj(template.object.spec).metrics).map(asObj);
+    const specs = metricSpecs(template);
     const gates = prometheusMetrics(template).map((metric): GateModel => {
-      const raw = metrics.find((m) => m.name === metric.name) ?? {};
+      const index = metrics.findIndex((m) => m.name === metric.name);
+      const raw = metrics[index] ?? {};
+      const spec = specs[index];
+      const specProblem = spec === undefined || spec instanceof MetricReadError ? undefined : validateMetricSpec(spec, index);
       let schedule: MetricSchedule | undefined;
       let scheduleProblem: string | undefined;
       try {
@@ -216,10 +251,13 @@ export function analysisOf(template: LoadedManifest): AnalysisModel {
       }
       const address = asStr(asObj(asObj(raw.provider).prometheus).address)?.replace(/\/+$/, '');
       const q = /histogram_quantile\s*\(\s*([0-9.]+)\s*,/.exec(metric.query);
-      return { ...metric, address, schedule, scheduleProblem, kind: kinds[metric.name], quantile: q ? Number(q[1]) : undefined, threshold, conditionProblem };
+      return { ...metric, address, schedule, scheduleProblem, specProblem, kind: kinds[metric.name], quantile: q ? Number(q[1]) : undefined, threshold, conditionProblem };
     });
     const otherMetrics = metrics.map((m) => asStr(m.name) ?? '').filter((n) => !gates.some((g) => g.name === n));
-    analysis = { template, name: template.object.metadata?.name ?? '', gates, design: analysisDesignOf(template.object), annotationProblem: problem, otherMetrics };
+    analysis = {
+      template, name: template.object.metadata?.name ?? '', gates, design: analysisDesignOf(template.object), annotationProblem: problem, otherMetrics,
+      dryRun: dryRunRules(asObj(template.object.spec)),
+    };
     ANALYSES.set(template, analysis);
   }
   return analysis;

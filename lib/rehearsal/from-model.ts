@@ -2,7 +2,8 @@ import { requiredRequestsPerSecond } from '../analysis/evidence';
 import { readPromql } from '../analysis/promql';
 import { LoadedManifest, loadManifests, ManifestReadError } from '../manifests';
 import { analysisStepOf, CanaryModel, canaries, exportDelayOf } from '../model/rollouts';
-import { AnalysisModel } from '../model/analyses';
+import { AnalysisModel, metricSpecs } from '../model/analyses';
+import { effectiveCount, MetricReadError, MetricSpec, validateMetricSpecs } from '../analysis/schedule';
 import { Collector } from '../model/collectors';
 import { GateKind } from '../model/gates';
 import { asArr, asObj, asStr, DeliveryModel, modelOf, ModelOptions } from '../model/model';
@@ -100,7 +101,13 @@ function targetOf(model: DeliveryModel, canary: CanaryModel, source: string): Re
     throw new RehearsalInputError(`${where}: the analysis step names AnalysisTemplate '${step.missing[0]}', which is not in the folder`);
   }
   if (step.analyses.length === 0) throw new RehearsalInputError(`${where}: the analysis step names no template`);
+  checkRunSpec(step.analyses, where);
   const gates = step.analyses.flatMap((a) => gatesOf(a, `${where}: AnalysisTemplate '${a.name}'`));
+  const dryRun = [...step.use.dryRun, ...step.analyses.flatMap((a) => a.dryRun)];
+  const twice = dryRun.find((rule, i) => dryRun.indexOf(rule) !== i);
+  if (twice !== undefined) {
+    throw new RehearsalInputError(`${where}: the dry-run rule '${twice}' is given twice (by the analysis step or its templates); Argo Rollouts then creates no AnalysisRun: keep one`);
+  }
 
   const collector = collectorOf(model, canary, where);
   const exported = collector.exportedSpanmetrics()[0];
@@ -156,9 +163,25 @@ function targetOf(model: DeliveryModel, canary: CanaryModel, source: string): Re
       scrapePortName: collectorPod?.containers.flatMap((c) => c.ports).find((p) => p.containerPort === exported.port)?.name ?? 'metrics',
     },
     gates,
+    dryRun,
   };
   checkGateSeries(target, where);
   return target;
+}
+
+/**
+ * Argo Rollouts' validation of the run the step creates (its templates' metrics, flattened; an
+ * invalid spec makes the AnalysisRun Error before it measures): an input error naming the problem.
+ */
+function checkRunSpec(analyses: readonly AnalysisModel[], where: string): void {
+  const specs = analyses.flatMap((a) => metricSpecs(a.template).map((spec) => ({ a, spec })));
+  const unreadable = specs.find((s) => s.spec instanceof MetricReadError);
+  if (unreadable) throw new RehearsalInputError(`${where}: AnalysisTemplate '${unreadable.a.name}': ${(unreadable.spec as Error).message}`);
+  const problem = validateMetricSpecs(specs.map((s) => s.spec as MetricSpec));
+  if (problem) {
+    const at = problem.index === undefined ? '' : ` metric '${problem.metric}' (metrics[${problem.index}] of the run, field ${problem.field})`;
+    throw new RehearsalInputError(`${where}:${at}: ${problem.reason}; Argo Rollouts puts the AnalysisRun in Error before it measures anything: ${problem.fix}`);
+  }
 }
 
 /** The gates of a template as the rehearsal replays them; an input error for what it cannot read. */
@@ -170,7 +193,11 @@ function gatesOf(analysis: AnalysisModel, at: string): RehearsalGate[] {
   return analysis.gates.map((g) => {
     const gate = `${at} metric '${g.name}'`;
     if (g.conditionProblem) throw new RehearsalInputError(`${gate}: ${g.conditionProblem}`);
-    if (!g.schedule) throw new RehearsalInputError(`${gate} ${g.scheduleProblem}; the rehearsal needs plain timings and a finite count`);
+    if (!g.schedule) throw new RehearsalInputError(`${gate} ${g.scheduleProblem}`);
+    if (effectiveCount(g.schedule) === undefined) {
+      throw new RehearsalInputError(`${gate} has an interval and no count, so it measures until a limit, its success streak or the run's end decides it; `
+        + 'the rehearsal replays an analysis step to its end: give it a count');
+    }
     return {
       name: g.name,
       kind: g.kind,

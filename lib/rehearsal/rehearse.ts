@@ -1,6 +1,6 @@
 import { MeasurementPhase } from '../analysis/condition';
 import { GateKind } from '../model/gates';
-import { replayAnalysisRun, RunOutcome } from './argo-replay';
+import { replayAnalysisRun, RunOutcome, RunPhase } from './argo-replay';
 import { QueryAnswer } from './prometheus-engine';
 import { builtInScenarios, Expectation, Scenario } from './scenarios';
 import { openMetrics, PlacedScenario, placeScenarios, slotsUsed, Trial } from './series';
@@ -84,7 +84,7 @@ export interface ScenarioResult {
   /** the share of trials with an expected verdict */
   readonly share: number;
   /** how many trials ended with each verdict */
-  readonly verdicts: Readonly<Partial<Record<MeasurementPhase, number>>>;
+  readonly verdicts: Readonly<Partial<Record<RunPhase, number>>>;
   /** time to verdict over the trials, in seconds after the AnalysisRun started */
   readonly decidedAfter: { readonly p50: number; readonly p95: number };
   /** whether the share reaches {@link requiredShare} (and, for a disturbed good canary, none was aborted) */
@@ -169,13 +169,18 @@ export function outcomeAsExpected(target: RehearsalTarget, scenario: Scenario, o
     case Expectation.STOPPED: {
       const gate = target.gates.find((g) => g.name === outcome.decidingGate);
       if (gate && isUnpredictable(gate)) return outcome.verdict === MeasurementPhase.FAILED || outcome.verdict === MeasurementPhase.INCONCLUSIVE;
-      return scenario.expected.includes(outcome.verdict) && (scenario.expectedGate === undefined || gate?.kind === scenario.expectedGate);
+      return (scenario.expected as readonly RunPhase[]).includes(outcome.verdict) && (scenario.expectedGate === undefined || sameJudgment(gate?.kind, scenario.expectedGate));
     }
   }
 }
 
+/** Whether a gate of `kind` judges what a scenario expects of `expected`: a comparison with the stable pods' error ratio judges errors too. */
+function sameJudgment(kind: GateKind | undefined, expected: GateKind): boolean {
+  return kind === expected || (expected === GateKind.ERROR_RATE && kind === GateKind.ERROR_RATE_VS_STABLE);
+}
+
 /** Whether a verdict aborts the rollout (a paused one waits for a person). */
-function aborts(verdict: MeasurementPhase): boolean {
+function aborts(verdict: RunPhase): boolean {
   return verdict === MeasurementPhase.FAILED || verdict === MeasurementPhase.ERROR;
 }
 
@@ -221,7 +226,7 @@ export async function runScenarios(data: RehearsalData, engine: QueryEngine): Pr
       successCondition: g.successCondition && substituteArgs(g.successCondition, values, g.name),
       failureCondition: g.failureCondition && substituteArgs(g.failureCondition, values, g.name),
     }));
-    return replayAnalysisRun(gates, (gate, at) => engine.query(gate.query, placed.origin + at));
+    return replayAnalysisRun(gates, (gate, at) => engine.query(gate.query, placed.origin + at), { dryRun: target.dryRun });
   });
   let k = 0;
   return data.targets.flatMap(({ target, placed }) => placed.map((p) => {
@@ -230,7 +235,7 @@ export async function runScenarios(data: RehearsalData, engine: QueryEngine): Pr
       return { trial, outcome, asExpected: outcomeAsExpected(target, p.scenario, outcome) };
     });
     const share = trials.filter((t) => t.asExpected).length / trials.length;
-    const verdicts: Partial<Record<MeasurementPhase, number>> = {};
+    const verdicts: Partial<Record<RunPhase, number>> = {};
     for (const t of trials) verdicts[t.outcome.verdict] = (verdicts[t.outcome.verdict] ?? 0) + 1;
     const times = trials.map((t) => t.outcome.decidedAfterSeconds);
     const neverAborted = p.scenario.expectation !== Expectation.NOT_ABORTED || trials.every((t) => !aborts(t.outcome.verdict));

@@ -1,4 +1,5 @@
 import { MeasurementPhase } from '../analysis/condition';
+import { effectiveCount } from '../analysis/schedule';
 import { DEFAULT_FALSE_PROMOTE, DEFAULT_FALSE_STOP, OperatingCharacteristic } from '../analysis/sequential';
 import { GateKind } from '../model/gates';
 import { RehearsalGate, RehearsalTarget, workEndpoints } from './target';
@@ -180,7 +181,7 @@ function noSpanmetricsExpectation(target: RehearsalTarget): { expected: Measurem
 
 /** The last look of the target's gates, in seconds after the run starts. */
 export function lastLookSeconds(target: RehearsalTarget): number {
-  return Math.max(...target.gates.map((g) => g.initialDelaySeconds + Math.max(0, g.count - 1) * g.intervalSeconds));
+  return Math.max(...target.gates.map((g) => g.initialDelaySeconds + Math.max(0, (effectiveCount(g) ?? 1) - 1) * g.intervalSeconds));
 }
 
 /** The points of every share gate's operating characteristic: the gate alone, at each multiple of its threshold. */
@@ -235,7 +236,7 @@ export function wholeRunScenarios(target: RehearsalTarget): Scenario[] {
     slow: healthy.slow.map((s) => ({ ...s, share: Math.min(1, 6 * s.share / HEALTHY_SHARE_OF_THRESHOLD) })),
   };
   // the traffic gate's last look: a trickle serves a third of the evidence by then
-  const horizon = traffic ? traffic.initialDelaySeconds + (traffic.count - 1) * traffic.intervalSeconds : lastLookSeconds(target);
+  const horizon = traffic ? traffic.initialDelaySeconds + ((effectiveCount(traffic) ?? 1) - 1) * traffic.intervalSeconds : lastLookSeconds(target);
 
   return [
     scenario('healthy', `canary and stable ${profile}`, Expectation.PROMOTED, [P.SUCCESSFUL], undefined, {}),

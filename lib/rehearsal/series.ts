@@ -1,10 +1,11 @@
 import { createHash } from 'crypto';
+import { effectiveCount } from '../analysis/schedule';
 import { ServedEndpoint } from '../platform/image-facts';
 import { SPAN_KIND_SERVER, SPANMETRICS_STATUS } from '../platform/collector-config';
 import { bucketBoundText } from '../platform/prometheus-naming';
 import { consistentSlow, Disruption, PodTraffic, Scenario, SlowShare } from './scenarios';
 import type { SeriesFilter } from './series-filter';
-import { CounterRequestSeries, PodField, RehearsalTarget, upToMs, workEndpoints } from './target';
+import { CounterRequestSeries, PodField, RehearsalInputError, RehearsalTarget, upToMs, workEndpoints } from './target';
 
 /**
  * The synthetic series of the rehearsal, as Prometheus would have stored them, for many trials
@@ -83,9 +84,11 @@ export interface PlacedScenario {
 /** How long (seconds) the rehearsal may need data after the analysis start, from the gates' timings. */
 export function horizonSeconds(target: RehearsalTarget): number {
   return Math.max(...target.gates.map((g) => {
+    const count = effectiveCount(g);
+    if (count === undefined) throw new RehearsalInputError(`gate '${g.name}' has an interval and no count: it measures until the run ends, so the rehearsal has no end to write data for; give it a count`);
     const step = Math.max(g.intervalSeconds, 10);
     // a counted measurement may follow a few retried errors (none happen on the rehearsal's data but a broken query's)
-    return g.initialDelaySeconds + (g.count - 1) * step + Math.min(g.consecutiveErrorLimit, 3) * 10;
+    return g.initialDelaySeconds + (count - 1) * step + Math.min(g.consecutiveErrorLimit, 3) * 10;
   })) + 1;
 }
 
@@ -113,7 +116,7 @@ export function drawPhases(target: RehearsalTarget, scenario: Scenario, random: 
   const f = target.spanmetrics.flushSeconds;
   const d = target.prometheus.discoverySeconds;
   // the looks go on until the last one: a restart anywhere in the first 60 % of that span disturbs them
-  const horizon = Math.max(...target.gates.map((g) => g.initialDelaySeconds + Math.max(0, g.count - 1) * g.intervalSeconds));
+  const horizon = Math.max(...target.gates.map((g) => g.initialDelaySeconds + Math.max(0, (effectiveCount(g) ?? 1) - 1) * g.intervalSeconds));
   const phases = {
     discovery: random() * d,
     canaryScrapePhase: random() * s,

@@ -72,6 +72,11 @@ export interface RehearsalTarget {
   };
   /** the gates, in template order */
   readonly gates: readonly RehearsalGate[];
+  /**
+   * the run's dry-run rules (spec.dryRun[].metricName of the analysis step, then of its
+   * templates): Go regular expressions; a gate whose name one matches does not decide the run
+   */
+  readonly dryRun?: readonly string[];
 }
 
 /** A user endpoint's share of the user requests, and the internal spans one of its requests causes. */

@@ -1,4 +1,4 @@
-import { conditionShape, ConditionSyntaxError, parseCondition } from '../analysis/condition';
+import { ConditionEvaluationError, conditionShape, ConditionSyntaxError, evaluateCondition, parseCondition } from '../analysis/condition';
 import { cannotBeEmpty } from '../analysis/promql';
 import { prometheusMetrics, TEMPLATE_KINDS } from '../model/analyses';
 import { defineRules } from './define';
@@ -7,8 +7,25 @@ import { Severity } from './types';
 /**
  * Gate conditions the rules (and reviewers) can read: `result[0] OP NUMBER`, optionally
  * guarded (`len(result) > 0 && ...`, `isNaN(...)`), and guarded against an empty result,
- * which makes a bare `result[0]` an Error measurement ('slice index out of range').
+ * which makes a bare `result[0]` an Error measurement ('reflect: slice index out of range').
+ * A condition expr v1.15.5 refuses, whatever the result (a syntax error, an unknown name, a
+ * type error for a vector and for a scalar alike), makes every measurement an Error.
  */
+
+/** expr's error when a condition compiles neither for a vector nor for a scalar result (the two a Prometheus query gives). */
+function neverCompiles(node: ReturnType<typeof parseCondition>, condition: string): string | undefined {
+  const errors = ([[1], 1] as const).map((result) => {
+    try {
+      evaluateCondition(node, result, condition);
+      return undefined;
+    } catch (e) {
+      if (e instanceof ConditionEvaluationError && e.stage === 'compile') return e.message;
+      if (e instanceof ConditionEvaluationError || e instanceof ConditionSyntaxError) return undefined;
+      throw e;
+    }
+  });
+  return errors.every((e) => e !== undefined) ? errors[0] : undefined;
+}
 export const CONDITION_RULES = defineRules({
   'conditions/unreadable': 'a gate condition is in the readable subset and compares result[i] with a number',
   'conditions/unguarded-index': 'a gate condition checks len(result) before it reads result[i], unless the query cannot be empty (`or vector(0)`, `vector()`, `scalar()`)',
@@ -21,15 +38,25 @@ export const CONDITION_RULES = defineRules({
         const condition = metric[field];
         if (condition === undefined) continue;
         const where = `gate '${metric.name}' ${field} '${condition}'`;
-        let shape;
+        let node;
         try {
-          shape = conditionShape(parseCondition(condition));
+          node = parseCondition(condition);
         } catch (e) {
           if (!(e instanceof ConditionSyntaxError)) throw e;
-          report('conditions/unreadable', W, ref, `${where}: ${e.message}; the rules cannot tell what it accepts`,
-            "write it as 'len(result) > 0 && result[0] OP NUMBER' (OP one of < <= > >= == !=)");
+          report('conditions/unreadable', W, ref, e.kind === 'invalid'
+            ? `${where}: ${e.message}; Argo Rollouts records every measurement as Error ('${e.exprMessage}'), so errors past consecutiveErrorLimit abort the rollout`
+            : `${where}: ${e.message}; the rules cannot tell what it accepts`,
+          "write it as 'len(result) > 0 && result[0] OP NUMBER' (OP one of < <= > >= == !=)");
           continue;
         }
+        const refused = neverCompiles(node, condition);
+        if (refused) {
+          report('conditions/unreadable', W, ref, `${where} does not compile in expr v1.15.5 (what Argo Rollouts v1.8.3 evaluates it with) for a vector result nor for a scalar one: `
+            + `'${refused}'; every measurement is an Error, so errors past consecutiveErrorLimit abort the rollout`,
+          "write it as 'len(result) > 0 && result[0] OP NUMBER' (OP one of < <= > >= == !=)");
+          continue;
+        }
+        const shape = conditionShape(node);
         if (shape.comparisons.length === 0) {
           report('conditions/unreadable', W, ref, `${where} compares no result[i] with a number; the rules cannot tell what it accepts`,
             "write it as 'len(result) > 0 && result[0] OP NUMBER'");

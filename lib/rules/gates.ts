@@ -1,14 +1,14 @@
-import { conditionShape, MeasurementPhase, measurementPhase, parseCondition, ResultComparison } from '../analysis/condition';
+import { ConditionEvaluationError, conditionShape, ConditionSyntaxError, evaluateCondition, MeasurementPhase, measurementPhase, parseCondition, ResultComparison } from '../analysis/condition';
 import { parseDurationSeconds } from '../util';
 import { deriveTiming, formatDerivation, SeriesPath } from '../analysis/evidence';
-import { ARGO_ERROR_RETRY_SECONDS, MetricSchedule } from '../analysis/schedule';
+import { ARGO_ERROR_RETRY_SECONDS, effectiveCount, MetricReadError, MetricSchedule, metricSpecProblems, simulateMetric } from '../analysis/schedule';
 import { cannotBeEmpty, placeholderArgs, PromqlQuery, readPromql, SelectorUse } from '../analysis/promql';
 import { CANARY_HASH_ARG, NAMESPACE_ARG, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../platform/argo';
 import { spanmetricsFlushSeconds, spanmetricsSeries } from '../platform/collector-config';
 import { ImageFacts, ServedEndpoint } from '../platform/image-facts';
 import { SPAN_KIND_SERVER } from '../platform/collector-config';
 import { LoadedManifest } from '../manifests';
-import { analysisUses, declaredArgs, findTemplate, metricSchedule, PrometheusMetric, prometheusMetrics, TEMPLATE_KINDS } from '../model/analyses';
+import { analysisUses, declaredArgs, findTemplate, metricSchedule, metricSpecs, PrometheusMetric, prometheusMetrics, TEMPLATE_KINDS } from '../model/analyses';
 import { defineRules, list } from './define';
 import { asArr, asObj, asStr, DeliveryModel } from '../model/model';
 import { collectorsOf, componentType } from '../model/collectors';
@@ -98,34 +98,59 @@ function userEndpointsRunning(model: DeliveryModel, template: LoadedManifest): S
 /**
  * When a gate ends the run if its query returns nothing from the first measurement on, and how:
  * the template's own conditions decide what an empty result is (Failed, Inconclusive, or an
- * Error for an unguarded `result[0]`); undefined when an empty result passes or cannot be read.
+ * Error for an unguarded `result[0]`) and the metric's limits when that ends it (simulated as
+ * Argo Rollouts decides a metric); undefined when an empty result passes, or the conditions
+ * cannot be read (conditions/unreadable reports them).
  */
 function stopWithoutData(metric: PrometheusMetric, t: MetricSchedule): { atSeconds: number; how: string; fixField: string } | undefined {
-  const empty = measurementPhase(metric, []);
-  switch (empty.phase) {
+  // a condition that does not compile for a vector at all errors with data too: not about missing data
+  const compiles = (c: string) => {
+    try {
+      evaluateCondition(parseCondition(c), [1], c);
+      return true;
+    } catch (e) {
+      return e instanceof ConditionEvaluationError && e.stage !== 'compile';
+    }
+  };
+  if (![metric.successCondition, metric.failureCondition].every((c) => !c || compiles(c))) return undefined;
+  let empty;
+  try {
+    empty = measurementPhase(metric, []);
+  } catch (e) {
+    if (e instanceof ConditionSyntaxError) return undefined; // what the model cannot evaluate it does not time
+    throw e;
+  }
+  // a metric without a count that an empty result never ends runs until the run ends: look far enough to see any limit
+  const horizon = effectiveCount(t) !== undefined ? Infinity
+    : t.initialDelaySeconds + (t.consecutiveErrorLimit + t.failureLimit + t.inconclusiveLimit + 2) * Math.max(t.intervalSeconds, ARGO_ERROR_RETRY_SECONDS);
+  const end = simulateMetric(t, () => empty.phase, horizon);
+  if (!end || end.phase === MeasurementPhase.SUCCESSFUL) return undefined;
+  if (!end.message) {
+    return {
+      atSeconds: end.atSeconds,
+      how: `measurement ${effectiveCount(t)} completes count without ${t.consecutiveSuccessLimit} successes in a row, which makes it ${end.phase}`,
+      fixField: 'initialDelay + (count - 1) x interval',
+    };
+  }
+  switch (end.phase) {
     case MeasurementPhase.FAILED:
-      if (t.failureLimit >= t.count) return undefined;
       return {
-        atSeconds: t.initialDelaySeconds + t.failureLimit * t.intervalSeconds,
+        atSeconds: end.atSeconds,
         how: `failed measurement ${t.failureLimit + 1}: initialDelay ${t.initialDelaySeconds}s + failureLimit ${t.failureLimit} x interval ${t.intervalSeconds}s`,
         fixField: 'initialDelay + failureLimit x interval',
       };
     case MeasurementPhase.INCONCLUSIVE:
-      if (t.inconclusiveLimit >= t.count) return undefined;
       return {
-        atSeconds: t.initialDelaySeconds + t.inconclusiveLimit * t.intervalSeconds,
+        atSeconds: end.atSeconds,
         how: `inconclusive measurement ${t.inconclusiveLimit + 1}, which pauses the rollout: initialDelay ${t.initialDelaySeconds}s + inconclusiveLimit ${t.inconclusiveLimit} x interval ${t.intervalSeconds}s`,
         fixField: 'initialDelay + inconclusiveLimit x interval',
       };
-    case MeasurementPhase.ERROR:
-      if (empty.error && /parse|syntax|unknown/i.test(empty.error) && !/index/i.test(empty.error)) return undefined; // conditions/unreadable reports it
+    default:
       return {
-        atSeconds: t.initialDelaySeconds + t.consecutiveErrorLimit * ARGO_ERROR_RETRY_SECONDS,
+        atSeconds: end.atSeconds,
         how: `error ${t.consecutiveErrorLimit + 1} in a row: initialDelay ${t.initialDelaySeconds}s + consecutiveErrorLimit ${t.consecutiveErrorLimit} x ${ARGO_ERROR_RETRY_SECONDS}s retries`,
         fixField: `initialDelay + consecutiveErrorLimit x ${ARGO_ERROR_RETRY_SECONDS}s`,
       };
-    default:
-      return undefined;
   }
 }
 
@@ -241,6 +266,7 @@ export const GATE_RULES = defineRules({
   'gates/judged-before-data': 'a gate cannot stop a canary on missing data before its series could have reached Prometheus: discovery and two scrapes of a new pod, or two spanmetrics flushes and a scrape (warning)',
   'gates/self-traffic': "a canary's traffic gate on a counter that also counts Prometheus's scrapes (HotROD's) excludes them, or asks for more than the scrapes alone give at the setup's scrape interval",
   'gates/latency-over-all-spans': 'a latency gate on spanmetrics reads the service\'s own served requests (span_kind and span_name or service_name), not every span of every service (warning)',
+  'gates/invalid-metric-spec': "every metric of an analysis template passes Argo Rollouts' own spec validation (limits not negative, failureLimit -1 only with a consecutiveSuccessLimit, count leaving room for the limits, an interval when count > 1, Go durations, one provider, distinct names); otherwise every AnalysisRun of it is Error at once",
 }, (model, report, options) => {
   const E = Severity.ERROR;
   const catalog = seriesCatalog(model);
@@ -303,6 +329,18 @@ export const GATE_RULES = defineRules({
     report('gates/unchecked-metric', Severity.INFO, unchecked.get(names[0])!.ref,
       `not checked: ${names.map((n) => `'${n}' (gates ${list(unchecked.get(n)!.gates)})`).join(', ')}; their producers (exporters, meshes, ingress controllers) are not in these manifests, so their names and labels cannot be judged here`,
       'add the producer\'s manifests to the folder, or pass --strict-metrics to treat every metric nothing here produces as an error');
+  }
+
+  // Argo Rollouts validates a run's metrics before it measures (utils/analysis/factory.go
+  // ValidateMetrics @ v1.8.3); a template that fails makes every AnalysisRun of it Error at once.
+  for (const template of model.ofKind(...TEMPLATE_KINDS)) {
+    const ref = model.refOf(template);
+    // a metric with an argument in a checked field is known only when the run starts: skipped
+    const specs = metricSpecs(template).map((s) => (s instanceof MetricReadError ? undefined : s));
+    for (const p of metricSpecProblems(specs)) {
+      const what = p.index === undefined ? 'the template' : `metric '${p.metric}' (metrics[${p.index}], field ${p.field})`;
+      report('gates/invalid-metric-spec', E, ref, `${what}: ${p.reason}; Argo Rollouts refuses the spec: every AnalysisRun of this template is Error before it measures, and the rollout is aborted`, p.fix);
+    }
   }
 
   // A new canary's series are late: a pod must be discovered and scraped twice, spanmetrics must
