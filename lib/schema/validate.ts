@@ -201,6 +201,15 @@ function coreModel(apiVersion: string, kind: string): KubernetesModel | undefine
 /** Validates one object against the schema of its kind. */
 export function validateSchema(object: Manifest): SchemaResult {
   const { apiVersion, kind } = object;
+  // Objects handed over in memory (the API, not the loader) may hold anything: judge them, do not crash.
+  const notStrings = (['apiVersion', 'kind'] as const).filter((field) => typeof object[field] !== 'string');
+  if (notStrings.length > 0) {
+    return {
+      source: SchemaSource.KUBERNETES,
+      schema: `${KUBERNETES_SCHEMA_RELEASE} object`,
+      violations: notStrings.map((field) => ({ path: field, message: `must be a string, got ${describeValue(object[field])}` })),
+    };
+  }
   const crd = crdValidator(apiVersion, kind);
   if (crd) {
     const ok = crd.validate(object);
