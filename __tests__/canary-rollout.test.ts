@@ -99,9 +99,32 @@ describe('CanaryRollout', () => {
       expect(() => CanaryStep.setWeight(150)).toThrow('CanaryStep.setWeight: percent must be an integer between 0 and 100, got 150');
     });
     test('an image tag with a colon or a space names the construct and prop', () => {
-      expect(() => make({ workload: hotrodWorkload({ tag: 'v1:2' }) })).toThrow("CanaryRollout: workload.image: image tag 'v1:2' is not a valid tag");
-      expect(() => make({ workload: hotrodWorkload({ tag: '1.76 .0' }) })).toThrow("CanaryRollout: workload.image: image tag '1.76 .0' is not a valid tag; use letters, digits, '_', '.' and '-' (at most 128), e.g. '1.76.0'");
+      expect(() => make({ workload: { ...hotrodWorkload({ tag: '1' }), image: 'jaegertracing/example-hotrod:v1:2' } })).toThrow("CanaryRollout: workload.image: image tag 'v1:2' is not a valid tag");
+      expect(() => make({ workload: { ...hotrodWorkload({ tag: '1' }), image: 'jaegertracing/example-hotrod:1.76 .0' } }))
+        .toThrow("CanaryRollout: workload.image: image tag '1.76 .0' is not a valid tag; use letters, digits, '_', '.' and '-' (at most 128), e.g. '1.76.0'");
+      expect(() => hotrodWorkload({ tag: '1.76 .0' })).toThrow("hotrodWorkload: image tag '1.76 .0' is not a valid tag");
       expect(() => make({ workload: { ...hotrodWorkload({ tag: '1' }), image: 'ghcr.io/acme/checkout' } })).toThrow("CanaryRollout: workload.image 'ghcr.io/acme/checkout' has no tag");
+    });
+    test("the tag 'latest', an empty or a missing tag is an error naming the fix; a digest pins the image", () => {
+      // 'latest' moves with every push: the manifest would not say which image runs
+      expect(() => hotrodWorkload({ tag: 'latest' })).toThrow("hotrodWorkload: image tag 'latest' of 'jaegertracing/example-hotrod' follows whatever was pushed last");
+      expect(() => make({ workload: { ...hotrodWorkload({ tag: '1' }), image: 'ghcr.io/acme/checkout:latest' } }))
+        .toThrow("CanaryRollout: workload.image: image tag 'latest' of 'ghcr.io/acme/checkout' follows whatever was pushed last, so a release would not change the manifest");
+      expect(() => hotrodWorkload({ tag: '' })).toThrow("hotrodWorkload: image 'jaegertracing/example-hotrod' has an empty tag; give the version to deploy");
+      expect(() => hotrodWorkload({})).toThrow("hotrodWorkload: image 'jaegertracing/example-hotrod' has no tag and no digest");
+      expect(() => make({ workload: { ...hotrodWorkload({ tag: '1' }), image: 'ghcr.io/acme/checkout:' } })).toThrow("CanaryRollout: workload.image 'ghcr.io/acme/checkout:' has an empty tag");
+      expect(() => make({ workload: { ...hotrodWorkload({ tag: '1' }), image: 'ghcr.io/acme/checkout@md5:x' } })).toThrow("CanaryRollout: workload.image: image digest 'md5:x' is not a digest");
+      // a digest alone, or beside a tag, is what runs, and names the rollout by its repository
+      const digest = `sha256:${'ab'.repeat(32)}`;
+      for (const [options, image] of [
+        [{ digest }, `jaegertracing/example-hotrod@${digest}`],
+        [{ tag: '1.76.0', digest }, `jaegertracing/example-hotrod:1.76.0@${digest}`],
+      ] as const) {
+        const { chart } = rolloutStack({ rollout: { workload: hotrodWorkload(options) } });
+        const rollout = find(Testing.synth(chart), 'Rollout');
+        expect(rollout.metadata.name).toBe('hotrod');
+        expect(rollout.spec.template.spec.containers[0].image).toBe(image);
+      }
     });
     test('an analysis that no step runs: the canary would be promoted ungated', () => {
       const { chart: hotrod } = rolloutStack({ rollout: { steps: [CanaryStep.setWeight(50), CanaryStep.setWeight(100)] } });

@@ -76,6 +76,8 @@ describe('OtelCollectorDaemonSet', () => {
       const chart = new Chart(Testing.app(), 'otel', { namespace: 'otel' });
       expect(() => new OtelCollectorDaemonSet(chart, 'C', { pipeline: new SpanmetricsPipeline(chart, 'P'), image: { repository: 'otel/opentelemetry-collector-contrib', tag: '0.142.0 ' } }))
         .toThrow("image tag '0.142.0 ' is not a valid tag");
+      expect(() => new OtelCollectorDaemonSet(chart, 'L', { pipeline: new SpanmetricsPipeline(chart, 'P2'), image: { repository: 'otel/opentelemetry-collector-contrib', tag: 'latest' } }))
+        .toThrow("OtelCollectorDaemonSet: image tag 'latest' of 'otel/opentelemetry-collector-contrib' follows whatever was pushed last");
     });
   });
 });
