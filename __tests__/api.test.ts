@@ -18,7 +18,7 @@ const VALUES = [
   'Direction', 'GateKind', 'SeriesPath',
   // the systems around
   'BatchProcessor', 'CollectorConfig', 'DebugExporter', 'DebugVerbosity', 'HealthCheckExtension', 'HistogramUnit', 'ImageCatalogue', 'ListenerProtocol',
-  'MemoryLimiterProcessor', 'OtlpExporter', 'OtlpReceiver', 'PodScrape', 'PROMETHEUS_PRESETS', 'PrometheusBackend', 'PrometheusExporter', 'Signal',
+  'MemoryLimiterProcessor', 'OtlpExporter', 'OtlpReceiver', 'PodScrape', 'PodSecurityLevel', 'PROMETHEUS_PRESETS', 'PrometheusBackend', 'PrometheusExporter', 'Signal',
   'SpanmetricsConnector',
   // presets
   'hotrodWorkload', 'PRESET_IMAGES',

@@ -29,7 +29,8 @@ describe('CanaryRollout', () => {
     const names = container.env.map((e: any) => e.name);
     expect(names.indexOf('OTEL_RESOURCE_ATTRIBUTES')).toBeGreaterThan(names.indexOf('POD_HASH'));
     expect(container.resources).toEqual({ limits: { cpu: '100m', memory: '100Mi' }, requests: { cpu: '100m', memory: '100Mi' } });
-    expect(container.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001 });
+    expect(container.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(rollout.spec.template.spec.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } });
     // Probes must not send HTTP requests HotROD would count as traffic to the canary.
     expect(container.readinessProbe).toEqual({ failureThreshold: 3, tcpSocket: { port: 8080 } });
     expect(container.livenessProbe).toBeUndefined();

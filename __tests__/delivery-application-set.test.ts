@@ -21,7 +21,19 @@ describe('DeliveryApplicationSet', () => {
     expect(spec.destination).toEqual({ server: 'https://kubernetes.default.svc', namespace: '{{.path.basename}}' });
     expect(spec.source).toEqual({ repoURL: DEFAULT_REPO_URL, targetRevision: 'HEAD', path: '{{.path.path}}' });
     expect(spec.project).toBe('default');
-    expect(spec.syncPolicy).toEqual({ automated: { prune: true, selfHeal: true, allowEmpty: false }, syncOptions: ['CreateNamespace=true'] });
+    // Argo CD creates each namespace and labels it to enforce the restricted Pod Security level (pinned to the rules' version)
+    expect(spec.syncPolicy).toEqual({
+      automated: { prune: true, selfHeal: true, allowEmpty: false },
+      syncOptions: ['CreateNamespace=true'],
+      managedNamespaceMetadata: {
+        labels: {
+          'pod-security.kubernetes.io/enforce': 'restricted',
+          'pod-security.kubernetes.io/enforce-version': 'v1.33',
+          'pod-security.kubernetes.io/warn': 'restricted',
+          'pod-security.kubernetes.io/warn-version': 'latest',
+        },
+      },
+    });
     expect(appSet.spec.syncPolicy).toEqual({ applicationsSync: 'create-update', preserveResourcesOnDeletion: true });
   });
 

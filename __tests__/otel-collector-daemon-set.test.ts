@@ -26,7 +26,7 @@ describe('OtelCollectorDaemonSet', () => {
     expect(container.readinessProbe.httpGet.port).toBe(13133);
     expect(container.env).toEqual([{ name: 'GOMEMLIMIT', value: '102MiB' }]);
     expect(container.resources).toEqual({ limits: { cpu: '100m', memory: '128Mi' }, requests: { cpu: '100m', memory: '128Mi' } });
-    expect(container.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001 });
+    expect(container.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
     expect(pod.metadata.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '8889', 'prometheus.io/path': '/metrics' });
     expect(pod.spec.volumes).toEqual([{ name: 'config', configMap: { name: 'collector-config' } }]);
 

@@ -29,8 +29,9 @@ describe('TrafficGenerator', () => {
     expect(construct.requestsPerSecond / 2).toBeGreaterThanOrEqual(required);
     // about 12 ms of CPU per curl, with room to spare
     expect(container.resources).toEqual({ limits: { cpu: '70m', memory: '32Mi' }, requests: { cpu: '70m', memory: '32Mi' } });
-    // curlimages/curl runs as the non-numeric curl_user: runAsNonRoot needs a numeric uid.
-    expect(container.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 100 });
+    // curlimages/curl runs as the non-numeric curl_user: runAsNonRoot needs a numeric uid; the rest is the restricted profile
+    expect(container.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 100, runAsGroup: 101, allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(find(objects, 'Deployment', 'traffic-generator').spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 100, runAsGroup: 101 });
   });
 
   test('the target follows the rollout Service name and port', () => {

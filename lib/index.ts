@@ -44,6 +44,7 @@ export type { PrometheusBackendProps } from './platform/metrics-backend';
 export { BatchProcessor, CollectorConfig, DebugExporter, DebugVerbosity, HealthCheckExtension, HistogramUnit, ListenerProtocol, MemoryLimiterProcessor, OtlpExporter, OtlpReceiver, PrometheusExporter, Signal, SpanmetricsConnector } from './platform/collector-config';
 export type { BindAddress, Listener, PipelineDefinition, SpanmetricsSeries } from './platform/collector-config';
 export { ImageCatalogue } from './platform/image-facts';
+export { PodSecurityLevel } from './platform/pod-security';
 export type { ImageFacts, InternalCall, ServedEndpoint, TypicalLatency } from './platform/image-facts';
 
 // Presets

@@ -15,11 +15,22 @@ import { ThreeGateAnalysis, ThreeGateAnalysisOptions } from './three-gate-analys
 import { parseImage, renderContainer, RequestCounter, RequestSource, WorkloadProps, WorkloadTelemetry } from './workload';
 import { clusterDns, Image, imageRef, namespaceOf, validateInteger, validateName, validatePort } from '../util';
 
-/** The pod-level security context: the container's user, group and non-root requirement, for every container of the pod. */
+/** The pod-level security context: the container's user, group, non-root requirement and seccomp profile, for every container of the pod. */
 function podSecurityContext(container: kplus.k8s.Container): Record<string, unknown> {
   const sc = container.securityContext ?? {};
-  return Object.fromEntries(Object.entries({ runAsNonRoot: sc.runAsNonRoot, runAsUser: sc.runAsUser, runAsGroup: sc.runAsGroup }).filter(([, v]) => v !== undefined));
+  return Object.fromEntries(Object.entries({ runAsNonRoot: sc.runAsNonRoot, runAsUser: sc.runAsUser, runAsGroup: sc.runAsGroup, seccompProfile: sc.seccompProfile })
+    .filter(([, v]) => v !== undefined));
 }
+
+/**
+ * What the rollout adds to cdk8s-plus's container defaults (non-root, no privilege escalation,
+ * read-only root filesystem) so the pod passes the restricted Pod Security level; a workload's
+ * own securityContext overrides them.
+ */
+const RESTRICTED_CONTAINER_DEFAULTS: kplus.ContainerSecurityContextProps = {
+  capabilities: { drop: [kplus.Capability.ALL] },
+  seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
+};
 
 /** A request counter as it reaches Prometheus: its labels after the scrape. */
 export interface RequestsMetric {
@@ -491,10 +502,8 @@ export class CanaryRollout extends Construct implements IAnalysisTarget, ITraffi
       readiness: workload.readiness ?? kplus.Probe.fromTcpSocket({ port: this.servingPort.number }),
       liveness: workload.liveness,
       resources: workload.resources ?? DEFAULT_RESOURCES,
-      securityContext: workload.securityContext,
+      securityContext: { ...RESTRICTED_CONTAINER_DEFAULTS, ...workload.securityContext },
     });
-    const securityContext = container.securityContext as { capabilities?: kplus.k8s.Capabilities } | undefined;
-    if (securityContext) securityContext.capabilities ??= { drop: ['ALL'] };
     // This import types resource quantities as plain values, not Quantity objects.
     const plain = (m?: Record<string, kplus.k8s.Quantity>) => (m ? Object.fromEntries(Object.entries(m).map(([k, q]) => [k, q.value])) : undefined);
     const resources = container.resources;

@@ -1,6 +1,7 @@
 import { Chart, Names } from 'cdk8s';
 import { Construct } from 'constructs';
 import { ApplicationSet, ApplicationSetSpecSyncPolicyApplicationsSync } from '../../imports/argocd-application-set-argoproj.io';
+import { PodSecurityLevel, podSecurityLabels } from '../platform/pod-security';
 import { validateName } from '../util';
 
 /** Properties of a {@link DeliveryApplicationSet}. */
@@ -33,6 +34,13 @@ export interface DeliveryApplicationSetProps {
    * @default false
    */
   readonly allowApplicationDeletion?: boolean;
+  /**
+   * The Pod Security Standards level the Applications' namespaces enforce. Argo CD creates each
+   * namespace (`CreateNamespace=true`) and labels it through `managedNamespaceMetadata`, also when
+   * it exists already, so pods above the level are refused by the API server.
+   * @default PodSecurityLevel.RESTRICTED
+   */
+  readonly podSecurity?: PodSecurityLevel;
 }
 
 /** The default repository, a placeholder to replace (`repoUrl`, or `delivery.config.json` for the default app). */
@@ -61,6 +69,8 @@ export class DeliveryApplicationSet extends Construct {
   public readonly repoUrl: string;
   /** the revision */
   public readonly revision: string;
+  /** the Pod Security Standards level the Applications' namespaces enforce */
+  public readonly podSecurity: PodSecurityLevel;
 
   constructor(scope: Construct, id: string, props: DeliveryApplicationSetProps) {
     super(scope, id);
@@ -71,6 +81,7 @@ export class DeliveryApplicationSet extends Construct {
       throw new Error(`${C}: repoUrl '${this.repoUrl}' is not a git URL; use https://host/org/repo.git, ssh://... or git@host:org/repo.git`);
     }
     this.revision = props.revision ?? 'HEAD';
+    this.podSecurity = props.podSecurity ?? PodSecurityLevel.RESTRICTED;
     if (!/^[^\s~^:?*[\\]+$/.test(this.revision)) {
       throw new Error(`${C}: revision '${this.revision}' is not a git ref; use a branch, tag or commit such as 'main'`);
     }
@@ -146,6 +157,11 @@ export class DeliveryApplicationSet extends Construct {
             syncPolicy: {
               automated: { prune: true, selfHeal: true, allowEmpty: false },
               syncOptions: ['CreateNamespace=true'],
+              // Labels on the namespace Argo CD creates, not a Namespace object in each folder: the
+              // folder stays free of its namespace (the Application's destination names it), and
+              // deleting an Application never deletes its namespace with whatever else is in it
+              // (argo-cd controller/sync_namespace.go @ v3.2.0; needs CreateNamespace=true).
+              managedNamespaceMetadata: { labels: podSecurityLabels(this.podSecurity) },
             },
           },
         },

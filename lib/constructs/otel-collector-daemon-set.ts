@@ -5,6 +5,7 @@ import { Construct } from 'constructs';
 import { Listener, ListenerProtocol } from '../platform/collector-config';
 import { COLLECTOR_IMAGE } from '../platform/image-facts';
 import { PrometheusBackend } from '../platform/metrics-backend';
+import { restrictedContainerSecurity } from '../platform/pod-security';
 import { ICollector } from './interfaces';
 import { SpanmetricsPipeline } from './spanmetrics-pipeline';
 import { clusterDns, goMemLimit, Image, imageRef, validateName } from '../util';
@@ -34,8 +35,6 @@ const CONFIG_DIR = '/conf';
 /** The annotation on the pod template that carries the hash of the rendered configuration. */
 export const CONFIG_HASH_ANNOTATION = 'checksum/collector-config';
 
-/** The uid and gid the collector image runs as. */
-const COLLECTOR_UID = COLLECTOR_IMAGE.user.uid;
 
 /**
  * The OpenTelemetry Collector as a DaemonSet, with its ConfigMap and Service.
@@ -91,7 +90,7 @@ export class OtelCollectorDaemonSet extends Construct implements ICollector {
           [CONFIG_HASH_ANNOTATION]: Lazy.any({ produce: () => this.configHash }),
         },
       },
-      securityContext: { ensureNonRoot: true, user: COLLECTOR_UID, group: COLLECTOR_UID },
+      securityContext: { ensureNonRoot: true, user: COLLECTOR_IMAGE.user.uid, group: COLLECTOR_IMAGE.user.gid },
       containers: [{
         name,
         image: imageRef(image, 'OtelCollectorDaemonSet'),
@@ -103,7 +102,7 @@ export class OtelCollectorDaemonSet extends Construct implements ICollector {
           cpu: { request: cpu, limit: cpu },
           memory: { request: memory, limit: memory },
         },
-        securityContext: { ensureNonRoot: true, user: COLLECTOR_UID, group: COLLECTOR_UID, readOnlyRootFilesystem: true },
+        securityContext: restrictedContainerSecurity(COLLECTOR_IMAGE.user.uid, COLLECTOR_IMAGE.user.gid),
         liveness: kplus.Probe.fromHttpGet(health.path, { port: health.bind.port }),
         readiness: kplus.Probe.fromHttpGet(health.path, { port: health.bind.port }),
         volumeMounts: [{
