@@ -1,7 +1,7 @@
 import { Chart, Duration, Testing } from 'cdk8s';
-import { CanaryRollout, CanaryStep, OtelCollectorDaemonSet, SpanmetricsPipeline } from '../lib';
+import { CanaryRollout, CanaryStep, OtelCollectorDaemonSet, PrometheusBackend, SpanmetricsPipeline } from '../lib';
 import { hotrodWorkload } from '../lib/presets/hotrod-workload';
-import { find, rolloutStack, synth } from './helpers';
+import { CHECKOUT_WORKLOAD, find, rolloutStack, synth } from './helpers';
 
 describe('CanaryRollout', () => {
   test('emits the Rollout and Service of SPEC', () => {
@@ -50,6 +50,24 @@ describe('CanaryRollout', () => {
     const svc = find(objects, 'Service', 'hotrod');
     expect(svc.spec.ports).toEqual([{ name: 'frontend', port: 8080, targetPort: 8080, protocol: 'TCP' }]);
     expect(svc.spec.selector).toEqual(rollout.spec.selector.matchLabels);
+  });
+
+  test("its NetworkPolicy opens the serving port to anyone and the metrics port to Prometheus's namespace; the collector admits the rollout's namespace", () => {
+    // GIVEN a service whose metrics port is not its serving port, scraped by kube-prometheus-stack
+    const workload = { ...CHECKOUT_WORKLOAD, ports: [{ name: 'http', number: 9000 }, { name: 'admin', number: 9100 }], metrics: { port: 'admin' } };
+    const { chart, otel } = rolloutStack({ prometheus: PrometheusBackend.kubePrometheusStack(), rollout: { name: 'checkout', workload } });
+    const objects = synth(chart);
+    const policy = find(objects, 'NetworkPolicy', 'checkout');
+    // THEN the policy selects the rollout's pods; users reach 9000 from anywhere, only Prometheus reaches 9100, nothing else is open
+    expect(policy.spec.podSelector).toEqual(find(objects, 'Rollout').spec.selector);
+    expect(policy.spec.policyTypes).toEqual(['Ingress']);
+    expect(policy.spec.ingress).toEqual([
+      { ports: [{ port: 9000, protocol: 'TCP' }] },
+      { ports: [{ port: 9100, protocol: 'TCP' }], from: [{ namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['monitoring'] }] } }] },
+    ]);
+    // AND the collector's receivers admit the rollout's namespace, the one its spans come from
+    const collectorPolicy = find(synth(otel), 'NetworkPolicy', 'collector');
+    expect(collectorPolicy.spec.ingress[0].from[0].namespaceSelector.matchExpressions[0].values).toEqual(['hotrod']);
   });
 
   test('the OTLP endpoint follows the collector Service and its OTLP/HTTP port', () => {

@@ -1,6 +1,6 @@
 import { Chart, Size, Testing } from 'cdk8s';
 import { parse } from 'yaml';
-import { OtelCollectorDaemonSet, SpanmetricsPipeline, SpanmetricsPipelineProps } from '../lib';
+import { OtelCollectorDaemonSet, PrometheusBackend, SpanmetricsPipeline, SpanmetricsPipelineProps } from '../lib';
 import { COLLECTOR_CONFIG_KEY, CONFIG_HASH_ANNOTATION } from '../lib/constructs/otel-collector-daemon-set';
 import { find, synth } from './helpers';
 
@@ -37,6 +37,25 @@ describe('OtelCollectorDaemonSet', () => {
     expect(parse(cm.data[COLLECTOR_CONFIG_KEY]).exporters.prometheus.endpoint).toBe('0.0.0.0:8889');
     expect(construct.otlpHttpEndpoint).toBe('http://collector.otel.svc.cluster.local:4318');
     expect(construct.otlpGrpcEndpoint).toBe('collector.otel.svc.cluster.local:4317');
+  });
+
+  test("its NetworkPolicy admits the Service's OTLP ports only from the namespaces wired to it, and the exporter only from Prometheus's namespace", () => {
+    // GIVEN a collector no app is wired to yet
+    const chart = new Chart(Testing.app(), 'otel', { namespace: 'otel' });
+    const construct = new OtelCollectorDaemonSet(chart, 'Collector', { pipeline: new SpanmetricsPipeline(chart, 'P', { prometheusPort: 9464 }), prometheus: PrometheusBackend.kubePrometheusStack() });
+    const policy = () => find(synth(chart), 'NetworkPolicy', 'collector');
+    const fromNamespaces = (...names: string[]) => [{ namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: names }] } }];
+    // THEN it selects the collector's pods and admits only Prometheus (its preset's namespace) to the exporter's port
+    expect(policy().spec.podSelector).toEqual(find(synth(chart), 'DaemonSet').spec.selector);
+    expect(policy().spec.ingress).toEqual([{ ports: [{ port: 9464, protocol: 'TCP' }], from: fromNamespaces('monitoring') }]);
+    // WHEN two namespaces' apps are wired to it, THEN they (and no other) may reach the Service's ports; the health port is never admitted (the kubelet probes from the node)
+    construct.admitTelemetryFrom('shop');
+    construct.admitTelemetryFrom('hotrod');
+    expect(policy().spec.ingress).toEqual([
+      { ports: [{ port: 4317, protocol: 'TCP' }, { port: 4318, protocol: 'TCP' }], from: fromNamespaces('hotrod', 'shop') },
+      { ports: [{ port: 9464, protocol: 'TCP' }], from: fromNamespaces('monitoring') },
+    ]);
+    expect(find(synth(chart), 'Service').spec.ports.map((p: any) => p.targetPort)).toEqual([4317, 4318]);
   });
 
   test('ports, probes and annotations follow the pipeline', () => {

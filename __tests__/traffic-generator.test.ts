@@ -32,6 +32,8 @@ describe('TrafficGenerator', () => {
     // curlimages/curl runs as the non-numeric curl_user: runAsNonRoot needs a numeric uid; the rest is the restricted profile
     expect(container.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 100, runAsGroup: 101, allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
     expect(find(objects, 'Deployment', 'traffic-generator').spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 100, runAsGroup: 101 });
+    // it serves nothing: its NetworkPolicy admits no connection at all
+    expect(find(objects, 'NetworkPolicy', 'traffic-generator').spec).toEqual({ podSelector: { matchLabels: { app: 'traffic-generator' } }, policyTypes: ['Ingress'] });
   });
 
   test('the target follows the rollout Service name and port', () => {

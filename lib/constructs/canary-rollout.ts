@@ -11,6 +11,7 @@ import { OTEL_ENV, OTEL_SDK_DEFAULT_EXPORT_DELAY, OtlpProtocol } from '../platfo
 import { SCRAPE_DEFAULT_PATH } from '../platform/prometheus-naming';
 import { CanaryAnalysis, CanaryAnalysisOptions } from './canary-analysis';
 import { CanaryRequests, IAnalysis, IAnalysisTarget, ICollector, ISpanmetricsPipeline, ITrafficTarget, Matchers, PodIdentity } from './interfaces';
+import { IngressSource, PodIngressPolicy } from './pod-ingress-policy';
 import { ThreeGateAnalysis, ThreeGateAnalysisOptions } from './three-gate-analysis';
 import { parseImage, renderContainer, RequestCounter, RequestSource, WorkloadProps, WorkloadTelemetry } from './workload';
 import { clusterDns, Image, imageRef, namespaceOf, validateInteger, validateName, validatePort } from '../util';
@@ -136,6 +137,12 @@ export class CanaryRollout extends Construct implements IAnalysisTarget, ITraffi
   public readonly rollout: Rollout;
   /** the Service in front of stable and canary pods */
   public readonly service: kplus.Service;
+  /**
+   * The NetworkPolicy of the pods: the serving port from anywhere (users arrive through ingress
+   * controllers, load balancers and other namespaces), the metrics port from Prometheus's
+   * namespace, every other port closed to other pods.
+   */
+  public readonly ingressPolicy: PodIngressPolicy;
   /** the image the rollout deploys */
   public readonly image: Image;
   /** the number of pods */
@@ -246,6 +253,10 @@ export class CanaryRollout extends Construct implements IAnalysisTarget, ITraffi
 
     this.rollout = this.renderRollout(name, revisionHistoryLimit, scrapeAnnotations, container);
     this.service = this.renderService(name);
+    this.ingressPolicy = new PodIngressPolicy(this, 'Ingress', { name, selector: this.podLabels });
+    this.ingressPolicy.admit([this.servingPort], IngressSource.anywhere());
+    if (this.metricsPort) this.ingressPolicy.admit([this.metricsPort], IngressSource.namespaces(this.prometheus.scrapeNamespace(`${C} '${name}'`)));
+    props.collector.admitTelemetryFrom?.(this.namespace);
     this.node.addValidation({ validate: () => this.stepProblems(name) });
   }
 

@@ -7,6 +7,7 @@ import { COLLECTOR_IMAGE } from '../platform/image-facts';
 import { PrometheusBackend } from '../platform/metrics-backend';
 import { restrictedContainerSecurity } from '../platform/pod-security';
 import { ICollector } from './interfaces';
+import { AdmittedPort, IngressSource, PodIngressPolicy } from './pod-ingress-policy';
 import { SpanmetricsPipeline } from './spanmetrics-pipeline';
 import { clusterDns, goMemLimit, Image, imageRef, validateName } from '../util';
 
@@ -56,6 +57,14 @@ export class OtelCollectorDaemonSet extends Construct implements ICollector {
   public readonly service: kplus.Service;
   /** the Prometheus that scrapes the collector's spanmetrics */
   public readonly prometheus: PrometheusBackend;
+  /**
+   * The NetworkPolicy of the collector's pods: the ports of its Service (the OTLP receivers) only
+   * from the namespaces {@link admitTelemetryFrom} admits, the prometheus exporter only from
+   * Prometheus's namespace, nothing else.
+   */
+  public readonly ingressPolicy: PodIngressPolicy;
+  /** the ports apps send telemetry to: the Service's */
+  private readonly telemetryPorts: readonly AdmittedPort[];
 
   constructor(scope: Construct, id: string, props: OtelCollectorDaemonSetProps) {
     super(scope, id);
@@ -114,6 +123,14 @@ export class OtelCollectorDaemonSet extends Construct implements ICollector {
     });
     this.daemonSet.select(kplus.LabelSelector.of({ labels }));
 
+    // Who may connect: the apps that send telemetry (admitted as they are wired to the collector),
+    // and Prometheus to the exporter. The health_check port needs no rule: the kubelet probes from
+    // the pod's own node, which a NetworkPolicy never blocks.
+    this.ingressPolicy = new PodIngressPolicy(this, 'Ingress', { name, selector: labels });
+    this.telemetryPorts = listeners.filter((l) => l.servedToOtherPods).map((l) => ({ name: l.name, number: l.port }));
+    if (this.telemetryPorts.length > 0) this.ingressPolicy.admit(this.telemetryPorts, IngressSource.namespaces());
+    this.ingressPolicy.admit([{ name: metricsListener.name, number: metrics.bind.port }], IngressSource.namespaces(this.prometheus.scrapeNamespace(`OtelCollectorDaemonSet '${name}'`)));
+
     this.service = new kplus.Service(this, 'Service', {
       metadata: { name, labels },
       ports: listeners.filter((l) => l.servedToOtherPods).map((l) => ({
@@ -133,6 +150,15 @@ export class OtelCollectorDaemonSet extends Construct implements ICollector {
           + 'was built, so its pod and Service do not expose them; add pipelines to the SpanmetricsPipeline before creating the OtelCollectorDaemonSet'];
       },
     });
+  }
+
+  /**
+   * Admits the pods of a namespace to the collector's Service ports (its OTLP receivers); every
+   * other namespace's spans are refused, so no pod can pose as a canary to the gates. A
+   * CanaryRollout wired to this collector admits its own namespace.
+   */
+  public admitTelemetryFrom(namespace: string): void {
+    if (this.telemetryPorts.length > 0) this.ingressPolicy.admit(this.telemetryPorts, IngressSource.namespaces(namespace));
   }
 
   /** The sha256 of the configuration as synthesized: a change rolls the pods. */

@@ -2,6 +2,7 @@ import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { ITrafficTarget } from './interfaces';
+import { PodIngressPolicy } from './pod-ingress-policy';
 import { CURL_IMAGE, servesUrl } from '../platform/image-facts';
 import { restrictedContainerSecurity } from '../platform/pod-security';
 import { LOOP_OVERHEAD_MS, loopRequestsPerSecond } from '../platform/traffic-loop';
@@ -57,6 +58,8 @@ export const MAX_UTILIZATION = 0.5;
 export class TrafficGenerator extends Construct {
   /** the Deployment */
   public readonly deployment: kplus.Deployment;
+  /** the NetworkPolicy of its pods: they serve nothing, so nothing may connect to them */
+  public readonly ingressPolicy: PodIngressPolicy;
   /** the URL the requests go to */
   public readonly targetUrl: string;
   /** the request paths */
@@ -114,6 +117,7 @@ export class TrafficGenerator extends Construct {
       }],
     });
     this.deployment.select(kplus.LabelSelector.of({ labels }));
+    this.ingressPolicy = new PodIngressPolicy(this, 'Ingress', { name, selector: labels });
 
     this.node.addValidation({ validate: () => [...this.checkCanaryRate(target), ...this.checkCapacity(target)] });
   }

@@ -171,6 +171,7 @@ export const BUNDLED_CORE_KINDS: Record<string, () => Record<string, unknown>> =
   'apps/v1/DaemonSet': () => require('kubernetes-models/apps/v1/DaemonSet'),
   'apps/v1/Deployment': () => require('kubernetes-models/apps/v1/Deployment'),
   'apps/v1/StatefulSet': () => require('kubernetes-models/apps/v1/StatefulSet'),
+  'networking.k8s.io/v1/NetworkPolicy': () => require('kubernetes-models/networking.k8s.io/v1/NetworkPolicy'),
   'rbac.authorization.k8s.io/v1/ClusterRole': () => require('kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole'),
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': () => require('kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding'),
   'rbac.authorization.k8s.io/v1/Role': () => require('kubernetes-models/rbac.authorization.k8s.io/v1/Role'),
