@@ -30,6 +30,7 @@ describe('synth of an app', () => {
   test('writes one folder per Argo CD app', () => {
     const { files } = synthTo(join(work, 'dist'));
     expect(files.sort()).toEqual([
+      'argocd/AppProject.hotrod.k8s.yaml',
       'argocd/ApplicationSet.hotrod.k8s.yaml',
       'hotrod/AnalysisTemplate.hotrod-analysis.k8s.yaml',
       'hotrod/NetworkPolicy.hotrod.k8s.yaml',
@@ -48,7 +49,7 @@ describe('synth of an app', () => {
     let checked: LoadedManifest[] = [];
     const out = join(work, 'dist');
     synthesizeSafely({ outdir: out, define: fixture, check: (manifests) => { checked = manifests; return []; } });
-    expect(checked).toHaveLength(11);
+    expect(checked).toHaveLength(12);
     expect(checked).toEqual(loadManifests(out));
   });
 
@@ -92,7 +93,7 @@ describe('synth of an app', () => {
     expect(snapshotDir(out)).toEqual(before);
     synthTo(out);
     expect(existsSync(join(out, 'removed-app'))).toBe(false);
-    expect(Object.keys(snapshotDir(out))).toHaveLength(11);
+    expect(Object.keys(snapshotDir(out))).toHaveLength(12);
   });
 
   test('a rule error stops the synth path of npm run synth and leaves dist/ byte-identical', () => {

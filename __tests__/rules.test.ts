@@ -191,6 +191,8 @@ const PLANTS: Plant[] = [
   ['Rollout replicas as a string', 'schema/argo-rollouts', (ms) => { object(ms, 'Rollout', 'hotrod').spec.replicas = '2'; }],
   ['an unknown canary step field', 'schema/argo-rollouts', (ms) => { steps(ms)[0].setWieght = 50; }],
   ['an unknown git generator field', 'schema/argo-cd', (ms) => { object(ms, 'ApplicationSet', 'hotrod').spec.generators[0].git.directory = [{ path: 'dist/*' }]; }],
+  ['an AppProject whitelist entry without its group', 'schema/argo-cd', (ms) => { delete object(ms, 'AppProject', 'hotrod').spec.namespaceResourceWhitelist[0].group; }],
+  ['a NetworkPolicy rule whose ports are a string', 'schema/core', (ms) => { object(ms, 'NetworkPolicy', 'collector').spec.ingress[0].ports = '4317'; }],
   ['a Service port as a string', 'schema/core', (ms) => { object(ms, 'Service', 'hotrod').spec.ports[0].port = '8080'; }],
   ['a kind without a known schema', 'schema/known-kind', (ms) => {
     ms.push({ object: { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w', namespace: 'hotrod' } }, file: 'hotrod/Widget.w.k8s.yaml' });

@@ -38,6 +38,7 @@ describe('schema validation', () => {
     const objects = defaultObjects();
     const schemas = objects.map((o) => validateSchema(o as Manifest));
     expect(schemas.map((s) => s.schema).sort()).toEqual([
+      'Argo CD v3.2.0 AppProject',
       'Argo CD v3.2.0 ApplicationSet',
       'Argo Rollouts v1.8.3 AnalysisTemplate',
       'Argo Rollouts v1.8.3 Rollout',
