@@ -12,6 +12,7 @@ import { SCRAPE_DEFAULT_PATH } from '../platform/prometheus-naming';
 import { CanaryAnalysis, CanaryAnalysisOptions } from './canary-analysis';
 import { CanaryRequests, IAnalysis, IAnalysisTarget, ICollector, ISpanmetricsPipeline, ITrafficTarget, Matchers, PodIdentity } from './interfaces';
 import { IngressSource, PodIngressPolicy } from './pod-ingress-policy';
+import { RESTRICTED_CONTAINER } from './security-context';
 import { ThreeGateAnalysis, ThreeGateAnalysisOptions } from './three-gate-analysis';
 import { parseImage, renderContainer, RequestCounter, RequestSource, WorkloadProps, WorkloadTelemetry } from './workload';
 import { clusterDns, Image, imageRef, namespaceOf, validateInteger, validateName, validatePort } from '../util';
@@ -23,15 +24,6 @@ function podSecurityContext(container: kplus.k8s.Container): Record<string, unkn
     .filter(([, v]) => v !== undefined));
 }
 
-/**
- * What the rollout adds to cdk8s-plus's container defaults (non-root, no privilege escalation,
- * read-only root filesystem) so the pod passes the restricted Pod Security level; a workload's
- * own securityContext overrides them.
- */
-const RESTRICTED_CONTAINER_DEFAULTS: kplus.ContainerSecurityContextProps = {
-  capabilities: { drop: [kplus.Capability.ALL] },
-  seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
-};
 
 /** A request counter as it reaches Prometheus: its labels after the scrape. */
 export interface RequestsMetric {
@@ -513,7 +505,8 @@ export class CanaryRollout extends Construct implements IAnalysisTarget, ITraffi
       readiness: workload.readiness ?? kplus.Probe.fromTcpSocket({ port: this.servingPort.number }),
       liveness: workload.liveness,
       resources: workload.resources ?? DEFAULT_RESOURCES,
-      securityContext: { ...RESTRICTED_CONTAINER_DEFAULTS, ...workload.securityContext },
+      // the restricted Pod Security level, unless the workload says otherwise
+      securityContext: { ...RESTRICTED_CONTAINER, ...workload.securityContext },
     });
     // This import types resource quantities as plain values, not Quantity objects.
     const plain = (m?: Record<string, kplus.k8s.Quantity>) => (m ? Object.fromEntries(Object.entries(m).map(([k, q]) => [k, q.value])) : undefined);

@@ -5,7 +5,7 @@ import { Construct } from 'constructs';
 import { Listener, ListenerProtocol } from '../platform/collector-config';
 import { COLLECTOR_IMAGE } from '../platform/image-facts';
 import { PrometheusBackend } from '../platform/metrics-backend';
-import { restrictedContainerSecurity } from '../platform/pod-security';
+import { restrictedContainerSecurity } from './security-context';
 import { ICollector } from './interfaces';
 import { AdmittedPort, IngressSource, PodIngressPolicy } from './pod-ingress-policy';
 import { SpanmetricsPipeline } from './spanmetrics-pipeline';

@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 import { ITrafficTarget } from './interfaces';
 import { PodIngressPolicy } from './pod-ingress-policy';
 import { CURL_IMAGE, servesUrl } from '../platform/image-facts';
-import { restrictedContainerSecurity } from '../platform/pod-security';
+import { restrictedContainerSecurity } from './security-context';
 import { LOOP_OVERHEAD_MS, loopRequestsPerSecond } from '../platform/traffic-loop';
 import { Image, imageRef, validateInteger, validateName } from '../util';
 

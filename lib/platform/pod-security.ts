@@ -1,5 +1,3 @@
-import * as kplus from 'cdk8s-plus-28';
-
 /*
  * Kubernetes Pod Security Standards facts that the constructs and the rules share: the levels, the
  * namespace labels Pod Security Admission reads, and the security context that passes the
@@ -54,24 +52,5 @@ export function podSecurityLabels(level: PodSecurityLevel): Record<string, strin
     [`${POD_SECURITY_ENFORCE_LABEL}-version`]: POD_SECURITY_VERSION,
     'pod-security.kubernetes.io/warn': level,
     'pod-security.kubernetes.io/warn-version': 'latest',
-  };
-}
-
-/**
- * A container security context that passes every restricted control: a numeric non-root user
- * and group (the kubelet can verify the user before it starts the container), no privilege
- * escalation, ALL capabilities dropped, the runtime's default seccomp profile, a read-only root
- * filesystem.
- */
-export function restrictedContainerSecurity(user: number, group: number): kplus.ContainerSecurityContextProps {
-  return {
-    ensureNonRoot: true,
-    user,
-    group,
-    privileged: false,
-    allowPrivilegeEscalation: false,
-    readOnlyRootFilesystem: true,
-    capabilities: { drop: [kplus.Capability.ALL] },
-    seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
   };
 }
