@@ -1,6 +1,6 @@
 import { Chart, Size, Testing } from 'cdk8s';
 import { parse } from 'yaml';
-import { OtelCollectorDaemonSet, PrometheusBackend, SpanmetricsPipeline, SpanmetricsPipelineProps } from '../lib';
+import { ExporterTls, OtelCollectorDaemonSet, PrometheusBackend, SpanmetricsPipeline, SpanmetricsPipelineProps } from '../lib';
 import { COLLECTOR_CONFIG_KEY, CONFIG_HASH_ANNOTATION } from '../lib/constructs/otel-collector-daemon-set';
 import { find, synth } from './helpers';
 
@@ -56,6 +56,16 @@ describe('OtelCollectorDaemonSet', () => {
       { ports: [{ port: 9464, protocol: 'TCP' }], from: fromNamespaces('monitoring') },
     ]);
     expect(find(synth(chart), 'Service').spec.ports.map((p: any) => p.targetPort)).toEqual([4317, 4318]);
+  });
+
+  test('mounts, read-only, the Secret the trace exporter reads its TLS files from, where the configuration looks for them', () => {
+    const { ds, cm } = collector({ tracesBackendTls: ExporterTls.fromSecret('tempo-tls', { ca: 'ca.crt' }) });
+    const spec = ds.spec.template.spec;
+    expect(spec.volumes).toContainEqual({ name: 'tls-0', secret: { secretName: 'tempo-tls' } });
+    expect(spec.containers[0].volumeMounts).toContainEqual({ name: 'tls-0', mountPath: '/etc/otelcol/tls/tempo-tls', readOnly: true });
+    expect(parse(cm.data[COLLECTOR_CONFIG_KEY]).exporters.otlp.tls.ca_file).toBe('/etc/otelcol/tls/tempo-tls/ca.crt');
+    // the default, plaintext, mounts nothing
+    expect(collector().ds.spec.template.spec.volumes).toEqual([{ name: 'config', configMap: { name: 'collector-config' } }]);
   });
 
   test('ports, probes and annotations follow the pipeline', () => {

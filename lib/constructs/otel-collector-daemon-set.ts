@@ -89,6 +89,13 @@ export class OtelCollectorDaemonSet extends Construct implements ICollector {
       name, selector: labels, port: { name: metricsListener.name, number: metrics.bind.port }, path: metrics.path,
     });
     const health = this.pipeline.healthCheck;
+    // The Secrets the exporters read TLS files from, mounted read-only where their configuration looks.
+    const tlsSecrets = this.pipeline.tlsSecrets();
+    const tlsMounts = tlsSecrets.map((s, i) => ({
+      path: s.mountPath,
+      volume: kplus.Volume.fromSecret(this, `TlsVolume${i}`, kplus.Secret.fromSecretName(this, `TlsSecret${i}`, s.secretName), { name: `tls-${i}` }),
+      readOnly: true,
+    }));
     this.daemonSet = new kplus.DaemonSet(this, 'Resource', {
       metadata: { name, labels },
       select: false,
@@ -118,7 +125,7 @@ export class OtelCollectorDaemonSet extends Construct implements ICollector {
           path: CONFIG_DIR,
           volume: kplus.Volume.fromConfigMap(this, 'ConfigVolume', this.configMap, { name: 'config' }),
           readOnly: true,
-        }],
+        }, ...tlsMounts],
       }],
     });
     this.daemonSet.select(kplus.LabelSelector.of({ labels }));
@@ -146,8 +153,13 @@ export class OtelCollectorDaemonSet extends Construct implements ICollector {
     this.node.addValidation({
       validate: () => {
         const added = this.pipeline.listeners().filter((l) => !ports.includes(`${l.name}:${l.port}`));
-        return added.length === 0 ? [] : [`OtelCollectorDaemonSet '${name}': the pipeline binds ${added.map((l) => `${l.name} ${l.port}`).join(', ')}, added after the collector `
-          + 'was built, so its pod and Service do not expose them; add pipelines to the SpanmetricsPipeline before creating the OtelCollectorDaemonSet'];
+        const unmounted = this.pipeline.tlsSecrets().filter((s) => !tlsSecrets.some((m) => m.secretName === s.secretName));
+        return [
+          ...(added.length === 0 ? [] : [`OtelCollectorDaemonSet '${name}': the pipeline binds ${added.map((l) => `${l.name} ${l.port}`).join(', ')}, added after the collector `
+            + 'was built, so its pod and Service do not expose them; add pipelines to the SpanmetricsPipeline before creating the OtelCollectorDaemonSet']),
+          ...(unmounted.length === 0 ? [] : [`OtelCollectorDaemonSet '${name}': an exporter reads TLS files from Secret ${unmounted.map((s) => `'${s.secretName}'`).join(', ')}, `
+            + 'added after the collector was built, so its pod does not mount it; add pipelines to the SpanmetricsPipeline before creating the OtelCollectorDaemonSet']),
+        ];
       },
     });
   }
