@@ -1,5 +1,5 @@
 import { ApiObject, Chart, Testing } from 'cdk8s';
-import { DeliveryApplicationSet } from '../lib';
+import { DeliveryApplicationSet, PodSecurityLevel } from '../lib';
 import { DEFAULT_REPO_URL } from '../lib/constructs/delivery-application-set';
 import { find, fixtureDelivery, synth } from './helpers';
 
@@ -87,6 +87,9 @@ describe('DeliveryApplicationSet', () => {
       const argocd = new Chart(app, 'argocd', { namespace: 'argocd' });
       return () => new DeliveryApplicationSet(argocd, 'AppSet', { apps: [web], ...props });
     }
+    test('a Pod Security level that is none', () => {
+      expect(make({ podSecurity: 'restrcited' as PodSecurityLevel })).toThrow("DeliveryApplicationSet: podSecurity 'restrcited' is not a Pod Security level; use 'privileged', 'baseline', 'restricted'");
+    });
     test('a repo URL that is not a git URL', () => {
       expect(make({ repoUrl: 'acme/delivery' })).toThrow("DeliveryApplicationSet: repoUrl 'acme/delivery' is not a git URL");
     });

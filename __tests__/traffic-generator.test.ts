@@ -76,6 +76,10 @@ describe('TrafficGenerator', () => {
     test('no paths', () => {
       expect(() => generator({ paths: [] })).toThrow("TrafficGenerator: paths is empty; give at least one path such as '/'");
     });
+    test('root as the user or the group', () => {
+      expect(() => generator({ runAsUser: 0 })).toThrow('TrafficGenerator: runAsUser must be an integer >= 1, got 0');
+      expect(() => generator({ runAsGroup: 0 })).toThrow('TrafficGenerator: runAsGroup must be an integer >= 1, got 0');
+    });
     test('a zero interval', () => {
       expect(() => generator({ requestInterval: Duration.millis(0) })).toThrow('TrafficGenerator: requestInterval must be a positive whole number of milliseconds, got 0ms');
     });

@@ -92,6 +92,9 @@ export class DeliveryApplicationSet extends Construct {
     }
     this.revision = props.revision ?? 'HEAD';
     this.podSecurity = props.podSecurity ?? PodSecurityLevel.RESTRICTED;
+    if (!(Object.values(PodSecurityLevel) as string[]).includes(this.podSecurity)) {
+      throw new Error(`${C}: podSecurity '${this.podSecurity}' is not a Pod Security level; use ${Object.values(PodSecurityLevel).map((l) => `'${l}'`).join(', ')} (PodSecurityLevel)`);
+    }
     if (!/^[^\s~^:?*[\\]+$/.test(this.revision)) {
       throw new Error(`${C}: revision '${this.revision}' is not a git ref; use a branch, tag or commit such as 'main'`);
     }
