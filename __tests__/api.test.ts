@@ -17,8 +17,8 @@ const VALUES = [
   // the vocabulary
   'Direction', 'GateKind', 'SeriesPath',
   // the systems around
-  'BatchProcessor', 'CollectorConfig', 'DebugExporter', 'DebugVerbosity', 'HealthCheckExtension', 'HistogramUnit', 'ImageCatalogue', 'ListenerProtocol',
-  'MemoryLimiterProcessor', 'OtlpExporter', 'OtlpReceiver', 'PodScrape', 'PROMETHEUS_PRESETS', 'PrometheusBackend', 'PrometheusExporter', 'Signal',
+  'BatchProcessor', 'CollectorConfig', 'DebugExporter', 'DebugVerbosity', 'ExporterTls', 'HealthCheckExtension', 'HistogramUnit', 'ImageCatalogue', 'ListenerProtocol',
+  'MemoryLimiterProcessor', 'OtlpExporter', 'OtlpReceiver', 'PodScrape', 'PodSecurityLevel', 'PROMETHEUS_PRESETS', 'PrometheusBackend', 'PrometheusExporter', 'Signal',
   'SpanmetricsConnector',
   // presets
   'hotrodWorkload', 'PRESET_IMAGES',
@@ -36,7 +36,7 @@ const TYPES = [
   'ModelOptions', 'OtelCollectorDaemonSetProps', 'PipelineDefinition', 'PlatformCharts', 'PodIdentityAttributes', 'PrometheusBackendProps', 'RehearsalReport',
   'RepositorySettings', 'RequestCounter', 'RequestsMetric', 'RolloutExplanation', 'RuleOptions', 'RunSynthOptions', 'ScenarioResult', 'ServedEndpoint', 'ServiceGates',
   'ServiceSpec', 'SpanmetricsPipelineProps', 'SpanmetricsSeries', 'SynthOutput', 'ThreeGateAnalysisOptions', 'ThreeGateAnalysisProps', 'TrafficGeneratorProps',
-  'TrialOptions', 'TypicalLatency', 'WorkloadEndpoint', 'WorkloadMetrics', 'WorkloadProps', 'WorkloadTelemetry',
+  'TlsFiles', 'TlsSecretKeys', 'TlsSecretMount', 'TrialOptions', 'TypicalLatency', 'WorkloadEndpoint', 'WorkloadMetrics', 'WorkloadProps', 'WorkloadTelemetry',
 ];
 
 const sorted = (names: readonly string[]) => [...names].sort((a, b) => a.localeCompare(b));

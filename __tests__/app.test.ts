@@ -30,14 +30,18 @@ describe('synth of an app', () => {
   test('writes one folder per Argo CD app', () => {
     const { files } = synthTo(join(work, 'dist'));
     expect(files.sort()).toEqual([
+      'argocd/AppProject.hotrod.k8s.yaml',
       'argocd/ApplicationSet.hotrod.k8s.yaml',
       'hotrod/AnalysisTemplate.hotrod-analysis.k8s.yaml',
+      'hotrod/NetworkPolicy.hotrod.k8s.yaml',
       'hotrod/Rollout.hotrod.k8s.yaml',
       'hotrod/Service.hotrod.k8s.yaml',
       'otel/ConfigMap.collector-config.k8s.yaml',
       'otel/DaemonSet.collector.k8s.yaml',
+      'otel/NetworkPolicy.collector.k8s.yaml',
       'otel/Service.collector.k8s.yaml',
       'traffic-generator/Deployment.traffic-generator.k8s.yaml',
+      'traffic-generator/NetworkPolicy.traffic-generator.k8s.yaml',
     ]);
   });
 
@@ -45,7 +49,7 @@ describe('synth of an app', () => {
     let checked: LoadedManifest[] = [];
     const out = join(work, 'dist');
     synthesizeSafely({ outdir: out, define: fixture, check: (manifests) => { checked = manifests; return []; } });
-    expect(checked).toHaveLength(8);
+    expect(checked).toHaveLength(12);
     expect(checked).toEqual(loadManifests(out));
   });
 
@@ -89,7 +93,7 @@ describe('synth of an app', () => {
     expect(snapshotDir(out)).toEqual(before);
     synthTo(out);
     expect(existsSync(join(out, 'removed-app'))).toBe(false);
-    expect(Object.keys(snapshotDir(out))).toHaveLength(8);
+    expect(Object.keys(snapshotDir(out))).toHaveLength(12);
   });
 
   test('a rule error stops the synth path of npm run synth and leaves dist/ byte-identical', () => {

@@ -1,7 +1,7 @@
 import { Chart, Duration, Testing } from 'cdk8s';
-import { CanaryRollout, CanaryStep, OtelCollectorDaemonSet, SpanmetricsPipeline } from '../lib';
+import { CanaryRollout, CanaryStep, OtelCollectorDaemonSet, PrometheusBackend, SpanmetricsPipeline } from '../lib';
 import { hotrodWorkload } from '../lib/presets/hotrod-workload';
-import { find, rolloutStack, synth } from './helpers';
+import { CHECKOUT_WORKLOAD, find, rolloutStack, synth } from './helpers';
 
 describe('CanaryRollout', () => {
   test('emits the Rollout and Service of SPEC', () => {
@@ -29,7 +29,8 @@ describe('CanaryRollout', () => {
     const names = container.env.map((e: any) => e.name);
     expect(names.indexOf('OTEL_RESOURCE_ATTRIBUTES')).toBeGreaterThan(names.indexOf('POD_HASH'));
     expect(container.resources).toEqual({ limits: { cpu: '100m', memory: '100Mi' }, requests: { cpu: '100m', memory: '100Mi' } });
-    expect(container.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001 });
+    expect(container.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(rollout.spec.template.spec.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } });
     // Probes must not send HTTP requests HotROD would count as traffic to the canary.
     expect(container.readinessProbe).toEqual({ failureThreshold: 3, tcpSocket: { port: 8080 } });
     expect(container.livenessProbe).toBeUndefined();
@@ -49,6 +50,24 @@ describe('CanaryRollout', () => {
     const svc = find(objects, 'Service', 'hotrod');
     expect(svc.spec.ports).toEqual([{ name: 'frontend', port: 8080, targetPort: 8080, protocol: 'TCP' }]);
     expect(svc.spec.selector).toEqual(rollout.spec.selector.matchLabels);
+  });
+
+  test("its NetworkPolicy opens the serving port to anyone and the metrics port to Prometheus's namespace; the collector admits the rollout's namespace", () => {
+    // GIVEN a service whose metrics port is not its serving port, scraped by kube-prometheus-stack
+    const workload = { ...CHECKOUT_WORKLOAD, ports: [{ name: 'http', number: 9000 }, { name: 'admin', number: 9100 }], metrics: { port: 'admin' } };
+    const { chart, otel } = rolloutStack({ prometheus: PrometheusBackend.kubePrometheusStack(), rollout: { name: 'checkout', workload } });
+    const objects = synth(chart);
+    const policy = find(objects, 'NetworkPolicy', 'checkout');
+    // THEN the policy selects the rollout's pods; users reach 9000 from anywhere, only Prometheus reaches 9100, nothing else is open
+    expect(policy.spec.podSelector).toEqual(find(objects, 'Rollout').spec.selector);
+    expect(policy.spec.policyTypes).toEqual(['Ingress']);
+    expect(policy.spec.ingress).toEqual([
+      { ports: [{ port: 9000, protocol: 'TCP' }] },
+      { ports: [{ port: 9100, protocol: 'TCP' }], from: [{ namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['monitoring'] }] } }] },
+    ]);
+    // AND the collector's receivers admit the rollout's namespace, the one its spans come from
+    const collectorPolicy = find(synth(otel), 'NetworkPolicy', 'collector');
+    expect(collectorPolicy.spec.ingress[0].from[0].namespaceSelector.matchExpressions[0].values).toEqual(['hotrod']);
   });
 
   test('the OTLP endpoint follows the collector Service and its OTLP/HTTP port', () => {
@@ -99,9 +118,32 @@ describe('CanaryRollout', () => {
       expect(() => CanaryStep.setWeight(150)).toThrow('CanaryStep.setWeight: percent must be an integer between 0 and 100, got 150');
     });
     test('an image tag with a colon or a space names the construct and prop', () => {
-      expect(() => make({ workload: hotrodWorkload({ tag: 'v1:2' }) })).toThrow("CanaryRollout: workload.image: image tag 'v1:2' is not a valid tag");
-      expect(() => make({ workload: hotrodWorkload({ tag: '1.76 .0' }) })).toThrow("CanaryRollout: workload.image: image tag '1.76 .0' is not a valid tag; use letters, digits, '_', '.' and '-' (at most 128), e.g. '1.76.0'");
+      expect(() => make({ workload: { ...hotrodWorkload({ tag: '1' }), image: 'jaegertracing/example-hotrod:v1:2' } })).toThrow("CanaryRollout: workload.image: image tag 'v1:2' is not a valid tag");
+      expect(() => make({ workload: { ...hotrodWorkload({ tag: '1' }), image: 'jaegertracing/example-hotrod:1.76 .0' } }))
+        .toThrow("CanaryRollout: workload.image: image tag '1.76 .0' is not a valid tag; use letters, digits, '_', '.' and '-' (at most 128), e.g. '1.76.0'");
+      expect(() => hotrodWorkload({ tag: '1.76 .0' })).toThrow("hotrodWorkload: image tag '1.76 .0' is not a valid tag");
       expect(() => make({ workload: { ...hotrodWorkload({ tag: '1' }), image: 'ghcr.io/acme/checkout' } })).toThrow("CanaryRollout: workload.image 'ghcr.io/acme/checkout' has no tag");
+    });
+    test("the tag 'latest', an empty or a missing tag is an error naming the fix; a digest pins the image", () => {
+      // 'latest' moves with every push: the manifest would not say which image runs
+      expect(() => hotrodWorkload({ tag: 'latest' })).toThrow("hotrodWorkload: image tag 'latest' of 'jaegertracing/example-hotrod' follows whatever was pushed last");
+      expect(() => make({ workload: { ...hotrodWorkload({ tag: '1' }), image: 'ghcr.io/acme/checkout:latest' } }))
+        .toThrow("CanaryRollout: workload.image: image tag 'latest' of 'ghcr.io/acme/checkout' follows whatever was pushed last, so a release would not change the manifest");
+      expect(() => hotrodWorkload({ tag: '' })).toThrow("hotrodWorkload: image 'jaegertracing/example-hotrod' has an empty tag; give the version to deploy");
+      expect(() => hotrodWorkload({})).toThrow("hotrodWorkload: image 'jaegertracing/example-hotrod' has no tag and no digest");
+      expect(() => make({ workload: { ...hotrodWorkload({ tag: '1' }), image: 'ghcr.io/acme/checkout:' } })).toThrow("CanaryRollout: workload.image 'ghcr.io/acme/checkout:' has an empty tag");
+      expect(() => make({ workload: { ...hotrodWorkload({ tag: '1' }), image: 'ghcr.io/acme/checkout@md5:x' } })).toThrow("CanaryRollout: workload.image: image digest 'md5:x' is not a digest");
+      // a digest alone, or beside a tag, is what runs, and names the rollout by its repository
+      const digest = `sha256:${'ab'.repeat(32)}`;
+      for (const [options, image] of [
+        [{ digest }, `jaegertracing/example-hotrod@${digest}`],
+        [{ tag: '1.76.0', digest }, `jaegertracing/example-hotrod:1.76.0@${digest}`],
+      ] as const) {
+        const { chart } = rolloutStack({ rollout: { workload: hotrodWorkload(options) } });
+        const rollout = find(Testing.synth(chart), 'Rollout');
+        expect(rollout.metadata.name).toBe('hotrod');
+        expect(rollout.spec.template.spec.containers[0].image).toBe(image);
+      }
     });
     test('an analysis that no step runs: the canary would be promoted ungated', () => {
       const { chart: hotrod } = rolloutStack({ rollout: { steps: [CanaryStep.setWeight(50), CanaryStep.setWeight(100)] } });

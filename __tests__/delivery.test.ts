@@ -46,7 +46,7 @@ describe('delivering services other than HotROD', () => {
     expect(container.args).toEqual(['serve', '--port=9000']);
     expect(container.ports.map((p: any) => [p.name, p.containerPort])).toEqual([['http', 9000], ['grpc', 9001]]);
     expect(container.readinessProbe.httpGet).toMatchObject({ path: '/ready', port: 9001 });
-    expect(rollout.spec.template.spec.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000 });
+    expect(rollout.spec.template.spec.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } });
     const env = Object.fromEntries(container.env.map((e: any) => [e.name, e.value]));
     expect(env.OTEL_SERVICE_NAME).toBe('checkout');
     // not scraped: it serves no metrics

@@ -12,7 +12,7 @@ import { modelOf } from '../lib/model/model';
 import { app as mainApp } from '../main';
 import { app as example } from '../examples/platform/main';
 import { main } from '../cli/explain';
-import { explained, fixtureDelivery, FixtureOptions, HOTROD } from './helpers';
+import { CHECKOUT, explained, fixtureDelivery, FixtureOptions, HOTROD, modelOfApp } from './helpers';
 
 /** What explain shows of the fixture's HotROD, with or without its traffic generator and ApplicationSet. */
 function hotrod(opts: FixtureOptions & { gates?: typeof HOTROD.gates; trafficGenerator?: boolean } = {}): RolloutExplanation {
@@ -174,6 +174,24 @@ describe('npm run explain', () => {
     expect(md).toContain('A healthy canary is promoted at the earliest **190 s** after the analysis step starts');
     expect(md).toContain('| scraped from the canary pod | `traffic-at-least-60-requests`, `error-rate-lt-5-percent` | discovery delay 10 s + first scrape phase 60 s | evidence time 60 s | last scrape age 60 s | 190 s |');
     expect(md).toMatch(/\| prometheus-down: .* \| Error, rollout aborted \| 220 s \| 220 s \|/);
+  });
+
+  test('lists who may connect to the collector and the rollout: OTLP only from the delivered namespaces, metrics only from Prometheus\'s', () => {
+    // GIVEN two services delivered beside each other, WHEN explained
+    const fixture = fixtureDelivery({ services: [HOTROD, CHECKOUT] });
+    const x = explained(fixture, 'checkout');
+    const row = (pods: string, port: string) => x.admissions.find((a) => a.pods === pods && a.port === port);
+    // THEN the collector's receivers admit exactly the two services' namespaces, its exporter Prometheus's, its health port nothing but the node
+    expect(row('DaemonSet collector (namespace otel)', '4318 (otlp-http)')).toEqual({ pods: 'DaemonSet collector (namespace otel)', port: '4318 (otlp-http)', from: ['namespaces checkout, hotrod'], policies: ['NetworkPolicy otel/collector'] });
+    expect(row('DaemonSet collector (namespace otel)', '8889 (prometheus)')?.from).toEqual(['namespace prometheus']);
+    expect(row('DaemonSet collector (namespace otel)', '13133 (health)')?.from).toEqual([]);
+    expect(row('Rollout checkout (namespace checkout)', '9000 (http)')?.from).toEqual(['anywhere']);
+    const md = explainMarkdown(x);
+    expect(md).toContain('| DaemonSet collector (namespace otel) | 4317 (otlp-grpc) | namespaces checkout, hotrod | NetworkPolicy otel/collector |');
+    expect(md).toContain('| DaemonSet collector (namespace otel) | 13133 (health) | nothing but the node | - |');
+    // AND without its NetworkPolicies, anyone may
+    const open = explainModel(modelOf(modelOfApp(fixture.app).manifests.filter((m) => m.object.kind !== 'NetworkPolicy')))[0];
+    expect(open.admissions.every((a) => a.from[0] === 'anyone (no NetworkPolicy selects these pods)')).toBe(true);
   });
 
   test("the README's copy is what explain generates", () => {

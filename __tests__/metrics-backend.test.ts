@@ -1,5 +1,11 @@
 import { Chart, Duration, Testing } from 'cdk8s';
-import { PodScrape, PrometheusBackend, PROMETHEUS_DISCOVERY_DELAY, PROMETHEUS_PRESETS } from '../lib/platform/metrics-backend';
+import { PodScrape, PrometheusBackend, PrometheusBackendProps, PROMETHEUS_DISCOVERY_DELAY, PROMETHEUS_PRESETS } from '../lib/platform/metrics-backend';
+
+/** A custom setup's props, for tests that change one of them. */
+const PROPS: PrometheusBackendProps = {
+  name: 'custom', address: 'http://prometheus.monitoring.svc:9090', scrapeInterval: Duration.seconds(15), discoveryDelay: Duration.seconds(10),
+  podScrape: PodScrape.ANNOTATIONS, namespaceLabel: 'namespace', podLabel: 'pod', copiesPodLabels: true, honorLabels: true,
+};
 
 describe('PrometheusBackend presets: how each setup labels and scrapes (the facts themselves are cited where they are set)', () => {
   test('prometheus-community chart 29.1.0 defaults (charts/prometheus/values.yaml): 1m scrape, annotation-driven kubernetes-pods job, honor_labels', () => {
@@ -26,6 +32,23 @@ describe('PrometheusBackend presets: how each setup labels and scrapes (the fact
     expect(b.exposedLabel('endpoint', labels)).toBe('exported_endpoint');
     expect(b.exposedLabel('error', labels)).toBe('error');
     expect(b.jobOf('hotrod', 'hotrod')).toBe('hotrod/hotrod');
+  });
+
+  test("Prometheus's namespace is one fact: the address follows it, a custom address names it, and a contradiction or no namespace at all is an error", () => {
+    // the presets: the chart's release namespace (SPEC's and the seed's `prometheus`), kube-prometheus-stack in `monitoring`
+    expect([PrometheusBackend.communityChart().namespace, PrometheusBackend.challengeEnvironment().namespace, PrometheusBackend.kubePrometheusStack().namespace])
+      .toEqual(['prometheus', 'prometheus', 'monitoring']);
+    const moved = PrometheusBackend.communityChart({ namespace: 'observability' });
+    expect([moved.namespace, moved.address]).toEqual(['observability', 'http://prometheus-server.observability.svc.cluster.local']);
+    expect(PrometheusBackend.kubePrometheusStack({ namespace: 'mon' }).address).toBe('http://kube-prometheus-stack-prometheus.mon.svc.cluster.local:9090');
+    const custom = (p: Partial<PrometheusBackendProps>) => PrometheusBackend.custom({ ...PROPS, ...p });
+    expect(custom({ address: 'http://vm.metrics.svc:8428' }).scrapeNamespace('X')).toBe('metrics');
+    expect(() => custom({ address: 'http://vm.metrics.svc:8428', namespace: 'monitoring' }))
+      .toThrow("PrometheusBackend 'custom': namespace is 'monitoring', but address 'http://vm.metrics.svc:8428' is a Service in namespace 'metrics'");
+    expect(() => custom({ address: 'https://prometheus.example.com', namespace: 'Mon' })).toThrow("namespace 'Mon' is not a valid namespace name");
+    expect(custom({ address: 'https://prometheus.example.com', namespace: 'monitoring' }).scrapeNamespace('X')).toBe('monitoring');
+    expect(() => custom({ address: 'https://prometheus.example.com' }).scrapeNamespace('OtelCollectorDaemonSet'))
+      .toThrow("OtelCollectorDaemonSet: PrometheusBackend 'custom' has address 'https://prometheus.example.com', which names no namespace of the cluster, so the NetworkPolicies cannot admit its scrapes");
   });
 
   test('every preset waits the discovery delay of the Prometheus it runs (the managers\' throttles, not the scrape)', () => {

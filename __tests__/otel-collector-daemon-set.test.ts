@@ -1,6 +1,6 @@
 import { Chart, Size, Testing } from 'cdk8s';
 import { parse } from 'yaml';
-import { OtelCollectorDaemonSet, SpanmetricsPipeline, SpanmetricsPipelineProps } from '../lib';
+import { ExporterTls, OtelCollectorDaemonSet, PrometheusBackend, SpanmetricsPipeline, SpanmetricsPipelineProps } from '../lib';
 import { COLLECTOR_CONFIG_KEY, CONFIG_HASH_ANNOTATION } from '../lib/constructs/otel-collector-daemon-set';
 import { find, synth } from './helpers';
 
@@ -26,7 +26,7 @@ describe('OtelCollectorDaemonSet', () => {
     expect(container.readinessProbe.httpGet.port).toBe(13133);
     expect(container.env).toEqual([{ name: 'GOMEMLIMIT', value: '102MiB' }]);
     expect(container.resources).toEqual({ limits: { cpu: '100m', memory: '128Mi' }, requests: { cpu: '100m', memory: '128Mi' } });
-    expect(container.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001 });
+    expect(container.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
     expect(pod.metadata.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '8889', 'prometheus.io/path': '/metrics' });
     expect(pod.spec.volumes).toEqual([{ name: 'config', configMap: { name: 'collector-config' } }]);
 
@@ -37,6 +37,35 @@ describe('OtelCollectorDaemonSet', () => {
     expect(parse(cm.data[COLLECTOR_CONFIG_KEY]).exporters.prometheus.endpoint).toBe('0.0.0.0:8889');
     expect(construct.otlpHttpEndpoint).toBe('http://collector.otel.svc.cluster.local:4318');
     expect(construct.otlpGrpcEndpoint).toBe('collector.otel.svc.cluster.local:4317');
+  });
+
+  test("its NetworkPolicy admits the Service's OTLP ports only from the namespaces wired to it, and the exporter only from Prometheus's namespace", () => {
+    // GIVEN a collector no app is wired to yet
+    const chart = new Chart(Testing.app(), 'otel', { namespace: 'otel' });
+    const construct = new OtelCollectorDaemonSet(chart, 'Collector', { pipeline: new SpanmetricsPipeline(chart, 'P', { prometheusPort: 9464 }), prometheus: PrometheusBackend.kubePrometheusStack() });
+    const policy = () => find(synth(chart), 'NetworkPolicy', 'collector');
+    const fromNamespaces = (...names: string[]) => [{ namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: names }] } }];
+    // THEN it selects the collector's pods and admits only Prometheus (its preset's namespace) to the exporter's port
+    expect(policy().spec.podSelector).toEqual(find(synth(chart), 'DaemonSet').spec.selector);
+    expect(policy().spec.ingress).toEqual([{ ports: [{ port: 9464, protocol: 'TCP' }], from: fromNamespaces('monitoring') }]);
+    // WHEN two namespaces' apps are wired to it, THEN they (and no other) may reach the Service's ports; the health port is never admitted (the kubelet probes from the node)
+    construct.admitTelemetryFrom('shop');
+    construct.admitTelemetryFrom('hotrod');
+    expect(policy().spec.ingress).toEqual([
+      { ports: [{ port: 4317, protocol: 'TCP' }, { port: 4318, protocol: 'TCP' }], from: fromNamespaces('hotrod', 'shop') },
+      { ports: [{ port: 9464, protocol: 'TCP' }], from: fromNamespaces('monitoring') },
+    ]);
+    expect(find(synth(chart), 'Service').spec.ports.map((p: any) => p.targetPort)).toEqual([4317, 4318]);
+  });
+
+  test('mounts, read-only, the Secret the trace exporter reads its TLS files from, where the configuration looks for them', () => {
+    const { ds, cm } = collector({ tracesBackendTls: ExporterTls.fromSecret('tempo-tls', { ca: 'ca.crt' }) });
+    const spec = ds.spec.template.spec;
+    expect(spec.volumes).toContainEqual({ name: 'tls-0', secret: { secretName: 'tempo-tls' } });
+    expect(spec.containers[0].volumeMounts).toContainEqual({ name: 'tls-0', mountPath: '/etc/otelcol/tls/tempo-tls', readOnly: true });
+    expect(parse(cm.data[COLLECTOR_CONFIG_KEY]).exporters.otlp.tls.ca_file).toBe('/etc/otelcol/tls/tempo-tls/ca.crt');
+    // the default, plaintext, mounts nothing
+    expect(collector().ds.spec.template.spec.volumes).toEqual([{ name: 'config', configMap: { name: 'collector-config' } }]);
   });
 
   test('ports, probes and annotations follow the pipeline', () => {
@@ -76,6 +105,8 @@ describe('OtelCollectorDaemonSet', () => {
       const chart = new Chart(Testing.app(), 'otel', { namespace: 'otel' });
       expect(() => new OtelCollectorDaemonSet(chart, 'C', { pipeline: new SpanmetricsPipeline(chart, 'P'), image: { repository: 'otel/opentelemetry-collector-contrib', tag: '0.142.0 ' } }))
         .toThrow("image tag '0.142.0 ' is not a valid tag");
+      expect(() => new OtelCollectorDaemonSet(chart, 'L', { pipeline: new SpanmetricsPipeline(chart, 'P2'), image: { repository: 'otel/opentelemetry-collector-contrib', tag: 'latest' } }))
+        .toThrow("OtelCollectorDaemonSet: image tag 'latest' of 'otel/opentelemetry-collector-contrib' follows whatever was pushed last");
     });
   });
 });

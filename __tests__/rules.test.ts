@@ -193,6 +193,8 @@ const PLANTS: Plant[] = [
   ['Rollout replicas as a string', 'schema/argo-rollouts', (ms) => { object(ms, 'Rollout', 'hotrod').spec.replicas = '2'; }],
   ['an unknown canary step field', 'schema/argo-rollouts', (ms) => { steps(ms)[0].setWieght = 50; }],
   ['an unknown git generator field', 'schema/argo-cd', (ms) => { object(ms, 'ApplicationSet', 'hotrod').spec.generators[0].git.directory = [{ path: 'dist/*' }]; }],
+  ['an AppProject whitelist entry without its group', 'schema/argo-cd', (ms) => { delete object(ms, 'AppProject', 'hotrod').spec.namespaceResourceWhitelist[0].group; }],
+  ['a NetworkPolicy rule whose ports are a string', 'schema/core', (ms) => { object(ms, 'NetworkPolicy', 'collector').spec.ingress[0].ports = '4317'; }],
   ['a Service port as a string', 'schema/core', (ms) => { object(ms, 'Service', 'hotrod').spec.ports[0].port = '8080'; }],
   ['a kind without a known schema', 'schema/known-kind', (ms) => {
     ms.push({ object: { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w', namespace: 'hotrod' } }, file: 'hotrod/Widget.w.k8s.yaml' });
@@ -209,6 +211,37 @@ const PLANTS: Plant[] = [
     delete pod.containers[0].securityContext.runAsUser;
   }],
   ['runAsNonRoot with runAsUser 0', 'security/run-as-non-root-needs-uid', (ms) => { hotrod(ms).spec.containers[0].securityContext.runAsUser = 0; }],
+
+  // The Pod Security Standards: the ApplicationSet makes every namespace enforce restricted, so each is an error here.
+  ['a Windows HostProcess collector', 'pod-security/host-process', (ms) => { collector(ms).spec.securityContext.windowsOptions = { hostProcess: true }; }],
+  ['the collector on the node\'s network', 'pod-security/host-namespaces', (ms) => { collector(ms).spec.hostNetwork = true; }],
+  ['a privileged collector', 'pod-security/privileged', (ms) => { collector(ms).spec.containers[0].securityContext.privileged = true; }],
+  ['SYS_ADMIN added to the collector', 'pod-security/capabilities-baseline', (ms) => { collector(ms).spec.containers[0].securityContext.capabilities.add = ['SYS_ADMIN']; }],
+  ['the node\'s / mounted into the collector', 'pod-security/host-path-volumes', (ms) => { collector(ms).spec.volumes.push({ name: 'root', hostPath: { path: '/' } }); }],
+  ['the collector\'s OTLP port on the node', 'pod-security/host-ports', (ms) => { collector(ms).spec.containers[0].ports[1].hostPort = 4318; }],
+  ['HotROD unconfined by AppArmor', 'pod-security/apparmor', (ms) => { hotrod(ms).metadata.annotations['container.apparmor.security.beta.kubernetes.io/hotrod'] = 'unconfined'; }],
+  ['an SELinux user on HotROD', 'pod-security/selinux', (ms) => { hotrod(ms).spec.securityContext.seLinuxOptions = { user: 'system_u' }; }],
+  ['HotROD with /proc unmasked', 'pod-security/proc-mount', (ms) => { hotrod(ms).spec.containers[0].securityContext.procMount = 'Unmasked'; }],
+  ['the traffic generator without seccomp', 'pod-security/seccomp-baseline', (ms) => {
+    object(ms, 'Deployment', 'traffic-generator').spec.template.spec.containers[0].securityContext.seccompProfile = { type: 'Unconfined' };
+  }],
+  ['a sysctl of the node\'s kernel on HotROD', 'pod-security/sysctls', (ms) => { hotrod(ms).spec.securityContext.sysctls = [{ name: 'kernel.msgmax', value: '65536' }]; }],
+  ['an nfs volume in the collector', 'pod-security/volume-types', (ms) => { collector(ms).spec.volumes.push({ name: 'share', nfs: { server: 'nfs.example.com', path: '/' } }); }],
+  ['HotROD allowed to escalate', 'pod-security/privilege-escalation', (ms) => { hotrod(ms).spec.containers[0].securityContext.allowPrivilegeEscalation = true; }],
+  ['HotROD allowed to run as root', 'pod-security/run-as-non-root', (ms) => {
+    hotrod(ms).spec.securityContext.runAsNonRoot = false;
+    hotrod(ms).spec.containers[0].securityContext.runAsNonRoot = false;
+  }],
+  ['the collector as uid 0', 'pod-security/run-as-user', (ms) => { collector(ms).spec.containers[0].securityContext.runAsUser = 0; }],
+  ['HotROD without a seccomp profile', 'pod-security/seccomp-restricted', (ms) => {
+    delete hotrod(ms).spec.securityContext.seccompProfile;
+    delete hotrod(ms).spec.containers[0].securityContext.seccompProfile;
+  }],
+  ['the collector keeping its capabilities', 'pod-security/capabilities-restricted', (ms) => { delete collector(ms).spec.containers[0].securityContext.capabilities; }],
+  ['the collector\'s NetworkPolicy removed', 'network/otlp-open-to-all', (ms) => { ms.splice(ms.findIndex((m) => m.object.kind === 'NetworkPolicy' && m.object.metadata.name === 'collector'), 1); }, Severity.WARNING],
+  ['the collector\'s OTLP ports opened to every namespace', 'network/otlp-open-to-all', (ms) => {
+    object(ms, 'NetworkPolicy', 'collector').spec.ingress[0].from = [{ namespaceSelector: {} }];
+  }, Severity.WARNING],
 ];
 
 describe('rules on the default app', () => {

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'fs';
 import { join } from 'path';
 import { LoadedManifest, Manifest } from '../lib';
 import { loadManifests } from '../lib/manifests';
+import { runRules } from '../lib/rules/engine';
 import { schemaRules } from '../lib/rules/schema';
 import { buildCrdSchemaFile, CRD_SCHEMA_FILE, renderCrdSchemaFile } from '../lib/schema/crd-schema-file';
 import { schemaProblems, SchemaSource, validateSchema } from '../lib/schema/validate';
@@ -37,11 +38,15 @@ describe('schema validation', () => {
     const objects = defaultObjects();
     const schemas = objects.map((o) => validateSchema(o as Manifest));
     expect(schemas.map((s) => s.schema).sort()).toEqual([
+      'Argo CD v3.2.0 AppProject',
       'Argo CD v3.2.0 ApplicationSet',
       'Argo Rollouts v1.8.3 AnalysisTemplate',
       'Argo Rollouts v1.8.3 Rollout',
       'Kubernetes v1.33 apps/v1 DaemonSet',
       'Kubernetes v1.33 apps/v1 Deployment',
+      'Kubernetes v1.33 networking.k8s.io/v1 NetworkPolicy',
+      'Kubernetes v1.33 networking.k8s.io/v1 NetworkPolicy',
+      'Kubernetes v1.33 networking.k8s.io/v1 NetworkPolicy',
       'Kubernetes v1.33 v1 ConfigMap',
       'Kubernetes v1.33 v1 Service',
       'Kubernetes v1.33 v1 Service',
@@ -108,6 +113,22 @@ describe('schema validation', () => {
     expect(check([appSet]).map((f) => `${f.ruleId}: ${f.message}`)).toEqual([
       expect.stringMatching(/^schema\/argo-cd: spec\.generators\[0\]\.git\.directories\[0\]\.recurse: unknown field.*\(schema: Argo CD v3\.2\.0 ApplicationSet\)$/),
       'schema/argo-cd: spec.template.spec.syncPolicy.automated.prune: must be boolean, got string "yes" (schema: Argo CD v3.2.0 ApplicationSet)',
+    ]);
+  });
+
+  test('an apiVersion or kind that is not a string is a schema error, not a crash of the rules', () => {
+    // GIVEN objects handed to the rules in memory (the loader refuses such documents; the API does not)
+    const objects = [
+      { apiVersion: 1, kind: 'ConfigMap', metadata: { name: 'a' } },
+      { apiVersion: ['argoproj.io/v1alpha1'], kind: 'Rollout', metadata: { name: 'b' } },
+      { apiVersion: 'v1', kind: { name: 'Service' }, metadata: { name: 'c' } },
+    ] as unknown as Obj[];
+    // WHEN every rule runs, THEN each object gets one schema/core error naming the field and its value
+    const findings = runRules(objects.map((object) => ({ object: object as Manifest })));
+    expect(findings.map((f) => `${f.ruleId} ${f.object.name}: ${f.message}`)).toEqual([
+      'schema/core a: apiVersion: must be a string, got number 1 (schema: Kubernetes v1.33 object)',
+      'schema/core b: apiVersion: must be a string, got an array (schema: Kubernetes v1.33 object)',
+      'schema/core c: kind: must be a string, got an object (schema: Kubernetes v1.33 object)',
     ]);
   });
 

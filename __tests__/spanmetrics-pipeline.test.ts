@@ -1,6 +1,6 @@
 import { Duration, Testing } from 'cdk8s';
 import { parse } from 'yaml';
-import { DebugVerbosity, HistogramUnit, PodIdentity, SpanmetricsPipeline } from '../lib';
+import { DebugVerbosity, ExporterTls, HistogramUnit, PodIdentity, SpanmetricsPipeline } from '../lib';
 
 function pipeline(props = {}) {
   return new SpanmetricsPipeline(Testing.chart(), 'Pipeline', props);
@@ -58,6 +58,23 @@ describe('SpanmetricsPipeline', () => {
     expect(config.service.pipelines.metrics.exporters).toContain('debug');
   });
 
+  test('the trace backend connection: plaintext by default and said so, TLS from files or from a Secret, mutual TLS with a client certificate', () => {
+    // the default keeps the reference environment's plaintext Jaeger, written out rather than left to the collector's default (TLS)
+    expect(parse(pipeline().toYaml()).exporters.otlp.tls).toEqual({ insecure: true });
+    expect(pipeline().tracesExporter.tls.isInsecure).toBe(true);
+    // TLS against the system's roots, or a CA file in the container
+    expect(parse(pipeline({ tracesBackendTls: ExporterTls.fromFiles() }).toYaml()).exporters.otlp.tls).toEqual({ insecure: false });
+    const files = pipeline({ tracesBackendTls: ExporterTls.fromFiles({ caFile: '/certs/ca.pem', certFile: '/certs/client.pem', keyFile: '/certs/client.key', serverName: 'tempo' }) });
+    expect(parse(files.toYaml()).exporters.otlp.tls).toEqual({ insecure: false, ca_file: '/certs/ca.pem', cert_file: '/certs/client.pem', key_file: '/certs/client.key', server_name_override: 'tempo' });
+    expect(files.tlsSecrets()).toEqual([]);
+    // from a Secret: the paths are where the collector mounts it, and the pipeline says which Secrets to mount
+    const fromSecret = pipeline({ tracesBackendTls: ExporterTls.fromSecret('tempo-tls', { ca: 'ca.crt', cert: 'tls.crt', key: 'tls.key' }) });
+    expect(parse(fromSecret.toYaml()).exporters.otlp.tls).toEqual({
+      insecure: false, ca_file: '/etc/otelcol/tls/tempo-tls/ca.crt', cert_file: '/etc/otelcol/tls/tempo-tls/tls.crt', key_file: '/etc/otelcol/tls/tempo-tls/tls.key',
+    });
+    expect(fromSecret.tlsSecrets()).toEqual([{ secretName: 'tempo-tls', mountPath: '/etc/otelcol/tls/tempo-tls' }]);
+  });
+
   test('listeners are what the config binds', () => {
     expect(pipeline({ otlpHttpPort: 14318 }).listeners().map((l) => [l.name, l.port])).toEqual([
       ['otlp-grpc', 4317], ['otlp-http', 14318], ['prometheus', 8889], ['health', 13133],
@@ -79,6 +96,13 @@ describe('SpanmetricsPipeline', () => {
     });
     test('a zero flush interval', () => {
       expect(() => pipeline({ metricsFlushInterval: Duration.seconds(0) })).toThrow('metricsFlushInterval must be a positive whole number of milliseconds, got 0ms');
+    });
+    test('TLS files that cannot work', () => {
+      expect(() => ExporterTls.fromFiles({ certFile: '/certs/client.pem' })).toThrow('ExporterTls: certFile and keyFile go together (got certFile alone): a client certificate needs its key');
+      expect(() => ExporterTls.fromFiles({ caFile: 'ca.pem' })).toThrow("ExporterTls: caFile 'ca.pem' must be an absolute path in the collector's container");
+      expect(() => ExporterTls.fromSecret('Tempo_TLS')).toThrow("ExporterTls: secret name 'Tempo_TLS' is not a valid Secret name");
+      expect(() => ExporterTls.fromSecret('tempo-tls', { ca: 'ca/crt' })).toThrow("ExporterTls: ca key 'ca/crt' is not a Secret key");
+      expect(() => ExporterTls.fromSecret('tempo-tls', { key: 'tls.key' })).toThrow('ExporterTls: certFile and keyFile go together (got keyFile alone)');
     });
     test('a traces backend without a port', () => {
       expect(() => pipeline({ tracesBackend: 'jaeger' })).toThrow("endpoint 'jaeger' must be host:port");

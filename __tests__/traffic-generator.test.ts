@@ -29,8 +29,11 @@ describe('TrafficGenerator', () => {
     expect(construct.requestsPerSecond / 2).toBeGreaterThanOrEqual(required);
     // about 12 ms of CPU per curl, with room to spare
     expect(container.resources).toEqual({ limits: { cpu: '70m', memory: '32Mi' }, requests: { cpu: '70m', memory: '32Mi' } });
-    // curlimages/curl runs as the non-numeric curl_user: runAsNonRoot needs a numeric uid.
-    expect(container.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 100 });
+    // curlimages/curl runs as the non-numeric curl_user: runAsNonRoot needs a numeric uid; the rest is the restricted profile
+    expect(container.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 100, runAsGroup: 101, allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(find(objects, 'Deployment', 'traffic-generator').spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 100, runAsGroup: 101 });
+    // it serves nothing: its NetworkPolicy admits no connection at all
+    expect(find(objects, 'NetworkPolicy', 'traffic-generator').spec).toEqual({ podSelector: { matchLabels: { app: 'traffic-generator' } }, policyTypes: ['Ingress'] });
   });
 
   test('the target follows the rollout Service name and port', () => {
@@ -72,6 +75,10 @@ describe('TrafficGenerator', () => {
     });
     test('no paths', () => {
       expect(() => generator({ paths: [] })).toThrow("TrafficGenerator: paths is empty; give at least one path such as '/'");
+    });
+    test('root as the user or the group', () => {
+      expect(() => generator({ runAsUser: 0 })).toThrow('TrafficGenerator: runAsUser must be an integer >= 1, got 0');
+      expect(() => generator({ runAsGroup: 0 })).toThrow('TrafficGenerator: runAsGroup must be an integer >= 1, got 0');
     });
     test('a zero interval', () => {
       expect(() => generator({ requestInterval: Duration.millis(0) })).toThrow('TrafficGenerator: requestInterval must be a positive whole number of milliseconds, got 0ms');

@@ -34,7 +34,7 @@ describe('npm run validate -- DIR', () => {
   test('the committed dist/ passes without a warning', () => {
     const { code, out } = validate(join(ROOT, 'dist'));
     expect(code).toBe(ValidateExit.OK);
-    expect(out).toEqual([`${join(ROOT, 'dist')}: 8 objects, 0 error(s), 0 warning(s)`]);
+    expect(out).toEqual([`${join(ROOT, 'dist')}: 12 objects, 0 error(s), 0 warning(s)`]);
   });
 
   test("the seed's fixed hand-written folder passes, with warnings for its unguarded conditions", () => {
@@ -43,13 +43,17 @@ describe('npm run validate -- DIR', () => {
     expect(code).toBe(ValidateExit.OK);
     expect(out.filter((l) => / error: /.test(l))).toEqual([]);
     // three unguarded result[0], each gate erroring out before its series can be in Prometheus at the chart's 1m scrape,
-    // and a latency quantile over every span
-    expect(out.filter((l) => / warning: /.test(l))).toHaveLength(7);
+    // and a latency quantile over every span; 11 restricted Pod Security controls its three pods miss (no seccomp anywhere),
+    // and a collector every pod of the cluster can send spans to
+    expect(out.filter((l) => / warning: /.test(l) && !/ pod-security\//.test(l) && !/ network\//.test(l))).toHaveLength(7);
+    expect(out.filter((l) => / warning: .* pod-security\/.*restricted control/.test(l))).toHaveLength(11);
+    expect(out.filter((l) => / warning: .* pod-security\/seccomp-restricted: /.test(l))).toHaveLength(3);
+    expect(out.filter((l) => / warning: DaemonSet\/otel\/collector: network\/otlp-open-to-all: the OTLP receivers on 4318 /.test(l))).toHaveLength(1);
     expect(out.filter((l) => / gates\/latency-over-all-spans: gate 'latency-p95-lt-1s'/.test(l))).toHaveLength(1);
     expect(out.filter((l) => / gates\/judged-before-data: gate 'latency-p95-lt-1s'.*stops the run at 110s \(error 3 in a row/.test(l))).toHaveLength(1);
     expect(out.filter((l) => / gates\/judged-before-data: gate 'error-rate-lt-5-percent'.*stops the run at 80s \(error 3 in a row/.test(l))).toHaveLength(1);
     expect(out.some((l) => /^hotrod\/analysis-template\.yaml: warning: AnalysisTemplate\/hotrod\/hotrod-analysis: conditions\/unguarded-index: gate 'traffic-detection'/.test(l))).toBe(true);
-    expect(out[out.length - 1]).toBe(`${SEED}: 8 objects, 0 error(s), 7 warning(s)`);
+    expect(out[out.length - 1]).toBe(`${SEED}: 8 objects, 0 error(s), 19 warning(s)`);
   });
 
   test("the seed's first bug (empty receivers) exits 1 and names file, object, rule and fix", () => {

@@ -41,9 +41,10 @@ export { SeriesPath } from './analysis/evidence';
 // The systems around: the Prometheus setups, the collector configuration model, image facts
 export { PodScrape, PROMETHEUS_PRESETS, PrometheusBackend } from './platform/metrics-backend';
 export type { PrometheusBackendProps } from './platform/metrics-backend';
-export { BatchProcessor, CollectorConfig, DebugExporter, DebugVerbosity, HealthCheckExtension, HistogramUnit, ListenerProtocol, MemoryLimiterProcessor, OtlpExporter, OtlpReceiver, PrometheusExporter, Signal, SpanmetricsConnector } from './platform/collector-config';
-export type { BindAddress, Listener, PipelineDefinition, SpanmetricsSeries } from './platform/collector-config';
+export { BatchProcessor, CollectorConfig, DebugExporter, DebugVerbosity, ExporterTls, HealthCheckExtension, HistogramUnit, ListenerProtocol, MemoryLimiterProcessor, OtlpExporter, OtlpReceiver, PrometheusExporter, Signal, SpanmetricsConnector } from './platform/collector-config';
+export type { BindAddress, Listener, PipelineDefinition, SpanmetricsSeries, TlsFiles, TlsSecretKeys, TlsSecretMount } from './platform/collector-config';
 export { ImageCatalogue } from './platform/image-facts';
+export { PodSecurityLevel } from './platform/pod-security';
 export type { ImageFacts, InternalCall, ServedEndpoint, TypicalLatency } from './platform/image-facts';
 
 // Presets

@@ -1,27 +1,52 @@
 import { Chart, Duration, Size } from 'cdk8s';
 import { IConstruct } from 'constructs';
 
-/** A container image. */
+/** A container image: a repository and a version tag, a content digest, or both. */
 export interface Image {
   /** the repository, e.g. `jaegertracing/example-hotrod` */
   readonly repository: string;
-  /** the tag, e.g. `1.76.0` */
-  readonly tag: string;
+  /** the tag, e.g. `1.76.0`; not `latest` @default - none: give a digest */
+  readonly tag?: string;
+  /** the content digest, e.g. `sha256:0123...`; pins the image whatever its tag later points at @default - none: give a tag */
+  readonly digest?: string;
 }
 
 const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const IMAGE_DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]{32,}$/;
 const IMAGE_REPOSITORY = /^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
-/** `repository:tag`, after checking both parts; `construct` names who was given it, for the message. */
+/** The tag that follows whatever was pushed last: a release would not change the manifest, and a rollback would not restore anything. */
+const MOVING_TAG = 'latest';
+
+/**
+ * `repository:tag`, `repository@digest` or `repository:tag@digest`, after checking each part;
+ * `construct` names who was given it, for the message. A missing or empty tag without a digest,
+ * and the tag `latest`, are errors: the manifest must say which image runs.
+ */
 export function imageRef(image: Image, construct: string): string {
   if (!IMAGE_REPOSITORY.test(image.repository)) {
     throw new Error(`${construct}: image repository '${image.repository}' is not a valid repository name; use lowercase path components such as 'jaegertracing/example-hotrod'`);
   }
-  if (!IMAGE_TAG.test(image.tag)) {
-    throw new Error(`${construct}: image tag '${image.tag}' is not a valid tag; use letters, digits, '_', '.' and '-' (at most 128), e.g. '1.76.0'`);
+  if (image.tag === undefined && image.digest === undefined) {
+    throw new Error(`${construct}: image '${image.repository}' has no tag and no digest; give the version to deploy, e.g. tag '1.0.0' or digest 'sha256:...' (a release changes it)`);
   }
-  return `${image.repository}:${image.tag}`;
+  if (image.tag !== undefined) {
+    if (image.tag === '') {
+      throw new Error(`${construct}: image '${image.repository}' has an empty tag; give the version to deploy, e.g. tag '1.0.0', or a digest ('sha256:...')`);
+    }
+    if (image.tag.toLowerCase() === MOVING_TAG) {
+      throw new Error(`${construct}: image tag '${image.tag}' of '${image.repository}' follows whatever was pushed last, so a release would not change the manifest and a rollback `
+        + `would not restore the previous image; give a version tag such as '1.76.0', or a digest ('${image.repository}@sha256:...')`);
+    }
+    if (!IMAGE_TAG.test(image.tag)) {
+      throw new Error(`${construct}: image tag '${image.tag}' is not a valid tag; use letters, digits, '_', '.' and '-' (at most 128), e.g. '1.76.0'`);
+    }
+  }
+  if (image.digest !== undefined && !IMAGE_DIGEST.test(image.digest)) {
+    throw new Error(`${construct}: image digest '${image.digest}' is not a digest; write it as 'sha256:' and the 64 hex digits of the image's manifest`);
+  }
+  return `${image.repository}${image.tag !== undefined ? `:${image.tag}` : ''}${image.digest !== undefined ? `@${image.digest}` : ''}`;
 }
 
 /** Throws unless `value` is a DNS-1123 label (what Kubernetes requires of Service names and namespaces). */

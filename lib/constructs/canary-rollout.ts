@@ -11,15 +11,19 @@ import { OTEL_ENV, OTEL_SDK_DEFAULT_EXPORT_DELAY, OtlpProtocol } from '../platfo
 import { SCRAPE_DEFAULT_PATH } from '../platform/prometheus-naming';
 import { CanaryAnalysis, CanaryAnalysisOptions } from './canary-analysis';
 import { CanaryRequests, IAnalysis, IAnalysisTarget, ICollector, ISpanmetricsPipeline, ITrafficTarget, Matchers, PodIdentity } from './interfaces';
+import { IngressSource, PodIngressPolicy } from './pod-ingress-policy';
+import { RESTRICTED_CONTAINER } from './security-context';
 import { ThreeGateAnalysis, ThreeGateAnalysisOptions } from './three-gate-analysis';
 import { parseImage, renderContainer, RequestCounter, RequestSource, WorkloadProps, WorkloadTelemetry } from './workload';
 import { clusterDns, Image, imageRef, namespaceOf, validateInteger, validateName, validatePort } from '../util';
 
-/** The pod-level security context: the container's user, group and non-root requirement, for every container of the pod. */
+/** The pod-level security context: the container's user, group, non-root requirement and seccomp profile, for every container of the pod. */
 function podSecurityContext(container: kplus.k8s.Container): Record<string, unknown> {
   const sc = container.securityContext ?? {};
-  return Object.fromEntries(Object.entries({ runAsNonRoot: sc.runAsNonRoot, runAsUser: sc.runAsUser, runAsGroup: sc.runAsGroup }).filter(([, v]) => v !== undefined));
+  return Object.fromEntries(Object.entries({ runAsNonRoot: sc.runAsNonRoot, runAsUser: sc.runAsUser, runAsGroup: sc.runAsGroup, seccompProfile: sc.seccompProfile })
+    .filter(([, v]) => v !== undefined));
 }
+
 
 /** A request counter as it reaches Prometheus: its labels after the scrape. */
 export interface RequestsMetric {
@@ -125,6 +129,12 @@ export class CanaryRollout extends Construct implements IAnalysisTarget, ITraffi
   public readonly rollout: Rollout;
   /** the Service in front of stable and canary pods */
   public readonly service: kplus.Service;
+  /**
+   * The NetworkPolicy of the pods: the serving port from anywhere (users arrive through ingress
+   * controllers, load balancers and other namespaces), the metrics port from Prometheus's
+   * namespace, every other port closed to other pods.
+   */
+  public readonly ingressPolicy: PodIngressPolicy;
   /** the image the rollout deploys */
   public readonly image: Image;
   /** the number of pods */
@@ -235,6 +245,10 @@ export class CanaryRollout extends Construct implements IAnalysisTarget, ITraffi
 
     this.rollout = this.renderRollout(name, revisionHistoryLimit, scrapeAnnotations, container);
     this.service = this.renderService(name);
+    this.ingressPolicy = new PodIngressPolicy(this, 'Ingress', { name, selector: this.podLabels });
+    this.ingressPolicy.admit([this.servingPort], IngressSource.anywhere());
+    if (this.metricsPort) this.ingressPolicy.admit([this.metricsPort], IngressSource.namespaces(this.prometheus.scrapeNamespace(`${C} '${name}'`)));
+    props.collector.admitTelemetryFrom?.(this.namespace);
     this.node.addValidation({ validate: () => this.stepProblems(name) });
   }
 
@@ -498,10 +512,9 @@ export class CanaryRollout extends Construct implements IAnalysisTarget, ITraffi
       readiness: workload.readiness ?? kplus.Probe.fromTcpSocket({ port: this.servingPort.number }),
       liveness: workload.liveness,
       resources: workload.resources ?? DEFAULT_RESOURCES,
-      securityContext: workload.securityContext,
+      // the restricted Pod Security level, unless the workload says otherwise
+      securityContext: { ...RESTRICTED_CONTAINER, ...workload.securityContext },
     });
-    const securityContext = container.securityContext as { capabilities?: kplus.k8s.Capabilities } | undefined;
-    if (securityContext) securityContext.capabilities ??= { drop: ['ALL'] };
     // This import types resource quantities as plain values, not Quantity objects.
     const plain = (m?: Record<string, kplus.k8s.Quantity>) => (m ? Object.fromEntries(Object.entries(m).map(([k, q]) => [k, q.value])) : undefined);
     const resources = container.resources;

@@ -1,6 +1,8 @@
-import { Chart, Names } from 'cdk8s';
+import { ApiObject, Chart, Names } from 'cdk8s';
 import { Construct } from 'constructs';
+import { AppProject } from '../../imports/argocd-app-project-argoproj.io';
 import { ApplicationSet, ApplicationSetSpecSyncPolicyApplicationsSync } from '../../imports/argocd-application-set-argoproj.io';
+import { PodSecurityLevel, podSecurityLabels } from '../platform/pod-security';
 import { validateName } from '../util';
 
 /** Properties of a {@link DeliveryApplicationSet}. */
@@ -15,7 +17,12 @@ export interface DeliveryApplicationSetProps {
   readonly outputPath?: string;
   /** the ApplicationSet name @default 'delivery' */
   readonly name?: string;
-  /** the Argo CD project of the Applications @default 'default' */
+  /**
+   * An existing Argo CD project for the Applications, instead of the AppProject made beside the
+   * ApplicationSet.
+   * @default - an AppProject named like the ApplicationSet that admits exactly this repository, the
+   * destination's namespaces of the app folders, the kinds the folders hold and the Namespace kind
+   */
   readonly project?: string;
   /** the cluster the Applications deploy to, by API server URL @default 'https://kubernetes.default.svc' (the cluster Argo CD runs in) */
   readonly destinationServer?: string;
@@ -33,6 +40,13 @@ export interface DeliveryApplicationSetProps {
    * @default false
    */
   readonly allowApplicationDeletion?: boolean;
+  /**
+   * The Pod Security Standards level the Applications' namespaces enforce. Argo CD creates each
+   * namespace (`CreateNamespace=true`) and labels it through `managedNamespaceMetadata`, also when
+   * it exists already, so pods above the level are refused by the API server.
+   * @default PodSecurityLevel.RESTRICTED
+   */
+  readonly podSecurity?: PodSecurityLevel;
 }
 
 /** The default repository, a placeholder to replace (`repoUrl`, or `delivery.config.json` for the default app). */
@@ -61,6 +75,12 @@ export class DeliveryApplicationSet extends Construct {
   public readonly repoUrl: string;
   /** the revision */
   public readonly revision: string;
+  /** the Pod Security Standards level the Applications' namespaces enforce */
+  public readonly podSecurity: PodSecurityLevel;
+  /** the AppProject the Applications belong to, unless `project` named an existing one */
+  public readonly appProject?: AppProject;
+  /** the name of the Argo CD project of the Applications */
+  public readonly projectName: string;
 
   constructor(scope: Construct, id: string, props: DeliveryApplicationSetProps) {
     super(scope, id);
@@ -71,6 +91,10 @@ export class DeliveryApplicationSet extends Construct {
       throw new Error(`${C}: repoUrl '${this.repoUrl}' is not a git URL; use https://host/org/repo.git, ssh://... or git@host:org/repo.git`);
     }
     this.revision = props.revision ?? 'HEAD';
+    this.podSecurity = props.podSecurity ?? PodSecurityLevel.RESTRICTED;
+    if (!(Object.values(PodSecurityLevel) as string[]).includes(this.podSecurity)) {
+      throw new Error(`${C}: podSecurity '${this.podSecurity}' is not a Pod Security level; use ${Object.values(PodSecurityLevel).map((l) => `'${l}'`).join(', ')} (PodSecurityLevel)`);
+    }
     if (!/^[^\s~^:?*[\\]+$/.test(this.revision)) {
       throw new Error(`${C}: revision '${this.revision}' is not a git ref; use a branch, tag or commit such as 'main'`);
     }
@@ -109,6 +133,11 @@ export class DeliveryApplicationSet extends Construct {
 
     this.appPaths = folders.map((f) => `${outputPath}/${f}`);
     const ownPath = `${outputPath}/${chartFolder(own)}`;
+    const destination = props.destinationName !== undefined ? { name: props.destinationName } : { server: props.destinationServer ?? 'https://kubernetes.default.svc' };
+
+    if (props.project !== undefined) validateName(C, 'project', props.project);
+    this.projectName = props.project ?? name;
+    this.appProject = props.project === undefined ? this.renderProject(name, destination, folders, props.apps) : undefined;
 
     this.applicationSet = new ApplicationSet(this, 'Resource', {
       metadata: { name },
@@ -137,19 +166,57 @@ export class DeliveryApplicationSet extends Construct {
             finalizers: ['resources-finalizer.argocd.argoproj.io'],
           },
           spec: {
-            project: props.project ?? 'default',
+            project: this.projectName,
             source: { repoUrl: this.repoUrl, targetRevision: this.revision, path: '{{.path.path}}' },
-            destination: {
-              ...(props.destinationName !== undefined ? { name: props.destinationName } : { server: props.destinationServer ?? 'https://kubernetes.default.svc' }),
-              namespace: '{{.path.basename}}',
-            },
+            destination: { ...destination, namespace: '{{.path.basename}}' },
             syncPolicy: {
               automated: { prune: true, selfHeal: true, allowEmpty: false },
               syncOptions: ['CreateNamespace=true'],
+              // Labels on the namespace Argo CD creates, not a Namespace object in each folder: the
+              // folder stays free of its namespace (the Application's destination names it), and
+              // deleting an Application never deletes its namespace with whatever else is in it
+              // (argo-cd controller/sync_namespace.go @ v3.2.0; needs CreateNamespace=true).
+              managedNamespaceMetadata: { labels: podSecurityLabels(this.podSecurity) },
             },
           },
         },
       },
     });
   }
+
+  /**
+   * The AppProject of the Applications: this repository, the destination cluster's namespaces of
+   * the app folders, and only the kinds the folders hold (read at synth, so objects added later
+   * count) plus the Namespace that CreateNamespace makes. Argo CD refuses to sync anything else
+   * (argo-cd pkg/apis/application/v1alpha1 types.go @ v3.2.0: a cluster-scoped kind must be in
+   * clusterResourceWhitelist; a present namespaceResourceWhitelist admits only its kinds).
+   */
+  private renderProject(name: string, destination: { name?: string; server?: string }, folders: readonly string[], apps: readonly Chart[]): AppProject {
+    return new AppProject(this, 'Project', {
+      metadata: { name },
+      spec: {
+        description: `The Applications of ApplicationSet ${name}: the app folders of ${this.repoUrl}, each in its namespace`,
+        sourceRepos: [this.repoUrl],
+        destinations: folders.map((namespace) => ({ ...destination, namespace })),
+        // CreateNamespace=true (and the pod-security labels) make Argo CD apply a Namespace:
+        // a cluster-scoped kind, refused unless listed here (gitops-engine sync_context.go autoCreateNamespace).
+        clusterResourceWhitelist: [{ group: '', kind: 'Namespace' }],
+        get namespaceResourceWhitelist() {
+          return kindsOf(apps);
+        },
+      },
+    });
+  }
+}
+
+/** The group and kind of every object the charts hold, each once, sorted. */
+function kindsOf(charts: readonly Chart[]): { group: string; kind: string }[] {
+  const kinds = new Map<string, { group: string; kind: string }>();
+  for (const chart of charts) {
+    for (const obj of chart.node.findAll().filter((c): c is ApiObject => c instanceof ApiObject)) {
+      const group = obj.apiVersion.includes('/') ? obj.apiVersion.split('/')[0] : '';
+      kinds.set(`${group}/${obj.kind}`, { group, kind: obj.kind });
+    }
+  }
+  return [...kinds.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, k]) => k);
 }

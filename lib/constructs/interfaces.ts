@@ -50,6 +50,8 @@ export interface ICollector {
   readonly pipeline: ISpanmetricsPipeline;
   /** the Prometheus that scrapes its spanmetrics, when it says */
   readonly prometheus?: PrometheusBackend;
+  /** admits a namespace's pods to its OTLP receivers, when it restricts who may send (a NetworkPolicy) */
+  admitTelemetryFrom?(namespace: string): void;
 }
 
 /** PromQL label matchers: a list is a regex alternative of exact values. */

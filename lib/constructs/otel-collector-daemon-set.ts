@@ -5,7 +5,9 @@ import { Construct } from 'constructs';
 import { Listener, ListenerProtocol } from '../platform/collector-config';
 import { COLLECTOR_IMAGE } from '../platform/image-facts';
 import { PrometheusBackend } from '../platform/metrics-backend';
+import { restrictedContainerSecurity } from './security-context';
 import { ICollector } from './interfaces';
+import { AdmittedPort, IngressSource, PodIngressPolicy } from './pod-ingress-policy';
 import { SpanmetricsPipeline } from './spanmetrics-pipeline';
 import { clusterDns, goMemLimit, Image, imageRef, validateName } from '../util';
 
@@ -34,8 +36,6 @@ const CONFIG_DIR = '/conf';
 /** The annotation on the pod template that carries the hash of the rendered configuration. */
 export const CONFIG_HASH_ANNOTATION = 'checksum/collector-config';
 
-/** The uid and gid the collector image runs as. */
-const COLLECTOR_UID = COLLECTOR_IMAGE.user.uid;
 
 /**
  * The OpenTelemetry Collector as a DaemonSet, with its ConfigMap and Service.
@@ -57,6 +57,14 @@ export class OtelCollectorDaemonSet extends Construct implements ICollector {
   public readonly service: kplus.Service;
   /** the Prometheus that scrapes the collector's spanmetrics */
   public readonly prometheus: PrometheusBackend;
+  /**
+   * The NetworkPolicy of the collector's pods: the ports of its Service (the OTLP receivers) only
+   * from the namespaces {@link admitTelemetryFrom} admits, the prometheus exporter only from
+   * Prometheus's namespace, nothing else.
+   */
+  public readonly ingressPolicy: PodIngressPolicy;
+  /** the ports apps send telemetry to: the Service's */
+  private readonly telemetryPorts: readonly AdmittedPort[];
 
   constructor(scope: Construct, id: string, props: OtelCollectorDaemonSetProps) {
     super(scope, id);
@@ -81,6 +89,13 @@ export class OtelCollectorDaemonSet extends Construct implements ICollector {
       name, selector: labels, port: { name: metricsListener.name, number: metrics.bind.port }, path: metrics.path,
     });
     const health = this.pipeline.healthCheck;
+    // The Secrets the exporters read TLS files from, mounted read-only where their configuration looks.
+    const tlsSecrets = this.pipeline.tlsSecrets();
+    const tlsMounts = tlsSecrets.map((s, i) => ({
+      path: s.mountPath,
+      volume: kplus.Volume.fromSecret(this, `TlsVolume${i}`, kplus.Secret.fromSecretName(this, `TlsSecret${i}`, s.secretName), { name: `tls-${i}` }),
+      readOnly: true,
+    }));
     this.daemonSet = new kplus.DaemonSet(this, 'Resource', {
       metadata: { name, labels },
       select: false,
@@ -91,7 +106,7 @@ export class OtelCollectorDaemonSet extends Construct implements ICollector {
           [CONFIG_HASH_ANNOTATION]: Lazy.any({ produce: () => this.configHash }),
         },
       },
-      securityContext: { ensureNonRoot: true, user: COLLECTOR_UID, group: COLLECTOR_UID },
+      securityContext: { ensureNonRoot: true, user: COLLECTOR_IMAGE.user.uid, group: COLLECTOR_IMAGE.user.gid },
       containers: [{
         name,
         image: imageRef(image, 'OtelCollectorDaemonSet'),
@@ -103,17 +118,25 @@ export class OtelCollectorDaemonSet extends Construct implements ICollector {
           cpu: { request: cpu, limit: cpu },
           memory: { request: memory, limit: memory },
         },
-        securityContext: { ensureNonRoot: true, user: COLLECTOR_UID, group: COLLECTOR_UID, readOnlyRootFilesystem: true },
+        securityContext: restrictedContainerSecurity(COLLECTOR_IMAGE.user.uid, COLLECTOR_IMAGE.user.gid),
         liveness: kplus.Probe.fromHttpGet(health.path, { port: health.bind.port }),
         readiness: kplus.Probe.fromHttpGet(health.path, { port: health.bind.port }),
         volumeMounts: [{
           path: CONFIG_DIR,
           volume: kplus.Volume.fromConfigMap(this, 'ConfigVolume', this.configMap, { name: 'config' }),
           readOnly: true,
-        }],
+        }, ...tlsMounts],
       }],
     });
     this.daemonSet.select(kplus.LabelSelector.of({ labels }));
+
+    // Who may connect: the apps that send telemetry (admitted as they are wired to the collector),
+    // and Prometheus to the exporter. The health_check port needs no rule: the kubelet probes from
+    // the pod's own node, which a NetworkPolicy never blocks.
+    this.ingressPolicy = new PodIngressPolicy(this, 'Ingress', { name, selector: labels });
+    this.telemetryPorts = listeners.filter((l) => l.servedToOtherPods).map((l) => ({ name: l.name, number: l.port }));
+    if (this.telemetryPorts.length > 0) this.ingressPolicy.admit(this.telemetryPorts, IngressSource.namespaces());
+    this.ingressPolicy.admit([{ name: metricsListener.name, number: metrics.bind.port }], IngressSource.namespaces(this.prometheus.scrapeNamespace(`OtelCollectorDaemonSet '${name}'`)));
 
     this.service = new kplus.Service(this, 'Service', {
       metadata: { name, labels },
@@ -130,10 +153,24 @@ export class OtelCollectorDaemonSet extends Construct implements ICollector {
     this.node.addValidation({
       validate: () => {
         const added = this.pipeline.listeners().filter((l) => !ports.includes(`${l.name}:${l.port}`));
-        return added.length === 0 ? [] : [`OtelCollectorDaemonSet '${name}': the pipeline binds ${added.map((l) => `${l.name} ${l.port}`).join(', ')}, added after the collector `
-          + 'was built, so its pod and Service do not expose them; add pipelines to the SpanmetricsPipeline before creating the OtelCollectorDaemonSet'];
+        const unmounted = this.pipeline.tlsSecrets().filter((s) => !tlsSecrets.some((m) => m.secretName === s.secretName));
+        return [
+          ...(added.length === 0 ? [] : [`OtelCollectorDaemonSet '${name}': the pipeline binds ${added.map((l) => `${l.name} ${l.port}`).join(', ')}, added after the collector `
+            + 'was built, so its pod and Service do not expose them; add pipelines to the SpanmetricsPipeline before creating the OtelCollectorDaemonSet']),
+          ...(unmounted.length === 0 ? [] : [`OtelCollectorDaemonSet '${name}': an exporter reads TLS files from Secret ${unmounted.map((s) => `'${s.secretName}'`).join(', ')}, `
+            + 'added after the collector was built, so its pod does not mount it; add pipelines to the SpanmetricsPipeline before creating the OtelCollectorDaemonSet']),
+        ];
       },
     });
+  }
+
+  /**
+   * Admits the pods of a namespace to the collector's Service ports (its OTLP receivers); every
+   * other namespace's spans are refused, so no pod can pose as a canary to the gates. A
+   * CanaryRollout wired to this collector admits its own namespace.
+   */
+  public admitTelemetryFrom(namespace: string): void {
+    if (this.telemetryPorts.length > 0) this.ingressPolicy.admit(this.telemetryPorts, IngressSource.namespaces(namespace));
   }
 
   /** The sha256 of the configuration as synthesized: a change rolls the pods. */

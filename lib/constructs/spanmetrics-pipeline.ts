@@ -7,6 +7,7 @@ import {
   DebugExporter,
   DebugVerbosity,
   durationInUnit,
+  ExporterTls,
   HealthCheckExtension,
   HistogramUnit,
   Listener,
@@ -19,6 +20,7 @@ import {
   SPANMETRICS_DEFAULT_BUCKETS,
   SpanmetricsSeries,
   spanmetricsSeries,
+  TlsSecretMount,
 } from '../platform/collector-config';
 import { ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../platform/argo';
 import { ISpanmetricsPipeline, PodIdentity } from './interfaces';
@@ -77,6 +79,12 @@ export interface SpanmetricsPipelineProps {
   readonly extraDimensions?: string[];
   /** the OTLP/gRPC trace backend (`host:port`) @default 'jaeger-collector.jaeger.svc.cluster.local:4317' */
   readonly tracesBackend?: string;
+  /**
+   * How the connection to the trace backend is secured: `ExporterTls.fromSecret('jaeger-tls', { ca: 'ca.crt' })`
+   * verifies the backend with a CA from a Secret the collector mounts (add `cert` and `key` for mutual TLS).
+   * @default ExporterTls.insecure() - plaintext, as the reference environment's in-cluster Jaeger serves OTLP without TLS
+   */
+  readonly tracesBackendTls?: ExporterTls;
   /** add a debug exporter to both pipelines at this verbosity @default - no debug exporter (it floods the log in production) */
   readonly debugVerbosity?: DebugVerbosity;
   /** put memory_limiter and batch processors in front of the exporters @default true */
@@ -107,6 +115,8 @@ export class SpanmetricsPipeline extends Construct implements ISpanmetricsPipeli
   public readonly podIdentity: Readonly<Record<PodIdentity, string>>;
   /** the batch processor in front of the connector, if any */
   public readonly batch?: BatchProcessor;
+  /** the exporter that sends the traces to the trace backend */
+  public readonly tracesExporter: OtlpExporter;
 
   constructor(scope: Construct, id: string, props: SpanmetricsPipelineProps = {}) {
     super(scope, id);
@@ -137,7 +147,10 @@ export class SpanmetricsPipeline extends Construct implements ISpanmetricsPipeli
     });
     this.prometheusExporter = new PrometheusExporter({ bind: { port: props.prometheusPort ?? 8889 } });
     this.healthCheck = new HealthCheckExtension({ port: props.healthCheckPort ?? 13133 });
-    const jaeger = new OtlpExporter({ endpoint: props.tracesBackend ?? 'jaeger-collector.jaeger.svc.cluster.local:4317', insecure: true });
+    this.tracesExporter = new OtlpExporter({
+      endpoint: props.tracesBackend ?? 'jaeger-collector.jaeger.svc.cluster.local:4317',
+      tls: props.tracesBackendTls ?? ExporterTls.insecure(),
+    });
 
     this.batch = (props.productionProcessors ?? true) ? new BatchProcessor() : undefined;
     const processors = this.batch ? [new MemoryLimiterProcessor(), this.batch] : [];
@@ -148,7 +161,7 @@ export class SpanmetricsPipeline extends Construct implements ISpanmetricsPipeli
       signal: Signal.TRACES,
       receivers: [this.otlpReceiver],
       processors,
-      exporters: [jaeger, this.spanmetrics, ...debug],
+      exporters: [this.tracesExporter, this.spanmetrics, ...debug],
     });
     this.config.addPipeline({
       signal: Signal.METRICS,
@@ -211,6 +224,15 @@ export class SpanmetricsPipeline extends Construct implements ISpanmetricsPipeli
   /** A duration expressed in the duration histogram's unit (what `histogram_quantile` returns). */
   public inHistogramUnit(d: Duration): number {
     return durationInUnit(d, this.series.histogramUnit);
+  }
+
+  /** The Secrets the exporters read TLS files from, each once: the collector mounts them. */
+  public tlsSecrets(): TlsSecretMount[] {
+    const mounts = new Map<string, TlsSecretMount>();
+    for (const c of this.config.components()) {
+      if (c instanceof OtlpExporter && c.tls.secret) mounts.set(c.tls.secret.secretName, c.tls.secret);
+    }
+    return [...mounts.values()];
   }
 
   /** Every port the collector binds. */

@@ -2,9 +2,11 @@ import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { ITrafficTarget } from './interfaces';
+import { PodIngressPolicy } from './pod-ingress-policy';
 import { CURL_IMAGE, servesUrl } from '../platform/image-facts';
+import { restrictedContainerSecurity } from './security-context';
 import { LOOP_OVERHEAD_MS, loopRequestsPerSecond } from '../platform/traffic-loop';
-import { Image, imageRef, validateName } from '../util';
+import { Image, imageRef, validateInteger, validateName } from '../util';
 
 /** Properties of a {@link TrafficGenerator}. */
 export interface TrafficGeneratorProps {
@@ -26,6 +28,8 @@ export interface TrafficGeneratorProps {
   readonly image?: Image;
   /** the numeric uid to run as: curlimages/curl runs as the non-numeric `curl_user` (uid 100) @default 100 */
   readonly runAsUser?: number;
+  /** the numeric gid to run as: curlimages/curl's `curl_group` @default 101 */
+  readonly runAsGroup?: number;
   /** CPU request and limit @default - enough for the request rate (see {@link CURL_CPU_MS_PER_REQUEST}), at least 20m */
   readonly cpu?: kplus.Cpu;
   /** memory request and limit @default Size.mebibytes(32) */
@@ -54,6 +58,8 @@ export const MAX_UTILIZATION = 0.5;
 export class TrafficGenerator extends Construct {
   /** the Deployment */
   public readonly deployment: kplus.Deployment;
+  /** the NetworkPolicy of its pods: they serve nothing, so nothing may connect to them */
+  public readonly ingressPolicy: PodIngressPolicy;
   /** the URL the requests go to */
   public readonly targetUrl: string;
   /** the request paths */
@@ -89,6 +95,9 @@ export class TrafficGenerator extends Construct {
     const cpu = props.cpu ?? kplus.Cpu.millis(Math.max(20, Math.ceil((this.requestsPerSecond * CURL_CPU_MS_PER_REQUEST * 2) / 10) * 10));
     const memory = props.memory ?? Size.mebibytes(32);
     const runAsUser = props.runAsUser ?? CURL_IMAGE.user.uid;
+    const runAsGroup = props.runAsGroup ?? CURL_IMAGE.user.gid;
+    validateInteger(C, 'runAsUser', runAsUser, 1);
+    validateInteger(C, 'runAsGroup', runAsGroup, 1);
     const labels = { app: name };
 
     this.deployment = new kplus.Deployment(this, 'Resource', {
@@ -96,7 +105,7 @@ export class TrafficGenerator extends Construct {
       replicas: 1,
       select: false,
       podMetadata: { labels },
-      securityContext: { ensureNonRoot: true, user: runAsUser },
+      securityContext: { ensureNonRoot: true, user: runAsUser, group: runAsGroup },
       containers: [{
         name,
         image: imageRef(props.image ?? { repository: CURL_IMAGE.repository, tag: '8.11.1' }, 'TrafficGenerator'),
@@ -104,10 +113,11 @@ export class TrafficGenerator extends Construct {
         command: ['/bin/sh', '-c', this.script()],
         envVariables: { TARGET_URL: kplus.EnvValue.fromValue(this.targetUrl) },
         resources: { cpu: { request: cpu, limit: cpu }, memory: { request: memory, limit: memory } },
-        securityContext: { ensureNonRoot: true, user: runAsUser, readOnlyRootFilesystem: true },
+        securityContext: restrictedContainerSecurity(runAsUser, runAsGroup),
       }],
     });
     this.deployment.select(kplus.LabelSelector.of({ labels }));
+    this.ingressPolicy = new PodIngressPolicy(this, 'Ingress', { name, selector: labels });
 
     this.node.addValidation({ validate: () => [...this.checkCanaryRate(target), ...this.checkCapacity(target)] });
   }

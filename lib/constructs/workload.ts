@@ -88,7 +88,7 @@ export interface WorkloadMetrics {
  * `ContainerProps`, and what its telemetry says of its requests.
  */
 export interface WorkloadProps {
-  /** the image reference, e.g. `ghcr.io/acme/checkout:2.3.0` (a tag is required: the tag is what a release changes) */
+  /** the image reference, e.g. `ghcr.io/acme/checkout:2.3.0` or `...@sha256:...` (a version tag or a digest is required, `latest` is refused: the reference is what a release changes) */
   readonly image: string;
   /** the container ports; each needs a name. The first serves users unless {@link servingPort} says otherwise */
   readonly ports: readonly kplus.ContainerPort[];
@@ -134,15 +134,25 @@ export interface WorkloadProps {
   readonly imageFacts?: ImageFacts;
 }
 
-/** The image reference split into repository and tag; throws with `where` in the message when it has no tag. */
+/**
+ * The image reference split into repository, tag and digest (`repo:tag`, `repo@sha256:...`,
+ * `repo:tag@sha256:...`); throws with `where` in the message when it has neither tag nor digest,
+ * or an empty tag. {@link imageRef} checks the parts.
+ */
 export function parseImage(ref: string, where: string): Image {
-  const withoutDigest = ref.split('@')[0];
-  const lastSlash = withoutDigest.lastIndexOf('/');
-  const colon = withoutDigest.indexOf(':', lastSlash + 1);
-  if (colon < 0) {
-    throw new Error(`${where} '${ref}' has no tag; give the version to deploy, e.g. '${withoutDigest}:1.0.0' (a release changes the tag)`);
+  const at = ref.indexOf('@');
+  const [name, digest] = at < 0 ? [ref, undefined] : [ref.slice(0, at), ref.slice(at + 1)];
+  const lastSlash = name.lastIndexOf('/');
+  const colon = name.indexOf(':', lastSlash + 1);
+  const repository = colon < 0 ? name : name.slice(0, colon);
+  const tag = colon < 0 ? undefined : name.slice(colon + 1);
+  if (tag === '') {
+    throw new Error(`${where} '${ref}' has an empty tag; give the version to deploy, e.g. '${repository}:1.0.0', or a digest ('${repository}@sha256:...')`);
   }
-  return { repository: withoutDigest.slice(0, colon), tag: withoutDigest.slice(colon + 1) };
+  if (tag === undefined && digest === undefined) {
+    throw new Error(`${where} '${ref}' has no tag; give the version to deploy, e.g. '${repository}:1.0.0' (a release changes the tag), or a digest ('${repository}@sha256:...')`);
+  }
+  return { repository, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
 }
 
 /**

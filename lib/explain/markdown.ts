@@ -56,7 +56,15 @@ export function timelineMarkdown(t: RolloutTimeline): string {
   return out.join('\n');
 }
 
-/** The whole explanation of one rollout: the wiring diagram and the rollout timeline. */
+/** Who may connect to the collector's and the rollout's pods, port by port, as a Markdown table. */
+export function admissionsMarkdown(x: RolloutExplanation): string {
+  const out = ['Who may connect to the pods above, port by port, as their NetworkPolicies say (connections from a pod\'s own node, such as the kubelet\'s probes, always may):', '',
+    '| pods | port | admitted from | by |', '|---|---|---|---|'];
+  for (const a of x.admissions) out.push(`| ${a.pods} | ${a.port} | ${a.from.length > 0 ? a.from.join('; ') : 'nothing but the node'} | ${a.policies.join(', ') || '-'} |`);
+  return out.join('\n');
+}
+
+/** The whole explanation of one rollout: the wiring diagram, who may connect, and the rollout timeline. */
 export function explainMarkdown(x: RolloutExplanation): string {
   const timeline = rolloutTimeline(x);
   return [
@@ -65,6 +73,8 @@ export function explainMarkdown(x: RolloutExplanation): string {
     '```mermaid',
     wiringDiagram(x),
     '```',
+    '',
+    admissionsMarkdown(x),
     '',
     '### Rollout timeline',
     '',

@@ -4,7 +4,8 @@ import { GateModel } from '../model/analyses';
 import { analysisStepOf, CanaryModel, canaries, exportDelayOf, gatePathOf } from '../model/rollouts';
 import { Collector } from '../model/collectors';
 import { GateKind } from '../model/gates';
-import { asArr, asObj, asStr, DeliveryModel, PathPattern } from '../model/model';
+import { asArr, asObj, asStr, DeliveryModel, PathPattern, PodTemplate } from '../model/model';
+import { ingressOf } from '../model/network-policies';
 import { parseOtlpEndpoint } from '../model/otlp';
 import { podsAtWeight } from '../platform/argo';
 import { ListenerProtocol, spanmetricsFlushSeconds } from '../platform/collector-config';
@@ -35,6 +36,18 @@ export interface ExplainedStep {
   readonly canaryPods: number;
   readonly stablePods: number;
   readonly isAnalysis: boolean;
+}
+
+/** Who may open connections to one container port of some pods, as their NetworkPolicies say. */
+export interface ExplainedAdmission {
+  /** the pods, e.g. `DaemonSet collector (namespace otel)` */
+  readonly pods: string;
+  /** the port, e.g. `4318 (otlp-http)` */
+  readonly port: string;
+  /** who may connect: `anyone (no NetworkPolicy selects these pods)`, the sources of the rules that admit it, or none */
+  readonly from: readonly string[];
+  /** the policies that admit it */
+  readonly policies: readonly string[];
 }
 
 /** One rollout with an analysis, and the parts around it, as plain data. */
@@ -84,6 +97,8 @@ export interface RolloutExplanation {
   readonly evidenceRequests?: number;
   /** the derivation of the first moment the evidence can be in Prometheus, per series path */
   readonly derivations: readonly { readonly gates: readonly string[]; readonly derivation: DerivedTiming }[];
+  /** who may connect to the collector's and the rollout's pods, port by port (connections from a pod's own node always may) */
+  readonly admissions: readonly ExplainedAdmission[];
   /** the ApplicationSets of the delivery, with the Applications they make */
   readonly appSets: readonly { readonly name: string; readonly namespace: string; readonly apps: readonly { readonly name: string; readonly path: string; readonly namespace: string }[] }[];
 }
@@ -158,7 +173,23 @@ function explainCanary(model: DeliveryModel, c: CanaryModel): Omit<RolloutExplan
     gates,
     evidenceRequests,
     derivations,
+    admissions: [...(collector?.pods[0] ? admissionsOf(model, collector.pods[0].pod) : []), ...admissionsOf(model, c.pod)],
   };
+}
+
+/** Who may connect to each declared container port of a pod template's pods. */
+function admissionsOf(model: DeliveryModel, pod: PodTemplate): ExplainedAdmission[] {
+  const ingress = ingressOf(model, pod);
+  const pods = `${pod.ref.kind} ${pod.ref.name ?? ''} (namespace ${pod.namespace})`;
+  return pod.containers.flatMap((c) => c.ports).map((port) => {
+    const rules = ingress.admissions.filter((a) => a.admits(port));
+    return {
+      pods,
+      port: `${port.containerPort}${port.name ? ` (${port.name})` : ''}`,
+      from: ingress.isolated ? [...new Set(rules.flatMap((a) => a.sources.map((s) => s.text)))] : ['anyone (no NetworkPolicy selects these pods)'],
+      policies: [...new Set(rules.map((a) => `NetworkPolicy ${a.policy.namespace ?? ''}/${a.policy.name ?? ''}`))],
+    };
+  });
 }
 
 /** The canary's OTLP endpoint and the protocol of the receiver listener it reaches. */

@@ -322,12 +322,112 @@ export class SpanmetricsConnector extends Connector {
   }
 }
 
+/** TLS files, as paths inside the collector's container. */
+export interface TlsFiles {
+  /** the CA that signs the server's certificate @default - the system's roots */
+  readonly caFile?: string;
+  /** the client certificate, for mutual TLS; give keyFile with it @default - none */
+  readonly certFile?: string;
+  /** the client certificate's key @default - none */
+  readonly keyFile?: string;
+  /** the name the server's certificate must carry @default - the endpoint's host */
+  readonly serverName?: string;
+}
+
+/** The keys of a Secret that hold TLS files (e.g. a cert-manager Secret: `ca.crt`, `tls.crt`, `tls.key`). */
+export interface TlsSecretKeys {
+  /** the key of the CA certificate @default - none: the system's roots */
+  readonly ca?: string;
+  /** the key of the client certificate, for mutual TLS @default - none */
+  readonly cert?: string;
+  /** the key of its private key @default - none */
+  readonly key?: string;
+  /** the name the server's certificate must carry @default - the endpoint's host */
+  readonly serverName?: string;
+}
+
+/** A Secret a TLS configuration reads its files from, and where the collector mounts it. */
+export interface TlsSecretMount {
+  readonly secretName: string;
+  readonly mountPath: string;
+}
+
+/** Where the collector mounts the Secrets of its exporters' TLS files. */
+export const TLS_SECRETS_DIR = '/etc/otelcol/tls';
+
+/**
+ * How an exporter secures its connection: the `tls` block of an OTLP/gRPC client
+ * (open-telemetry/opentelemetry-collector config/configtls/configtls.go @ v0.142.0, ClientConfig):
+ * with `insecure: false` (the collector's default) it speaks TLS and verifies the server against
+ * the system's roots or `ca_file`, sending a client certificate when `cert_file` and `key_file`
+ * are given; `insecure: true` without a CA turns TLS off.
+ */
+export class ExporterTls {
+  /**
+   * No TLS: spans travel in plaintext. Only inside a network you trust, e.g. to an in-cluster
+   * Jaeger that serves OTLP without TLS (the reference environment's).
+   */
+  public static insecure(): ExporterTls {
+    return new ExporterTls({ insecure: true });
+  }
+
+  /** TLS, verifying the server; the files are paths in the collector's container (mounted some other way). */
+  public static fromFiles(files: TlsFiles = {}): ExporterTls {
+    for (const [prop, path] of [['caFile', files.caFile], ['certFile', files.certFile], ['keyFile', files.keyFile]] as const) {
+      if (path !== undefined && !/^\/\S+$/.test(path)) throw new Error(`ExporterTls: ${prop} '${path}' must be an absolute path in the collector's container, e.g. '${TLS_SECRETS_DIR}/backend/ca.crt'`);
+    }
+    if ((files.certFile === undefined) !== (files.keyFile === undefined)) {
+      throw new Error(`ExporterTls: certFile and keyFile go together (got ${files.certFile === undefined ? 'keyFile' : 'certFile'} alone): a client certificate needs its key; give both for mutual TLS, or neither`);
+    }
+    return new ExporterTls({
+      insecure: false,
+      ...(files.caFile !== undefined ? { ca_file: files.caFile } : {}),
+      ...(files.certFile !== undefined ? { cert_file: files.certFile, key_file: files.keyFile } : {}),
+      ...(files.serverName !== undefined ? { server_name_override: files.serverName } : {}),
+    });
+  }
+
+  /**
+   * TLS, verifying the server, with the files from a Secret of the collector's namespace, which the
+   * collector mounts read-only under {@link TLS_SECRETS_DIR}/<secret>.
+   */
+  public static fromSecret(secretName: string, keys: TlsSecretKeys = {}): ExporterTls {
+    if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(secretName) || secretName.length > 253) {
+      throw new Error(`ExporterTls: secret name '${secretName}' is not a valid Secret name; use lowercase letters, digits, '-' and '.', e.g. 'jaeger-tls'`);
+    }
+    for (const [prop, key] of Object.entries({ ca: keys.ca, cert: keys.cert, key: keys.key })) {
+      if (key !== undefined && !/^[-._a-zA-Z0-9]+$/.test(key)) throw new Error(`ExporterTls: ${prop} key '${key}' is not a Secret key; use letters, digits, '-', '_' and '.', e.g. 'ca.crt'`);
+    }
+    const mountPath = `${TLS_SECRETS_DIR}/${secretName}`;
+    const file = (key?: string) => (key === undefined ? undefined : `${mountPath}/${key}`);
+    const tls = ExporterTls.fromFiles({ caFile: file(keys.ca), certFile: file(keys.cert), keyFile: file(keys.key), serverName: keys.serverName });
+    return new ExporterTls(tls.config, { secretName, mountPath });
+  }
+
+  private constructor(
+    /** the `tls` block */
+    private readonly config: Readonly<Record<string, unknown>>,
+    /** the Secret the collector must mount, when the files come from one */
+    public readonly secret?: TlsSecretMount,
+  ) {}
+
+  /** Whether spans travel without TLS. */
+  public get isInsecure(): boolean {
+    return this.config.insecure === true;
+  }
+
+  /** The `tls` block of the exporter's configuration. */
+  public toConfig(): Record<string, unknown> {
+    return { ...this.config };
+  }
+}
+
 /** Properties of an {@link OtlpExporter}. */
 export interface OtlpExporterProps {
   /** the `host:port` of the OTLP/gRPC backend */
   readonly endpoint: string;
-  /** send without TLS @default false */
-  readonly insecure?: boolean;
+  /** how the connection is secured @default ExporterTls.fromFiles() - TLS, verified against the system's roots (the collector's own default) */
+  readonly tls?: ExporterTls;
   /** the component name after `otlp/` @default - none */
   readonly name?: string;
 }
@@ -335,7 +435,8 @@ export interface OtlpExporterProps {
 /** The `otlp` exporter (OTLP/gRPC). */
 export class OtlpExporter extends Exporter {
   public readonly endpoint: string;
-  public readonly insecure: boolean;
+  /** how the connection is secured */
+  public readonly tls: ExporterTls;
 
   constructor(props: OtlpExporterProps) {
     super('otlp', props.name);
@@ -343,11 +444,11 @@ export class OtlpExporter extends Exporter {
       throw new Error(`exporter ${this.id}: endpoint '${props.endpoint}' must be host:port, e.g. 'jaeger-collector.jaeger.svc.cluster.local:4317'`);
     }
     this.endpoint = props.endpoint;
-    this.insecure = props.insecure ?? false;
+    this.tls = props.tls ?? ExporterTls.fromFiles();
   }
 
   public toConfig(): Record<string, unknown> {
-    return { endpoint: this.endpoint, tls: { insecure: this.insecure } };
+    return { endpoint: this.endpoint, tls: this.tls.toConfig() };
   }
 }
 

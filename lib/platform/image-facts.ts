@@ -54,6 +54,8 @@ export interface ImageFacts {
     readonly name: string;
     /** its uid */
     readonly uid: number;
+    /** its primary gid, when known @default - not known */
+    readonly gid?: number;
     /** why, in a few words */
     readonly why: string;
   };
@@ -138,16 +140,25 @@ export class ImageCatalogue {
   }
 }
 
-/** curl: runs as a user with a name, not a uid, so runAsNonRoot needs a numeric runAsUser. */
+/**
+ * curl: runs as a user with a name, not a uid, so runAsNonRoot needs a numeric runAsUser. The
+ * image is built with BusyBox `addgroup -S curl_group` and `adduser -S curl_user -G curl_group` on
+ * alpine 3.21.0 with no ids given (curl/curl-container create_base_image.sh and Makefile @ 8.11.1):
+ * the first free system ids, uid 100 and gid 101 (Alpine's group file already has gid 100, `users`).
+ */
 export const CURL_IMAGE = {
   repository: 'curlimages/curl',
-  user: { name: 'curl_user', uid: 100, why: 'USER curl_user, a name, not a uid' },
+  user: { name: 'curl_user', uid: 100, gid: 101, why: 'USER curl_user, a name, not a uid' },
 } as const satisfies ImageFacts;
 
-/** The OpenTelemetry Collector, contrib distribution (the one with the prometheus exporter). */
+/**
+ * The OpenTelemetry Collector, contrib distribution (the one with the prometheus exporter):
+ * `USER 10001:10001` (open-telemetry/opentelemetry-collector-releases
+ * distributions/otelcol-contrib/Dockerfile @ v0.142.0, USER_UID and USER_GID).
+ */
 export const COLLECTOR_IMAGE = {
   repository: 'otel/opentelemetry-collector-contrib',
-  user: { name: '10001', uid: 10001, why: 'USER 10001:10001' },
+  user: { name: '10001', uid: 10001, gid: 10001, why: 'USER 10001:10001' },
 } as const satisfies ImageFacts;
 
 /** The images the platform itself deploys: always known. */

@@ -16,6 +16,12 @@ export interface PrometheusBackendProps {
   readonly name: string;
   /** the URL the gates query, e.g. 'http://prometheus-server.prometheus.svc.cluster.local' */
   readonly address: string;
+  /**
+   * The namespace Prometheus's pods run in: the NetworkPolicies admit scrapes of the collector's
+   * and the apps' metrics ports from it, and from no other namespace.
+   * @default - the namespace `address` names when it is a cluster Service name (`<service>.<namespace>.svc[.cluster.local]`)
+   */
+  readonly namespace?: string;
   /** the scrape interval of the pod scrape */
   readonly scrapeInterval: Duration;
   /**
@@ -94,9 +100,17 @@ export class PrometheusBackend {
    * labels `namespace`, `pod`, `node` and every pod label).
    */
   public static communityChart(overrides: Partial<PrometheusBackendProps> = {}): PrometheusBackend {
+    // The chart puts every object in the release's namespace (prometheus-community/helm-charts
+    // charts/prometheus/templates/_helpers.tpl "prometheus.namespace" @ prometheus-29.1.0:
+    // forceNamespace, default .Release.Namespace), so the namespace is the install's choice; SPEC's
+    // environment and the seed's install it as release `prometheus` in namespace `prometheus`
+    // (dynatrace-oss/open-ecosystem-challenges lib/prometheus/init.sh @ f50e399), whose server
+    // Service is `prometheus-server`.
+    const namespace = overrides.namespace ?? 'prometheus';
     return new PrometheusBackend({
       name: 'prometheus-community chart 29.1.0',
-      address: 'http://prometheus-server.prometheus.svc.cluster.local',
+      address: `http://prometheus-server.${namespace}.svc.cluster.local`,
+      namespace,
       // prometheus-community/helm-charts charts/prometheus/values.yaml @ prometheus-29.1.0:
       // server.global.scrape_interval: 1m
       scrapeInterval: Duration.minutes(1),
@@ -133,11 +147,16 @@ export class PrometheusBackend {
    * labels a PodMonitor lists in `podTargetLabels`.
    */
   public static kubePrometheusStack(overrides: Partial<PrometheusBackendProps> = {}): PrometheusBackend {
+    // The chart's Prometheus resource (so its pods) is in namespaceOverride, default the release's
+    // namespace (charts/kube-prometheus-stack/templates/_helpers.tpl "kube-prometheus-stack.namespace"
+    // @ kube-prometheus-stack-88.5.3): the install's choice; this preset's is `monitoring`.
+    const namespace = overrides.namespace ?? 'monitoring';
     return new PrometheusBackend({
       name: 'kube-prometheus-stack',
       // the chart's Prometheus Service `<fullname>-prometheus` (templates/prometheus/service.yaml
-      // @ kube-prometheus-stack-88.5.3), port 9090; the release named kube-prometheus-stack, in `monitoring`
-      address: 'http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090',
+      // @ kube-prometheus-stack-88.5.3), port 9090; the release named kube-prometheus-stack
+      address: `http://kube-prometheus-stack-prometheus.${namespace}.svc.cluster.local:9090`,
+      namespace,
       // prometheus-operator pkg/prometheus/promcfg.go @ v0.93.0: a monitor without an interval gets
       // the Prometheus resource's scrapeInterval, whose default is 30s (DefaultScrapeInterval)
       scrapeInterval: Duration.seconds(30),
@@ -164,6 +183,8 @@ export class PrometheusBackend {
   public readonly name: string;
   /** the URL the gates query */
   public readonly address: string;
+  /** the namespace Prometheus's pods run in, when known (see {@link scrapeNamespace}) */
+  public readonly namespace?: string;
   /** the scrape interval */
   public readonly scrapeInterval: Duration;
   /** the longest a new pod waits before it is a scrape target */
@@ -200,9 +221,20 @@ export class PrometheusBackend {
         throw new Error(`${where}: ${prop} '${label}' is not a Prometheus label name; use letters, digits and '_'`);
       }
     }
+    const addressed = /^https?:\/\/[^./:]+\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc(\.cluster\.local)?(:\d+)?(\/|$)/.exec(props.address)?.[1];
+    if (props.namespace !== undefined) {
+      if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(props.namespace) || props.namespace.length > 63) {
+        throw new Error(`${where}: namespace '${props.namespace}' is not a valid namespace name; use at most 63 lowercase letters, digits and '-'`);
+      }
+      if (addressed !== undefined && addressed !== props.namespace) {
+        throw new Error(`${where}: namespace is '${props.namespace}', but address '${props.address}' is a Service in namespace '${addressed}'; `
+          + 'give the namespace Prometheus runs in, or an address in it (one of them is wrong)');
+      }
+    }
     this.props = props;
     this.name = props.name;
     this.address = props.address;
+    this.namespace = props.namespace ?? addressed;
     this.scrapeInterval = props.scrapeInterval;
     this.discoveryDelay = props.discoveryDelay;
     this.podScrape = props.podScrape;
@@ -211,6 +243,18 @@ export class PrometheusBackend {
     this.copiesPodLabels = props.copiesPodLabels;
     this.honorLabels = props.honorLabels;
     this.podMonitorLabels = props.podMonitorLabels ?? {};
+  }
+
+  /**
+   * The namespace Prometheus scrapes from, for a NetworkPolicy that admits it; throws, naming
+   * `construct`, when neither `namespace` nor the address says.
+   */
+  public scrapeNamespace(construct: string): string {
+    if (this.namespace === undefined) {
+      throw new Error(`${construct}: PrometheusBackend '${this.name}' has address '${this.address}', which names no namespace of the cluster, `
+        + "so the NetworkPolicies cannot admit its scrapes; give the PrometheusBackend a namespace (e.g. PrometheusBackend.custom({ ..., namespace: 'monitoring' }))");
+    }
+    return this.namespace;
   }
 
   /** The scrape interval in seconds. */

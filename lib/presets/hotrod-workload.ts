@@ -1,12 +1,15 @@
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { RequestSource, WorkloadProps } from '../constructs/workload';
+import { imageRef } from '../util';
 import { HOTROD_ENDPOINTS, HOTROD_EXPORT_DELAY_MS, HOTROD_IMAGE, HOTROD_REQUESTS_METRIC } from './hotrod';
 
 /** Options of {@link hotrodWorkload}. */
 export interface HotrodWorkloadOptions {
-  /** the image tag: the value to change for a release */
-  readonly tag: string;
+  /** the image tag: the value to change for a release (not `latest`) @default - none: give a digest */
+  readonly tag?: string;
+  /** the image digest (`sha256:...`), alone or beside the tag @default - none: give a tag */
+  readonly digest?: string;
   /** the image repository @default 'jaegertracing/example-hotrod' */
   readonly repository?: string;
   /** CPU and memory @default - 100m CPU and 100Mi memory, requests equal to limits */
@@ -29,7 +32,7 @@ export function hotrodWorkload(options: HotrodWorkloadOptions): WorkloadProps {
   // the port that serves /metrics, by the name the ports below give it
   const metricsPort = (Object.keys(ports) as (keyof typeof ports)[]).find((name) => ports[name] === HOTROD_IMAGE.metrics.port)!;
   return {
-    image: `${options.repository ?? HOTROD_IMAGE.repository}:${options.tag}`,
+    image: imageRef({ repository: options.repository ?? HOTROD_IMAGE.repository, tag: options.tag, digest: options.digest }, 'hotrodWorkload'),
     args: ['all'],
     ports: Object.entries(ports).map(([name, number]) => ({ name, number })),
     resources: options.resources ?? {

@@ -9,4 +9,6 @@ export * from './conditions';
 export * from './rollout';
 export * from './services';
 export * from './security';
+export * from './pod-security';
+export * from './network';
 export * from './argo-wiring';

@@ -57,7 +57,7 @@ const isArgo = (product: 'rollouts' | 'cd') => (m: LoadedManifest) => m.object.a
 /** Every object against the schema of its kind; objects of kinds without a known schema get a warning. */
 export const schemaRules: Rule[] = [
   schemaRule('schema/core', 'core Kubernetes objects validate against the Kubernetes OpenAPI schema (kubernetes-models)', SchemaSource.KUBERNETES,
-    (m) => !m.object.apiVersion?.startsWith('argoproj.io/')),
+    (m) => !(typeof m.object.apiVersion === 'string' && m.object.apiVersion.startsWith('argoproj.io/'))),
   schemaRule('schema/argo-rollouts', 'Argo Rollouts objects validate against the CRD schemas of the pinned release; undeclared fields are errors', SchemaSource.CRD, isArgo('rollouts')),
   schemaRule('schema/argo-cd', 'Argo CD objects validate against the CRD schemas of the pinned release; undeclared fields are errors', SchemaSource.CRD, isArgo('cd')),
   {

@@ -171,6 +171,7 @@ export const BUNDLED_CORE_KINDS: Record<string, () => Record<string, unknown>> =
   'apps/v1/DaemonSet': () => require('kubernetes-models/apps/v1/DaemonSet'),
   'apps/v1/Deployment': () => require('kubernetes-models/apps/v1/Deployment'),
   'apps/v1/StatefulSet': () => require('kubernetes-models/apps/v1/StatefulSet'),
+  'networking.k8s.io/v1/NetworkPolicy': () => require('kubernetes-models/networking.k8s.io/v1/NetworkPolicy'),
   'rbac.authorization.k8s.io/v1/ClusterRole': () => require('kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole'),
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': () => require('kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding'),
   'rbac.authorization.k8s.io/v1/Role': () => require('kubernetes-models/rbac.authorization.k8s.io/v1/Role'),
@@ -201,6 +202,15 @@ function coreModel(apiVersion: string, kind: string): KubernetesModel | undefine
 /** Validates one object against the schema of its kind. */
 export function validateSchema(object: Manifest): SchemaResult {
   const { apiVersion, kind } = object;
+  // Objects handed over in memory (the API, not the loader) may hold anything: judge them, do not crash.
+  const notStrings = (['apiVersion', 'kind'] as const).filter((field) => typeof object[field] !== 'string');
+  if (notStrings.length > 0) {
+    return {
+      source: SchemaSource.KUBERNETES,
+      schema: `${KUBERNETES_SCHEMA_RELEASE} object`,
+      violations: notStrings.map((field) => ({ path: field, message: `must be a string, got ${describeValue(object[field])}` })),
+    };
+  }
   const crd = crdValidator(apiVersion, kind);
   if (crd) {
     const ok = crd.validate(object);
