@@ -183,9 +183,7 @@ export interface GateRenderContext {
   readonly step: string;
   /** a custom gate's window */
   readonly window: string;
-  /** the canary's user requests in the window, `sum(increase(...))` (custom gates) */
-  canaryRequests(extra?: Readonly<Record<string, string>>): string;
-  /** `... and on() <evidence>`: the guard that returns nothing until the evidence is in (custom gates) */
+  /** `... and on() <evidence>`: the guard that returns nothing until the canary has served the evidence (custom gates) */
   evidenceGuard(): string;
   /** a selector of a spanmetrics series over the canary's user request spans */
   spans(metric: string, extra?: Matchers): string;
@@ -577,8 +575,10 @@ export interface AnalysisSchedule {
   readonly horizonRequests: number;
   /** the time between looks: the scrape interval (nothing new can be seen in between) */
   readonly lookSeconds: number;
-  /** the first look of the traffic gate: a canary's first request is in Prometheus by then, worst case, so none at all means idle */
+  /** when a canary's first request is in Prometheus, worst case: none by then means idle */
   readonly firstRequest: DerivedTiming;
+  /** the first look of the traffic gate: {@link firstRequest}, rounded up to 5 s */
+  readonly trafficFirstLookSeconds: number;
   /** the first look of the sequential tests: the traffic gate's, less whole look intervals, so they look together */
   readonly firstLookSeconds: number;
   /** the horizon: the requests of {@link horizonRequests} are in Prometheus by then, worst case */
@@ -772,7 +772,8 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
       evidenceRequests,
       horizonRequests,
       lookSeconds: look,
-      firstRequest: { ...firstRequest, totalSeconds: trafficFirst },
+      firstRequest,
+      trafficFirstLookSeconds: trafficFirst,
       firstLookSeconds,
       horizon,
       lastLookSeconds,
@@ -788,7 +789,7 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
     });
     return {
       evidenceSeconds: this.evidenceTime.toSeconds(),
-      canaryRequestsPerSecond: Number(this.requiredCanaryRequestsPerSecond.toPrecision(6)),
+      canaryRequestsPerSecond: Number(this.requiredCanaryRequestsPerSecond.toPrecision(12)),
       gates: Object.fromEntries(gates),
     };
   }
@@ -815,7 +816,8 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
       const path = spec._path(this.target.requests.path);
       this.checkTiming(spec, label, t, windowSeconds, schedule);
       const window = promDuration(Duration.seconds(roundUp5(windowSeconds)));
-      const canaryRequests = (extra: Readonly<Record<string, string>> = {}) => `sum(increase(${selector(this.target.requests.metric, { ...this.target.requests.matchers, ...extra })}[${window}]))`;
+      // the canary's requests since it started, as the traffic gate counts them
+      const canaryRequests = `sum(${selector(this.target.requests.metric, this.target.requests.matchers)})`;
       const design = designs.get(spec);
       const parts = spec._render({
         target: this.target,
@@ -824,8 +826,7 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
         horizon,
         step: promDuration(Duration.seconds(schedule.lookSeconds)),
         window,
-        canaryRequests,
-        evidenceGuard: () => `and on()\n${canaryRequests()} >= ${schedule.evidenceRequests}\n`,
+        evidenceGuard: () => `and on()\n${canaryRequests} >= ${schedule.evidenceRequests}\n`,
         spans: (metric, extra = {}) => selector(metric, { ...this.target.canarySpans, ...extra }),
         design,
       });
@@ -905,13 +906,13 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
     const given = spec.options.timing ?? {};
     const once = spec._schedule() === GateSchedule.ONCE;
     const initialDelay = given.initialDelay ?? Duration.seconds(once ? roundUp5(schedule.evidence.totalSeconds)
-      : spec.kind === GateKind.TRAFFIC ? schedule.firstRequest.totalSeconds : schedule.firstLookSeconds);
+      : spec.kind === GateKind.TRAFFIC ? schedule.trafficFirstLookSeconds : schedule.firstLookSeconds);
     const interval = given.interval ?? this.prometheus.scrapeInterval;
     argoDuration(C, `${label}.initialDelay`, initialDelay);
     argoDuration(C, `${label}.interval`, interval);
     if (interval.toMilliseconds() <= 0) throw new Error(`${C}: ${label}.interval must be at least 1s, got ${interval.toMilliseconds()}ms`);
     // the looks up to the last one, on the interval's grid from the first
-    const looks = Math.max(1, Math.floor((schedule.lastLookSeconds - initialDelay.toSeconds()) / interval.toSeconds() + 1e-9) + 1);
+    const looks = Math.max(1, Math.ceil((schedule.lastLookSeconds - initialDelay.toSeconds()) / interval.toSeconds() - 1e-9) + 1);
     const count = given.count ?? (once ? 1 : looks);
     const t: ResolvedTiming = {
       initialDelay,

@@ -1,4 +1,4 @@
-import { QueryAnswer } from './prometheus-engine';
+import { QueryAnswer, RawAnswer } from './prometheus-engine';
 
 /**
  * Many trials ask the same Prometheus at the same moment: every trial of a scenario starts its
@@ -22,13 +22,6 @@ export interface RawQueryEngine {
   query(expr: string, time: number): Promise<QueryAnswer>;
   /** the same query, answered as Prometheus sends it: the result type and each series with its labels */
   queryRaw(expr: string, time: number): Promise<RawAnswer>;
-}
-
-/** Prometheus's answer to an instant query. */
-export interface RawAnswer {
-  readonly error?: string;
-  readonly resultType?: string;
-  readonly result?: unknown;
 }
 
 /** The label a batch tags each part's series with. */

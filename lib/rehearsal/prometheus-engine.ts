@@ -7,7 +7,6 @@ import { createServer, Socket } from 'net';
 import { cpus, tmpdir, userInfo } from 'os';
 import { basename, delimiter, dirname, join } from 'path';
 import { MeasurementResult } from '../analysis/condition';
-import type { RawAnswer } from './batching';
 
 /** No Prometheus engine on this machine; the message says how to install one. */
 export class EngineNotFoundError extends Error {
@@ -118,6 +117,13 @@ function writeOpenMetrics(file: string, chunks: readonly string[]): void {
 }
 
 /** A query's answer: the result as Argo Rollouts' prometheus provider hands it to the conditions, or its error. */
+/** Prometheus's answer to an instant query, as it sends it: the result type and each series with its labels. */
+export interface RawAnswer {
+  readonly error?: string;
+  readonly resultType?: string;
+  readonly result?: unknown;
+}
+
 export interface QueryAnswer {
   readonly result?: MeasurementResult;
   readonly error?: string;
