@@ -116,7 +116,6 @@ function writeOpenMetrics(file: string, chunks: readonly string[]): void {
   }
 }
 
-/** A query's answer: the result as Argo Rollouts' prometheus provider hands it to the conditions, or its error. */
 /** Prometheus's answer to an instant query, as it sends it: the result type and each series with its labels. */
 export interface RawAnswer {
   readonly error?: string;
@@ -124,6 +123,7 @@ export interface RawAnswer {
   readonly result?: unknown;
 }
 
+/** A query's answer: the result as Argo Rollouts' prometheus provider hands it to the conditions, or its error. */
 export interface QueryAnswer {
   readonly result?: MeasurementResult;
   readonly error?: string;
