@@ -14,17 +14,6 @@ import { CHECKOUT, fixtureDelivery, HOTROD, targetOf } from './helpers';
 
 const BOUNDS = SPANMETRICS_DEFAULT_BUCKETS.map((d) => d.toMilliseconds());
 
-/** The sum of the last values of the series of `metric` whose labels include all of `labels`, in an OpenMetrics text. */
-function lastSum(text: string, metric: string, labels: Record<string, string>): number {
-  const last = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${metric}{`) || !Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
-    const series = line.slice(0, line.lastIndexOf('}') + 1);
-    last.set(series, Number(line.slice(series.length).trim().split(' ')[0]));
-  }
-  return [...last.values()].reduce((a, b) => a + b, 0);
-}
-
 describe('synthetic series', () => {
   test('a work endpoint\'s latency: the slow shares sit just above their bounds, the rest at its typical latency (20 % fast / never slow)', () => {
     // 1 % of all user requests slower than 1000 ms, 0.2 % slower than 2000 ms: of the 80 % work, 1.25 % and 0.25 %

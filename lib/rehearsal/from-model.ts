@@ -5,7 +5,7 @@ import { analysisStepOf, CanaryModel, canaries, exportDelayOf } from '../model/r
 import { AnalysisModel, metricSpecs } from '../model/analyses';
 import { effectiveCount, MetricReadError, MetricSpec, validateMetricSpecs } from '../analysis/schedule';
 import { Collector } from '../model/collectors';
-import { GateKind } from '../model/gates';
+import { GateDesign, GateKind } from '../model/gates';
 import { asArr, asObj, asStr, DeliveryModel, modelOf, ModelOptions } from '../model/model';
 import { podsAtWeight, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../platform/argo';
 import { durationInUnit, HistogramUnit, SPANMETRICS_DEFAULT_BUCKETS, SPANMETRICS_DEFAULT_FLUSH_INTERVAL, SpanmetricsSeries } from '../platform/collector-config';
@@ -201,7 +201,8 @@ function gatesOf(analysis: AnalysisModel, at: string): RehearsalGate[] {
     return {
       name: g.name,
       kind: g.kind,
-      quantile: g.kind === GateKind.LATENCY ? g.quantile : undefined,
+      // a quantile compared with a latency, or a sequential test on the share slower than a bound (1 - quantile)
+      quantile: g.kind === GateKind.LATENCY ? (g.quantile ?? latencyQuantile(analysis.design?.gates?.[g.name])) : undefined,
       query: g.query,
       successCondition: g.successCondition,
       failureCondition: g.failureCondition,
@@ -210,6 +211,11 @@ function gatesOf(analysis: AnalysisModel, at: string): RehearsalGate[] {
       ...g.schedule,
     };
   });
+}
+
+/** The quantile a sequential latency gate's design holds below its bound. */
+function latencyQuantile(design: GateDesign | undefined): number | undefined {
+  return design?.latencyBound === undefined ? undefined : Number((1 - design.threshold).toPrecision(12));
 }
 
 /**
