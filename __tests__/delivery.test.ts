@@ -1,3 +1,4 @@
+import { BinomialSprt, operatingCharacteristic } from '../lib/analysis/sequential';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join, relative } from 'path';
@@ -62,7 +63,7 @@ describe('delivering services other than HotROD', () => {
       expect(m.provider.prometheus.query).not.toContain('hotrod');
       expect(m.provider.prometheus.query).toContain(spans);
     }
-    expect(gateQuery(template, 'traffic-at-least-60-requests')).toContain('traces_span_metrics_calls_total{');
+    expect(gateQuery(template, template.spec.metrics[0].name)).toContain('traces_span_metrics_calls_total{');
     expect(gateQuery(template, 'error-rate-lt-5-percent')).toContain('status_code="STATUS_CODE_ERROR"');
     expect(checkout.rollout.requests.metric).toBe('traces_span_metrics_calls_total');
     expect(checkout.rollout.requestsMetric).toBeUndefined();
@@ -94,16 +95,17 @@ describe('an open analysis', () => {
     const gates = rollout.addThreeGateAnalysis();
     gates.addGate(GateSpec.latency({ quantile: 0.99, max: Duration.seconds(2) }));
     const template = find(synth(chart), 'AnalysisTemplate');
-    expect(template.spec.metrics.map((m: any) => m.name)).toEqual(['traffic-at-least-299-requests', 'error-rate-lt-5-percent', 'latency-p95-lt-1s', 'latency-p99-lt-2s']);
-    // a p99 needs 299 samples for 95% confidence: the traffic gate and every guard follow
-    expect(gateQuery(template, 'latency-p99-lt-2s')).toMatch(/^histogram_quantile\(0\.99, /);
-    expect(gateQuery(template, 'error-rate-lt-5-percent').trim()).toMatch(/>= 299$/);
+    // a p99 gate (good 0.5 %, bad 2 %) needs more requests than the p95 one to promote: the traffic gate follows
+    const p99 = BinomialSprt.of(operatingCharacteristic(0.01, {}, 'test'));
+    const traffic = `traffic-at-least-${p99.fewestToPromote}-requests`;
+    expect(template.spec.metrics.map((m: any) => m.name)).toEqual([traffic, 'error-rate-lt-5-percent', 'latency-p95-lt-1s', 'latency-p99-lt-2s']);
+    expect(gateQuery(template, 'latency-p99-lt-2s')).toContain('le=~"2000|2000\\\\.0"');
     expect(JSON.parse(template.metadata.annotations[GATE_KINDS_ANNOTATION])).toEqual({
-      'traffic-at-least-299-requests': 'traffic', 'error-rate-lt-5-percent': 'error-rate', 'latency-p95-lt-1s': 'latency', 'latency-p99-lt-2s': 'latency',
+      [traffic]: 'traffic', 'error-rate-lt-5-percent': 'error-rate', 'latency-p95-lt-1s': 'latency', 'latency-p99-lt-2s': 'latency',
     });
     const timeline = rolloutTimeline(explained({ app }));
     expect(timeline.gates.map((g) => g.name)).toContain('latency-p99-lt-2s');
-    expect(gates.requiredCanaryRequestsPerSecond).toBeGreaterThan(299 / 60);
+    expect(gates.requiredCanaryRequestsPerSecond).toBeCloseTo(p99.expectedRequests(0.005) / 60, 9);
   });
 
   test('a custom gate builds on the canary\'s selectors, is guarded by the evidence, and its kind is data', () => {
@@ -123,7 +125,7 @@ describe('an open analysis', () => {
     // guarded by the traffic gate's threshold (here the minRequestsPerSecond floor over the window)
     const traffic = gates.gate(GateKind.TRAFFIC);
     const canaryRequests = traffic.query.split('\n')[0];
-    expect(canaryRequests).toMatch(/^sum\(increase\(traces_span_metrics_calls_total\{/);
+    expect(canaryRequests).toMatch(/^sum\(traces_span_metrics_calls_total\{/);
     expect(custom.query.endsWith(`and on()\n${canaryRequests} >= ${traffic.threshold}\n`)).toBe(true);
     expect(custom.successCondition).toBe('len(result) > 0 && result[0] >= 0.9');
     expect(custom.failureCondition).toBe('len(result) > 0 && result[0] < 0.9');
@@ -134,10 +136,10 @@ describe('an open analysis', () => {
     a.rollout.addAnalysis({ gates: [GateSpec.errorRatio({ max: 0.01 })] });
     expect(() => Testing.synth(a.chart)).toThrow("CanaryAnalysis: analysis 'checkout-analysis' has no traffic gate, so an idle canary (no request, nothing measured) passes it; add addGate(GateSpec.traffic())");
     const b = rolloutWith();
-    b.rollout.addAnalysis({ gates: [GateSpec.traffic(), GateSpec.latency({ max: Duration.seconds(1) }), GateSpec.latency({ max: Duration.seconds(1), timing: { count: 2, inconclusiveLimit: 1 } })] });
+    b.rollout.addAnalysis({ gates: [GateSpec.traffic(), GateSpec.latency({ max: Duration.seconds(1) }), GateSpec.latency({ max: Duration.seconds(1), timing: { consecutiveErrorLimit: 1 } })] });
     expect(() => Testing.synth(b.chart)).toThrow("has two gates named 'latency-p95-lt-1s'; give one a name of its own (GateOptions.name)");
     expect(() => GateSpec.latency({ quantile: 99, max: Duration.seconds(1) })).toThrow('GateSpec.latency: quantile must lie strictly between 0 and 1, got 99 (for p99 write 0.99)');
-    expect(() => GateSpec.errorRatio({ max: 5 })).toThrow('GateSpec.errorRatio: max must be a ratio above 0 and at most 1, got 5 (for 5% write 0.05)');
+    expect(() => GateSpec.errorRatio({ max: 5 })).toThrow('GateSpec.errorRatio: max must be a ratio above 0 and below 1, got 5 (for 5% write 0.05)');
   });
 
   describe('a workload that cannot work is an error naming the prop', () => {

@@ -4,6 +4,7 @@ import { Duration } from 'cdk8s';
 import { GateKind, PrometheusBackend, SeriesPath } from '../lib';
 import { MeasurementPhase } from '../lib/analysis/condition';
 import { formatDerivation } from '../lib/analysis/evidence';
+import { BinomialSprt, operatingCharacteristic } from '../lib/analysis/sequential';
 import { wiringDiagram } from '../lib/explain/diagram';
 import { explainMarkdown, readmeSection } from '../lib/explain/markdown';
 import { explainModel, RolloutExplanation } from '../lib/explain/sources';
@@ -38,11 +39,11 @@ describe('the wiring diagram', () => {
       'receiver -->|"traces pipeline"| spanmetrics',
       'spanmetrics -->|"metrics pipeline"| promExporter',
       'promExporter -->|"scrape :8889/metrics"| prometheus',
-      'prometheus -->|"PromQL"| gate_traffic_at_least_60_requests',
+      'prometheus -->|"PromQL"| gate_traffic_at_least_58_requests',
       'gate_latency_p95_lt_1s --> analysisStep',
       'appSet_hotrod -->|"git directory"| app_hotrod_traffic_generator',
     ]) expect(diagram).toContain(edge);
-    expect(diagram).toContain('gate_error_rate_lt_5_percent["gate error-rate-lt-5-percent<br/>len(result) #gt; 0 #amp;#amp; result[0] #lt; 0.05"]');
+    expect(diagram).toContain('gate_error_rate_lt_5_percent["gate error-rate-lt-5-percent<br/>len(result) #gt; 0 #amp;#amp; result[0] #lt;= -4.60517018599"]');
     expect(diagram).toContain('tracesBackend[("traces backend<br/>jaeger-collector.jaeger.svc.cluster.local")]');
     expect(diagram).toContain('analysisStep{{"step 2: analysis hotrod-analysis<br/>at 50% canary"}}');
   });
@@ -69,89 +70,101 @@ describe('the wiring diagram', () => {
       gates: { maxP95: Duration.millis(750) }, trafficGenerator: false }));
     expect(d).toContain('rollout -->|"OTLP/HTTP :4319<br/>http://collector.otel.svc.cluster.local:4319"| receiver');
     expect(d).toContain('promExporter -->|"scrape :9464/metrics"| prometheus');
-    expect(d).toContain('gate latency-p95-lt-750ms<br/>len(result) #gt; 0 #amp;#amp; result[0] #lt; 750');
+    expect(d).toContain('gate latency-p95-lt-750ms<br/>len(result) #gt; 0 #amp;#amp; result[0] #lt;= -4.60517018599');
     expect(d).not.toContain('generator');
   });
 });
 
 describe('the rollout timeline', () => {
-  test('default app: gates, earliest promotion and when each bad canary is stopped', () => {
+  /** The schedule the constructs derived, to hold explain's reading of the YAML against. */
+  const schedule = (opts: Parameters<typeof fixtureDelivery>[0] = {}) => fixtureDelivery({ ...opts, services: [HOTROD] }).delivery.services[0].analysis.schedule;
+
+  test('default app: the gates look as the constructs scheduled them, and each bad canary is stopped at its first decisive look', () => {
     const t = rolloutTimeline(hotrod());
-    expect(t.steps.map((s) => [s.label, s.canaryPods, s.stablePods])).toEqual([
+    const s = schedule();
+    expect(t.steps.map((st) => [st.label, st.canaryPods, st.stablePods])).toEqual([
       ['setWeight 50', 1, 1], ['analysis hotrod-analysis', 1, 1], ['setWeight 100', 2, 0],
     ]);
     expect(t.analysisWeight).toBe(50);
-    expect(t.gates.map((g) => [g.name, g.measurementSeconds, g.firstPassSeconds, g.earliestFailSeconds, g.latestFailSeconds, g.allErrorsSeconds])).toEqual([
-      ['traffic-at-least-60-requests', [190], 190, 190, 190, 220],
-      ['error-rate-lt-5-percent', [190], 190, 190, 190, 220],
-      ['latency-p95-lt-1s', [190], 190, 190, 190, 220],
+    const looks = (from: number) => Array.from({ length: (s.lastLookSeconds - from) / s.lookSeconds + 1 }, (_, i) => from + i * s.lookSeconds);
+    // healthy: every gate passes at its first look (a sequential gate ends on its first success)
+    expect(t.gates.map((g) => [g.name, g.measurementSeconds, g.firstPassSeconds, g.earliestFailSeconds])).toEqual([
+      ['traffic-at-least-58-requests', [s.trafficFirstLookSeconds], s.trafficFirstLookSeconds, s.trafficFirstLookSeconds],
+      ['error-rate-lt-5-percent', [s.firstLookSeconds], s.firstLookSeconds, s.firstLookSeconds],
+      ['latency-p95-lt-1s', [s.firstLookSeconds], s.firstLookSeconds, s.firstLookSeconds],
     ]);
-    expect(t.earliestPromotionSeconds).toBe(190);
-    expect(t.promotionDecidedBy).toBe('traffic-at-least-60-requests');
+    // a healthy gate ends at its first look, so the latest it can fail is then
+    expect(t.gates.map((g) => g.latestFailSeconds)).toEqual([s.trafficFirstLookSeconds, s.firstLookSeconds, s.firstLookSeconds]);
+    expect(looks(s.firstLookSeconds)).toContain(s.trafficFirstLookSeconds);
+    expect(t.earliestPromotionSeconds).toBe(s.trafficFirstLookSeconds);
+    expect(t.promotionDecidedBy).toBe('traffic-at-least-58-requests');
+    const errors = (from: number) => from + 3 * 10; // four errors in a row, retried every 10 s
     expect(stops(t)).toEqual({
-      [BadCanary.IDLE]: [190, 190],
-      [BadCanary.TRICKLE]: [190, 190],
-      [BadCanary.ERRORING]: [190, 190],
-      [BadCanary.SLOW]: [190, 190],
-      [BadCanary.NO_SPANMETRICS]: [190, 190],
-      [BadCanary.PROMETHEUS_DOWN]: [220, 220],
+      [BadCanary.IDLE]: [s.trafficFirstLookSeconds, s.trafficFirstLookSeconds],
+      // some requests, never enough: undecided until the last look, then paused
+      [BadCanary.TRICKLE]: [s.lastLookSeconds, s.lastLookSeconds],
+      // a sequential gate's verdict is final: once it passed at its first look, it looks no more
+      [BadCanary.ERRORING]: [s.firstLookSeconds, s.firstLookSeconds],
+      [BadCanary.SLOW]: [s.firstLookSeconds, s.firstLookSeconds],
+      [BadCanary.NO_SPANMETRICS]: [s.lastLookSeconds, s.lastLookSeconds],
+      // errors from the start stop the tests first; errors after they passed, the traffic gate at its first look
+      [BadCanary.PROMETHEUS_DOWN]: [errors(s.firstLookSeconds), errors(s.trafficFirstLookSeconds)],
     });
   });
 
-  test('the first measurement is derived from the pipeline, with its terms', () => {
+  test('when the data can be in Prometheus is derived from the pipeline, with its terms, as the constructs derive it', () => {
     const t = rolloutTimeline(hotrod());
+    const s = schedule();
     expect(t.prometheus).toBe('prometheus-community chart 29.1.0');
-    expect(t.evidenceRequests).toBe(60);
-    expect(t.derivations.map((d) => [d.derivation.path, d.gates, formatDerivation(d.derivation)])).toEqual([
-      [SeriesPath.POD_SCRAPE, ['traffic-at-least-60-requests', 'error-rate-lt-5-percent'],
-        '10 + 60 + 60 + 60 = 190 s (discovery delay + first scrape phase + evidence time + last scrape age)'],
-      [SeriesPath.SPANMETRICS, ['latency-p95-lt-1s'],
-        '1.2 + 15 + 60 + 15 + 60 = 151.2 s (export delay + first flush phase + evidence time + last flush age + last scrape age)'],
-    ]);
+    expect(t.evidenceRequests).toBe(58);
+    const pod = t.derivations.find((d) => d.derivation.path === SeriesPath.POD_SCRAPE)!;
+    expect(pod.gates).toEqual(['traffic-at-least-58-requests', 'error-rate-lt-5-percent']);
+    expect(formatDerivation(pod.derivation)).toBe(formatDerivation(s.firstRequest));
+    expect(pod.horizon!.totalSeconds).toBeCloseTo(s.horizon.totalSeconds, 6);
+    const spans = t.derivations.find((d) => d.derivation.path === SeriesPath.SPANMETRICS)!;
+    expect(spans.gates).toEqual(['latency-p95-lt-1s']);
+    expect(formatDerivation(spans.derivation)).toMatch(/^1\.2 \+ 15 \+ 3\.9\d* \+ 15 \+ 60 = 95\.\d+ s \(export delay \+ first flush phase \+ evidence time \+ last flush age \+ last scrape age\)$/);
     // A faster scrape moves every time the timeline states.
     const fast = rolloutTimeline(hotrod({ prometheus: PrometheusBackend.challengeEnvironment() }));
-    expect(fast.earliestPromotionSeconds).toBe(105);
-    expect(fast.derivations.map((d) => d.derivation.totalSeconds)).toEqual([90, 101.2]);
+    expect(fast.earliestPromotionSeconds).toBe(schedule({ prometheus: PrometheusBackend.challengeEnvironment() }).trafficFirstLookSeconds);
+    expect(fast.earliestPromotionSeconds).toBeLessThan(t.earliestPromotionSeconds);
   });
 
   test("which gates stop a bad canary comes from the template's own conditions", () => {
     const t = rolloutTimeline(hotrod());
     const by = Object.fromEntries(t.badCanaries.map((v) => [v.kind, [v.stoppedBy, v.runPhase, v.rollout]]));
-    const all = ['traffic-at-least-60-requests', 'error-rate-lt-5-percent', 'latency-p95-lt-1s'];
+    const all = ['traffic-at-least-58-requests', 'error-rate-lt-5-percent', 'latency-p95-lt-1s'];
     expect(by).toEqual({
       [BadCanary.IDLE]: [all, MeasurementPhase.FAILED, 'aborted'],
       [BadCanary.TRICKLE]: [all, MeasurementPhase.INCONCLUSIVE, 'paused'],
       [BadCanary.ERRORING]: [['error-rate-lt-5-percent'], MeasurementPhase.FAILED, 'aborted'],
       [BadCanary.SLOW]: [['latency-p95-lt-1s'], MeasurementPhase.FAILED, 'aborted'],
       [BadCanary.NO_SPANMETRICS]: [['latency-p95-lt-1s'], MeasurementPhase.INCONCLUSIVE, 'paused'],
-      [BadCanary.PROMETHEUS_DOWN]: [all, MeasurementPhase.ERROR, 'aborted'],
+      [BadCanary.PROMETHEUS_DOWN]: [['error-rate-lt-5-percent', 'latency-p95-lt-1s', 'traffic-at-least-58-requests'], MeasurementPhase.ERROR, 'aborted'],
     });
   });
 
   test('an unguarded condition turns "no data" into Error instead of Inconclusive', () => {
     const x = hotrod();
+    const s = schedule();
     // The seed's latency gate: `result[0] < 1000` without a length check.
     const seed = { ...x, gates: x.gates.map((g) => (g.kind === GateKind.LATENCY ? { ...g, successCondition: 'result[0] < 1000' } : g)) };
     const v = rolloutTimeline(seed).badCanaries.find((b) => b.kind === BadCanary.NO_SPANMETRICS)!;
     expect(v.phases['latency-p95-lt-1s']).toBe(MeasurementPhase.ERROR);
-    expect([v.runPhase, v.stopSeconds]).toEqual([MeasurementPhase.ERROR, 220]);
+    expect([v.runPhase, v.stopSeconds]).toEqual([MeasurementPhase.ERROR, s.firstLookSeconds + 30]);
   });
 
   test('a later initialDelay moves the measurements, the promotion and the stops', () => {
+    const s = schedule();
     const t = rolloutTimeline(hotrod({ gates: {
       traffic: { initialDelay: Duration.seconds(250) },
       errorRate: { initialDelay: Duration.seconds(200) },
     } }));
-    expect(t.gates.map((g) => g.measurementSeconds)).toEqual([[250], [200], [190]]);
+    expect(t.gates.map((g) => g.measurementSeconds)).toEqual([[250], [200], [s.firstLookSeconds]]);
     expect(t.earliestPromotionSeconds).toBe(250);
-    expect(stops(t)).toEqual({
-      [BadCanary.IDLE]: [190, 250],
-      [BadCanary.TRICKLE]: [190, 250],
-      [BadCanary.ERRORING]: [200, 200],
-      [BadCanary.SLOW]: [190, 190],
-      [BadCanary.NO_SPANMETRICS]: [190, 190],
-      [BadCanary.PROMETHEUS_DOWN]: [220, 280],
-    });
+    expect(stops(t)[BadCanary.IDLE][0]).toBe(250);
+    expect(stops(t)[BadCanary.ERRORING][0]).toBe(200);
+    expect(stops(t)[BadCanary.SLOW][0]).toBe(s.firstLookSeconds);
   });
 
   test("Argo's limits: failures must exceed failureLimit, errors are retried every 10 s and do not count", () => {
@@ -171,9 +184,17 @@ describe('npm run explain', () => {
     const md = explainMarkdown(hotrod());
     expect(md).toContain('### Wiring\n\n```mermaid\nflowchart LR\n');
     expect(md).toContain('### Rollout timeline');
-    expect(md).toContain('A healthy canary is promoted at the earliest **190 s** after the analysis step starts');
-    expect(md).toContain('| scraped from the canary pod | `traffic-at-least-60-requests`, `error-rate-lt-5-percent` | discovery delay 10 s + first scrape phase 60 s | evidence time 60 s | last scrape age 60 s | 190 s |');
-    expect(md).toMatch(/\| prometheus-down: .* \| Error, rollout aborted \| 220 s \| 220 s \|/);
+    const s = fixtureDelivery({ services: [HOTROD] }).delivery.services[0].analysis.schedule;
+    expect(md).toContain(`A healthy canary is promoted at the earliest **${s.trafficFirstLookSeconds} s** after the analysis step starts`);
+    expect(md).toMatch(/\| scraped from the canary pod \| `traffic-at-least-58-requests`, `error-rate-lt-5-percent` \| discovery delay 10 s \+ first scrape phase 60 s \| evidence time 3\.9\d* s \| last scrape age 60 s \| 133\.9\d* s \| 475\.\d+ s \|/);
+    expect(md).toMatch(/\| prometheus-down: .* \| Error, rollout aborted \| 45 s \| \d+ s \|/);
+    // each sequential gate's design: its hypotheses, its error rates, and the requests and seconds to a verdict
+    expect(md).toContain('### Gate design');
+    const test5 = BinomialSprt.of(operatingCharacteristic(0.05, {}, 'test'));
+    const secs = (n: number) => Math.round(n / s.canaryRequestsPerSecond);
+    expect(md).toContain(`| \`error-rate-lt-5-percent\` | 5% failed | 2.5% failed | 10% failed | 1% / 1% | ${Math.round(test5.expectedRequests(0.025))} / ${Math.round(test5.expectedRequests(0.1))} `
+      + `| ${secs(test5.expectedRequests(0.025))} s / ${secs(test5.expectedRequests(0.1))} s | ${test5.horizonRequests()} requests (${secs(test5.horizonRequests())} s) |`);
+    expect(md).toContain('| `latency-p95-lt-1s` | 5% slower than 1000ms | 2.5% slower than 1000ms | 10% slower than 1000ms | 1% / 1% |');
   });
 
   test('lists who may connect to the collector and the rollout: OTLP only from the delivered namespaces, metrics only from Prometheus\'s', () => {

@@ -7,54 +7,96 @@ import { MeasurementPhase } from '../lib/analysis/condition';
 import { SPANMETRICS_DEFAULT_BUCKETS } from '../lib/platform/collector-config';
 import { targetFromManifests } from '../lib/rehearsal/from-model';
 import { prepareRehearsal, RehearsalData } from '../lib/rehearsal/rehearse';
-import { builtInScenarios } from '../lib/rehearsal/scenarios';
-import { drawPhases, placeScenarios, randomSource, userLatencyDistribution } from '../lib/rehearsal/series';
+import { builtInScenarios, consistentSlow, lastLookSeconds } from '../lib/rehearsal/scenarios';
+import { drawPhases, openMetrics, placeScenarios, randomSource, workLatencyCdf } from '../lib/rehearsal/series';
 import { seriesReadBy } from '../lib/rehearsal/series-filter';
-import { fixtureDelivery, HOTROD, targetOf } from './helpers';
+import { CHECKOUT, fixtureDelivery, HOTROD, targetOf } from './helpers';
 
 const BOUNDS = SPANMETRICS_DEFAULT_BUCKETS.map((d) => d.toMilliseconds());
 
-/** histogram_quantile's linear interpolation, for checking the distribution only (the rehearsal itself asks Prometheus). */
-function interpolate(bounds: number[], cdf: number[], q: number): number {
-  const j = cdf.findIndex((c) => c >= q);
-  const lo = j === 0 ? 0 : bounds[j - 1];
-  const below = j === 0 ? 0 : cdf[j - 1];
-  return lo + (bounds[j] - lo) * (q - below) / (cdf[j] - below);
-}
-
 describe('synthetic series', () => {
-  test.each([300, 800, 900, 999, 1001, 1100, 1600, 3000])('the user latency distribution (20%% fast /, the rest /dispatch) puts p95 at %sms', (p95) => {
-    const { fast, work: dispatch } = userLatencyDistribution(BOUNDS, p95, 0.2, 700);
-    expect(dispatch).toHaveLength(BOUNDS.length + 1);
-    const combined = dispatch.map((d, k) => 0.2 * fast[k] + 0.8 * d);
-    expect(interpolate(BOUNDS, combined, 0.95)).toBeCloseTo(p95, 6);
-    // cumulative shares only grow, and end at 1
-    expect(dispatch.every((d, k) => k === 0 || d >= dispatch[k - 1])).toBe(true);
-    expect(dispatch[dispatch.length - 1]).toBe(1);
+  test('a work endpoint\'s latency: the slow shares sit just above their bounds, the rest at its typical latency (20 % fast / never slow)', () => {
+    // 1 % of all user requests slower than 1000 ms, 0.2 % slower than 2000 ms: of the 80 % work, 1.25 % and 0.25 %
+    const cdf = workLatencyCdf(BOUNDS, [{ bound: 1000, share: 0.01 }, { bound: 2000, share: 0.002 }], 0.2, 700);
+    const at = (ms: number) => cdf[BOUNDS.indexOf(ms)];
+    expect(cdf).toHaveLength(BOUNDS.length + 1);
+    expect(at(400)).toBe(0);
+    expect(at(800)).toBeCloseTo(1 - 0.0125, 12);
+    expect(at(1000)).toBeCloseTo(1 - 0.0125, 12);
+    expect(at(1400)).toBeCloseTo(1 - 0.0025, 12);
+    expect(at(2000)).toBeCloseTo(1 - 0.0025, 12);
+    expect(at(5000)).toBe(1);
+    expect(cdf.every((c, k) => k === 0 || c >= cdf[k - 1])).toBe(true);
+    // a typical latency above the lowest bound is held just below it; shares that do not hold together are made to
+    expect(workLatencyCdf(BOUNDS, [{ bound: 400, share: 0.1 }], 0, 700)[BOUNDS.indexOf(400)]).toBeCloseTo(0.9, 12);
+    expect(consistentSlow([{ bound: 2000, share: 0.05 }, { bound: 1000, share: 0.01 }])).toEqual([{ bound: 1000, share: 0.05 }, { bound: 2000, share: 0.05 }]);
   });
 
-  test('a p95 the buckets cannot hold is refused with the bounds', () => {
-    expect(() => userLatencyDistribution(BOUNDS, 20000, 0.2)).toThrow('cannot model a p95 of 20000: it must lie above the first bucket bound (2) and at most the last (15000)');
+  test('with sampling noise, requests arrive as a Poisson process and fail at random at the scenario\'s true rate; without, counts are rate x time', () => {
+    const target = targetOf(fixtureDelivery({ services: [CHECKOUT] }));
+    const scenario = builtInScenarios(target).find((s) => s.name === 'error-rate-lt-5-percent@2x')!;
+    expect(scenario.canary.errorRatio).toBeCloseTo(0.1, 12);
+    const trials = 200;
+    const calls = target.spanmetrics.series.calls;
+    const counts = (noise: boolean) => {
+      const [placed] = placeScenarios(target, [scenario], trials, 11, 0, noise);
+      // only the calls: the last value of each series, summed per canary and status
+      const text = openMetrics(target, placed, seriesReadBy([`${calls}{}`]));
+      const last = new Map<string, { hash: string; failed: boolean; value: number }>();
+      for (const line of text.split('\n').filter((l) => l.startsWith(`${calls}{`))) {
+        const series = line.slice(0, line.lastIndexOf('}') + 1);
+        const hash = /k8s_pod_label_rollouts_pod_template_hash="([^"]*)"/.exec(series)![1];
+        last.set(series, { hash, failed: series.includes('STATUS_CODE_ERROR'), value: Number(line.slice(series.length).trim().split(' ')[0]) });
+      }
+      return placed.trials.map((t) => {
+        const of = [...last.values()].filter((v) => v.hash === t.canaryHash);
+        const failed = of.filter((v) => v.failed).reduce((n, v) => n + v.value, 0);
+        return { all: of.reduce((n, v) => n + v.value, 0), failed };
+      });
+    };
+    const noisy = counts(true);
+    const steady = counts(false);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const variance = (xs: number[]) => mean(xs.map((x) => (x - mean(xs)) ** 2));
+    // without noise every trial counts alike (up to its phases); with it, the counts scatter as a Poisson count does: variance near the mean
+    const all = noisy.map((c) => c.all);
+    expect(variance(all) / mean(all)).toBeGreaterThan(0.6);
+    expect(Math.abs(mean(all) - mean(steady.map((c) => c.all))) / mean(all)).toBeLessThan(0.05);
+    const ratio = noisy.reduce((n, c) => n + c.failed, 0) / noisy.reduce((n, c) => n + c.all, 0);
+    expect(ratio).toBeGreaterThan(0.09);
+    expect(ratio).toBeLessThan(0.11);
+    // the failed share of single trials scatters around 10 %; without noise it is 10 % up to a request or two
+    expect(variance(noisy.map((c) => c.failed / c.all))).toBeGreaterThan(10 * variance(steady.map((c) => c.failed / c.all)));
+    for (const c of steady) expect(Math.abs(c.failed / c.all - 0.1)).toBeLessThan(0.01);
   });
 
-  test('the scenarios follow the gates: thresholds, evidence and the resolution of the error gate', () => {
-    // GIVEN stricter gates
-    // (without a generator: HotROD could not serve the rate 150 requests a minute take at its canary)
+  test('a trial\'s draws come from its own seed: the same seed writes the same series, another seed others', () => {
+    const target = targetOf(fixtureDelivery());
+    const healthy = builtInScenarios(target).filter((s) => s.name === 'healthy');
+    const text = (seed: number) => openMetrics(target, placeScenarios(target, healthy, 3, seed)[0]);
+    expect(text(5)).toBe(text(5));
+    expect(text(5)).not.toBe(text(6));
+    const [a, b] = [placeScenarios(target, healthy, 3, 5)[0], placeScenarios(target, healthy, 3, 6)[0]];
+    expect(new Set([...a.trials, ...b.trials].map((t) => t.seed)).size).toBe(6);
+  });
+
+  test('the scenarios follow the gates: shares at a fifth of each threshold, the idle canary, and a trickle of a third of what promotion needs', () => {
     const fixture = fixtureDelivery({ services: [{ ...HOTROD, gates: { maxErrorRatio: 0.02, maxP95: Duration.millis(400) }, trafficGenerator: false }] });
     const target = targetOf(fixture);
     const scenarios = builtInScenarios(target);
-    const canary = (name: string) => scenarios.find((s) => s.name === name)!.canary;
-    // 150 requests of evidence at 2%: 3 failures; one failure is a third of the threshold
-    expect(fixture.analysis.evidenceRequests).toBe(150);
-    expect(canary('error-rate-just-inside').errorRatio).toBeCloseTo(0.02 * (1 - 1 / 3));
-    expect(canary('error-rate-just-outside').errorRatio).toBeCloseTo(0.02 * (1 + 1 / 3));
-    expect(canary('latency-just-inside').p95Ms).toBeCloseTo(360);
-    expect(canary('latency-just-outside').p95Ms).toBeCloseTo(440);
-    expect(canary('slow-canary').p95Ms).toBeCloseTo(640);
+    const canary = (name: string) => scenarios.find((x) => x.name === name)!.canary;
+    expect(canary('healthy').errorRatio).toBeCloseTo(0.004, 12);
+    expect(canary('healthy').slow).toEqual([{ bound: 400, share: expect.closeTo(0.01, 12) }]);
+    expect(canary('failing-half').errorRatio).toBe(0.5);
+    expect(canary('slow-half').slow).toEqual([{ bound: 400, share: 0.5 }]);
     expect(canary('idle-canary').userRequestsPerSecond).toBe(0);
-    // a trickle serves a third of the evidence before the gates measure
-    expect(canary('trickle').userRequestsPerSecond * target.gates[0].initialDelaySeconds).toBeCloseTo(50);
-    expect(scenarios.find((s) => s.name === 'trickle')).toMatchObject({ expected: MeasurementPhase.INCONCLUSIVE, expectedGate: GateKind.TRAFFIC });
+    // a trickle serves a third of the traffic gate's requests by its last look
+    const traffic = target.gates[0];
+    const last = traffic.initialDelaySeconds + (traffic.specCount - 1) * traffic.intervalSeconds;
+    expect(canary('trickle').userRequestsPerSecond * last).toBeCloseTo(traffic.threshold!.value / 3, 6);
+    expect(scenarios.find((x) => x.name === 'trickle')).toMatchObject({ expected: [MeasurementPhase.INCONCLUSIVE, MeasurementPhase.FAILED], expectedGate: GateKind.TRAFFIC });
+    // each share gate's operating characteristic, at 0 to 4 times its threshold
+    expect(scenarios.filter((x) => x.point?.gate === 'error-rate-lt-2-percent').map((x) => x.canary.errorRatio)).toEqual([0, 0.01, 0.02, 0.04, 0.08]);
   });
 
   test('each trial draws its phases within the pipeline\'s bounds, reproducibly', () => {
@@ -70,7 +112,8 @@ describe('synthetic series', () => {
       expect(p.collectorScrapePhase).toBeLessThan(30);
       expect(p.flushPhase).toBeLessThan(15);
       expect(p.exportDelay).toBeLessThanOrEqual(1.2);
-      expect(p.restart!.at).toBeLessThan(130);
+      // somewhere in the first 60 % of the looks
+      expect(p.restart!.at).toBeLessThan(0.6 * lastLookSeconds(target));
     }
     // the draws spread over their ranges
     expect(Math.max(...a.map((p) => p.canaryScrapePhase))).toBeGreaterThan(27);

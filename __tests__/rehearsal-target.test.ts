@@ -9,7 +9,7 @@ import { HOTROD_ENDPOINTS } from '../lib/presets/hotrod';
 import { RunOutcome } from '../lib/rehearsal/argo-replay';
 import { folderSetup, targetFromManifests, targetsFromManifests } from '../lib/rehearsal/from-model';
 import { outcomeAsExpected, prepareRehearsal } from '../lib/rehearsal/rehearse';
-import { builtInScenarios, Expectation } from '../lib/rehearsal/scenarios';
+import { builtInScenarios, Expectation, OC_MULTIPLES } from '../lib/rehearsal/scenarios';
 import { openMetrics, placeScenarios } from '../lib/rehearsal/series';
 import { pickRollout, RehearsalTarget } from '../lib/rehearsal/target';
 import { CHECKOUT, CHECKOUT_WORKLOAD, fixtureDelivery, fixtureFolder, HOTROD, targetOf, targetsOf, twoServiceFolder } from './helpers';
@@ -24,9 +24,11 @@ function checkout(extraGates: GateSpec[] = []) {
   return fixtureDelivery({ services: [{ ...CHECKOUT, extraGates }] });
 }
 
-/** The placed scenario of a target, one trial. */
+/** The placed scenario of a target, one trial, without sampling noise (counts are rate x time, shares exact). */
 function placedOf(target: RehearsalTarget, scenario = 'healthy') {
-  return placeScenarios(target, builtInScenarios(target).filter((s) => s.name === scenario), 1, 1)[0];
+  const found = builtInScenarios(target).filter((s) => s.name === scenario);
+  if (found.length === 0) throw new Error(`no scenario ${scenario}`);
+  return placeScenarios(target, found, 1, 1, 0, false)[0];
 }
 
 /** The OpenMetrics text of one scenario of a target, one trial. */
@@ -89,14 +91,14 @@ describe('rehearsal targets of any service', () => {
     expect(target.workload.metricsPort).toBeUndefined();
     expect(target.scrapeSpan).toBeUndefined();
     expect(target.userMix.map((m) => [m.endpoint.spanName, m.endpoint.service, m.share, m.calls])).toEqual([['GET /cart', 'checkout', 0.5, []], ['POST /checkout', 'checkout', 0.5, []]]);
-    const text = seriesOf(target, 'erroring-canary');
+    const text = seriesOf(target, 'failing-half');
     const names = seriesNames(text);
     expect(names.every((n) => n.startsWith('traces_span_metrics_'))).toBe(true);
     expect(new Set(names.map((n) => /span_name="([^"]*)"/.exec(n)![1]))).toEqual(new Set(['GET /cart', 'POST /checkout']));
-    // the canary fails 20 % of its user requests
-    const canary = { service_name: 'checkout', k8s_pod_label_rollouts_pod_template_hash: placedOf(target, 'erroring-canary').trials[0].canaryHash };
+    // the canary fails half its user requests
+    const canary = { service_name: 'checkout', k8s_pod_label_rollouts_pod_template_hash: placedOf(target, 'failing-half').trials[0].canaryHash };
     const failed = lastSum(text, 'traces_span_metrics_calls_total', { ...canary, status_code: 'STATUS_CODE_ERROR' });
-    expect(failed / lastSum(text, 'traces_span_metrics_calls_total', canary)).toBeCloseTo(0.2, 1);
+    expect(failed / lastSum(text, 'traces_span_metrics_calls_total', canary)).toBeCloseTo(0.5, 1);
   });
 
   test('Prometheus\'s scrapes are spans only when the service declares them (caller prometheus) and is scraped', () => {
@@ -193,7 +195,7 @@ describe('rehearsal targets of any service', () => {
     expect(bare.gates.map((g) => g.kind)).toEqual([undefined, undefined, undefined]);
     const bad = folder(editedFolder(dir, 'AnalysisTemplate', (t) => t.replace('"latency-p95-lt-1s":"latency"', '"latency-p95-lt-1s":"slowness"')));
     expect(() => oneFromFolder(bad)).toThrow(`${bad}: Rollout checkout/checkout: AnalysisTemplate 'checkout-analysis': annotation ${GATE_KINDS_ANNOTATION} gives metric 'latency-p95-lt-1s' `
-      + 'the kind "slowness", which is none of traffic, error-rate, latency, custom; fix it, or remove the entry to leave the kind unknown');
+      + 'the kind "slowness", which is none of traffic, error-rate, latency, error-rate-vs-stable, custom; fix it, or remove the entry to leave the kind unknown');
   });
 
   test("a template's dry-run rules reach the replay; a spec Argo refuses and a metric without a count are refused with the reason", () => {
@@ -202,7 +204,7 @@ describe('rehearsal targets of any service', () => {
     const dry = oneFromFolder(folder(editedFolder(dir, 'AnalysisTemplate', (t) => t.replace(/^spec:\n/m, 'spec:\n  dryRun:\n    - metricName: latency\n'))));
     expect(dry.dryRun).toEqual(['latency']);
     expect(oneFromFolder(dir).dryRun).toEqual([]);
-    const invalid = folder(editedFolder(dir, 'AnalysisTemplate', (t) => t.replace(/failureLimit: \d+/, 'failureLimit: -1')));
+    const invalid = folder(editedFolder(dir, 'AnalysisTemplate', (t) => t.replace(/failureLimit: \d+/, 'failureLimit: -1').replace(/^ +consecutiveSuccessLimit: 1\n/m, '')));
     expect(() => oneFromFolder(invalid)).toThrow(/metric '[a-z0-9-]+' \(metrics\[0\] of the run, field failureLimit\): failureLimit -1 turns the failure check off .*Argo Rollouts puts the AnalysisRun in Error before it measures anything/);
     const indefinite = folder(editedFolder(dir, 'AnalysisTemplate', (t) => t.replace(/^ {6}count: \d+\n/m, '')));
     expect(() => oneFromFolder(indefinite)).toThrow(/has an interval and no count, so it measures until a limit, its success streak or the run's end decides it; the rehearsal replays an analysis step to its end: give it a count/);
@@ -229,7 +231,7 @@ describe('rehearsal targets of any service', () => {
     expect(() => oneFromFolder(elsewhere)).toThrow("the gates count the span names 'GET /cart', 'POST /checkout' of service 'checkout', but the traffic generator sends /basket, /pay, "
       + "which reach none of them (a path /p reaches the span names '/p' and 'METHOD /p')");
     const counter = folder(editedFolder(dir, 'AnalysisTemplate', (t) => t.replace(/traces_span_metrics_calls_total/g, 'http_requests_total')));
-    expect(() => oneFromFolder(counter)).toThrow("gate 'traffic-at-least-60-requests' reads http_requests_total, which the rehearsal cannot produce: for this rollout it writes only "
+    expect(() => oneFromFolder(counter)).toThrow("gate 'traffic-at-least-58-requests' reads http_requests_total, which the rehearsal cannot produce: for this rollout it writes only "
       + 'traces_span_metrics_calls_total, traces_span_metrics_duration_milliseconds_bucket');
   });
 
@@ -241,21 +243,30 @@ describe('rehearsal targets of any service', () => {
     const outcome = (verdict: MeasurementPhase, decidingGate: string): RunOutcome => ({ verdict, decidingGate, decidedAfterSeconds: 160, message: '', gates: [] });
     const [traffic, errorRate] = target.gates.map((g) => g.name);
     // known kinds: the expected gate and phase
-    expect(outcomeAsExpected(target, scenario('erroring-canary'), outcome(MeasurementPhase.FAILED, errorRate))).toBe(true);
-    expect(outcomeAsExpected(target, scenario('erroring-canary'), outcome(MeasurementPhase.FAILED, traffic))).toBe(false);
+    expect(outcomeAsExpected(target, scenario('failing-half'), outcome(MeasurementPhase.FAILED, errorRate))).toBe(true);
+    expect(outcomeAsExpected(target, scenario('failing-half'), outcome(MeasurementPhase.FAILED, traffic))).toBe(false);
     // unknown kinds: any gate stopping the bad canary, Failed or Inconclusive, but not by an Error
-    expect(outcomeAsExpected(unknown, scenario('erroring-canary'), outcome(MeasurementPhase.FAILED, traffic))).toBe(true);
-    expect(outcomeAsExpected(unknown, scenario('erroring-canary'), outcome(MeasurementPhase.INCONCLUSIVE, traffic))).toBe(true);
-    expect(outcomeAsExpected(unknown, scenario('erroring-canary'), outcome(MeasurementPhase.ERROR, traffic))).toBe(false);
+    expect(outcomeAsExpected(unknown, scenario('failing-half'), outcome(MeasurementPhase.FAILED, traffic))).toBe(true);
+    expect(outcomeAsExpected(unknown, scenario('failing-half'), outcome(MeasurementPhase.INCONCLUSIVE, traffic))).toBe(true);
+    expect(outcomeAsExpected(unknown, scenario('failing-half'), outcome(MeasurementPhase.ERROR, traffic))).toBe(false);
     // a good canary must be promoted whatever the gates
     expect(scenario('healthy').expectation).toBe(Expectation.PROMOTED);
     expect(outcomeAsExpected(unknown, scenario('healthy'), outcome(MeasurementPhase.FAILED, traffic))).toBe(false);
   });
 
-  test('the scenarios read the p95 gate\'s threshold when there are several latency gates', () => {
+  test('the scenarios state true rates: every share gate at a fifth of its threshold when healthy, and its operating characteristic point by point', () => {
     const target = targetOf(checkout([GateSpec.latency({ quantile: 0.99, max: Duration.millis(1400), name: 'latency-p99' })]));
-    const reordered = { ...target, gates: [target.gates[3], ...target.gates.slice(0, 3)] };
-    expect(builtInScenarios(reordered).find((s) => s.name === 'latency-just-outside')!.canary.p95Ms).toBeCloseTo(1100);
+    const scenarios = builtInScenarios(target);
+    const healthy = scenarios.find((s) => s.name === 'healthy')!.canary;
+    // the error gate's 5 % and the two latency gates' shares (5 % slower than 1000 ms, 1 % slower than 1400 ms), a fifth of each
+    expect(healthy.errorRatio).toBeCloseTo(0.01, 12);
+    expect(healthy.slow.map((x) => [x.bound, Number(x.share.toPrecision(12))])).toEqual([[1000, 0.01], [1400, 0.002]]);
+    // the p99 gate at twice its threshold: 2 % slower than 1400 ms, and so at least as many slower than 1000 ms
+    const p99 = scenarios.find((s) => s.name === 'latency-p99@2x')!;
+    expect(p99.gates).toEqual(['latency-p99']);
+    expect(p99.point).toMatchObject({ gate: 'latency-p99', multiple: 2, share: 0.02, bound: { verdict: 'promoted', atMost: 0.01 } });
+    expect(p99.canary.slow.map((x) => [x.bound, Number(x.share.toPrecision(12))])).toEqual([[1000, 0.02], [1400, 0.02]]);
+    expect(scenarios.filter((s) => s.point).map((s) => s.name)).toEqual(['error-rate-lt-5-percent', 'latency-p95-lt-1s', 'latency-p99'].flatMap((g) => OC_MULTIPLES.map((m) => `${g}@${m}x`)));
     expect(target.gates[3].kind).toBe(GateKind.LATENCY);
   });
 

@@ -5,7 +5,10 @@ import { BadCanary, rolloutTimeline } from '../lib/explain/timeline';
 import { targetFromManifests } from '../lib/rehearsal/from-model';
 import { EngineBinaries, EngineNotFoundError, locateEngine } from '../lib/rehearsal/prometheus-engine';
 import { prepareRehearsal, RehearsalData, runScenarios, ScenarioResult, substituteArgs } from '../lib/rehearsal/rehearse';
-import { builtInScenarios, Expectation } from '../lib/rehearsal/scenarios';
+import { Expectation, ocScenarios, wholeRunScenarios } from '../lib/rehearsal/scenarios';
+import { ocRows } from '../lib/rehearsal/report';
+import { targetsFromManifests } from '../lib/rehearsal/from-model';
+import { join } from 'path';
 import { RehearsalGate, RehearsalTarget } from '../lib/rehearsal/target';
 import { CHECKOUT, explained, fixtureDelivery, targetOf } from './helpers';
 
@@ -58,7 +61,7 @@ const TRIALS = 4;
 /** The p99 gate added to the checkout service's three: a fourth gate, of a kind the scenarios already know. */
 const p99Gate = () => GateSpec.latency({ quantile: 0.99, max: Duration.seconds(2) });
 
-/** A custom gate of the checkout service: at most 10 % of its user requests fail (looser than the preset's 5 %). */
+/** A custom gate of the checkout service: at most 10 % of its user requests fail (looser than the preset's 5 %), measured once. */
 const failedShareGate = () => GateSpec.custom({
   name: 'failed-share-below-10-percent',
   query: (ctx) => `(sum(increase(${ctx.failedRequests}[${ctx.window}])) or vector(0))\n/\nsum(increase(${ctx.requests}[${ctx.window}]))`,
@@ -106,10 +109,11 @@ describeWithEngine('rehearsal on a real Prometheus engine', () => {
   let results: ScenarioResult[];
 
   beforeAll(async () => {
-    // the seed's gates only need the scenarios they are checked on
-    const seedScenarios = ['healthy', 'idle-canary', 'erroring-canary'];
+    // the whole run's scenarios (the operating characteristic is measured below, on its own data);
+    // the seed's gates only on the scenarios they are checked on
+    const seedScenarios = ['healthy', 'idle-canary', 'failing-half'];
     data = prepareRehearsal([...targets, seedOnChart, seedOnChallenge, checkout], { trials: TRIALS, seed: 7, alsoReadBy },
-      (t) => builtInScenarios(t).filter((sc) => !t.source.startsWith('the seed') || seedScenarios.includes(sc.name)));
+      (t) => wholeRunScenarios(t).filter((sc) => !t.source.startsWith('the seed') || seedScenarios.includes(sc.name)));
     engine = await PrometheusEngine.start(data.chunks, binaries);
     results = await runScenarios(data, engine);
   }, 60_000);
@@ -132,17 +136,17 @@ describeWithEngine('rehearsal on a real Prometheus engine', () => {
   /** The chart target's data, run with other gates. */
   const rerun = (gates: RehearsalGate[], scenarios: string[]) => rerunOn(chart, { ...chart, gates }, scenarios);
 
-  test.each(setups.map((s, i) => [s.name, i]))('%s: every scenario reaches its share, good ones promoted when the gates first measure', (_name, i) => {
+  test.each(setups.map((s, i) => [s.name, i]))('%s: every scenario reaches its share; no good canary is promoted before the traffic gate\'s first look', (_name, i) => {
     const target = targets[i as number];
     const rs = results.filter((r) => r.target === target);
-    expect(rs.map((r) => r.scenario.name)).toEqual([
-      'healthy', 'bad-stable-good-canary', 'error-rate-just-inside', 'latency-just-inside', 'idle-canary', 'trickle',
-      'erroring-canary', 'error-rate-just-outside', 'slow-canary', 'latency-just-outside', 'no-spanmetrics', 'collector-restart']);
+    expect(rs.map((r) => r.scenario.name)).toEqual(['healthy', 'bad-stable-good-canary', 'idle-canary', 'trickle', 'failing-half', 'slow-half', 'no-spanmetrics', 'collector-restart']);
     expect(rs.filter((r) => !r.asExpected).map((r) => `${r.scenario.name}: ${JSON.stringify(r.verdicts)}`)).toEqual([]);
-    const firstMeasurement = stacks[i as number].analysis.gates[0].timing.initialDelay.toSeconds();
+    const schedule = stacks[i as number].analysis.schedule;
     for (const r of rs.filter((x) => x.scenario.expectation === Expectation.PROMOTED)) {
-      expect([r.scenario.name, r.share, r.decidedAfter]).toEqual([r.scenario.name, 1, { p50: firstMeasurement, p95: firstMeasurement }]);
+      expect(r.trials.every((t) => t.outcome.decidedAfterSeconds >= schedule.trafficFirstLookSeconds)).toBe(true);
     }
+    // an idle canary fails at exactly that look
+    expect(of(target, 'idle-canary').decidedAfter).toEqual({ p50: schedule.trafficFirstLookSeconds, p95: schedule.trafficFirstLookSeconds });
     // never promoted: idle, a trickle, errors, slowness, missing spanmetrics
     for (const r of rs.filter((x) => x.scenario.expectation === Expectation.STOPPED)) {
       expect([r.scenario.name, r.verdicts[MeasurementPhase.SUCCESSFUL] ?? 0]).toEqual([r.scenario.name, 0]);
@@ -151,8 +155,8 @@ describeWithEngine('rehearsal on a real Prometheus engine', () => {
 
   test('writing only the series the gates can read changes no verdict, and leaves out most of the text', async () => {
     // the first two trials of each scenario: they are drawn first, so they are the shared run's first two
-    const all = prepareRehearsal(chart, { trials: 2, seed: 7, series: 'all' });
-    const read = prepareRehearsal(chart, { trials: 2, seed: 7 });
+    const all = prepareRehearsal(chart, { trials: 2, seed: 7, series: 'all' }, wholeRunScenarios);
+    const read = prepareRehearsal(chart, { trials: 2, seed: 7 }, wholeRunScenarios);
     const size = (d: RehearsalData) => d.chunks.reduce((n, c) => n + c.length, 0);
     expect(size(read) / size(all)).toBeLessThan(0.5);
     expect(all.targets[0].placed).toEqual(data.targets[0].placed.map((p) => ({ ...p, trials: p.trials.slice(0, 2) })));
@@ -170,14 +174,10 @@ describeWithEngine('rehearsal on a real Prometheus engine', () => {
       .rejects.toThrow(/gates 'traffic-detection', 'error-rate-lt-5-percent', 'latency-p95-lt-1s' of the fixture, prometheus-community chart 29.1.0 were not among the queries the series were written for/);
   });
 
-  test('the derived first measurement is 190 s at the chart\'s 1m scrape, 105 s at the seed\'s 10 s, 130 s under kube-prometheus-stack', () => {
-    expect(stacks.map((st) => st.analysis.gates[0].timing.initialDelay.toSeconds())).toEqual([190, 105, 130]);
-  });
-
   test('Prometheus\'s /metrics scrapes alone never pass the traffic gate: they are counted, and filtered out', async () => {
     const idle = of(chart, 'idle-canary');
     for (const t of idle.trials) {
-      const traffic = t.outcome.gates.find((g) => g.name === 'traffic-at-least-60-requests')!;
+      const traffic = t.outcome.gates.find((g) => g.name === 'traffic-at-least-58-requests')!;
       expect(traffic.measurements.map((m) => [m.phase, m.result])).toEqual([[MeasurementPhase.FAILED, []]]);
     }
     // The idle canary's counter is not empty: its /metrics endpoint counts every scrape.
@@ -190,10 +190,11 @@ describeWithEngine('rehearsal on a real Prometheus engine', () => {
   });
 
   test('a slow /dispatch among fast internal spans fails the latency gate; a gate over all spans would let it through', async () => {
-    expect(of(chart, 'slow-canary').verdicts).toEqual({ [MeasurementPhase.FAILED]: TRIALS });
+    expect(of(chart, 'slow-half').verdicts).toEqual({ [MeasurementPhase.FAILED]: TRIALS });
     expect(allSpans[2].query).not.toContain('span_name');
-    const scenario = await rerun(allSpans, ['slow-canary']);
-    expect(scenario('slow-canary').verdicts).toEqual({ [MeasurementPhase.SUCCESSFUL]: TRIALS });
+    // half the user requests slow are a few percent of all spans (twelve internal ones per /dispatch): never stopped by that gate
+    const scenario = await rerun(allSpans, ['slow-half']);
+    expect(scenario('slow-half').trials.filter((t) => t.outcome.decidingGate === allSpans[2].name && t.outcome.verdict === MeasurementPhase.FAILED)).toEqual([]);
   });
 
   test('the seed\'s gates miss the targets: healthy canaries aborted at the chart\'s 1m scrape, idle ones promoted at a 10 s scrape', () => {
@@ -202,8 +203,8 @@ describeWithEngine('rehearsal on a real Prometheus engine', () => {
     expect(healthy.verdicts[MeasurementPhase.FAILED] ?? 0).toBeGreaterThan(0);
     // /metrics at 0.1 req/s and internal calls pass a 0.05 req/s rate gate over every server span
     expect(of(seedOnChallenge, 'idle-canary').verdicts[MeasurementPhase.SUCCESSFUL] ?? 0).toBeGreaterThan(0);
-    // a canary failing 20% of its user requests reads as a few percent among the internal calls
-    expect(of(seedOnChallenge, 'erroring-canary').verdicts[MeasurementPhase.SUCCESSFUL] ?? 0).toBeGreaterThan(0);
+    // a canary failing half its user requests reads as a few percent among the internal calls
+    expect(of(seedOnChallenge, 'failing-half').verdicts[MeasurementPhase.SUCCESSFUL] ?? 0).toBeGreaterThan(0);
   });
 
   test('a gate without the canary-hash selector judges the stable pods too', async () => {
@@ -211,32 +212,33 @@ describeWithEngine('rehearsal on a real Prometheus engine', () => {
     const scenario = await rerun(loose, ['idle-canary', 'bad-stable-good-canary']);
     // the idle canary is promoted on the stable pods' requests (and, here, the other trials' canaries: they share the namespace)
     expect(scenario('idle-canary').verdicts).toEqual({ [MeasurementPhase.SUCCESSFUL]: TRIALS });
-    // the failing stable pods leak into the canary's error ratio
-    const errorRatio = (r: ScenarioResult) => r.trials[0].outcome.gates[1].measurements[0].result as number[];
-    expect(errorRatio(scenario('bad-stable-good-canary'))[0]).toBeGreaterThan(2 * errorRatio(of(chart, 'bad-stable-good-canary'))[0]);
+    // the failing stable pods leak into the canary's error test: it stops a good canary
+    expect(scenario('bad-stable-good-canary').verdicts[MeasurementPhase.FAILED] ?? 0).toBeGreaterThan(0);
+    expect(of(chart, 'bad-stable-good-canary').verdicts).toEqual({ [MeasurementPhase.SUCCESSFUL]: TRIALS });
   });
 
-  test('a collector restart never aborts a good canary: the latency gate is promoted or, short of evidence, pauses', () => {
+  test('a collector restart never aborts a good canary: the tests start again on the new collector\'s counts', () => {
     const r = of(chart, 'collector-restart');
     expect(r.verdicts[MeasurementPhase.FAILED] ?? 0).toBe(0);
     expect(r.verdicts[MeasurementPhase.ERROR] ?? 0).toBe(0);
   });
 
-  test('the decision times measured fall inside the bounds the explain timeline states', () => {
+  test('the decisions measured agree with the explain timeline: its phase and gate, never before the time it states', () => {
     const timeline = rolloutTimeline(explained(stacks[0]));
     const kinds: Record<string, BadCanary> = {
-      'idle-canary': BadCanary.IDLE, trickle: BadCanary.TRICKLE, 'erroring-canary': BadCanary.ERRORING,
-      'slow-canary': BadCanary.SLOW, 'no-spanmetrics': BadCanary.NO_SPANMETRICS,
+      'idle-canary': BadCanary.IDLE, trickle: BadCanary.TRICKLE, 'failing-half': BadCanary.ERRORING,
+      'slow-half': BadCanary.SLOW, 'no-spanmetrics': BadCanary.NO_SPANMETRICS,
     };
     for (const r of results.filter((x) => x.target === chart)) {
       const kind = kinds[r.scenario.name];
       for (const t of r.trials) {
         if (t.outcome.verdict === MeasurementPhase.SUCCESSFUL) {
           expect([r.scenario.name, t.outcome.decidedAfterSeconds >= timeline.earliestPromotionSeconds]).toEqual([r.scenario.name, true]);
-        } else if (kind) {
+        } else if (kind && kind !== BadCanary.TRICKLE) {
+          // data arrives at random: a decision can come at a later look than the earliest, never earlier
           const bad = timeline.badCanaries.find((b) => b.kind === kind)!;
-          expect([r.scenario.name, t.outcome.verdict, t.outcome.decidedAfterSeconds, t.outcome.decidingGate])
-            .toEqual([r.scenario.name, bad.runPhase, bad.stopSeconds, bad.stoppedBy[0]]);
+          expect([r.scenario.name, t.outcome.verdict, t.outcome.decidingGate, t.outcome.decidedAfterSeconds >= bad.stopSeconds])
+            .toEqual([r.scenario.name, bad.runPhase, bad.stoppedBy[0], true]);
         }
       }
     }
@@ -250,7 +252,7 @@ describeWithEngine('rehearsal on a real Prometheus engine', () => {
     const written = targetFromManifests(stack.app.outdir, { images: PRESET_IMAGES });
     expect(written.gates.map((g) => [g.name, g.kind, g.query])).toEqual(fromStack.gates.map((g) => [g.name, g.kind, g.query]));
     expect(written.canaryUserRequestsPerSecond).toBeCloseTo(fromStack.canaryUserRequestsPerSecond, 9);
-    expect(prepareRehearsal(written, { trials: 2, seed: 7 }).chunks).toEqual(prepareRehearsal(fromStack, { trials: 2, seed: 7 }).chunks);
+    expect(prepareRehearsal(written, { trials: 2, seed: 7 }, wholeRunScenarios).chunks).toEqual(prepareRehearsal(fromStack, { trials: 2, seed: 7 }, wholeRunScenarios).chunks);
     const rs = await runScenarios({ ...data, targets: [{ ...data.targets[0], target: written }] }, engine);
     expect(rs.map((r) => [r.scenario.name, r.verdicts])).toEqual(results.filter((r) => r.target === chart).map((r) => [r.scenario.name, r.verdicts]));
   });
@@ -259,7 +261,7 @@ describeWithEngine('rehearsal on a real Prometheus engine', () => {
     const checkoutResults = () => results.filter((r) => r.target === checkout);
 
     test('its series are spanmetrics alone: calls and durations of its user endpoints, no pod series', async () => {
-      const placed = data.targets.find((t) => t.target === checkout)!.placed.find((p) => p.scenario.name === 'erroring-canary')!;
+      const placed = data.targets.find((t) => t.target === checkout)!.placed.find((p) => p.scenario.name === 'failing-half')!;
       const at = placed.origin + 160;
       const [spans, byName, failed] = await Promise.all(checkoutInventory.map((q) => engine.query(q, at)));
       expect((spans.result as number[]).length).toBe(4);
@@ -269,52 +271,46 @@ describeWithEngine('rehearsal on a real Prometheus engine', () => {
 
     test('it meets the scenarios as HotROD does: good canaries promoted, bad ones stopped by the right gate', () => {
       const rs = checkoutResults();
-      expect(rs.map((r) => r.scenario.name)).toEqual([
-        'healthy', 'bad-stable-good-canary', 'error-rate-just-inside', 'latency-just-inside', 'idle-canary', 'trickle',
-        'erroring-canary', 'error-rate-just-outside', 'slow-canary', 'latency-just-outside', 'no-spanmetrics', 'collector-restart']);
-      // the collector restart is the one known miss (next test)
-      expect(rs.filter((r) => !r.asExpected && r.scenario.name !== 'collector-restart').map((r) => `${r.scenario.name}: ${JSON.stringify(r.verdicts)}`)).toEqual([]);
+      expect(rs.map((r) => r.scenario.name)).toEqual(['healthy', 'bad-stable-good-canary', 'idle-canary', 'trickle', 'failing-half', 'slow-half', 'no-spanmetrics', 'collector-restart']);
+      expect(rs.filter((r) => !r.asExpected).map((r) => `${r.scenario.name}: ${JSON.stringify(r.verdicts)}`)).toEqual([]);
       for (const r of rs.filter((x) => x.scenario.expectation === Expectation.STOPPED)) {
         expect([r.scenario.name, r.verdicts[MeasurementPhase.SUCCESSFUL] ?? 0]).toEqual([r.scenario.name, 0]);
       }
       // without its spanmetrics the canary shows no request at all: the traffic gate fails it as idle
-      expect(of(checkout, 'no-spanmetrics').scenario).toMatchObject({ expected: MeasurementPhase.FAILED, expectedGate: GateKind.TRAFFIC });
+      expect(of(checkout, 'no-spanmetrics').scenario).toMatchObject({ expected: [MeasurementPhase.FAILED], expectedGate: GateKind.TRAFFIC });
     });
 
-    test('a collector restart never aborts a healthy spanmetrics-only canary: series without two samples read as too few requests, not as idle', () => {
-      // A finding of the rehearsal: a replaced collector pod is a new scrape target; when neither
-      // the old nor the new series holds two samples in the window, increase() is empty, and
-      // `len(result) == 0` failed 39 % of healthy canaries at a 1m scrape. The traffic gate's
-      // `or on() (0 * count(last_over_time(...)) + 1)` turns that into 1 request: Inconclusive.
+    test('a collector restart never aborts a healthy spanmetrics-only canary: its series gone for a while read as not yet, not as idle', () => {
+      // A finding of the rehearsal: a replaced collector pod is a new scrape target; until it is, the
+      // canary has no current series and `len(result) == 0` would fail it as idle. The traffic gate's
+      // `or on() (0 * count(last_over_time(...)) + 1)` turns that into 1 request: not yet, the next look decides.
       const r = of(checkout, 'collector-restart');
       expect(r.trials.filter((t) => t.outcome.verdict === MeasurementPhase.FAILED)).toEqual([]);
-      const paused = r.trials.filter((t) => t.outcome.verdict === MeasurementPhase.INCONCLUSIVE && t.outcome.decidingGate === checkout.gates[0].name);
-      expect(paused.length).toBeGreaterThan(0);
-      for (const t of paused) expect(t.outcome.gates[0].measurements.map((m) => m.result)).toEqual([[1]]);
+      expect(r.asExpected).toBe(true);
     });
 
     test('the fourth gate is replayed and reported with the others', () => {
       expect(checkout.gates.map((g) => [g.name, g.kind, g.quantile])).toEqual([
-        ['traffic-at-least-299-requests', GateKind.TRAFFIC, undefined], ['error-rate-lt-5-percent', GateKind.ERROR_RATE, undefined],
+        ['traffic-at-least-304-requests', GateKind.TRAFFIC, undefined], ['error-rate-lt-5-percent', GateKind.ERROR_RATE, undefined],
         ['latency-p95-lt-1s', GateKind.LATENCY, 0.95], ['latency-p99-lt-2s', GateKind.LATENCY, 0.99]]);
       const healthy = of(checkout, 'healthy');
       expect(healthy.trials[0].outcome.gates.map((g) => [g.name, g.phase])).toEqual(checkout.gates.map((g) => [g.name, MeasurementPhase.SUCCESSFUL]));
-      const p99 = healthy.trials[0].outcome.gates[3].measurements[0].result as number[];
-      expect(p99[0]).toBeGreaterThan(800);
-      expect(p99[0]).toBeLessThan(2000);
+      // the p99 test promotes at its lower bound: its log-likelihood ratio at or below ln(1 %)
+      const p99 = healthy.trials[0].outcome.gates[3].measurements.at(-1)!.result as number[];
+      expect(p99[0]).toBeLessThanOrEqual(Math.log(0.01));
     });
 
     test('a custom gate is replayed: one that stops a bad canary first is accepted, one that fails a healthy canary is a miss', async () => {
-      // the custom gate before the error gate: it decides the erroring canary (20 % of requests fail)
+      // the custom gate measures once, when the evidence is in; the sequential error test stops a canary failing half its requests first
       const custom = withCustom.gates[4];
       expect([custom.name, custom.kind]).toEqual(['failed-share-below-10-percent', GateKind.CUSTOM]);
-      const customFirst = { ...withCustom, gates: [withCustom.gates[0], custom, ...withCustom.gates.slice(1, 4)] };
-      const scenario = await rerunOn(checkout, customFirst, ['erroring-canary', 'error-rate-just-outside', 'healthy']);
-      const erroring = scenario('erroring-canary');
-      expect(erroring.trials.map((t) => [t.outcome.verdict, t.outcome.decidingGate])).toEqual(erroring.trials.map(() => [MeasurementPhase.FAILED, custom.name]));
-      expect(erroring.asExpected).toBe(true);
-      // between its 10 % and the preset's 5 % the error gate still decides
-      expect(scenario('error-rate-just-outside').trials[0].outcome.decidingGate).toBe('error-rate-lt-5-percent');
+      const scenario = await rerunOn(checkout, withCustom, ['failing-half', 'healthy']);
+      const failing = scenario('failing-half');
+      expect(failing.trials.map((t) => [t.outcome.verdict, t.outcome.decidingGate])).toEqual(failing.trials.map(() => [MeasurementPhase.FAILED, 'error-rate-lt-5-percent']));
+      // alone, the custom gate stops it too (a gate no scenario predicts: stopping a bad canary is accepted)
+      const alone = (await rerunOn(checkout, { ...withCustom, gates: [withCustom.gates[0], custom] }, ['failing-half']))('failing-half');
+      expect(alone.trials.map((t) => [t.outcome.verdict, t.outcome.decidingGate])).toEqual(alone.trials.map(() => [MeasurementPhase.FAILED, custom.name]));
+      expect(alone.asExpected).toBe(true);
       expect(scenario('healthy').asExpected).toBe(true);
 
       // a custom gate no healthy canary can pass
@@ -323,4 +319,71 @@ describeWithEngine('rehearsal on a real Prometheus engine', () => {
       expect(healthy.trials.map((t) => [t.outcome.verdict, t.outcome.decidingGate])).toEqual(healthy.trials.map(() => [MeasurementPhase.FAILED, 'requests-at-least-a-billion']));
     });
   });
+});
+
+/**
+ * The gates as the project synthesized them before they were sequential tests (commit a07dba9's
+ * synth of examples/platform's staging folder, with checkout judged at 1 %): an error ratio
+ * over a window, compared with its threshold once, at a fixed time, after an evidence floor of
+ * -ln(0.05) / threshold requests.
+ */
+const FIXED_GATES = join(__dirname, 'fixtures', 'fixed-gates');
+
+describeWithEngine('sampling noise', () => {
+  const fixed = targetsFromManifests(FIXED_GATES, { images: PRESET_IMAGES, prometheus: PrometheusBackend.communityChart() });
+  const fixedCheckout = fixed.find((t) => t.rollout === 'checkout/checkout')!;
+  // the same service and threshold with sequential gates
+  const sequential = targetOf(fixtureDelivery({ services: [{ ...CHECKOUT, gates: { maxErrorRatio: 0.01 } }] }));
+
+  test('switched off, the rehearsal reproduces the verdicts it gave the fixed-threshold gates', async () => {
+    const data = prepareRehearsal(fixed, { trials: 3, seed: 3, noise: false }, wholeRunScenarios);
+    const engine = await PrometheusEngine.start(data.chunks, binaries);
+    try {
+      const rs = await runScenarios(data, engine);
+      for (const target of fixed) {
+        const of = (name: string) => rs.find((r) => r.target === target && r.scenario.name === name)!;
+        const decided = (name: string) => of(name).trials.map((t) => [t.outcome.verdict, target.gates.find((g) => g.name === t.outcome.decidingGate)?.kind]);
+        const all = (verdict: MeasurementPhase, kind?: GateKind) => Array.from({ length: 3 }, () => [verdict, kind]);
+        expect([target.rollout, of('healthy').verdicts]).toEqual([target.rollout, { [MeasurementPhase.SUCCESSFUL]: 3 }]);
+        expect([target.rollout, decided('idle-canary')]).toEqual([target.rollout, all(MeasurementPhase.FAILED, GateKind.TRAFFIC)]);
+        expect([target.rollout, decided('trickle')]).toEqual([target.rollout, all(MeasurementPhase.INCONCLUSIVE, GateKind.TRAFFIC)]);
+        if (target.rollout !== 'catalog/catalog') {
+          // catalog's custom gate (95 % within 2 s) stops a slow canary first: accepted for a gate no scenario predicts
+          expect([target.rollout, decided('failing-half')]).toEqual([target.rollout, all(MeasurementPhase.FAILED, GateKind.ERROR_RATE)]);
+          expect([target.rollout, decided('slow-half')]).toEqual([target.rollout, all(MeasurementPhase.FAILED, GateKind.LATENCY)]);
+        }
+        expect([target.rollout, of('collector-restart').verdicts[MeasurementPhase.FAILED] ?? 0]).toEqual([target.rollout, 0]);
+      }
+    } finally {
+      await engine.stop();
+    }
+  }, 60_000);
+
+  test('switched on, the fixed-threshold gates of a service judged at 1 % stop good canaries and promote bad ones far more often than 1 %; the sequential test does not', async () => {
+    const TRIALS_PER_POINT = 400;
+    const points = (t: RehearsalTarget) => ocScenarios(t).filter((sc) => sc.point!.kind === GateKind.ERROR_RATE && [0.5, 2].includes(sc.point!.multiple));
+    const data = prepareRehearsal([fixedCheckout, sequential], { trials: TRIALS_PER_POINT, seed: 5 }, points);
+    const engine = await PrometheusEngine.start(data.chunks, binaries);
+    try {
+      const rs = await runScenarios(data, engine);
+      const oc = (t: RehearsalTarget) => {
+        const [row] = ocRows(rs.filter((r) => r.target === t));
+        const at = (m: number) => row.points.find((p) => p.multiple === m)!;
+        return { good: at(0.5), bad: at(2), row };
+      };
+      const old = oc(fixedCheckout);
+      expect(old.row).toMatchObject({ gate: 'error-rate-lt-1-percent', threshold: 0.01, designed: false });
+      // binomial arithmetic puts both near 19 % and 6 % at an evidence floor of 300 requests; the fixed gates see more, but not enough
+      const worst = Math.max(1 - old.good.promoted, old.bad.promoted);
+      expect(worst).toBeGreaterThan(0.03);
+      expect(old.good.bound!.kept && old.bad.bound!.kept).toBe(false);
+      // the sequential test on the same service: within its 1 % (400 trials: a 95 % upper bound near 1.5 %)
+      const now = oc(sequential);
+      expect(now.row).toMatchObject({ gate: 'error-rate-lt-1-percent', threshold: 0.01, designed: true });
+      expect(1 - now.good.promoted).toBeLessThanOrEqual(0.015);
+      expect(now.bad.promoted).toBeLessThanOrEqual(0.015);
+    } finally {
+      await engine.stop();
+    }
+  }, 120_000);
 });

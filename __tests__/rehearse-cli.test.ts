@@ -77,30 +77,39 @@ describe('npm run rehearse', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('Prometheus setup: community-chart, since it has no PodMonitor or ServiceMonitor: pods are scraped by their annotations (another: --prometheus NAME)');
     expect(r.stdout).toContain('rehearsing rollout hotrod/hotrod from');
-    expect(r.stdout).toContain('hotrod/hotrod on prometheus-community chart 29.1.0 (scrape 60s, spanmetrics flush 15s): 3 trials per scenario');
-    expect(r.stdout).toContain('  gates: traffic-at-least-60-requests (traffic), error-rate-lt-5-percent (error-rate), latency-p95-lt-1s (latency)');
+    expect(r.stdout).toMatch(/hotrod\/hotrod on prometheus-community chart 29\.1\.0 \(scrape 60s, spanmetrics flush 15s, canary [0-9.]+ req\/s\): 3 trials per scenario/);
+    expect(r.stdout).toContain('  gates: traffic-at-least-58-requests (traffic), error-rate-lt-5-percent (error-rate), latency-p95-lt-1s (latency)');
     expect(r.stdout).not.toContain('checkout/checkout');
-    expect(r.stdout).toContain('all 12 scenario runs reached their expected verdicts');
+    // 8 scenarios of the whole run, and each share gate's operating characteristic at 5 points
+    expect(r.stdout).toContain('  operating characteristic: each gate alone, at true shares of bad requests of 0 to 4 times its threshold');
+    expect(r.stdout).toContain('all 18 scenario runs reached their expected verdicts');
+    expect(r.stdout).toContain('sampling noise on');
     const json = JSON.parse(readFileSync(file, 'utf8'));
     expect(json.setups.map((s: any) => [s.rollout, s.prometheus])).toEqual([['hotrod/hotrod', 'prometheus-community chart 29.1.0']]);
     expect(json.setups[0].gates).toEqual([
-      { name: 'traffic-at-least-60-requests', kind: 'traffic' }, { name: 'error-rate-lt-5-percent', kind: 'error-rate' }, { name: 'latency-p95-lt-1s', kind: 'latency' }]);
+      { name: 'traffic-at-least-58-requests', kind: 'traffic' }, { name: 'error-rate-lt-5-percent', kind: 'error-rate' }, { name: 'latency-p95-lt-1s', kind: 'latency' }]);
     const idle = json.setups[0].scenarios.find((s: any) => s.name === 'idle-canary');
-    expect(Object.keys(idle)).toEqual(['name', 'expectation', 'expected', 'expectedGate', 'trials', 'share', 'requiredShare', 'asExpected', 'verdicts', 'decidedAfterSeconds', 'example']);
-    expect(idle).toMatchObject({ expectation: 'stopped', expected: 'Failed', expectedGate: 'traffic', trials: 3, share: 1, requiredShare: 1, asExpected: true,
-      verdicts: { Failed: 3 }, decidedAfterSeconds: { p50: 190, p95: 190 } });
+    expect(Object.keys(idle)).toEqual(['name', 'description', 'expectation', 'expected', 'expectedGate', 'gates', 'trials', 'share', 'requiredShare', 'asExpected', 'verdicts', 'decidedAfterSeconds', 'example']);
+    expect(idle).toMatchObject({ expectation: 'stopped', expected: ['Failed'], expectedGate: 'traffic', trials: 3, share: 1, requiredShare: 1, asExpected: true, verdicts: { Failed: 3 } });
     expect(Object.keys(idle.example.gates[0])).toEqual(['name', 'phase', 'decidedAfterSeconds', 'measurements']);
-    expect(idle.example.gates[0].measurements).toEqual([{ atSeconds: 190, value: null, phase: 'Failed' }]);
+    // the idle canary fails at the traffic gate's first look, with no series at all
+    expect(idle.example.gates[0].measurements).toEqual([{ atSeconds: idle.decidedAfterSeconds.p50, value: null, phase: 'Failed' }]);
     expect(json.setups[0].scenarios.find((s: any) => s.name === 'healthy')).toMatchObject({ requiredShare: 0.99, share: 1 });
+    // the operating characteristic: each share gate alone at 0 to 4 times its threshold, bounded at good and bad
+    const oc = json.setups[0].operatingCharacteristic;
+    expect(oc.map((row: any) => [row.gate, row.threshold, row.designed, row.points.map((p: any) => p.multiple)])).toEqual([
+      ['error-rate-lt-5-percent', 0.05, true, [0, 0.5, 1, 2, 4]], ['latency-p95-lt-1s', 0.05, true, [0, 0.5, 1, 2, 4]]]);
+    expect(oc[0].points[3]).toMatchObject({ share: 0.1, trials: 3, bound: { verdict: 'promoted', atMost: 0.01 } });
+    expect(json.setups[0].scenarios.find((s: any) => s.name === 'error-rate-lt-5-percent@2x').gates).toEqual(['error-rate-lt-5-percent']);
   }, 30_000);
 
   withEngine('--manifests DIR rehearses every Rollout of the folder and says which each result is for', async () => {
     const r = await rehearse(['--manifests', twoServices(), '--prometheus', 'challenge', '--trials', '1']);
     expect(r.stderr).toBe('');
     expect(r.stdout).toContain('rehearsing 2 rollouts: checkout/checkout, hotrod/hotrod from');
-    expect(r.stdout).toContain('checkout/checkout on seed challenge environment (scrape 10s, spanmetrics flush 15s): 1 trial per scenario');
-    expect(r.stdout).toContain('hotrod/hotrod on seed challenge environment (scrape 10s, spanmetrics flush 15s): 1 trial per scenario');
-    expect(r.stdout).toContain('all 24 scenario runs reached their expected verdicts');
+    expect(r.stdout).toMatch(/checkout\/checkout on seed challenge environment \(scrape 10s, spanmetrics flush 15s, canary [0-9.]+ req\/s\): 1 trial per scenario/);
+    expect(r.stdout).toMatch(/hotrod\/hotrod on seed challenge environment \(scrape 10s, spanmetrics flush 15s, canary [0-9.]+ req\/s\): 1 trial per scenario/);
+    expect(r.stdout).toContain('all 36 scenario runs reached their expected verdicts');
     expect(r.code).toBe(0);
   }, 30_000);
 });

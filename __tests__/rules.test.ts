@@ -126,12 +126,15 @@ const PLANTS: Plant[] = [
   ['HotROD no longer scraped', 'gates/unknown-metric', (ms) => { delete hotrod(ms).metadata.annotations['prometheus.io/scrape']; }],
   ['HotROD scraped on the customer port', 'gates/unknown-metric', (ms) => { hotrod(ms).metadata.annotations['prometheus.io/port'] = '8081'; }],
   ['a label HotROD does not emit', 'gates/unknown-label', (ms) => { gate(ms, 'error-rate').provider.prometheus.query = gate(ms, 'error-rate').provider.prometheus.query.replace('error="true"', 'status="error"'); }],
-  ['grouping by a label the series lack', 'gates/unknown-label', (ms) => { gate(ms, 'latency').provider.prometheus.query = gate(ms, 'latency').provider.prometheus.query.replace('by (le)', 'by (le, route)'); }],
-  ['PromQL syntax error', 'gates/promql-syntax', (ms) => { gate(ms, 'latency').provider.prometheus.query = gate(ms, 'latency').provider.prometheus.query.replace('histogram_quantile(0.95,', 'histogram_quantile(0.95'); }],
+  ['grouping by a label the series lack', 'gates/unknown-label', (ms) => {
+    gate(ms, 'latency').provider.prometheus.query = gate(ms, 'latency').provider.prometheus.query.replace('sum(traces_span_metrics_duration_milliseconds_count', 'sum by (route) (traces_span_metrics_duration_milliseconds_count');
+  }],
+  ['PromQL syntax error', 'gates/promql-syntax', (ms) => { gate(ms, 'latency').provider.prometheus.query = gate(ms, 'latency').provider.prometheus.query.replace(') * ', ') * * '); }],
   ['query uses an undeclared argument', 'gates/unknown-arg', (ms) => { gate(ms, 'traffic').provider.prometheus.query = gate(ms, 'traffic').provider.prometheus.query.replace('args.canary-hash', 'args.hash'); }],
-  ['latency gate measured from 30s', 'gates/judged-before-data', (ms) => { gate(ms, 'latency').initialDelay = '30s'; }, Severity.WARNING],
+  // a sequential test waits through looks without data; the traffic gate takes no data for an idle canary
+  ['traffic gate measured from 30s', 'gates/judged-before-data', (ms) => { gate(ms, 'traffic').initialDelay = '30s'; }, Severity.WARNING],
   // Argo Rollouts' own spec validation: failureLimit -1 needs a consecutiveSuccessLimit (utils/analysis/factory.go ValidateMetric @ v1.8.3)
-  ['failure check off without a success streak', 'gates/invalid-metric-spec', (ms) => { gate(ms, 'error-rate').failureLimit = -1; }],
+  ['failure check off without a success streak', 'gates/invalid-metric-spec', (ms) => { gate(ms, 'error-rate').failureLimit = -1; delete gate(ms, 'error-rate').consecutiveSuccessLimit; }],
   // SPEC trap 14: at the chart's 1m scrape, Prometheus's own scrapes of HotROD's /metrics alone are 1/60 req/s per pod.
   ['the traffic gate counts Prometheus\'s own scrapes and asks for less than they give', 'gates/self-traffic', (ms) => {
     const g = gate(ms, 'traffic');
@@ -140,6 +143,11 @@ const PLANTS: Plant[] = [
     delete g.failureCondition;
   }],
   ['the traffic gate counts the scrapes within an increase() window', 'gates/self-traffic', (ms) => {
+    const g = gate(ms, 'traffic');
+    g.provider.prometheus.query = 'sum(increase(hotrod_requests_total{namespace="{{args.namespace}}", rollouts_pod_template_hash="{{args.canary-hash}}"}[190s]))\n';
+    g.successCondition = 'len(result) > 0 && result[0] >= 3';
+  }],
+  ['the traffic gate counts the scrapes since the canary started and asks for fewer than its looks see', 'gates/self-traffic', (ms) => {
     const g = gate(ms, 'traffic');
     g.provider.prometheus.query = g.provider.prometheus.query.replace(/, endpoint=~"[^"]*"/, '');
     g.successCondition = 'len(result) > 0 && result[0] >= 3';
@@ -151,7 +159,7 @@ const PLANTS: Plant[] = [
   ['a gate on a metric produced outside the manifests (kube-state-metrics) is listed as not checked', 'gates/unchecked-metric', (ms) => {
     gate(ms, 'latency').provider.prometheus.query = 'sum(kube_pod_container_status_restarts_total{namespace="{{args.namespace}}"})';
   }, Severity.INFO],
-  ['traffic gate accepts 0 requests', 'gates/no-idle-canary-gate', (ms) => { gate(ms, 'traffic').successCondition = 'len(result) > 0 && result[0] >= 0'; delete gate(ms, 'traffic').failureCondition; }],
+  ['traffic gate passes an empty result', 'gates/no-idle-canary-gate', (ms) => { gate(ms, 'traffic').successCondition = 'len(result) == 0 || result[0] >= 0'; delete gate(ms, 'traffic').failureCondition; }],
   ['traffic gate measures the stable pods too', 'gates/no-idle-canary-gate', (ms) => {
     gate(ms, 'traffic').provider.prometheus.query = 'sum(rate(hotrod_requests_total{namespace="{{args.namespace}}"}[2m]))\n';
   }],
@@ -316,8 +324,8 @@ describe('gates/invalid-metric-spec', () => {
     const [f, ...more] = invalid(ms);
     expect(more).toEqual([]);
     expect(f.object).toMatchObject({ kind: 'AnalysisTemplate', name: 'hotrod-analysis' });
-    expect(f.message).toMatch(/^metric 'latency-p95-lt-1s' \(metrics\[2\], field count\): count 2 leaves no room for failureLimit \+ consecutiveSuccessLimit \(3 \+ 0 = 3\)/);
-    expect(f.fix).toBe('raise count to at least 3, or lower the limits');
+    expect(f.message).toMatch(/^metric 'latency-p95-lt-1s' \(metrics\[2\], field count\): count 2 leaves no room for failureLimit \+ consecutiveSuccessLimit \(3 \+ 1 = 4\)/);
+    expect(f.fix).toBe('raise count to at least 4, or lower the limits');
   });
   test('failureLimit -1 with a consecutiveSuccessLimit is valid; a limit given as an argument is not judged', () => {
     const ms = fresh();
@@ -335,7 +343,7 @@ describe('gates/judged-before-data', () => {
     const ms = fresh();
     seedLatency(ms);
     editConfig(ms, (c) => { c.connectors.spanmetrics.metrics_flush_interval = '60s'; });
-    expect(judged(ms)).toEqual([expect.stringContaining("gate 'latency-p95-lt-1s' reads spanmetrics flushed every 60s, so a new canary's increase() or rate() over them can be empty until "
+    expect(judged(ms)).toEqual([expect.stringContaining("gate 'latency-p95-lt-1s' reads spanmetrics flushed every 60s, so a new canary's series can be missing (or too short for increase() or rate()) until "
       + '0 + 60 + 60 + 60 = 180 s (export delay + first flush phase + last flush age + last scrape age) with prometheus-community chart 29.1.0, '
       + 'but with no data the gate already stops the run at 110s (inconclusive measurement 3, which pauses the rollout')]);
   });
@@ -347,10 +355,11 @@ describe('gates/judged-before-data', () => {
     // 0 + 15 + 15 + 60 = 90 s at the chart's 1m scrape
     expect(judged(ms)).toHaveLength(1);
   });
-  test('the connector\'s 60 s default flush makes the derived timing too early', () => {
+  test('the connector\'s 60 s default flush makes a gate that stops on no data too early', () => {
     const ms = fresh();
     editConfig(ms, (c) => { c.connectors.spanmetrics.metrics_flush_interval = '60s'; });
-    gate(ms, 'latency').initialDelay = '170s';
+    // the sequential latency gate waits through looks without data; one that fails on them cannot
+    Object.assign(gate(ms, 'latency'), { initialDelay: '170s', failureCondition: 'len(result) == 0 || result[0] >= 4.6' });
     expect(judged(ms)).toEqual([expect.stringContaining('0 + 60 + 60 + 60 = 180 s (export delay + first flush phase + last flush age + last scrape age)')]);
   });
   test('the failure check off: an empty result ends the gate only at count, without its success streak', () => {
@@ -364,7 +373,7 @@ describe('gates/judged-before-data', () => {
   test('gates on scraped app counters are judged by discovery and two scrapes', () => {
     const ms = fresh();
     gate(ms, 'traffic').initialDelay = '60s';
-    expect(judged(ms)).toEqual([expect.stringContaining("gate 'traffic-at-least-60-requests' reads metrics scraped from the canary's own pods, so a new canary's increase() or rate() over them can be empty until 10 + 60 + 60 = 130 s")]);
+    expect(judged(ms)).toEqual([expect.stringContaining("gate 'traffic-at-least-58-requests' reads metrics scraped from the canary's own pods, so a new canary's series can be missing (or too short for increase() or rate()) until 10 + 60 + 60 = 130 s")]);
   });
 });
 
@@ -417,14 +426,14 @@ describe('messages', () => {
     const ms = fresh();
     secondApp(ms);
     const messages = only(ms, 'gates/series-not-for-canary').map((f) => `${f.object.kind}/${f.object.namespace}/${f.object.name}: ${f.message} (fix: ${f.fix})`);
-    expect(messages).toContainEqual("Rollout/shop/cart: Rollout shop/cart runs AnalysisTemplate 'hotrod-analysis' (strategy.canary.steps[1].analysis), whose gate 'traffic-at-least-60-requests' "
+    expect(messages).toContainEqual("Rollout/shop/cart: Rollout shop/cart runs AnalysisTemplate 'hotrod-analysis' (strategy.canary.steps[1].analysis), whose gate 'traffic-at-least-58-requests' "
       + 'selects hotrod_requests_total{namespace="shop"} ({{args.namespace}} from fieldRef metadata.namespace), but the manifests produce hotrod_requests_total only for namespace hotrod '
       + '(Rollout hotrod/hotrod (jaegertracing/example-hotrod:1.76.0)); for namespace shop they produce traces_span_metrics_calls_total, traces_span_metrics_duration_milliseconds_bucket, '
       + 'traces_span_metrics_duration_milliseconds_count, traces_span_metrics_duration_milliseconds_sum (spans of service cart): the query returns nothing for this canary '
       + '(fix: gate on spanmetrics of service \'cart\' (traces_span_metrics_calls_total{service_name="cart", k8s_namespace_name="{{args.namespace}}", ...}), '
       + 'or make the service serve and expose hotrod_requests_total and have Prometheus scrape it)');
     // the spanmetrics latency gate reads the right namespace, but HotROD's service name
-    expect(messages).toContainEqual(expect.stringContaining("whose gate 'latency-p95-lt-1s' selects traces_span_metrics_duration_milliseconds_bucket{service_name=\"frontend\", k8s_namespace_name=\"shop\"} "
+    expect(messages).toContainEqual(expect.stringContaining("whose gate 'latency-p95-lt-1s' selects traces_span_metrics_duration_milliseconds_count{service_name=\"frontend\", k8s_namespace_name=\"shop\"} "
       + '({{args.namespace}} from fieldRef metadata.namespace), but the pods of namespace shop export spans only as service cart '
       + "(Rollout shop/cart container 'cart' (OTEL_SERVICE_NAME=cart))"));
     // one finding per gate, however often its query reads the series
@@ -435,7 +444,7 @@ describe('messages', () => {
     const ms = fresh();
     editConfig(ms, (c) => { c.connectors.spanmetrics.histogram.unit = 's'; });
     const [f] = only(ms, 'gates/unknown-metric');
-    expect(f.message).toContain("selects 'traces_span_metrics_duration_milliseconds_bucket'");
+    expect(f.message).toContain("selects 'traces_span_metrics_duration_milliseconds_count'");
     expect(f.message).toContain('traces_span_metrics_duration_seconds_bucket');
     expect(f.message).toContain('hotrod_requests_total');
   });

@@ -1,5 +1,6 @@
 import { Chart, Duration, Testing } from 'cdk8s';
 import { CanaryRollout, TrafficGenerator } from '../lib';
+import { BinomialSprt, operatingCharacteristic } from '../lib/analysis/sequential';
 import { find, HOTROD, rolloutStack, synth } from './helpers';
 
 function generator(props: Partial<ConstructorParameters<typeof TrafficGenerator>[2]> = {}, stack: Parameters<typeof rolloutStack>[0] = {}) {
@@ -21,14 +22,18 @@ describe('TrafficGenerator', () => {
     expect(container.command[2]).toContain("for path in '/' '/dispatch?customer=123' '/dispatch?customer=567' '/dispatch?customer=392' '/dispatch?customer=731'");
     // open loop: each request in the background, the oldest reaped once certainly over
     expect(container.command[2]).toContain('"$TARGET_URL$path" &');
-    expect(container.command[2]).toContain('if [ $# -gt 9 ]; then wait "$1"; shift; fi');
-    // the canary (1 of 2 pods at 50%) must get the gates' required rate: 2 x 1.45 req/s, one every 340 ms
+    // the canary (1 of 2 pods at 50%) must get the rate the gates' design expects: 2 x 1.76 req/s, one every 279 ms
     const required = wired.analysis.requiredCanaryRequestsPerSecond;
+    // the requests a 5 % error gate needs on average at good (2.5 %), over the 1-minute evidence time
+    expect(required).toBeCloseTo(BinomialSprt.of(operatingCharacteristic(0.05, {}, 'test')).expectedRequests(0.025) / 60, 9);
     expect(construct.requestInterval.toMilliseconds()).toBe(Math.floor(1000 / (2 * required) - 5));
+    // requests in flight: those that may still run (2 s timeout + 1 s), at one per interval
+    expect(container.command[2]).toContain(`if [ $# -gt ${Math.ceil(3000 / construct.requestInterval.toMilliseconds())} ]; then wait "$1"; shift; fi`);
     expect(container.command[2]).toContain(`sleep ${construct.requestInterval.toMilliseconds() / 1000}`);
     expect(construct.requestsPerSecond / 2).toBeGreaterThanOrEqual(required);
-    // about 12 ms of CPU per curl, with room to spare
-    expect(container.resources).toEqual({ limits: { cpu: '70m', memory: '32Mi' }, requests: { cpu: '70m', memory: '32Mi' } });
+    // about 12 ms of CPU per curl, twice over, in steps of 10m
+    const cpu = `${Math.ceil((construct.requestsPerSecond * 12 * 2) / 10) * 10}m`;
+    expect(container.resources).toEqual({ limits: { cpu, memory: '32Mi' }, requests: { cpu, memory: '32Mi' } });
     // curlimages/curl runs as the non-numeric curl_user: runAsNonRoot needs a numeric uid; the rest is the restricted profile
     expect(container.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 100, runAsGroup: 101, allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
     expect(find(objects, 'Deployment', 'traffic-generator').spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 100, runAsGroup: 101 });
@@ -48,10 +53,12 @@ describe('TrafficGenerator', () => {
   });
 
   test('synth fails when the canary would get less than the gates need in their evidence time', () => {
-    const { chart } = generator({ requestInterval: Duration.millis(1000) });
+    const { chart, wired } = generator({ requestInterval: Duration.millis(1000) });
+    const required = wired.analysis.requiredCanaryRequestsPerSecond;
     expect(() => Testing.synth(chart)).toThrow(
       'traffic generator sends 0.995 req/s (one every 1000ms + 5ms loop overhead); at the first analysis weight (50%: 1 canary of 2 pods) the canary gets 0.498 req/s, '
-      + "but 'hotrod-analysis' needs 1.45 req/s to gather its evidence in time; shorten requestInterval to at most 340ms, raise the first canary weight, or give the gates a longer evidenceTime");
+      + `but 'hotrod-analysis' needs ${Number(required.toPrecision(3))} req/s to gather its evidence in time; shorten requestInterval to at most ${Math.floor(1000 / (2 * required) - 5)}ms, `
+      + 'raise the first canary weight, or give the gates a longer evidenceTime');
   });
 
   test('synth fails when the load would queue at HotROD\'s customer lookup (300 ms under a mutex)', () => {

@@ -19,9 +19,10 @@ import {
 } from '../lib/rehearsal';
 import { PrometheusBackend, PROMETHEUS_PRESETS } from '../lib/platform/metrics-backend';
 import { PRESET_IMAGES } from '../lib/presets/images';
+import { BatchingEngine } from '../lib/rehearsal/batching';
 import { AppLoadError, DEFAULT_APP_FILE, loadApp } from './app-loader';
 
-const USAGE = `usage: npm run rehearse -- [APPFILE | --manifests DIR] [--rollout NAME] [--prometheus NAME] [--trials N] [--seed N] [--json FILE]
+const USAGE = `usage: npm run rehearse -- [APPFILE | --manifests DIR] [--rollout NAME] [--prometheus NAME] [--trials N] [--seed N] [--no-noise] [--json FILE]
 
 Replays the AnalysisTemplate's gates, as Argo Rollouts v1.8.3 would run them, on a real
 Prometheus engine, over many trials of each built-in scenario: each trial draws what a cluster
@@ -37,12 +38,17 @@ expected verdict and the time to verdict (p50, p95).
                      (default: all for the app, which is built for each; for DIR, the one it is
                      made for: kube-prometheus-stack when it has PodMonitors or ServiceMonitors,
                      community-chart otherwise)
-  --trials N         trials per scenario (default 100)
-  --seed N           the seed of the random draws (default 1)
+  --trials N         trials per scenario (default 1000)
+  --seed N           the seed of the random draws (default 1); the report names each shown trial's own seed
+  --no-noise         count requests as rate x time with exact shares (no Poisson arrivals, no
+                     random failures or latencies): the rehearsal before sampling noise
   --json FILE        also write the results as JSON to FILE
 
 exit status: 0 every scenario reached its share (good canaries promoted in 99% of trials, bad
              ones stopped in all), 1 some did not (or bad input), 2 no Prometheus engine found`;
+
+/** Trials per scenario: at 1000, a 1 % bound is measured to within about 0.6 % (95 % Wilson interval at 0.5 %). */
+const DEFAULT_TRIALS = 1000;
 
 interface Options {
   readonly app?: string;
@@ -52,6 +58,7 @@ interface Options {
   readonly prometheus?: string;
   readonly trials: number;
   readonly seed: number;
+  readonly noise: boolean;
 }
 
 const FLAGS = ['--manifests', '--rollout', '--json', '--prometheus', '--trials', '--seed'] as const;
@@ -59,9 +66,14 @@ const FLAGS = ['--manifests', '--rollout', '--json', '--prometheus', '--trials',
 function parseArgs(argv: string[]): Options | 'help' {
   const opts: Record<string, string> = {};
   let app: string | undefined;
+  let noise = true;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--help' || a === '-h') return 'help';
+    if (a === '--no-noise') {
+      noise = false;
+      continue;
+    }
     if (!a.startsWith('-') && app === undefined) {
       app = a;
       continue;
@@ -82,7 +94,7 @@ function parseArgs(argv: string[]): Options | 'help' {
     throw new RehearsalInputError(`--prometheus '${opts.prometheus}' is not a known setup; use one of ${Object.keys(PROMETHEUS_PRESETS).join(', ')} or all`);
   }
   if (app !== undefined && opts.manifests !== undefined) throw new RehearsalInputError(`give an app file or --manifests DIR, not both\n${USAGE}`);
-  return { app, manifests: opts.manifests, rollout: opts.rollout, json: opts.json, prometheus: opts.prometheus, trials: count('trials', 100, 1), seed: count('seed', 1, 0) };
+  return { app, manifests: opts.manifests, rollout: opts.rollout, json: opts.json, prometheus: opts.prometheus, trials: count('trials', DEFAULT_TRIALS, 1), seed: count('seed', 1, 0), noise };
 }
 
 /** The Prometheus setups a run covers. */
@@ -143,15 +155,16 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, out: Output): Promise
   const perSetup = await Promise.all(backends(opts, out).map((prometheus) => targetsOf(opts, prometheus)));
   const targets = pickRollout(perSetup.flat(), opts.rollout);
   const started = Date.now();
-  const data = prepareRehearsal(targets, { trials: opts.trials, seed: opts.seed });
+  const data = prepareRehearsal(targets, { trials: opts.trials, seed: opts.seed, noise: opts.noise });
   const engine = await PrometheusEngine.start(data.chunks, binaries);
   try {
-    const results = await runScenarios(data, engine);
+    const results = await runScenarios(data, new BatchingEngine(engine));
     const rollouts = [...new Set(targets.map((t) => t.rollout))];
     out.log(`rehearsing ${rollouts.length === 1 ? 'rollout' : `${rollouts.length} rollouts:`} ${rollouts.join(', ')} from ${opts.manifests ?? `the app in ${opts.app ?? DEFAULT_APP_FILE}`}\n`);
     out.log(formatResults(results));
     const trials = results.reduce((n, r) => n + r.trials.length, 0);
-    out.log(`(${trials} trials of ${results.length} scenario runs on ${binaries.prometheus} in ${((Date.now() - started) / 1000).toFixed(1)}s, seed ${opts.seed})`);
+    out.log(`(${trials} trials of ${results.length} scenario runs on ${binaries.prometheus} in ${((Date.now() - started) / 1000).toFixed(1)}s, seed ${opts.seed}, `
+      + `sampling noise ${opts.noise ? 'on' : 'off'})`);
     if (opts.json) writeFileSync(opts.json, `${JSON.stringify(toReport(results), null, 2)}\n`);
     return allAsExpected(results) ? 0 : 1;
   } finally {

@@ -114,6 +114,12 @@ export interface ConditionShape {
 const FLIP: Record<string, ResultComparison['op']> = { '<': '>', '<=': '>=', '>': '<', '>=': '<=', '==': '==', '!=': '!=' };
 const NEGATE: Record<string, ResultComparison['op']> = { '<': '>=', '<=': '>', '>': '<=', '>=': '<', '==': '!=', '!=': '==' };
 
+/** A number literal, negative ones (`-4.6`, a unary minus on a number) included. */
+function literal(n: ConditionNode): number | undefined {
+  if (n.type === 'number') return n.value;
+  return n.type === 'unary' && n.op === '-' && n.operand.type === 'number' ? -n.operand.value : undefined;
+}
+
 /** Reads the shape of a parsed condition: its `result[i] OP n` comparisons and whether they are guarded against an empty result. */
 export function conditionShape(node: ConditionNode): ConditionShape {
   const comparisons: ResultComparison[] = [];
@@ -156,8 +162,10 @@ export function conditionShape(node: ConditionNode): ConditionShape {
       if (['<', '<=', '>', '>=', '==', '!='].includes(n.op)) {
         const li = resultIndex(n.left);
         const ri = resultIndex(n.right);
-        if (li !== undefined && n.right.type === 'number') comparisons.push({ index: li, op: n.op as ResultComparison['op'], value: n.right.value });
-        if (ri !== undefined && n.left.type === 'number') comparisons.push({ index: ri, op: FLIP[n.op], value: n.left.value });
+        const rv = literal(n.right);
+        const lv = literal(n.left);
+        if (li !== undefined && rv !== undefined) comparisons.push({ index: li, op: n.op as ResultComparison['op'], value: rv });
+        if (ri !== undefined && lv !== undefined) comparisons.push({ index: ri, op: FLIP[n.op], value: lv });
       }
       if (n.op === '&&' || n.op === '||') {
         // expr-lang short-circuits: the right side runs only when the left is true (&&) or false (||).

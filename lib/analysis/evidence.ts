@@ -117,16 +117,27 @@ export function samplesForQuantile(quantile: number, confidence: number): number
  * exactly n requests in a window serves fewer about half the time.
  */
 export function poissonMeanFor(n: number, confidence: number): number {
-  // P(X >= n) = 1 - P(X <= n - 1); search the mean in steps of 0.1 request.
-  for (let mean = n; ; mean += 0.1) {
-    let term = Math.exp(-mean);
-    let cdf = term;
+  if (n <= 0) return 0;
+  // P(X >= n) grows with the mean: bisect on it, in steps of 0.1 request (the terms in logs, so a
+  // mean of thousands does not underflow exp(-mean))
+  const reaches = (mean: number) => {
+    let logTerm = -mean;
+    let below = Math.exp(logTerm);
     for (let k = 1; k <= n - 1; k++) {
-      term *= mean / k;
-      cdf += term;
+      logTerm += Math.log(mean / k);
+      below += Math.exp(logTerm);
     }
-    if (1 - cdf >= confidence) return Math.round(mean * 10) / 10;
+    return 1 - below >= confidence;
+  };
+  let lo = Math.max(0, n - 1);
+  let hi = n + 1;
+  while (!reaches(hi)) hi += Math.max(1, Math.sqrt(n)) * 2;
+  while (hi - lo > 0.05) {
+    const mid = (lo + hi) / 2;
+    if (reaches(mid)) hi = mid;
+    else lo = mid;
   }
+  return Math.ceil(hi * 10 - 1e-9) / 10;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { App, Chart, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
+import { OperatingCharacteristicOptions } from '../analysis/sequential';
 import { CanaryAnalysis, GateSpec, GateTiming } from '../constructs/canary-analysis';
 import { CanaryRollout, CanaryStep } from '../constructs/canary-rollout';
 import { DeliveryApplicationSet } from '../constructs/delivery-application-set';
@@ -20,9 +21,11 @@ export interface GateThresholds {
   readonly maxErrorRatio?: number;
   /** the highest p95 latency of the canary's user requests @default Duration.seconds(1) */
   readonly maxP95?: Duration;
-  /** the confidence the evidence must give each verdict, in (0, 1) @default 0.95 */
-  readonly confidence?: number;
-  /** how long the canary may take to serve the evidence; the traffic generator is sized from it @default Duration.minutes(1) */
+  /** the chance that a canary at a gate's `good` (half its threshold by default) is stopped @default 0.01 */
+  readonly falseStop?: number;
+  /** the chance that a canary at a gate's `bad` (twice its threshold by default) is promoted @default 0.01 */
+  readonly falsePromote?: number;
+  /** how long a good canary may take, on average, to serve what the gates need to promote it; the traffic generator is sized from it @default Duration.minutes(1) */
   readonly evidenceTime?: Duration;
 }
 
@@ -34,6 +37,10 @@ export interface ServiceGates extends GateThresholds {
   readonly errorRate?: GateTiming;
   /** timings of the latency gate @default - derived */
   readonly latency?: GateTiming;
+  /** the error-rate gate's operating characteristic (shares of failed requests) @default - good half of maxErrorRatio, bad twice it */
+  readonly errorRateDesign?: OperatingCharacteristicOptions;
+  /** the latency gate's operating characteristic (shares of requests slower than maxP95) @default - good 2.5 %, bad 10 % */
+  readonly latencyDesign?: OperatingCharacteristicOptions;
 }
 
 /** A service to deliver: its workload, its gates, and the traffic that keeps them fed. */

@@ -330,6 +330,13 @@ export class CanaryRollout extends Construct implements IAnalysisTarget, ITraffi
     return out;
   }
 
+  /** The share of the Service's user requests the canary serves while its first analysis runs: its pods' share at that weight (half when no step runs one yet). */
+  public get canaryRequestShare(): number {
+    const [first] = this.analysisSteps();
+    const pods = this.podsAtWeight(first?.weight ?? 50);
+    return pods.canary / (pods.canary + pods.stable);
+  }
+
   /**
    * The canary and stable pod counts at a weight, as Argo Rollouts sets them without a traffic
    * router (see {@link podsAtWeight}).

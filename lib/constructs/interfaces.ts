@@ -34,6 +34,8 @@ export interface ISpanmetricsPipeline {
   dimensionLabel(identity: PodIdentity): string;
   /** the finite bucket bounds of the duration histogram, in its unit */
   bucketBounds(): number[];
+  /** makes a latency a bound of the duration histogram (a gate counts the requests slower than it) */
+  requireBucketBound(bound: Duration): void;
   /** a duration in the duration histogram's unit */
   inHistogramUnit(d: Duration): number;
   /** the longest a finished span takes to reach the connector, given the app's own export delay */
@@ -103,6 +105,8 @@ export interface IAnalysisTarget {
   readonly canarySpans: Matchers;
   /** the longest a finished span waits in the app's SDK before it is exported, in ms */
   readonly exportDelayMs: number;
+  /** the share of the Service's user requests the canary serves while its (first) analysis runs: its pods' share at that weight */
+  readonly canaryRequestShare: number;
 }
 
 /** What a traffic generator sends to: a Service in front of a rollout, and the rollout's analyses. */

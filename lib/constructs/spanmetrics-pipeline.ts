@@ -212,6 +212,15 @@ export class SpanmetricsPipeline extends Construct implements ISpanmetricsPipeli
     return (this.spanmetrics.histogramBuckets ?? SPANMETRICS_DEFAULT_BUCKETS).map((b) => durationInUnit(b, this.series.histogramUnit));
   }
 
+  /**
+   * Makes a latency a bound of the duration histogram, so a gate can count the requests slower
+   * than it exactly: one collector serves every service, so its buckets are the union of every
+   * gate's thresholds and the bounds in force (`histogramBuckets`, else the connector's defaults).
+   */
+  public requireBucketBound(bound: Duration): void {
+    this.spanmetrics.addBucketBound(bound);
+  }
+
   /** A duration expressed in the duration histogram's unit (what `histogram_quantile` returns). */
   public inHistogramUnit(d: Duration): number {
     return durationInUnit(d, this.series.histogramUnit);

@@ -1,5 +1,5 @@
 import { wiringDiagram } from './diagram';
-import { RolloutExplanation } from './sources';
+import { ExplainedDesign, RolloutExplanation } from './sources';
 import { ARGO_ERROR_RETRY_SECONDS, effectiveCount } from '../analysis/schedule';
 import { SeriesPath, TimingTerm } from '../analysis/evidence';
 import { GateResult, GateTimeline, RolloutTimeline, rolloutTimeline } from './timeline';
@@ -27,19 +27,26 @@ export function timelineMarkdown(t: RolloutTimeline): string {
   const out: string[] = [];
   out.push('Canary steps:', '', '| step | what | canary / stable pods |', '|---|---|---|');
   for (const st of t.steps) out.push(`| ${st.index} | ${st.label} | ${st.canaryPods} / ${st.stablePods} |`);
-  const evidence = t.evidenceRequests === undefined ? 'No traffic gate states how many user requests of the canary the gates need before they judge:'
-    : `Each gate needs **${t.evidenceRequests} user requests** of the canary before it judges (the traffic gate's threshold):`;
-  out.push('', `When the gates can first judge, derived for ${t.prometheus} (worst case over the phases a cluster picks at random; `
-    + `seconds after the canary starts serving, which is at the latest when the analysis step starts). ${evidence}`, '');
-  out.push('| series | gates | canary counted from | evidence | newest data at most this old | first judgement |', '|---|---|---|---|---|---|');
+  const sequential = t.derivations.some((d) => d.horizon);
+  const evidence = t.evidenceRequests === undefined ? 'No traffic gate states how many user requests of the canary it needs.'
+    : `The traffic gate passes a canary that has served **${t.evidenceRequests} user requests**, the fewest its other gates can promote with.`;
+  out.push('', `When the gates' data can be in Prometheus, derived for ${t.prometheus} (worst case over the phases a cluster picks at random; `
+    + `seconds after the canary starts serving, which is at the latest when the analysis step starts). ${evidence}`
+    + (sequential ? ' A canary with no request by its first look is idle; the horizon is where the design\'s requests are in, and where the gates stop looking.' : ''), '');
+  const terms = (ts: readonly TimingTerm[]) => ts.map((x) => `${x.label} ${s(num(x.seconds))}`).join(' + ');
+  if (sequential) {
+    out.push('| series | gates | canary counted from | first request | newest data at most this old | first request in Prometheus | horizon: requests in Prometheus |', '|---|---|---|---|---|---|---|');
+  } else {
+    out.push('| series | gates | canary counted from | evidence | newest data at most this old | first judgement |', '|---|---|---|---|---|---|');
+  }
   for (const d of t.derivations) {
-    const terms = (ts: readonly TimingTerm[]) => ts.map((x) => `${x.label} ${s(num(x.seconds))}`).join(' + ');
     const path = d.derivation.path === SeriesPath.POD_SCRAPE ? 'scraped from the canary pod' : 'spanmetrics, scraped from the collector';
-    out.push(`| ${path} | ${d.gates.map((g) => `\`${g}\``).join(', ')} | ${terms(d.derivation.countedFrom)} | ${d.derivation.evidence.label} ${s(d.derivation.evidence.seconds)} `
-      + `| ${terms(d.derivation.lag)} | ${s(num(d.derivation.totalSeconds))} |`);
+    const row = `| ${path} | ${d.gates.map((g) => `\`${g}\``).join(', ')} | ${terms(d.derivation.countedFrom)} | ${d.derivation.evidence.label} ${s(num(d.derivation.evidence.seconds))} `
+      + `| ${terms(d.derivation.lag)} | ${s(num(d.derivation.totalSeconds))} |`;
+    out.push(sequential ? `${row} ${d.horizon ? s(num(d.horizon.totalSeconds)) : '-'} |` : row);
   }
   out.push('', `Gates of \`${t.templateName}\`, in seconds after the analysis step starts (errors are retried every ${s(ARGO_ERROR_RETRY_SECONDS)} and do not count; `
-    + 'a measurement that meets neither condition is Inconclusive, which pauses the rollout):', '');
+    + 'a measurement that meets neither condition is Inconclusive: past inconclusiveLimit it ends the gate and pauses the rollout, and a sequential gate tolerates one at every look but its last):', '');
   out.push('| gate | passes when | fails when | measures at | can first pass | fails at the earliest | stops on errors from the start |', '|---|---|---|---|---|---|---|');
   for (const g of t.gates) {
     out.push(`| \`${g.name}\` | \`${g.successCondition}\` | \`${g.failureCondition}\` | ${g.measurementSeconds.join(', ')} | ${s(g.firstPassSeconds)} | ${s(g.earliestFailSeconds)} `
@@ -52,6 +59,38 @@ export function timelineMarkdown(t: RolloutTimeline): string {
     const [first, ...also] = v.stoppedBy.map((g) => `\`${g}\``);
     const stoppedBy = first ? `${first}${also.length > 0 ? ` (${also.join(', ')} would follow)` : ''}` : 'nothing';
     out.push(`| ${v.kind}: ${v.description} | ${seen} | ${stoppedBy} | ${v.runPhase}, rollout ${v.rollout} | ${s(v.stopSeconds)} | ${s(v.worstCaseStopSeconds)} |`);
+  }
+  return out.join('\n');
+}
+
+const pct = (share: number) => `${Number((share * 100).toPrecision(3))}%`;
+
+/** What a share of a design means for its gate: `2.5% failed`, `2.5% slower than 1000`, `1x the stable pods' error ratio`. */
+function shareText(d: ExplainedDesign, share: 'threshold' | 'good' | 'bad', unit: string): string {
+  const v = d.design.vsStable;
+  if (v) return `${num({ threshold: v.maxFactor, good: v.goodFactor, bad: v.badFactor }[share])} x the stable pods' error ratio`;
+  const value = pct(d.design[share]);
+  return d.design.latencyBound === undefined ? `${value} failed` : `${value} slower than ${num(d.design.latencyBound)}${unit}`;
+}
+
+/**
+ * The design of each sequential gate as a Markdown table: its hypotheses, the chances of a wrong
+ * verdict, and the requests and seconds it takes to a verdict at good and at bad.
+ */
+export function designMarkdown(x: RolloutExplanation, unit = 'ms'): string {
+  if (x.designs.length === 0) return 'No gate states a sequential design (a template written by hand, or custom gates only): each gate judges its measurement against its threshold as it is.';
+  const rate = x.canaryRequestsPerSecond;
+  const at = rate ? ` at the ${num(rate)} req/s the design expects of the canary` : '';
+  const seconds = (n: number) => (rate ? s(Math.round(n / rate)) : '-');
+  const out = [`How each sequential gate decides (Wald's sequential probability ratio test on the canary's counts since it started): it promotes a canary `
+    + 'whose true share of bad requests is *good* and stops one at *bad*, wrong at most as often as stated, as soon as its counts allow; nearer its threshold it takes '
+    + `longer, and undecided at its last look it pauses the rollout for a person. Requests and seconds are averages${at}, as if it looked after every request `
+    + '(it looks at each scrape: add up to one scrape interval, and the time the first data takes to reach Prometheus):', '',
+  '| gate | threshold | promoted at (good) | stopped at (bad) | wrong verdicts at most (stopped at good / promoted at bad) | requests to a verdict at good / bad | seconds at good / bad | all but 0.01 % decided by |',
+  '|---|---|---|---|---|---|---|---|'];
+  for (const d of x.designs) {
+    out.push(`| \`${d.gate}\` | ${shareText(d, 'threshold', unit)} | ${shareText(d, 'good', unit)} | ${shareText(d, 'bad', unit)} | ${pct(d.design.falseStop)} / ${pct(d.design.falsePromote)} `
+      + `| ${Math.round(d.requestsAtGood)} / ${Math.round(d.requestsAtBad)} | ${seconds(d.requestsAtGood)} / ${seconds(d.requestsAtBad)} | ${Math.round(d.horizonRequests)} requests (${seconds(d.horizonRequests)}) |`);
   }
   return out.join('\n');
 }
@@ -79,6 +118,10 @@ export function explainMarkdown(x: RolloutExplanation): string {
     '### Rollout timeline',
     '',
     timelineMarkdown(timeline),
+    '',
+    '### Gate design',
+    '',
+    designMarkdown(x),
     '',
   ].join('\n');
 }

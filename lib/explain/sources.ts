@@ -1,9 +1,10 @@
-import { deriveTiming, DerivedTiming, SeriesPath } from '../analysis/evidence';
+import { ARRIVAL_CONFIDENCE, deriveTiming, DerivedTiming, poissonMeanFor, SeriesPath } from '../analysis/evidence';
 import { effectiveCount, MetricSchedule } from '../analysis/schedule';
 import { GateModel } from '../model/analyses';
 import { analysisStepOf, CanaryModel, canaries, exportDelayOf, gatePathOf } from '../model/rollouts';
 import { Collector } from '../model/collectors';
-import { GateKind } from '../model/gates';
+import { GateDesign, GateKind } from '../model/gates';
+import { BinomialSprt } from '../analysis/sequential';
 import { asArr, asObj, asStr, DeliveryModel, PathPattern, PodTemplate } from '../model/model';
 import { ingressOf } from '../model/network-policies';
 import { parseOtlpEndpoint } from '../model/otlp';
@@ -26,6 +27,18 @@ export interface ExplainedGate extends MetricSchedule {
   readonly failureCondition: string;
   /** where its series come from, when it reads the canary's own */
   readonly path?: SeriesPath;
+}
+
+/** A sequential gate's design, and what it means in requests and seconds at the expected canary rate. */
+export interface ExplainedDesign {
+  readonly gate: string;
+  readonly kind?: GateKind;
+  readonly design: GateDesign;
+  /** the canary user requests to a verdict, on average, for a canary at good and at bad (looking after every request) */
+  readonly requestsAtGood: number;
+  readonly requestsAtBad: number;
+  /** the requests by which all but HORIZON_RESIDUAL of canaries at good or bad are decided */
+  readonly horizonRequests: number;
 }
 
 /** A step of the canary strategy, with the pods it runs. */
@@ -95,8 +108,12 @@ export interface RolloutExplanation {
   readonly gates: readonly ExplainedGate[];
   /** the user requests each gate needs before it judges (the traffic gate's threshold), when a gate says */
   readonly evidenceRequests?: number;
+  /** the sequential gates' designs, when the template states them */
+  readonly designs: readonly ExplainedDesign[];
+  /** the canary user request rate the design expects (its annotation), else the one the traffic generator gives */
+  readonly canaryRequestsPerSecond?: number;
   /** the derivation of the first moment the evidence can be in Prometheus, per series path */
-  readonly derivations: readonly { readonly gates: readonly string[]; readonly derivation: DerivedTiming }[];
+  readonly derivations: readonly { readonly gates: readonly string[]; readonly derivation: DerivedTiming; readonly horizon?: DerivedTiming }[];
   /** who may connect to the collector's and the rollout's pods, port by port (connections from a pod's own node always may) */
   readonly admissions: readonly ExplainedAdmission[];
   /** the ApplicationSets of the delivery, with the Applications they make */
@@ -127,8 +144,18 @@ function explainCanary(model: DeliveryModel, c: CanaryModel): Omit<RolloutExplan
     ...g.schedule,
   }] : []));
   const traffic = step.analyses.flatMap((a) => a.gates).find((g) => g.kind === GateKind.TRAFFIC);
+  const analysisDesign = step.analyses.find((a) => a.design)?.design;
+  const designs = gates.flatMap((g): ExplainedDesign[] => {
+    const design = analysisDesign?.gates?.[g.name];
+    return design ? [{ gate: g.name, kind: g.kind, design, ...designRequests(design) }] : [];
+  });
   const evidenceRequests = traffic?.threshold?.value;
-  const evidenceSeconds = step.analyses.find((a) => a.design)?.design?.evidenceSeconds ?? 0;
+  // a design with a rate: when a canary's first request, and its horizon's requests, are in Prometheus (requests
+  // reach a pod at random: 99.9 % of canaries at the rate have them by then); without, the evidence time
+  const rate = analysisDesign?.canaryRequestsPerSecond;
+  const arrival = (requests: number) => (rate ? poissonMeanFor(requests, ARRIVAL_CONFIDENCE) / rate : undefined);
+  const evidenceSeconds = arrival(1) ?? analysisDesign?.evidenceSeconds ?? 0;
+  const horizonSeconds = designs.length > 0 ? arrival(Math.ceil(Math.max(...designs.map((d) => d.horizonRequests)))) : undefined;
   const exported = collector?.exportedSpanmetrics()[0];
   const timing = {
     backend: model.prometheus,
@@ -138,6 +165,7 @@ function explainCanary(model: DeliveryModel, c: CanaryModel): Omit<RolloutExplan
   const derivations = Object.values(SeriesPath).map((path) => ({
     gates: gates.filter((g) => g.path === path).map((g) => g.name),
     derivation: deriveTiming(path, timing, evidenceSeconds),
+    horizon: horizonSeconds === undefined ? undefined : deriveTiming(path, timing, horizonSeconds),
   })).filter((d) => d.gates.length > 0);
   const steps = c.steps.map((s): ExplainedStep => {
     const pods = podsAtWeight(c.replicas, s.weight);
@@ -172,8 +200,27 @@ function explainCanary(model: DeliveryModel, c: CanaryModel): Omit<RolloutExplan
     templateName: step.analyses.map((a) => a.name).join(', '),
     gates,
     evidenceRequests,
+    designs,
+    canaryRequestsPerSecond: analysisDesign?.canaryRequestsPerSecond
+      ?? (generator ? (generator.perRound / generator.sleepSeconds) * (podsAtWeight(c.replicas, step.step.weight).canary / c.replicas) : undefined),
     derivations,
     admissions: [...(collector?.pods[0] ? admissionsOf(model, collector.pods[0].pod) : []), ...admissionsOf(model, c.pod)],
+  };
+}
+
+/**
+ * The requests a design needs, on average at good and at bad, and by its horizon: its test's
+ * trials, in canary requests (a test on failures of canary and stable takes the requests between
+ * two failures per trial).
+ */
+export function designRequests(design: GateDesign): Pick<ExplainedDesign, 'requestsAtGood' | 'requestsAtBad' | 'horizonRequests'> {
+  const test = BinomialSprt.of(design);
+  const v = design.vsStable;
+  const perTrial = v ? 1 / (v.stableErrorRatio * (v.goodFactor + (1 - v.canaryShare) / v.canaryShare)) : 1;
+  return {
+    requestsAtGood: test.expectedRequests(design.good) * perTrial,
+    requestsAtBad: test.expectedRequests(design.bad) * perTrial,
+    horizonRequests: test.horizonRequests() * perTrial,
   };
 }
 

@@ -100,7 +100,10 @@ export interface BadCanaryVerdict {
 export interface TimingDerivation {
   /** the gates whose series take this path */
   readonly gates: readonly string[];
+  /** when a canary's first request (without a design: its evidence) is in Prometheus, worst case */
   readonly derivation: DerivedTiming;
+  /** when the requests of the design's horizon are, worst case */
+  readonly horizon?: DerivedTiming;
 }
 
 /** The rollout timeline, as data. */
@@ -152,14 +155,27 @@ function simulateRun(gates: readonly ExplainedGate[], phases: Readonly<Record<st
   return { phase: first[0].phase, atSeconds: at, by: bad.sort((a, b) => a.atSeconds - b.atSeconds).map((e) => e.gate) };
 }
 
-/** A result on the passing (or failing) side of the gate's own threshold. */
+/** A number that meets `op value`: twice as far from zero on the side it asks for, or half as far. */
+function meeting(op: string, value: number): number {
+  const high = op === '>' || op === '>=';
+  if (op === '==') return value;
+  if (value === 0) return high ? 1 : -1;
+  return high === value > 0 ? value * 2 : value / 2;
+}
+
+/**
+ * A result that passes the gate, or fails it: the side its success condition's comparison asks
+ * for, or the one its failure condition's asks for (a sequential gate has a band between them
+ * that decides nothing yet); without a failure comparison, the other side of the success one.
+ */
 function resultBeside(gate: ExplainedGate, passing: boolean): number[] {
   const [cmp] = conditionShape(parseCondition(gate.successCondition)).comparisons;
   if (!cmp) throw new Error(`gate '${gate.name}': its condition '${gate.successCondition}' compares no result[i] with a number`);
-  const above = cmp.value === 0 ? 1 : Math.abs(cmp.value) * 2;
-  const below = cmp.value === 0 ? -1 : cmp.value / 2;
-  const wantsHigh = cmp.op === '>' || cmp.op === '>=';
-  return [wantsHigh === passing ? above : below];
+  if (passing) return [meeting(cmp.op, cmp.value)];
+  const [fail] = gate.failureCondition ? conditionShape(parseCondition(gate.failureCondition)).comparisons : [];
+  if (fail) return [meeting(fail.op, fail.value)];
+  const opposite: Record<string, string> = { '<': '>=', '<=': '>', '>': '<=', '>=': '<', '==': '!=' };
+  return [meeting(opposite[cmp.op] ?? '>', cmp.value)];
 }
 
 const DESCRIPTIONS: Record<BadCanary, string> = {

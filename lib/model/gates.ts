@@ -14,6 +14,8 @@ export enum GateKind {
   ERROR_RATE = 'error-rate',
   /** is the canary too slow (a quantile of its user request latency) */
   LATENCY = 'latency',
+  /** does the canary fail too many requests compared with the stable pods (a factor of their error ratio) */
+  ERROR_RATE_VS_STABLE = 'error-rate-vs-stable',
   /** a query of the user's, with a threshold and a direction */
   CUSTOM = 'custom',
 }
@@ -35,14 +37,61 @@ export const GATE_KINDS_ANNOTATION = 'hotrod-progressive-delivery/gate-kinds';
 
 /**
  * The annotation of an AnalysisTemplate that carries what its queries cannot show: how long the
- * canary may take to serve the evidence the gates wait for (`{"evidenceSeconds": 60}`).
+ * canary may take to serve the evidence, the canary request rate the design expects, and each
+ * sequential gate's design (`{"evidenceSeconds": 60, "canaryRequestsPerSecond": 1.76,
+ * "gates": {"error-rate-lt-5-percent": {"threshold": 0.05, "good": 0.025, ...}}}`).
  */
 export const GATE_DESIGN_ANNOTATION = 'hotrod-progressive-delivery/gate-design';
 
+/** A sequential gate's design: the share of bad requests its threshold states and its operating characteristic. */
+export interface GateDesign {
+  /** the share of bad requests the threshold states: the highest error ratio, or 1 - quantile of requests slower than the latency bound */
+  readonly threshold: number;
+  /** the share that must pass */
+  readonly good: number;
+  /** the share that must stop */
+  readonly bad: number;
+  /** the chance a canary at `good` is stopped */
+  readonly falseStop: number;
+  /** the chance a canary at `bad` is promoted */
+  readonly falsePromote: number;
+  /** for a latency gate: the latency that splits slow requests from fast ones, in the histogram's unit */
+  readonly latencyBound?: number;
+  /**
+   * for a gate that compares the canary with the stable pods: the factors of the stable pods' error
+   * ratio (the shares above are then the chances that a failure is the canary's), the stable
+   * error ratio the design expects, and the canary's share of the requests
+   */
+  readonly vsStable?: VsStableDesign;
+}
+
+/** The design of a gate that compares the canary's error ratio with the stable pods'. */
+export interface VsStableDesign {
+  /** the highest factor of the stable pods' error ratio that passes */
+  readonly maxFactor: number;
+  /** the factor that must pass */
+  readonly goodFactor: number;
+  /** the factor that must stop */
+  readonly badFactor: number;
+  /** the error ratio the stable pods are expected to have (it sizes the traffic and the horizon; the test reads their counts) */
+  readonly stableErrorRatio: number;
+  /** the canary's share of the Service's requests while the analysis runs */
+  readonly canaryShare: number;
+}
+
+/** The chance that a failure is the canary's, when the canary fails `factor` times as often as the stable pods and serves `canaryShare` of the requests. */
+export function canaryShareOfFailures(factor: number, canaryShare: number): number {
+  return (canaryShare * factor) / (canaryShare * factor + 1 - canaryShare);
+}
+
 /** What the design annotation holds. */
 export interface AnalysisDesign {
-  /** how long the canary may take to serve the evidence, in seconds: the traffic generator is sized from it */
+  /** how long a canary at `good` may take, on average, to serve what the gates need, in seconds: the traffic generator is sized from it */
   readonly evidenceSeconds: number;
+  /** the canary user request rate the design expects (requests per second) */
+  readonly canaryRequestsPerSecond?: number;
+  /** the sequential gates' designs, by metric name */
+  readonly gates?: Readonly<Record<string, GateDesign>>;
 }
 
 /** The annotation value of a design. */
@@ -80,14 +129,39 @@ export function gateKindsOf(template: Manifest): { readonly kinds: Readonly<Reco
   return { kinds: parsed as Record<string, GateKind> };
 }
 
-/** The design a template's annotation states, if it states a readable one. */
+/** A readable vs-stable design, or undefined. */
+function vsStableOf(v: unknown): VsStableDesign | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const d = v as Record<string, unknown>;
+  const positive = (x: unknown): x is number => typeof x === 'number' && x > 0;
+  if (![d.maxFactor, d.goodFactor, d.badFactor].every(positive) || !positive(d.stableErrorRatio) || !positive(d.canaryShare)) return undefined;
+  if (!((d.goodFactor as number) < (d.maxFactor as number) && (d.maxFactor as number) < (d.badFactor as number)) || (d.canaryShare as number) >= 1 || (d.stableErrorRatio as number) >= 1) return undefined;
+  return { maxFactor: d.maxFactor as number, goodFactor: d.goodFactor as number, badFactor: d.badFactor as number, stableErrorRatio: d.stableErrorRatio as number, canaryShare: d.canaryShare as number };
+}
+
+/** The design a template's annotation states, if it states a readable one (gate designs that are not readable are left out). */
 export function analysisDesignOf(template: Manifest): AnalysisDesign | undefined {
   const text = template.metadata.annotations?.[GATE_DESIGN_ANNOTATION];
   if (text === undefined) return undefined;
+  let parsed: Record<string, unknown>;
   try {
-    const parsed = JSON.parse(text) as Partial<AnalysisDesign>;
-    return typeof parsed.evidenceSeconds === 'number' && parsed.evidenceSeconds > 0 ? { evidenceSeconds: parsed.evidenceSeconds } : undefined;
+    parsed = JSON.parse(text) as Record<string, unknown>;
   } catch {
     return undefined;
   }
+  if (typeof parsed !== 'object' || parsed === null || typeof parsed.evidenceSeconds !== 'number' || !(parsed.evidenceSeconds > 0)) return undefined;
+  const share = (v: unknown) => typeof v === 'number' && v > 0 && v < 1;
+  const gates = Object.entries(typeof parsed.gates === 'object' && parsed.gates !== null ? parsed.gates as Record<string, Record<string, unknown>> : {})
+    .filter(([, g]) => typeof g === 'object' && g !== null && ['threshold', 'good', 'bad', 'falseStop', 'falsePromote'].every((k) => share(g[k])) && (g.good as number) < (g.threshold as number) && (g.threshold as number) < (g.bad as number))
+    .map(([name, g]): [string, GateDesign] => [name, {
+      threshold: g.threshold as number, good: g.good as number, bad: g.bad as number, falseStop: g.falseStop as number, falsePromote: g.falsePromote as number,
+      ...(typeof g.latencyBound === 'number' && g.latencyBound > 0 ? { latencyBound: g.latencyBound } : {}),
+      ...(vsStableOf(g.vsStable) ? { vsStable: vsStableOf(g.vsStable) } : {}),
+    }]);
+  const rate = parsed.canaryRequestsPerSecond;
+  return {
+    evidenceSeconds: parsed.evidenceSeconds,
+    ...(typeof rate === 'number' && rate > 0 ? { canaryRequestsPerSecond: rate } : {}),
+    ...(gates.length > 0 ? { gates: Object.fromEntries(gates) } : {}),
+  };
 }

@@ -9,6 +9,8 @@ export const ROLLOUTS_POD_TEMPLATE_HASH_LABEL = 'rollouts-pod-template-hash';
 export const NAMESPACE_ARG = 'namespace';
 /** The template argument that carries the canary's pod-template hash. */
 export const CANARY_HASH_ARG = 'canary-hash';
+/** The template argument that carries the stable pods' pod-template hash (for gates that compare the canary with them). */
+export const STABLE_HASH_ARG = 'stable-hash';
 
 /** An argument a step passes to an analysis, and where its value comes from. */
 export interface AnalysisArgument {

@@ -263,7 +263,6 @@ export class SpanmetricsConnector extends Connector {
   public readonly supportedSignals = [[Signal.TRACES, Signal.METRICS]] as const;
   public readonly namespace: string;
   public readonly histogramUnit: HistogramUnit;
-  public readonly histogramBuckets?: Duration[];
   public readonly dimensions: SpanmetricsDimension[];
   public readonly metricsFlushInterval: Duration;
 
@@ -271,7 +270,7 @@ export class SpanmetricsConnector extends Connector {
     super('spanmetrics');
     this.namespace = props.namespace ?? SPANMETRICS_DEFAULT_NAMESPACE;
     this.histogramUnit = props.histogramUnit ?? HistogramUnit.MILLISECONDS;
-    this.histogramBuckets = props.histogramBuckets;
+    this.buckets = props.histogramBuckets && [...props.histogramBuckets];
     this.dimensions = props.dimensions ?? [];
     this.metricsFlushInterval = props.metricsFlushInterval ?? SPANMETRICS_DEFAULT_FLUSH_INTERVAL;
     const seen = new Set<string>();
@@ -290,6 +289,24 @@ export class SpanmetricsConnector extends Connector {
       throw new Error(`spanmetrics: metricsFlushInterval must be a positive whole number of milliseconds, got ${flushMs}ms`);
     }
   }
+
+  /** the explicit bucket bounds, when the config lists them (else the connector's defaults apply) */
+  public get histogramBuckets(): readonly Duration[] | undefined {
+    return this.buckets;
+  }
+
+  /**
+   * Makes `bound` a bucket bound: the list becomes the union of the bounds in force (the given
+   * ones, or the connector's defaults) and `bound`, sorted. Nothing changes when it is one already.
+   */
+  public addBucketBound(bound: Duration): void {
+    const ms = (d: Duration) => d.toMilliseconds({ integral: false });
+    const current = this.buckets ?? SPANMETRICS_DEFAULT_BUCKETS;
+    if (current.some((b) => Math.abs(ms(b) - ms(bound)) < 1e-6)) return;
+    this.buckets = [...current, bound].sort((a, b) => ms(a) - ms(b));
+  }
+
+  private buckets?: Duration[];
 
   public toConfig(): Record<string, unknown> {
     const histogram: Record<string, unknown> = { unit: this.histogramUnit };

@@ -84,6 +84,35 @@ export const TARGET_LABELS = ['job', 'instance'] as const;
 /** The label that carries a histogram bucket's upper bound on `_bucket` series. */
 export const BUCKET_LABEL = 'le';
 
+/**
+ * A bucket bound as the Prometheus text format writes it in `le`: Go's shortest `%g`
+ * (prometheus/common expfmt/text_create.go writeFloat: strconv.AppendFloat(f, 'g', -1, 64)),
+ * which switches to an exponent from 1e+06 on (strconv/ftoa.go: `eprec = 6` for the shortest form).
+ */
+export function bucketBoundText(bound: number): string {
+  if (!Number.isFinite(bound)) return bound > 0 ? '+Inf' : bound < 0 ? '-Inf' : 'NaN';
+  if (bound === 0) return '0';
+  const exp = Math.floor(Math.log10(Math.abs(bound)));
+  if (exp >= -4 && exp < 6) return String(bound);
+  const [mantissa, e] = bound.toExponential().split('e');
+  const n = Number(e);
+  return `${mantissa}e${n < 0 ? '-' : '+'}${String(Math.abs(n)).padStart(2, '0')}`;
+}
+
+/**
+ * The `le` values a bucket bound can have in Prometheus: as the exporter wrote it
+ * ({@link bucketBoundText}), or as Prometheus 3 normalizes it on ingestion, in the OpenMetrics
+ * form with `.0` on a whole number (prometheus/prometheus model/textparse
+ * normalizeFloatsInLabelValues and formatOpenMetricsFloat @ v3.0.0; `le="1000"` is stored as
+ * `le="1000.0"`). Prometheus 2 keeps the text as scraped, which an OpenMetrics scrape writes in the
+ * second form too.
+ */
+export function bucketBoundValues(bound: number): string[] {
+  const text = bucketBoundText(bound);
+  const openMetrics = /^[-+]?\d+$/.test(text) ? `${text}.0` : text;
+  return [...new Set([text, openMetrics])];
+}
+
 /** The path Prometheus scrapes when a pod has no `prometheus.io/path` annotation. */
 export const SCRAPE_DEFAULT_PATH = '/metrics';
 

@@ -1,4 +1,3 @@
-import { Duration } from 'cdk8s';
 import { requiredRequestsPerSecond } from '../analysis/evidence';
 import { readPromql } from '../analysis/promql';
 import { LoadedManifest, loadManifests, ManifestReadError } from '../manifests';
@@ -6,7 +5,7 @@ import { analysisStepOf, CanaryModel, canaries, exportDelayOf } from '../model/r
 import { AnalysisModel, metricSpecs } from '../model/analyses';
 import { effectiveCount, MetricReadError, MetricSpec, validateMetricSpecs } from '../analysis/schedule';
 import { Collector } from '../model/collectors';
-import { GateKind } from '../model/gates';
+import { GateDesign, GateKind } from '../model/gates';
 import { asArr, asObj, asStr, DeliveryModel, modelOf, ModelOptions } from '../model/model';
 import { podsAtWeight, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../platform/argo';
 import { durationInUnit, HistogramUnit, SPANMETRICS_DEFAULT_BUCKETS, SPANMETRICS_DEFAULT_FLUSH_INTERVAL, SpanmetricsSeries } from '../platform/collector-config';
@@ -149,7 +148,8 @@ function targetOf(model: DeliveryModel, canary: CanaryModel, source: string): Re
         return { label: series.dimensionLabels[name], from: from?.from, value: from?.value ?? asStr(d.default) };
       }),
       bucketBounds: buckets.length > 0
-        ? buckets.map((b) => durationInUnit(Duration.millis(secondsAt(String(b), `${collector.ref.name} spanmetrics bucket`) * 1000), unit))
+        // in whole microseconds: 1.4s is 1400 ms, not 1400.0000000000002
+        ? buckets.map((b) => Math.round(secondsAt(String(b), `${collector.ref.name} spanmetrics bucket`) * 1e6) / (unit === HistogramUnit.SECONDS ? 1e6 : 1e3))
         : SPANMETRICS_DEFAULT_BUCKETS.map((b) => durationInUnit(b, unit)),
       flushSeconds: flush ? secondsAt(flush, `${collector.ref.name} metrics_flush_interval`) : SPANMETRICS_DEFAULT_FLUSH_INTERVAL.toSeconds(),
       exportDelaySeconds: exportDelay.ms / 1000,
@@ -201,14 +201,21 @@ function gatesOf(analysis: AnalysisModel, at: string): RehearsalGate[] {
     return {
       name: g.name,
       kind: g.kind,
-      quantile: g.kind === GateKind.LATENCY ? g.quantile : undefined,
+      // a quantile compared with a latency, or a sequential test on the share slower than a bound (1 - quantile)
+      quantile: g.kind === GateKind.LATENCY ? (g.quantile ?? latencyQuantile(analysis.design?.gates?.[g.name])) : undefined,
       query: g.query,
       successCondition: g.successCondition,
       failureCondition: g.failureCondition,
       threshold: g.threshold,
+      design: analysis.design?.gates?.[g.name],
       ...g.schedule,
     };
   });
+}
+
+/** The quantile a sequential latency gate's design holds below its bound. */
+function latencyQuantile(design: GateDesign | undefined): number | undefined {
+  return design?.latencyBound === undefined ? undefined : Number((1 - design.threshold).toPrecision(12));
 }
 
 /**
@@ -217,6 +224,7 @@ function gatesOf(analysis: AnalysisModel, at: string): RehearsalGate[] {
  */
 function requiredRate(analyses: readonly AnalysisModel[], gates: readonly RehearsalGate[], where: string): number {
   const design = analyses.find((a) => a.design)?.design;
+  if (design?.canaryRequestsPerSecond) return design.canaryRequestsPerSecond;
   const evidence = gates.find((g) => g.kind === GateKind.TRAFFIC)?.threshold?.value;
   if (!design || evidence === undefined) {
     throw new RehearsalInputError(`${where}: no traffic generator found (a workload whose script runs curl against the rollout's Service `

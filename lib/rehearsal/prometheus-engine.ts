@@ -116,6 +116,13 @@ function writeOpenMetrics(file: string, chunks: readonly string[]): void {
   }
 }
 
+/** Prometheus's answer to an instant query, as it sends it: the result type and each series with its labels. */
+export interface RawAnswer {
+  readonly error?: string;
+  readonly resultType?: string;
+  readonly result?: unknown;
+}
+
 /** A query's answer: the result as Argo Rollouts' prometheus provider hands it to the conditions, or its error. */
 export interface QueryAnswer {
   readonly result?: MeasurementResult;
@@ -454,19 +461,24 @@ export class PrometheusEngine {
 
   /** Evaluates an instant query at a Unix time (seconds). */
   public async query(expr: string, time: number): Promise<QueryAnswer> {
-    const res = await this.request('POST', '/api/v1/query', new URLSearchParams({ query: expr, time: String(time) }).toString());
-    const json = JSON.parse(res.body) as { status: string; error?: string; data?: { resultType: string; result: unknown } };
-    if (json.status !== 'success') return { error: json.error ?? `HTTP ${res.status}` };
-    const data = json.data!;
-    switch (data.resultType) {
-      case 'vector': return { result: (data.result as { value: [number, string] }[]).map((s) => Number(s.value[1])) };
-      case 'scalar': return { result: Number((data.result as [number, string])[1]) };
-      case 'matrix': return { result: (data.result as { values: [number, string][] }[]).flatMap((s) => s.values.map((v) => Number(v[1]))) };
+    const raw = await this.queryRaw(expr, time);
+    if (raw.error !== undefined) return { error: raw.error };
+    switch (raw.resultType) {
+      case 'vector': return { result: (raw.result as { value: [number, string] }[]).map((s) => Number(s.value[1])) };
+      case 'scalar': return { result: Number((raw.result as [number, string])[1]) };
+      case 'matrix': return { result: (raw.result as { values: [number, string][] }[]).flatMap((s) => s.values.map((v) => Number(v[1]))) };
       default: return { error: 'Prometheus metric type not supported' };
     }
   }
 
-  /** Stops the server and removes its folder. */
+  /** An instant query, answered as Prometheus sends it: its result type and each series with its labels. */
+  public async queryRaw(expr: string, time: number): Promise<RawAnswer> {
+    const res = await this.request('POST', '/api/v1/query', new URLSearchParams({ query: expr, time: String(time) }).toString());
+    const json = JSON.parse(res.body) as { status: string; error?: string; data?: { resultType: string; result: unknown } };
+    if (json.status !== 'success') return { error: json.error ?? `HTTP ${res.status}` };
+    return { resultType: json.data!.resultType, result: json.data!.result };
+  }
+
   public async stop(): Promise<void> {
     // The data goes with the folder: nothing for a graceful shutdown to keep.
     const running = [...this.running];

@@ -27,6 +27,12 @@ export interface TrialOptions {
   readonly series?: 'read' | 'all';
   /** More queries per target whose series are written: other gates to replay on the same data, or queries of the caller's own. */
   readonly alsoReadBy?: (target: RehearsalTarget) => readonly string[];
+  /**
+   * Draw each request (Poisson arrivals, failures and latencies at the scenario's true rates), as a
+   * cluster does; without, counts are rate x time and shares exact.
+   * @default true
+   */
+  readonly noise?: boolean;
 }
 
 /** One target's scenarios, placed in time with their trials. */
@@ -55,9 +61,19 @@ export interface TrialResult {
   readonly asExpected: boolean;
 }
 
-/** The share a scenario's trials must reach: good canaries 99 %, bad ones and disturbed good ones every trial. */
-export function requiredShare(expectation: Expectation): number {
-  return expectation === Expectation.PROMOTED ? 0.99 : 1;
+/**
+ * The share of a scenario's trials that must be as expected: good canaries promoted in 99 %
+ * (a disturbed one never aborted either), bad ones stopped in every trial, and at a point of a
+ * gate's operating characteristic the chance its design bounds (at `good`, at most falseStop not
+ * promoted; at `bad`, at most falsePromote promoted).
+ */
+export function requiredShare(scenario: Scenario): number {
+  switch (scenario.expectation) {
+    case Expectation.PROMOTED:
+    case Expectation.NOT_ABORTED: return 0.99;
+    case Expectation.STOPPED: return 1;
+    case Expectation.MEASURED: return scenario.point?.bound ? 1 - scenario.point.bound.atMost : 0;
+  }
 }
 
 /** One scenario's results over its trials. */
@@ -71,7 +87,7 @@ export interface ScenarioResult {
   readonly verdicts: Readonly<Partial<Record<RunPhase, number>>>;
   /** time to verdict over the trials, in seconds after the AnalysisRun started */
   readonly decidedAfter: { readonly p50: number; readonly p95: number };
-  /** whether the share reaches {@link requiredShare} */
+  /** whether the share reaches {@link requiredShare} (and, for a disturbed good canary, none was aborted) */
   readonly asExpected: boolean;
 }
 
@@ -83,16 +99,22 @@ export function prepareRehearsal(targets: RehearsalTarget | readonly RehearsalTa
   const list = (Array.isArray(targets) ? targets : [targets]) as readonly RehearsalTarget[];
   const placedTargets = list.map((target): PlacedTarget => {
     const scenarios = scenariosOf(target);
-    const placed = placeScenarios(target, scenarios, trials, seed, slot);
+    const placed = placeScenarios(target, scenarios, trials, seed, slot, options.noise ?? true);
     slot += slotsUsed(target, scenarios);
     if (options.series === 'all') return { target, placed };
     return { target, placed, readBy: [...new Set([...target.gates.map((g) => g.query), ...(options.alsoReadBy?.(target) ?? [])])] };
   });
-  const chunks = placedTargets.flatMap(({ target, placed, readBy }) => {
-    const keep = readBy && seriesReadBy(readBy);
-    return placed.map((p) => openMetrics(target, p, keep));
-  });
+  const chunks = placedTargets.flatMap(({ target, placed, readBy }) => placed.map((p) => {
+    // a scenario that replays some gates needs only the series they (and the caller's queries) read
+    const queries = readBy && [...new Set([...gatesOf(target, p.scenario).map((g) => g.query), ...(options.alsoReadBy?.(target) ?? [])])];
+    return openMetrics(target, p, queries && seriesReadBy(queries));
+  }));
   return { targets: placedTargets, chunks: chunks.filter((c) => c.length > 0) };
+}
+
+/** The gates a scenario replays: those it names, else every gate of the target. */
+export function gatesOf(target: RehearsalTarget, scenario: Scenario): readonly RehearsalGate[] {
+  return scenario.gates ? target.gates.filter((g) => scenario.gates!.includes(g.name)) : target.gates;
 }
 
 /** Refuses a gate whose query is not one the target's series were written for. */
@@ -139,15 +161,27 @@ export function substituteArgs(text: string, values: Readonly<Record<string, str
  * see. Its Error (a query that fails) is not.
  */
 export function outcomeAsExpected(target: RehearsalTarget, scenario: Scenario, outcome: RunOutcome): boolean {
+  const promoted = outcome.verdict === MeasurementPhase.SUCCESSFUL;
   switch (scenario.expectation) {
-    case Expectation.PROMOTED: return outcome.verdict === MeasurementPhase.SUCCESSFUL;
-    case Expectation.NOT_ABORTED: return outcome.verdict === MeasurementPhase.SUCCESSFUL || outcome.verdict === MeasurementPhase.INCONCLUSIVE;
+    case Expectation.PROMOTED:
+    case Expectation.NOT_ABORTED: return promoted;
+    case Expectation.MEASURED: return scenario.point?.bound?.verdict === 'promoted' ? !promoted : promoted;
     case Expectation.STOPPED: {
       const gate = target.gates.find((g) => g.name === outcome.decidingGate);
       if (gate && isUnpredictable(gate)) return outcome.verdict === MeasurementPhase.FAILED || outcome.verdict === MeasurementPhase.INCONCLUSIVE;
-      return outcome.verdict === scenario.expected && (scenario.expectedGate === undefined || gate?.kind === scenario.expectedGate);
+      return (scenario.expected as readonly RunPhase[]).includes(outcome.verdict) && (scenario.expectedGate === undefined || sameJudgment(gate?.kind, scenario.expectedGate));
     }
   }
+}
+
+/** Whether a gate of `kind` judges what a scenario expects of `expected`: a comparison with the stable pods' error ratio judges errors too. */
+function sameJudgment(kind: GateKind | undefined, expected: GateKind): boolean {
+  return kind === expected || (expected === GateKind.ERROR_RATE && kind === GateKind.ERROR_RATE_VS_STABLE);
+}
+
+/** Whether a verdict aborts the rollout (a paused one waits for a person). */
+function aborts(verdict: RunPhase): boolean {
+  return verdict === MeasurementPhase.FAILED || verdict === MeasurementPhase.ERROR;
 }
 
 /** A gate no scenario expects: a custom gate, or one whose kind is not known. */
@@ -174,13 +208,19 @@ async function pooled<T, R>(items: readonly T[], limit: number, work: (item: T) 
   return out;
 }
 
+/**
+ * How many trials replay at once: all of a scenario's trials look at the same instants, so their
+ * queries go to Prometheus together (batching.ts); more in flight makes bigger batches.
+ */
+const TRIALS_IN_FLIGHT = 1000;
+
 /** Replays the AnalysisRun of every trial of every scenario against the engine. */
 export async function runScenarios(data: RehearsalData, engine: QueryEngine): Promise<ScenarioResult[]> {
   data.targets.forEach(checkSeriesWritten);
   const jobs = data.targets.flatMap(({ target, placed }) => placed.flatMap((p) => p.trials.map((trial) => ({ target, placed: p, trial }))));
-  const outcomes = await pooled(jobs, 8, async ({ target, placed, trial }) => {
+  const outcomes = await pooled(jobs, TRIALS_IN_FLIGHT, async ({ target, placed, trial }) => {
     const values = argumentValues(target, placed, trial);
-    const gates: RehearsalGate[] = target.gates.map((g) => ({
+    const gates: RehearsalGate[] = gatesOf(target, placed.scenario).map((g) => ({
       ...g,
       query: substituteArgs(g.query, values, g.name),
       successCondition: g.successCondition && substituteArgs(g.successCondition, values, g.name),
@@ -198,6 +238,7 @@ export async function runScenarios(data: RehearsalData, engine: QueryEngine): Pr
     const verdicts: Partial<Record<RunPhase, number>> = {};
     for (const t of trials) verdicts[t.outcome.verdict] = (verdicts[t.outcome.verdict] ?? 0) + 1;
     const times = trials.map((t) => t.outcome.decidedAfterSeconds);
+    const neverAborted = p.scenario.expectation !== Expectation.NOT_ABORTED || trials.every((t) => !aborts(t.outcome.verdict));
     return {
       target,
       scenario: p.scenario,
@@ -205,7 +246,7 @@ export async function runScenarios(data: RehearsalData, engine: QueryEngine): Pr
       share,
       verdicts,
       decidedAfter: { p50: quantile(times, 0.5), p95: quantile(times, 0.95) },
-      asExpected: share >= requiredShare(p.scenario.expectation) - 1e-9,
+      asExpected: share >= requiredShare(p.scenario) - 1e-9 && neverAborted,
     };
   }));
 }

@@ -47,6 +47,11 @@ function valueTest(m: LabelMatcher): ((value: string) => boolean) | undefined {
   }
 }
 
+/** The labels whose values can change a selector's answer: those it matches with a test. */
+function decisiveLabels(s: SelectorUse): string[] {
+  return s.matchers.filter((m) => valueTest(m) !== undefined).map((m) => m.label);
+}
+
 /** A selector as a test on a series. */
 function selectorTest(s: SelectorUse): SeriesFilter {
   const tests = s.matchers.flatMap((m) => {
@@ -64,10 +69,21 @@ function selectorTest(s: SelectorUse): SeriesFilter {
 export function seriesReadBy(queries: readonly string[]): SeriesFilter | undefined {
   if (queries.length === 0) return undefined;
   const selectors: SeriesFilter[] = [];
+  const decisive = new Set<string>();
   for (const q of queries) {
     const read = readPromql(q);
     if (read.error) return undefined;
     selectors.push(...read.selectors.map(selectorTest));
+    for (const sel of read.selectors) for (const l of decisiveLabels(sel)) decisive.add(l);
   }
-  return (name, labels) => selectors.some((s) => s(name, labels));
+  // The answer depends only on the name and the decisive labels' values: the rehearsal asks for
+  // thousands of series that differ only in others (the pod, the trial's hash), so it is kept.
+  const labels = [...decisive];
+  const answers = new Map<string, boolean>();
+  return (name, series) => {
+    const key = `${name}\u0000${labels.map((l) => series[l] ?? '').join('\u0000')}`;
+    let answer = answers.get(key);
+    if (answer === undefined) answers.set(key, answer = selectors.some((s) => s(name, series)));
+    return answer;
+  };
 }

@@ -2,7 +2,7 @@ import { readPromql } from '../analysis/promql';
 import { SpanmetricsSeries } from '../platform/collector-config';
 import { ResultComparison } from '../analysis/condition';
 import { MetricSchedule } from '../analysis/schedule';
-import { GateKind } from '../model/gates';
+import { GateDesign, GateKind } from '../model/gates';
 import { AnalysisArgument } from '../platform/argo';
 import { servesUrl, ServedEndpoint } from '../platform/image-facts';
 import { PrometheusBackend } from '../platform/metrics-backend';
@@ -165,6 +165,8 @@ export interface RehearsalGate extends MetricSchedule {
   readonly failureCondition?: string;
   /** the comparison of `result[0]` with the threshold, read from the condition */
   readonly threshold?: ResultComparison;
+  /** a sequential gate's design, from the template's design annotation */
+  readonly design?: GateDesign;
 }
 
 /** An input the rehearsal cannot use; the message says what to fix. */

@@ -7,6 +7,7 @@ import { CANARY_HASH_ARG, NAMESPACE_ARG, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from
 import { spanmetricsFlushSeconds, spanmetricsSeries } from '../platform/collector-config';
 import { ImageFacts, ServedEndpoint } from '../platform/image-facts';
 import { SPAN_KIND_SERVER } from '../platform/collector-config';
+import { BUCKET_LABEL } from '../platform/prometheus-naming';
 import { LoadedManifest } from '../manifests';
 import { analysisUses, declaredArgs, findTemplate, metricSchedule, metricSpecs, PrometheusMetric, prometheusMetrics, TEMPLATE_KINDS } from '../model/analyses';
 import { defineRules, list } from './define';
@@ -77,7 +78,9 @@ function failsIdleCanary(model: DeliveryModel, metric: PrometheusMetric, canaryA
   const failsLow = firstResultComparisons(metric.failureCondition).some((c) => (c.op === '<' && c.value > 0) || (c.op === '<=' && c.value >= 0));
   // An app that traces its own scrapes has request series while idle, unless the query leaves them out.
   const idleSeries = query.selectors.some((s) => selectsCanary(s) && countsScrapes(s, scrapes));
-  const stopsEmpty = !idleSeries && query.selectors.some(selectsCanary) && !cannotBeEmpty(metric.query) && !isGuarded(metric);
+  // an empty result stops the run: Failed by the conditions (`len(result) == 0 || ...`), or an Error of an unguarded result[0]
+  const emptyStops = [MeasurementPhase.FAILED, MeasurementPhase.ERROR].includes(measurementPhase(metric, []).phase);
+  const stopsEmpty = !idleSeries && query.selectors.some(selectsCanary) && !cannotBeEmpty(metric.query) && emptyStops;
   return (selectsCanaryRate && (lowerBound || failsLow)) || stopsEmpty;
 }
 
@@ -91,15 +94,6 @@ function imageFactsOf(model: DeliveryModel, rollout: LoadedManifest): ImageFacts
 function userEndpointsRunning(model: DeliveryModel, template: LoadedManifest): ServedEndpoint[] {
   const rollouts = analysisUses(model).filter((u) => u.templates.some((t) => findTemplate(model, u, t) === template)).map((u) => u.rollout);
   return rollouts.flatMap((r) => imageFactsOf(model, r)).flatMap((f) => (f.endpoints ?? []).filter((e) => e.caller === 'user'));
-}
-
-/** Whether every condition of a gate checks len(result) before reading result[i] (unreadable ones count as guarded). */
-function isGuarded(metric: PrometheusMetric): boolean {
-  try {
-    return [metric.successCondition, metric.failureCondition].every((c) => !c || conditionShape(parseCondition(c)).guarded);
-  } catch {
-    return true;
-  }
 }
 
 /**
@@ -375,7 +369,7 @@ export const GATE_RULES = defineRules({
       if (!noData || noData.atSeconds >= firstData.totalSeconds) continue;
       report('gates/judged-before-data', Severity.WARNING, model.refOf(template),
         `gate '${metric.name}' reads ${path === SeriesPath.SPANMETRICS ? `spanmetrics flushed every ${flush}s` : 'metrics scraped from the canary\'s own pods'}, so a new canary's `
-        + `increase() or rate() over them can be empty until ${formatDerivation(firstData)} with ${model.prometheus.name}, `
+        + `series can be missing (or too short for increase() or rate()) until ${formatDerivation(firstData)} with ${model.prometheus.name}, `
         + `but with no data the gate already stops the run at ${noData.atSeconds}s (${noData.how}); a healthy canary can be stopped`,
         `make ${noData.fixField} at least ${Math.ceil(firstData.totalSeconds)}s, plus the time the canary needs to serve the evidence `
         + '(ThreeGateAnalysis derives it), or shorten the flush or scrape interval');
@@ -395,20 +389,26 @@ export const GATE_RULES = defineRules({
         if (query.error) continue;
         const floor = firstResultComparisons(metric.successCondition).filter((c) => c.op === '>=' || c.op === '>').map((c) => c.value);
         if (floor.length === 0) continue;
+        const schedule = metricSchedule(template, metric.name);
         for (const sel of query.selectors) {
+          if (!countsScrapes(sel, scrapes)) continue;
           const fn = sel.enclosing.find((f) => RATE_FUNCTIONS.includes(f));
-          if (!fn || !countsScrapes(sel, scrapes)) continue;
           const scrape = model.prometheus.scrapeSeconds;
           const window = fn === 'increase' ? rangeSecondsAt(metric.query, sel.offset) : undefined;
           if (fn === 'increase' && window === undefined) continue;
-          // per canary pod: one scrape per interval, as a rate or as a count over the window
-          const selfTraffic = fn === 'increase' ? window! / scrape : 1 / scrape;
+          // the raw counter: every scrape since the canary started, by the gate's last measurement
+          const count = schedule && effectiveCount(schedule);
+          const lastLook = schedule && count !== undefined ? schedule.initialDelaySeconds + (count - 1) * schedule.intervalSeconds : undefined;
+          if (!fn && (lastLook === undefined || sel.enclosing.some((f) => !['sum', 'max', 'min', 'avg'].includes(f)))) continue;
+          // per canary pod: one scrape per interval, as a rate, a count over the window, or a count since it started
+          const selfTraffic = fn === 'increase' ? window! / scrape : fn ? 1 / scrape : lastLook! / scrape;
           const needed = Math.max(...floor);
           if (needed > selfTraffic) continue;
           const label = scrapes.spanNameLabels.get(sel.metric!)!;
+          const given = fn === 'increase' ? ` requests in ${window}s` : fn ? ' req/s' : ` requests by the gate's last measurement at ${lastLook}s`;
           report('gates/self-traffic', E, model.refOf(template),
             `gate '${metric.name}' counts ${sel.metric} of the canary, which also counts Prometheus's own scrapes (${label}="${scrapes.spanName}"): `
-            + `with ${model.prometheus.name}'s ${scrape}s scrape they alone give ${num(selfTraffic)}${fn === 'increase' ? ` requests in ${window}s` : ' req/s'}, `
+            + `with ${model.prometheus.name}'s ${scrape}s scrape they alone give ${num(selfTraffic)}${given}, `
             + `at least the ${num(needed)} the gate asks for, so an idle canary passes it`,
             `exclude the scrapes: select the endpoints users call${scrapes.userSpanNames.length > 0 ? `, e.g. ${label}=~"${scrapes.userSpanNames.join('|')}"` : ''}, or ${label}!="${scrapes.spanName}"`);
         }
@@ -426,7 +426,9 @@ export const GATE_RULES = defineRules({
     for (const metric of prometheusMetrics(template)) {
       const query = readQuery(model, metric.query);
       if (query.error) continue;
-      for (const sel of query.selectors.filter((x) => x.metric && durationBuckets.has(x.metric) && x.enclosing.includes('histogram_quantile'))) {
+      // a quantile of the histogram, or a share of it below a bound (`le`)
+      const readsLatency = (x: SelectorUse) => x.enclosing.includes('histogram_quantile') || x.matchers.some((m) => m.label === BUCKET_LABEL);
+      for (const sel of query.selectors.filter((x) => x.metric && durationBuckets.has(x.metric) && readsLatency(x))) {
         const userSpans = userEndpointsRunning(model, template);
         const [serviceLabel, spanNameLabel, spanKindLabel] = durationBuckets.get(sel.metric!)!;
         const names = new Set(sel.matchers.filter((m) => m.op === '=' || m.op === '=~').map((m) => m.label.replace(/^exported_/, '')));
