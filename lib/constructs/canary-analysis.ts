@@ -508,13 +508,31 @@ class CustomGate extends GateSpec {
       window: ctx.window,
       requests: selector(ctx.target.requests.metric, ctx.target.requests.matchers),
       failedRequests: selector(ctx.target.requests.metric, { ...ctx.target.requests.matchers, ...ctx.target.requests.failed }),
-      spans: (s, extra = {}) => ctx.spans(ctx.series[s], extra),
+      spans: (s, extra = {}) => ctx.spans(ctx.series[s], bucketMatchers(ctx, this.props.name, extra)),
     };
     const query = this.props.query(context).trim();
     if (query.length === 0) throw new Error(`GateSpec.custom: the query of gate '${this.props.name}' is empty`);
     const guarded = (this.props.requiresEvidence ?? true) ? `(\n${query}\n)\n${ctx.evidenceGuard()}` : `${query}\n`;
     return { name: this.props.name, query: guarded, threshold: this.props.threshold, direction: this.props.direction };
   }
+}
+
+/**
+ * A custom gate's extra matchers, with an `le` bound written as every value Prometheus may store
+ * it under (`2000` or, in Prometheus 3, `2000.0`); a bound that is no bucket of the histogram
+ * would select nothing, so it is an error naming the bounds there are.
+ */
+function bucketMatchers(ctx: GateRenderContext, gate: string, extra: Readonly<Record<string, string>>): Matchers {
+  const le = extra[BUCKET_LABEL];
+  if (le === undefined) return extra;
+  const bounds = ctx.target.pipeline.bucketBounds();
+  const bound = Number(le);
+  if (!bounds.some((b) => Math.abs(b - bound) < 1e-9)) {
+    const unit = ctx.series.histogramUnit;
+    throw new Error(`GateSpec.custom: gate '${gate}' selects ${BUCKET_LABEL}="${le}", which is no bucket bound of the spanmetrics histogram (${bounds.map((b) => `${b}${unit}`).join(', ')}), `
+      + `so it would select nothing; use one of them, or add ${le}${unit} to the pipeline's histogramBuckets`);
+  }
+  return { ...extra, [BUCKET_LABEL]: bucketBoundValues(bound) };
 }
 
 /** The options a caller gave, without the ones left undefined (so they do not hide defaults). */
@@ -816,8 +834,9 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
       const path = spec._path(this.target.requests.path);
       this.checkTiming(spec, label, t, windowSeconds, schedule);
       const window = promDuration(Duration.seconds(roundUp5(windowSeconds)));
-      // the canary's requests since it started, as the traffic gate counts them
-      const canaryRequests = `sum(${selector(this.target.requests.metric, this.target.requests.matchers)})`;
+      // the canary's requests since it started: each series' highest value in the window, so the
+      // counts of a collector replaced meanwhile (its series end, a new pod's start) still add up
+      const canaryRequests = `sum(max_over_time(${selector(this.target.requests.metric, this.target.requests.matchers)}[${window}]))`;
       const design = designs.get(spec);
       const parts = spec._render({
         target: this.target,

@@ -1,7 +1,7 @@
 import { MeasurementPhase } from '../analysis/condition';
 import { effectiveCount } from '../analysis/schedule';
 import { DEFAULT_FALSE_PROMOTE, DEFAULT_FALSE_STOP, OperatingCharacteristic } from '../analysis/sequential';
-import { GateKind } from '../model/gates';
+import { GateDesign, GateKind } from '../model/gates';
 import { RehearsalGate, RehearsalTarget, workEndpoints } from './target';
 
 /**
@@ -53,8 +53,8 @@ export enum Expectation {
 export interface OcPoint {
   /** the gate measured (the only gate the scenario replays) */
   readonly gate: string;
-  readonly kind: GateKind.ERROR_RATE | GateKind.LATENCY;
-  /** the true share as a multiple of the gate's threshold */
+  readonly kind: ShareKind;
+  /** the true share as a multiple of the gate's threshold (for a comparison with the stable pods: the factor over its maxFactor) */
   readonly multiple: number;
   /** the true share of failed (or slower) requests */
   readonly share: number;
@@ -85,20 +85,25 @@ export interface Scenario {
   readonly gates?: readonly string[];
   /** the operating-characteristic point it measures */
   readonly point?: OcPoint;
+  /** draw stable pods of its own for every trial (a gate that compares canary and stable needs independent stables) */
+  readonly stablePerTrial?: boolean;
 }
 
 /** The multiples of a gate's threshold its operating characteristic is measured at. */
 export const OC_MULTIPLES = [0, 0.5, 1, 2, 4] as const;
 
+/** The kinds of gate whose verdict follows a share of bad requests. */
+export type ShareKind = GateKind.ERROR_RATE | GateKind.LATENCY | GateKind.ERROR_RATE_VS_STABLE;
+
 /** A gate whose verdict follows a share of bad requests, and that share's threshold. */
 export interface ShareGate {
   readonly gate: RehearsalGate;
-  readonly kind: GateKind.ERROR_RATE | GateKind.LATENCY;
+  readonly kind: ShareKind;
   /** the highest share of bad requests that passes */
   readonly threshold: number;
   /** for a latency gate: the bound that makes a request slow, in the histogram's unit */
   readonly bound?: number;
-  readonly design: OperatingCharacteristic;
+  readonly design: OperatingCharacteristic & Pick<GateDesign, 'vsStable'>;
   readonly designed: boolean;
 }
 
@@ -111,8 +116,13 @@ export interface ShareGate {
  */
 export function shareGates(target: RehearsalTarget): ShareGate[] {
   return target.gates.flatMap((gate): ShareGate[] => {
-    if (gate.kind !== GateKind.ERROR_RATE && gate.kind !== GateKind.LATENCY) return [];
     const d = gate.design;
+    if (gate.kind === GateKind.ERROR_RATE_VS_STABLE) {
+      // its shares are the chances that a failure is the canary's; its threshold is a factor of the stable pods' error ratio
+      const v = d?.vsStable;
+      return v ? [{ gate, kind: gate.kind, threshold: v.maxFactor, design: d!, designed: true }] : [];
+    }
+    if (gate.kind !== GateKind.ERROR_RATE && gate.kind !== GateKind.LATENCY) return [];
     if (d) {
       if (gate.kind === GateKind.LATENCY && d.latencyBound === undefined) return [];
       return [{ gate, kind: gate.kind, threshold: d.threshold, bound: d.latencyBound, design: d, designed: true }];
@@ -151,13 +161,17 @@ export function consistentSlow(slow: readonly SlowShare[]): SlowShare[] {
   return merged;
 }
 
-/** The healthy profile of a target: every share at a fifth of its gate's threshold. */
+/**
+ * The healthy profile of a target: every share at a fifth of its gate's threshold; a service
+ * compared with its stable pods fails as often as the design expects of them.
+ */
 export function healthyTraffic(target: RehearsalTarget): PodTraffic {
   const gates = shareGates(target);
   const errors = gates.filter((g) => g.kind === GateKind.ERROR_RATE).map((g) => g.threshold);
+  const stable = gates.map((g) => g.design.vsStable?.stableErrorRatio).find((p) => p !== undefined);
   return {
     userRequestsPerSecond: target.canaryUserRequestsPerSecond,
-    errorRatio: errors.length > 0 ? Math.min(...errors) * HEALTHY_SHARE_OF_THRESHOLD : 0,
+    errorRatio: stable ?? (errors.length > 0 ? Math.min(...errors) * HEALTHY_SHARE_OF_THRESHOLD : 0),
     slow: consistentSlow(gates.filter((g) => g.kind === GateKind.LATENCY).map((g) => ({ bound: g.bound!, share: g.threshold * HEALTHY_SHARE_OF_THRESHOLD }))),
   };
 }
@@ -187,7 +201,7 @@ export function lastLookSeconds(target: RehearsalTarget): number {
 /** The points of every share gate's operating characteristic: the gate alone, at each multiple of its threshold. */
 export function ocScenarios(target: RehearsalTarget): Scenario[] {
   const healthy = healthyTraffic(target);
-  return shareGates(target).flatMap((g) => OC_MULTIPLES.map((multiple): Scenario => {
+  return shareGates(target).flatMap((g) => (g.kind === GateKind.ERROR_RATE_VS_STABLE ? vsStablePoints(g, healthy) : OC_MULTIPLES.map((multiple): Scenario => {
     const share = Math.min(1, multiple * g.threshold);
     const canary: PodTraffic = g.kind === GateKind.ERROR_RATE
       ? { ...healthy, errorRatio: share }
@@ -205,7 +219,35 @@ export function ocScenarios(target: RehearsalTarget): Scenario[] {
       gates: [g.gate.name],
       point: { gate: g.gate.name, kind: g.kind, multiple, share, threshold: g.threshold, design: g.design, designed: g.designed, bound },
     };
-  }));
+  })));
+}
+
+/**
+ * A comparison with the stable pods, alone: stable pods failing the design's stable error ratio,
+ * and a canary failing 0, goodFactor, maxFactor, badFactor and twice badFactor times as often
+ * (2 % against 2 % must pass, 6 % against 2 % must stop, with the defaults). Every trial has stable
+ * pods of its own.
+ */
+function vsStablePoints(g: ShareGate, healthy: PodTraffic): Scenario[] {
+  const v = g.design.vsStable!;
+  const stable = { ...healthy, errorRatio: v.stableErrorRatio };
+  return [0, v.goodFactor, v.maxFactor, v.badFactor, 2 * v.badFactor].map((factor): Scenario => {
+    const share = Math.min(1, factor * v.stableErrorRatio);
+    const bound = factor <= v.goodFactor + 1e-12 ? { verdict: 'not-promoted' as const, atMost: g.design.falseStop }
+      : factor >= v.badFactor - 1e-12 ? { verdict: 'promoted' as const, atMost: g.design.falsePromote } : undefined;
+    const multiple = Number((factor / v.maxFactor).toPrecision(6));
+    return {
+      name: `${g.gate.name}@${multiple}x`,
+      description: `the stable pods fail ${pct(v.stableErrorRatio)} of their user requests, the canary ${pct(share)} (${num(factor)} x theirs; the threshold is ${num(v.maxFactor)} x); only this gate is replayed`,
+      expectation: Expectation.MEASURED,
+      expected: [],
+      stable,
+      canary: { ...stable, errorRatio: share },
+      gates: [g.gate.name],
+      point: { gate: g.gate.name, kind: g.kind, multiple, share: factor, threshold: v.maxFactor, design: g.design, designed: true, bound },
+      stablePerTrial: true,
+    };
+  });
 }
 
 /**
