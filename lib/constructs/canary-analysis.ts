@@ -107,7 +107,7 @@ export interface GateQueryContext {
   readonly requests: string;
   /** the selector of the canary's failed user requests */
   readonly failedRequests: string;
-  /** the selector of a spanmetrics series restricted to the canary's user request spans, with further matchers if given (e.g. `{ le: '250' }`) */
+  /** the selector of a spanmetrics series restricted to the canary's user request spans, with further matchers if given (e.g. `{ le: '200' }`, a bucket bound: it matches `200` and Prometheus 3's `200.0`) */
   spans(series: 'calls' | 'durationBucket' | 'durationCount' | 'durationSum', extra?: Readonly<Record<string, string>>): string;
 }
 
@@ -203,11 +203,11 @@ export interface RenderedParts {
   readonly failureCondition?: string;
 }
 
-/** How a gate is scheduled: looked at every scrape until it decides, or measured once. @internal */
+/** How a gate is scheduled: a test looked at every scrape until it decides, or a custom gate judged at its first look with data. @internal */
 export enum GateSchedule {
   /** a sequential test or the traffic gate: every scrape interval until it decides or reaches the horizon */
   SEQUENTIAL = 'sequential',
-  /** once, when the evidence is in (custom gates) */
+  /** from when the evidence is in, at every scrape until its query answers; that answer decides (custom gates) */
   ONCE = 'once',
 }
 
@@ -282,7 +282,12 @@ export abstract class GateSpec {
     return new ErrorRatioVsStableGate(options, { maxFactor: max, goodFactor: good, badFactor: bad, stableErrorRatio: p });
   }
 
-  /** A query of your own, compared with a threshold once, when the evidence is in; by default it is Inconclusive until the canary has served it. */
+  /**
+   * A query of your own, compared with a threshold: from when the evidence is in, it looks at every
+   * scrape until the query answers, and that answer decides (by default it answers nothing until the
+   * canary has served the evidence; a collector replaced meanwhile only delays it). Its window is the
+   * canary's whole life at the last look.
+   */
   public static custom(options: CustomGateOptions): GateSpec {
     if (!Number.isFinite(options.threshold)) throw new Error(`GateSpec.custom: threshold of gate '${options.name}' must be a finite number, got ${options.threshold}`);
     if (!Object.values(Direction).includes(options.direction)) {
@@ -830,7 +835,8 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
       const t = this.resolveTiming(label, spec, schedule);
       const given = spec.options.timing?.window;
       if (given) argoDuration(this.constructName, `${label}.window`, given);
-      const windowSeconds = given?.toSeconds() ?? schedule.evidence.totalSeconds;
+      // the canary's whole life at the last look, from before its first series
+      const windowSeconds = given?.toSeconds() ?? schedule.lastLookSeconds + 2 * schedule.lookSeconds;
       const path = spec._path(this.target.requests.path);
       this.checkTiming(spec, label, t, windowSeconds, schedule);
       const window = promDuration(Duration.seconds(roundUp5(windowSeconds)));
@@ -932,15 +938,15 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
     if (interval.toMilliseconds() <= 0) throw new Error(`${C}: ${label}.interval must be at least 1s, got ${interval.toMilliseconds()}ms`);
     // the looks up to the last one, on the interval's grid from the first
     const looks = Math.max(1, Math.ceil((schedule.lastLookSeconds - initialDelay.toSeconds()) / interval.toSeconds() - 1e-9) + 1);
-    const count = given.count ?? (once ? 1 : looks);
+    const count = given.count ?? looks;
     const t: ResolvedTiming = {
       initialDelay,
       interval,
       count,
       failureLimit: given.failureLimit ?? 0,
-      inconclusiveLimit: given.inconclusiveLimit ?? (once ? 0 : count - 1),
+      inconclusiveLimit: given.inconclusiveLimit ?? count - 1,
       consecutiveErrorLimit: given.consecutiveErrorLimit ?? 3,
-      consecutiveSuccessLimit: given.consecutiveSuccessLimit ?? (once ? 0 : 1),
+      consecutiveSuccessLimit: given.consecutiveSuccessLimit ?? 1,
     };
     validateInteger(C, `${label}.count`, t.count, 1);
     for (const field of ['failureLimit', 'inconclusiveLimit', 'consecutiveErrorLimit', 'consecutiveSuccessLimit'] as const) validateInteger(C, `${label}.${field}`, t[field], 0);
@@ -954,7 +960,7 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
     if (t.consecutiveSuccessLimit === 0 && t.failureLimit >= t.count) {
       throw new Error(`${C}: ${label}.failureLimit ${t.failureLimit} can never be exceeded with count ${t.count}; the gate could not fail: use a failureLimit below count`);
     }
-    if (once && t.inconclusiveLimit >= t.count) {
+    if (t.consecutiveSuccessLimit === 0 && t.inconclusiveLimit >= t.count) {
       throw new Error(`${C}: ${label}.inconclusiveLimit ${t.inconclusiveLimit} lets all ${t.count} measurements be inconclusive, and Argo Rollouts then counts the gate `
         + 'Successful without any evidence: use an inconclusiveLimit below count');
     }
