@@ -465,6 +465,7 @@ export class CanaryRollout extends Construct implements IAnalysisTarget, ITraffi
       if (e.caller === 'user' && !(e.urls && e.urls.length > 0)) {
         throw new Error(`${C}: workload.endpoints[${i}] ('${e.spanName}') is called by users but has no urls; give the request URLs that reach it, e.g. ['/checkout']`);
       }
+      checkRequest(`${C}: workload.endpoints[${i}] ('${e.spanName}')`, e);
       return { ...e, service: e.service ?? this.serviceName };
     });
     endpoints.forEach((e, i) => (e.calls ?? []).forEach((call, k) => {
@@ -534,4 +535,20 @@ export class CanaryRollout extends Construct implements IAnalysisTarget, ITraffi
     return problems;
   }
 
+}
+
+/**
+ * An endpoint's request as the traffic generator sends it: a method of RFC 9110's token characters
+ * (upper case by convention), header names of token characters, values and a body without
+ * control characters but tab and newline.
+ */
+function checkRequest(where: string, e: Pick<ServedEndpoint, 'method' | 'body' | 'headers'>): void {
+  if (e.method !== undefined && !/^[A-Z]+$/.test(e.method)) {
+    throw new Error(`${where}: method '${e.method}' is not an HTTP method; write it in capitals, e.g. 'POST'`);
+  }
+  for (const [name, value] of Object.entries(e.headers ?? {})) {
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new Error(`${where}: header name '${name}' is not an HTTP token; use letters, digits and '-'`);
+    if (/[\x00-\x1f\x7f]/.test(value)) throw new Error(`${where}: the value of header '${name}' holds a control character`);
+  }
+  if (e.body !== undefined && /[\x00-\x08\x0b-\x1f\x7f]/.test(e.body)) throw new Error(`${where}: body holds a control character (tab and newline are allowed)`);
 }
