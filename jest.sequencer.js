@@ -17,6 +17,8 @@ const USUAL_SECONDS = {
   // the dynamic programme against simulated canaries
   'sequential.test.ts': 5,
   'validate-hostile.test.ts': 5,
+  // compiling the README's and docs/' snippets against lib/ (skipped when none of them changed)
+  'docs.test.ts': 4,
   'rehearse-cli.test.ts': 2.5,
   'schema.test.ts': 2,
   'scale.test.ts': 1.8,

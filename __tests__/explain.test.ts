@@ -6,7 +6,7 @@ import { MeasurementPhase } from '../lib/analysis/condition';
 import { formatDerivation } from '../lib/analysis/evidence';
 import { BinomialSprt, operatingCharacteristic } from '../lib/analysis/sequential';
 import { wiringDiagram } from '../lib/explain/diagram';
-import { explainMarkdown, readmeSection } from '../lib/explain/markdown';
+import { EXPLAIN_DOC, explainDetailsMarkdown, explainMarkdown, README_BEGIN, README_END, readmeSection, wiringMarkdown, withReadmeSection } from '../lib/explain/markdown';
 import { explainModel, RolloutExplanation } from '../lib/explain/sources';
 import { BadCanary, rolloutTimeline, simulateGate } from '../lib/explain/timeline';
 import { modelOf } from '../lib/model/model';
@@ -215,13 +215,23 @@ describe('npm run explain', () => {
     expect(open.admissions.every((a) => a.from[0] === 'anyone (no NetworkPolicy selects these pods)')).toBe(true);
   });
 
-  test("the README's copy is what explain generates", () => {
-    const section = readmeSection(readFileSync(join(ROOT, 'README.md'), 'utf8'));
-    if (section === undefined) throw new Error('README.md lost its explain markers; see lib/explain/markdown.ts README_BEGIN/README_END');
+  test("the README's and docs/explain.md's copies are what explain generates", () => {
     const [app] = mainApp.describe();
-    if (section !== explainMarkdown(explainModel(modelOf(app.manifests, app.options))[0])) {
-      throw new Error('README.md shows a stale diagram or timeline: run `npm run explain -- --update-readme` and commit README.md');
+    const x = explainModel(modelOf(app.manifests, app.options))[0];
+    // the README shows the wiring diagram, docs/explain.md the rest, and together they are all of it
+    for (const [file, expected] of [['README.md', wiringMarkdown(x)], [EXPLAIN_DOC, explainDetailsMarkdown(x)]]) {
+      const section = readmeSection(readFileSync(join(ROOT, file), 'utf8'));
+      if (section === undefined) throw new Error(`${file} lost its explain markers; see lib/explain/markdown.ts README_BEGIN/README_END`);
+      if (section !== expected) {
+        throw new Error(`${file} shows a stale diagram, timeline or design: run \`npm run explain -- --update-readme\` and commit README.md and ${EXPLAIN_DOC}`);
+      }
     }
+    expect(`${wiringMarkdown(x)}\n${explainDetailsMarkdown(x)}`).toBe(explainMarkdown(x));
+  });
+
+  test('a page without the markers is refused, naming the page and the markers', () => {
+    expect(() => withReadmeSection('# Explaining a delivery\n', 'x', EXPLAIN_DOC)).toThrow(`${EXPLAIN_DOC} has no '${README_BEGIN}' ... '${README_END}' markers`);
+    expect(withReadmeSection(`a\n${README_BEGIN}\nold\n${README_END}\nb\n`, 'new\n', EXPLAIN_DOC)).toBe(`a\n${README_BEGIN}\nnew\n${README_END}\nb\n`);
   });
 });
 

@@ -7,7 +7,7 @@ import { aliasBomb, bigFile, configMapWithKeys } from './hostile-inputs';
 
 /**
  * `validate` on input people have: every bad file is a finding of its own (never a crash, a hang
- * or a stack trace), with the exit code the README documents, and the good files beside it are
+ * or a stack trace), with the exit code docs/validate.md documents, and the good files beside it are
  * still checked.
  */
 const ROOT = join(__dirname, '..');

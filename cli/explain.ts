@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
-import { explainMarkdown, withReadmeSection } from '../lib/explain/markdown';
+import { EXPLAIN_DOC, explainDetailsMarkdown, explainMarkdown, wiringMarkdown, withReadmeSection } from '../lib/explain/markdown';
 import { explainModel, RolloutExplanation } from '../lib/explain/sources';
 import { kubectlKustomize, loadFolder, ManifestReadError } from '../lib/manifests';
 import { modelOf } from '../lib/model/model';
@@ -15,7 +15,9 @@ const USAGE = `usage: npm run explain -- [APPFILE | --manifests DIR] [--promethe
 Prints the wiring diagram and the rollout timeline of every rollout with an analysis, as Markdown:
 of the app an app file defines (default ${DEFAULT_APP_FILE}), or of a folder of manifests
 (--manifests DIR, hand-written or synthesized; its Prometheus setup is the one it is made for
-unless --prometheus says). --update-readme refreshes the copy in README.md (the default app only).`;
+unless --prometheus says). --update-readme refreshes the generated copies (the default app only):
+the wiring diagram in README.md, and who may connect, the rollout timeline and the gate design in
+${EXPLAIN_DOC}.`;
 
 /** Where `main` writes. */
 export interface ExplainOutput {
@@ -51,11 +53,34 @@ function parseArgs(argv: readonly string[]): Options | undefined {
   return opts;
 }
 
-/** The explanation of every rollout, with a heading per rollout when there are several (or several apps). */
-function markdownOf(parts: readonly { readonly folder: string; readonly rollouts: readonly RolloutExplanation[] }[], setup: string): string {
+type Parts = readonly { readonly folder: string; readonly rollouts: readonly RolloutExplanation[] }[];
+
+/**
+ * The explanation of every rollout, with a heading per rollout when there are several (or several
+ * apps): all of it, or the part `render` makes of each rollout.
+ */
+function markdownOf(parts: Parts, setup: string, render: (x: RolloutExplanation) => string = explainMarkdown): string {
   const all = parts.flatMap((p) => p.rollouts.map((r) => ({ folder: p.folder, r })));
-  if (all.length === 1) return explainMarkdown(all[0].r);
-  return `${setup}\n\n${all.map(({ folder, r }) => `## ${folder ? `${folder}: ` : ''}${r.id}\n\n${explainMarkdown(r)}`).join('\n')}`;
+  if (all.length === 1) return render(all[0].r);
+  return `${setup}\n\n${all.map(({ folder, r }) => `## ${folder ? `${folder}: ` : ''}${r.id}\n\n${render(r)}`).join('\n')}`;
+}
+
+/**
+ * Writes the wiring diagram between README.md's markers and the rest between those of
+ * {@link EXPLAIN_DOC}; neither file is written unless both have their markers.
+ */
+function updateCopies(parts: Parts, setup: string, out: ExplainOutput): void {
+  const copies = [
+    { file: 'README.md', markdown: markdownOf(parts, setup, wiringMarkdown) },
+    { file: EXPLAIN_DOC, markdown: markdownOf(parts, setup, explainDetailsMarkdown) },
+  ].map(({ file, markdown }) => {
+    const path = join(projectRoot(), file);
+    return { path, text: withReadmeSection(readFileSync(path, 'utf8'), markdown, path) };
+  });
+  for (const { path, text } of copies) {
+    writeFileSync(path, text);
+    out.log(`updated ${path}`);
+  }
 }
 
 /** `explain`: returns the exit code. */
@@ -65,30 +90,31 @@ export async function main(argv: readonly string[], out: ExplainOutput = { log: 
     out.error(USAGE);
     return 2;
   }
-  let markdown: string;
+  let parts: Parts;
+  let setup: string;
   try {
     if (opts.manifests) {
       const { manifests } = loadFolder(opts.manifests, { kustomize: kubectlKustomize });
-      const setup = opts.prometheus ?? setupOf(manifests).preset;
-      const model = modelOf(manifests, { prometheus: PROMETHEUS_PRESETS[setup](), images: PRESET_IMAGES });
+      const preset = opts.prometheus ?? setupOf(manifests).preset;
+      const model = modelOf(manifests, { prometheus: PROMETHEUS_PRESETS[preset](), images: PRESET_IMAGES });
       const rollouts = explainModel(model);
       if (rollouts.length === 0) throw new Error(`${opts.manifests}: no Rollout with a canary analysis step whose templates are in the folder; nothing to explain`);
-      markdown = markdownOf([{ folder: '', rollouts }], `Explained from the manifests in ${opts.manifests}, for ${model.prometheus.name} (${opts.prometheus ? '--prometheus' : setupOf(manifests).reason}).`);
+      parts = [{ folder: '', rollouts }];
+      setup = `Explained from the manifests in ${opts.manifests}, for ${model.prometheus.name} (${opts.prometheus ? '--prometheus' : setupOf(manifests).reason}).`;
     } else {
       const app = await loadApp(opts.app ?? DEFAULT_APP_FILE);
       const prometheus = opts.prometheus ? PROMETHEUS_PRESETS[opts.prometheus]() : undefined;
-      const parts = app.describe({ prometheus }).map((d) => ({ folder: d.folder, rollouts: explainModel(modelOf(d.manifests, d.options)) }));
-      markdown = markdownOf(parts, `Explained from the app in ${opts.app ?? DEFAULT_APP_FILE}${prometheus ? `, built for ${prometheus.name} (--prometheus)` : ', for the Prometheus each environment names'}.`);
+      parts = app.describe({ prometheus }).map((d) => ({ folder: d.folder, rollouts: explainModel(modelOf(d.manifests, d.options)) }));
+      setup = `Explained from the app in ${opts.app ?? DEFAULT_APP_FILE}${prometheus ? `, built for ${prometheus.name} (--prometheus)` : ', for the Prometheus each environment names'}.`;
     }
+    if (opts.updateReadme) updateCopies(parts, setup, out);
   } catch (e) {
     out.error(`explain: ${e instanceof ManifestReadError || e instanceof Error ? e.message : String(e)}`);
     return 1;
   }
-  if (opts.updateReadme) {
-    const readme = join(projectRoot(), 'README.md');
-    writeFileSync(readme, withReadmeSection(readFileSync(readme, 'utf8'), markdown));
-    out.log(`updated ${readme}`);
-  } else if (opts.out) {
+  if (opts.updateReadme) return 0;
+  const markdown = markdownOf(parts, setup);
+  if (opts.out) {
     writeFileSync(opts.out, markdown);
     out.log(`wrote ${opts.out}`);
   } else {
