@@ -553,6 +553,13 @@ export interface CanaryAnalysisOptions {
   readonly name?: string;
   /** the lowest canary request rate the design may expect, whatever its gates need @default 0.05 */
   readonly minRequestsPerSecond?: number;
+  /**
+   * The user request rate the canary gets while the analysis runs, when it is known (real traffic,
+   * no traffic generator): the looks and the horizon are derived from it instead of from the rate
+   * the design asks for ({@link requiredCanaryRequestsPerSecond}).
+   * @default - the rate the design asks for, which a traffic generator is sized to give
+   */
+  readonly canaryRequestsPerSecond?: number;
   /** the chance that a canary at a sequential gate's `good` is stopped, for every gate that sets none, in (0, 0.5) @default 0.01 */
   readonly falseStop?: number;
   /** the chance that a canary at a sequential gate's `bad` is promoted, for every gate that sets none, in (0, 0.5) @default 0.01 */
@@ -648,6 +655,8 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
   public readonly falsePromote: number;
   /** how long a canary at `good` may take, on average, to serve what its gates need */
   public readonly evidenceTime: Duration;
+  /** the canary's user request rate when it is known, else undefined (the design's rate is assumed) */
+  public readonly statedCanaryRequestsPerSecond?: number;
   /** the name messages give this construct */
   protected readonly constructName: string;
   private readonly specs: GateSpec[] = [];
@@ -673,6 +682,10 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
     this.falsePromote = props.falsePromote ?? GATE_DEFAULTS.falsePromote;
     // checked like a gate's own design, on a threshold every chance fits
     operatingCharacteristic(0.5, { falseStop: this.falseStop, falsePromote: this.falsePromote }, C);
+    this.statedCanaryRequestsPerSecond = props.canaryRequestsPerSecond;
+    if (props.canaryRequestsPerSecond !== undefined && !(props.canaryRequestsPerSecond > 0 && Number.isFinite(props.canaryRequestsPerSecond))) {
+      throw new Error(`${C}: canaryRequestsPerSecond must be a positive number of requests per second, got ${props.canaryRequestsPerSecond}`);
+    }
     this.evidenceTime = props.evidenceTime ?? GATE_DEFAULTS.evidenceTime;
     argoDuration(C, 'evidenceTime', this.evidenceTime);
     if (this.evidenceTime.toSeconds() <= 0) throw new Error(`${C}: evidenceTime must be at least 1s, got ${this.evidenceTime.toMilliseconds()}ms`);
@@ -775,7 +788,7 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
    * decided but for a sliver; a custom gate measures once, when the evidence is in.
    */
   public get schedule(): AnalysisSchedule {
-    const rate = this.requiredCanaryRequestsPerSecond;
+    const rate = this.statedCanaryRequestsPerSecond ?? this.requiredCanaryRequestsPerSecond;
     const designs = [...this.designs().values()];
     const evidenceRequests = this.evidenceRequests;
     const horizonRequests = Math.ceil(Math.max(evidenceRequests, ...designs.map((d) => d.test.horizonRequests() * d.requestsPerTrial)) - 1e-9);
@@ -812,7 +825,8 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
     });
     return {
       evidenceSeconds: this.evidenceTime.toSeconds(),
-      canaryRequestsPerSecond: Number(this.requiredCanaryRequestsPerSecond.toPrecision(12)),
+      canaryRequestsPerSecond: Number((this.statedCanaryRequestsPerSecond ?? this.requiredCanaryRequestsPerSecond).toPrecision(12)),
+      ...(this.statedCanaryRequestsPerSecond === undefined ? {} : { rateStated: true }),
       gates: Object.fromEntries(gates),
     };
   }

@@ -238,7 +238,9 @@ export class TrafficGenerator extends Construct {
     return [`traffic generator sends ${rate(this.requestsPerSecond)} req/s (one every ${this.requestInterval.toMilliseconds()}ms + ${LOOP_OVERHEAD_MS}ms loop overhead); `
       + `at the first analysis weight (${first.weight}%: ${pods.canary} canary of ${pods.canary + pods.stable} pods) the canary gets ${rate(canaryRate)} req/s, `
       + `but '${first.analysis.templateName}' needs ${rate(required)} req/s to gather its evidence in time; `
-      + `shorten requestInterval to at most ${Math.floor((1000 * pods.canary) / ((pods.canary + pods.stable) * required) - LOOP_OVERHEAD_MS)}ms, raise the first canary weight, or give the gates a longer evidenceTime`];
+      + `send at least ${rate((required * (pods.canary + pods.stable)) / pods.canary)} req/s (requestsPerSecond, in a Delivery ServiceSpec.trafficGenerator: { requestsPerSecond }; `
+      + `or requestInterval at most ${Math.floor((1000 * pods.canary) / ((pods.canary + pods.stable) * required) - LOOP_OVERHEAD_MS)}ms), raise the first canary weight (the rollout's steps), `
+      + 'or give the gates a longer evidenceTime (ServiceSpec.gates.evidenceTime)'];
   }
 
   private checkCapacity(target: ITrafficTarget): string[] {
@@ -251,7 +253,8 @@ export class TrafficGenerator extends Construct {
       if (perPod <= MAX_UTILIZATION * endpoint.capacityPerSecond) continue;
       const rate = (n: number) => Number(n.toPrecision(3));
       out.push(`traffic generator sends ${rate(perPod)} req/s of ${endpoint.spanName} to each of ${pods} pods, more than ${MAX_UTILIZATION * 100}% of the `
-        + `${rate(endpoint.capacityPerSecond)} req/s one pod can serve there; healthy pods would queue and look slow: lengthen requestInterval, add replicas, or lengthen the gates' evidenceTime`);
+        + `${rate(endpoint.capacityPerSecond)} req/s one pod can serve there; healthy pods would queue and look slow: send less (requestsPerSecond; in a Delivery ServiceSpec.trafficGenerator: { requestsPerSecond }), `
+        + 'add replicas (ServiceSpec.replicas), or lengthen the gates\' evidenceTime (ServiceSpec.gates.evidenceTime) so they need fewer requests a second');
     }
     return out;
   }

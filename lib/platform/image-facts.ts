@@ -56,10 +56,26 @@ export interface ServedEndpoint {
   readonly typicalLatency?: TypicalLatency;
 }
 
+/** The quantiles a healthy profile may state. */
+export type ProfileQuantile = 'p50' | 'p90' | 'p95' | 'p99' | 'p999';
+
+/** The share of requests at or below each quantile. */
+export const PROFILE_QUANTILES: Readonly<Record<ProfileQuantile, number>> = { p50: 0.5, p90: 0.9, p95: 0.95, p99: 0.99, p999: 0.999 };
+
+/** How a service behaves when it is healthy: the chance its user requests fail, and their latency at some quantiles. */
+export interface HealthyProfile {
+  /** the share of user requests that fail, 0..1 @default - not stated */
+  readonly errorRatio?: number;
+  /** the latency of user requests at some quantiles, in ms @default - not stated */
+  readonly latencyMs?: Readonly<Partial<Record<ProfileQuantile, number>>>;
+}
+
 /** What an image does that its manifests cannot show. */
 export interface ImageFacts {
   /** the repository, without registry host or tag */
   readonly repository: string;
+  /** how the service behaves when healthy; the rehearsal's good canaries do so @default - not stated: comfortably inside every gate */
+  readonly healthy?: HealthyProfile;
   /** the user the image runs as when the pod does not set runAsUser @default - not known */
   readonly user?: {
     /** the USER of the image, as the kubelet sees it */

@@ -164,6 +164,7 @@ function targetOf(model: DeliveryModel, canary: CanaryModel, source: string): Re
       scrapePortName: collectorPod?.containers.flatMap((c) => c.ports).find((p) => p.containerPort === exported.port)?.name ?? 'metrics',
     },
     gates,
+    ...(facts?.healthy ? { healthy: facts.healthy } : {}),
     dryRun,
   };
   checkGateSeries(target, where);
@@ -286,7 +287,6 @@ function pathOf(url: string): string {
 function userEndpointsFromGates(gates: readonly RehearsalGate[], series: SpanmetricsSeries, service: string, requests: readonly SentRequest[], where: string): ServedEndpoint[] {
   const spanNames = gateSpanNames(gates, series);
   const distinct = [...new Map(requests.map((r) => [`${r.method} ${pathOf(r.path)}`, { method: r.method, path: pathOf(r.path) }])).values()];
-  const distinctPaths = distinct.map((r) => r.path);
   if (spanNames.length === 0) {
     return distinct.map((r) => ({ spanName: httpSpanName(r.method, r.path), service, caller: 'user', urls: [r.path], method: r.method }));
   }
@@ -297,7 +297,7 @@ function userEndpointsFromGates(gates: readonly RehearsalGate[], series: Spanmet
   });
   if (endpoints.every((e) => e.urls!.length === 0)) {
     throw new RehearsalInputError(`${where}: the gates count the span names ${spanNames.map((s) => `'${s}'`).join(', ')} of service '${service}', but the traffic generator sends `
-      + `${distinctPaths.join(', ')}, which reach none of them (a path /p reaches the span names '/p' and 'METHOD /p'); make the gates' span_name matchers name `
+      + `${distinct.map((r) => `${r.method} ${r.path}`).join(', ')}, which reach none of them (a request METHOD /p reaches the span names '/p' and 'METHOD /p'); make the gates' span_name matchers name `
       + 'the routes the generator calls, or give the image\'s facts (its endpoints and their URLs) to the catalogue');
   }
   return endpoints;

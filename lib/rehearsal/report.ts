@@ -2,7 +2,7 @@ import { MeasurementPhase, MeasurementResult } from '../analysis/condition';
 import { GateKind } from '../model/gates';
 import { RunOutcome } from './argo-replay';
 import { requiredShare, ScenarioResult } from './rehearse';
-import { Expectation, OcPoint } from './scenarios';
+import { Expectation, healthyAssumption, OcPoint } from './scenarios';
 import { RehearsalTarget } from './target';
 
 /** `1 trial`, `3 trials`. */
@@ -97,6 +97,8 @@ export interface RehearsalReport {
     readonly gates: { readonly name: string; readonly kind: string | null }[];
     /** the canary user request rate the trials drew from, per canary pod */
     readonly canaryRequestsPerSecond: number;
+    /** what the trials take a healthy canary to be: the service's statement, or the assumption made without one */
+    readonly healthy: string;
     readonly scenarios: {
       readonly name: string;
       readonly description: string;
@@ -179,6 +181,7 @@ export function toReport(results: readonly ScenarioResult[]): RehearsalReport {
         prometheus: target.prometheus.name,
         gates: target.gates.map((g) => ({ name: g.name, kind: g.kind ?? null })),
         canaryRequestsPerSecond: target.canaryUserRequestsPerSecond,
+        healthy: healthyAssumption(target),
         scenarios: rs.map((r) => {
           const ex = exampleOf(r);
           return {
@@ -272,6 +275,7 @@ export function formatResults(results: readonly ScenarioResult[]): string {
     out.push(`${target.rollout} on ${target.prometheus.name} (scrape ${target.prometheus.scrapeSeconds}s, spanmetrics flush ${target.spanmetrics.flushSeconds}s, `
       + `canary ${Number(target.canaryUserRequestsPerSecond.toPrecision(3))} req/s): ${plural(rs[0]?.trials.length ?? 0, 'trial')} per scenario`);
     out.push(`  gates: ${target.gates.map((g) => `${g.name} (${g.kind ?? 'kind not stated'})`).join(', ')}`);
+    out.push(`  a healthy canary: ${healthyAssumption(target)}`);
     out.push(`  ${'scenario'.padEnd(width)}  ${'expected'.padEnd(36)}  ${'as expected'.padStart(11)}  ${'verdicts'.padEnd(42)}  time to verdict p50 / p95`);
     for (const r of runs) {
       const verdicts = Object.entries(r.verdicts).map(([v, n]) => `${v} ${n}`).join(', ');

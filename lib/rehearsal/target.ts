@@ -4,7 +4,7 @@ import { ResultComparison } from '../analysis/condition';
 import { MetricSchedule } from '../analysis/schedule';
 import { GateDesign, GateKind } from '../model/gates';
 import { AnalysisArgument } from '../platform/argo';
-import { DEFAULT_METHOD, servesUrl, ServedEndpoint } from '../platform/image-facts';
+import { DEFAULT_METHOD, HealthyProfile, servesUrl, ServedEndpoint } from '../platform/image-facts';
 import { PrometheusBackend } from '../platform/metrics-backend';
 
 /**
@@ -72,6 +72,8 @@ export interface RehearsalTarget {
   };
   /** the gates, in template order */
   readonly gates: readonly RehearsalGate[];
+  /** how the service behaves when healthy, when it says (its image's facts) */
+  readonly healthy?: HealthyProfile;
   /**
    * the run's dry-run rules (spec.dryRun[].metricName of the analysis step, then of its
    * templates): Go regular expressions; a gate whose name one matches does not decide the run
