@@ -115,19 +115,27 @@ describe('an open analysis', () => {
       .addGate(GateSpec.traffic())
       .addGate(GateSpec.custom({
         name: 'fast-share',
-        query: (q) => `sum(increase(${q.spans('durationBucket', { le: '250' })}[${q.window}])) / sum(increase(${q.spans('durationCount')}[${q.window}]))`,
+        query: (q) => `sum(increase(${q.spans('durationBucket', { le: '200' })}[${q.window}])) / sum(increase(${q.spans('durationCount')}[${q.window}]))`,
         threshold: 0.9,
         direction: Direction.AT_LEAST,
       }));
     const custom = gates.gates.find((g) => g.kind === GateKind.CUSTOM)!;
-    expect(custom.query).toContain('le="250"');
+    // a bound as Prometheus 2 and 3 store it
+    expect(custom.query).toContain('le=~"200|200\\\\.0"');
     expect(custom.query).toContain('service_name="checkout"');
     // guarded by the traffic gate's threshold (here the minRequestsPerSecond floor over the window)
     const traffic = gates.gate(GateKind.TRAFFIC);
-    const canaryRequests = traffic.query.split('\n')[0];
-    expect(canaryRequests).toMatch(/^sum\(traces_span_metrics_calls_total\{/);
-    expect(custom.query.endsWith(`and on()\n${canaryRequests} >= ${traffic.threshold}\n`)).toBe(true);
+    // the traffic gate's selector, at its highest in the window (a replaced collector's counts still add up)
+    const selector = traffic.query.split('\n')[0].slice('sum('.length, -1);
+    expect(selector).toMatch(/^traces_span_metrics_calls_total\{/);
+    expect(custom.query).toContain(`and on()\nsum(max_over_time(${selector}[`);
+    expect(custom.query.trimEnd().endsWith(`])) >= ${traffic.threshold}`)).toBe(true);
     expect(custom.successCondition).toBe('len(result) > 0 && result[0] >= 0.9');
+    // a bound the histogram does not have would select nothing: the synth says so
+    const other = rolloutWith();
+    other.rollout.addAnalysis().addGate(GateSpec.traffic()).addGate(GateSpec.custom({
+      name: 'fast-share', query: (q) => `sum(${q.spans('durationBucket', { le: '250' })})`, threshold: 1, direction: Direction.AT_LEAST }));
+    expect(() => Testing.synth(other.chart)).toThrow("GateSpec.custom: gate 'fast-share' selects le=\"250\", which is no bucket bound of the spanmetrics histogram (2ms, 4ms");
     expect(custom.failureCondition).toBe('len(result) > 0 && result[0] < 0.9');
   });
 

@@ -42,7 +42,7 @@ export const CHECKOUT_WORKLOAD: WorkloadProps = {
   ports: [{ name: 'http', number: 9000 }],
   endpoints: [
     { spanName: 'GET /cart', caller: 'user', urls: ['/cart'] },
-    { spanName: 'POST /checkout', caller: 'user', urls: ['/checkout'] },
+    { spanName: 'POST /checkout', caller: 'user', urls: ['/checkout'], method: 'POST' },
   ],
 };
 

@@ -213,7 +213,7 @@ describe('rehearsal targets of any service', () => {
   test('a folder\'s gates without span_name matchers: one user endpoint per path the generator sends, named as HTTP servers name spans', () => {
     const dir = folder(editedFolder(checkoutFolder(), 'AnalysisTemplate', (t) => t.replace(/span_name=~"GET \/cart\|POST \/checkout", /g, '')));
     expect(readFileSync(join(dir, 'all.yaml'), 'utf8')).not.toContain('span_name');
-    expect(oneFromFolder(dir).userMix.map((m) => [m.endpoint.spanName, m.endpoint.urls, m.share])).toEqual([['GET /cart', ['/cart'], 0.5], ['GET /checkout', ['/checkout'], 0.5]]);
+    expect(oneFromFolder(dir).userMix.map((m) => [m.endpoint.spanName, m.endpoint.urls, m.share])).toEqual([['GET /cart', ['/cart'], 0.5], ['POST /checkout', ['/checkout'], 0.5]]);
   });
 
   test('a folder\'s unknown image needs the service name its spans carry', () => {
@@ -227,9 +227,12 @@ describe('rehearsal targets of any service', () => {
 
   test('a folder\'s gates that name no route the generator calls, or read a series the rehearsal cannot write, are refused with the fix', () => {
     const dir = checkoutFolder();
-    const elsewhere = folder(editedFolder(dir, 'Deployment', (t) => t.replace("'/cart' '/checkout'", "'/basket' '/pay'")));
-    expect(() => oneFromFolder(elsewhere)).toThrow("the gates count the span names 'GET /cart', 'POST /checkout' of service 'checkout', but the traffic generator sends /basket, /pay, "
-      + "which reach none of them (a path /p reaches the span names '/p' and 'METHOD /p')");
+    const elsewhere = folder(editedFolder(dir, 'ConfigMap', (t) => t.replace(':9000/cart', ':9000/basket').replace(':9000/checkout', ':9000/pay')));
+    expect(() => oneFromFolder(elsewhere)).toThrow("the gates count the span names 'GET /cart', 'POST /checkout' of service 'checkout', but the traffic generator sends GET /basket, POST /pay, "
+      + "which reach none of them (a request METHOD /p reaches the span names '/p' and 'METHOD /p')");
+    // a GET where the gates count POSTs reaches nothing either
+    const getsOnly = folder(editedFolder(dir, 'ConfigMap', (t) => t.replace(':9000/cart', ':9000/basket').replace('request = "POST"', 'request = "GET"')));
+    expect(() => oneFromFolder(getsOnly)).toThrow('the traffic generator sends GET /basket, GET /checkout, which reach none of them');
     const counter = folder(editedFolder(dir, 'AnalysisTemplate', (t) => t.replace(/traces_span_metrics_calls_total/g, 'http_requests_total')));
     expect(() => oneFromFolder(counter)).toThrow("gate 'traffic-at-least-58-requests' reads http_requests_total, which the rehearsal cannot produce: for this rollout it writes only "
       + 'traces_span_metrics_calls_total, traces_span_metrics_duration_milliseconds_bucket');

@@ -27,6 +27,8 @@ try {
   }
 }
 const describeWithEngine = binaries ? describe : describe.skip;
+// the replays ask a real Prometheus thousands of queries: on a loaded machine a test takes far longer than jest's 5 s
+jest.setTimeout(120_000);
 
 /** The fixture delivery of HotROD (not main.ts) with its traffic generator, for one Prometheus setup. */
 function stackFor(prometheus: PrometheusBackend) {

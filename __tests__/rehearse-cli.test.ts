@@ -81,7 +81,8 @@ describe('npm run rehearse', () => {
     expect(r.stdout).toContain('  gates: traffic-at-least-58-requests (traffic), error-rate-lt-5-percent (error-rate), latency-p95-lt-1s (latency)');
     expect(r.stdout).not.toContain('checkout/checkout');
     // 8 scenarios of the whole run, and each share gate's operating characteristic at 5 points
-    expect(r.stdout).toContain('  operating characteristic: each gate alone, at true shares of bad requests of 0 to 4 times its threshold');
+    expect(r.stdout).toContain('  operating characteristic: each gate alone, at true shares of bad requests from none to four times its threshold, over the trials');
+    expect(r.stdout).toContain('      true share              0%          2.5%            5%           10%           20%');
     expect(r.stdout).toContain('all 18 scenario runs reached their expected verdicts');
     expect(r.stdout).toContain('sampling noise on');
     const json = JSON.parse(readFileSync(file, 'utf8'));

@@ -246,6 +246,7 @@ const PLANTS: Plant[] = [
     delete hotrod(ms).spec.containers[0].securityContext.seccompProfile;
   }],
   ['the collector keeping its capabilities', 'pod-security/capabilities-restricted', (ms) => { delete collector(ms).spec.containers[0].securityContext.capabilities; }],
+  ['the traffic generator removed, and no real rate stated', 'traffic/rate-unknown', (ms) => { ms.splice(ms.findIndex((m) => m.object.kind === 'Deployment' && m.object.metadata.name === 'traffic-generator'), 1); }, Severity.WARNING],
   ['the collector\'s NetworkPolicy removed', 'network/otlp-open-to-all', (ms) => { ms.splice(ms.findIndex((m) => m.object.kind === 'NetworkPolicy' && m.object.metadata.name === 'collector'), 1); }, Severity.WARNING],
   ['the collector\'s OTLP ports opened to every namespace', 'network/otlp-open-to-all', (ms) => {
     object(ms, 'NetworkPolicy', 'collector').spec.ingress[0].from = [{ namespaceSelector: {} }];

@@ -57,8 +57,9 @@ describe('TrafficGenerator', () => {
     const required = wired.analysis.requiredCanaryRequestsPerSecond;
     expect(() => Testing.synth(chart)).toThrow(
       'traffic generator sends 0.995 req/s (one every 1000ms + 5ms loop overhead); at the first analysis weight (50%: 1 canary of 2 pods) the canary gets 0.498 req/s, '
-      + `but 'hotrod-analysis' needs ${Number(required.toPrecision(3))} req/s to gather its evidence in time; shorten requestInterval to at most ${Math.floor(1000 / (2 * required) - 5)}ms, `
-      + 'raise the first canary weight, or give the gates a longer evidenceTime');
+      + `but 'hotrod-analysis' needs ${Number(required.toPrecision(3))} req/s to gather its evidence in time; send at least ${Number((2 * required).toPrecision(3))} req/s `
+      + `(requestsPerSecond, in a Delivery ServiceSpec.trafficGenerator: { requestsPerSecond }; or requestInterval at most ${Math.floor(1000 / (2 * required) - 5)}ms), `
+      + "raise the first canary weight (the rollout's steps), or give the gates a longer evidenceTime (ServiceSpec.gates.evidenceTime)");
   });
 
   test('synth fails when the load would queue at HotROD\'s customer lookup (300 ms under a mutex)', () => {

@@ -156,7 +156,7 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, out: Output): Promise
   const targets = pickRollout(perSetup.flat(), opts.rollout);
   const started = Date.now();
   const data = prepareRehearsal(targets, { trials: opts.trials, seed: opts.seed, noise: opts.noise });
-  const engine = await PrometheusEngine.start(data.chunks, binaries);
+  const engine = await PrometheusEngine.start(() => data.stream(), binaries);
   try {
     const results = await runScenarios(data, new BatchingEngine(engine));
     const rollouts = [...new Set(targets.map((t) => t.rollout))];

@@ -43,6 +43,14 @@ export interface ServiceGates extends GateThresholds {
   readonly latencyDesign?: OperatingCharacteristicOptions;
 }
 
+/** How a service's traffic generator sends, when the derived rate does not suit. */
+export interface TrafficOptions {
+  /** the requests per second it sends in all @default - derived from the gates' design */
+  readonly requestsPerSecond?: number;
+  /** the longest a request may take before curl gives up @default Duration.seconds(2) */
+  readonly requestTimeout?: Duration;
+}
+
 /** A service to deliver: its workload, its gates, and the traffic that keeps them fed. */
 export interface ServiceSpec {
   /** its name: the namespace, the app folder, the Rollout and the Service */
@@ -58,7 +66,15 @@ export interface ServiceSpec {
   /** gates beside the three, e.g. `GateSpec.latency({ quantile: 0.99, max: Duration.seconds(2) })` @default - none */
   readonly extraGates?: readonly GateSpec[];
   /** keep user requests flowing to it with a traffic generator @default true */
-  readonly trafficGenerator?: boolean;
+  readonly trafficGenerator?: boolean | TrafficOptions;
+  /**
+   * The user requests per second the service gets from its real users, when it runs without a
+   * traffic generator: the gates' looks and horizon are derived from its canary's share of them.
+   * Without it (and without a generator) the gates assume the rate their design asks for, and
+   * validate warns that nothing is known to send it.
+   * @default - none
+   */
+  readonly expectedRequestsPerSecond?: number;
 }
 
 /** Where and how one environment runs: everything that differs between staging and production. */
@@ -193,10 +209,20 @@ export class Delivery extends Construct {
       const rollout = new CanaryRollout(serviceChart, 'Rollout', {
         collector: this.collector, prometheus: this.prometheus, name: spec.name, workload: spec.workload, replicas: spec.replicas, steps: spec.steps,
       });
-      const analysis = rollout.addThreeGateAnalysis({ ...env.gates, ...spec.gates, gates: spec.extraGates });
+      const generated = spec.trafficGenerator ?? true;
+      if (generated !== false && spec.expectedRequestsPerSecond !== undefined) {
+        throw new Error(`${C}: service '${spec.name}' has a traffic generator and expectedRequestsPerSecond; the generator's rate is derived from the gates: `
+          + 'give expectedRequestsPerSecond with trafficGenerator: false (real traffic), or trafficGenerator: { requestsPerSecond } for the generator');
+      }
+      const stated = spec.expectedRequestsPerSecond === undefined ? undefined : spec.expectedRequestsPerSecond * rollout.canaryRequestShare;
+      const analysis = rollout.addThreeGateAnalysis({ ...env.gates, ...spec.gates, gates: spec.extraGates, canaryRequestsPerSecond: stated });
       const generator = traffic && (spec.trafficGenerator ?? true)
         // one service: the generator keeps its default name; several: one per service
-        ? new TrafficGenerator(traffic, props.services.length === 1 ? 'Generator' : spec.name, { target: rollout, name: props.services.length === 1 ? undefined : `${spec.name}-traffic` })
+        ? new TrafficGenerator(traffic, props.services.length === 1 ? 'Generator' : spec.name, {
+          target: rollout,
+          name: props.services.length === 1 ? undefined : `${spec.name}-traffic`,
+          ...(typeof generated === 'object' ? { requestsPerSecond: generated.requestsPerSecond, requestTimeout: generated.requestTimeout } : {}),
+        })
         : undefined;
       return { name: spec.name, chart: serviceChart, rollout, analysis, generator };
     });

@@ -107,7 +107,7 @@ export interface GateQueryContext {
   readonly requests: string;
   /** the selector of the canary's failed user requests */
   readonly failedRequests: string;
-  /** the selector of a spanmetrics series restricted to the canary's user request spans, with further matchers if given (e.g. `{ le: '250' }`) */
+  /** the selector of a spanmetrics series restricted to the canary's user request spans, with further matchers if given (e.g. `{ le: '200' }`, a bucket bound: it matches `200` and Prometheus 3's `200.0`) */
   spans(series: 'calls' | 'durationBucket' | 'durationCount' | 'durationSum', extra?: Readonly<Record<string, string>>): string;
 }
 
@@ -203,11 +203,11 @@ export interface RenderedParts {
   readonly failureCondition?: string;
 }
 
-/** How a gate is scheduled: looked at every scrape until it decides, or measured once. @internal */
+/** How a gate is scheduled: a test looked at every scrape until it decides, or a custom gate judged at its first look with data. @internal */
 export enum GateSchedule {
   /** a sequential test or the traffic gate: every scrape interval until it decides or reaches the horizon */
   SEQUENTIAL = 'sequential',
-  /** once, when the evidence is in (custom gates) */
+  /** from when the evidence is in, at every scrape until its query answers; that answer decides (custom gates) */
   ONCE = 'once',
 }
 
@@ -282,7 +282,12 @@ export abstract class GateSpec {
     return new ErrorRatioVsStableGate(options, { maxFactor: max, goodFactor: good, badFactor: bad, stableErrorRatio: p });
   }
 
-  /** A query of your own, compared with a threshold once, when the evidence is in; by default it is Inconclusive until the canary has served it. */
+  /**
+   * A query of your own, compared with a threshold: from when the evidence is in, it looks at every
+   * scrape until the query answers, and that answer decides (by default it answers nothing until the
+   * canary has served the evidence; a collector replaced meanwhile only delays it). Its window is the
+   * canary's whole life at the last look.
+   */
   public static custom(options: CustomGateOptions): GateSpec {
     if (!Number.isFinite(options.threshold)) throw new Error(`GateSpec.custom: threshold of gate '${options.name}' must be a finite number, got ${options.threshold}`);
     if (!Object.values(Direction).includes(options.direction)) {
@@ -508,13 +513,31 @@ class CustomGate extends GateSpec {
       window: ctx.window,
       requests: selector(ctx.target.requests.metric, ctx.target.requests.matchers),
       failedRequests: selector(ctx.target.requests.metric, { ...ctx.target.requests.matchers, ...ctx.target.requests.failed }),
-      spans: (s, extra = {}) => ctx.spans(ctx.series[s], extra),
+      spans: (s, extra = {}) => ctx.spans(ctx.series[s], bucketMatchers(ctx, this.props.name, extra)),
     };
     const query = this.props.query(context).trim();
     if (query.length === 0) throw new Error(`GateSpec.custom: the query of gate '${this.props.name}' is empty`);
     const guarded = (this.props.requiresEvidence ?? true) ? `(\n${query}\n)\n${ctx.evidenceGuard()}` : `${query}\n`;
     return { name: this.props.name, query: guarded, threshold: this.props.threshold, direction: this.props.direction };
   }
+}
+
+/**
+ * A custom gate's extra matchers, with an `le` bound written as every value Prometheus may store
+ * it under (`2000` or, in Prometheus 3, `2000.0`); a bound that is no bucket of the histogram
+ * would select nothing, so it is an error naming the bounds there are.
+ */
+function bucketMatchers(ctx: GateRenderContext, gate: string, extra: Readonly<Record<string, string>>): Matchers {
+  const le = extra[BUCKET_LABEL];
+  if (le === undefined) return extra;
+  const bounds = ctx.target.pipeline.bucketBounds();
+  const bound = Number(le);
+  if (!bounds.some((b) => Math.abs(b - bound) < 1e-9)) {
+    const unit = ctx.series.histogramUnit;
+    throw new Error(`GateSpec.custom: gate '${gate}' selects ${BUCKET_LABEL}="${le}", which is no bucket bound of the spanmetrics histogram (${bounds.map((b) => `${b}${unit}`).join(', ')}), `
+      + `so it would select nothing; use one of them, or add ${le}${unit} to the pipeline's histogramBuckets`);
+  }
+  return { ...extra, [BUCKET_LABEL]: bucketBoundValues(bound) };
 }
 
 /** The options a caller gave, without the ones left undefined (so they do not hide defaults). */
@@ -530,6 +553,13 @@ export interface CanaryAnalysisOptions {
   readonly name?: string;
   /** the lowest canary request rate the design may expect, whatever its gates need @default 0.05 */
   readonly minRequestsPerSecond?: number;
+  /**
+   * The user request rate the canary gets while the analysis runs, when it is known (real traffic,
+   * no traffic generator): the looks and the horizon are derived from it instead of from the rate
+   * the design asks for ({@link requiredCanaryRequestsPerSecond}).
+   * @default - the rate the design asks for, which a traffic generator is sized to give
+   */
+  readonly canaryRequestsPerSecond?: number;
   /** the chance that a canary at a sequential gate's `good` is stopped, for every gate that sets none, in (0, 0.5) @default 0.01 */
   readonly falseStop?: number;
   /** the chance that a canary at a sequential gate's `bad` is promoted, for every gate that sets none, in (0, 0.5) @default 0.01 */
@@ -625,6 +655,8 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
   public readonly falsePromote: number;
   /** how long a canary at `good` may take, on average, to serve what its gates need */
   public readonly evidenceTime: Duration;
+  /** the canary's user request rate when it is known, else undefined (the design's rate is assumed) */
+  public readonly statedCanaryRequestsPerSecond?: number;
   /** the name messages give this construct */
   protected readonly constructName: string;
   private readonly specs: GateSpec[] = [];
@@ -650,6 +682,10 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
     this.falsePromote = props.falsePromote ?? GATE_DEFAULTS.falsePromote;
     // checked like a gate's own design, on a threshold every chance fits
     operatingCharacteristic(0.5, { falseStop: this.falseStop, falsePromote: this.falsePromote }, C);
+    this.statedCanaryRequestsPerSecond = props.canaryRequestsPerSecond;
+    if (props.canaryRequestsPerSecond !== undefined && !(props.canaryRequestsPerSecond > 0 && Number.isFinite(props.canaryRequestsPerSecond))) {
+      throw new Error(`${C}: canaryRequestsPerSecond must be a positive number of requests per second, got ${props.canaryRequestsPerSecond}`);
+    }
     this.evidenceTime = props.evidenceTime ?? GATE_DEFAULTS.evidenceTime;
     argoDuration(C, 'evidenceTime', this.evidenceTime);
     if (this.evidenceTime.toSeconds() <= 0) throw new Error(`${C}: evidenceTime must be at least 1s, got ${this.evidenceTime.toMilliseconds()}ms`);
@@ -752,7 +788,7 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
    * decided but for a sliver; a custom gate measures once, when the evidence is in.
    */
   public get schedule(): AnalysisSchedule {
-    const rate = this.requiredCanaryRequestsPerSecond;
+    const rate = this.statedCanaryRequestsPerSecond ?? this.requiredCanaryRequestsPerSecond;
     const designs = [...this.designs().values()];
     const evidenceRequests = this.evidenceRequests;
     const horizonRequests = Math.ceil(Math.max(evidenceRequests, ...designs.map((d) => d.test.horizonRequests() * d.requestsPerTrial)) - 1e-9);
@@ -789,7 +825,8 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
     });
     return {
       evidenceSeconds: this.evidenceTime.toSeconds(),
-      canaryRequestsPerSecond: Number(this.requiredCanaryRequestsPerSecond.toPrecision(12)),
+      canaryRequestsPerSecond: Number((this.statedCanaryRequestsPerSecond ?? this.requiredCanaryRequestsPerSecond).toPrecision(12)),
+      ...(this.statedCanaryRequestsPerSecond === undefined ? {} : { rateStated: true }),
       gates: Object.fromEntries(gates),
     };
   }
@@ -812,12 +849,14 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
       const t = this.resolveTiming(label, spec, schedule);
       const given = spec.options.timing?.window;
       if (given) argoDuration(this.constructName, `${label}.window`, given);
-      const windowSeconds = given?.toSeconds() ?? schedule.evidence.totalSeconds;
+      // the canary's whole life at the last look, from before its first series
+      const windowSeconds = given?.toSeconds() ?? schedule.lastLookSeconds + 2 * schedule.lookSeconds;
       const path = spec._path(this.target.requests.path);
       this.checkTiming(spec, label, t, windowSeconds, schedule);
       const window = promDuration(Duration.seconds(roundUp5(windowSeconds)));
-      // the canary's requests since it started, as the traffic gate counts them
-      const canaryRequests = `sum(${selector(this.target.requests.metric, this.target.requests.matchers)})`;
+      // the canary's requests since it started: each series' highest value in the window, so the
+      // counts of a collector replaced meanwhile (its series end, a new pod's start) still add up
+      const canaryRequests = `sum(max_over_time(${selector(this.target.requests.metric, this.target.requests.matchers)}[${window}]))`;
       const design = designs.get(spec);
       const parts = spec._render({
         target: this.target,
@@ -913,15 +952,15 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
     if (interval.toMilliseconds() <= 0) throw new Error(`${C}: ${label}.interval must be at least 1s, got ${interval.toMilliseconds()}ms`);
     // the looks up to the last one, on the interval's grid from the first
     const looks = Math.max(1, Math.ceil((schedule.lastLookSeconds - initialDelay.toSeconds()) / interval.toSeconds() - 1e-9) + 1);
-    const count = given.count ?? (once ? 1 : looks);
+    const count = given.count ?? looks;
     const t: ResolvedTiming = {
       initialDelay,
       interval,
       count,
       failureLimit: given.failureLimit ?? 0,
-      inconclusiveLimit: given.inconclusiveLimit ?? (once ? 0 : count - 1),
+      inconclusiveLimit: given.inconclusiveLimit ?? count - 1,
       consecutiveErrorLimit: given.consecutiveErrorLimit ?? 3,
-      consecutiveSuccessLimit: given.consecutiveSuccessLimit ?? (once ? 0 : 1),
+      consecutiveSuccessLimit: given.consecutiveSuccessLimit ?? 1,
     };
     validateInteger(C, `${label}.count`, t.count, 1);
     for (const field of ['failureLimit', 'inconclusiveLimit', 'consecutiveErrorLimit', 'consecutiveSuccessLimit'] as const) validateInteger(C, `${label}.${field}`, t[field], 0);
@@ -935,7 +974,7 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
     if (t.consecutiveSuccessLimit === 0 && t.failureLimit >= t.count) {
       throw new Error(`${C}: ${label}.failureLimit ${t.failureLimit} can never be exceeded with count ${t.count}; the gate could not fail: use a failureLimit below count`);
     }
-    if (once && t.inconclusiveLimit >= t.count) {
+    if (t.consecutiveSuccessLimit === 0 && t.inconclusiveLimit >= t.count) {
       throw new Error(`${C}: ${label}.inconclusiveLimit ${t.inconclusiveLimit} lets all ${t.count} measurements be inconclusive, and Argo Rollouts then counts the gate `
         + 'Successful without any evidence: use an inconclusiveLimit below count');
     }

@@ -1,11 +1,11 @@
-import { Size } from 'cdk8s';
+import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { Rollout, RolloutSpecStrategyCanarySteps, RolloutSpecTemplateSpecContainers } from '../../imports/argo-rollout-argoproj.io';
 import { SeriesPath } from '../analysis/evidence';
 import { arg, CANARY_HASH_ARG, NAMESPACE_ARG, podsAtWeight, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../platform/argo';
 import { SPAN_KIND_SERVER, SPANMETRICS_STATUS } from '../platform/collector-config';
-import { ImageFacts, imageRepository, ServedEndpoint } from '../platform/image-facts';
+import { DEFAULT_METHOD, HealthyProfile, ImageFacts, imageRepository, PROFILE_QUANTILES, ProfileQuantile, ServedEndpoint } from '../platform/image-facts';
 import { PrometheusBackend } from '../platform/metrics-backend';
 import { OTEL_ENV, OTEL_SDK_DEFAULT_EXPORT_DELAY, OtlpProtocol } from '../platform/otel';
 import { SCRAPE_DEFAULT_PATH } from '../platform/prometheus-naming';
@@ -14,7 +14,7 @@ import { CanaryRequests, IAnalysis, IAnalysisTarget, ICollector, ISpanmetricsPip
 import { IngressSource, PodIngressPolicy } from './pod-ingress-policy';
 import { RESTRICTED_CONTAINER } from './security-context';
 import { ThreeGateAnalysis, ThreeGateAnalysisOptions } from './three-gate-analysis';
-import { parseImage, renderContainer, RequestCounter, RequestSource, WorkloadProps, WorkloadTelemetry } from './workload';
+import { parseImage, renderContainer, RequestCounter, RequestSource, WorkloadHealth, WorkloadProps, WorkloadTelemetry } from './workload';
 import { clusterDns, Image, imageRef, namespaceOf, validateInteger, validateName, validatePort } from '../util';
 
 /** The pod-level security context: the container's user, group, non-root requirement and seccomp profile, for every container of the pod. */
@@ -175,6 +175,8 @@ export class CanaryRollout extends Construct implements IAnalysisTarget, ITraffi
   public readonly exportDelayMs: number;
   /** the export delay the workload states, if it states one */
   private readonly statedExportDelayMs?: number;
+  /** how the service behaves when healthy, if the workload says */
+  private readonly healthy?: HealthyProfile;
   /** the analyses addAnalysis made, the first run by `CanaryStep.analysis()` */
   private readonly analyses: CanaryAnalysis[] = [];
   /** what the workload says of its image beyond its props (a preset's facts) */
@@ -212,6 +214,7 @@ export class CanaryRollout extends Construct implements IAnalysisTarget, ITraffi
     this.endpoints = this.resolveEndpoints(workload, telemetry);
     this.userEndpoints = this.endpoints.filter((e) => e.caller === 'user');
     this.statedExportDelayMs = telemetry.exportDelay?.toMilliseconds({ integral: false });
+    this.healthy = healthyProfile(props.workload.healthy);
     this.exportDelayMs = this.statedExportDelayMs ?? OTEL_SDK_DEFAULT_EXPORT_DELAY.toMilliseconds();
     if (!(this.exportDelayMs >= 0)) throw new Error(`${C}: workload.telemetry.exportDelay must not be negative, got ${this.exportDelayMs}ms`);
 
@@ -291,6 +294,7 @@ export class CanaryRollout extends Construct implements IAnalysisTarget, ITraffi
       ...this.statedImageFacts,
       repository: imageRepository(this.image.repository),
       endpoints: this.endpoints,
+      ...(this.healthy ? { healthy: this.healthy } : {}),
       ...(scrapes && this.metricsPort ? { scrapeSpanName: scrapes.spanName } : {}),
       ...(this.statedExportDelayMs !== undefined ? { exportDelayMs: this.statedExportDelayMs } : {}),
       ...(this.metricsPort ? {
@@ -465,6 +469,13 @@ export class CanaryRollout extends Construct implements IAnalysisTarget, ITraffi
       if (e.caller === 'user' && !(e.urls && e.urls.length > 0)) {
         throw new Error(`${C}: workload.endpoints[${i}] ('${e.spanName}') is called by users but has no urls; give the request URLs that reach it, e.g. ['/checkout']`);
       }
+      checkRequest(`${C}: workload.endpoints[${i}] ('${e.spanName}')`, e);
+      // HTTP servers name a span `{method} {route}` (OpenTelemetry semantic conventions, http spans)
+      const named = /^([A-Z]+) \//.exec(e.spanName)?.[1];
+      if (e.caller === 'user' && named !== undefined && named !== (e.method ?? DEFAULT_METHOD)) {
+        throw new Error(`${C}: workload.endpoints[${i}] ('${e.spanName}') is named as a server names ${named} requests, but the traffic generator would send `
+          + `${e.method ?? `${DEFAULT_METHOD} (method is not set)`}, whose spans carry another name; set method: '${named}'`);
+      }
       return { ...e, service: e.service ?? this.serviceName };
     });
     endpoints.forEach((e, i) => (e.calls ?? []).forEach((call, k) => {
@@ -534,4 +545,38 @@ export class CanaryRollout extends Construct implements IAnalysisTarget, ITraffi
     return problems;
   }
 
+}
+
+/**
+ * An endpoint's request as the traffic generator sends it: a method of RFC 9110's token characters
+ * (upper case by convention), header names of token characters, values and a body without
+ * control characters but tab and newline.
+ */
+function checkRequest(where: string, e: Pick<ServedEndpoint, 'method' | 'body' | 'headers'>): void {
+  if (e.method !== undefined && !/^[A-Z]+$/.test(e.method)) {
+    throw new Error(`${where}: method '${e.method}' is not an HTTP method; write it in capitals, e.g. 'POST'`);
+  }
+  for (const [name, value] of Object.entries(e.headers ?? {})) {
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new Error(`${where}: header name '${name}' is not an HTTP token; use letters, digits and '-'`);
+    if (/[\x00-\x1f\x7f]/.test(value)) throw new Error(`${where}: the value of header '${name}' holds a control character`);
+  }
+  if (e.body !== undefined && /[\x00-\x08\x0b-\x1f\x7f]/.test(e.body)) throw new Error(`${where}: body holds a control character (tab and newline are allowed)`);
+}
+
+/** A workload's stated health as facts of its image (latencies in ms), checked: ratios in [0, 1), latencies positive and growing with the quantile. */
+function healthyProfile(health: WorkloadHealth | undefined): HealthyProfile | undefined {
+  if (!health) return undefined;
+  const where = `${C}: workload.healthy`;
+  if (health.errorRatio !== undefined && !(health.errorRatio >= 0 && health.errorRatio < 1)) {
+    throw new Error(`${where}.errorRatio must be a share in [0, 1), got ${health.errorRatio} (for 0.5% write 0.005)`);
+  }
+  const latencyMs: Record<string, number> = Object.fromEntries(Object.entries(health.latency ?? {}).map(([q, d]) => [q, (d as Duration).toMilliseconds({ integral: false })]));
+  const ordered = (Object.keys(PROFILE_QUANTILES) as ProfileQuantile[]).filter((q) => latencyMs[q] !== undefined);
+  ordered.forEach((q, i) => {
+    if (!(latencyMs[q] > 0)) throw new Error(`${where}.latency.${q} must be a positive latency, got ${latencyMs[q]}ms`);
+    if (i > 0 && !(latencyMs[q] >= latencyMs[ordered[i - 1]])) {
+      throw new Error(`${where}.latency.${q} (${latencyMs[q]}ms) is below ${ordered[i - 1]} (${latencyMs[ordered[i - 1]]}ms); a higher quantile is never faster`);
+    }
+  });
+  return { ...(health.errorRatio !== undefined ? { errorRatio: health.errorRatio } : {}), ...(ordered.length > 0 ? { latencyMs } : {}) };
 }

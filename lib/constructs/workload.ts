@@ -1,6 +1,6 @@
 import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
-import { ImageFacts, ServedEndpoint } from '../platform/image-facts';
+import { ImageFacts, ProfileQuantile, ServedEndpoint } from '../platform/image-facts';
 import { Image } from '../util';
 
 /**
@@ -83,6 +83,14 @@ export interface WorkloadMetrics {
   readonly path?: string;
 }
 
+/** How a service behaves when healthy (see {@link WorkloadProps.healthy}). */
+export interface WorkloadHealth {
+  /** the share of user requests that fail, in [0, 1) @default - not stated */
+  readonly errorRatio?: number;
+  /** the latency of user requests at some quantiles, e.g. `{ p50: Duration.millis(80), p99: Duration.millis(250) }` @default - not stated */
+  readonly latency?: Readonly<Partial<Record<ProfileQuantile, Duration>>>;
+}
+
 /**
  * The service a {@link CanaryRollout} delivers: its container, modelled on cdk8s-plus
  * `ContainerProps`, and what its telemetry says of its requests.
@@ -125,6 +133,13 @@ export interface WorkloadProps {
   readonly endpoints: readonly WorkloadEndpoint[];
   /** where its requests are counted @default RequestSource.spanmetrics() */
   readonly requests?: RequestSource;
+  /**
+   * How the service behaves when healthy: the share of its user requests that fail and their
+   * latency at some quantiles. The rehearsal's good canaries behave so; without it they stay
+   * comfortably inside every gate (a fifth of each threshold).
+   * @default - not stated
+   */
+  readonly healthy?: WorkloadHealth;
   /**
    * What is known of the image that neither these props nor its manifests show (the user it runs
    * as, the OTLP protocol its SDK speaks): a preset's facts. The tools that read the synthesized

@@ -11,6 +11,7 @@ import { parseOtlpEndpoint } from '../model/otlp';
 import { podsAtWeight } from '../platform/argo';
 import { ListenerProtocol, spanmetricsFlushSeconds } from '../platform/collector-config';
 import { OTLP_ENDPOINT_VARS } from '../platform/otel';
+import { DEFAULT_METHOD } from '../platform/image-facts';
 
 /*
  * What `explain` draws and tells of one rollout, read from the model of a delivery: the same
@@ -191,7 +192,7 @@ function explainCanary(model: DeliveryModel, c: CanaryModel): Omit<RolloutExplan
     service: service && servicePort !== undefined ? { name: service.name, port: servicePort, url: `http://${service.name}.${service.namespace}.svc.cluster.local:${servicePort}` } : undefined,
     generator: generator && {
       name: generator.ref.name ?? '', kind: generator.ref.kind, namespace: generator.pod.namespace,
-      port: Number(new URL(generator.url).port || 80), paths: generator.paths, perRound: generator.perRound, everySeconds: generator.sleepSeconds,
+      port: Number(new URL(generator.url).port || 80), paths: generator.requests.map((r) => (r.method === DEFAULT_METHOD ? r.path : `${r.method} ${r.path}`)), perRound: generator.perRound, everySeconds: generator.sleepSeconds,
     },
     otlp: otlpOf(c, collector),
     collector: collector && collectorOf(collector),

@@ -90,6 +90,8 @@ export interface AnalysisDesign {
   readonly evidenceSeconds: number;
   /** the canary user request rate the design expects (requests per second) */
   readonly canaryRequestsPerSecond?: number;
+  /** whether that rate is the service's stated real traffic (else it is what the design asks for, which a traffic generator must give) */
+  readonly rateStated?: boolean;
   /** the sequential gates' designs, by metric name */
   readonly gates?: Readonly<Record<string, GateDesign>>;
 }
@@ -162,6 +164,7 @@ export function analysisDesignOf(template: Manifest): AnalysisDesign | undefined
   return {
     evidenceSeconds: parsed.evidenceSeconds,
     ...(typeof rate === 'number' && rate > 0 ? { canaryRequestsPerSecond: rate } : {}),
+    ...(parsed.rateStated === true ? { rateStated: true } : {}),
     ...(gates.length > 0 ? { gates: Object.fromEntries(gates) } : {}),
   };
 }

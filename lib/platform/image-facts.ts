@@ -1,9 +1,15 @@
 import { OtlpProtocol } from './otel';
 
-/** Whether a request URL (path and query) reaches an endpoint: its path is the path of one of the endpoint's URLs. */
-export function servesUrl(endpoint: ServedEndpoint, url: string): boolean {
+/** The HTTP method a request is sent with unless an endpoint says otherwise. */
+export const DEFAULT_METHOD = 'GET';
+
+/**
+ * Whether a request (its URL, path and query, and its method) reaches an endpoint: its path is the
+ * path of one of the endpoint's URLs, and the method is the endpoint's.
+ */
+export function servesUrl(endpoint: ServedEndpoint, url: string, method: string = DEFAULT_METHOD): boolean {
   const path = url.split('?')[0];
-  return (endpoint.urls ?? []).some((u) => u.split('?')[0] === path);
+  return (endpoint.method ?? DEFAULT_METHOD) === method && (endpoint.urls ?? []).some((u) => u.split('?')[0] === path);
 }
 
 /** Spans of another endpoint that one request of an endpoint causes (its internal calls). */
@@ -32,6 +38,12 @@ export interface ServedEndpoint {
   readonly caller: 'user' | 'prometheus' | 'internal';
   /** the request URLs (path and query) a user sends to it; user endpoints only */
   readonly urls?: readonly string[];
+  /** the HTTP method users call it with; the traffic generator sends it @default 'GET' */
+  readonly method?: string;
+  /** the request body the traffic generator sends (e.g. a POST's JSON payload) @default - none */
+  readonly body?: string;
+  /** request headers the traffic generator sends, e.g. `{ 'Content-Type': 'application/json' }` @default - none */
+  readonly headers?: Readonly<Record<string, string>>;
   /** the most requests per second one pod serves there before requests queue @default - not limited */
   readonly capacityPerSecond?: number;
   /** the internal spans one request here causes, e.g. a lookup in another service @default - none */
@@ -44,10 +56,26 @@ export interface ServedEndpoint {
   readonly typicalLatency?: TypicalLatency;
 }
 
+/** The quantiles a healthy profile may state. */
+export type ProfileQuantile = 'p50' | 'p90' | 'p95' | 'p99' | 'p999';
+
+/** The share of requests at or below each quantile. */
+export const PROFILE_QUANTILES: Readonly<Record<ProfileQuantile, number>> = { p50: 0.5, p90: 0.9, p95: 0.95, p99: 0.99, p999: 0.999 };
+
+/** How a service behaves when it is healthy: the chance its user requests fail, and their latency at some quantiles. */
+export interface HealthyProfile {
+  /** the share of user requests that fail, 0..1 @default - not stated */
+  readonly errorRatio?: number;
+  /** the latency of user requests at some quantiles, in ms @default - not stated */
+  readonly latencyMs?: Readonly<Partial<Record<ProfileQuantile, number>>>;
+}
+
 /** What an image does that its manifests cannot show. */
 export interface ImageFacts {
   /** the repository, without registry host or tag */
   readonly repository: string;
+  /** how the service behaves when healthy; the rehearsal's good canaries do so @default - not stated: comfortably inside every gate */
+  readonly healthy?: HealthyProfile;
   /** the user the image runs as when the pod does not set runAsUser @default - not known */
   readonly user?: {
     /** the USER of the image, as the kubelet sees it */

@@ -9,7 +9,7 @@ import { GateDesign, GateKind } from '../model/gates';
 import { asArr, asObj, asStr, DeliveryModel, modelOf, ModelOptions } from '../model/model';
 import { podsAtWeight, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../platform/argo';
 import { durationInUnit, HistogramUnit, SPANMETRICS_DEFAULT_BUCKETS, SPANMETRICS_DEFAULT_FLUSH_INTERVAL, SpanmetricsSeries } from '../platform/collector-config';
-import { ImageFacts, ServedEndpoint } from '../platform/image-facts';
+import { DEFAULT_METHOD, ImageFacts, ServedEndpoint } from '../platform/image-facts';
 import { PodScrape, PROMETHEUS_OPERATOR_GROUP, PROMETHEUS_PRESETS } from '../platform/metrics-backend';
 import { OTEL_ENV, parseResourceAttributes, SERVICE_NAME_ATTRIBUTE } from '../platform/otel';
 import { parseDurationSeconds } from '../util';
@@ -121,8 +121,9 @@ function targetOf(model: DeliveryModel, canary: CanaryModel, source: string): Re
   const generator = canary.generators[0];
   const counter = requestCounterOf(facts);
   const metricsPort = canary.scrape && (counter || facts?.scrapeSpanName) ? { name: canary.scrape.port.name ?? 'metrics', number: canary.scrape.port.number } : undefined;
-  const paths = generator?.paths ?? (facts?.endpoints ?? []).filter((e) => e.caller === 'user').flatMap((e) => e.urls ?? []);
-  const endpoints = facts?.endpoints ?? userEndpointsFromGates(gates, series, serviceNameOf(canary, where), paths, where);
+  const requests = generator?.requests
+    ?? (facts?.endpoints ?? []).filter((e) => e.caller === 'user').flatMap((e) => (e.urls ?? []).map((path) => ({ path, method: e.method ?? DEFAULT_METHOD })));
+  const endpoints = facts?.endpoints ?? userEndpointsFromGates(gates, series, serviceNameOf(canary, where), requests, where);
   const exportDelay = exportDelayOf(canary, collector);
   if (exportDelay.problem) throw new RehearsalInputError(`${where}: ${exportDelay.problem}`);
   const buckets = asArr(asObj(asObj(connector.histogram).explicit).buckets);
@@ -136,7 +137,7 @@ function targetOf(model: DeliveryModel, canary: CanaryModel, source: string): Re
     pods,
     prometheus: model.prometheus,
     canaryUserRequestsPerSecond: generator ? generator.requestsPerSecond / (pods.canary + pods.stable) : requiredRate(step.analyses, gates, where) / pods.canary,
-    userMix: userMixOf(endpoints.filter((e) => e.caller === 'user'), endpoints, paths, where),
+    userMix: userMixOf(endpoints.filter((e) => e.caller === 'user'), endpoints, requests, where),
     scrapeSpan: metricsPort && facts?.scrapeSpanName ? endpoints.find((e) => e.spanName === facts.scrapeSpanName) : undefined,
     workload: { name: canary.name, container: canary.container.name || canary.name, podLabels: canary.podLabels, hashPodLabel: ROLLOUTS_POD_TEMPLATE_HASH_LABEL, metricsPort },
     requests: counter ?? { kind: 'spanmetrics' },
@@ -163,6 +164,7 @@ function targetOf(model: DeliveryModel, canary: CanaryModel, source: string): Re
       scrapePortName: collectorPod?.containers.flatMap((c) => c.ports).find((p) => p.containerPort === exported.port)?.name ?? 'metrics',
     },
     gates,
+    ...(facts?.healthy ? { healthy: facts.healthy } : {}),
     dryRun,
   };
   checkGateSeries(target, where);
@@ -266,9 +268,9 @@ function serviceNameOf(canary: CanaryModel, where: string): string {
     + `set ${OTEL_ENV.serviceName} to the service.name its spans carry`);
 }
 
-/** The span name of an HTTP server span of a path: `{method} {http.route}` (open-telemetry/semantic-conventions docs/http/http-spans.md @ v1.26.0, "Name"); curl sends GET. */
-function httpSpanName(path: string): string {
-  return `GET ${path}`;
+/** The span name of an HTTP server span of a path: `{method} {http.route}` (open-telemetry/semantic-conventions docs/http/http-spans.md @ v1.26.0, "Name"). */
+function httpSpanName(method: string, path: string): string {
+  return `${method} ${path}`;
 }
 
 /** The path of a request URL. */
@@ -282,18 +284,20 @@ function pathOf(url: string): string {
  * (`/cart` reaches `GET /cart` and `/cart`); without such matchers, one endpoint per path the
  * generator sends, named as HTTP instrumentation names server spans.
  */
-function userEndpointsFromGates(gates: readonly RehearsalGate[], series: SpanmetricsSeries, service: string, paths: readonly string[], where: string): ServedEndpoint[] {
+function userEndpointsFromGates(gates: readonly RehearsalGate[], series: SpanmetricsSeries, service: string, requests: readonly SentRequest[], where: string): ServedEndpoint[] {
   const spanNames = gateSpanNames(gates, series);
-  const distinctPaths = [...new Set(paths.map(pathOf))];
+  const distinct = [...new Map(requests.map((r) => [`${r.method} ${pathOf(r.path)}`, { method: r.method, path: pathOf(r.path) }])).values()];
   if (spanNames.length === 0) {
-    return distinctPaths.map((p) => ({ spanName: httpSpanName(p), service, caller: 'user', urls: [p] }));
+    return distinct.map((r) => ({ spanName: httpSpanName(r.method, r.path), service, caller: 'user', urls: [r.path], method: r.method }));
   }
-  const endpoints = spanNames.map((spanName): ServedEndpoint => ({
-    spanName, service, caller: 'user', urls: distinctPaths.filter((p) => spanName === p || spanName.endsWith(` ${p}`)),
-  }));
+  const endpoints = spanNames.map((spanName): ServedEndpoint => {
+    // `POST /p` is reached by POSTs to /p; a bare `/p` by any request to it, the first method sent there
+    const reaching = distinct.filter((r) => spanName === r.path || spanName === httpSpanName(r.method, r.path));
+    return { spanName, service, caller: 'user', urls: [...new Set(reaching.map((r) => r.path))], method: reaching[0]?.method };
+  });
   if (endpoints.every((e) => e.urls!.length === 0)) {
     throw new RehearsalInputError(`${where}: the gates count the span names ${spanNames.map((s) => `'${s}'`).join(', ')} of service '${service}', but the traffic generator sends `
-      + `${distinctPaths.join(', ')}, which reach none of them (a path /p reaches the span names '/p' and 'METHOD /p'); make the gates' span_name matchers name `
+      + `${distinct.map((r) => `${r.method} ${r.path}`).join(', ')}, which reach none of them (a request METHOD /p reaches the span names '/p' and 'METHOD /p'); make the gates' span_name matchers name `
       + 'the routes the generator calls, or give the image\'s facts (its endpoints and their URLs) to the catalogue');
   }
   return endpoints;
@@ -329,6 +333,12 @@ function literalAlternatives(regex: string): string[] {
   }
   alternatives.push(current);
   return alternatives.filter((a) => a.length > 0);
+}
+
+/** A request the traffic generator sends: its path and query, and its method. */
+interface SentRequest {
+  readonly path: string;
+  readonly method: string;
 }
 
 /** Seconds of a duration string of the collector config, or an input error naming where it was. */

@@ -92,6 +92,9 @@ function freePort(): Promise<number> {
  */
 const MAX_BLOCK_DURATION = '100000h';
 
+/** How much OpenMetrics text a streamed backfill puts in one file (one promtool run). */
+const STREAM_FILE_BYTES = 256 * 1024 * 1024;
+
 /** The chunks in `n` runs of neighbouring chunks (they are in time order), of about equal size. */
 export function backfillGroups(chunks: readonly string[], n: number): string[][] {
   const total = chunks.reduce((sum, c) => sum + c.length, 0);
@@ -322,7 +325,7 @@ export class PrometheusEngine {
    * cores, each backfilled by its own promtool run) and starts the server; throws
    * {@link EngineNotFoundError} without binaries, {@link EngineError} when they fail.
    */
-  public static async start(openMetricsText: string | readonly string[], binaries: EngineBinaries = locateEngine(), options: EngineOptions = {}): Promise<PrometheusEngine> {
+  public static async start(openMetricsText: string | readonly string[] | (() => Iterable<string>), binaries: EngineBinaries = locateEngine(), options: EngineOptions = {}): Promise<PrometheusEngine> {
     installExitHandlers();
     const root = rehearsalRoot();
     sweepRehearsalFolders(root);
@@ -330,14 +333,18 @@ export class PrometheusEngine {
     const engine = new PrometheusEngine(mkdtempSync(join(root, `${process.pid}-`)));
     live.add(engine);
     try {
-      const chunks = typeof openMetricsText === 'string' ? [openMetricsText] : openMetricsText;
       // Blocks of different runs may overlap in time; Prometheus merges them at query time.
-      await Promise.all(backfillGroups(chunks, cpus().length).map(async (group, i) => {
-        const input = join(engine.dir, `series-${i}.om`);
-        writeOpenMetrics(input, group);
-        await engine.backfill(binaries.promtool, input);
-        rmSync(input);
-      }));
+      if (typeof openMetricsText === 'function') {
+        await engine.backfillStream(binaries.promtool, openMetricsText());
+      } else {
+        const chunks = typeof openMetricsText === 'string' ? [openMetricsText] : openMetricsText;
+        await Promise.all(backfillGroups(chunks, cpus().length).map(async (group, i) => {
+          const input = join(engine.dir, `series-${i}.om`);
+          writeOpenMetrics(input, group);
+          await engine.backfill(binaries.promtool, input);
+          rmSync(input);
+        }));
+      }
       writeFileSync(join(engine.dir, 'prometheus.yml'), 'global: {}\n');
       await engine.launch(binaries.prometheus, options.port);
       return engine;
@@ -366,6 +373,41 @@ export class PrometheusEngine {
     this.running.add(w);
     void w.exited.then(() => this.running.delete(w));
     return w;
+  }
+
+  /**
+   * Backfills chunks as they are made: they go into files of about {@link STREAM_FILE_BYTES}, each
+   * backfilled by its own promtool run while the next is written, at most one run per core at once.
+   */
+  private async backfillStream(promtool: string, chunks: Iterable<string>): Promise<void> {
+    const running: Promise<void>[] = [];
+    const limit = Math.max(1, cpus().length);
+    let index = 0;
+    let fd: number | undefined;
+    let size = 0;
+    let file = '';
+    const finish = async () => {
+      if (fd === undefined) return;
+      writeSync(fd, '# EOF\n');
+      closeSync(fd);
+      fd = undefined;
+      const input = file;
+      while (running.length >= limit) await Promise.race(running);
+      const run: Promise<void> = this.backfill(promtool, input).then(() => rmSync(input)).finally(() => running.splice(running.indexOf(run), 1));
+      running.push(run);
+    };
+    for (const chunk of chunks) {
+      if (fd === undefined) {
+        file = join(this.dir, `series-${index++}.om`);
+        fd = openSync(file, 'w');
+        size = 0;
+      }
+      writeSync(fd, chunk.endsWith('# EOF\n') ? chunk.slice(0, -'# EOF\n'.length) : chunk);
+      size += chunk.length;
+      if (size >= STREAM_FILE_BYTES) await finish();
+    }
+    await finish();
+    await Promise.all(running);
   }
 
   private async backfill(promtool: string, input: string): Promise<void> {

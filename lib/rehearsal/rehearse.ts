@@ -50,8 +50,10 @@ export interface PlacedTarget {
 /** The scenarios of every target, placed in time with their trials, and the series that back them. */
 export interface RehearsalData {
   readonly targets: readonly PlacedTarget[];
-  /** the OpenMetrics text to backfill, one chunk per scenario that has series */
+  /** the OpenMetrics text to backfill, one chunk per scenario that has series (all of them at once: for small runs and tests) */
   readonly chunks: readonly string[];
+  /** the same chunks, written one at a time as they are read: a large run never holds them all */
+  stream(): Iterable<string>;
 }
 
 /** One trial's result. */
@@ -104,12 +106,24 @@ export function prepareRehearsal(targets: RehearsalTarget | readonly RehearsalTa
     if (options.series === 'all') return { target, placed };
     return { target, placed, readBy: [...new Set([...target.gates.map((g) => g.query), ...(options.alsoReadBy?.(target) ?? [])])] };
   });
-  const chunks = placedTargets.flatMap(({ target, placed, readBy }) => placed.map((p) => {
-    // a scenario that replays some gates needs only the series they (and the caller's queries) read
-    const queries = readBy && [...new Set([...gatesOf(target, p.scenario).map((g) => g.query), ...(options.alsoReadBy?.(target) ?? [])])];
-    return openMetrics(target, p, queries && seriesReadBy(queries));
-  }));
-  return { targets: placedTargets, chunks: chunks.filter((c) => c.length > 0) };
+  function* stream(): Iterable<string> {
+    for (const { target, placed, readBy } of placedTargets) {
+      for (const p of placed) {
+        // a scenario that replays some gates needs only the series they (and the caller's queries) read
+        const queries = readBy && [...new Set([...gatesOf(target, p.scenario).map((g) => g.query), ...(options.alsoReadBy?.(target) ?? [])])];
+        const chunk = openMetrics(target, p, queries && seriesReadBy(queries));
+        if (chunk.length > 0) yield chunk;
+      }
+    }
+  }
+  let chunks: string[] | undefined;
+  return {
+    targets: placedTargets,
+    get chunks() {
+      return (chunks ??= [...stream()]);
+    },
+    stream,
+  };
 }
 
 /** The gates a scenario replays: those it names, else every gate of the target. */
@@ -133,7 +147,7 @@ function argumentValues(target: RehearsalTarget, placed: PlacedScenario, trial: 
     if (a.value !== undefined) return [a.name, a.value];
     if (a.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace') return [a.name, target.namespace];
     if (a.valueFrom?.podTemplateHashValue === 'Latest') return [a.name, trial.canaryHash];
-    if (a.valueFrom?.podTemplateHashValue === 'Stable') return [a.name, placed.stableHash];
+    if (a.valueFrom?.podTemplateHashValue === 'Stable') return [a.name, trial.stableHash ?? placed.stableHash];
     throw new RehearsalInputError(`analysis argument '${a.name}' takes its value from ${JSON.stringify(a.valueFrom)}, which the rehearsal cannot resolve; `
       + 'use a value, fieldRef metadata.namespace or podTemplateHashValue');
   }));

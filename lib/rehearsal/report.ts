@@ -2,7 +2,7 @@ import { MeasurementPhase, MeasurementResult } from '../analysis/condition';
 import { GateKind } from '../model/gates';
 import { RunOutcome } from './argo-replay';
 import { requiredShare, ScenarioResult } from './rehearse';
-import { Expectation, OC_MULTIPLES, OcPoint } from './scenarios';
+import { Expectation, healthyAssumption, OcPoint } from './scenarios';
 import { RehearsalTarget } from './target';
 
 /** `1 trial`, `3 trials`. */
@@ -97,6 +97,8 @@ export interface RehearsalReport {
     readonly gates: { readonly name: string; readonly kind: string | null }[];
     /** the canary user request rate the trials drew from, per canary pod */
     readonly canaryRequestsPerSecond: number;
+    /** what the trials take a healthy canary to be: the service's statement, or the assumption made without one */
+    readonly healthy: string;
     readonly scenarios: {
       readonly name: string;
       readonly description: string;
@@ -179,6 +181,7 @@ export function toReport(results: readonly ScenarioResult[]): RehearsalReport {
         prometheus: target.prometheus.name,
         gates: target.gates.map((g) => ({ name: g.name, kind: g.kind ?? null })),
         canaryRequestsPerSecond: target.canaryUserRequestsPerSecond,
+        healthy: healthyAssumption(target),
         scenarios: rs.map((r) => {
           const ex = exampleOf(r);
           return {
@@ -233,22 +236,30 @@ function expectedText(r: ScenarioResult): string {
   }
 }
 
-/** The operating characteristic of a target's gates as a table: the chance of promotion at each multiple of the threshold. */
+/** What a point's true share is, as the table heads it: `2.5%` of requests, or `3x` the stable pods' error ratio. */
+function pointLabel(row: OcRow, p: OcMeasurement): string {
+  return row.kind === GateKind.ERROR_RATE_VS_STABLE ? `${Number(p.share.toPrecision(3))}x stable` : pct(p.share);
+}
+
+/** The operating characteristic of a target's gates: per gate, its verdicts at each true share. */
 export function formatOc(rows: readonly OcRow[], indent = '  '): string[] {
-  if (rows.length === 0) return [];
-  const width = Math.max(...rows.map((r) => r.gate.length), 4);
+  const out: string[] = [];
   const cell = 14;
-  const out = [`${indent}${'gate'.padEnd(width)}  ${OC_MULTIPLES.map((m) => `${m}x`.padStart(cell)).join('')}   (chance of promotion; stopped / paused below)`];
+  const line = (label: string, cells: string[]) => `${indent}  ${label.padEnd(12)}${cells.map((c) => c.padStart(cell)).join('')}`;
   for (const row of rows) {
-    const at = (m: number) => row.points.find((p) => p.multiple === m);
-    out.push(`${indent}${row.gate.padEnd(width)}  ${OC_MULTIPLES.map((m) => (at(m) ? pct(at(m)!.promoted) : '-').padStart(cell)).join('')}`);
-    out.push(`${indent}${' '.repeat(width)}  ${OC_MULTIPLES.map((m) => (at(m) ? `${pct(at(m)!.stopped)} / ${pct(at(m)!.paused)}` : '').padStart(cell)).join('')}`);
+    const what = row.kind === GateKind.ERROR_RATE ? 'failed' : row.kind === GateKind.LATENCY ? 'slower than its bound' : "error ratio against the stable pods'";
+    const threshold = row.kind === GateKind.ERROR_RATE_VS_STABLE ? `${row.threshold}x` : pct(row.threshold);
+    out.push(`${indent}${row.gate} (true share ${what}; threshold ${threshold}${row.designed ? '' : '; held to the default design'})`);
+    out.push(line('true share', row.points.map((p) => pointLabel(row, p))));
+    out.push(line('promoted', row.points.map((p) => pct(p.promoted))));
+    out.push(line('stopped', row.points.map((p) => pct(p.stopped))));
+    out.push(line('paused', row.points.map((p) => pct(p.paused))));
     const bounds = row.points.filter((p) => p.bound).map((p) => {
       const b = p.bound!;
       const what = b.verdict === 'promoted' ? 'promoted' : 'not promoted';
-      return `at ${p.multiple}x ${what} ${pct(b.measured)} (95% bound ${pct(b.upper95)}), at most ${pct(b.atMost)}${b.kept ? '' : ' MISSED'}`;
+      return `at ${pointLabel(row, p)} ${what} ${pct(b.measured)} (95% bound ${pct(b.upper95)}), at most ${pct(b.atMost)}${b.kept ? '' : ' MISSED'}`;
     });
-    if (bounds.length > 0) out.push(`${indent}${' '.repeat(width)}  ${row.designed ? '' : 'held to the default design: '}${bounds.join('; ')}`);
+    if (bounds.length > 0) out.push(`${indent}  ${bounds.join('; ')}`);
   }
   return out;
 }
@@ -264,6 +275,7 @@ export function formatResults(results: readonly ScenarioResult[]): string {
     out.push(`${target.rollout} on ${target.prometheus.name} (scrape ${target.prometheus.scrapeSeconds}s, spanmetrics flush ${target.spanmetrics.flushSeconds}s, `
       + `canary ${Number(target.canaryUserRequestsPerSecond.toPrecision(3))} req/s): ${plural(rs[0]?.trials.length ?? 0, 'trial')} per scenario`);
     out.push(`  gates: ${target.gates.map((g) => `${g.name} (${g.kind ?? 'kind not stated'})`).join(', ')}`);
+    out.push(`  a healthy canary: ${healthyAssumption(target)}`);
     out.push(`  ${'scenario'.padEnd(width)}  ${'expected'.padEnd(36)}  ${'as expected'.padStart(11)}  ${'verdicts'.padEnd(42)}  time to verdict p50 / p95`);
     for (const r of runs) {
       const verdicts = Object.entries(r.verdicts).map(([v, n]) => `${v} ${n}`).join(', ');
@@ -272,7 +284,7 @@ export function formatResults(results: readonly ScenarioResult[]): string {
     }
     const oc = ocRows(rs);
     if (oc.length > 0) {
-      out.push(`  operating characteristic: each gate alone, at true shares of bad requests of 0 to 4 times its threshold`);
+      out.push('  operating characteristic: each gate alone, at true shares of bad requests from none to four times its threshold, over the trials');
       out.push(...formatOc(oc, '    '));
     }
     for (const r of rs.filter((x) => !x.asExpected && !x.scenario.point)) {

@@ -1,7 +1,8 @@
 import { MeasurementPhase } from '../analysis/condition';
 import { effectiveCount } from '../analysis/schedule';
 import { DEFAULT_FALSE_PROMOTE, DEFAULT_FALSE_STOP, OperatingCharacteristic } from '../analysis/sequential';
-import { GateKind } from '../model/gates';
+import { GateDesign, GateKind } from '../model/gates';
+import { PROFILE_QUANTILES, ProfileQuantile } from '../platform/image-facts';
 import { RehearsalGate, RehearsalTarget, workEndpoints } from './target';
 
 /**
@@ -53,8 +54,8 @@ export enum Expectation {
 export interface OcPoint {
   /** the gate measured (the only gate the scenario replays) */
   readonly gate: string;
-  readonly kind: GateKind.ERROR_RATE | GateKind.LATENCY;
-  /** the true share as a multiple of the gate's threshold */
+  readonly kind: ShareKind;
+  /** the true share as a multiple of the gate's threshold (for a comparison with the stable pods: the factor over its maxFactor) */
   readonly multiple: number;
   /** the true share of failed (or slower) requests */
   readonly share: number;
@@ -85,20 +86,25 @@ export interface Scenario {
   readonly gates?: readonly string[];
   /** the operating-characteristic point it measures */
   readonly point?: OcPoint;
+  /** draw stable pods of its own for every trial (a gate that compares canary and stable needs independent stables) */
+  readonly stablePerTrial?: boolean;
 }
 
 /** The multiples of a gate's threshold its operating characteristic is measured at. */
 export const OC_MULTIPLES = [0, 0.5, 1, 2, 4] as const;
 
+/** The kinds of gate whose verdict follows a share of bad requests. */
+export type ShareKind = GateKind.ERROR_RATE | GateKind.LATENCY | GateKind.ERROR_RATE_VS_STABLE;
+
 /** A gate whose verdict follows a share of bad requests, and that share's threshold. */
 export interface ShareGate {
   readonly gate: RehearsalGate;
-  readonly kind: GateKind.ERROR_RATE | GateKind.LATENCY;
+  readonly kind: ShareKind;
   /** the highest share of bad requests that passes */
   readonly threshold: number;
   /** for a latency gate: the bound that makes a request slow, in the histogram's unit */
   readonly bound?: number;
-  readonly design: OperatingCharacteristic;
+  readonly design: OperatingCharacteristic & Pick<GateDesign, 'vsStable'>;
   readonly designed: boolean;
 }
 
@@ -111,8 +117,13 @@ export interface ShareGate {
  */
 export function shareGates(target: RehearsalTarget): ShareGate[] {
   return target.gates.flatMap((gate): ShareGate[] => {
-    if (gate.kind !== GateKind.ERROR_RATE && gate.kind !== GateKind.LATENCY) return [];
     const d = gate.design;
+    if (gate.kind === GateKind.ERROR_RATE_VS_STABLE) {
+      // its shares are the chances that a failure is the canary's; its threshold is a factor of the stable pods' error ratio
+      const v = d?.vsStable;
+      return v ? [{ gate, kind: gate.kind, threshold: v.maxFactor, design: d!, designed: true }] : [];
+    }
+    if (gate.kind !== GateKind.ERROR_RATE && gate.kind !== GateKind.LATENCY) return [];
     if (d) {
       if (gate.kind === GateKind.LATENCY && d.latencyBound === undefined) return [];
       return [{ gate, kind: gate.kind, threshold: d.threshold, bound: d.latencyBound, design: d, designed: true }];
@@ -151,15 +162,77 @@ export function consistentSlow(slow: readonly SlowShare[]): SlowShare[] {
   return merged;
 }
 
-/** The healthy profile of a target: every share at a fifth of its gate's threshold. */
+/**
+ * The healthy profile of a target: what the service states (its error ratio, its latency at some
+ * quantiles), else comfortably inside every gate, each share at a fifth of its gate's threshold; a
+ * service compared with its stable pods fails as often as the design expects of them.
+ */
 export function healthyTraffic(target: RehearsalTarget): PodTraffic {
   const gates = shareGates(target);
   const errors = gates.filter((g) => g.kind === GateKind.ERROR_RATE).map((g) => g.threshold);
+  const stable = gates.map((g) => g.design.vsStable?.stableErrorRatio).find((p) => p !== undefined);
+  const stated = target.healthy;
+  const slowerThan = (g: ShareGate) => {
+    const ms = g.bound! * target.spanmetrics.msPerUnit;
+    return stated?.latencyMs ? slowerShare(stated.latencyMs, ms) : g.threshold * HEALTHY_SHARE_OF_THRESHOLD;
+  };
   return {
     userRequestsPerSecond: target.canaryUserRequestsPerSecond,
-    errorRatio: errors.length > 0 ? Math.min(...errors) * HEALTHY_SHARE_OF_THRESHOLD : 0,
-    slow: consistentSlow(gates.filter((g) => g.kind === GateKind.LATENCY).map((g) => ({ bound: g.bound!, share: g.threshold * HEALTHY_SHARE_OF_THRESHOLD }))),
+    errorRatio: stated?.errorRatio ?? stable ?? (errors.length > 0 ? Math.min(...errors) * HEALTHY_SHARE_OF_THRESHOLD : 0),
+    slow: consistentSlow(gates.filter((g) => g.kind === GateKind.LATENCY).map((g) => ({ bound: g.bound!, share: slowerThan(g) }))),
   };
+}
+
+/** What the rehearsal assumes of a healthy canary, in words, for the report. */
+export function healthyAssumption(target: RehearsalTarget): string {
+  const stated = target.healthy;
+  if (!stated) return 'not stated by the service: comfortably inside every gate, each share at a fifth of its threshold';
+  const parts = [
+    ...(stated.errorRatio !== undefined ? [`fails ${pct(stated.errorRatio)}`] : []),
+    ...Object.entries(stated.latencyMs ?? {}).map(([q, ms]) => `${q} ${num(ms!)}ms`),
+  ];
+  return `as the service states it: ${parts.join(', ')}`;
+}
+
+/**
+ * The share of requests slower than `ms`, from latencies at some quantiles: the survival function
+ * interpolated between them on log-log scales, and beyond them along the nearest segment (with one
+ * quantile, a log-normal tail of spread 0.5 through it). Not a fact of the service: a smooth reading
+ * of what it states.
+ */
+export function slowerShare(latencyMs: Readonly<Partial<Record<ProfileQuantile, number>>>, ms: number): number {
+  const points = (Object.keys(PROFILE_QUANTILES) as ProfileQuantile[]).filter((q) => latencyMs[q] !== undefined)
+    .map((q) => ({ x: Math.log(latencyMs[q]!), y: Math.log(1 - PROFILE_QUANTILES[q]) }));
+  if (points.length === 0) return 0;
+  const x = Math.log(ms);
+  if (points.length === 1) {
+    // a log-normal of spread 0.5 whose quantile is that latency
+    const z = (x - points[0].x) / 0.5 + inverseNormal(1 - Math.exp(points[0].y));
+    return Math.min(1, Math.max(0, 1 - normalCdf(z)));
+  }
+  const [a, b] = x <= points[0].x ? [points[0], points[1]] : x >= points[points.length - 1].x ? points.slice(-2)
+    : [points[points.findIndex((p) => p.x >= x) - 1], points[points.findIndex((p) => p.x >= x)]];
+  const slope = (b.y - a.y) / (b.x - a.x || 1e-9);
+  return Math.min(1, Math.exp(a.y + slope * (x - a.x)));
+}
+
+/** The standard normal distribution function (Abramowitz and Stegun 7.1.26, error below 1.5e-7). */
+function normalCdf(z: number): number {
+  const t = 1 / (1 + 0.3275911 * Math.abs(z) / Math.SQRT2);
+  const erf = 1 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-(z * z) / 2);
+  return z >= 0 ? (1 + erf) / 2 : (1 - erf) / 2;
+}
+
+/** The inverse of {@link normalCdf}, by bisection (ample for the rehearsal's profiles). */
+function inverseNormal(p: number): number {
+  let lo = -10;
+  let hi = 10;
+  for (let i = 0; i < 100; i++) {
+    const mid = (lo + hi) / 2;
+    if (normalCdf(mid) < p) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
 }
 
 /** A list of names for a description: `a`, `a and b`, `a, b and c`. */
@@ -187,7 +260,7 @@ export function lastLookSeconds(target: RehearsalTarget): number {
 /** The points of every share gate's operating characteristic: the gate alone, at each multiple of its threshold. */
 export function ocScenarios(target: RehearsalTarget): Scenario[] {
   const healthy = healthyTraffic(target);
-  return shareGates(target).flatMap((g) => OC_MULTIPLES.map((multiple): Scenario => {
+  return shareGates(target).flatMap((g) => (g.kind === GateKind.ERROR_RATE_VS_STABLE ? vsStablePoints(g, healthy) : OC_MULTIPLES.map((multiple): Scenario => {
     const share = Math.min(1, multiple * g.threshold);
     const canary: PodTraffic = g.kind === GateKind.ERROR_RATE
       ? { ...healthy, errorRatio: share }
@@ -205,7 +278,35 @@ export function ocScenarios(target: RehearsalTarget): Scenario[] {
       gates: [g.gate.name],
       point: { gate: g.gate.name, kind: g.kind, multiple, share, threshold: g.threshold, design: g.design, designed: g.designed, bound },
     };
-  }));
+  })));
+}
+
+/**
+ * A comparison with the stable pods, alone: stable pods failing the design's stable error ratio,
+ * and a canary failing 0, goodFactor, maxFactor, badFactor and twice badFactor times as often
+ * (2 % against 2 % must pass, 6 % against 2 % must stop, with the defaults). Every trial has stable
+ * pods of its own.
+ */
+function vsStablePoints(g: ShareGate, healthy: PodTraffic): Scenario[] {
+  const v = g.design.vsStable!;
+  const stable = { ...healthy, errorRatio: v.stableErrorRatio };
+  return [0, v.goodFactor, v.maxFactor, v.badFactor, 2 * v.badFactor].map((factor): Scenario => {
+    const share = Math.min(1, factor * v.stableErrorRatio);
+    const bound = factor <= v.goodFactor + 1e-12 ? { verdict: 'not-promoted' as const, atMost: g.design.falseStop }
+      : factor >= v.badFactor - 1e-12 ? { verdict: 'promoted' as const, atMost: g.design.falsePromote } : undefined;
+    const multiple = Number((factor / v.maxFactor).toPrecision(6));
+    return {
+      name: `${g.gate.name}@${multiple}x`,
+      description: `the stable pods fail ${pct(v.stableErrorRatio)} of their user requests, the canary ${pct(share)} (${num(factor)} x theirs; the threshold is ${num(v.maxFactor)} x); only this gate is replayed`,
+      expectation: Expectation.MEASURED,
+      expected: [],
+      stable,
+      canary: { ...stable, errorRatio: share },
+      gates: [g.gate.name],
+      point: { gate: g.gate.name, kind: g.kind, multiple, share: factor, threshold: v.maxFactor, design: g.design, designed: true, bound },
+      stablePerTrial: true,
+    };
+  });
 }
 
 /**

@@ -68,6 +68,8 @@ export interface Trial {
   readonly phases: TrialPhases;
   /** the seed of its requests' draws (arrivals, failures, latencies) */
   readonly seed: number;
+  /** the hash of stable pods of its own, when the scenario draws them per trial */
+  readonly stableHash?: string;
 }
 
 /** A scenario placed in time, with its trials. */
@@ -94,7 +96,8 @@ export function horizonSeconds(target: RehearsalTarget): number {
 
 /** The longest window (seconds) a gate reads: samples back to then must exist. */
 function lookbackSeconds(target: RehearsalTarget): number {
-  const windows = target.gates.map((g) => Math.max(0, ...[...g.query.matchAll(/\[(\d+)([smh])\]/g)].map((m) => Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2] as 's' | 'm' | 'h'])));
+  // range selectors `[5m]` and subqueries `[2140s:1m]`
+  const windows = target.gates.map((g) => Math.max(0, ...[...g.query.matchAll(/\[(\d+)([smh])(?::[0-9smh]*)?\]/g)].map((m) => Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2] as 's' | 'm' | 'h'])));
   return Math.max(300, ...windows) + target.prometheus.scrapeSeconds;
 }
 
@@ -143,6 +146,7 @@ export function placeScenarios(target: RehearsalTarget, scenarios: readonly Scen
         canaryHash: podTemplateHash(`${seed}/${scenario.name}/canary/${k}`),
         phases: drawPhases(target, scenario, random),
         seed: hashNumber(`${seed}/${target.rollout}/${target.prometheus.name}/${scenario.name}/trial/${k}`),
+        ...(scenario.stablePerTrial ? { stableHash: podTemplateHash(`${seed}/${scenario.name}/stable/${k}`) } : {}),
       })),
     };
   });
@@ -515,20 +519,24 @@ function writeScenario(target: RehearsalTarget, placed: PlacedScenario, to: numb
   const logsOf = (traffic: PodTraffic, start: number, draws: () => number) => spanSources(target, traffic)
     .map((src) => (placed.noise ? drawnLog(src, start, to, draws) : steadyLog(src, start)));
   const stableRun: CollectorRun = { pod: 'collector-stable', from: -1e9, until: Infinity, flushPhase: random() * target.spanmetrics.flushSeconds, firstFlush: -1e9, scrapedFrom: -1e9, scrapePhase: random() * s };
-  const stableDraws = randomSource(hashNumber(`${placed.stableHash}/stable-requests`));
   // the stable pods' requests before the lookback cannot reach any answer: their counts start there
   const stableStart = -lookbackSeconds(target) - target.prometheus.scrapeSeconds;
-  for (let k = 0; k < target.pods.stable; k++) {
-    const pod: PodSpec = {
-      name: `${target.workload.name}-${placed.stableHash}-s${k}`, hash: placed.stableHash, start: stableStart, discoveredAt: -3600, scrapePhase: random() * s,
-      logs: logsOf(scenario.stable, stableStart, stableDraws),
-    };
-    writeCounterOf(pod);
-    if (scenario.disruption !== Disruption.NO_SPANMETRICS) writeSpanmetrics(target, pod, stableRun, 0, to, write);
-  }
+  const writeStable = (hash: string, draws: () => number) => {
+    for (let k = 0; k < target.pods.stable; k++) {
+      const pod: PodSpec = {
+        name: `${target.workload.name}-${hash}-s${k}`, hash, start: stableStart, discoveredAt: -3600, scrapePhase: random() * s,
+        logs: logsOf(scenario.stable, stableStart, draws),
+      };
+      writeCounterOf(pod);
+      if (scenario.disruption !== Disruption.NO_SPANMETRICS) writeSpanmetrics(target, pod, stableRun, 0, to, write);
+    }
+  };
+  // stable pods shared by the trials, or (for a gate that compares with them) drawn per trial, so trials stay independent
+  if (!scenario.stablePerTrial) writeStable(placed.stableHash, randomSource(hashNumber(`${placed.stableHash}/stable-requests`)));
   for (const trial of placed.trials) {
     const p = trial.phases;
     const draws = randomSource(trial.seed);
+    if (trial.stableHash) writeStable(trial.stableHash, randomSource(hashNumber(`${trial.seed}/stable`)));
     for (let k = 0; k < target.pods.canary; k++) {
       const pod: PodSpec = {
         name: `${target.workload.name}-${trial.canaryHash}-c${k}`, hash: trial.canaryHash, start: 0, discoveredAt: p.discovery, scrapePhase: p.canaryScrapePhase,

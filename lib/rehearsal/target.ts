@@ -4,7 +4,7 @@ import { ResultComparison } from '../analysis/condition';
 import { MetricSchedule } from '../analysis/schedule';
 import { GateDesign, GateKind } from '../model/gates';
 import { AnalysisArgument } from '../platform/argo';
-import { servesUrl, ServedEndpoint } from '../platform/image-facts';
+import { DEFAULT_METHOD, HealthyProfile, servesUrl, ServedEndpoint } from '../platform/image-facts';
 import { PrometheusBackend } from '../platform/metrics-backend';
 
 /**
@@ -72,6 +72,8 @@ export interface RehearsalTarget {
   };
   /** the gates, in template order */
   readonly gates: readonly RehearsalGate[];
+  /** how the service behaves when healthy, when it says (its image's facts) */
+  readonly healthy?: HealthyProfile;
   /**
    * the run's dry-run rules (spec.dryRun[].metricName of the analysis step, then of its
    * templates): Go regular expressions; a gate whose name one matches does not decide the run
@@ -211,12 +213,14 @@ export function resolveCalls(endpoint: ServedEndpoint, endpoints: readonly Serve
 }
 
 /** The share of user requests each user endpoint gets from a list of request URLs sent in turn, with the internal calls of each. */
-export function userMixOf(users: readonly ServedEndpoint[], endpoints: readonly ServedEndpoint[], urls: readonly string[], where: string): UserShare[] {
-  const counts = users.map((endpoint) => ({ endpoint, n: urls.filter((u) => servesUrl(endpoint, u)).length }));
+export function userMixOf(users: readonly ServedEndpoint[], endpoints: readonly ServedEndpoint[], requests: readonly { readonly path: string; readonly method: string }[], where: string): UserShare[] {
+  const counts = users.map((endpoint) => ({ endpoint, n: requests.filter((r) => servesUrl(endpoint, r.path, r.method)).length }));
   const total = counts.reduce((sum, c) => sum + c.n, 0);
   if (total === 0) {
-    throw new RehearsalInputError(`${where}: the traffic generator sends ${urls.join(', ') || 'no path'}, none of which reaches a user endpoint `
-      + `(${users.map((e) => `${e.spanName} at ${(e.urls ?? []).join(', ') || 'no URL'}`).join('; ')}); send their URLs, or give the endpoints the URLs it sends`);
+    const sent = requests.map((r) => (r.method === DEFAULT_METHOD ? r.path : `${r.method} ${r.path}`));
+    throw new RehearsalInputError(`${where}: the traffic generator sends ${sent.join(', ') || 'no path'}, none of which reaches a user endpoint `
+      + `(${users.map((e) => `${e.spanName} at ${e.method && e.method !== DEFAULT_METHOD ? `${e.method} ` : ''}${(e.urls ?? []).join(', ') || 'no URL'}`).join('; ')}); `
+      + 'send their URLs and methods, or give the endpoints the URLs it sends');
   }
   return counts.filter((c) => c.n > 0).map((c) => ({ endpoint: c.endpoint, share: c.n / total, calls: resolveCalls(c.endpoint, endpoints, where) }));
 }

@@ -10,6 +10,7 @@ import { ROLLOUT_RULES } from './rollout';
 import { SECURITY_RULES } from './security';
 import { SERVICE_RULES } from './services';
 import { schemaRules } from './schema';
+import { TRAFFIC_RULES } from './traffic';
 import { Rule } from './types';
 
 /** Every rule: schemas first, then in the order the wiring flows: collector -> apps -> gates -> rollout -> services, then security: pods, then the network. */
@@ -21,6 +22,7 @@ export const ALL_RULES: readonly Rule[] = [
   ...GATE_RULES,
   ...CONDITION_RULES,
   ...ROLLOUT_RULES,
+  ...TRAFFIC_RULES,
   ...ARGO_WIRING_RULES,
   ...SERVICE_RULES,
   ...SECURITY_RULES,
