@@ -40,8 +40,8 @@ describe('synth of an app', () => {
       'otel/DaemonSet.collector.k8s.yaml',
       'otel/NetworkPolicy.collector.k8s.yaml',
       'otel/Service.collector.k8s.yaml',
-      'traffic-generator/Deployment.traffic-generator.k8s.yaml',
-      'traffic-generator/NetworkPolicy.traffic-generator.k8s.yaml',
+      'traffic-generator/Deployment.hotrod-traffic.k8s.yaml',
+      'traffic-generator/NetworkPolicy.hotrod-traffic.k8s.yaml',
     ]);
   });
 

@@ -159,6 +159,23 @@ describe('an open analysis', () => {
   });
 });
 
+describe('adding a service', () => {
+  /** Every object an app synthesizes, by kind, namespace and name. */
+  const objectsOf = (services: ServiceSpec[]) => platform(services).app.charts.flatMap(synth).map((o) => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`);
+
+  test('renames no object: each traffic generator is named after its own service', () => {
+    // GIVEN HotROD alone, WHEN a second service is added and then a third
+    const one = objectsOf([HOTROD]);
+    const two = objectsOf([HOTROD, { name: 'checkout', workload: CHECKOUT }]);
+    const three = objectsOf([HOTROD, { name: 'checkout', workload: CHECKOUT }, { name: 'cart', workload: CHECKOUT }]);
+    // THEN every object keeps its name (a rename is a delete and a re-create in the cluster)
+    expect(one.filter((o) => !two.includes(o))).toEqual([]);
+    expect(two.filter((o) => !three.includes(o))).toEqual([]);
+    expect(one).toContain('Deployment traffic-generator/hotrod-traffic');
+    expect(two.filter((o) => o.startsWith('Deployment traffic-generator/'))).toEqual(['Deployment traffic-generator/hotrod-traffic', 'Deployment traffic-generator/checkout-traffic']);
+  });
+});
+
 describe('several environments side by side', () => {
   test('unique ApplicationSet and Application names, a destination per environment, thresholds per environment', () => {
     const envs = [{ name: 'staging', destinationName: 'staging' }, { name: 'production', destinationName: 'production', gates: { maxP95: Duration.millis(800) } }];

@@ -129,6 +129,11 @@ export const PROMETHEUS_OVERRIDE_CONTEXT = 'hotrod-progressive-delivery:promethe
 /** The folders (= namespaces) of the platform's own charts; no service may take one. */
 const PLATFORM_FOLDERS = { otel: 'otel', traffic: 'traffic-generator', argocd: 'argocd' } as const;
 
+/** The name of a service's traffic generator (Deployment and NetworkPolicy in the `traffic-generator` namespace). */
+export function trafficGeneratorName(service: string): string {
+  return `${service}-traffic`;
+}
+
 /**
  * One environment's delivery, the composition root: a collector for all services (chart `otel`),
  * one chart per service in the namespace of its name (Rollout, Service, AnalysisTemplate), a
@@ -194,9 +199,10 @@ export class Delivery extends Construct {
         collector: this.collector, prometheus: this.prometheus, name: spec.name, workload: spec.workload, replicas: spec.replicas, steps: spec.steps,
       });
       const analysis = rollout.addThreeGateAnalysis({ ...env.gates, ...spec.gates, gates: spec.extraGates });
+      // Named after its service alone, so adding or removing another service renames nothing
+      // (a rename is a delete and a re-create in the cluster).
       const generator = traffic && (spec.trafficGenerator ?? true)
-        // one service: the generator keeps its default name; several: one per service
-        ? new TrafficGenerator(traffic, props.services.length === 1 ? 'Generator' : spec.name, { target: rollout, name: props.services.length === 1 ? undefined : `${spec.name}-traffic` })
+        ? new TrafficGenerator(traffic, spec.name, { target: rollout, name: trafficGeneratorName(spec.name) })
         : undefined;
       return { name: spec.name, chart: serviceChart, rollout, analysis, generator };
     });
