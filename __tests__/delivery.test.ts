@@ -1,11 +1,11 @@
 import { BinomialSprt, operatingCharacteristic } from '../lib/analysis/sequential';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join, relative } from 'path';
-import { Chart, Duration, Testing } from 'cdk8s';
+import { App, Chart, Duration, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import {
-  CanaryRollout, Delivery, Direction, GateKind, GateSpec, OtelCollectorDaemonSet, repositorySettings, RequestSource, runRules, ServiceSpec, SpanmetricsPipeline, WorkloadProps,
+  CanaryRollout, Delivery, deliveryApp, Direction, GateKind, GateSpec, OtelCollectorDaemonSet, repositorySettings, RequestSource, runRules, ServiceSpec, SpanmetricsPipeline, WorkloadProps,
 } from '../lib';
 import { rolloutTimeline } from '../lib/explain/timeline';
 import { yamlFilesUnder } from '../lib/manifests';
@@ -187,6 +187,29 @@ describe('several environments side by side', () => {
     expect(out.map((o) => o.appSet.spec.template.metadata.name)).toEqual(['staging-{{.path.basename}}', 'production-{{.path.basename}}']);
     expect(out.map((o) => o.appSet.spec.template.spec.destination.name)).toEqual(['staging', 'production']);
     expect(out.map((o) => o.template.spec.metrics[2].name)).toEqual(['latency-p95-lt-1s', 'latency-p95-lt-800ms']);
+  });
+
+  test('without outputPath, each environment\'s ApplicationSet reads the folder its app is written to', () => {
+    // GIVEN two environments in one app file, neither giving outputPath
+    const defineIn = (name: string, outputPath?: string) => (scope: App) => new Delivery(scope, 'Delivery', { environment: { name }, services: [HOTROD], outputPath });
+    const two = deliveryApp({ apps: ['staging', 'production'].map((name) => ({ folder: name, define: defineIn(name) })) });
+    // THEN each ApplicationSet reads its own folder of dist/
+    const paths = two.describe().map((d) => d.deliveries[0].appSet.appPaths);
+    expect(paths).toEqual(['staging', 'production'].map((env) => ['otel', 'hotrod', 'traffic-generator'].map((f) => `dist/${env}/${f}`)));
+    // AND the synth writes exactly those folders
+    const work = mkdtempSync(join(tmpdir(), 'output-path-'));
+    try {
+      expect(two.synth({ outdir: join(work, 'dist'), output: { log: () => {}, error: () => {} } })).toBe(0);
+      for (const path of paths.flat()) expect([path, existsSync(join(work, path))]).toEqual([path, true]);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+    // one app in its outdir reads the outdir itself; a given outputPath wins (the project in a folder of the repository)
+    expect(deliveryApp({ outdir: 'deploy', define: defineIn('one') }).describe()[0].deliveries[0].appSet.appPaths[0]).toBe('deploy/otel');
+    expect(deliveryApp({ define: defineIn('one', 'platform/dist') }).describe()[0].deliveries[0].appSet.appPaths[0]).toBe('platform/dist/otel');
+    // an outdir outside the project cannot be read by the ApplicationSet from its repository: an error with the fix
+    expect(() => deliveryApp({ outdir: '/srv/manifests', define: defineIn('one') }).describe())
+      .toThrow(/^Delivery: environment 'one' is synthesized into '[^']*srv\/manifests', which is not a folder of the repository, .*give the delivery's outputPath/);
   });
 
   test('two services of one name, or a service named like a platform folder, are refused', () => {

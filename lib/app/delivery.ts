@@ -93,7 +93,11 @@ export interface DeliveryProps {
   readonly repoUrl?: string;
   /** the revision Argo CD follows @default 'HEAD' */
   readonly revision?: string;
-  /** the repository folder this environment's app folders are synthesized into @default 'dist' */
+  /**
+   * the repository folder this environment's app folders are synthesized into, which the
+   * ApplicationSet reads
+   * @default - where the {@link DeliveryApp} that defines it writes it (its outdir, and the app's folder in it); 'dist' outside one
+   */
   readonly outputPath?: string;
 }
 
@@ -125,6 +129,13 @@ const C = 'Delivery';
  * name (the rehearsal's `--prometheus`): set on the App before the app is defined.
  */
 export const PROMETHEUS_OVERRIDE_CONTEXT = 'hotrod-progressive-delivery:prometheus';
+
+/**
+ * The context key through which a {@link DeliveryApp} tells its deliveries the repository folder
+ * their app is synthesized into (its outdir and the app's folder), the default of
+ * {@link DeliveryProps.outputPath}.
+ */
+export const OUTPUT_PATH_CONTEXT = 'hotrod-progressive-delivery:output-path';
 
 /** The folders (= namespaces) of the platform's own charts; no service may take one. */
 const PLATFORM_FOLDERS = { otel: 'otel', traffic: 'traffic-generator', argocd: 'argocd' } as const;
@@ -209,13 +220,14 @@ export class Delivery extends Construct {
 
     const argocd = chart(PLATFORM_FOLDERS.argocd);
     const prefix = env.applicationPrefix ?? `${env.name}-`;
+    const outputPath = props.outputPath ?? derivedOutputPath(this, env.name);
     this.appSet = new DeliveryApplicationSet(argocd, 'AppSet', {
       apps: [otel, ...this.services.map((s) => s.chart), ...(traffic ? [traffic] : [])],
       name: env.applicationSetName ?? `${prefix}delivery`,
       applicationPrefix: prefix,
       repoUrl: props.repoUrl,
       revision: props.revision,
-      outputPath: props.outputPath,
+      outputPath,
       destinationName: env.destinationName,
       destinationServer: env.destinationServer,
     });
@@ -237,4 +249,19 @@ export class Delivery extends Construct {
   public modelOptions(): ModelOptions {
     return { prometheus: this.prometheus, images: ImageCatalogue.of(...this.services.map((s) => s.rollout.imageFacts())) };
   }
+}
+
+/**
+ * The folder a delivery's app is written to, as the {@link DeliveryApp} that defines it says
+ * (`dist`, or `dist/<folder>` for one of several apps); 'dist' when no DeliveryApp does. Relative to
+ * the project root, which is taken to be the repository's root.
+ */
+function derivedOutputPath(delivery: Construct, environment: string): string | undefined {
+  const path: string | undefined = delivery.node.tryGetContext(OUTPUT_PATH_CONTEXT);
+  if (path === undefined) return undefined;
+  if (path.startsWith('/') || path.split('/').includes('..')) {
+    throw new Error(`${C}: environment '${environment}' is synthesized into '${path}', which is not a folder of the repository, so the ApplicationSet cannot read it from there; `
+      + "give the delivery's outputPath: the folder's path in the git repository, such as 'deploy/dist'");
+  }
+  return path;
 }
