@@ -312,6 +312,23 @@ describe('a failure injected at each file-system call of the lock, the swap and 
     expect(besides(dir)).toEqual([]);
   });
 
+  test('(no failure) the next synth removes every staging and previous folder stopped synths left, also when their pid runs again', () => {
+    // a process that runs: the pid of a killed synth, in use again (pids are reused; a new container counts from 1)
+    const reused = spawn('sleep', ['30']);
+    try {
+      const left = [`.dist.staging-${reused.pid}-0123abcd`, `.dist.previous-${reused.pid}-4567cdef`, `.dist.staging-${deadPid()}-89abcdef`, `.dist.previous-${deadPid()}-0a1b2c3d`];
+      for (const name of left) mkdirSync(join(dir, name, 'a'), { recursive: true });
+      // a lock being taken over by a waiter that runs is that waiter's
+      writeFileSync(join(dir, `.dist.lock.stale-${reused.pid}-0123abcd`), '{}');
+      expect(besides(dir)).toHaveLength(5);
+      run('new');
+      expect(tree(out)).toEqual(expected('new'));
+      expect(besides(dir)).toEqual([`.dist.lock.stale-${reused.pid}-0123abcd`]);
+    } finally {
+      reused.kill();
+    }
+  });
+
   test('removing a stopped synth\'s folder: a warning, the synth goes on, and the next one removes it', () => {
     const stale = join(dir, `.dist.staging-${deadPid()}-0123abcd`);
     mkdirSync(join(stale, 'a'), { recursive: true });
