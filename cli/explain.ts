@@ -1,8 +1,9 @@
-import { readFileSync, writeFileSync } from 'fs';
-import { join } from 'path';
+import { existsSync, readFileSync, writeFileSync } from 'fs';
+import { join, resolve } from 'path';
+import type { DeliveryApp } from '../lib/app/delivery-app';
 import { explainMarkdown, withReadmeSection } from '../lib/explain/markdown';
 import { explainModel, RolloutExplanation } from '../lib/explain/sources';
-import { kubectlKustomize, loadFolder, ManifestReadError } from '../lib/manifests';
+import { kubectlKustomize, loadFolder, loadManifests, ManifestReadError } from '../lib/manifests';
 import { modelOf } from '../lib/model/model';
 import { PROMETHEUS_PRESETS } from '../lib/platform/metrics-backend';
 import { PRESET_IMAGES } from '../lib/presets/images';
@@ -15,7 +16,8 @@ const USAGE = `usage: npm run explain -- [APPFILE | --manifests DIR] [--promethe
 Prints the wiring diagram and the rollout timeline of every rollout with an analysis, as Markdown:
 of the app an app file defines (default ${DEFAULT_APP_FILE}), or of a folder of manifests
 (--manifests DIR, hand-written or synthesized; its Prometheus setup is the one it is made for
-unless --prometheus says). --update-readme refreshes the copy in README.md (the default app only).`;
+unless --prometheus says). --update-readme refreshes the copy in README.md: the explanation of the
+default app's committed output (dist/, what Argo CD deploys), so it follows \`npm run synth\`.`;
 
 /** Where `main` writes. */
 export interface ExplainOutput {
@@ -58,6 +60,21 @@ function markdownOf(parts: readonly { readonly folder: string; readonly rollouts
   return `${setup}\n\n${all.map(({ folder, r }) => `## ${folder ? `${folder}: ` : ''}${r.id}\n\n${explainMarkdown(r)}`).join('\n')}`;
 }
 
+/**
+ * What --update-readme writes between README.md's markers: the explanation of the app's committed
+ * output (its outdir: what Argo CD deploys), read with the setup and image facts of the app's
+ * environments. It follows dist/, not main.ts: an edit of main.ts leaves it fresh until the synth
+ * that changes dist/. Throws when the output is missing.
+ */
+export function readmeCopy(app: DeliveryApp, root: string, file: string = DEFAULT_APP_FILE): string {
+  const parts = app.describe().map((d) => {
+    const dir = resolve(root, app.outdir, d.folder);
+    if (!existsSync(dir)) throw new Error(`${d.folder ? `${app.outdir}/${d.folder}` : app.outdir}: no such folder; run npm run synth first`);
+    return { folder: d.folder, rollouts: explainModel(modelOf(loadManifests(dir), d.options)) };
+  });
+  return markdownOf(parts, `Explained from ${app.outdir}/, the committed output of the app in ${file}, for the Prometheus each environment names.`);
+}
+
 /** `explain`: returns the exit code. */
 export async function main(argv: readonly string[], out: ExplainOutput = { log: (l) => process.stdout.write(`${l}\n`), error: (l) => console.error(l) }): Promise<number> {
   const opts = parseArgs(argv);
@@ -66,20 +83,33 @@ export async function main(argv: readonly string[], out: ExplainOutput = { log: 
     return 2;
   }
   let markdown: string;
+  /** the setup the gate timings are explained for, and why */
+  let setup: string | undefined;
   try {
     if (opts.manifests) {
       const { manifests } = loadFolder(opts.manifests, { kustomize: kubectlKustomize });
-      const setup = opts.prometheus ?? setupOf(manifests).preset;
-      const model = modelOf(manifests, { prometheus: PROMETHEUS_PRESETS[setup](), images: PRESET_IMAGES });
+      const preset = opts.prometheus ?? setupOf(manifests).preset;
+      const model = modelOf(manifests, { prometheus: PROMETHEUS_PRESETS[preset](), images: PRESET_IMAGES });
       const rollouts = explainModel(model);
       if (rollouts.length === 0) throw new Error(`${opts.manifests}: no Rollout with a canary analysis step whose templates are in the folder; nothing to explain`);
-      markdown = markdownOf([{ folder: '', rollouts }], `Explained from the manifests in ${opts.manifests}, for ${model.prometheus.name} (${opts.prometheus ? '--prometheus' : setupOf(manifests).reason}).`);
+      setup = `Explained from the manifests in ${opts.manifests}, for ${model.prometheus.name} (${opts.prometheus ? '--prometheus' : `since ${setupOf(manifests).reason}; another: --prometheus NAME`}).`;
+      markdown = markdownOf([{ folder: '', rollouts }], setup);
     } else {
-      const app = await loadApp(opts.app ?? DEFAULT_APP_FILE);
-      const prometheus = opts.prometheus ? PROMETHEUS_PRESETS[opts.prometheus]() : undefined;
-      const parts = app.describe({ prometheus }).map((d) => ({ folder: d.folder, rollouts: explainModel(modelOf(d.manifests, d.options)) }));
-      markdown = markdownOf(parts, `Explained from the app in ${opts.app ?? DEFAULT_APP_FILE}${prometheus ? `, built for ${prometheus.name} (--prometheus)` : ', for the Prometheus each environment names'}.`);
+      const file = opts.app ?? DEFAULT_APP_FILE;
+      const app = await loadApp(file);
+      if (opts.updateReadme) {
+        markdown = readmeCopy(app, projectRoot(), file);
+      } else {
+        const prometheus = opts.prometheus ? PROMETHEUS_PRESETS[opts.prometheus]() : undefined;
+        const described = app.describe({ prometheus });
+        const parts = described.map((d) => ({ folder: d.folder, rollouts: explainModel(modelOf(d.manifests, d.options)) }));
+        const environments = described.flatMap((d) => d.deliveries.map((x) => `${d.folder ? `${d.folder} on ` : ''}${x.prometheus.name}`));
+        setup = `Explained from the app in ${file}${prometheus ? `, built for ${prometheus.name} (--prometheus)` : `: ${environments.join(', ')}, the Prometheus ${environments.length > 1 ? 'each environment names' : 'its environment names'} (another: --prometheus NAME)`}.`;
+        markdown = markdownOf(parts, setup);
+      }
     }
+    // On stderr when the Markdown does not say it (one rollout: no heading, no setup line).
+    if (setup !== undefined && !markdown.startsWith(setup)) out.error(setup);
   } catch (e) {
     out.error(`explain: ${e instanceof ManifestReadError || e instanceof Error ? e.message : String(e)}`);
     return 1;
