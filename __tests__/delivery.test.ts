@@ -1,5 +1,5 @@
 import { BinomialSprt, operatingCharacteristic } from '../lib/analysis/sequential';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join, relative } from 'path';
 import { App, Chart, Duration, Testing } from 'cdk8s';
@@ -224,13 +224,10 @@ describe('the example platform', () => {
   beforeAll(() => { work = mkdtempSync(join(tmpdir(), 'example-')); });
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-  test('its committed folders are what the code synthesizes, for every environment and service', () => {
+  test('has a folder for every environment and service (whether they are committed as synthesized is main-app.test.ts\'s check)', () => {
     const out = join(work, 'dist');
     synthesizeSafely({ outdir: out, apps: example.apps });
-    const read = (dir: string) => Object.fromEntries(yamlFilesUnder(dir).map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
-    const fresh = read(out);
-    expect(read(join(ROOT, EXAMPLE_OUTDIR))).toEqual(fresh);
-    const folders = [...new Set(Object.keys(fresh).map((f) => f.split('/').slice(0, 2).join('/')))].sort();
+    const folders = [...new Set(yamlFilesUnder(out).map((f) => f.split('/').slice(0, 2).join('/')))].sort();
     expect(folders).toEqual(['production/argocd', 'production/catalog', 'production/checkout', 'production/hotrod', 'production/otel', 'production/traffic-generator',
       'staging/argocd', 'staging/catalog', 'staging/checkout', 'staging/hotrod', 'staging/otel', 'staging/traffic-generator']);
     expect(relative(ROOT, join(ROOT, EXAMPLE_OUTDIR))).toBe('examples/platform/dist');

@@ -1,4 +1,3 @@
-import { readFileSync } from 'fs';
 import { join } from 'path';
 import { Duration } from 'cdk8s';
 import { GateKind, PrometheusBackend, SeriesPath } from '../lib';
@@ -6,11 +5,10 @@ import { MeasurementPhase } from '../lib/analysis/condition';
 import { formatDerivation } from '../lib/analysis/evidence';
 import { BinomialSprt, operatingCharacteristic } from '../lib/analysis/sequential';
 import { wiringDiagram } from '../lib/explain/diagram';
-import { explainMarkdown, readmeSection } from '../lib/explain/markdown';
+import { explainMarkdown } from '../lib/explain/markdown';
 import { explainModel, RolloutExplanation } from '../lib/explain/sources';
 import { BadCanary, rolloutTimeline, simulateGate } from '../lib/explain/timeline';
 import { modelOf } from '../lib/model/model';
-import { app as mainApp } from '../main';
 import { app as example } from '../examples/platform/main';
 import { main } from '../cli/explain';
 import { CHECKOUT, explained, fixtureDelivery, FixtureOptions, fixtureFolder, HOTROD, modelOfApp } from './helpers';
@@ -213,15 +211,6 @@ describe('npm run explain', () => {
     // AND without its NetworkPolicies, anyone may
     const open = explainModel(modelOf(modelOfApp(fixture.app).manifests.filter((m) => m.object.kind !== 'NetworkPolicy')))[0];
     expect(open.admissions.every((a) => a.from[0] === 'anyone (no NetworkPolicy selects these pods)')).toBe(true);
-  });
-
-  test("the README's copy is what explain generates", () => {
-    const section = readmeSection(readFileSync(join(ROOT, 'README.md'), 'utf8'));
-    if (section === undefined) throw new Error('README.md lost its explain markers; see lib/explain/markdown.ts README_BEGIN/README_END');
-    const [app] = mainApp.describe();
-    if (section !== explainMarkdown(explainModel(modelOf(app.manifests, app.options))[0])) {
-      throw new Error('README.md shows a stale diagram or timeline: run `npm run explain -- --update-readme` and commit README.md');
-    }
   });
 });
 

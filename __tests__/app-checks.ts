@@ -1,0 +1,97 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import { join, resolve } from 'path';
+import { readmeCopy } from '../cli/explain';
+import { validateAppOutput, ValidateExit } from '../cli/validate';
+import type { DeliveryApp } from '../lib/app/delivery-app';
+import { readmeSection } from '../lib/explain/markdown';
+import { yamlFilesUnder } from '../lib/manifests';
+import { modelOf } from '../lib/model/model';
+import { BatchingEngine } from '../lib/rehearsal/batching';
+import { targetsFromModel } from '../lib/rehearsal/from-model';
+import { EngineBinaries, PrometheusEngine } from '../lib/rehearsal/prometheus-engine';
+import { prepareRehearsal, runScenarios } from '../lib/rehearsal/rehearse';
+import { RehearsalTarget } from '../lib/rehearsal/target';
+
+/*
+ * The checks of an app that a repository keeps, generic over whatever the app defines:
+ * __tests__/main-app.test.ts runs them on main.ts, __tests__/app-edits.test.ts on edited copies of
+ * it. Each returns what is wrong (nothing when all is well), with the command that fixes it.
+ */
+
+/** An app file's app, and the project it is in. */
+export interface AppUnderTest {
+  /** the app the file exports */
+  readonly app: DeliveryApp;
+  /** the project root: the app's outdir and README.md are there */
+  readonly root: string;
+  /** the app file, as the commands are given it */
+  readonly file: string;
+  /** the Markdown file, relative to the root, with a copy of its explanation (`npm run explain -- --update-readme`) @default - none */
+  readonly readme?: string;
+  /** trials per scenario of its rehearsal: a few, for the verdicts of a fixed seed @default 2 */
+  readonly rehearsalTrials?: number;
+}
+
+/** `npm run synth`, or with the app file the command needs. */
+const synthCommand = (t: AppUnderTest) => `npm run synth${t.file === 'main.ts' ? '' : ` -- ${t.file}`}`;
+
+function filesOf(dir: string): Record<string, string> {
+  return existsSync(dir) ? Object.fromEntries(yamlFilesUnder(dir).map((f) => [f, readFileSync(join(dir, f), 'utf8')])) : {};
+}
+
+/** The committed output against a fresh synth (rules included) of the app: what differs, and the fix. */
+export function staleOutput(t: AppUnderTest): string[] {
+  const work = mkdtempSync(join(tmpdir(), 'app-check-'));
+  try {
+    const lines: string[] = [];
+    if (t.app.synth({ outdir: join(work, 'out'), output: { log: () => {}, error: (l) => lines.push(l) } }) !== 0) {
+      return [`${synthCommand(t)} fails, so ${t.app.outdir}/ cannot be what ${t.file} defines:`, ...lines];
+    }
+    const fresh = filesOf(join(work, 'out'));
+    const committed = filesOf(resolve(t.root, t.app.outdir));
+    const differ = [...new Set([...Object.keys(fresh), ...Object.keys(committed)])].sort().filter((f) => fresh[f] !== committed[f]);
+    if (differ.length === 0) return [];
+    const named = (f: string) => (fresh[f] === undefined ? `${f} (no longer made)` : committed[f] === undefined ? `${f} (new)` : f);
+    return [`${t.app.outdir}/ is not what ${t.file} synthesizes: ${differ.length} file(s) differ (${differ.slice(0, 5).map(named).join(', ')}${differ.length > 5 ? ', ...' : ''}); `
+      + `run ${synthCommand(t)} and commit ${t.app.outdir}/ with the code`];
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** `npm run validate -- APPFILE` on the committed output: its errors (warnings are the synth's to print), and the summary when it did not pass. */
+export function validateErrors(t: AppUnderTest): string[] {
+  const out: string[] = [];
+  const code = validateAppOutput(t.app, { app: t.file, strictMetrics: false, root: t.root }, { out: (l) => out.push(l), err: (l) => out.push(l) });
+  return code === ValidateExit.OK ? [] : [...out.filter((l) => / error: /.test(l)), out[out.length - 1]];
+}
+
+/** The README's copy of the explanation against what `npm run explain -- --update-readme` writes now: it follows the committed output. */
+export function staleReadme(t: AppUnderTest): string[] {
+  if (t.readme === undefined) return [];
+  const section = readmeSection(readFileSync(join(t.root, t.readme), 'utf8'));
+  if (section === undefined) return [`${t.readme} lost its explain markers; see lib/explain/markdown.ts README_BEGIN/README_END`];
+  return section === readmeCopy(t.app, t.root, t.file) ? [] : [`${t.readme} shows a stale diagram or timeline of ${t.app.outdir}/: run npm run explain -- --update-readme and commit ${t.readme}`];
+}
+
+/** The rehearsal's targets: every service of every environment, as `npm run rehearse -- APPFILE` rehearses them. */
+export function rehearsalTargets(t: AppUnderTest): RehearsalTarget[] {
+  return t.app.describe().flatMap((d) => targetsFromModel(modelOf(d.manifests, d.options), `the app in ${t.file}${d.folder ? ` (${d.folder})` : ''}`)
+    .map((target) => (d.folder ? { ...target, rollout: `${d.folder}: ${target.rollout}` } : target)));
+}
+
+/**
+ * The rehearsal of the targets (few trials, a fixed seed: the same verdicts on every run of the
+ * same code): the scenarios that missed their expected verdicts, each with its rollout and setup.
+ */
+export async function rehearsalMisses(targets: readonly RehearsalTarget[], binaries: EngineBinaries, trials = 2): Promise<string[]> {
+  const data = prepareRehearsal(targets, { trials, seed: 1 });
+  const engine = await PrometheusEngine.start(data.chunks, binaries);
+  try {
+    const results = await runScenarios(data, new BatchingEngine(engine));
+    return results.filter((r) => !r.asExpected).map((r) => `${r.target.rollout} on ${r.target.prometheus.name}: ${r.scenario.name} ${JSON.stringify(r.verdicts)}`);
+  } finally {
+    await engine.stop();
+  }
+}
