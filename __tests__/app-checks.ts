@@ -1,15 +1,16 @@
+import { createHash } from 'crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join, resolve } from 'path';
 import { readmeCopy } from '../cli/explain';
-import { validateAppOutput, ValidateExit } from '../cli/validate';
+import { main as validate, validateAppOutput, ValidateExit } from '../cli/validate';
 import type { DeliveryApp } from '../lib/app/delivery-app';
 import { readmeSection } from '../lib/explain/markdown';
 import { yamlFilesUnder } from '../lib/manifests';
 import { modelOf } from '../lib/model/model';
 import { BatchingEngine } from '../lib/rehearsal/batching';
 import { targetsFromModel } from '../lib/rehearsal/from-model';
-import { EngineBinaries, PrometheusEngine } from '../lib/rehearsal/prometheus-engine';
+import { EngineBinaries, EngineNotFoundError, locateEngine, PrometheusEngine } from '../lib/rehearsal/prometheus-engine';
 import { prepareRehearsal, runScenarios } from '../lib/rehearsal/rehearse';
 import { RehearsalTarget } from '../lib/rehearsal/target';
 
@@ -60,19 +61,52 @@ export function staleOutput(t: AppUnderTest): string[] {
   }
 }
 
-/** `npm run validate -- APPFILE` on the committed output: its errors (warnings are the synth's to print), and the summary when it did not pass. */
-export function validateErrors(t: AppUnderTest): string[] {
-  const out: string[] = [];
-  const code = validateAppOutput(t.app, { app: t.file, strictMetrics: false, root: t.root }, { out: (l) => out.push(l), err: (l) => out.push(l) });
-  return code === ValidateExit.OK ? [] : [...out.filter((l) => / error: /.test(l)), out[out.length - 1]];
+/** What a run of validate printed when it did not pass: its errors (warnings are the synth's to print) and its summary. */
+function failures(run: (output: { out: (l: string) => void; err: (l: string) => void }) => ValidateExit): string[] {
+  const lines: string[] = [];
+  const code = run({ out: (l) => lines.push(l), err: (l) => lines.push(l) });
+  return code === ValidateExit.OK ? [] : [...lines.filter((l) => / error: /.test(l)), lines[lines.length - 1]];
 }
 
-/** The README's copy of the explanation against what `npm run explain -- --update-readme` writes now: it follows the committed output. */
+/**
+ * `npm run validate -- DIR` on the committed output, judged as it is (for the setup it is made
+ * for), not as the app now defines it: nothing when it passes.
+ */
+export function validateErrors(t: AppUnderTest): string[] {
+  return failures((output) => validate([resolve(t.root, t.app.outdir)], output));
+}
+
+/**
+ * `npm run validate -- APPFILE`: the committed output, each environment's folder judged against
+ * the Prometheus the app names for it, with the app's image facts (as synth judged it).
+ */
+export function validateAppErrors(t: AppUnderTest): string[] {
+  return failures((output) => validateAppOutput(t.app, { app: t.file, strictMetrics: false, root: t.root }, output));
+}
+
+/**
+ * The README's copy of the explanation against what `npm run explain -- --update-readme` writes now.
+ * It follows the committed output; while a folder of the app is missing there, staleOutput says so.
+ */
 export function staleReadme(t: AppUnderTest): string[] {
-  if (t.readme === undefined) return [];
+  if (t.readme === undefined || t.app.apps.some((a) => !existsSync(resolve(t.root, t.app.outdir, a.folder)))) return [];
   const section = readmeSection(readFileSync(join(t.root, t.readme), 'utf8'));
   if (section === undefined) return [`${t.readme} lost its explain markers; see lib/explain/markdown.ts README_BEGIN/README_END`];
-  return section === readmeCopy(t.app, t.root, t.file) ? [] : [`${t.readme} shows a stale diagram or timeline of ${t.app.outdir}/: run npm run explain -- --update-readme and commit ${t.readme}`];
+  return section === explanationOf(t) ? [] : [`${t.readme} shows a stale diagram or timeline of ${t.app.outdir}/: run npm run explain -- --update-readme and commit ${t.readme}`];
+}
+
+/** readmeCopy, once per content of the committed output (it reads nothing else; explaining takes a second a rollout). */
+const explanations = new Map<string, string>();
+function explanationOf(t: AppUnderTest): string {
+  const hash = createHash('sha256').update(`${t.file}\0${t.app.outdir}\0`);
+  for (const { folder } of t.app.apps) {
+    const dir = resolve(t.root, t.app.outdir, folder);
+    hash.update(`${folder}\0`);
+    for (const [file, text] of Object.entries(filesOf(dir))) hash.update(`${file}\0${text}\0`);
+  }
+  const key = hash.digest('hex');
+  if (!explanations.has(key)) explanations.set(key, readmeCopy(t.app, t.root, t.file));
+  return explanations.get(key)!;
 }
 
 /** The rehearsal's targets: every service of every environment, as `npm run rehearse -- APPFILE` rehearses them. */
@@ -93,5 +127,16 @@ export async function rehearsalMisses(targets: readonly RehearsalTarget[], binar
     return results.filter((r) => !r.asExpected).map((r) => `${r.target.rollout} on ${r.target.prometheus.name}: ${r.scenario.name} ${JSON.stringify(r.verdicts)}`);
   } finally {
     await engine.stop();
+  }
+}
+
+/** promtool and prometheus for the rehearsal; undefined (with a warning saying what is skipped) when they are not installed, except on CI. */
+export function rehearsalEngine(skipped: string): EngineBinaries | undefined {
+  try {
+    return locateEngine();
+  } catch (e) {
+    if (!(e instanceof EngineNotFoundError) || process.env.CI === 'true') throw e;
+    console.warn(`SKIPPED: ${skipped} needs promtool and prometheus.\n${e.message}`);
+    return undefined;
   }
 }

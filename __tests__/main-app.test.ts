@@ -1,8 +1,7 @@
 import { join } from 'path';
 import { app as exampleApp } from '../examples/platform/main';
-import { EngineBinaries, EngineNotFoundError, locateEngine } from '../lib/rehearsal/prometheus-engine';
 import { app as mainApp } from '../main';
-import { AppUnderTest, rehearsalMisses, rehearsalTargets, staleOutput, staleReadme, validateErrors } from './app-checks';
+import { AppUnderTest, rehearsalEngine, rehearsalMisses, rehearsalTargets, staleOutput, staleReadme, validateErrors } from './app-checks';
 
 /*
  * The checks of the repository's own apps, kept with them: the committed output is what the app
@@ -25,14 +24,7 @@ function expectNone(problems: readonly string[]): void {
   if (problems.length > 0) throw new Error(problems.join('\n'));
 }
 
-let binaries: EngineBinaries | undefined;
-try {
-  binaries = locateEngine();
-} catch (e) {
-  if (!(e instanceof EngineNotFoundError)) throw e;
-  if (process.env.CI === 'true') throw e;
-  console.warn(`SKIPPED: the rehearsal of the apps needs promtool and prometheus.\n${e.message}`);
-}
+const binaries = rehearsalEngine('the rehearsal of the apps');
 
 describe.each(APPS)('the app in $file', (subject) => {
   test('its committed output is what it synthesizes', () => expectNone(staleOutput(subject)));

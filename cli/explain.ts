@@ -17,7 +17,8 @@ Prints the wiring diagram and the rollout timeline of every rollout with an anal
 of the app an app file defines (default ${DEFAULT_APP_FILE}), or of a folder of manifests
 (--manifests DIR, hand-written or synthesized; its Prometheus setup is the one it is made for
 unless --prometheus says). --update-readme refreshes the copy in README.md: the explanation of the
-default app's committed output (dist/, what Argo CD deploys), so it follows \`npm run synth\`.`;
+default app's committed output (dist/, what Argo CD deploys, as --manifests reads it), so it follows
+\`npm run synth\`.`;
 
 /** Where `main` writes. */
 export interface ExplainOutput {
@@ -62,17 +63,19 @@ function markdownOf(parts: readonly { readonly folder: string; readonly rollouts
 
 /**
  * What --update-readme writes between README.md's markers: the explanation of the app's committed
- * output (its outdir: what Argo CD deploys), read with the setup and image facts of the app's
- * environments. It follows dist/, not main.ts: an edit of main.ts leaves it fresh until the synth
- * that changes dist/. Throws when the output is missing.
+ * output (its outdir, what Argo CD deploys), each of its folders as `explain --manifests` reads it
+ * (for the Prometheus setup the folder is made for). It depends on the committed files alone, so
+ * an edit of main.ts leaves it fresh until the synth that changes them. Throws when a folder of the
+ * app is missing.
  */
 export function readmeCopy(app: DeliveryApp, root: string, file: string = DEFAULT_APP_FILE): string {
-  const parts = app.describe().map((d) => {
-    const dir = resolve(root, app.outdir, d.folder);
-    if (!existsSync(dir)) throw new Error(`${d.folder ? `${app.outdir}/${d.folder}` : app.outdir}: no such folder; run npm run synth first`);
-    return { folder: d.folder, rollouts: explainModel(modelOf(loadManifests(dir), d.options)) };
+  const parts = app.apps.map(({ folder }) => {
+    const dir = resolve(root, app.outdir, folder);
+    if (!existsSync(dir)) throw new Error(`${folder ? `${app.outdir}/${folder}` : app.outdir}: no such folder; run npm run synth first`);
+    const manifests = loadManifests(dir);
+    return { folder, rollouts: explainModel(modelOf(manifests, { prometheus: PROMETHEUS_PRESETS[setupOf(manifests).preset](), images: PRESET_IMAGES })) };
   });
-  return markdownOf(parts, `Explained from ${app.outdir}/, the committed output of the app in ${file}, for the Prometheus each environment names.`);
+  return markdownOf(parts, `Explained from ${app.outdir}/, the committed output of the app in ${file}, each folder for the Prometheus setup it is made for.`);
 }
 
 /** `explain`: returns the exit code. */
