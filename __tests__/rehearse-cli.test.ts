@@ -104,6 +104,17 @@ describe('npm run rehearse', () => {
     expect(json.setups[0].scenarios.find((s: any) => s.name === 'error-rate-lt-5-percent@2x').gates).toEqual(['error-rate-lt-5-percent']);
   }, 30_000);
 
+  withEngine('APPFILE rehearses every environment of the app on the Prometheus it names, and names each result\'s environment', async () => {
+    const r = await rehearse(['examples/platform/main.ts', '--rollout', 'checkout', '--trials', '1']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain("Prometheus setup: staging: prometheus-community chart 29.1.0, the one environment 'staging' names in examples/platform/main.ts (another: --prometheus NAME or all)");
+    expect(r.stdout).toContain("Prometheus setup: production: kube-prometheus-stack, the one environment 'production' names in examples/platform/main.ts (another: --prometheus NAME or all)");
+    expect(r.stdout).toContain('rehearsing 2 rollouts: staging: checkout/checkout, production: checkout/checkout from the app in examples/platform/main.ts');
+    expect(r.stdout).toMatch(/^staging: checkout\/checkout on prometheus-community chart 29\.1\.0 \(scrape 60s/m);
+    expect(r.stdout).toMatch(/^production: checkout\/checkout on kube-prometheus-stack \(scrape 30s/m);
+    expect(r.code).toBe(0);
+  }, 30_000);
+
   withEngine('--manifests DIR rehearses every Rollout of the folder and says which each result is for', async () => {
     const r = await rehearse(['--manifests', twoServices(), '--prometheus', 'challenge', '--trials', '1']);
     expect(r.stderr).toBe('');

@@ -189,10 +189,10 @@ const PLANTS: Plant[] = [
   ['Service selector matches no pod', 'services/selector-no-match', (ms) => { object(ms, 'Service', 'hotrod').spec.selector = { app: 'hot-rod' }; }],
   ['Service targets an undeclared port name', 'services/unknown-target-port', (ms) => { object(ms, 'Service', 'hotrod').spec.ports[0].targetPort = 'http'; }],
   ['traffic generator aimed at a wrong port', 'services/unknown-url-target', (ms) => {
-    env(object(ms, 'Deployment', 'traffic-generator').spec.template.spec.containers[0], 'TARGET_URL').value = 'http://hotrod.hotrod.svc.cluster.local:8081';
+    env(object(ms, 'Deployment', 'hotrod-traffic').spec.template.spec.containers[0], 'TARGET_URL').value = 'http://hotrod.hotrod.svc.cluster.local:8081';
   }],
   ['traffic generator aimed at a wrong host', 'services/unknown-url-target', (ms) => {
-    env(object(ms, 'Deployment', 'traffic-generator').spec.template.spec.containers[0], 'TARGET_URL').value = 'http://frontend.hotrod:8080';
+    env(object(ms, 'Deployment', 'hotrod-traffic').spec.template.spec.containers[0], 'TARGET_URL').value = 'http://frontend.hotrod:8080';
   }],
 
   ['an ApplicationSet naming every Application alike', 'appset/duplicate-application-name', (ms) => { object(ms, 'ApplicationSet', 'hotrod').spec.template.metadata.name = 'hotrod'; }],
@@ -214,7 +214,7 @@ const PLANTS: Plant[] = [
     delete hotrod(ms).spec.containers[0].securityContext.runAsUser;
   }],
   ['curl runAsNonRoot without runAsUser', 'security/run-as-non-root-needs-uid', (ms) => {
-    const pod = object(ms, 'Deployment', 'traffic-generator').spec.template.spec;
+    const pod = object(ms, 'Deployment', 'hotrod-traffic').spec.template.spec;
     delete pod.securityContext.runAsUser;
     delete pod.containers[0].securityContext.runAsUser;
   }],
@@ -231,7 +231,7 @@ const PLANTS: Plant[] = [
   ['an SELinux user on HotROD', 'pod-security/selinux', (ms) => { hotrod(ms).spec.securityContext.seLinuxOptions = { user: 'system_u' }; }],
   ['HotROD with /proc unmasked', 'pod-security/proc-mount', (ms) => { hotrod(ms).spec.containers[0].securityContext.procMount = 'Unmasked'; }],
   ['the traffic generator without seccomp', 'pod-security/seccomp-baseline', (ms) => {
-    object(ms, 'Deployment', 'traffic-generator').spec.template.spec.containers[0].securityContext.seccompProfile = { type: 'Unconfined' };
+    object(ms, 'Deployment', 'hotrod-traffic').spec.template.spec.containers[0].securityContext.seccompProfile = { type: 'Unconfined' };
   }],
   ['a sysctl of the node\'s kernel on HotROD', 'pod-security/sysctls', (ms) => { hotrod(ms).spec.securityContext.sysctls = [{ name: 'kernel.msgmax', value: '65536' }]; }],
   ['an nfs volume in the collector', 'pod-security/volume-types', (ms) => { collector(ms).spec.volumes.push({ name: 'share', nfs: { server: 'nfs.example.com', path: '/' } }); }],
@@ -246,7 +246,7 @@ const PLANTS: Plant[] = [
     delete hotrod(ms).spec.containers[0].securityContext.seccompProfile;
   }],
   ['the collector keeping its capabilities', 'pod-security/capabilities-restricted', (ms) => { delete collector(ms).spec.containers[0].securityContext.capabilities; }],
-  ['the traffic generator removed, and no real rate stated', 'traffic/rate-unknown', (ms) => { ms.splice(ms.findIndex((m) => m.object.kind === 'Deployment' && m.object.metadata.name === 'traffic-generator'), 1); }, Severity.WARNING],
+  ['the traffic generator removed, and no real rate stated', 'traffic/rate-unknown', (ms) => { ms.splice(ms.findIndex((m) => m.object.kind === 'Deployment' && m.object.metadata.name === 'hotrod-traffic'), 1); }, Severity.WARNING],
   ['the collector\'s NetworkPolicy removed', 'network/otlp-open-to-all', (ms) => { ms.splice(ms.findIndex((m) => m.object.kind === 'NetworkPolicy' && m.object.metadata.name === 'collector'), 1); }, Severity.WARNING],
   ['the collector\'s OTLP ports opened to every namespace', 'network/otlp-open-to-all', (ms) => {
     object(ms, 'NetworkPolicy', 'collector').spec.ingress[0].from = [{ namespaceSelector: {} }];

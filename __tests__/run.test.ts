@@ -23,7 +23,8 @@ describe('node cli/run.js [--typecheck] main', () => {
     const options = { strict: true, noEmit: true, target: 'ES2022', module: 'commonjs', noLib: true, types: [] };
     writeFileSync(join(work, 'lib', 'globals.d.ts'), ['Array<T>', 'Boolean', 'CallableFunction', 'Function', 'IArguments', 'NewableFunction', 'Number', 'Object', 'RegExp', 'String']
       .map((t) => `interface ${t} {}\n`).join('') + 'declare const require: (id: string) => any;\n');
-    writeFileSync(join(work, 'tsconfig.json'), JSON.stringify({ compilerOptions: options, include: ['main.ts', 'lib/*.ts'] }));
+    // Every .ts file, as the project's own tsconfig includes them.
+    writeFileSync(join(work, 'tsconfig.json'), JSON.stringify({ compilerOptions: options, include: ['**/*.ts'] }));
     writeFileSync(join(work, 'tsconfig.build.json'), JSON.stringify({ extends: './tsconfig.json' }));
   });
   afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -52,6 +53,44 @@ describe('node cli/run.js [--typecheck] main', () => {
     expect(r.stderr).toMatch(/^main\.ts\(2,7\): error TS2322: Type 'string' is not assignable to type 'number'\.$/m);
     expect(r.stderr).toContain('synth stopped: the sources do not type-check');
     expect(out()).toBe('other1');
+  });
+
+  test('any .ts file of the project is an entry, named as the user types it: an app file in a folder of its own', () => {
+    writeMain();
+    writeText('shared');
+    mkdirSync(join(work, 'apps'), { recursive: true });
+    const payments = (declaration: string) => writeFileSync(join(work, 'apps', 'payments.ts'),
+      `import { text } from '../lib/text';\n${declaration}\nrequire('fs').writeFileSync('out.txt', 'payments ' + text + n);\n`);
+    payments('const n: number = 1;');
+    for (const entry of ['apps/payments', 'apps/payments.ts', './apps/payments.ts', join(work, 'apps', 'payments.ts')]) {
+      rmSync(join(work, 'out.txt'), { force: true });
+      expect(run('--typecheck', entry).stderr).toMatch(/^(type-checking .*\n)?$/);
+      expect(out()).toBe('payments shared1');
+    }
+    // its type errors stop it with its own file and line
+    payments('const n: number = "1";');
+    const r = run('--typecheck', 'apps/payments.ts');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^apps\/payments\.ts\(2,7\): error TS2322: Type 'string' is not assignable to type 'number'\.$/m);
+    expect(out()).toBe('payments shared1');
+    rmSync(join(work, 'apps'), { recursive: true });
+    const missing = run('apps/nope');
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toBe(`no such entry point: apps/nope (looked for apps/nope.ts in ${work}); give a .ts file of the project, such as main or apps/payments.ts\n`);
+  });
+
+  test('--synth APPFILE synthesizes the app the file exports, which need not run its synth itself (npm run synth -- APPFILE)', () => {
+    writeMain();
+    mkdirSync(join(work, 'apps'), { recursive: true });
+    writeFileSync(join(work, 'apps', 'shop.ts'), "export const app = { synth: (): number => { require('fs').writeFileSync('out.txt', 'synth of shop'); return 3; } };\n");
+    const r = run('--typecheck', '--synth', 'apps/shop.ts');
+    expect([r.status, r.stderr.replace(/^type-checking .*\n/, '')]).toEqual([3, '']);
+    expect(out()).toBe('synth of shop');
+    // main.ts exports no app: said, with what to write
+    const none = run('--synth');
+    expect(none.status).toBe(2);
+    expect(none.stderr).toContain('main.ts exports no app; end it with: export const app = deliveryApp(');
+    rmSync(join(work, 'apps'), { recursive: true });
   });
 });
 

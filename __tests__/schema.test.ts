@@ -55,8 +55,9 @@ describe('schema validation', () => {
     expect(check(objects)).toEqual([]);
   });
 
-  test('the committed dist/ passes the schema rules', () => {
-    expect(schemaRules.flatMap((r) => r.check(loadManifests(join(ROOT, 'dist'))))).toEqual([]);
+  test("the example's committed folders pass the schema rules (its PodMonitors, of no pinned CRD, with a warning)", () => {
+    const findings = schemaRules.flatMap((r) => r.check(loadManifests(join(ROOT, 'examples', 'platform', 'dist'))));
+    expect(findings.filter((f) => !(f.ruleId === 'schema/known-kind' && f.object.kind === 'PodMonitor'))).toEqual([]);
   });
 
   test('a string replica count on the Rollout is rejected with its path', () => {

@@ -42,6 +42,12 @@ const synth = (env: NodeJS.ProcessEnv = {}) => node([join(work, 'cli', 'run.js')
 /** `npx cdk8s synth ARGS` in the small project (cdk8s-cli's own script, without npx's start). */
 const cdk8sSynth = (args: string[] = [], env: NodeJS.ProcessEnv = {}) => node([join(ROOT, 'node_modules', 'cdk8s-cli', 'bin', 'cdk8s'), 'synth', ...args], env);
 const lastGood = () => join(work, 'node_modules', '.cache', 'hotrod', 'last-good');
+/**
+ * What `cdk8s synth` printed before cdk8s-cli's own report of a failed app (`Error: command "..."
+ * returned a non-zero exit code 1` and its stack, from cdk8s-cli's lib/cli/index.js, which no app
+ * can turn off): the app's part, which must hold no stack trace.
+ */
+const appPart = (stderr: string) => stderr.split(/^Error: command "/m)[0];
 
 /** dist/ holds the old output again, with nothing beside it and no last good copy. */
 function resetDist() {
@@ -66,7 +72,7 @@ beforeAll(() => {
   mkdirSync(join(work, 'types'));
   writeFileSync(join(work, 'types', 'globals.d.ts'), ['Boolean', 'CallableFunction', 'Function', 'IArguments', 'NewableFunction', 'Number', 'Object', 'RegExp', 'String']
     .map((t) => `interface ${t} {}\n`).join('') + 'interface Array<T> { forEach(f: (value: T) => void): void }\n'
-    + ['require: (id: string) => any', 'process: any', 'Atomics: any', 'Int32Array: any', 'SharedArrayBuffer: any', 'Number: any', 'Error: any']
+    + ['require: any', 'module: any', 'process: any', 'Atomics: any', 'Int32Array: any', 'SharedArrayBuffer: any', 'Number: any', 'Error: any']
       .map((d) => `declare var ${d};\n`).join(''));
   const options = { strict: true, noEmit: true, target: 'ES2022', module: 'commonjs', noLib: true, types: [] };
   writeFileSync(join(work, 'tsconfig.json'), JSON.stringify({ compilerOptions: options, include: ['main.ts', 'types/*.d.ts'] }));
@@ -306,6 +312,23 @@ describe('a failure injected at each file-system call of the lock, the swap and 
     expect(besides(dir)).toEqual([]);
   });
 
+  test('(no failure) the next synth removes every staging and previous folder stopped synths left, also when their pid runs again', () => {
+    // a process that runs: the pid of a killed synth, in use again (pids are reused; a new container counts from 1)
+    const reused = spawn('sleep', ['30']);
+    try {
+      const left = [`.dist.staging-${reused.pid}-0123abcd`, `.dist.previous-${reused.pid}-4567cdef`, `.dist.staging-${deadPid()}-89abcdef`, `.dist.previous-${deadPid()}-0a1b2c3d`];
+      for (const name of left) mkdirSync(join(dir, name, 'a'), { recursive: true });
+      // a lock being taken over by a waiter that runs is that waiter's
+      writeFileSync(join(dir, `.dist.lock.stale-${reused.pid}-0123abcd`), '{}');
+      expect(besides(dir)).toHaveLength(5);
+      run('new');
+      expect(tree(out)).toEqual(expected('new'));
+      expect(besides(dir)).toEqual([`.dist.lock.stale-${reused.pid}-0123abcd`]);
+    } finally {
+      reused.kill();
+    }
+  });
+
   test('removing a stopped synth\'s folder: a warning, the synth goes on, and the next one removes it', () => {
     const stale = join(dir, `.dist.staging-${deadPid()}-0123abcd`);
     mkdirSync(join(stale, 'a'), { recursive: true });
@@ -371,6 +394,8 @@ describe('npx cdk8s synth (the project\'s cdk8s.yaml: the type-checked synth int
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/^dist\/ was missing \(`cdk8s synth` deletes its output folder before it runs the app\): restored its last good output, from the synth of \S+$/m);
     expect(r.stderr).toContain('synth failed; dist/ was left as it was:\n  the app failed (FAIL is set)\n');
+    expect(appPart(r.stderr)).not.toMatch(/^\s+at /m);
+    expect(r.stderr).toContain('returned a non-zero exit code 1');
     expect(tree(dist)).toEqual(before);
     expect(besides(work)).toEqual([]);
   }, 30_000);
@@ -383,6 +408,8 @@ describe('npx cdk8s synth (the project\'s cdk8s.yaml: the type-checked synth int
     const r = cdk8sSynth(['-o', 'other'], { FAIL: '1' });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain('synth failed; other/ was left as it was:');
+    expect(appPart(r.stderr)).not.toMatch(/^\s+at /m);
+    expect(r.stderr).toContain('returned a non-zero exit code 1');
     expect(tree(join(work, 'other'))).toEqual(before);
   }, 30_000);
 
@@ -433,6 +460,8 @@ describe('npx cdk8s synth (the project\'s cdk8s.yaml: the type-checked synth int
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(new RegExp(`^main\\.ts\\(${at + 1},7\\): error TS2322: Type 'string' is not assignable to type 'number'\\.$`, 'm'));
     expect(r.stderr).toContain('synth stopped: the sources do not type-check (see above); nothing was written.');
+    expect(appPart(r.stderr)).not.toMatch(/^\s+at /m);
+    expect(r.stderr).toContain('returned a non-zero exit code 1');
     expect(tree(dist)).toEqual(before);
   }, 60_000);
 });

@@ -1,7 +1,9 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { main, ValidateExit } from '../cli/validate';
+import { main, validateCli, ValidateExit } from '../cli/validate';
+import { PrometheusBackend } from '../lib';
+import { fixtureFolder } from './helpers';
 
 const ROOT = join(__dirname, '..');
 const SEED = join(__dirname, 'fixtures', 'seed-manifests');
@@ -31,10 +33,40 @@ describe('npm run validate -- DIR', () => {
     return dir;
   }
 
-  test('the committed dist/ passes without a warning', () => {
-    const { code, out } = validate(join(ROOT, 'dist'));
+  test('a folder as synth writes it passes without a warning, judged against the setup it is made for, which it names', () => {
+    // (whether the committed dist/ passes is __tests__/main-app.test.ts's check)
+    const chart = fixtureFolder();
+    expect(validate(chart)).toEqual({ code: ValidateExit.OK, err: [], out: [
+      'Prometheus setup: prometheus-community chart 29.1.0 (since it has no PodMonitor or ServiceMonitor: pods are scraped by their annotations; another: --prometheus NAME)',
+      `${chart}: 12 objects, 0 error(s), 0 warning(s)`,
+    ] });
+    // a folder made for kube-prometheus-stack (PodMonitors) is judged against its 30 s scrape, not the chart's 1m
+    const stack = fixtureFolder({ prometheus: PrometheusBackend.kubePrometheusStack() });
+    const { code, out } = validate(stack);
     expect(code).toBe(ValidateExit.OK);
-    expect(out).toEqual([`${join(ROOT, 'dist')}: 12 objects, 0 error(s), 0 warning(s)`]);
+    expect(out.filter((l) => /gates\/judged-before-data/.test(l))).toEqual([]);
+    expect(out[out.length - 2]).toBe('Prometheus setup: kube-prometheus-stack (since it scrapes through prometheus-operator (PodMonitor hotrod/hotrod); another: --prometheus NAME)');
+    expect(validate('--prometheus', 'community-chart', stack).out.filter((l) => /gates\/judged-before-data/.test(l)).length).toBeGreaterThan(0);
+  });
+
+  test('APPFILE (default main.ts): the committed output of the app, each environment judged against the Prometheus it names', async () => {
+    const lines: string[] = [];
+    const code = await validateCli(['examples/platform/main.ts'], { out: (l) => lines.push(l), err: (l) => lines.push(l) });
+    expect(code).toBe(ValidateExit.OK);
+    expect(lines.filter((l) => !/ warning: /.test(l))).toEqual([
+      "Prometheus setup: staging: prometheus-community chart 29.1.0 (the one environment 'staging' names in examples/platform/main.ts; another: --prometheus NAME)",
+      "Prometheus setup: production: kube-prometheus-stack (the one environment 'production' names in examples/platform/main.ts; another: --prometheus NAME)",
+      expect.stringMatching(/^examples\/platform\/dist: 50 objects, 0 error\(s\), \d+ warning\(s\)$/),
+    ]);
+    // the findings name the environment's folder
+    expect(lines.filter((l) => / warning: /.test(l)).every((l) => /^(staging|production)\//.test(l))).toBe(true);
+    // a folder of several environments made for different setups is judged against one: said, with the way to judge each
+    expect(validate(join(ROOT, 'examples', 'platform', 'dist')).out.find((l) => l.startsWith('Prometheus setup:')))
+      .toContain('its environments are made for different setups: production for kube-prometheus-stack, staging for community-chart; validate each folder, or the app that writes them');
+    // an app file that is not there, or whose output is not, exits 2 saying what to do
+    const missing: string[] = [];
+    expect(await validateCli(['apps/nope.ts'], { out: (l) => missing.push(l), err: (l) => missing.push(l) })).toBe(ValidateExit.UNREADABLE);
+    expect(missing).toEqual(['validate: apps/nope.ts: no such app file; give a .ts file that exports an app (export const app = deliveryApp({ ... }))']);
   });
 
   test("the seed's fixed hand-written folder passes, with warnings for its unguarded conditions", () => {

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * `npm run bench [-- --rounds N] [--services 1,10,100] [--scale-rounds N]`: how fast the
- * commands people run on every edit are, against `kubectl kustomize` rendering the same YAML.
+ * `npm run bench [-- APPFILE] [--rounds N] [--services 1,10,100] [--scale-rounds N]`: how fast the
+ * commands people run on every edit are, on the app APPFILE exports (default main.ts), against
+ * `kubectl kustomize` rendering the same YAML.
  *
  * One paired run: each round runs every command once, in the same order (A B C ... A B C ...),
  * so drifts in machine load hit all of them alike; the medians and their ratio to kustomize are
@@ -16,9 +17,17 @@ const { cpus, tmpdir } = require('os');
 const { join, relative } = require('path');
 const { ensureBuild, ensureTypecheck, ROOT } = require('./run');
 
+const FLAGS = ['--rounds', '--services', '--scale-rounds'];
+
 function option(argv, name, fallback) {
   const i = argv.indexOf(name);
   return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : fallback;
+}
+
+/** The app file: the one argument that is neither a flag nor a flag's value; undefined when there are several. */
+function appFile(argv) {
+  const rest = argv.filter((a, i) => !a.startsWith('--') && !FLAGS.includes(argv[i - 1]));
+  return rest.length <= 1 ? (rest[0] ?? 'main.ts') : undefined;
 }
 
 /** Runs a command once; returns its wall time in seconds, or throws with its output when it fails. */
@@ -42,10 +51,10 @@ function hasKubectl() {
   return !r.error && r.status === 0;
 }
 
-/** A copy of dist/ with a kustomization.yaml listing every file: the same YAML for kustomize to render. */
-function kustomizeFolder(work) {
+/** A copy of a synthesized folder with a kustomization.yaml listing every file: the same YAML for kustomize to render. */
+function kustomizeFolder(work, synthesized) {
   const dir = join(work, 'kustomize');
-  cpSync(join(ROOT, 'dist'), dir, { recursive: true });
+  cpSync(synthesized, dir, { recursive: true });
   const files = [];
   const walk = (d) => readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name)).forEach((e) => {
     if (e.isDirectory()) walk(join(d, e.name));
@@ -60,8 +69,9 @@ function main(argv) {
   const rounds = Number(option(argv, '--rounds', '10'));
   const scaleRounds = Number(option(argv, '--scale-rounds', '3'));
   const services = option(argv, '--services', '1,10,100').split(',').filter(Boolean).map(Number);
-  if (!(rounds >= 1) || !(scaleRounds >= 1) || services.some((n) => !Number.isInteger(n) || n < 1)) {
-    console.error('usage: npm run bench -- [--rounds N] [--services 1,10,100] [--scale-rounds N]');
+  const app = appFile(argv);
+  if (!(rounds >= 1) || !(scaleRounds >= 1) || services.some((n) => !Number.isInteger(n) || n < 1) || app === undefined) {
+    console.error('usage: npm run bench -- [APPFILE] [--rounds N] [--services 1,10,100] [--scale-rounds N]   (APPFILE: default main.ts)');
     return 2;
   }
   // Bring the build, every entry's bundle and the type check up to date first: the figures are
@@ -75,13 +85,18 @@ function main(argv) {
   try {
     const node = process.execPath;
     const run = join(ROOT, 'cli', 'run.js');
-    const synthEnv = { CDK8S_OUTDIR: join(work, 'dist') };
+    const synthesized = join(work, 'dist');
+    const synthEnv = { CDK8S_OUTDIR: synthesized };
+    // The app's synth, and validate of what it wrote (the YAML kustomize renders).
     const commands = [
-      { name: 'synth', label: 'synth (node cli/run.js --typecheck main)', argv: [node, run, '--typecheck', 'main'], env: synthEnv },
-      { name: 'validate', label: 'validate dist (node cli/run.js cli/validate dist)', argv: [node, run, 'cli/validate', 'dist'] },
-      { name: 'npm synth', label: 'npm run synth', argv: ['npm', 'run', '--silent', 'synth'], env: synthEnv },
-      { name: 'npm validate', label: 'npm run validate -- dist', argv: ['npm', 'run', '--silent', 'validate', '--', 'dist'] },
+      { name: 'synth', label: `synth (node cli/run.js --typecheck --synth ${app})`, argv: [node, run, '--typecheck', '--synth', app], env: synthEnv },
+      { name: 'validate', label: 'validate its output (node cli/run.js cli/validate DIR)', argv: [node, run, 'cli/validate', synthesized] },
+      { name: 'npm synth', label: `npm run synth -- ${app}`, argv: ['npm', 'run', '--silent', 'synth', '--', app], env: synthEnv },
+      { name: 'npm validate', label: 'npm run validate -- DIR', argv: ['npm', 'run', '--silent', 'validate', '--', synthesized] },
     ];
+    timed(commands[0]);
+    const summary = spawnSync(node, [run, 'cli/validate', app], { cwd: ROOT, encoding: 'utf8' }).stdout.trim().split('\n');
+    console.log(`app: ${app}, as validate reads its committed output:\n${summary.filter((l) => /^Prometheus setup: |: \d+ objects, /.test(l)).map((l) => `  ${l}`).join('\n')}`);
     // The floors under the commands: node's own start, and npm's (a script that does nothing).
     const empty = join(work, 'empty-package');
     mkdirSync(empty);
@@ -91,7 +106,7 @@ function main(argv) {
       { name: 'npm floor', label: 'npm run of a script that does nothing', argv: ['npm', 'run', '--silent', '--prefix', empty, 'nothing'] },
     );
     const kubectl = hasKubectl();
-    if (kubectl) commands.push({ name: 'kustomize', label: 'kubectl kustomize (the same YAML)', argv: ['kubectl', 'kustomize', kustomizeFolder(work)] });
+    if (kubectl) commands.push({ name: 'kustomize', label: 'kubectl kustomize (the same YAML)', argv: ['kubectl', 'kustomize', kustomizeFolder(work, synthesized)] });
     else console.log('kubectl not found: the kustomize column is skipped');
 
     for (const c of commands) timed(c); // warm-up: file caches, the build stamp
@@ -110,7 +125,7 @@ function main(argv) {
     }
 
     if (services.length > 0) {
-      console.log(`\nscale (cli/bench-scale.ts: the platform with N services, one collector; medians of ${scaleRounds}):`);
+      console.log(`\nscale (cli/bench-scale.ts's platform, not ${app}: HotROD and N-1 generic services, one collector; medians of ${scaleRounds}):`);
       console.log('  services  objects  synth      validate');
       for (const n of services) {
         const out = join(work, `scale-${n}`);

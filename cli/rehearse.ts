@@ -35,8 +35,9 @@ expected verdict and the time to verdict (p50, p95).
                      from DIR instead; every Rollout with an analysis step is rehearsed
   --rollout NAME     rehearse only this rollout (its name, or namespace/name)
   --prometheus NAME  the Prometheus setup: ${Object.keys(PROMETHEUS_PRESETS).join(', ')} or all
-                     (default: all for the app, which is built for each; for DIR, the one it is
-                     made for: kube-prometheus-stack when it has PodMonitors or ServiceMonitors,
+                     (the app is built for it, so its gate timings are that setup's; default: for
+                     the app, the one each of its environments names; for DIR, the one it is made
+                     for: kube-prometheus-stack when it has PodMonitors or ServiceMonitors,
                      community-chart otherwise)
   --trials N         trials per scenario (default 1000)
   --seed N           the seed of the random draws (default 1); the report names each shown trial's own seed
@@ -97,8 +98,12 @@ function parseArgs(argv: string[]): Options | 'help' {
   return { app, manifests: opts.manifests, rollout: opts.rollout, json: opts.json, prometheus: opts.prometheus, trials: count('trials', DEFAULT_TRIALS, 1), seed: count('seed', 1, 0), noise };
 }
 
-/** The Prometheus setups a run covers. */
-function backends(opts: Options, out: Output): PrometheusBackend[] {
+/**
+ * The Prometheus setups a run covers: for a folder, the one it is made for unless --prometheus
+ * names one; for an app, the one each environment names (undefined), unless --prometheus names
+ * one or all.
+ */
+function backends(opts: Options, out: Output): (PrometheusBackend | undefined)[] {
   if (opts.prometheus === undefined && opts.manifests) {
     // A folder made for one setup rehearsed under another fails for the wrong reason (a PodMonitor
     // folder's 30 s gate timings under the chart's 1m scrape pause most good canaries).
@@ -106,21 +111,41 @@ function backends(opts: Options, out: Output): PrometheusBackend[] {
     out.log(`Prometheus setup: ${setup.preset}, since ${setup.reason} (another: --prometheus NAME)`);
     return [PROMETHEUS_PRESETS[setup.preset]()];
   }
-  const names = opts.prometheus === undefined ? Object.keys(PROMETHEUS_PRESETS)
-    : opts.prometheus === 'all' ? Object.keys(PROMETHEUS_PRESETS) : [opts.prometheus];
+  if (opts.prometheus === undefined) return [undefined];
+  const names = opts.prometheus === 'all' ? Object.keys(PROMETHEUS_PRESETS) : [opts.prometheus];
   return names.map((n) => PROMETHEUS_PRESETS[n]());
+}
+
+/** A rehearsal target, and the app folder (environment) it is of. */
+interface FolderTarget {
+  readonly folder: string;
+  readonly target: RehearsalTarget;
 }
 
 /**
  * The targets of one Prometheus setup: every Rollout with an analysis in the folder (read with
- * the presets' image facts), or every service of the app (built for that setup, so its gate
- * timings are the setup's, and read with the facts of its own services).
+ * the presets' image facts), or every service of every environment of the app (built for that
+ * setup, or for the one its environment names, and read with the facts of its own services).
  */
-async function targetsOf(opts: Options, prometheus: PrometheusBackend): Promise<RehearsalTarget[]> {
-  if (opts.manifests) return targetsFromManifests(opts.manifests, { prometheus, images: PRESET_IMAGES });
+async function targetsOf(opts: Options, prometheus: PrometheusBackend | undefined, out: Output): Promise<FolderTarget[]> {
+  if (opts.manifests) return targetsFromManifests(opts.manifests, { prometheus, images: PRESET_IMAGES }).map((target) => ({ folder: '', target }));
   const file = opts.app ?? DEFAULT_APP_FILE;
   const app = await loadApp(file);
-  return app.describe({ prometheus }).flatMap((d) => targetsFromModel(modelOf(d.manifests, d.options), `the app in ${file}${d.folder ? ` (${d.folder})` : ''}`));
+  return app.describe({ prometheus }).flatMap((d) => {
+    if (prometheus === undefined) {
+      for (const delivery of d.deliveries) {
+        out.log(`Prometheus setup: ${d.folder ? `${d.folder}: ` : ''}${delivery.prometheus.name}, the one environment '${delivery.environment.name}' names in ${file} (another: --prometheus NAME or all)`);
+      }
+    }
+    return targetsFromModel(modelOf(d.manifests, d.options), `the app in ${file}${d.folder ? ` (${d.folder})` : ''}`).map((target) => ({ folder: d.folder, target }));
+  });
+}
+
+/** The targets to rehearse: those of the rollout asked for, each named with its app folder when the app has several. */
+function picked(all: readonly FolderTarget[], rollout: string | undefined): RehearsalTarget[] {
+  const chosen = new Set(pickRollout(all.map((t) => t.target), rollout));
+  const severalFolders = new Set(all.map((t) => t.folder)).size > 1;
+  return all.filter((t) => chosen.has(t.target)).map(({ folder, target }) => (severalFolders ? { ...target, rollout: `${folder}: ${target.rollout}` } : target));
 }
 
 /** Where the CLI writes; the process's streams unless a test passes its own. */
@@ -152,8 +177,8 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, out: Output): Promise
     return 0;
   }
   const binaries = locateEngine(env);
-  const perSetup = await Promise.all(backends(opts, out).map((prometheus) => targetsOf(opts, prometheus)));
-  const targets = pickRollout(perSetup.flat(), opts.rollout);
+  const perSetup = await Promise.all(backends(opts, out).map((prometheus) => targetsOf(opts, prometheus, out)));
+  const targets = picked(perSetup.flat(), opts.rollout);
   const started = Date.now();
   const data = prepareRehearsal(targets, { trials: opts.trials, seed: opts.seed, noise: opts.noise });
   const engine = await PrometheusEngine.start(() => data.stream(), binaries);

@@ -5,11 +5,16 @@
  * `validate`, `explain` and `rehearse` neither type-check the 3.5 MB `imports/` nor resolve and
  * compile some 450 modules on every call.
  *
- *   node cli/run.js [--typecheck] ENTRY [ARGS...]    ENTRY: main, cli/validate, cli/explain, ...
+ *   node cli/run.js [--typecheck] ENTRY [ARGS...]    ENTRY: main, cli/validate, apps/payments, ...
+ *   node cli/run.js --typecheck --synth [APPFILE]    synthesize the app APPFILE exports (default main.ts)
  *   node cli/run.js --build                          only bring every entry's bundle up to date
  *
- * The sources (main.ts, lib/, cli/, imports/, the tsconfigs, package-lock.json and the installed
- * packages' node_modules/.package-lock.json) are fingerprinted on every call: by size and mtime
+ * An entry is any .ts file of the project (without .ts, relative to the project root or the
+ * current folder), so an app file of the user's own (apps/payments.ts) runs as main.ts does.
+ * The sources (every .ts file of the project but those under __tests__/, node_modules/ and folders
+ * whose name starts with a dot, which is what tsconfig.build.json includes; the tsconfigs,
+ * package-lock.json and the installed packages' node_modules/.package-lock.json) are
+ * fingerprinted on every call: by size and mtime
  * first (about 1 ms), and by content when those differ. A fingerprint that differs from the last
  * build's starts a new folder named after the content hash, where each entry point is bundled
  * (esbuild, no type check) when it is first run, so a stale build is never run. The modules run
@@ -21,16 +26,19 @@
  * deleted it), it is restored first.
  */
 const { createHash } = require('crypto');
-const { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('fs');
-const { dirname, join, resolve } = require('path');
+const { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } = require('fs');
+const { dirname, isAbsolute, join, relative, resolve, sep } = require('path');
 
 const ROOT = resolve(__dirname, '..');
 const CACHE = join(ROOT, 'node_modules', '.cache', 'hotrod');
 const STAMP = join(CACHE, 'build.json');
 const TYPECHECKED = join(CACHE, 'typechecked');
-const SOURCE_DIRS = ['lib', 'cli', 'imports', 'examples'];
+/** Folders of the project root whose .ts files are not sources of the commands (tsconfig.build.json excludes the same). */
+const NOT_SOURCES = new Set(['__tests__']);
+/** Folders skipped wherever they are: installed packages, and synthesized output (tsconfig.json excludes the same). */
+const SKIPPED = new Set(['node_modules', 'dist']);
 const SOURCE_FILES = [
-  'main.ts', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json', 'cli/run.js', 'cli/transpile.js', 'cli/compile-cache.js',
+  'tsconfig.json', 'tsconfig.build.json', 'package-lock.json', 'cli/run.js', 'cli/transpile.js', 'cli/compile-cache.js',
   // npm rewrites it on every install: the bundles hold the packages' code
   'node_modules/.package-lock.json',
 ];
@@ -38,14 +46,26 @@ const SOURCE_FILES = [
 /** Every file whose change must rebuild (or re-check) the app, relative to the project root, sorted. */
 function sourceFiles() {
   const out = SOURCE_FILES.filter((f) => existsSync(join(ROOT, f)));
+  // Every .ts file, as tsconfig.build.json's `**/*.ts`, whose wildcards skip names that start with
+  // a dot and node_modules folders (TypeScript's matchFiles).
+  // Symbolic links are followed, as tsc follows them (each linked folder once).
+  const linked = new Set();
   const walk = (dir) => {
     for (const entry of readdirSync(join(ROOT, dir), { withFileTypes: true })) {
-      const rel = `${dir}/${entry.name}`;
+      if (entry.name.startsWith('.') || SKIPPED.has(entry.name) || (dir === '' && NOT_SOURCES.has(entry.name))) continue;
+      const rel = dir ? `${dir}/${entry.name}` : entry.name;
+      if (entry.isSymbolicLink()) {
+        const real = existsSync(join(ROOT, rel)) ? realpathSync(join(ROOT, rel)) : undefined;
+        if (real && statSync(real).isDirectory()) {
+          if (!linked.has(real)) linked.add(real) && walk(rel);
+          continue;
+        }
+      }
       if (entry.isDirectory()) walk(rel);
       else if (entry.name.endsWith('.ts')) out.push(rel);
     }
   };
-  SOURCE_DIRS.filter((d) => existsSync(join(ROOT, d))).forEach(walk);
+  walk('');
   return out.sort();
 }
 
@@ -200,6 +220,24 @@ async function restoreOutdir(build, log = (l) => process.stderr.write(`${l}\n`))
   if (script) require(script).prepareOutput({ outdir, log, restoreMissing: true });
 }
 
+/**
+ * An entry as run.js names it (relative to the project root, `/`-separated, without .ts) from what
+ * the user typed: `apps/payments`, `apps/payments.ts`, `./apps/payments.ts` or an absolute path,
+ * relative to the current folder or else to the project root.
+ */
+function entryName(arg) {
+  const strip = (p) => p.replace(/\.ts$/, '');
+  const fromCwd = resolve(arg);
+  const inProject = relative(ROOT, fromCwd);
+  const found = [fromCwd, `${fromCwd}.ts`].some((f) => existsSync(f) && statSync(f).isFile());
+  if (found && inProject && !inProject.startsWith('..') && !isAbsolute(inProject)) return strip(inProject.split(sep).join('/'));
+  return strip(arg.replace(/^\.\//, ''));
+}
+
+const USAGE = `usage: node cli/run.js [--typecheck] ENTRY [ARGS...]       (ENTRY: main, cli/validate, apps/payments, ...: any .ts file of the project)
+       node cli/run.js [--typecheck] --synth [APPFILE]      (synthesize the app APPFILE exports; default main.ts)
+`;
+
 async function main(argv) {
   const typecheck = argv[0] === '--typecheck';
   const args = typecheck ? argv.slice(1) : argv;
@@ -208,12 +246,15 @@ async function main(argv) {
     for (const entry of entries(build)) await ensureEntry(build, entry);
     return;
   }
-  const entry = args[0];
-  if (!entry || entry.startsWith('-')) {
-    process.stderr.write('usage: node cli/run.js [--typecheck] ENTRY [ARGS...]   (ENTRY: main, cli/validate, cli/explain, ...)\n');
+  // --synth [APPFILE]: what `npm run synth [-- APPFILE]` runs; the app file need not synthesize itself.
+  const synth = args[0] === '--synth';
+  const given = synth ? (args[1] ?? 'main') : args[0];
+  if (!given || given.startsWith('-') || (synth && args.length > 2)) {
+    process.stderr.write(USAGE);
     process.exitCode = 2;
     return;
   }
+  const entry = entryName(given);
   const build = ensureBuild();
   const checked = typecheck ? startTypecheck(build.content) : Promise.resolve(true);
   // A bundle that fails (a syntax error) is reported after tsc's messages, which say more.
@@ -224,18 +265,31 @@ async function main(argv) {
     process.stderr.write(`warning: could not restore ${process.env.CDK8S_OUTDIR}: ${e.message}\n`);
   }
   if (!(await checked)) {
-    process.stderr.write(`${entry === 'main' ? 'synth' : entry} stopped: the sources do not type-check (see above); nothing was written. Fix the errors and run it again.\n`);
+    process.stderr.write(`${synth || entry === 'main' ? 'synth' : entry} stopped: the sources do not type-check (see above); nothing was written. Fix the errors and run it again.\n`);
     process.exitCode = 1;
     return;
   }
   const { script, error } = await bundled;
   if (error) throw error;
   if (!script) {
-    process.stderr.write(`no such entry point: ${entry} (looked for ${entry.replace(/\.ts$/, '')}.ts)\n`);
+    const where = existsSync(resolve(ROOT, `${entry}.ts`)) ? 'it is not a source of the project (see NOT_SOURCES in cli/run.js)' : `looked for ${entry}.ts in ${ROOT}`;
+    process.stderr.write(`no such entry point: ${given} (${where}); give a .ts file of the project, such as main or apps/payments.ts\n`);
     process.exitCode = 2;
     return;
   }
   require('./compile-cache').installCompileCache(`${script.replace(/\.js$/, '')}.v8cache`);
+  if (synth) {
+    // Loaded as a module, not run: its `require.main === module` block stays off, and the synth is
+    // the one of the app it exports.
+    const { app } = require(script);
+    if (!app || typeof app.synth !== 'function') {
+      process.stderr.write(`${entry}.ts exports no app; end it with: export const app = deliveryApp({ define: (scope) => new Delivery(scope, 'Delivery', { ... }) })\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.exitCode = app.synth();
+    return;
+  }
   // Run it as the main module, so its `require.main === module` block runs with its own arguments.
   process.argv.splice(1, argv.length - args.length + 2, script);
   require('module').runMain();

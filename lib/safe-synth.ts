@@ -122,8 +122,8 @@ function defaultLockTimeoutMs(): number {
  * The whole synth holds a lock beside the folder (`.<name>.lock`), so synths of one folder run
  * one after the other. The swap is two renames, so a run stopped between them (a kill) leaves the
  * path empty with the previous output in `.<name>.previous-<pid>-*`; the next synth puts it back
- * before anything else. Staging and previous folders of processes that no longer run are removed
- * at the start of every synth. See {@link SynthStep} for the steps, {@link OutputState} for what a
+ * before anything else. The staging and previous folders stopped synths left are removed at the
+ * start of every synth. See {@link SynthStep} for the steps, {@link OutputState} for what a
  * failure leaves.
  */
 export function synthesizeSafely(options: SafeSynthOptions): SafeSynthResult {
@@ -255,7 +255,7 @@ class OutputFolder {
   /**
    * Under the lock, before anything else: puts back the output a stopped synth had moved aside
    * (the path is empty), else restores a missing folder when asked, then removes the staging and
-   * previous folders of processes that no longer run.
+   * previous folders stopped synths left.
    */
   recover(restoreMissing: boolean): void {
     const siblings = this.siblings();
@@ -413,9 +413,16 @@ class OutputFolder {
     return out;
   }
 
-  /** Whether no running synth can own the entry. Called under the lock: this process's own entries are from its earlier synths. */
+  /**
+   * Whether no running synth can own the entry. Called under the lock. A staging or previous
+   * folder is made and removed only under the lock, which this process holds, so its maker has
+   * ended, even when its pid runs again (pids are reused, and start from 1 in every new container).
+   * A stale lock file being taken over is another waiter's, while that waiter runs. The names of
+   * the synths before the lock carry no pid: those older than a minute are left over.
+   */
   private abandoned(s: Sibling): boolean {
     if (s.pid === undefined) return Date.now() - this.mtime(s.path) > 60_000;
+    if (s.kind !== 'lock') return true;
     return s.pid === process.pid || !processRuns(s.pid);
   }
 

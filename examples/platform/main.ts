@@ -86,7 +86,7 @@ export const app = deliveryApp({
     define: (scope) => new Delivery(scope, 'Delivery', {
       environment,
       services: services(),
-      outputPath: `${EXAMPLE_OUTDIR}/${environment.name}`,
+      // the ApplicationSet reads examples/platform/dist/<environment>/*, where the app is written
       ...repositorySettings(process.cwd()),
     }),
   })),

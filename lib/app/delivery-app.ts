@@ -1,8 +1,9 @@
+import { isAbsolute, posix, relative } from 'path';
 import { App } from 'cdk8s';
 import { LoadedManifest } from '../manifests';
 import { ModelOptions } from '../model/model';
 import { PrometheusBackend } from '../platform/metrics-backend';
-import { Delivery, PROMETHEUS_OVERRIDE_CONTEXT } from './delivery';
+import { Delivery, OUTPUT_PATH_CONTEXT, PROMETHEUS_OVERRIDE_CONTEXT } from './delivery';
 import { synthesizeInMemory } from './in-memory';
 import { modelOptionsOf, runSynth, SynthOutput } from './run-synth';
 
@@ -55,10 +56,18 @@ export class DeliveryApp {
       throw new Error('deliveryApp: give define (one app) or apps (several, each with its folder), not both and not neither');
     }
     this.outdir = props.outdir ?? 'dist';
-    this.apps = props.apps ?? [{ folder: '', define: props.define! }];
-    const folders = this.apps.map((a) => a.folder);
+    const apps = props.apps ?? [{ folder: '', define: props.define! }];
+    const folders = apps.map((a) => a.folder);
     const dup = folders.find((f, i) => folders.indexOf(f) !== i);
     if (dup !== undefined) throw new Error(`deliveryApp: two apps are written to the folder '${dup}'; give each its own`);
+    // Each app's deliveries learn the folder they are written to, for their ApplicationSet's paths.
+    this.apps = apps.map((a) => ({
+      folder: a.folder,
+      define: (app: App) => {
+        app.node.setContext(OUTPUT_PATH_CONTEXT, repositoryPath(this.outdir, a.folder));
+        return a.define(app);
+      },
+    }));
   }
 
   /**
@@ -82,6 +91,16 @@ export class DeliveryApp {
       return { folder: a.folder, manifests: synthesizeInMemory(app), options: modelOptionsOf(deliveries), deliveries };
     });
   }
+}
+
+/**
+ * Where an app of a DeliveryApp is written, as a path of the repository (`/`-separated, relative to
+ * the project root, which the tools run in): `outdir`, or `outdir/<folder>`.
+ */
+function repositoryPath(outdir: string, folder: string): string {
+  const rel = isAbsolute(outdir) ? relative(process.cwd(), outdir) : outdir;
+  const path = rel && !isAbsolute(rel) ? rel.split(/[\\/]+/).join('/') : outdir;
+  return posix.normalize(folder ? `${path}/${folder}` : path).replace(/\/+$/, '');
 }
 
 /** A {@link DeliveryApp}. */

@@ -109,7 +109,11 @@ export interface DeliveryProps {
   readonly repoUrl?: string;
   /** the revision Argo CD follows @default 'HEAD' */
   readonly revision?: string;
-  /** the repository folder this environment's app folders are synthesized into @default 'dist' */
+  /**
+   * the repository folder this environment's app folders are synthesized into, which the
+   * ApplicationSet reads
+   * @default - where the {@link DeliveryApp} that defines it writes it (its outdir, and the app's folder in it); 'dist' outside one
+   */
   readonly outputPath?: string;
 }
 
@@ -142,8 +146,20 @@ const C = 'Delivery';
  */
 export const PROMETHEUS_OVERRIDE_CONTEXT = 'hotrod-progressive-delivery:prometheus';
 
+/**
+ * The context key through which a {@link DeliveryApp} tells its deliveries the repository folder
+ * their app is synthesized into (its outdir and the app's folder), the default of
+ * {@link DeliveryProps.outputPath}.
+ */
+export const OUTPUT_PATH_CONTEXT = 'hotrod-progressive-delivery:output-path';
+
 /** The folders (= namespaces) of the platform's own charts; no service may take one. */
 const PLATFORM_FOLDERS = { otel: 'otel', traffic: 'traffic-generator', argocd: 'argocd' } as const;
+
+/** The name of a service's traffic generator (Deployment and NetworkPolicy in the `traffic-generator` namespace). */
+export function trafficGeneratorName(service: string): string {
+  return `${service}-traffic`;
+}
 
 /**
  * One environment's delivery, the composition root: a collector for all services (chart `otel`),
@@ -216,11 +232,12 @@ export class Delivery extends Construct {
       }
       const stated = spec.expectedRequestsPerSecond === undefined ? undefined : spec.expectedRequestsPerSecond * rollout.canaryRequestShare;
       const analysis = rollout.addThreeGateAnalysis({ ...env.gates, ...spec.gates, gates: spec.extraGates, canaryRequestsPerSecond: stated });
-      const generator = traffic && (spec.trafficGenerator ?? true)
-        // one service: the generator keeps its default name; several: one per service
-        ? new TrafficGenerator(traffic, props.services.length === 1 ? 'Generator' : spec.name, {
+      // Named after its service alone, so adding or removing another service renames nothing
+      // (a rename is a delete and a re-create in the cluster).
+      const generator = traffic && generated !== false
+        ? new TrafficGenerator(traffic, spec.name, {
           target: rollout,
-          name: props.services.length === 1 ? undefined : `${spec.name}-traffic`,
+          name: trafficGeneratorName(spec.name),
           ...(typeof generated === 'object' ? { requestsPerSecond: generated.requestsPerSecond, requestTimeout: generated.requestTimeout } : {}),
         })
         : undefined;
@@ -229,13 +246,14 @@ export class Delivery extends Construct {
 
     const argocd = chart(PLATFORM_FOLDERS.argocd);
     const prefix = env.applicationPrefix ?? `${env.name}-`;
+    const outputPath = props.outputPath ?? derivedOutputPath(this, env.name);
     this.appSet = new DeliveryApplicationSet(argocd, 'AppSet', {
       apps: [otel, ...this.services.map((s) => s.chart), ...(traffic ? [traffic] : [])],
       name: env.applicationSetName ?? `${prefix}delivery`,
       applicationPrefix: prefix,
       repoUrl: props.repoUrl,
       revision: props.revision,
-      outputPath: props.outputPath,
+      outputPath,
       destinationName: env.destinationName,
       destinationServer: env.destinationServer,
     });
@@ -257,4 +275,19 @@ export class Delivery extends Construct {
   public modelOptions(): ModelOptions {
     return { prometheus: this.prometheus, images: ImageCatalogue.of(...this.services.map((s) => s.rollout.imageFacts())) };
   }
+}
+
+/**
+ * The folder a delivery's app is written to, as the {@link DeliveryApp} that defines it says
+ * (`dist`, or `dist/<folder>` for one of several apps); 'dist' when no DeliveryApp does. Relative to
+ * the project root, which is taken to be the repository's root.
+ */
+function derivedOutputPath(delivery: Construct, environment: string): string | undefined {
+  const path: string | undefined = delivery.node.tryGetContext(OUTPUT_PATH_CONTEXT);
+  if (path === undefined) return undefined;
+  if (path.startsWith('/') || path.split('/').includes('..')) {
+    throw new Error(`${C}: environment '${environment}' is synthesized into '${path}', which is not a folder of the repository, so the ApplicationSet cannot read it from there; `
+      + "give the delivery's outputPath: the folder's path in the git repository, such as 'deploy/dist'");
+  }
+  return path;
 }
