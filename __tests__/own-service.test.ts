@@ -4,8 +4,14 @@ import { MeasurementPhase } from '../lib/analysis/condition';
 import { explainModel } from '../lib/explain/sources';
 import { EngineBinaries, EngineNotFoundError, locateEngine } from '../lib/rehearsal/prometheus-engine';
 import { prepareRehearsal, runScenarios } from '../lib/rehearsal/rehearse';
-import { healthyTraffic, slowerShare, wholeRunScenarios } from '../lib/rehearsal/scenarios';
+import { slowerShare } from '../lib/analysis/profile';
+import { healthyTraffic, wholeRunScenarios } from '../lib/rehearsal/scenarios';
 import { formatResults } from '../lib/rehearsal/report';
+import { Delivery } from '../lib/app/delivery';
+import { modelOptionsOf } from '../lib/app/run-synth';
+import { synthesizeInMemory } from '../lib/app/in-memory';
+import { ALL_RULES } from '../lib/rules/all-rules';
+import { runRules } from '../lib/rules/engine';
 import { find, fixtureDelivery, modelOfApp, synth, targetOf, validateRules } from './helpers';
 
 /** A payments service of one's own: HTTP on 9090, a GET and a POST with a JSON body, judged at 1 % and a p99 below 300 ms. */
@@ -101,6 +107,27 @@ describe('a service of one\'s own', () => {
     expect(() => payments({ workload: { ...PAYMENTS, healthy: { latency: { p50: Duration.millis(300), p99: Duration.millis(100) } } } }))
       .toThrow('CanaryRollout: workload.healthy.latency.p99 (100ms) is below p50 (300ms); a higher quantile is never faster');
     expect(() => payments({ workload: { ...PAYMENTS, healthy: { errorRatio: 1.5 } } })).toThrow('workload.healthy.errorRatio must be a share in [0, 1), got 1.5');
+  });
+
+  test('a stated healthy profile that a gate would stop is a finding at synth, with the chance it stops a healthy canary', () => {
+    const findings = (healthy: WorkloadProps['healthy']) => {
+      const fixture = payments({ workload: { ...PAYMENTS, healthy } });
+      return runRules(synthesizeInMemory(fixture.app), ALL_RULES, modelOptionsOf(Delivery.of(fixture.app))).filter((f) => f.ruleId === 'gates/stops-healthy');
+    };
+    // 0.18% slower than 300 ms, 0.2% failed: inside both designs' good (0.5%)
+    expect(findings({ errorRatio: 0.002, latency: { p50: Duration.millis(80), p99: Duration.millis(200) } })).toEqual([]);
+    // 0.53% slower than 300 ms: past the p99 gate's good (0.5%), but stopped in 0.93% of analyses, within the design's 1%
+    expect(findings({ latency: { p50: Duration.millis(80), p99: Duration.millis(250) } })).toEqual([]);
+    // 0.71%: stopped in 5%, more than the design allows
+    const near = findings({ latency: { p50: Duration.millis(80), p99: Duration.millis(270) } });
+    expect(near.map((f) => f.severity)).toEqual([Severity.WARNING]);
+    expect(near[0].message).toBe("Rollout payments/payments's image states that healthy, the share of its requests slower than 300ms (read from p50 80ms, p99 270ms) is 0.71%; "
+      + "gate 'latency-p99-lt-300ms' of 'payments-analysis' takes 0.5% as good (its threshold 1%): it would stop about 5.2% of healthy canaries (designed for 1% at good)");
+    expect(near[0].fix).toContain('GateSpec.latency({ good })');
+    // a p99 of 320 ms against a 300 ms bound: most healthy releases stopped, an error that fails the synth
+    const past = findings({ errorRatio: 0.002, latency: { p50: Duration.millis(80), p99: Duration.millis(320) } });
+    expect(past.map((f) => [f.severity, f.message.match(/gate '([^']+)'/)![1]])).toEqual([[Severity.ERROR, 'latency-p99-lt-300ms']]);
+    expect(Number(past[0].message.match(/stop about (\d+)%/)![1])).toBeGreaterThan(50);
   });
 });
 

@@ -7,6 +7,10 @@ import { COLLECTOR_CONFIG_KEY } from '../lib/constructs/otel-collector-daemon-se
 import { loadManifests, parseManifests } from '../lib/manifests';
 import { ALL_RULES } from '../lib/rules/all-rules';
 import { errorsOf } from '../lib/rules/engine';
+import { RuleOptions } from '../lib/rules/types';
+import { HealthyProfile, ImageCatalogue } from '../lib/platform/image-facts';
+import { PRESET_IMAGES } from '../lib/presets/images';
+import { HOTROD_IMAGE } from '../lib/presets/hotrod';
 
 type Any = any;
 
@@ -65,7 +69,10 @@ function secondApp(ms: LoadedManifest[]): void {
 }
 
 /** One planted bug: what it changes, and the rule that must catch it. */
-type Plant = [description: string, ruleId: string, plant: (ms: LoadedManifest[]) => void, severity?: Severity];
+type Plant = [description: string, ruleId: string, plant: (ms: LoadedManifest[]) => void, severity?: Severity, options?: RuleOptions];
+
+/** The rules' options when HotROD's image states how it behaves when healthy. */
+const hotrodHealthy = (healthy: HealthyProfile): RuleOptions => ({ images: ImageCatalogue.of(...PRESET_IMAGES.all, { ...HOTROD_IMAGE, healthy }) });
 
 const PLANTS: Plant[] = [
   // The seed challenge's four bugs.
@@ -246,6 +253,9 @@ const PLANTS: Plant[] = [
     delete hotrod(ms).spec.containers[0].securityContext.seccompProfile;
   }],
   ['the collector keeping its capabilities', 'pod-security/capabilities-restricted', (ms) => { delete collector(ms).spec.containers[0].securityContext.capabilities; }],
+  ['HotROD stated to fail 6% of requests when healthy, its error gate stopping at 5%', 'gates/stops-healthy', () => undefined, Severity.ERROR, hotrodHealthy({ errorRatio: 0.06 })],
+  ['HotROD stated to fail 4% of requests when healthy, its error gate taking 2.5% as good', 'gates/stops-healthy', () => undefined, Severity.WARNING, hotrodHealthy({ errorRatio: 0.04 })],
+  ['HotROD stated to answer 10% of requests above 1 s when healthy, its p95 gate stopping at 5%', 'gates/stops-healthy', () => undefined, Severity.ERROR, hotrodHealthy({ latencyMs: { p50: 400, p90: 1000 } })],
   ['the traffic generator removed, and no real rate stated', 'traffic/rate-unknown', (ms) => { ms.splice(ms.findIndex((m) => m.object.kind === 'Deployment' && m.object.metadata.name === 'hotrod-traffic'), 1); }, Severity.WARNING],
   ['the collector\'s NetworkPolicy removed', 'network/otlp-open-to-all', (ms) => { ms.splice(ms.findIndex((m) => m.object.kind === 'NetworkPolicy' && m.object.metadata.name === 'collector'), 1); }, Severity.WARNING],
   ['the collector\'s OTLP ports opened to every namespace', 'network/otlp-open-to-all', (ms) => {
@@ -258,12 +268,12 @@ describe('rules on the default app', () => {
     expect(validateRules(synthesized).map(formatFinding)).toEqual([]);
   });
 
-  test.each(PLANTS)('%s -> %s', (_description, ruleId, plant, severity = Severity.ERROR) => {
+  test.each(PLANTS)('%s -> %s', (_description, ruleId, plant, severity = Severity.ERROR, options = {}) => {
     // GIVEN the default manifests with one bug planted
     const ms = fresh();
     plant(ms);
     // WHEN every rule runs
-    const findings = validateRules(ms);
+    const findings = validateRules(ms, options);
     // THEN the rule named catches it, with the severity it should, naming an object and saying how to fix it
     const caught = findings.filter((f) => f.ruleId === ruleId && f.severity === severity);
     if (process.env.SHOW_FINDINGS) console.log(findings.map(formatFinding).join('\n'));

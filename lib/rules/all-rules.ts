@@ -10,7 +10,7 @@ import { ROLLOUT_RULES } from './rollout';
 import { SECURITY_RULES } from './security';
 import { SERVICE_RULES } from './services';
 import { schemaRules } from './schema';
-import { TRAFFIC_RULES } from './traffic';
+import { SERVICE_FACT_RULES } from './service-facts';
 import { Rule } from './types';
 
 /** Every rule: schemas first, then in the order the wiring flows: collector -> apps -> gates -> rollout -> services, then security: pods, then the network. */
@@ -22,7 +22,7 @@ export const ALL_RULES: readonly Rule[] = [
   ...GATE_RULES,
   ...CONDITION_RULES,
   ...ROLLOUT_RULES,
-  ...TRAFFIC_RULES,
+  ...SERVICE_FACT_RULES,
   ...ARGO_WIRING_RULES,
   ...SERVICE_RULES,
   ...SECURITY_RULES,
