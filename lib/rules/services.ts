@@ -3,6 +3,7 @@ import { defineRules, list } from './define';
 import { asArr, urlsIn } from '../model/model';
 import { envOf } from '../model/otlp';
 import { OTLP_ENDPOINT_VARS } from '../platform/otel';
+import { prometheusInstallOf } from '../platform/prometheus-installs';
 import { Severity } from './types';
 
 /** `app=hotrod, tier=web`, for messages. */
@@ -44,6 +45,7 @@ export const SERVICE_RULES = defineRules({
     }
   }
 
+  const presetHost = urlsIn(model.prometheus.address)[0]?.host.split('.').slice(0, 2).join('.');
   for (const pod of model.pods) {
     for (const container of pod.containers) {
       const env = envOf(container.raw, pod.namespace);
@@ -57,6 +59,8 @@ export const SERVICE_RULES = defineRules({
         for (const url of urlsIn(t)) {
           const target = model.resolveHost(url.host, pod.namespace);
           if (!target || (!target.service && operatorServices(model).has(`${target.namespace}/${target.name}`))) continue;
+          // a Prometheus a mesh installs, or the one the --prometheus preset names: outside the folder by design
+          if (!target.service && (prometheusInstallOf(target.namespace, target.name) || presetHost === `${target.name}.${target.namespace}`)) continue;
           const what = `container '${container.name}' ${where} calls '${url.url}'`;
           if (!target.service) {
             const there = model.servicesIn(target.namespace).map((s) => s.name);
