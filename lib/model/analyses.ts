@@ -1,4 +1,5 @@
 import { conditionShape, parseCondition, ResultComparison } from '../analysis/condition';
+import { withoutComments } from '../analysis/promql';
 import { MetricReadError, MetricSchedule, MetricSpec, MetricSpecProblem, readMetricSchedule, readMetricSpec, validateMetricSpec } from '../analysis/schedule';
 import { LoadedManifest } from '../manifests';
 import { AnalysisDesign, analysisDesignOf, AnnotationProblem, GateKind, gateKindsOf } from './gates';
@@ -250,7 +251,7 @@ export function analysisOf(template: LoadedManifest): AnalysisModel {
         conditionProblem = (e as Error).message;
       }
       const address = asStr(asObj(asObj(raw.provider).prometheus).address)?.replace(/\/+$/, '');
-      const q = /histogram_quantile\s*\(\s*([0-9.]+)\s*,/.exec(metric.query);
+      const q = /histogram_quantile\s*\(\s*([0-9.]+)\s*,/.exec(withoutComments(metric.query));
       return { ...metric, address, schedule, scheduleProblem, specProblem, kind: kinds[metric.name], quantile: q ? Number(q[1]) : undefined, threshold, conditionProblem };
     });
     const otherMetrics = metrics.map((m) => asStr(m.name) ?? '').filter((n) => !gates.some((g) => g.name === n));

@@ -1,4 +1,4 @@
-import { ARG_PLACEHOLDER_SOURCE } from '../analysis/promql';
+import { ARG_PLACEHOLDER_SOURCE, withoutComments } from '../analysis/promql';
 import { LoadedManifest } from '../manifests';
 import { analysisUses, findTemplate, TEMPLATE_KINDS } from '../model/analyses';
 import { operatorServices } from '../model/collectors';
@@ -96,7 +96,8 @@ export const ARGO_WIRING_RULES = defineRules({
       const passed = new Map(use.args.flatMap((a) => (a.value !== undefined ? [[a.name, a.value] as const] : [])));
       for (const m of asArr(asObj(template.object.spec).metrics).map(asObj)) {
         const provider = asObj(m.provider);
-        const texts = [asStr(asObj(provider.prometheus).query), asStr(asObj(provider.web).url)].filter((x): x is string => x !== undefined);
+        const query = asStr(asObj(provider.prometheus).query);
+        const texts = [query === undefined ? undefined : withoutComments(query), asStr(asObj(provider.web).url)].filter((x): x is string => x !== undefined);
         for (const text of texts) {
           for (const hit of text.matchAll(SPLICED_HOST)) {
             const { name, ns } = hit.groups!;

@@ -2,7 +2,7 @@ import { ConditionEvaluationError, conditionShape, ConditionSyntaxError, evaluat
 import { parseDurationSeconds } from '../util';
 import { deriveTiming, formatDerivation, SeriesPath } from '../analysis/evidence';
 import { ARGO_ERROR_RETRY_SECONDS, effectiveCount, MetricReadError, MetricSchedule, metricSpecProblems, simulateMetric } from '../analysis/schedule';
-import { cannotBeEmpty, placeholderArgs, PromqlQuery, readPromql, SelectorUse } from '../analysis/promql';
+import { cannotBeEmpty, placeholderArgs, PromqlQuery, readPromql, SelectorUse, withoutComments } from '../analysis/promql';
 import { CANARY_HASH_ARG, NAMESPACE_ARG, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../platform/argo';
 import { spanmetricsFlushSeconds, spanmetricsSeries } from '../platform/collector-config';
 import { ImageFacts, ServedEndpoint } from '../platform/image-facts';
@@ -232,7 +232,7 @@ function excludes(sel: SelectorUse, counts: { label: string; value: string }): b
 
 /** The seconds of the first range `[...]` after a selector's offset in a query (`[2m]`, `[190s]`). */
 function rangeSecondsAt(query: string, offset: number): number | undefined {
-  const m = /^[^[\]]*?\[\s*([0-9smhdw]+)\s*\]/.exec(query.slice(offset));
+  const m = /^[^[\]]*?\[\s*([0-9smhdw]+)\s*\]/.exec(withoutComments(query).slice(offset));
   if (!m) return undefined;
   try {
     return parseDurationSeconds(m[1]);
