@@ -60,10 +60,18 @@ describe('npm run validate -- DIR', () => {
     const dir = seedCopy('otel/config.yaml', (t) => t.replace(/ {4}receivers:\n(?: {6}.*\n)+/, '    receivers:\n      # empty\n'));
     const { code, out } = validate(dir);
     expect(code).toBe(ValidateExit.ERRORS);
-    expect(out[0]).toBe("otel/config.yaml: error: ConfigMap/otel/collector-config: collector/no-receivers: config key 'otel-collector.yaml' configures no receiver; "
-      + "the collector exits with 'no receiver configuration specified in config' (fix: configure the receiver the apps send to, e.g. receivers: "
-      + "{otlp: {protocols: {http: {endpoint: '0.0.0.0:4318'}}}}, and list it in the traces pipeline's receivers) "
-      + "[namespace otel: ApplicationSet hotrod destination.namespace '{{path.basename}}']");
+    // one finding per root cause: a short first line, the details and fix indented under it, and what follows from it folded in
+    expect(out[0].split('\n')).toEqual([
+      "otel/config.yaml: error: ConfigMap/otel/collector-config: collector/no-receivers: config key 'otel-collector.yaml' configures no receiver",
+      "    the collector exits with 'no receiver configuration specified in config'",
+      "    fix: configure the receiver the apps send to, e.g. receivers: {otlp: {protocols: {http: {endpoint: '0.0.0.0:4318'}}}}, and list it in the traces pipeline's receivers",
+      "    namespace otel: ApplicationSet hotrod destination.namespace '{{path.basename}}'",
+      '    from the same cause:',
+      "    - ConfigMap/otel/collector-config: collector/unconfigured-component: config key 'otel-collector.yaml': pipeline 'traces' lists receiver 'otlp', which is not configured under receivers or connectors",
+      "    - otel/daemonset.yaml: Service/otel/collector: collector/service-port-mismatch: port 'otlp-http' 4318 -> targetPort otlp-http: no component of ConfigMap otel/collector-config listens on 4318",
+      "    - hotrod/rollout.yml: Rollout/hotrod/hotrod: otlp/no-receiver: container 'hotrod' OTEL_EXPORTER_OTLP_ENDPOINT='http://collector.otel.svc.cluster.local:4318' goes through Service otel/collector port 4318 -> targetPort otlp-http, but no OTLP receiver listens there",
+      "    - otel/daemonset.yaml: DaemonSet/otel/collector: collector/container-ports: container 'collector' declares port 'otlp-http' 4318, but no component of ConfigMap otel/collector-config listens there",
+    ]);
     expect(out[out.length - 1]).toMatch(/: 8 objects, \d+ error\(s\), \d+ warning\(s\)$/);
   });
 
@@ -72,7 +80,7 @@ describe('npm run validate -- DIR', () => {
     const { code, out, err } = validate(dir);
     expect(code).toBe(ValidateExit.ERRORS);
     expect(err).toEqual([]);
-    expect(out[0]).toMatch(/^hotrod\/rollout\.yml: error: input\/not-yaml: line:col 7:3: YAML syntax error: Flow sequence.*the rest of the folder was\)/);
+    expect(out[0]).toMatch(/^hotrod\/rollout\.yml: error: input\/not-yaml: line:col 7:3: YAML syntax error: Flow sequence.*\n {4}the file was not checked \(the rest of the folder was\)\n/);
     // the other files were checked: the traffic generator now calls a Service that was in the unreadable file
     expect(out.some((l) => /^traffic-generator\/deployment\.yaml: error: .*services\/unknown-url-target/.test(l))).toBe(true);
     expect(out[out.length - 1]).toMatch(/: 6 objects, 3 error\(s\)/);

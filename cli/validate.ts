@@ -1,7 +1,7 @@
 import { PROMETHEUS_PRESETS } from '../lib/platform/metrics-backend';
 import { PRESET_IMAGES } from '../lib/presets/images';
 import { kubectlKustomize, loadFolder, ManifestReadError } from '../lib/manifests';
-import { errorsOf, formatFindingWithOrigin, runRules } from '../lib/rules/engine';
+import { errorsOf, foldConsequences, formatFindingLines, runRules } from '../lib/rules/engine';
 import { FILE_KIND, Finding, Severity } from '../lib/rules/types';
 
 /** Where `main` writes. */
@@ -107,16 +107,18 @@ function validate(argv: readonly string[], output: ValidateOutput, deps: Validat
   }));
   // File findings first: what could not be read explains findings about what is missing.
   const findings = [...fileFindings, ...runRules(manifests, undefined, { strictMetrics: args.strictMetrics, prometheus: args.prometheus ? PROMETHEUS_PRESETS[args.prometheus]() : undefined, images: PRESET_IMAGES })];
-  const ordered = [Severity.ERROR, Severity.WARNING, Severity.INFO].flatMap((s) => findings.filter((f) => f.severity === s));
-  for (const f of ordered) output.out(formatFindingWithOrigin(f));
-  const errors = errorsOf(findings).length;
-  const warnings = findings.filter((f) => f.severity === Severity.WARNING).length;
-  const infos = findings.length - errors - warnings;
+  // One finding per root cause: what follows from another finding is printed under it.
+  const shown = foldConsequences(findings);
+  const ordered = [Severity.ERROR, Severity.WARNING, Severity.INFO].flatMap((s) => shown.filter((f) => f.severity === s));
+  for (const f of ordered) output.out(formatFindingLines(f).join('\n'));
+  const errors = errorsOf(shown).length;
+  const warnings = shown.filter((f) => f.severity === Severity.WARNING).length;
+  const infos = shown.length - errors - warnings;
   const unread = notes.filter((n) => n.unreadable).length;
   output.out(`${dir}: ${manifests.length} objects, ${errors} error(s), ${warnings} warning(s)${infos > 0 ? `, ${infos} note(s)` : ''}${unread > 0 ? `, ${unread} file(s) or folder(s) not read` : ''}`);
   // What could not be read may hide errors: the check is incomplete, whatever it found.
   if (unread > 0) return ValidateExit.UNREADABLE;
-  return errors > 0 ? ValidateExit.ERRORS : ValidateExit.OK;
+  return errorsOf(findings).length > 0 ? ValidateExit.ERRORS : ValidateExit.OK;
 }
 
 if (require.main === module) {

@@ -50,7 +50,8 @@ export const COLLECTOR_POD_RULES = defineRules({
           if (!bound.some((l) => l.port === p.containerPort)) {
             // Only a Service or a scrape that reaches the port makes it a failure; those rules say so.
             report('collector/container-ports', Severity.WARNING, pod.ref, `${where} declares port ${p.name ? `'${p.name}' ` : ''}${p.containerPort}, but no component of ${config} listens there (listening: ${boundList})`,
-              `give the component meant to serve ${p.containerPort} (a receiver, the prometheus exporter, health_check) that port and use it, or change the containerPort to where it listens`);
+              `give the component meant to serve ${p.containerPort} (a receiver, the prometheus exporter, health_check) that port and use it, or change the containerPort to where it listens`,
+              { causedBy: [collector.causeKey(`port:${p.containerPort}`)] });
           }
         }
         for (const l of bound.filter((x) => x.external && !container.ports.some((p) => p.containerPort === x.port))) {
@@ -89,7 +90,8 @@ export const COLLECTOR_POD_RULES = defineRules({
       const annotatedPath = pod.annotations[SCRAPE_ANNOTATIONS.path] ?? SCRAPE_DEFAULT_PATH;
       if (metricsListeners.length === 0) {
         report('collector/scrape-port-mismatch', E, pod.ref, `the pod is scraped (${SCRAPE_ANNOTATIONS.port}: ${annotatedPort ?? '(every port)'}), but ${config} has no prometheus exporter in a pipeline, so Prometheus finds no metrics`,
-          `add exporters: {prometheus: {endpoint: '0.0.0.0:${annotatedPort ?? 'PORT'}'}} and list it in the metrics pipeline's exporters`);
+          `add exporters: {prometheus: {endpoint: '0.0.0.0:${annotatedPort ?? 'PORT'}'}} and list it in the metrics pipeline's exporters`,
+          { causes: [collector.causeKey('prometheus-export'), ...(annotatedPort ? [collector.causeKey(`port:${annotatedPort}`)] : [])] });
         continue;
       }
       const served = metricsListeners.find((l) => annotatedPort === undefined || String(l.port) === annotatedPort);
@@ -118,7 +120,8 @@ export const COLLECTOR_POD_RULES = defineRules({
         const reached = bound.filter((l) => l.port === target);
         if (target !== undefined && reached.length === 0) {
           report('collector/service-port-mismatch', E, service.ref, `${portText}: no component of ${config} listens on ${target} (listening: ${boundList})`,
-            `set targetPort to the port of the component this Service should reach, one of ${list(bound.filter((l) => l.external).map(describeListener))}`);
+            `set targetPort to the port of the component this Service should reach, one of ${list(bound.filter((l) => l.external).map(describeListener))}`,
+            { causedBy: [collector.causeKey(`port:${target}`)] });
         } else if (reached.length > 0 && reached.every((l) => isLoopback(l.host))) {
           const l = reached[0];
           report('collector/service-port-mismatch', E, service.ref, `${portText} reaches ${l.componentId}, which binds ${l.host}:${l.port} (${l.written === undefined ? `${l.field} is not set` : `${l.field} is '${l.written}'`}), so connections through the Service are refused`,

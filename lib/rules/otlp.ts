@@ -22,6 +22,8 @@ interface Reached {
   /** the Service, when reached through one */
   readonly service?: ServiceInfo;
   readonly containers?: PodTemplate['containers'];
+  /** the root causes in the collectors reached that leave the port without a listener */
+  readonly causedBy?: readonly string[];
 }
 
 const isOtlp = (l: CollectorListener) => l.protocol === ListenerProtocol.OTLP_GRPC || l.protocol === ListenerProtocol.OTLP_HTTP;
@@ -117,14 +119,17 @@ export const OTLP_RULES = defineRules({
           const containers = selected.flatMap((p) => p.containers);
           const targetPort = resolvePort(servicePort.targetPort, containers);
           const listeners = reachedCollectors.flatMap((c) => c.config.listeners());
-          reached = { via, listeners: listeners.filter((l) => l.port === targetPort), otlp: listeners.filter(isOtlp), service, containers };
+          reached = {
+            via, listeners: listeners.filter((l) => l.port === targetPort), otlp: listeners.filter(isOtlp), service, containers,
+            causedBy: reachedCollectors.flatMap((c) => [c.causeKey('receivers'), ...(targetPort === undefined ? [] : [c.causeKey(`port:${targetPort}`)])]),
+          };
         }
       }
 
       const atTarget = reached.listeners.filter(isOtlp);
       if (atTarget.length === 0) {
         report('otlp/no-receiver', E, pod.ref, `${what} goes through ${reached.via}, but no OTLP receiver listens there (OTLP receivers: ${list(reached.otlp.map((l) => `${l.port} ${l.protocol}`))})`,
-          `point ${variable} at the port of an OTLP receiver for ${sdkProtocol}`);
+          `point ${variable} at the port of an OTLP receiver for ${sdkProtocol}`, { causedBy: reached.causedBy });
       } else if ((protocolVar !== undefined || imageProtocol !== undefined) && !atTarget.some((l) => l.protocol === wanted)) {
         const right = reached.otlp.find((l) => l.protocol === wanted);
         const rightPort = right && (reached.service
