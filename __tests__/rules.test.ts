@@ -179,6 +179,7 @@ const PLANTS: Plant[] = [
   // Conditions.
   ['unguarded result[0]', 'conditions/unguarded-index', (ms) => { gate(ms, 'latency').successCondition = 'result[0] < 1000'; }, Severity.WARNING],
   ['a condition the rules cannot read', 'conditions/unreadable', (ms) => { gate(ms, 'latency').successCondition = 'all(result, {# < 1000})'; }, Severity.WARNING],
+  ['a condition that passes an empty result', 'conditions/passes-empty', (ms) => { gate(ms, 'latency').successCondition = 'len(result) == 0 || result[0] < 1000'; }, Severity.WARNING],
 
   // Rollout analysis steps.
   ['analysis step names a missing template', 'rollout/unknown-template', (ms) => { steps(ms)[1].analysis.templates[0].templateName = 'hotrod-gates'; }],

@@ -7,7 +7,7 @@ import { CANARY_HASH_ARG, NAMESPACE_ARG, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from
 import { spanmetricsFlushSeconds, spanmetricsSeries } from '../platform/collector-config';
 import { ImageFacts, ServedEndpoint } from '../platform/image-facts';
 import { SPAN_KIND_SERVER } from '../platform/collector-config';
-import { BUCKET_LABEL } from '../platform/prometheus-naming';
+import { BUCKET_LABEL, SCRAPE_ANNOTATIONS } from '../platform/prometheus-naming';
 import { LoadedManifest } from '../manifests';
 import { analysisUses, declaredArgs, findTemplate, metricSchedule, metricSpecs, PrometheusMetric, prometheusMetrics, TEMPLATE_KINDS } from '../model/analyses';
 import { defineRules, list } from './define';
@@ -70,9 +70,13 @@ function firstResultComparisons(condition: string | undefined): readonly ResultC
  * is empty while nothing is served (an app without self-traffic), which Argo records as an
  * Error that stops the run.
  */
-function failsIdleCanary(model: DeliveryModel, metric: PrometheusMetric, canaryArgs: readonly string[], scrapes: ScrapeSpans | undefined): boolean {
+function failsIdleCanary(model: DeliveryModel, metric: PrometheusMetric, canaryArgs: readonly string[], scrapes: ScrapeSpans | undefined, unproduced: (name: string) => boolean): boolean {
   const query = readQuery(model, metric.query);
-  const selectsCanary = (s: SelectorUse) => s.matchers.some((m) => (m.op === '=' || m.op === '=~') && placeholderArgs(m.value).some((a) => canaryArgs.includes(a)));
+  // A series nothing produces is empty for a busy canary too: such a gate stops every canary, which says nothing about an idle one.
+  const selectsCanary = (s: SelectorUse) => !(s.metric && unproduced(s.metric))
+    && s.matchers.some((m) => (m.op === '=' || m.op === '=~') && placeholderArgs(m.value).some((a) => canaryArgs.includes(a)));
+  // A condition that passes an empty result (`len(result) == 0 || ...`) passes an idle canary, whatever it bounds.
+  if (passesEmpty(metric)) return false;
   const selectsCanaryRate = query.selectors.some((s) => s.enclosing.some((f) => RATE_FUNCTIONS.includes(f)) && selectsCanary(s));
   const lowerBound = firstResultComparisons(metric.successCondition).some((c) => (c.op === '>=' && c.value > 0) || (c.op === '>' && c.value >= 0));
   const failsLow = firstResultComparisons(metric.failureCondition).some((c) => (c.op === '<' && c.value > 0) || (c.op === '<=' && c.value >= 0));
@@ -82,6 +86,35 @@ function failsIdleCanary(model: DeliveryModel, metric: PrometheusMetric, canaryA
   const emptyStops = [MeasurementPhase.FAILED, MeasurementPhase.ERROR].includes(measurementPhase(metric, []).phase);
   const stopsEmpty = !idleSeries && query.selectors.some(selectsCanary) && !cannotBeEmpty(metric.query) && emptyStops;
   return (selectsCanaryRate && (lowerBound || failsLow)) || stopsEmpty;
+}
+
+/** Whether a gate's conditions make an empty result Successful, on a query that can be empty. */
+export function passesEmpty(metric: PrometheusMetric): boolean {
+  if (cannotBeEmpty(metric.query)) return false;
+  try {
+    return measurementPhase(metric, []).phase === MeasurementPhase.SUCCESSFUL;
+  } catch {
+    return false; // conditions/unreadable reports it
+  }
+}
+
+/** Container ports that serve Prometheus or the kubelet, not users: by name, or the port the scrape annotation names. */
+const NON_SERVING_PORT = /metric|prom|health|probe|admin|debug|pprof/i;
+
+/**
+ * Whether a Rollout's pods serve requests, so an idle canary is a failure to detect: a Service
+ * selects them, the Rollout routes traffic (trafficRouting, canaryService, stableService), or a
+ * container declares a port that is not a metrics or health port. A queue worker judged on its
+ * backlog has none of these.
+ */
+function servesRequests(model: DeliveryModel, rollout: LoadedManifest): boolean {
+  const canary = asObj(asObj(asObj(rollout.object.spec).strategy).canary);
+  if (canary.trafficRouting !== undefined || canary.canaryService !== undefined || canary.stableService !== undefined) return true;
+  const pod = model.pods.find((p) => p.owner === rollout);
+  if (!pod) return true;
+  if (model.servicesSelecting(pod).length > 0) return true;
+  const scrapePort = pod.annotations[SCRAPE_ANNOTATIONS.port];
+  return pod.containers.some((c) => c.ports.some((p) => !NON_SERVING_PORT.test(p.name ?? '') && String(p.containerPort) !== scrapePort));
 }
 
 /** The facts the catalogue knows of the images a Rollout's containers run. */
@@ -301,8 +334,12 @@ export const GATE_RULES = defineRules({
           continue;
         }
         if (!series) {
-          report('gates/unknown-metric', E, ref, `${gate} selects '${s.metric}' (${position(metric.query, s.offset)}), which nothing in the manifests puts into Prometheus (produced: ${list(produced)}${why})`,
-            'use a produced series name, or make its producer export it and get scraped (spanmetrics connector -> metrics pipeline -> prometheus exporter on the scraped port)');
+          // spanmetrics of a connector whose series never reach Prometheus: the collector's finding is the cause
+          const from = collectorsOf(model).filter((c) => c.config.ids('connectors').some((id) => componentType(id) === 'spanmetrics'
+            && s.metric!.startsWith(spanmetricsSeries(c.config.configOf('connectors', id)).calls.replace(/calls_total$/, ''))));
+          report('gates/unknown-metric', E, ref, `${gate} selects '${s.metric}' (${position(metric.query, s.offset)}), which nothing in the manifests puts into Prometheus; produced: ${list(produced)}${why}`,
+            'use a produced series name, or make its producer export it and get scraped (spanmetrics connector -> metrics pipeline -> prometheus exporter on the scraped port)',
+            { causedBy: from.flatMap((c) => [c.causeKey('spanmetrics-export'), c.causeKey('prometheus-export')]) });
           continue;
         }
         if (series.openLabels) continue;
@@ -448,7 +485,8 @@ export const GATE_RULES = defineRules({
 
   // An idle canary passes every gate that only bounds errors or latency: nothing measured, nothing wrong.
   const byRollout = new Map<LoadedManifest, { templates: LoadedManifest[]; passes: boolean; unreadable: boolean; prometheus: boolean }>();
-  for (const use of analysisUses(model).filter((u) => u.canary)) {
+  const unproduced = (name: string) => !catalog.series.has(name) && (judged.has(name) || judgedPrefixes(model).some((p) => name.startsWith(p)));
+  for (const use of analysisUses(model).filter((u) => u.canary && servesRequests(model, u.rollout))) {
     const entry = byRollout.get(use.rollout) ?? { templates: [], passes: false, unreadable: false, prometheus: false };
     byRollout.set(use.rollout, entry);
     const hashArgs = use.args.filter((a) => a.valueFrom?.podTemplateHashValue === 'Latest').map((a) => a.name);
@@ -463,17 +501,22 @@ export const GATE_RULES = defineRules({
       if (metrics.length > 0) entry.prometheus = true;
       // A gate that does not parse is reported by gates/promql-syntax; what it would have measured is unknown.
       if (metrics.some((m) => readQuery(model, m.query).error)) entry.unreadable = true;
-      if (metrics.some((m) => failsIdleCanary(model, m, canaryArgs, scrapes))) entry.passes = true;
+      if (metrics.some((m) => failsIdleCanary(model, m, canaryArgs, scrapes, unproduced))) entry.passes = true;
     }
   }
   for (const [rollout, { templates, passes, unreadable, prometheus }] of byRollout) {
     if (passes || unreadable || !prometheus || templates.length === 0) continue;
     const names = templates.map((t) => t.object.metadata?.name ?? '');
     const example = trafficGateExample(model, imageFactsOf(model, rollout).find((f) => f.metrics));
+    const passing = templates.flatMap((t) => prometheusMetrics(t).filter(passesEmpty).map((m) => `'${m.name}'`));
+    const missing = templates.flatMap((t) => prometheusMetrics(t).filter((m) => readQuery(model, m.query).selectors.some((s) => s.metric && unproduced(s.metric))).map((m) => `'${m.name}'`));
     report('gates/no-idle-canary-gate', E, model.refOf(templates[0]),
-      `Rollout ${model.namespaceOf(rollout)}/${rollout.object.metadata?.name} runs ${list(names)} on its canary, but no gate fails a canary that serves no traffic `
-      + "(none bounds from below the rate() of requests selected by the canary, nor stops on an empty result), so an idle canary is promoted",
+      `Rollout ${model.namespaceOf(rollout)}/${rollout.object.metadata?.name} runs ${list(names)} on its canary, but no gate fails a canary that serves no traffic, so an idle canary is promoted; `
+      + 'none bounds from below the rate() of requests selected by the canary, nor stops on an empty result'
+      + (passing.length > 0 ? `; ${list(passing)} pass${passing.length === 1 ? 'es' : ''} an empty result` : '')
+      + (missing.length > 0 ? `; ${list(missing)} read${missing.length === 1 ? 's' : ''} a series nothing produces, which stops busy canaries as well` : ''),
       `add a traffic gate, e.g. query ${example} with successCondition 'len(result) > 0 && result[0] >= MIN_RPS', `
-      + `and pass ${CANARY_HASH_ARG} with valueFrom.podTemplateHashValue: Latest`);
+      + `and pass ${CANARY_HASH_ARG} with valueFrom.podTemplateHashValue: Latest`,
+      { causes: templates.map((t) => `idle-canary:${model.namespaceOf(t)}/${t.object.metadata?.name ?? ''}`) });
   }
 });
