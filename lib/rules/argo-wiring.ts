@@ -3,7 +3,8 @@ import { LoadedManifest } from '../manifests';
 import { analysisUses, findTemplate, TEMPLATE_KINDS } from '../model/analyses';
 import { operatorServices } from '../model/collectors';
 import { defineRules, list } from './define';
-import { asArr, asObj, asStr, CLUSTER_DOMAIN, Obj } from '../model/model';
+import { asArr, asObj, asStr, CLUSTER_DOMAIN, Obj, urlsIn } from '../model/model';
+import { prometheusInstallOf } from '../platform/prometheus-installs';
 import { Severity } from './types';
 
 /**
@@ -34,6 +35,12 @@ function yieldsSeveral(generator: Obj): string | undefined {
 /** A `*.svc.cluster.local` host in a text whose name or namespace is an analysis argument. */
 const SPLICED_HOST = new RegExp(`(?<name>(?:[a-z0-9-]|${ARG_PLACEHOLDER_SOURCE})+)\\.(?<ns>(?:[a-z0-9-]|${ARG_PLACEHOLDER_SOURCE})+)\\.${CLUSTER_DOMAIN.replace(/\./g, '\\.')}`, 'g');
 
+/** A URL's host as `name.namespace` (cluster suffixes dropped) and port, to compare two addresses of one Service. */
+function hostKey(address: string): string | undefined {
+  const url = urlsIn(address)[0];
+  return url && `${url.host.replace(/\.svc(\.cluster\.local)?$/, '')}:${url.port}`;
+}
+
 export const ARGO_WIRING_RULES = defineRules({
   'appset/duplicate-application-name': "an ApplicationSet whose generator yields several elements names each Application from a generator parameter",
   'gates/prometheus-mismatch': 'the Prometheus gates of one template, and of the templates one Rollout runs, query the same Prometheus server',
@@ -56,18 +63,36 @@ export const ARGO_WIRING_RULES = defineRules({
       const address = asStr(asObj(asObj(m.provider).prometheus).address);
       return address === undefined ? [] : [{ metric: asStr(m.name) ?? '', address: address.replace(/\/+$/, '') }];
     });
+  // The Prometheus a gate should ask is the one the setup names: a Service of the folder, the
+  // --prometheus preset's, or one a mesh installs; a count of gates decides only when none is known.
+  // only a preset asked for (--prometheus): the default one is a guess
+  const presetHost = model.options.prometheus ? hostKey(model.prometheus.address) : undefined;
+  const known = (address: string, namespace: string): string | undefined => {
+    const url = urlsIn(address)[0];
+    if (!url) return undefined;
+    if (presetHost !== undefined && hostKey(address) === presetHost) return `the ${model.prometheus.name} preset's`;
+    const target = model.resolveHost(url.host, namespace);
+    if (target?.service) return `Service ${target.namespace}/${target.name} of the folder`;
+    const [name, ns] = url.host.split('.');
+    const install = ns ? prometheusInstallOf(ns, name) : undefined;
+    return install ? `${install.install}` : undefined;
+  };
   const reported = new Set<unknown>();
   for (const template of model.ofKind(...TEMPLATE_KINDS)) {
     const gates = addresses(template);
     const hosts = [...new Set(gates.map((g) => g.address))];
     if (hosts.length < 2) continue;
     reported.add(template);
+    const namespace = model.namespaceOf(template);
     const count = (h: string) => gates.filter((g) => g.address === h).length;
-    const usual = hosts.reduce((a, b) => (count(b) > count(a) ? b : a));
+    const knownHosts = hosts.filter((h) => known(h, namespace));
+    const usual = knownHosts.length === 1 ? knownHosts[0] : hosts.reduce((a, b) => (count(b) > count(a) ? b : a));
+    const why = knownHosts.length === 1 ? ` (${known(usual, namespace)} Prometheus)` : '';
+    const decided = knownHosts.length === 1 || hosts.filter((h) => count(h) === count(usual)).length === 1;
     for (const odd of gates.filter((g) => g.address !== usual)) {
       report('gates/prometheus-mismatch', E, model.refOf(template),
-        `gate '${odd.metric}' queries Prometheus at '${odd.address}', but the template's other gates query '${usual}'; one of them judges series from another Prometheus (or one that does not exist)`,
-        `point gate '${odd.metric}' at '${usual}' (or every gate at the Prometheus that scrapes these apps)`);
+        `gate '${odd.metric}' queries Prometheus at '${odd.address}', but the template's other gates query '${usual}'${why}; one of them judges series from another Prometheus (or one that does not exist)`,
+        decided ? `point gate '${odd.metric}' at '${usual}'` : `point every gate at the Prometheus that scrapes these apps (${list(hosts.map((h) => `'${h}'`))} differ)`);
     }
   }
   const usesByRollout = new Map<unknown, ReturnType<typeof analysisUses>>();
