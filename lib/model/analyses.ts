@@ -127,6 +127,12 @@ export function argValues(use: AnalysisUse, template: LoadedManifest): Map<strin
     if (a.value !== undefined) out.set(a.name, { value: a.value, from: `value in ${use.field}.args`, rolloutNamespace: false });
     else if (field === 'metadata.namespace') out.set(a.name, { value: use.namespace, from: 'fieldRef metadata.namespace', rolloutNamespace: true });
     else if (field === 'metadata.name') out.set(a.name, { value: use.ref.name ?? '', from: 'fieldRef metadata.name', rolloutNamespace: false });
+    else if (field !== undefined) {
+      // fieldpath.ExtractFieldPathAsString on the Rollout (utils/analysis/factory.go BuildArgumentsForRolloutAnalysisRun @ v1.8.3): metadata.labels['k'], metadata.annotations['k']
+      const m = /^metadata\.(labels|annotations)\['([^']+)'\]$/.exec(field);
+      const value = m ? asStr(asObj(asObj(use.rollout.object.metadata)[m[1]])[m[2]]) : undefined;
+      if (value !== undefined) out.set(a.name, { value, from: `fieldRef ${field}`, rolloutNamespace: false });
+    }
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import { ARG_PLACEHOLDER_SOURCE, withoutComments } from '../analysis/promql';
 import { LoadedManifest } from '../manifests';
-import { analysisUses, findTemplate, TEMPLATE_KINDS } from '../model/analyses';
+import { analysisUses, argValues, findTemplate, TEMPLATE_KINDS } from '../model/analyses';
 import { operatorServices } from '../model/collectors';
 import { defineRules, list } from './define';
 import { asArr, asObj, asStr, CLUSTER_DOMAIN, Obj, urlsIn } from '../model/model';
@@ -117,8 +117,8 @@ export const ARGO_WIRING_RULES = defineRules({
     for (const t of use.templates) {
       const template = findTemplate(model, use, t);
       if (!template) continue;
-      const defaults = new Map(asArr(asObj(template.object.spec).args).map(asObj).flatMap((a) => (typeof a.value === 'string' ? [[asStr(a.name) ?? '', a.value] as const] : [])));
-      const passed = new Map(use.args.flatMap((a) => (a.value !== undefined ? [[a.name, a.value] as const] : [])));
+      // values as Argo resolves them: passed literally, from the Rollout's fields (valueFrom.fieldRef), or the template's defaults
+      const values = argValues(use, template);
       for (const m of asArr(asObj(template.object.spec).metrics).map(asObj)) {
         const provider = asObj(m.provider);
         const query = asStr(asObj(provider.prometheus).query);
@@ -129,7 +129,7 @@ export const ARGO_WIRING_RULES = defineRules({
             if (!/\{\{/.test(name + ns)) continue;
             let unresolved = false;
             const resolve = (s: string) => s.replace(new RegExp(ARG_PLACEHOLDER_SOURCE, 'g'), (_all, arg: string) => {
-              const v = passed.get(arg) ?? defaults.get(arg);
+              const v = values.get(arg)?.value;
               if (v === undefined) unresolved = true;
               return v ?? '';
             });

@@ -317,7 +317,8 @@ export const GATE_RULES = defineRules({
       const query = readQuery(model, metric.query);
       for (const arg of new Set(query.args.filter((a) => !declared.includes(a)))) {
         report('gates/unknown-arg', E, ref, `${gate} uses {{args.${arg}}}, but the template declares only ${list(declared)}; the AnalysisRun fails to resolve it`,
-          `declare '${arg}' in spec.args (and pass it from the Rollout) or use one of ${list(declared)}`);
+          `declare '${arg}' in spec.args (and pass it from the Rollout) or use one of ${list(declared)}`,
+          { causes: [`template-args:${ref.namespace}/${ref.name}`] });
       }
       if (query.error) {
         report('gates/promql-syntax', E, ref, `${gate}: the query does not parse as PromQL at ${position(metric.query, query.error.offset)} (near '${query.error.near}')`,
@@ -344,8 +345,9 @@ export const GATE_RULES = defineRules({
         }
         if (series.openLabels) continue;
         for (const m of s.matchers.filter((x) => x.value !== '' && !series.labels.has(x.label))) {
+          const root = `unknown-label:${ref.namespace}/${ref.name}:${s.metric}:${m.label}`;
           report('gates/unknown-label', E, ref, `${gate} matches label '${m.label}' on '${s.metric}', which never carries it (labels: ${list([...series.labels].sort())}); the selector matches nothing`,
-            `use one of those labels, or make its source emit it (${list(series.sources)}; for spanmetrics: a dimension)`);
+            `use one of those labels, or make its source emit it (${list(series.sources)}; for spanmetrics: a dimension)`, { causes: [root], causedBy: [root] });
         }
       }
       for (const g of query.groupings) {
@@ -517,6 +519,7 @@ export const GATE_RULES = defineRules({
       + (missing.length > 0 ? `; ${list(missing)} read${missing.length === 1 ? 's' : ''} a series nothing produces, which stops busy canaries as well` : ''),
       `add a traffic gate, e.g. query ${example} with successCondition 'len(result) > 0 && result[0] >= MIN_RPS', `
       + `and pass ${CANARY_HASH_ARG} with valueFrom.podTemplateHashValue: Latest`,
-      { causes: templates.map((t) => `idle-canary:${model.namespaceOf(t)}/${t.object.metadata?.name ?? ''}`) });
+      // an argument the Rollout does not pass (a renamed one) leaves the traffic gate without the canary's hash: that finding is the cause
+      { causes: templates.map((t) => `idle-canary:${model.namespaceOf(t)}/${t.object.metadata?.name ?? ''}`), causedBy: [`rollout-args:${model.namespaceOf(rollout)}/${rollout.object.metadata?.name ?? ''}`] });
   }
 });
