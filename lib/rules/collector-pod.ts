@@ -37,7 +37,8 @@ export const COLLECTOR_POD_RULES = defineRules({
     for (const l of listeners.filter((x) => x.external && x.known && isLoopback(x.host) && !(sidecar && x.section === 'receivers'))) {
       const what = l.written === undefined ? `${l.field} is not set, so ${l.componentId} binds ${l.host}:${l.port ?? '?'} (the default since v0.104)` : `${l.field} is '${l.written}'`;
       report('collector/localhost-endpoint', E, collector.ref, `${key}: ${what}; other pods (apps, Prometheus, the kubelet's probes) cannot reach it`,
-        `set ${l.field} to '0.0.0.0:${l.port ?? 'PORT'}' (or '\${env:MY_POD_IP}:${l.port ?? 'PORT'}' with MY_POD_IP from status.podIP)`);
+        `set ${l.field} to '0.0.0.0:${l.port ?? 'PORT'}' (or '\${env:MY_POD_IP}:${l.port ?? 'PORT'}' with MY_POD_IP from status.podIP)`,
+        { causes: [collector.causeKey(`localhost:${l.port}`)] });
     }
 
     const health = listeners.filter((l) => l.section === 'extensions' && componentType(l.componentId) === 'health_check');
@@ -125,7 +126,7 @@ export const COLLECTOR_POD_RULES = defineRules({
         } else if (reached.length > 0 && reached.every((l) => isLoopback(l.host))) {
           const l = reached[0];
           report('collector/service-port-mismatch', E, service.ref, `${portText} reaches ${l.componentId}, which binds ${l.host}:${l.port} (${l.written === undefined ? `${l.field} is not set` : `${l.field} is '${l.written}'`}), so connections through the Service are refused`,
-            `bind ${l.field.replace(/\[\]/g, '')} to '0.0.0.0:${l.port}', or remove the port from the Service`);
+            `bind ${l.field.replace(/\[\]/g, '')} to '0.0.0.0:${l.port}', or remove the port from the Service`, { causedBy: [collector.causeKey(`localhost:${l.port}`)] });
         }
       }
     }
