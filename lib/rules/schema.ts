@@ -62,16 +62,21 @@ export const schemaRules: Rule[] = [
   schemaRule('schema/argo-cd', 'Argo CD objects validate against the CRD schemas of the pinned release; undeclared fields are errors', SchemaSource.CRD, isArgo('cd')),
   {
     id: 'schema/known-kind',
-    description: 'every object is of a kind whose schema is known, so the other schema rules checked it',
-    check: (manifests) => manifests.flatMap((m): Finding[] => {
-      const result = schemaResult(manifests, m);
-      return result.source !== SchemaSource.NONE ? [] : [{
+    description: 'every object is of a kind whose schema is known, so the other schema rules checked it (one warning per kind that is not)',
+    // Once per kind: a note of what was not checked, not a fault of each object.
+    check: (manifests) => {
+      const byKind = new Map<string, LoadedManifest[]>();
+      for (const m of manifests) {
+        const result = schemaResult(manifests, m);
+        if (result.source === SchemaSource.NONE) byKind.set(result.schema, [...(byKind.get(result.schema) ?? []), m]);
+      }
+      return [...byKind].map(([schema, objects]): Finding => ({
         ruleId: 'schema/known-kind',
         severity: Severity.WARNING,
-        object: refOf(m),
-        message: `no schema is known for ${result.schema}; the object was not validated`,
+        object: refOf(objects[0]),
+        message: `no schema is known for ${schema}; ${objects.length === 1 ? 'the object was' : `its ${objects.length} objects were`} not validated`,
         fix: 'check apiVersion and kind; for a custom resource, add its pinned CRD to cdk8s.yaml and run npm run crd-schemas',
-      }];
-    }),
+      }));
+    },
   },
 ];
