@@ -113,6 +113,7 @@ export const ARGO_WIRING_RULES = defineRules({
       `point ${list(others.flatMap((h) => byHost.get(h)!))} at '${usual}'`);
   }
 
+  const splicedReported = new Set<string>();
   for (const use of analysisUses(model)) {
     for (const t of use.templates) {
       const template = findTemplate(model, use, t);
@@ -137,6 +138,10 @@ export const ARGO_WIRING_RULES = defineRules({
             if (unresolved) continue;
             const target = model.resolveHost(host, use.namespace);
             if (!target || target.service || operatorServices(model).has(`${target.namespace}/${target.name}`)) continue;
+            // the same name twice in one gate (numerator and denominator) is one finding
+            const once = `${use.ref.namespace}/${use.ref.name}|${use.field}|${t.name}|${asStr(m.name) ?? ''}|${host}`;
+            if (splicedReported.has(once)) continue;
+            splicedReported.add(once);
             report('gates/unknown-spliced-service', E, use.ref,
               `${use.field} runs template '${t.name}', whose gate '${asStr(m.name) ?? ''}' names '${hit[0]}', which with the arguments passed is '${host}'; namespace ${target.namespace} has no Service '${target.name}' (Services: ${list(model.servicesIn(target.namespace).map((s) => s.name))})`,
               `pass the name of an existing Service in ${use.field}.args, or create Service ${target.namespace}/${target.name}`);

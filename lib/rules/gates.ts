@@ -338,9 +338,11 @@ export const GATE_RULES = defineRules({
           // spanmetrics of a connector whose series never reach Prometheus: the collector's finding is the cause
           const from = collectorsOf(model).filter((c) => c.config.ids('connectors').some((id) => componentType(id) === 'spanmetrics'
             && s.metric!.startsWith(spanmetricsSeries(c.config.configOf('connectors', id)).calls.replace(/calls_total$/, ''))));
+          // one metric nothing produces, read in several places, is one root cause
+          const root = `unknown-metric:${ref.namespace}/${ref.name}:${s.metric}`;
           report('gates/unknown-metric', E, ref, `${gate} selects '${s.metric}' (${position(metric.query, s.offset)}), which nothing in the manifests puts into Prometheus; produced: ${list(produced)}${why}`,
             'use a produced series name, or make its producer export it and get scraped (spanmetrics connector -> metrics pipeline -> prometheus exporter on the scraped port)',
-            { causedBy: from.flatMap((c) => [c.causeKey('spanmetrics-export'), c.causeKey('prometheus-export')]) });
+            { causes: [root], causedBy: [...from.flatMap((c) => [c.causeKey('spanmetrics-export'), c.causeKey('prometheus-export')]), root] });
           continue;
         }
         if (series.openLabels) continue;
