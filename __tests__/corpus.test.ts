@@ -41,6 +41,8 @@ const BUGS: Record<string, { rule: string; object: string; names: string; needsK
   'bug-experiment-preview-selector-typo': { rule: 'services/selector-no-match', object: 'Service/web/frontend-preview', names: 'role=previwe' },
   'bug-mesh-prometheus-wrong-name': { rule: 'services/unknown-url-target', object: 'Deployment/istio-system/canary-controller', names: "'http://prometheus-server.istio-system:9090'" },
   'bug-unquoted-argument-in-annotation': { rule: 'input/not-yaml', object: '', names: "'yaml: invalid map key'" },
+  'bug-flagger-canary-field-typo': { rule: 'schema/flagger', object: 'Canary/store/catalog', names: 'spec.analysis.treshold: unknown field' },
+  'bug-servicemonitor-field-typo': { rule: 'schema/prometheus-operator', object: 'ServiceMonitor/store/catalog', names: "a misspelling of required 'endpoints'" },
 };
 
 /** Sets that need a flag. */

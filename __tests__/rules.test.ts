@@ -205,6 +205,12 @@ const PLANTS: Plant[] = [
   ['an AppProject whitelist entry without its group', 'schema/argo-cd', (ms) => { delete object(ms, 'AppProject', 'hotrod').spec.namespaceResourceWhitelist[0].group; }],
   ['a NetworkPolicy rule whose ports are a string', 'schema/core', (ms) => { object(ms, 'NetworkPolicy', 'collector').spec.ingress[0].ports = '4317'; }],
   ['a Service port as a string', 'schema/core', (ms) => { object(ms, 'Service', 'hotrod').spec.ports[0].port = '8080'; }],
+  ['a PodMonitor endpoint under a misspelled key', 'schema/prometheus-operator', (ms) => {
+    ms.push({ object: { apiVersion: 'monitoring.coreos.com/v1', kind: 'PodMonitor', metadata: { name: 'hotrod', namespace: 'hotrod' }, spec: { selector: { matchLabels: { app: 'hotrod' } }, podMetricEndpoints: [{ port: 'http' }] } }, file: 'hotrod/PodMonitor.hotrod.k8s.yaml' });
+  }],
+  ['a Flagger Canary without its targetRef', 'schema/flagger', (ms) => {
+    ms.push({ object: { apiVersion: 'flagger.app/v1beta1', kind: 'Canary', metadata: { name: 'hotrod', namespace: 'hotrod' }, spec: { service: { port: 8080 }, analysis: { interval: '1m', threshold: 5, maxWeight: 50, stepWeight: 10 } } }, file: 'hotrod/Canary.hotrod.k8s.yaml' });
+  }],
   ['a kind without a known schema', 'schema/known-kind', (ms) => {
     ms.push({ object: { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w', namespace: 'hotrod' } }, file: 'hotrod/Widget.w.k8s.yaml' });
   }, Severity.WARNING],
