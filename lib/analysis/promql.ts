@@ -207,6 +207,18 @@ function exprChildren(node: SyntaxNode): SyntaxNode[] {
  * (`(sum(rate(a[5m])) or vector(0)) / (sum(rate(b[5m])) or vector(1))`). Comments are ignored.
  */
 export function cannotBeEmpty(query: string): boolean {
+  let known = NEVER_EMPTY.get(query);
+  if (known === undefined) {
+    if (NEVER_EMPTY.size >= 10_000) NEVER_EMPTY.clear();
+    NEVER_EMPTY.set(query, known = neverEmpty(query));
+  }
+  return known;
+}
+
+/** cannotBeEmpty's answers by query: the rules ask it of each gate several times. */
+const NEVER_EMPTY = new Map<string, boolean>();
+
+function neverEmpty(query: string): boolean {
   const text = substitutePlaceholders(query);
   const nameOf = (node: SyntaxNode) => text.slice(node.from, node.to);
   const fnName = (node: SyntaxNode) => { const id = node.getChild('FunctionIdentifier'); return id ? nameOf(id) : ''; };

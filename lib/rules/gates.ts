@@ -90,12 +90,16 @@ function failsIdleCanary(model: DeliveryModel, metric: PrometheusMetric, canaryA
 
 /** Whether a gate's conditions make an empty result Successful, on a query that can be empty. */
 export function passesEmpty(metric: PrometheusMetric): boolean {
-  if (cannotBeEmpty(metric.query)) return false;
+  // Only a condition that asks for the result's length or ranges over it can succeed without a sample:
+  // any other reads result[i], an Error when there is none (a cheap test before an evaluation).
+  const conditions = `${metric.successCondition ?? ''} ${metric.failureCondition ?? ''}`;
+  if (!/\b(?:len|all|none|any|one|filter|count|map)\s*\(/.test(conditions)) return false;
   try {
-    return measurementPhase(metric, []).phase === MeasurementPhase.SUCCESSFUL;
+    if (measurementPhase(metric, []).phase !== MeasurementPhase.SUCCESSFUL) return false;
   } catch {
     return false; // conditions/unreadable reports it
   }
+  return !cannotBeEmpty(metric.query);
 }
 
 /** Container ports that serve Prometheus or the kubelet, not users: by name, or the port the scrape annotation names. */
@@ -489,7 +493,8 @@ export const GATE_RULES = defineRules({
 
   // An idle canary passes every gate that only bounds errors or latency: nothing measured, nothing wrong.
   const byRollout = new Map<LoadedManifest, { templates: LoadedManifest[]; passes: boolean; unreadable: boolean; prometheus: boolean }>();
-  const unproduced = (name: string) => !catalog.series.has(name) && (judged.has(name) || judgedPrefixes(model).some((p) => name.startsWith(p)));
+  const prefixes = judgedPrefixes(model);
+  const unproduced = (name: string) => !catalog.series.has(name) && (judged.has(name) || prefixes.some((p) => name.startsWith(p)));
   for (const use of analysisUses(model).filter((u) => u.canary && servesRequests(model, u.rollout))) {
     const entry = byRollout.get(use.rollout) ?? { templates: [], passes: false, unreadable: false, prometheus: false };
     byRollout.set(use.rollout, entry);

@@ -6,8 +6,9 @@ import { CRD_VALIDATOR_DIR, CRD_VALIDATOR_INDEX, projectRoot } from './crd-schem
 
 /**
  * Validates plain Kubernetes objects against the schema of their kind:
- * - Argo kinds against the `openAPIV3Schema` of the pinned CRDs (Argo Rollouts v1.8.3,
- *   Argo CD v3.2.0), with the validators compiled ahead of time from `imports/argo-crd-schemas.json`
+ * - Argo kinds, prometheus-operator's monitors and rules and Flagger's Canary against the
+ *   `openAPIV3Schema` of the pinned CRDs (Argo Rollouts v1.8.3, Argo CD v3.2.0, prometheus-operator
+ *   v0.93.0, Flagger v1.44.0), with the validators compiled ahead of time from `imports/argo-crd-schemas.json`
  *   into `imports/argo-crd-validators/` (lib/schema/standalone.ts; a kind's is loaded when first met);
  * - core kinds against the Kubernetes v1.33 OpenAPI schema compiled into `kubernetes-models`.
  *
