@@ -350,9 +350,10 @@ describe('gates/judged-before-data', () => {
     const ms = fresh();
     seedLatency(ms);
     editConfig(ms, (c) => { c.connectors.spanmetrics.metrics_flush_interval = '60s'; });
-    expect(judged(ms)).toEqual([expect.stringContaining("gate 'latency-p95-lt-1s' reads spanmetrics flushed every 60s, so a new canary's series can be missing (or too short for increase() or rate()) until "
-      + '0 + 60 + 60 + 60 = 180 s (export delay + first flush phase + last flush age + last scrape age) with prometheus-community chart 29.1.0, '
-      + 'but with no data the gate already stops the run at 110s (inconclusive measurement 3, which pauses the rollout')]);
+    expect(judged(ms)).toEqual([expect.stringContaining("gate 'latency-p95-lt-1s' can stop a healthy canary for lack of data: with none it stops the run at 110s; "
+      + 'inconclusive measurement 3, which pauses the rollout: initialDelay 90s + inconclusiveLimit 2 x interval 10s; '
+      + "it reads spanmetrics flushed every 60s, so a new canary's series can be missing (or too short for increase() or rate()) until "
+      + '0 + 60 + 60 + 60 = 180 s (export delay + first flush phase + last flush age + last scrape age) with prometheus-community chart 29.1.0')]);
   });
   test('the same timing is safe with a 15 s flush at the seed\'s 10 s scrape', () => {
     const ms = fresh();
@@ -375,12 +376,12 @@ describe('gates/judged-before-data', () => {
     editConfig(ms, (c) => { c.connectors.spanmetrics.metrics_flush_interval = '60s'; });
     Object.assign(gate(ms, 'latency'), { initialDelay: '90s', interval: '10s', count: 3, failureLimit: -1, consecutiveSuccessLimit: 2, inconclusiveLimit: 3 });
     delete gate(ms, 'latency').failureCondition;
-    expect(judged(ms)).toEqual([expect.stringContaining('but with no data the gate already stops the run at 110s (measurement 3 completes count without 2 successes in a row, which makes it Failed)')]);
+    expect(judged(ms)).toEqual([expect.stringContaining('with none it stops the run at 110s; measurement 3 completes count without 2 successes in a row, which makes it Failed;')]);
   });
   test('gates on scraped app counters are judged by discovery and two scrapes', () => {
     const ms = fresh();
     gate(ms, 'traffic').initialDelay = '60s';
-    expect(judged(ms)).toEqual([expect.stringContaining("gate 'traffic-at-least-58-requests' reads metrics scraped from the canary's own pods, so a new canary's series can be missing (or too short for increase() or rate()) until 10 + 60 + 60 = 130 s")]);
+    expect(judged(ms)).toEqual([expect.stringContaining("gate 'traffic-at-least-58-requests' can stop a healthy canary for lack of data: with none it stops the run at 60s; failed measurement 1: initialDelay 60s + failureLimit 0 x interval 60s; it reads metrics scraped from the canary's own pods, so a new canary's series can be missing (or too short for increase() or rate()) until 10 + 60 + 60 = 130 s")]);
   });
 });
 

@@ -122,7 +122,8 @@ export const COLLECTOR_POD_RULES = defineRules({
         if (target !== undefined && reached.length === 0) {
           report('collector/service-port-mismatch', E, service.ref, `${portText}: no component of ${config} listens on ${target} (listening: ${boundList})`,
             `set targetPort to the port of the component this Service should reach, one of ${list(bound.filter((l) => l.external).map(describeListener))}`,
-            { causedBy: [collector.causeKey(`port:${target}`)] });
+            // a port nothing listens on: the container port declared for it follows from the same cause
+            { causes: [collector.causeKey(`port:${target}`)], causedBy: [collector.causeKey(`port:${target}`)] });
         } else if (reached.length > 0 && reached.every((l) => isLoopback(l.host))) {
           const l = reached[0];
           report('collector/service-port-mismatch', E, service.ref, `${portText} reaches ${l.componentId}, which binds ${l.host}:${l.port} (${l.written === undefined ? `${l.field} is not set` : `${l.field} is '${l.written}'`}), so connections through the Service are refused`,

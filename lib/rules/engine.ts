@@ -95,6 +95,20 @@ function brief(text: string): string {
   return out;
 }
 
+/** A long clause's trailing parenthesized list (`(listening: ...)`) apart from it, for a line of its own. */
+function splitAside(text: string): [string, string?] {
+  if (text.length <= 140 || !text.endsWith(')')) return [text];
+  let depth = 0;
+  for (let i = text.length - 1; i >= 0; i--) {
+    if (text[i] === ')') depth++;
+    else if (text[i] === '(' && --depth === 0) {
+      const aside = text.slice(i + 1, -1);
+      return aside.length >= 40 && text[i - 1] === ' ' ? [text.slice(0, i - 1), aside] : [text];
+    }
+  }
+  return [text];
+}
+
 /** The indentation of the lines under a finding's first. */
 const INDENT = '    ';
 
@@ -105,9 +119,10 @@ const INDENT = '    ';
  */
 export function formatFindingLines(f: Finding): string[] {
   const where = f.object.kind === FILE_KIND ? '' : `${f.object.kind}/${f.object.namespace ?? ''}/${f.object.name ?? ''}: `;
-  const [head, ...rest] = topLevelParts(f.message);
+  const [first, ...others] = topLevelParts(f.message);
+  const [head, aside] = splitAside(first);
   const lines = [`${f.object.file ? `${f.object.file}: ` : ''}${f.severity}: ${where}${f.ruleId}: ${head}`];
-  for (const r of rest) lines.push(`${INDENT}${r}`);
+  for (const r of [...(aside ? [aside] : []), ...others]) lines.push(`${INDENT}${r}`);
   lines.push(`${INDENT}fix: ${f.fix}`);
   if (f.object.namespaceFrom) lines.push(`${INDENT}namespace ${f.object.namespace}: ${f.object.namespaceFrom}`);
   if (f.consequences?.length) {

@@ -413,9 +413,9 @@ export const GATE_RULES = defineRules({
       const noData = stopWithoutData(metric, timing);
       if (!noData || noData.atSeconds >= firstData.totalSeconds) continue;
       report('gates/judged-before-data', Severity.WARNING, model.refOf(template),
-        `gate '${metric.name}' reads ${path === SeriesPath.SPANMETRICS ? `spanmetrics flushed every ${flush}s` : 'metrics scraped from the canary\'s own pods'}, so a new canary's `
-        + `series can be missing (or too short for increase() or rate()) until ${formatDerivation(firstData)} with ${model.prometheus.name}, `
-        + `but with no data the gate already stops the run at ${noData.atSeconds}s (${noData.how}); a healthy canary can be stopped`,
+        `gate '${metric.name}' can stop a healthy canary for lack of data: with none it stops the run at ${noData.atSeconds}s; ${noData.how}; `
+        + `it reads ${path === SeriesPath.SPANMETRICS ? `spanmetrics flushed every ${flush}s` : 'metrics scraped from the canary\'s own pods'}, so a new canary's `
+        + `series can be missing (or too short for increase() or rate()) until ${formatDerivation(firstData)} with ${model.prometheus.name}`,
         `make ${noData.fixField} at least ${Math.ceil(firstData.totalSeconds)}s, plus the time the canary needs to serve the evidence `
         + '(ThreeGateAnalysis derives it), or shorten the flush or scrape interval');
     }

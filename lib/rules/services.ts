@@ -28,8 +28,8 @@ export const SERVICE_RULES = defineRules({
     const selected = model.podsSelectedBy(service);
     if (selected.length === 0) {
       const candidates = model.podsIn(service.namespace);
-      // No workload of the namespace is in the folder (a kustomize base of Services the overlays' workloads join): nothing to judge.
-      if (candidates.length === 0 && !model.experimentPods.some((p) => p.namespace === service.namespace)) continue;
+      // No workload at all in the folder (a kustomize base of Services that the overlays' workloads join): nothing to judge.
+      if (model.pods.length === 0 && model.experimentPods.length === 0) continue;
       report('services/selector-no-match', E, service.ref,
         `selector {${labelsText(service.selector)}} matches no pod template in namespace ${service.namespace} `
         + `(pod labels there: ${list(candidates.map((p) => `${p.ref.kind}/${p.ref.name} {${labelsText(p.labels)}}`))}); the Service has no endpoints`,
