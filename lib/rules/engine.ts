@@ -32,7 +32,9 @@ export function formatFindingWithOrigin(f: Finding): string {
  * is how `validate` prints them.
  */
 export function foldConsequences(findings: readonly Finding[]): Finding[] {
+  // a key's root: the first finding that reports it without following from it, else the first that reports it
   const roots = new Map<string, Finding>();
+  for (const f of findings) for (const k of f.causes ?? []) if (!roots.has(k) && !f.causedBy?.includes(k)) roots.set(k, f);
   for (const f of findings) for (const k of f.causes ?? []) if (!roots.has(k)) roots.set(k, f);
   const parent = new Map<Finding, Finding>();
   const top = (f: Finding): Finding => {
