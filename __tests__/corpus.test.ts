@@ -11,7 +11,7 @@ import { kubectlKustomize } from '../lib/manifests';
  */
 const CORPUS = join(__dirname, 'fixtures', 'corpus');
 
-/** What each bug set must report: the rule, the object (`Kind/namespace/name`) and the component or field named. */
+/** What each bug set must report, as its only error: the rule, the object (`Kind/namespace/name`, empty for a file) and the component or field named. */
 const BUGS: Record<string, { rule: string; object: string; names: string; needsKustomize?: boolean }> = {
   'bug-jaeger-udp-on-localhost': { rule: 'collector/localhost-endpoint', object: 'ConfigMap/tracing/agent', names: 'receivers.jaeger.protocols.thrift_compact.endpoint' },
   'bug-service-to-localhost-telemetry': { rule: 'collector/service-port-mismatch', object: 'Service/observability/otel-gateway', names: 'binds localhost:8888' },
@@ -31,6 +31,18 @@ const BUGS: Record<string, { rule: string; object: string; names: string; needsK
   'bug-kustomize-patch-breaks-selector': { rule: 'services/selector-no-match', object: 'Service/guestbook-prod/guestbook-ui', names: 'selector {app=guestbook}', needsKustomize: true },
   'bug-gate-counter-of-other-namespace': { rule: 'gates/series-not-for-canary', object: 'Rollout/checkout/checkout', names: "gate 'traffic' selects hotrod_requests_total{namespace=\"checkout\"}" },
   'bug-gate-service-not-in-namespace': { rule: 'gates/series-not-for-canary', object: 'Rollout/checkout/checkout', names: 'service_name="payments"' },
+  // the failure classes of issue 21, each beside a valid set of the same shape
+  'bug-idle-canary-padded-ratio': { rule: 'gates/no-idle-canary-gate', object: 'AnalysisTemplate/payments/http-health', names: 'Rollout payments/ledger' },
+  'bug-success-rate-passes-empty': { rule: 'gates/no-idle-canary-gate', object: 'AnalysisTemplate/catalog/success-rate', names: "'success-rate' passes an empty result" },
+  'bug-web-worker-without-traffic-gate': { rule: 'gates/no-idle-canary-gate', object: 'AnalysisTemplate/jobs/worker-health', names: 'Rollout jobs/mailer' },
+  'bug-fieldref-spliced-service-typo': { rule: 'gates/unknown-spliced-service', object: 'Rollout/orders/checkout', names: "'checkout-preveiw.orders.svc.cluster.local'" },
+  'bug-renamed-analysis-argument': { rule: 'rollout/missing-arg', object: 'Rollout/inventory/stock', names: "without argument 'pod-hash'" },
+  'bug-prometheus-host-typo': { rule: 'gates/prometheus-mismatch', object: 'AnalysisTemplate/shop/gates', names: "gate 'latency' queries Prometheus at 'http://prometheus-sever" },
+  'bug-experiment-preview-selector-typo': { rule: 'services/selector-no-match', object: 'Service/web/frontend-preview', names: 'role=previwe' },
+  'bug-mesh-prometheus-wrong-name': { rule: 'services/unknown-url-target', object: 'Deployment/istio-system/canary-controller', names: "'http://prometheus-server.istio-system:9090'" },
+  'bug-unquoted-argument-in-annotation': { rule: 'input/not-yaml', object: '', names: "'yaml: invalid map key'" },
+  'bug-flagger-canary-field-typo': { rule: 'schema/flagger', object: 'Canary/store/catalog', names: 'spec.analysis.treshold: unknown field' },
+  'bug-servicemonitor-field-typo': { rule: 'schema/prometheus-operator', object: 'ServiceMonitor/store/catalog', names: "a misspelling of required 'endpoints'" },
 };
 
 /** Sets that need a flag. */
@@ -38,6 +50,8 @@ const ARGS: Record<string, string[]> = {
   'valid-namespace-flag': ['--namespace', 'storefront'],
   'valid-kube-prometheus-podmonitors': ['--prometheus', 'kube-prometheus-stack'],
   'bug-podmonitor-without-hash-label': ['--prometheus', 'kube-prometheus-stack'],
+  'bug-prometheus-host-typo': ['--prometheus', 'community-chart'],
+  'valid-prometheus-one-host': ['--prometheus', 'community-chart'],
 };
 
 const kubectl = kubectlKustomize();
@@ -73,15 +87,18 @@ describe('the corpus of realistic sets', () => {
     const { code, out } = run(set);
     expect(code).toBe(ValidateExit.ERRORS);
     const errors = out.filter((l) => / error: /.test(l));
-    expect(errors).toContainEqual(expect.stringContaining(`error: ${bug.object}: ${bug.rule}: `));
-    expect(errors.find((l) => l.includes(`${bug.object}: ${bug.rule}: `))).toContain(bug.names);
+    const at = bug.object ? `${bug.object}: ${bug.rule}: ` : `${bug.rule}: `;
+    expect(errors).toContainEqual(expect.stringContaining(`error: ${at}`));
+    expect(errors.find((l) => l.includes(at))).toContain(bug.names);
+    // one finding per root cause: nothing else is an error of its own
+    expect(errors).toHaveLength(1);
   });
 
   test('without kustomize the overlay namespace still applies, kustomize kinds are skipped, and the patch bug goes unseen', () => {
     const noKustomize = (set: string) => run(set, ['--no-kustomize'], undefined);
     expect(noKustomize('valid-kustomize-overlay').code).toBe(ValidateExit.OK);
     const { out } = noKustomize('bug-kustomize-namespace-template');
-    expect(out).toContainEqual(expect.stringMatching(/rollout\/unknown-template: .*\[namespace guestbook-prod: app\/kustomization\.yaml namespace\]$/));
+    expect(out).toContainEqual(expect.stringMatching(/rollout\/unknown-template: [\s\S]*\n {4}namespace guestbook-prod: app\/kustomization\.yaml namespace$/));
     expect(out.some((l) => /Kustomization/.test(l) && /schema\//.test(l))).toBe(false);
     expect(noKustomize('bug-kustomize-patch-breaks-selector').code).toBe(ValidateExit.OK);
   });

@@ -1,4 +1,4 @@
-import { readPromql, substitutePlaceholders } from '../lib/analysis/promql';
+import { cannotBeEmpty, readPromql, substitutePlaceholders, withoutComments } from '../lib/analysis/promql';
 
 describe('reading gate queries', () => {
   test('placeholders become same-length dummies that parse in any position', () => {
@@ -26,5 +26,31 @@ describe('reading gate queries', () => {
     ]);
     expect(read.groupings.map((g) => [g.labels, g.selectors.map((s) => s.metric)])).toEqual([[['le'], ['d_bucket']], [['job'], ['d_bucket', 'up']]]);
     expect(readPromql('{__name__="up", job="x"}').selectors[0]).toMatchObject({ metric: 'up', matchers: [{ label: 'job', op: '=', value: 'x' }] });
+  });
+});
+
+describe('queries that cannot be empty', () => {
+  // result[0] needs no len(result) guard on these; arithmetic between never-empty label-free sides stays never empty
+  test.each([
+    ['(sum(rate(a[5m])) or vector(0)) / (sum(rate(b[5m])) or vector(1))', true],
+    ['# comment\nsum(rate(a[1m])) or vector(0)', true],
+    ['sum(rate(a[1m])) or vector(0) # tail', true],
+    ['sum(rate(a{x="{{args.y}}"}[1m]))', false],
+    ['sum(rate(a[1m])) / sum(rate(b[1m]))', false],
+    ['(sum(rate(a[1m])) or vector(0)) / sum(rate(b[1m]))', false],
+    ['(rate(a[1m]) or vector(0)) / (rate(b[1m]) or vector(1))', false],
+    ['sum(rate(a[1m])) > bool 0 or vector(0)', true],
+    ['(sum(a) or vector(0)) > 1', false],
+    ['(sum(a) or vector(0)) > bool 1', true],
+    ['scalar(sum(a))', true],
+    ['1 - (sum(a) or vector(0))', true],
+    ['vector(1) and sum(a)', false],
+    ['sum(sum(a) or vector(0))', true],
+    ['abs(sum(a) or vector(0))', true],
+    ['(sum(a) or vector(0)) / on() (sum by (x) (b) or vector(1))', false],
+  ])('%s -> %s', (q, want) => expect(cannotBeEmpty(q)).toBe(want));
+
+  test('comments are blanked, offsets kept', () => {
+    expect(withoutComments('# a "b"\nsum(x{l="#1"}) # c')).toBe('       \nsum(x{l="#1"})    ');
   });
 });

@@ -186,6 +186,7 @@ const PLANTS: Plant[] = [
   // Conditions.
   ['unguarded result[0]', 'conditions/unguarded-index', (ms) => { gate(ms, 'latency').successCondition = 'result[0] < 1000'; }, Severity.WARNING],
   ['a condition the rules cannot read', 'conditions/unreadable', (ms) => { gate(ms, 'latency').successCondition = 'all(result, {# < 1000})'; }, Severity.WARNING],
+  ['a condition that passes an empty result', 'conditions/passes-empty', (ms) => { gate(ms, 'latency').successCondition = 'len(result) == 0 || result[0] < 1000'; }, Severity.WARNING],
 
   // Rollout analysis steps.
   ['analysis step names a missing template', 'rollout/unknown-template', (ms) => { steps(ms)[1].analysis.templates[0].templateName = 'hotrod-gates'; }],
@@ -211,6 +212,12 @@ const PLANTS: Plant[] = [
   ['an AppProject whitelist entry without its group', 'schema/argo-cd', (ms) => { delete object(ms, 'AppProject', 'hotrod').spec.namespaceResourceWhitelist[0].group; }],
   ['a NetworkPolicy rule whose ports are a string', 'schema/core', (ms) => { object(ms, 'NetworkPolicy', 'collector').spec.ingress[0].ports = '4317'; }],
   ['a Service port as a string', 'schema/core', (ms) => { object(ms, 'Service', 'hotrod').spec.ports[0].port = '8080'; }],
+  ['a PodMonitor endpoint under a misspelled key', 'schema/prometheus-operator', (ms) => {
+    ms.push({ object: { apiVersion: 'monitoring.coreos.com/v1', kind: 'PodMonitor', metadata: { name: 'hotrod', namespace: 'hotrod' }, spec: { selector: { matchLabels: { app: 'hotrod' } }, podMetricEndpoints: [{ port: 'http' }] } }, file: 'hotrod/PodMonitor.hotrod.k8s.yaml' });
+  }],
+  ['a Flagger Canary without its targetRef', 'schema/flagger', (ms) => {
+    ms.push({ object: { apiVersion: 'flagger.app/v1beta1', kind: 'Canary', metadata: { name: 'hotrod', namespace: 'hotrod' }, spec: { service: { port: 8080 }, analysis: { interval: '1m', threshold: 5, maxWeight: 50, stepWeight: 10 } } }, file: 'hotrod/Canary.hotrod.k8s.yaml' });
+  }],
   ['a kind without a known schema', 'schema/known-kind', (ms) => {
     ms.push({ object: { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w', namespace: 'hotrod' } }, file: 'hotrod/Widget.w.k8s.yaml' });
   }, Severity.WARNING],
@@ -354,9 +361,10 @@ describe('gates/judged-before-data', () => {
     const ms = fresh();
     seedLatency(ms);
     editConfig(ms, (c) => { c.connectors.spanmetrics.metrics_flush_interval = '60s'; });
-    expect(judged(ms)).toEqual([expect.stringContaining("gate 'latency-p95-lt-1s' reads spanmetrics flushed every 60s, so a new canary's series can be missing (or too short for increase() or rate()) until "
-      + '0 + 60 + 60 + 60 = 180 s (export delay + first flush phase + last flush age + last scrape age) with prometheus-community chart 29.1.0, '
-      + 'but with no data the gate already stops the run at 110s (inconclusive measurement 3, which pauses the rollout')]);
+    expect(judged(ms)).toEqual([expect.stringContaining("gate 'latency-p95-lt-1s' can stop a healthy canary for lack of data: with none it stops the run at 110s; "
+      + 'inconclusive measurement 3, which pauses the rollout: initialDelay 90s + inconclusiveLimit 2 x interval 10s; '
+      + "it reads spanmetrics flushed every 60s, so a new canary's series can be missing (or too short for increase() or rate()) until "
+      + '0 + 60 + 60 + 60 = 180 s (export delay + first flush phase + last flush age + last scrape age) with prometheus-community chart 29.1.0')]);
   });
   test('the same timing is safe with a 15 s flush at the seed\'s 10 s scrape', () => {
     const ms = fresh();
@@ -379,12 +387,12 @@ describe('gates/judged-before-data', () => {
     editConfig(ms, (c) => { c.connectors.spanmetrics.metrics_flush_interval = '60s'; });
     Object.assign(gate(ms, 'latency'), { initialDelay: '90s', interval: '10s', count: 3, failureLimit: -1, consecutiveSuccessLimit: 2, inconclusiveLimit: 3 });
     delete gate(ms, 'latency').failureCondition;
-    expect(judged(ms)).toEqual([expect.stringContaining('but with no data the gate already stops the run at 110s (measurement 3 completes count without 2 successes in a row, which makes it Failed)')]);
+    expect(judged(ms)).toEqual([expect.stringContaining('with none it stops the run at 110s; measurement 3 completes count without 2 successes in a row, which makes it Failed;')]);
   });
   test('gates on scraped app counters are judged by discovery and two scrapes', () => {
     const ms = fresh();
     gate(ms, 'traffic').initialDelay = '60s';
-    expect(judged(ms)).toEqual([expect.stringContaining("gate 'traffic-at-least-58-requests' reads metrics scraped from the canary's own pods, so a new canary's series can be missing (or too short for increase() or rate()) until 10 + 60 + 60 = 130 s")]);
+    expect(judged(ms)).toEqual([expect.stringContaining("gate 'traffic-at-least-58-requests' can stop a healthy canary for lack of data: with none it stops the run at 60s; failed measurement 1: initialDelay 60s + failureLimit 0 x interval 60s; it reads metrics scraped from the canary's own pods, so a new canary's series can be missing (or too short for increase() or rate()) until 10 + 60 + 60 = 130 s")]);
   });
 });
 

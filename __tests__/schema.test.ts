@@ -159,8 +159,9 @@ describe('schema validation', () => {
 
   (existsSync(CRD_DIR) ? test : test.skip)(`${CRD_SCHEMA_FILE} is what npm run crd-schemas generates from the pinned CRDs`, () => {
     checkUnlessUnchanged('crd-schema-file', [CRD_DIR, join(ROOT, 'cdk8s.yaml'), join(ROOT, CRD_SCHEMA_FILE)], () => {
-      const fresh = renderCrdSchemaFile(buildCrdSchemaFile(CRD_DIR, readFileSync(join(ROOT, 'cdk8s.yaml'), 'utf8')));
+      // the CRDs shared/ does not hold (prometheus-operator's, Flagger's) keep their committed entries
       const committed = readFileSync(join(ROOT, CRD_SCHEMA_FILE), 'utf8');
+      const fresh = renderCrdSchemaFile(buildCrdSchemaFile(CRD_DIR, readFileSync(join(ROOT, 'cdk8s.yaml'), 'utf8'), JSON.parse(committed)));
       if (committed !== fresh) throw new Error(`${CRD_SCHEMA_FILE} is stale: run npm run crd-schemas -- ${CRD_DIR}`);
     });
   });

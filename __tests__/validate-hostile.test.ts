@@ -13,9 +13,9 @@ import { aliasBomb, bigFile, configMapWithKeys } from './hostile-inputs';
 const ROOT = join(__dirname, '..');
 const FIXTURES = join(__dirname, 'fixtures');
 
-/** A good file with a finding of its own: a Service that selects no pod. */
-const LONELY_SERVICE = 'apiVersion: v1\nkind: Service\nmetadata: {name: lonely, namespace: default}\nspec:\n  selector: {app: nobody}\n  ports: [{port: 80}]\n';
-const LONELY_FINDING = /^lonely\.yaml: error: Service\/default\/lonely: services\/selector-no-match: /;
+/** A good file with a finding of its own: a Service (without selector) whose port is not a number; one that selects no pod is not judged in a folder without workloads. */
+const LONELY_SERVICE = 'apiVersion: v1\nkind: Service\nmetadata: {name: lonely, namespace: default}\nspec:\n  ports: [{port: eighty}]\n';
+const LONELY_FINDING = /^lonely\.yaml: error: Service\/default\/lonely: schema\/core: /;
 const CONFIG_MAP = 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: plain, namespace: default}\ndata: {a: b}\n';
 
 const STACK_LINE = /^\s+at /;
@@ -186,7 +186,7 @@ describe('validate on hostile input', () => {
     writeFileSync(join(dir, 'real', 'real.yaml'), CONFIG_MAP.replace('plain', 'real'));
     symlinkSync('real', join(dir, 'again'));
     const result = validate(dir);
-    expect(result.out).toContainEqual(expect.stringMatching(/^linked\/shared\.yaml: error: Service\/default\/shared: services\/selector-no-match: /));
+    expect(result.out).toContainEqual(expect.stringMatching(/^linked\/shared\.yaml: error: Service\/default\/shared: schema\/core: /));
     expect(expectFinding(result, 'again', 'input/already-read', 'info')).toContain("the same folder as 'real', read already");
     expect(result.code).toBe(ValidateExit.ERRORS);
     expectGoodFilesChecked(result, 4);

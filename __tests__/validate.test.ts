@@ -82,8 +82,8 @@ describe('npm run validate -- DIR', () => {
     expect(out.filter((l) => / warning: .* pod-security\/seccomp-restricted: /.test(l))).toHaveLength(3);
     expect(out.filter((l) => / warning: DaemonSet\/otel\/collector: network\/otlp-open-to-all: the OTLP receivers on 4318 /.test(l))).toHaveLength(1);
     expect(out.filter((l) => / gates\/latency-over-all-spans: gate 'latency-p95-lt-1s'/.test(l))).toHaveLength(1);
-    expect(out.filter((l) => / gates\/judged-before-data: gate 'latency-p95-lt-1s'.*stops the run at 110s \(error 3 in a row/.test(l))).toHaveLength(1);
-    expect(out.filter((l) => / gates\/judged-before-data: gate 'error-rate-lt-5-percent'.*stops the run at 80s \(error 3 in a row/.test(l))).toHaveLength(1);
+    expect(out.filter((l) => / gates\/judged-before-data: gate 'latency-p95-lt-1s'.*stops the run at 110s\n {4}error 3 in a row/.test(l))).toHaveLength(1);
+    expect(out.filter((l) => / gates\/judged-before-data: gate 'error-rate-lt-5-percent'.*stops the run at 80s\n {4}error 3 in a row/.test(l))).toHaveLength(1);
     expect(out.some((l) => /^hotrod\/analysis-template\.yaml: warning: AnalysisTemplate\/hotrod\/hotrod-analysis: conditions\/unguarded-index: gate 'traffic-detection'/.test(l))).toBe(true);
     expect(out[out.length - 1]).toBe(`${SEED}: 8 objects, 0 error(s), 19 warning(s)`);
   });
@@ -92,10 +92,18 @@ describe('npm run validate -- DIR', () => {
     const dir = seedCopy('otel/config.yaml', (t) => t.replace(/ {4}receivers:\n(?: {6}.*\n)+/, '    receivers:\n      # empty\n'));
     const { code, out } = validate(dir);
     expect(code).toBe(ValidateExit.ERRORS);
-    expect(out[0]).toBe("otel/config.yaml: error: ConfigMap/otel/collector-config: collector/no-receivers: config key 'otel-collector.yaml' configures no receiver; "
-      + "the collector exits with 'no receiver configuration specified in config' (fix: configure the receiver the apps send to, e.g. receivers: "
-      + "{otlp: {protocols: {http: {endpoint: '0.0.0.0:4318'}}}}, and list it in the traces pipeline's receivers) "
-      + "[namespace otel: ApplicationSet hotrod destination.namespace '{{path.basename}}']");
+    // one finding per root cause: a short first line, the details and fix indented under it, and what follows from it folded in
+    expect(out[0].split('\n')).toEqual([
+      "otel/config.yaml: error: ConfigMap/otel/collector-config: collector/no-receivers: config key 'otel-collector.yaml' configures no receiver",
+      "    the collector exits with 'no receiver configuration specified in config'",
+      "    fix: configure the receiver the apps send to, e.g. receivers: {otlp: {protocols: {http: {endpoint: '0.0.0.0:4318'}}}}, and list it in the traces pipeline's receivers",
+      "    namespace otel: ApplicationSet hotrod destination.namespace '{{path.basename}}'",
+      '    from the same cause:',
+      "    - ConfigMap/otel/collector-config: collector/unconfigured-component: config key 'otel-collector.yaml': pipeline 'traces' lists receiver 'otlp', which is not configured under receivers or connectors",
+      "    - otel/daemonset.yaml: Service/otel/collector: collector/service-port-mismatch: port 'otlp-http' 4318 -> targetPort otlp-http: no component of ConfigMap otel/collector-config listens on 4318",
+      "    - hotrod/rollout.yml: Rollout/hotrod/hotrod: otlp/no-receiver: container 'hotrod' OTEL_EXPORTER_OTLP_ENDPOINT='http://collector.otel.svc.cluster.local:4318' goes through Service otel/collector port 4318 -> targetPort otlp-http, but no OTLP receiver listens there",
+      "    - otel/daemonset.yaml: DaemonSet/otel/collector: collector/container-ports: container 'collector' declares port 'otlp-http' 4318, but no component of ConfigMap otel/collector-config listens there",
+    ]);
     expect(out[out.length - 1]).toMatch(/: 8 objects, \d+ error\(s\), \d+ warning\(s\)$/);
   });
 
@@ -104,7 +112,7 @@ describe('npm run validate -- DIR', () => {
     const { code, out, err } = validate(dir);
     expect(code).toBe(ValidateExit.ERRORS);
     expect(err).toEqual([]);
-    expect(out[0]).toMatch(/^hotrod\/rollout\.yml: error: input\/not-yaml: line:col 7:3: YAML syntax error: Flow sequence.*the rest of the folder was\)/);
+    expect(out[0]).toMatch(/^hotrod\/rollout\.yml: error: input\/not-yaml: line:col 7:3: YAML syntax error: Flow sequence.*\n {4}the file was not checked \(the rest of the folder was\)\n/);
     // the other files were checked: the traffic generator now calls a Service that was in the unreadable file
     expect(out.some((l) => /^traffic-generator\/deployment\.yaml: error: .*services\/unknown-url-target/.test(l))).toBe(true);
     expect(out[out.length - 1]).toMatch(/: 6 objects, 3 error\(s\)/);
@@ -115,7 +123,7 @@ describe('npm run validate -- DIR', () => {
     const seed = validate('--prometheus', 'challenge', SEED).out.filter((l) => /gates\/judged-before-data/.test(l));
     expect(chart).toHaveLength(3);
     // at 10 s the traffic and error-rate gates' series are in Prometheus before they stop the run; the latency gate still errors out early
-    expect(seed).toEqual([expect.stringContaining("gate 'latency-p95-lt-1s' reads spanmetrics flushed every 60s")]);
+    expect(seed).toEqual([expect.stringContaining("gate 'latency-p95-lt-1s' can stop a healthy canary for lack of data")]);
     expect(seed[0]).toContain('with seed challenge environment');
   });
 

@@ -5,7 +5,7 @@ import { PRESET_IMAGES } from '../lib/presets/images';
 import { kubectlKustomize, LoadedManifest, loadFolder, ManifestReadError } from '../lib/manifests';
 import { ModelOptions } from '../lib/model/model';
 import { setupOf } from '../lib/rehearsal/from-model';
-import { errorsOf, formatFindingWithOrigin, runRules } from '../lib/rules/engine';
+import { errorsOf, foldConsequences, formatFindingLines, runRules } from '../lib/rules/engine';
 import { FILE_KIND, Finding, Severity } from '../lib/rules/types';
 import type { DeliveryApp } from '../lib/app/delivery-app';
 import { AppLoadError, DEFAULT_APP_FILE, loadApp } from './app-loader';
@@ -118,7 +118,7 @@ function validate(argv: readonly string[], output: ValidateOutput, deps: Validat
   const prometheus = PROMETHEUS_PRESETS[setup]();
   const why = args.prometheus ? '--prometheus' : `since ${setupOf(manifests).reason}${mixedSetups(manifests)}; another: --prometheus NAME`;
   // File findings first: what could not be read explains findings about what is missing.
-  const findings = [...fileFindings, ...runRules(manifests, undefined, { strictMetrics: args.strictMetrics, prometheus, images: PRESET_IMAGES })];
+  const findings = [...fileFindings, ...runRules(manifests, undefined, { strictMetrics: args.strictMetrics, prometheus, prometheusGuessed: !args.prometheus, images: PRESET_IMAGES })];
   return report(dir, manifests, findings, notes.filter((n) => n.unreadable).length, [`Prometheus setup: ${prometheus.name} (${why})`], output);
 }
 
@@ -138,16 +138,18 @@ function mixedSetups(manifests: readonly LoadedManifest[]): string {
 
 /** Prints the findings, errors first, then what they were judged against, then the summary; returns the exit code. */
 function report(dir: string, manifests: readonly LoadedManifest[], findings: readonly Finding[], unread: number, setups: readonly string[], output: ValidateOutput): ValidateExit {
-  const ordered = [Severity.ERROR, Severity.WARNING, Severity.INFO].flatMap((s) => findings.filter((f) => f.severity === s));
-  for (const f of ordered) output.out(formatFindingWithOrigin(f));
+  // One finding per root cause: what follows from another finding is printed under it.
+  const shown = foldConsequences(findings);
+  const ordered = [Severity.ERROR, Severity.WARNING, Severity.INFO].flatMap((s) => shown.filter((f) => f.severity === s));
+  for (const f of ordered) output.out(formatFindingLines(f).join('\n'));
   for (const line of setups) output.out(line);
-  const errors = errorsOf(findings).length;
-  const warnings = findings.filter((f) => f.severity === Severity.WARNING).length;
-  const infos = findings.length - errors - warnings;
+  const errors = errorsOf(shown).length;
+  const warnings = shown.filter((f) => f.severity === Severity.WARNING).length;
+  const infos = shown.length - errors - warnings;
   output.out(`${dir}: ${manifests.length} objects, ${errors} error(s), ${warnings} warning(s)${infos > 0 ? `, ${infos} note(s)` : ''}${unread > 0 ? `, ${unread} file(s) or folder(s) not read` : ''}`);
   // What could not be read may hide errors: the check is incomplete, whatever it found.
   if (unread > 0) return ValidateExit.UNREADABLE;
-  return errors > 0 ? ValidateExit.ERRORS : ValidateExit.OK;
+  return errorsOf(findings).length > 0 ? ValidateExit.ERRORS : ValidateExit.OK;
 }
 
 /** The arguments of the app form: an app file (or none: main.ts), --strict-metrics, --prometheus; undefined when they are the folder form's. */

@@ -2,7 +2,7 @@ import { execFileSync } from 'child_process';
 import { closeSync, constants, Dirent, fstatSync, openSync, readdirSync, readlinkSync, readSync, Stats, statSync } from 'fs';
 import { isUtf8 } from 'buffer';
 import { join, posix } from 'path';
-import { Composer, CST, isAlias, isMap, isPair, isScalar, isSeq, Lexer, LineCounter, parse as parseYaml, parseDocument, Parser } from 'yaml';
+import { Composer, CST, DocumentOptions, isAlias, isMap, isPair, isScalar, isSeq, Lexer, LineCounter, parse as parseYaml, parseDocument, ParseOptions, Parser, ScalarTag, SchemaOptions } from 'yaml';
 
 /** A Kubernetes object as plain data, with where it was read from. */
 export interface Manifest {
@@ -372,12 +372,95 @@ const YAML_OPTIONS = {
 } as const;
 
 /**
+ * Plain scalars as kubectl reads them. kubectl (sigs.k8s.io/yaml v1.6.0) turns YAML into JSON with
+ * go-yaml v2 (go.yaml.in/yaml/v2 v2.4.2), whose resolver is YAML 1.1's where the two differ
+ * (resolve.go @ v2.4.0): `y`, `yes`, `on`, `n`, `no`, `off` in any of their spellings are booleans,
+ * and an integer with a leading 0 is octal (strconv.ParseInt base 0). Timestamps stay strings when
+ * decoded into interface{}, as YAML 1.2's core schema keeps them. So `enabled: yes` is a boolean, and
+ * a string field given one is refused, here as by kubectl.
+ */
+const GO_YAML_BOOL: ScalarTag = {
+  identify: (v: unknown) => typeof v === 'boolean',
+  default: true,
+  tag: 'tag:yaml.org,2002:bool',
+  test: /^(?:[yY]|yes|Yes|YES|[nN]|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/,
+  resolve: (s: string) => /^(?:[yY]|yes|Yes|YES|true|True|TRUE|on|On|ON)$/.test(s),
+};
+const GO_YAML_OCTAL: ScalarTag = {
+  identify: (v: unknown) => typeof v === 'number',
+  default: true,
+  tag: 'tag:yaml.org,2002:int',
+  test: /^[-+]?0[0-7_]+$/,
+  resolve: (s: string) => parseInt(s.replace(/_/g, ''), 8),
+};
+
+/** How the folder's manifests are parsed: as kubectl parses them (see GO_YAML_BOOL). Collector configurations keep YAML_OPTIONS: the collector reads them with yaml.v3. */
+const KUBECTL_YAML_OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = {
+  ...YAML_OPTIONS,
+  customTags: (tags) => [GO_YAML_BOOL, GO_YAML_OCTAL, ...tags],
+};
+
+/**
+ * The text with the continuation lines of multi-line quoted scalars indented past their key, or
+ * undefined when none needed it. YAML 1.2 wants them indented more than the key, and the yaml
+ * library refuses the file otherwise ("Missing closing 'quote"); go-yaml v2, which kubectl reads
+ * with, never checks their indentation (scannerc.go yaml_parser_scan_flow_scalar @ v2.4.0 only
+ * refuses a document marker at column 0), so CRDs generated with such descriptions (flagger's) apply.
+ * Line folding drops a continuation line's leading spaces: the value is the same.
+ */
+export function indentQuotedContinuations(text: string): string | undefined {
+  const lines = text.split('\n');
+  let changed = false;
+  let block: number | undefined; // the indentation of the key of a block scalar being skipped
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    const indent = /^ */.exec(line)![0].length;
+    if (block !== undefined) {
+      if (line.trim() === '' || indent > block) continue;
+      block = undefined;
+    }
+    const start = /^( *)(- +)?([^\s#'"{[][^#]*?:[ \t]+)?(['"])/.exec(line);
+    if (!start) {
+      if (/:[ \t]+[|>][-+0-9]*[ \t]*(?:#.*)?$/.test(line)) block = indent;
+      continue;
+    }
+    const quote = start[4];
+    // the value belongs to the key (in a compact `- key:` mapping, at the key's column), or to the `-` of a sequence
+    const parent = start[1].length + (start[3] !== undefined ? (start[2] ?? '').length : 0);
+    let closed = closesAt(line, start[0].length, quote);
+    for (let j = i + 1; closed < 0 && j < lines.length; j++) {
+      const next = lines[j];
+      const own = /^ */.exec(next)![0].length;
+      if (next.trim() !== '' && own <= parent) {
+        lines[j] = ' '.repeat(parent + 1 - own) + next;
+        changed = true;
+      }
+      closed = closesAt(lines[j], 0, quote);
+      i = j;
+    }
+  }
+  return changed ? lines.join('\n') : undefined;
+}
+
+/** Where a quoted scalar opened before `from` closes on a line, or -1 when it goes on ('' and \" are escapes). */
+function closesAt(line: string, from: number, quote: string): number {
+  for (let k = from; k < line.length; k++) {
+    const c = line[k];
+    if (quote === '"' && c === '\\') { k++; continue; }
+    if (c !== quote) continue;
+    if (quote === "'" && line[k + 1] === "'") { k++; continue; }
+    return k;
+  }
+  return -1;
+}
+
+/**
  * Parses a multi-document YAML text one document at a time (the syntax tree of one document is
  * in memory at once, not that of a whole file), in time linear in its length.
  */
-function parseText(text: string, file: string | undefined): ParsedText {
+function parseText(text: string, file: string | undefined, retried = false): ParsedText {
   const lineCounter = new LineCounter();
-  const composer = new Composer(YAML_OPTIONS);
+  const composer = new Composer(KUBECTL_YAML_OPTIONS);
   const manifests: LoadedManifest[] = [];
   const problems: Problem[] = [];
   const strays: Problem[] = [];
@@ -387,12 +470,25 @@ function parseText(text: string, file: string | undefined): ParsedText {
     index++;
     const error = doc.errors[0];
     if (error) {
+      const indented = retried ? undefined : indentQuotedContinuations(text);
+      if (indented !== undefined) {
+        const again = parseText(indented, file, true);
+        if (!again.problems.some((p) => p.id === 'input/not-yaml' && p.wholeFile)) return again;
+      }
       const at = lineCounter.linePos(error.pos[0]);
       return { manifests: [], strays: [], problems: [{ id: 'input/not-yaml', severity: 'error', wholeFile: true, at, message: `YAML syntax error: ${error.message.split('\n')[0]}`, fix: 'fix the YAML; a template (Helm, envsubst) must be rendered before it can be validated' }] };
     }
     const at = lineCounter.linePos(doc.range[0]);
     const where = `document ${index}`;
     const shape = inspectDocument(doc);
+    if (shape.collectionKey) {
+      // go-yaml v2 decodes into map[interface{}]interface{}, where a mapping or a sequence cannot be a key (decode.go d.mapping @ v2.4.0)
+      return { manifests: [], strays: [], problems: [{
+        id: 'input/not-yaml', severity: 'error', wholeFile: true, at: lineCounter.linePos(shape.collectionKey.offset),
+        message: `${where}: a collection used as a mapping key${shape.collectionKey.flow ? " (an unquoted '{{args.x}}' is one)" : ''}; kubectl refuses the file ('yaml: invalid map key')`,
+        fix: "quote the value: key: '{{args.x}}'",
+      }] };
+    }
     if (shape.duplicate) {
       problems.push({
         id: 'input/duplicate-key', severity: 'error', at: lineCounter.linePos(shape.duplicate.offset),
@@ -489,8 +585,9 @@ type Frame = { node: unknown; holder: Record<string | number, unknown>; slot: st
  * ({@link INPUT_LIMITS}.aliasedNodes when that is more), so a "billion laughs" is refused before
  * it is expanded. Returns why the aliases were refused, if they were.
  */
-function inspectDocument(doc: { contents: unknown }): { duplicate?: { key: string; offset: number }; aliases?: string } {
+function inspectDocument(doc: { contents: unknown }): { duplicate?: { key: string; offset: number }; aliases?: string; collectionKey?: { offset: number; flow: boolean } } {
   let duplicate: { key: string; offset: number } | undefined;
+  let collectionKey: { offset: number; flow: boolean } | undefined;
   const anchors = new Map<string, object>();
   /** the nodes each anchored node expands to, once its subtree is walked */
   const sizes = new Map<object, number>();
@@ -509,7 +606,7 @@ function inspectDocument(doc: { contents: unknown }): { duplicate?: { key: strin
       const target = anchors.get(node.source);
       if (target === undefined) continue; // the library reports it
       const size = sizes.get(target);
-      if (size === undefined) return { duplicate, aliases: `the alias *${node.source} is inside the node it names, which would never end` };
+      if (size === undefined) return { duplicate, collectionKey, aliases: `the alias *${node.source} is inside the node it names, which would never end` };
       added += size;
       frame.holder[frame.slot] = target;
       continue;
@@ -525,6 +622,7 @@ function inspectDocument(doc: { contents: unknown }): { duplicate?: { key: strin
       const keys = new Set<unknown>();
       for (const pair of node.items) {
         const key = pair.key;
+        if ((isMap(key) || isSeq(key)) && collectionKey === undefined) collectionKey = { offset: key.range?.[0] ?? 0, flow: key.flow === true };
         if (isScalar(key) && !Number.isNaN(key.value)) {
           if (keys.has(key.value)) duplicate ??= { key: String(key.value), offset: key.range?.[0] ?? 0 };
           keys.add(key.value);
@@ -538,8 +636,8 @@ function inspectDocument(doc: { contents: unknown }): { duplicate?: { key: strin
     }
   }
   const allowed = Math.max(nodes, INPUT_LIMITS.aliasedNodes);
-  if (added > allowed) return { duplicate, aliases: `its aliases would add ${added > 1e12 ? 'more than 10^12' : added} nodes to its ${nodes}, over the ${allowed} they may add` };
-  return { duplicate };
+  if (added > allowed) return { duplicate, collectionKey, aliases: `its aliases would add ${added > 1e12 ? 'more than 10^12' : added} nodes to its ${nodes}, over the ${allowed} they may add` };
+  return { duplicate, collectionKey };
 }
 
 /** The key, then the value of a pair, in document order (the stack pops the last first). */
@@ -634,7 +732,7 @@ function parseMapping(text: string): Record<string, unknown> | undefined {
 
 /** A finding about a file of the folder rather than an object: a file that cannot be read or is not YAML, a skipped chart template, a kustomize build. */
 export interface FileNote {
-  /** `input/not-yaml`, `input/unreadable`, `input/chart-template`, `input/kustomize`, ... (README, "Validating manifests") */
+  /** `input/not-yaml`, `input/unreadable`, `input/chart-template`, `input/kustomize`, ... (docs/validate.md) */
   readonly id: string;
   readonly severity: 'error' | 'warning' | 'info';
   readonly file: string;
@@ -709,7 +807,7 @@ function readKustomizations(dir: string, files: readonly string[]): Kustomizatio
     let body: Record<string, unknown>;
     try {
       if ('problem' in read) return []; // reported when its turn comes
-      body = (parseYaml(read.text, YAML_OPTIONS) ?? {}) as Record<string, unknown>;
+      body = (parseYaml(read.text, KUBECTL_YAML_OPTIONS) ?? {}) as Record<string, unknown>;
     } catch {
       return []; // reported as not YAML when its turn comes
     }

@@ -95,6 +95,29 @@ export function substitutePlaceholders(query: string): string {
   return out;
 }
 
+/** The query with each `# comment` (to the end of its line, outside quotes) blanked out, so offsets still point into the query as written. */
+export function withoutComments(query: string): string {
+  let out = '';
+  let quote: string | undefined;
+  for (let i = 0; i < query.length; i++) {
+    const c = query[i];
+    if (quote) {
+      out += c;
+      if (c === '\\' && quote !== '`') out += query[++i] ?? '';
+      else if (c === quote) quote = undefined;
+    } else if (c === '#') {
+      const end = query.indexOf('\n', i);
+      const stop = end < 0 ? query.length : end;
+      out += ' '.repeat(stop - i);
+      i = stop - 1;
+    } else {
+      if (c === '"' || c === "'" || c === '`') quote = c;
+      out += c;
+    }
+  }
+  return out;
+}
+
 function lineColumn(text: string, offset: number): { line: number; column: number } {
   const before = text.slice(0, offset).split('\n');
   return { line: before.length, column: before[before.length - 1].length + 1 };
@@ -156,24 +179,101 @@ export function readPromql(query: string): PromqlQuery {
   return { selectors, groupings, args };
 }
 
-/** Functions whose result always has a sample: `vector(s)` one series, `scalar(v)` a number (NaN when v is not one series). */
+/** Functions whose result always has a sample: `vector(s)` one series, `scalar(v)` a number (NaN when v is not one series), `time()`. */
 const NEVER_EMPTY_FUNCTIONS = ['vector', 'scalar', 'time'];
+
+/** Functions whose result is a scalar, not a vector. */
+const SCALAR_FUNCTIONS = ['scalar', 'time', 'pi'];
+
+/** Functions that map each sample of their vector argument to one sample: empty exactly when it is. */
+const ELEMENTWISE_FUNCTIONS = ['abs', 'ceil', 'floor', 'round', 'sqrt', 'exp', 'ln', 'log2', 'log10', 'sgn', 'clamp', 'clamp_min', 'clamp_max', 'timestamp', 'label_replace', 'label_join'];
+
+/** Binary operators that match series one to one (arithmetic, and comparisons with `bool`); `and`, `unless` and filtering comparisons can drop every sample. */
+const ARITHMETIC = ['Add', 'Sub', 'Mul', 'Div', 'Mod', 'Pow', 'Atan2'];
+const COMPARISONS = ['Eql', 'Neq', 'Lss', 'Lte', 'Gtr', 'Gte', 'EqlSingle', 'EqlRegex', 'NeqRegex'];
+
+/** A node's children that are expressions, comments left out (a `# comment` line is a LineComment node anywhere). */
+function exprChildren(node: SyntaxNode): SyntaxNode[] {
+  const out: SyntaxNode[] = [];
+  for (let c = node.firstChild; c; c = c.nextSibling) if (c.name !== 'LineComment') out.push(c);
+  return out;
+}
 
 /**
  * Whether a query always returns a sample, so `result[0]` never fails on an empty result:
- * a number, `vector(...)`, `scalar(...)`, or `... or X` where X cannot be empty.
+ * a number, `vector(...)`, `scalar(...)`, `... or X` where either side cannot be empty, an
+ * aggregation or element-wise function of such an expression, and arithmetic between such
+ * expressions whose series match one to one: a scalar and a vector, or two label-free vectors
+ * (`(sum(rate(a[5m])) or vector(0)) / (sum(rate(b[5m])) or vector(1))`). Comments are ignored.
  */
 export function cannotBeEmpty(query: string): boolean {
+  let known = NEVER_EMPTY.get(query);
+  if (known === undefined) {
+    if (NEVER_EMPTY.size >= 10_000) NEVER_EMPTY.clear();
+    NEVER_EMPTY.set(query, known = neverEmpty(query));
+  }
+  return known;
+}
+
+/** cannotBeEmpty's answers by query: the rules ask it of each gate several times. */
+const NEVER_EMPTY = new Map<string, boolean>();
+
+function neverEmpty(query: string): boolean {
   const text = substitutePlaceholders(query);
-  const never = (node: SyntaxNode | null): boolean => {
+  const nameOf = (node: SyntaxNode) => text.slice(node.from, node.to);
+  const fnName = (node: SyntaxNode) => { const id = node.getChild('FunctionIdentifier'); return id ? nameOf(id) : ''; };
+  const fnArgs = (node: SyntaxNode) => { const body = node.getChild('FunctionCallBody'); return body ? exprChildren(body) : []; };
+  /** a binary expression's operands and operator (modifiers such as `bool` or `on()` sit between them) */
+  const binary = (node: SyntaxNode) => { const c = exprChildren(node); return { left: c[0], op: c[1]?.name ?? '', right: c.length > 2 ? c[c.length - 1] : undefined }; };
+  const isScalar = (node: SyntaxNode | undefined): boolean => {
     if (!node) return false;
     switch (node.name) {
-      case 'ParenExpr': return never(node.firstChild);
+      case 'ParenExpr': return isScalar(exprChildren(node)[0]);
       case 'NumberDurationLiteral': case 'NumberLiteral': return true;
-      case 'FunctionCall': return NEVER_EMPTY_FUNCTIONS.includes(text.slice(node.firstChild?.from ?? 0, node.firstChild?.to ?? 0));
+      case 'FunctionCall': return SCALAR_FUNCTIONS.includes(fnName(node));
+      case 'UnaryExpr': return isScalar(exprChildren(node).at(-1));
+      case 'BinaryExpr': { const { left, right } = binary(node); return isScalar(left) && isScalar(right); }
+      default: return false;
+    }
+  };
+  /** a vector whose every sample has no label (so two of them match one to one) */
+  const labelFree = (node: SyntaxNode | undefined): boolean => {
+    if (!node) return false;
+    if (isScalar(node)) return true;
+    switch (node.name) {
+      case 'ParenExpr': return labelFree(exprChildren(node)[0]);
+      case 'FunctionCall': return fnName(node) === 'vector' || (ELEMENTWISE_FUNCTIONS.includes(fnName(node)) && !fnName(node).startsWith('label_') && labelFree(fnArgs(node)[0]));
+      case 'AggregateExpr': {
+        const modifier = node.getChild('AggregateModifier');
+        return !modifier || (modifier.getChild('By') !== null && (modifier.getChild('GroupingLabels')?.getChildren('LabelName').length ?? 0) === 0);
+      }
+      case 'BinaryExpr': { const { left, right } = binary(node); return labelFree(left) && labelFree(right); }
+      default: return false;
+    }
+  };
+  const never = (node: SyntaxNode | undefined): boolean => {
+    if (!node) return false;
+    switch (node.name) {
+      case 'ParenExpr': return never(exprChildren(node)[0]);
+      case 'NumberDurationLiteral': case 'NumberLiteral': return true;
+      case 'UnaryExpr': return never(exprChildren(node).at(-1));
+      case 'FunctionCall': {
+        const name = fnName(node);
+        if (NEVER_EMPTY_FUNCTIONS.includes(name) || SCALAR_FUNCTIONS.includes(name)) return true;
+        return ELEMENTWISE_FUNCTIONS.includes(name) && never(fnArgs(node).find((a) => !isScalar(a) && a.name !== 'StringLiteral'));
+      }
+      // sum(x), max(x), ... of a vector that has a sample have one (a group each)
+      case 'AggregateExpr': {
+        const body = node.getChild('FunctionCallBody');
+        return never((body ? exprChildren(body) : []).find((a) => !isScalar(a) && a.name !== 'StringLiteral'));
+      }
       case 'BinaryExpr': {
-        const op = node.getChild('Or');
-        return op !== null && never(node.lastChild);
+        const { left, op, right } = binary(node);
+        if (op === 'Or') return never(left) || never(right);
+        const arithmetic = ARITHMETIC.includes(op) || (COMPARISONS.includes(op) && node.getChild('BoolModifier') !== null);
+        if (!arithmetic || !never(left) || !never(right)) return false;
+        if (isScalar(left) || isScalar(right)) return true;
+        return labelFree(left) && labelFree(right);
       }
       default: return false;
     }
@@ -181,5 +281,6 @@ export function cannotBeEmpty(query: string): boolean {
   const tree = parser().parse(text);
   let broken = false;
   tree.iterate({ enter(ref: { type: { isError: boolean } }) { if (ref.type.isError) broken = true; } });
-  return !broken && never(tree.topNode.firstChild);
+  const top = exprChildren(tree.topNode);
+  return !broken && top.length === 1 && never(top[0]);
 }

@@ -1,4 +1,5 @@
 import { conditionShape, parseCondition, ResultComparison } from '../analysis/condition';
+import { withoutComments } from '../analysis/promql';
 import { MetricReadError, MetricSchedule, MetricSpec, MetricSpecProblem, readMetricSchedule, readMetricSpec, validateMetricSpec } from '../analysis/schedule';
 import { LoadedManifest } from '../manifests';
 import { AnalysisDesign, analysisDesignOf, AnnotationProblem, GateKind, gateKindsOf } from './gates';
@@ -126,6 +127,12 @@ export function argValues(use: AnalysisUse, template: LoadedManifest): Map<strin
     if (a.value !== undefined) out.set(a.name, { value: a.value, from: `value in ${use.field}.args`, rolloutNamespace: false });
     else if (field === 'metadata.namespace') out.set(a.name, { value: use.namespace, from: 'fieldRef metadata.namespace', rolloutNamespace: true });
     else if (field === 'metadata.name') out.set(a.name, { value: use.ref.name ?? '', from: 'fieldRef metadata.name', rolloutNamespace: false });
+    else if (field !== undefined) {
+      // fieldpath.ExtractFieldPathAsString on the Rollout (utils/analysis/factory.go BuildArgumentsForRolloutAnalysisRun @ v1.8.3): metadata.labels['k'], metadata.annotations['k']
+      const m = /^metadata\.(labels|annotations)\['([^']+)'\]$/.exec(field);
+      const value = m ? asStr(asObj(asObj(use.rollout.object.metadata)[m[1]])[m[2]]) : undefined;
+      if (value !== undefined) out.set(a.name, { value, from: `fieldRef ${field}`, rolloutNamespace: false });
+    }
   }
   return out;
 }
@@ -250,7 +257,7 @@ export function analysisOf(template: LoadedManifest): AnalysisModel {
         conditionProblem = (e as Error).message;
       }
       const address = asStr(asObj(asObj(raw.provider).prometheus).address)?.replace(/\/+$/, '');
-      const q = /histogram_quantile\s*\(\s*([0-9.]+)\s*,/.exec(metric.query);
+      const q = /histogram_quantile\s*\(\s*([0-9.]+)\s*,/.exec(withoutComments(metric.query));
       return { ...metric, address, schedule, scheduleProblem, specProblem, kind: kinds[metric.name], quantile: q ? Number(q[1]) : undefined, threshold, conditionProblem };
     });
     const otherMetrics = metrics.map((m) => asStr(m.name) ?? '').filter((n) => !gates.some((g) => g.name === n));

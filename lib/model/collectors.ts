@@ -297,6 +297,9 @@ export interface ExportedSpanmetrics {
   readonly port?: number;
 }
 
+/** The ports an OTLP receiver listens on unless its endpoints say otherwise (grpc, http), from the facts above. */
+export const OTLP_DEFAULT_PORTS: readonly number[] = LISTENER_FACTS.filter((f) => f.type === 'otlp' && f.section === 'receivers').map((f) => f.defaultPort!);
+
 /** A collector: its configuration, the ConfigMap holding it, and the pods that run it. */
 export class Collector {
   public readonly config: PlainCollectorConfig;
@@ -322,6 +325,14 @@ export class Collector {
       const containers = pod.containers.filter((c) => asArr(c.raw.volumeMounts).some((vm) => volumes.includes(asStr(asObj(vm).name))));
       return containers.length > 0 ? [{ pod, containers }] : [];
     });
+  }
+
+  /**
+   * A key for a root cause in this collector's configuration (`receivers`, `port:4318`,
+   * `spanmetrics-export`), which the findings it causes name (lib/rules/engine.ts foldConsequences).
+   */
+  public causeKey(what: string): string {
+    return `collector:${this.ref.namespace ?? ''}/${this.ref.name ?? ''}#${this.found.key}:${what}`;
   }
 
   /** The spanmetrics series that reach a prometheus exporter: connector fed by a traces pipeline, received by a metrics pipeline exporting to prometheus. */

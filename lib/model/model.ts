@@ -18,6 +18,12 @@ import { SCRAPE_ANNOTATIONS } from '../platform/prometheus-naming';
 export interface ModelOptions {
   /** the Prometheus that scrapes the pods and answers the gates @default PrometheusBackend.communityChart() */
   readonly prometheus?: PrometheusBackend;
+  /**
+   * whether `prometheus` is only what the folder's shape suggests (validate DIR without
+   * --prometheus), not a setup the user or the app named: its address is then no evidence of
+   * where the gates should point @default false
+   */
+  readonly prometheusGuessed?: boolean;
   /** what is known of the images the pods run @default - the platform's own images only (ImageCatalogue.of()) */
   readonly images?: ImageCatalogue;
 }
@@ -216,6 +222,12 @@ function folderOwners(manifests: readonly LoadedManifest[]): FolderOwner[] {
 export class DeliveryModel {
   /** every pod template */
   public readonly pods: readonly PodTemplate[];
+  /**
+   * the pods Argo Rollouts experiments make: an Experiment's templates, and the ReplicaSets of a
+   * Rollout's experiment steps; Services may select them, but the other rules judge the templates
+   * they copy, not them
+   */
+  public readonly experimentPods: readonly PodTemplate[];
   /** every Service */
   public readonly services: readonly ServiceInfo[];
   /** every namespace some object lands in */
@@ -244,10 +256,11 @@ export class DeliveryModel {
     const declared = this.ofKind('Namespace').map((m) => m.object.metadata?.name).filter((n): n is string => !!n);
     this.onlyNamespace = declared.length === 1 ? declared[0] : undefined;
     this.pods = manifests.flatMap((m) => this.podTemplateOf(m));
+    this.experimentPods = [...this.ofKind('Experiment'), ...this.ofKind('Rollout')].flatMap((m) => this.experimentPodsOf(m));
     this.services = this.ofKind('Service').map((m) => this.serviceOf(m));
     this.namespaces = new Set([...manifests.map((m) => this.namespaceOf(m)), ...declared]);
-    for (const p of this.pods) {
-      push(this.podsByNs, p.namespace, p);
+    for (const p of this.pods) push(this.podsByNs, p.namespace, p);
+    for (const p of [...this.pods, ...this.experimentPods]) {
       for (const [k, v] of Object.entries(p.labels)) push(this.podsByLabel, `${p.namespace}\u0000${k}=${v}`, p);
     }
     for (const s of this.services) {
@@ -361,15 +374,7 @@ export class DeliveryModel {
     const template = asObj(kind.template(m.object as Obj));
     const metadata = asObj(template.metadata);
     const spec = asObj(template.spec);
-    const containers = [...asArr(spec.initContainers), ...asArr(spec.containers)].map(asObj).map((c): Container => ({
-      name: asStr(c.name) ?? '',
-      image: asStr(c.image) ?? '',
-      ports: asArr(c.ports).map(asObj).flatMap((p) => {
-        const containerPort = asNum(p.containerPort);
-        return containerPort === undefined ? [] : [{ name: asStr(p.name), containerPort }];
-      }),
-      raw: c,
-    }));
+    const containers = containersOf(spec);
     return [{
       owner: m,
       ref: this.refOf(m),
@@ -380,6 +385,32 @@ export class DeliveryModel {
       spec,
       containers,
     }];
+  }
+
+  /**
+   * The pods an Experiment runs (each of its templates, labels as written), or a Rollout's
+   * experiment steps (the Rollout's template, its labels overlaid with the step template's
+   * `metadata.labels`); the controller adds `rollouts-pod-template-hash` to each
+   * (argo-rollouts v1.8.3 rollout/experiment.go GetExperimentFromTemplate, experiments/replicaset.go).
+   */
+  private experimentPodsOf(m: LoadedManifest): PodTemplate[] {
+    const spec = asObj(m.object.spec);
+    const templates = m.object.kind === 'Experiment'
+      ? asArr(spec.templates).map(asObj).map((t) => asObj(t.template))
+      : asArr(asObj(asObj(spec.strategy).canary).steps).flatMap((s) => asArr(asObj(asObj(s).experiment).templates)).map(asObj).map((t): Obj => {
+        const template = asObj(spec.template);
+        const metadata = asObj(template.metadata);
+        return { ...template, metadata: { ...metadata, labels: { ...asStrMap(metadata.labels), ...asStrMap(asObj(t.metadata).labels) } } };
+      });
+    return templates.map((template) => {
+      const metadata = asObj(template.metadata);
+      const podSpec = asObj(template.spec);
+      return {
+        owner: m, ref: this.refOf(m), namespace: this.namespaceOf(m),
+        labels: asStrMap(metadata.labels), controllerLabels: [ROLLOUTS_POD_TEMPLATE_HASH_LABEL], annotations: asStrMap(metadata.annotations),
+        spec: podSpec, containers: containersOf(podSpec),
+      };
+    });
   }
 
   private serviceOf(m: LoadedManifest): ServiceInfo {
@@ -401,6 +432,19 @@ export class DeliveryModel {
   }
 }
 
+/** The init and app containers of a pod spec. */
+function containersOf(spec: Obj): Container[] {
+  return [...asArr(spec.initContainers), ...asArr(spec.containers)].map(asObj).map((c): Container => ({
+    name: asStr(c.name) ?? '',
+    image: asStr(c.image) ?? '',
+    ports: asArr(c.ports).map(asObj).flatMap((p) => {
+      const containerPort = asNum(p.containerPort);
+      return containerPort === undefined ? [] : [{ name: asStr(p.name), containerPort }];
+    }),
+    raw: c,
+  }));
+}
+
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   const list = map.get(key);
   if (list) list.push(value);
@@ -417,7 +461,7 @@ const MODELS = new WeakMap<readonly LoadedManifest[], DeliveryModel>();
 /** The model of a set of manifests, built once per array and options and shared by every reader. */
 export function modelOf(manifests: readonly LoadedManifest[], options: ModelOptions = {}): DeliveryModel {
   let model = MODELS.get(manifests);
-  if (!model || model.options.prometheus !== options.prometheus || model.options.images !== options.images) {
+  if (!model || model.options.prometheus !== options.prometheus || model.options.prometheusGuessed !== options.prometheusGuessed || model.options.images !== options.images) {
     model = new DeliveryModel(manifests, options);
     MODELS.set(manifests, model);
   }

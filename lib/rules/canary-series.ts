@@ -202,7 +202,9 @@ export function checkSeriesForCanary(model: DeliveryModel, catalog: SeriesCatalo
           if (reported.has(`${gateKey}|${key}`)) return;
           reported.add(`${gateKey}|${key}`);
           const { message, fix } = finding();
-          report(SERIES_NOT_FOR_CANARY, Severity.ERROR, use.ref, message, fix);
+          // the same wrong series in several gates of one run is one root cause: the later gates fold under the first
+          const root = `canary-series:${use.namespace}/${use.ref.name}|${template.object.kind}/${t.name}|${key}`;
+          report(SERIES_NOT_FOR_CANARY, Severity.ERROR, use.ref, message, fix, { causes: [root], causedBy: [root] });
         };
         for (const selector of query.selectors) {
           if (!selector.metric || !catalog.series.has(selector.metric) || catalog.places.unplaced(selector.metric)) continue;

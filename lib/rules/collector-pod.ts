@@ -37,7 +37,8 @@ export const COLLECTOR_POD_RULES = defineRules({
     for (const l of listeners.filter((x) => x.external && x.known && isLoopback(x.host) && !(sidecar && x.section === 'receivers'))) {
       const what = l.written === undefined ? `${l.field} is not set, so ${l.componentId} binds ${l.host}:${l.port ?? '?'} (the default since v0.104)` : `${l.field} is '${l.written}'`;
       report('collector/localhost-endpoint', E, collector.ref, `${key}: ${what}; other pods (apps, Prometheus, the kubelet's probes) cannot reach it`,
-        `set ${l.field} to '0.0.0.0:${l.port ?? 'PORT'}' (or '\${env:MY_POD_IP}:${l.port ?? 'PORT'}' with MY_POD_IP from status.podIP)`);
+        `set ${l.field} to '0.0.0.0:${l.port ?? 'PORT'}' (or '\${env:MY_POD_IP}:${l.port ?? 'PORT'}' with MY_POD_IP from status.podIP)`,
+        { causes: [collector.causeKey(`localhost:${l.port}`)] });
     }
 
     const health = listeners.filter((l) => l.section === 'extensions' && componentType(l.componentId) === 'health_check');
@@ -50,7 +51,8 @@ export const COLLECTOR_POD_RULES = defineRules({
           if (!bound.some((l) => l.port === p.containerPort)) {
             // Only a Service or a scrape that reaches the port makes it a failure; those rules say so.
             report('collector/container-ports', Severity.WARNING, pod.ref, `${where} declares port ${p.name ? `'${p.name}' ` : ''}${p.containerPort}, but no component of ${config} listens there (listening: ${boundList})`,
-              `give the component meant to serve ${p.containerPort} (a receiver, the prometheus exporter, health_check) that port and use it, or change the containerPort to where it listens`);
+              `give the component meant to serve ${p.containerPort} (a receiver, the prometheus exporter, health_check) that port and use it, or change the containerPort to where it listens`,
+              { causedBy: [collector.causeKey(`port:${p.containerPort}`)] });
           }
         }
         for (const l of bound.filter((x) => x.external && !container.ports.some((p) => p.containerPort === x.port))) {
@@ -89,7 +91,8 @@ export const COLLECTOR_POD_RULES = defineRules({
       const annotatedPath = pod.annotations[SCRAPE_ANNOTATIONS.path] ?? SCRAPE_DEFAULT_PATH;
       if (metricsListeners.length === 0) {
         report('collector/scrape-port-mismatch', E, pod.ref, `the pod is scraped (${SCRAPE_ANNOTATIONS.port}: ${annotatedPort ?? '(every port)'}), but ${config} has no prometheus exporter in a pipeline, so Prometheus finds no metrics`,
-          `add exporters: {prometheus: {endpoint: '0.0.0.0:${annotatedPort ?? 'PORT'}'}} and list it in the metrics pipeline's exporters`);
+          `add exporters: {prometheus: {endpoint: '0.0.0.0:${annotatedPort ?? 'PORT'}'}} and list it in the metrics pipeline's exporters`,
+          { causes: [collector.causeKey('prometheus-export'), ...(annotatedPort ? [collector.causeKey(`port:${annotatedPort}`)] : [])] });
         continue;
       }
       const served = metricsListeners.find((l) => annotatedPort === undefined || String(l.port) === annotatedPort);
@@ -118,11 +121,13 @@ export const COLLECTOR_POD_RULES = defineRules({
         const reached = bound.filter((l) => l.port === target);
         if (target !== undefined && reached.length === 0) {
           report('collector/service-port-mismatch', E, service.ref, `${portText}: no component of ${config} listens on ${target} (listening: ${boundList})`,
-            `set targetPort to the port of the component this Service should reach, one of ${list(bound.filter((l) => l.external).map(describeListener))}`);
+            `set targetPort to the port of the component this Service should reach, one of ${list(bound.filter((l) => l.external).map(describeListener))}`,
+            // a port nothing listens on: the container port declared for it follows from the same cause
+            { causes: [collector.causeKey(`port:${target}`)], causedBy: [collector.causeKey(`port:${target}`)] });
         } else if (reached.length > 0 && reached.every((l) => isLoopback(l.host))) {
           const l = reached[0];
           report('collector/service-port-mismatch', E, service.ref, `${portText} reaches ${l.componentId}, which binds ${l.host}:${l.port} (${l.written === undefined ? `${l.field} is not set` : `${l.field} is '${l.written}'`}), so connections through the Service are refused`,
-            `bind ${l.field.replace(/\[\]/g, '')} to '0.0.0.0:${l.port}', or remove the port from the Service`);
+            `bind ${l.field.replace(/\[\]/g, '')} to '0.0.0.0:${l.port}', or remove the port from the Service`, { causedBy: [collector.causeKey(`localhost:${l.port}`)] });
         }
       }
     }

@@ -1,5 +1,5 @@
 import { Signal } from '../platform/collector-config';
-import { collectorsOf, COMPONENT_SECTIONS, COMPONENT_TYPE, componentType, CONNECTOR_SIGNALS, PIPELINE_SIGNALS } from '../model/collectors';
+import { collectorsOf, COMPONENT_SECTIONS, OTLP_DEFAULT_PORTS, COMPONENT_TYPE, componentType, CONNECTOR_SIGNALS, PIPELINE_SIGNALS } from '../model/collectors';
 import { defineRules, list } from './define';
 import { Severity } from './types';
 
@@ -27,9 +27,12 @@ export const COLLECTOR_RULES = defineRules({
     const key = `config key '${collector.found.key}'`;
     const E = Severity.ERROR;
 
+    // What a missing OTLP receiver leaves unserved: its default ports (otlpreceiver: grpc 4317, http 4318), where Services and apps point.
+    const otlpPorts = OTLP_DEFAULT_PORTS.map((p) => collector.causeKey(`port:${p}`));
     if (c.ids('receivers').length === 0) {
       report('collector/no-receivers', E, ref, `${key} configures no receiver; the collector exits with 'no receiver configuration specified in config'`,
-        "configure the receiver the apps send to, e.g. receivers: {otlp: {protocols: {http: {endpoint: '0.0.0.0:4318'}}}}, and list it in the traces pipeline's receivers");
+        "configure the receiver the apps send to, e.g. receivers: {otlp: {protocols: {http: {endpoint: '0.0.0.0:4318'}}}}, and list it in the traces pipeline's receivers",
+        { causes: [collector.causeKey('receivers'), ...otlpPorts] });
     }
     if (c.ids('exporters').length === 0) {
       report('collector/no-exporters', E, ref, `${key} configures no exporter; the collector exits with 'no exporter configuration specified in config'`,
@@ -57,8 +60,10 @@ export const COLLECTOR_RULES = defineRules({
       }
       const check = (role: string, ids: readonly string[], configured: Set<string>, sections: string) => {
         for (const id of ids.filter((x) => !configured.has(x))) {
+          const otlp = role === 'receiver' && componentType(id) === 'otlp';
           report('collector/unconfigured-component', E, ref, `${key}: pipeline '${p.id}' lists ${role} '${id}', which is not configured under ${sections} (configured: ${list(configured)}); the collector refuses to start`,
-            `configure '${id}' under ${sections.split(' or ')[0]} or remove it from service.pipelines.${p.id}.${role}s`);
+            `configure '${id}' under ${sections.split(' or ')[0]} or remove it from service.pipelines.${p.id}.${role}s`,
+            { causes: otlp ? otlpPorts : [], causedBy: role === 'receiver' ? [collector.causeKey('receivers')] : [] });
         }
       };
       check('receiver', p.receivers, receiverSide, 'receivers or connectors');
@@ -85,7 +90,8 @@ export const COLLECTOR_RULES = defineRules({
       report('collector/connector-unpaired', E, ref,
         `${key}: connector '${id}' is an exporter in [${asExporter.join(', ')}] and a receiver in [${asReceiver.join(', ')}]; it supports ${supported}, `
         + `so the collector refuses to start (e.g. 'connector "${id}" used as exporter in [${asExporter.join(', ')}] pipeline but not used in any supported receiver pipeline')`,
-        `add '${id}' to the exporters of a ${from} pipeline and to the receivers of a ${to} pipeline (e.g. metrics: {receivers: [${id}], exporters: [prometheus]})`);
+        `add '${id}' to the exporters of a ${from} pipeline and to the receivers of a ${to} pipeline (e.g. metrics: {receivers: [${id}], exporters: [prometheus]})`,
+        { causes: componentType(id) === 'spanmetrics' ? [collector.causeKey('spanmetrics-export')] : [] });
     }
 
     for (const section of COMPONENT_SECTIONS) {

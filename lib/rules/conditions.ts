@@ -2,6 +2,7 @@ import { ConditionEvaluationError, conditionShape, ConditionSyntaxError, evaluat
 import { cannotBeEmpty } from '../analysis/promql';
 import { prometheusMetrics, TEMPLATE_KINDS } from '../model/analyses';
 import { defineRules } from './define';
+import { passesEmpty } from './gates';
 import { Severity } from './types';
 
 /**
@@ -29,11 +30,18 @@ function neverCompiles(node: ReturnType<typeof parseCondition>, condition: strin
 export const CONDITION_RULES = defineRules({
   'conditions/unreadable': 'a gate condition is in the readable subset and compares result[i] with a number',
   'conditions/unguarded-index': 'a gate condition checks len(result) before it reads result[i], unless the query cannot be empty (`or vector(0)`, `vector()`, `scalar()`)',
+  'conditions/passes-empty': 'a gate whose query can be empty does not pass an empty result (`len(result) == 0 || ...`): a canary that sends nothing would pass it (warning)',
 }, (model, report) => {
   const W = Severity.WARNING;
   for (const template of model.ofKind(...TEMPLATE_KINDS)) {
     const ref = model.refOf(template);
     for (const metric of prometheusMetrics(template)) {
+      if (metric.successCondition && passesEmpty(metric)) {
+        report('conditions/passes-empty', W, ref,
+          `gate '${metric.name}' successCondition '${metric.successCondition}' passes an empty result; a canary with no data (idle, or its series missing) passes the gate`,
+          "fail or stop on no data: 'len(result) > 0 && ...', or make the query never empty where no data means zero (`or vector(0)`)",
+          { causedBy: [`idle-canary:${ref.namespace}/${ref.name}`] });
+      }
       for (const field of ['successCondition', 'failureCondition'] as const) {
         const condition = metric[field];
         if (condition === undefined) continue;

@@ -1,9 +1,9 @@
 import { LoadedManifest } from '../manifests';
 import { DeliveryModel, modelOf } from '../model/model';
-import { Finding, ObjectRef, Rule, RuleOptions, Severity } from './types';
+import { Finding, FindingLinks, ObjectRef, Rule, RuleOptions, Severity } from './types';
 
 /** Records one finding of a rule of the family being run. */
-export type Report<Id extends string> = (ruleId: Id, severity: Severity, object: ObjectRef, message: string, fix: string) => void;
+export type Report<Id extends string> = (ruleId: Id, severity: Severity, object: ObjectRef, message: string, fix: string, links?: FindingLinks) => void;
 
 /**
  * Rules that share one pass over the manifests (they resolve the same wiring): the pass
@@ -22,7 +22,7 @@ export function defineRules<Id extends string>(
     let findings = byStrictness.get(strict);
     if (!findings) {
       const out: Finding[] = [];
-      check(model, (ruleId, severity, object, message, fix) => out.push({ ruleId, severity, object, message, fix }), options);
+      check(model, (ruleId, severity, object, message, fix, links) => out.push({ ruleId, severity, object, message, fix, ...(links?.causes?.length ? { causes: links.causes } : {}), ...(links?.causedBy?.length ? { causedBy: links.causedBy } : {}) }), options);
       findings = out;
       byStrictness.set(strict, findings);
     }

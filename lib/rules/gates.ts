@@ -2,12 +2,12 @@ import { ConditionEvaluationError, conditionShape, ConditionSyntaxError, evaluat
 import { parseDurationSeconds } from '../util';
 import { deriveTiming, formatDerivation, SeriesPath } from '../analysis/evidence';
 import { ARGO_ERROR_RETRY_SECONDS, effectiveCount, MetricReadError, MetricSchedule, metricSpecProblems, simulateMetric } from '../analysis/schedule';
-import { cannotBeEmpty, placeholderArgs, PromqlQuery, readPromql, SelectorUse } from '../analysis/promql';
+import { cannotBeEmpty, placeholderArgs, PromqlQuery, readPromql, SelectorUse, withoutComments } from '../analysis/promql';
 import { CANARY_HASH_ARG, NAMESPACE_ARG, ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../platform/argo';
 import { spanmetricsFlushSeconds, spanmetricsSeries } from '../platform/collector-config';
 import { ImageFacts, ServedEndpoint } from '../platform/image-facts';
 import { SPAN_KIND_SERVER } from '../platform/collector-config';
-import { BUCKET_LABEL } from '../platform/prometheus-naming';
+import { BUCKET_LABEL, SCRAPE_ANNOTATIONS } from '../platform/prometheus-naming';
 import { LoadedManifest } from '../manifests';
 import { analysisUses, declaredArgs, findTemplate, metricSchedule, metricSpecs, PrometheusMetric, prometheusMetrics, TEMPLATE_KINDS } from '../model/analyses';
 import { defineRules, list } from './define';
@@ -70,9 +70,13 @@ function firstResultComparisons(condition: string | undefined): readonly ResultC
  * is empty while nothing is served (an app without self-traffic), which Argo records as an
  * Error that stops the run.
  */
-function failsIdleCanary(model: DeliveryModel, metric: PrometheusMetric, canaryArgs: readonly string[], scrapes: ScrapeSpans | undefined): boolean {
+function failsIdleCanary(model: DeliveryModel, metric: PrometheusMetric, canaryArgs: readonly string[], scrapes: ScrapeSpans | undefined, unproduced: (name: string) => boolean): boolean {
   const query = readQuery(model, metric.query);
-  const selectsCanary = (s: SelectorUse) => s.matchers.some((m) => (m.op === '=' || m.op === '=~') && placeholderArgs(m.value).some((a) => canaryArgs.includes(a)));
+  // A series nothing produces is empty for a busy canary too: such a gate stops every canary, which says nothing about an idle one.
+  const selectsCanary = (s: SelectorUse) => !(s.metric && unproduced(s.metric))
+    && s.matchers.some((m) => (m.op === '=' || m.op === '=~') && placeholderArgs(m.value).some((a) => canaryArgs.includes(a)));
+  // A condition that passes an empty result (`len(result) == 0 || ...`) passes an idle canary, whatever it bounds.
+  if (passesEmpty(metric)) return false;
   const selectsCanaryRate = query.selectors.some((s) => s.enclosing.some((f) => RATE_FUNCTIONS.includes(f)) && selectsCanary(s));
   const lowerBound = firstResultComparisons(metric.successCondition).some((c) => (c.op === '>=' && c.value > 0) || (c.op === '>' && c.value >= 0));
   const failsLow = firstResultComparisons(metric.failureCondition).some((c) => (c.op === '<' && c.value > 0) || (c.op === '<=' && c.value >= 0));
@@ -82,6 +86,39 @@ function failsIdleCanary(model: DeliveryModel, metric: PrometheusMetric, canaryA
   const emptyStops = [MeasurementPhase.FAILED, MeasurementPhase.ERROR].includes(measurementPhase(metric, []).phase);
   const stopsEmpty = !idleSeries && query.selectors.some(selectsCanary) && !cannotBeEmpty(metric.query) && emptyStops;
   return (selectsCanaryRate && (lowerBound || failsLow)) || stopsEmpty;
+}
+
+/** Whether a gate's conditions make an empty result Successful, on a query that can be empty. */
+export function passesEmpty(metric: PrometheusMetric): boolean {
+  // Only a condition that asks for the result's length or ranges over it can succeed without a sample:
+  // any other reads result[i], an Error when there is none (a cheap test before an evaluation).
+  const conditions = `${metric.successCondition ?? ''} ${metric.failureCondition ?? ''}`;
+  if (!/\b(?:len|all|none|any|one|filter|count|map)\s*\(/.test(conditions)) return false;
+  try {
+    if (measurementPhase(metric, []).phase !== MeasurementPhase.SUCCESSFUL) return false;
+  } catch {
+    return false; // conditions/unreadable reports it
+  }
+  return !cannotBeEmpty(metric.query);
+}
+
+/** Container ports that serve Prometheus or the kubelet, not users: by name, or the port the scrape annotation names. */
+const NON_SERVING_PORT = /metric|prom|health|probe|admin|debug|pprof/i;
+
+/**
+ * Whether a Rollout's pods serve requests, so an idle canary is a failure to detect: a Service
+ * selects them, the Rollout routes traffic (trafficRouting, canaryService, stableService), or a
+ * container declares a port that is not a metrics or health port. A queue worker judged on its
+ * backlog has none of these.
+ */
+function servesRequests(model: DeliveryModel, rollout: LoadedManifest): boolean {
+  const canary = asObj(asObj(asObj(rollout.object.spec).strategy).canary);
+  if (canary.trafficRouting !== undefined || canary.canaryService !== undefined || canary.stableService !== undefined) return true;
+  const pod = model.pods.find((p) => p.owner === rollout);
+  if (!pod) return true;
+  if (model.servicesSelecting(pod).length > 0) return true;
+  const scrapePort = pod.annotations[SCRAPE_ANNOTATIONS.port];
+  return pod.containers.some((c) => c.ports.some((p) => !NON_SERVING_PORT.test(p.name ?? '') && String(p.containerPort) !== scrapePort));
 }
 
 /** The facts the catalogue knows of the images a Rollout's containers run. */
@@ -232,7 +269,7 @@ function excludes(sel: SelectorUse, counts: { label: string; value: string }): b
 
 /** The seconds of the first range `[...]` after a selector's offset in a query (`[2m]`, `[190s]`). */
 function rangeSecondsAt(query: string, offset: number): number | undefined {
-  const m = /^[^[\]]*?\[\s*([0-9smhdw]+)\s*\]/.exec(query.slice(offset));
+  const m = /^[^[\]]*?\[\s*([0-9smhdw]+)\s*\]/.exec(withoutComments(query).slice(offset));
   if (!m) return undefined;
   try {
     return parseDurationSeconds(m[1]);
@@ -284,7 +321,8 @@ export const GATE_RULES = defineRules({
       const query = readQuery(model, metric.query);
       for (const arg of new Set(query.args.filter((a) => !declared.includes(a)))) {
         report('gates/unknown-arg', E, ref, `${gate} uses {{args.${arg}}}, but the template declares only ${list(declared)}; the AnalysisRun fails to resolve it`,
-          `declare '${arg}' in spec.args (and pass it from the Rollout) or use one of ${list(declared)}`);
+          `declare '${arg}' in spec.args (and pass it from the Rollout) or use one of ${list(declared)}`,
+          { causes: [`template-args:${ref.namespace}/${ref.name}`] });
       }
       if (query.error) {
         report('gates/promql-syntax', E, ref, `${gate}: the query does not parse as PromQL at ${position(metric.query, query.error.offset)} (near '${query.error.near}')`,
@@ -301,14 +339,21 @@ export const GATE_RULES = defineRules({
           continue;
         }
         if (!series) {
-          report('gates/unknown-metric', E, ref, `${gate} selects '${s.metric}' (${position(metric.query, s.offset)}), which nothing in the manifests puts into Prometheus (produced: ${list(produced)}${why})`,
-            'use a produced series name, or make its producer export it and get scraped (spanmetrics connector -> metrics pipeline -> prometheus exporter on the scraped port)');
+          // spanmetrics of a connector whose series never reach Prometheus: the collector's finding is the cause
+          const from = collectorsOf(model).filter((c) => c.config.ids('connectors').some((id) => componentType(id) === 'spanmetrics'
+            && s.metric!.startsWith(spanmetricsSeries(c.config.configOf('connectors', id)).calls.replace(/calls_total$/, ''))));
+          // one metric nothing produces, read in several places, is one root cause
+          const root = `unknown-metric:${ref.namespace}/${ref.name}:${s.metric}`;
+          report('gates/unknown-metric', E, ref, `${gate} selects '${s.metric}' (${position(metric.query, s.offset)}), which nothing in the manifests puts into Prometheus; produced: ${list(produced)}${why}`,
+            'use a produced series name, or make its producer export it and get scraped (spanmetrics connector -> metrics pipeline -> prometheus exporter on the scraped port)',
+            { causes: [root], causedBy: [...from.flatMap((c) => [c.causeKey('spanmetrics-export'), c.causeKey('prometheus-export')]), root] });
           continue;
         }
         if (series.openLabels) continue;
         for (const m of s.matchers.filter((x) => x.value !== '' && !series.labels.has(x.label))) {
+          const root = `unknown-label:${ref.namespace}/${ref.name}:${s.metric}:${m.label}`;
           report('gates/unknown-label', E, ref, `${gate} matches label '${m.label}' on '${s.metric}', which never carries it (labels: ${list([...series.labels].sort())}); the selector matches nothing`,
-            `use one of those labels, or make its source emit it (${list(series.sources)}; for spanmetrics: a dimension)`);
+            `use one of those labels, or make its source emit it (${list(series.sources)}; for spanmetrics: a dimension)`, { causes: [root], causedBy: [root] });
         }
       }
       for (const g of query.groupings) {
@@ -368,9 +413,9 @@ export const GATE_RULES = defineRules({
       const noData = stopWithoutData(metric, timing);
       if (!noData || noData.atSeconds >= firstData.totalSeconds) continue;
       report('gates/judged-before-data', Severity.WARNING, model.refOf(template),
-        `gate '${metric.name}' reads ${path === SeriesPath.SPANMETRICS ? `spanmetrics flushed every ${flush}s` : 'metrics scraped from the canary\'s own pods'}, so a new canary's `
-        + `series can be missing (or too short for increase() or rate()) until ${formatDerivation(firstData)} with ${model.prometheus.name}, `
-        + `but with no data the gate already stops the run at ${noData.atSeconds}s (${noData.how}); a healthy canary can be stopped`,
+        `gate '${metric.name}' can stop a healthy canary for lack of data: with none it stops the run at ${noData.atSeconds}s; ${noData.how}; `
+        + `it reads ${path === SeriesPath.SPANMETRICS ? `spanmetrics flushed every ${flush}s` : 'metrics scraped from the canary\'s own pods'}, so a new canary's `
+        + `series can be missing (or too short for increase() or rate()) until ${formatDerivation(firstData)} with ${model.prometheus.name}`,
         `make ${noData.fixField} at least ${Math.ceil(firstData.totalSeconds)}s, plus the time the canary needs to serve the evidence `
         + '(ThreeGateAnalysis derives it), or shorten the flush or scrape interval');
     }
@@ -448,7 +493,9 @@ export const GATE_RULES = defineRules({
 
   // An idle canary passes every gate that only bounds errors or latency: nothing measured, nothing wrong.
   const byRollout = new Map<LoadedManifest, { templates: LoadedManifest[]; passes: boolean; unreadable: boolean; prometheus: boolean }>();
-  for (const use of analysisUses(model).filter((u) => u.canary)) {
+  const prefixes = judgedPrefixes(model);
+  const unproduced = (name: string) => !catalog.series.has(name) && (judged.has(name) || prefixes.some((p) => name.startsWith(p)));
+  for (const use of analysisUses(model).filter((u) => u.canary && servesRequests(model, u.rollout))) {
     const entry = byRollout.get(use.rollout) ?? { templates: [], passes: false, unreadable: false, prometheus: false };
     byRollout.set(use.rollout, entry);
     const hashArgs = use.args.filter((a) => a.valueFrom?.podTemplateHashValue === 'Latest').map((a) => a.name);
@@ -463,17 +510,23 @@ export const GATE_RULES = defineRules({
       if (metrics.length > 0) entry.prometheus = true;
       // A gate that does not parse is reported by gates/promql-syntax; what it would have measured is unknown.
       if (metrics.some((m) => readQuery(model, m.query).error)) entry.unreadable = true;
-      if (metrics.some((m) => failsIdleCanary(model, m, canaryArgs, scrapes))) entry.passes = true;
+      if (metrics.some((m) => failsIdleCanary(model, m, canaryArgs, scrapes, unproduced))) entry.passes = true;
     }
   }
   for (const [rollout, { templates, passes, unreadable, prometheus }] of byRollout) {
     if (passes || unreadable || !prometheus || templates.length === 0) continue;
     const names = templates.map((t) => t.object.metadata?.name ?? '');
     const example = trafficGateExample(model, imageFactsOf(model, rollout).find((f) => f.metrics));
+    const passing = templates.flatMap((t) => prometheusMetrics(t).filter(passesEmpty).map((m) => `'${m.name}'`));
+    const missing = templates.flatMap((t) => prometheusMetrics(t).filter((m) => readQuery(model, m.query).selectors.some((s) => s.metric && unproduced(s.metric))).map((m) => `'${m.name}'`));
     report('gates/no-idle-canary-gate', E, model.refOf(templates[0]),
-      `Rollout ${model.namespaceOf(rollout)}/${rollout.object.metadata?.name} runs ${list(names)} on its canary, but no gate fails a canary that serves no traffic `
-      + "(none bounds from below the rate() of requests selected by the canary, nor stops on an empty result), so an idle canary is promoted",
+      `Rollout ${model.namespaceOf(rollout)}/${rollout.object.metadata?.name} runs ${list(names)} on its canary, but no gate fails a canary that serves no traffic, so an idle canary is promoted; `
+      + 'none bounds from below the rate() of requests selected by the canary, nor stops on an empty result'
+      + (passing.length > 0 ? `; ${list(passing)} pass${passing.length === 1 ? 'es' : ''} an empty result` : '')
+      + (missing.length > 0 ? `; ${list(missing)} read${missing.length === 1 ? 's' : ''} a series nothing produces, which stops busy canaries as well` : ''),
       `add a traffic gate, e.g. query ${example} with successCondition 'len(result) > 0 && result[0] >= MIN_RPS', `
-      + `and pass ${CANARY_HASH_ARG} with valueFrom.podTemplateHashValue: Latest`);
+      + `and pass ${CANARY_HASH_ARG} with valueFrom.podTemplateHashValue: Latest`,
+      // an argument the Rollout does not pass (a renamed one) leaves the traffic gate without the canary's hash: that finding is the cause
+      { causes: templates.map((t) => `idle-canary:${model.namespaceOf(t)}/${t.object.metadata?.name ?? ''}`), causedBy: [`rollout-args:${model.namespaceOf(rollout)}/${rollout.object.metadata?.name ?? ''}`] });
   }
 });

@@ -22,6 +22,8 @@ interface Reached {
   /** the Service, when reached through one */
   readonly service?: ServiceInfo;
   readonly containers?: PodTemplate['containers'];
+  /** the root causes in the collectors reached that leave the port without a listener */
+  readonly causedBy?: readonly string[];
 }
 
 const isOtlp = (l: CollectorListener) => l.protocol === ListenerProtocol.OTLP_GRPC || l.protocol === ListenerProtocol.OTLP_HTTP;
@@ -36,7 +38,7 @@ export const OTLP_RULES = defineRules({
   'otlp/unknown-service': "an OTLP endpoint's host is a Service the manifests define",
   'otlp/unknown-port': "an OTLP endpoint's port is a port of that Service",
   'otlp/no-receiver': 'the Service port, the sidecar or the hostPort reaches an OTLP receiver of a collector',
-  'otlp/protocol-mismatch': "the receiver reached speaks the SDK's protocol (an error when OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL or the image says which, else a warning)",
+  'otlp/protocol-mismatch': "the receiver reached speaks the SDK's protocol, when OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL or the image's facts say which (many SDKs choose gRPC in code, so the spec's default proves nothing)",
 }, (model, report) => {
   const E = Severity.ERROR;
   const collectors = collectorsOf(model);
@@ -58,9 +60,7 @@ export const OTLP_RULES = defineRules({
       const { host, port } = endpoint;
       const written = asArr(container.raw.env).map(asObj).find((e) => e.name === variable)?.value;
       const what = `container '${container.name}' ${variable}='${value}'${typeof written === 'string' && written !== value ? ` (written '${written}')` : ''}`;
-      const protocolText = protocolVar ? `${protocolVar}=${sdkProtocol}`
-        : imageProtocol ? `no OTEL_EXPORTER_OTLP_PROTOCOL, and ${container.image} exports ${sdkProtocol}`
-          : `no OTEL_EXPORTER_OTLP_PROTOCOL, so ${sdkProtocol} if the SDK follows the spec's default (many choose gRPC in code)`;
+      const protocolText = protocolVar ? `${protocolVar}=${sdkProtocol}` : `no OTEL_EXPORTER_OTLP_PROTOCOL, and ${container.image} exports ${sdkProtocol}`;
 
       let reached: Reached;
       if (isLoopback(host) || host === POD_IP_HOST) {
@@ -119,23 +119,24 @@ export const OTLP_RULES = defineRules({
           const containers = selected.flatMap((p) => p.containers);
           const targetPort = resolvePort(servicePort.targetPort, containers);
           const listeners = reachedCollectors.flatMap((c) => c.config.listeners());
-          reached = { via, listeners: listeners.filter((l) => l.port === targetPort), otlp: listeners.filter(isOtlp), service, containers };
+          reached = {
+            via, listeners: listeners.filter((l) => l.port === targetPort), otlp: listeners.filter(isOtlp), service, containers,
+            causedBy: reachedCollectors.flatMap((c) => [c.causeKey('receivers'), ...(targetPort === undefined ? [] : [c.causeKey(`port:${targetPort}`)])]),
+          };
         }
       }
 
       const atTarget = reached.listeners.filter(isOtlp);
       if (atTarget.length === 0) {
         report('otlp/no-receiver', E, pod.ref, `${what} goes through ${reached.via}, but no OTLP receiver listens there (OTLP receivers: ${list(reached.otlp.map((l) => `${l.port} ${l.protocol}`))})`,
-          `point ${variable} at the port of an OTLP receiver for ${sdkProtocol}`);
-      } else if (!atTarget.some((l) => l.protocol === wanted)) {
+          `point ${variable} at the port of an OTLP receiver for ${sdkProtocol}`, { causedBy: reached.causedBy });
+      } else if ((protocolVar !== undefined || imageProtocol !== undefined) && !atTarget.some((l) => l.protocol === wanted)) {
         const right = reached.otlp.find((l) => l.protocol === wanted);
         const rightPort = right && (reached.service
           ? reached.service.ports.find((p) => resolvePort(p.targetPort, reached!.containers ?? []) === right.port)?.port
           : right.port);
-        const certain = protocolVar !== undefined || imageProtocol !== undefined;
-        report('otlp/protocol-mismatch', certain ? E : Severity.WARNING, pod.ref, `${what} with ${protocolText} needs ${wanted}, but ${reached.via} reaches the ${atTarget[0].componentId} receiver's ${atTarget[0].protocol} endpoint`,
-          rightPort ? `use port ${rightPort} in ${variable}${certain ? '' : `, or set ${OTLP_PROTOCOL_VARS[1]}=grpc if the SDK speaks gRPC`}`
-            : `enable ${wanted} on the collector's otlp receiver and expose it, or set ${OTLP_PROTOCOL_VARS[1]} to match`);
+        report('otlp/protocol-mismatch', E, pod.ref, `${what} with ${protocolText} needs ${wanted}, but ${reached.via} reaches the ${atTarget[0].componentId} receiver's ${atTarget[0].protocol} endpoint`,
+          rightPort ? `use port ${rightPort} in ${variable}` : `enable ${wanted} on the collector's otlp receiver and expose it, or set ${OTLP_PROTOCOL_VARS[1]} to match`);
       }
     }
   }

@@ -27,7 +27,9 @@ export const ROLLOUT_RULES = defineRules({
       for (const arg of declaredArgs(template).filter((a) => !a.hasDefault && !passed.includes(a.name))) {
         report('rollout/missing-arg', E, use.ref,
           `${use.field} runs template '${t.name}' without argument '${arg.name}', which it declares without a value (passed: ${list(passed)}); the AnalysisRun fails with 'args.${arg.name} was not resolved'`,
-          `add {name: ${arg.name}, value: ... or valueFrom: ...} to ${use.field}.args`);
+          `add {name: ${arg.name}, value: ... or valueFrom: ...} to ${use.field}.args`,
+          // a renamed argument: the template's gate names the new name, the Rollout passes the old one
+          { causes: [`rollout-args:${use.namespace}/${use.ref.name ?? ''}`], causedBy: [`template-args:${model.namespaceOf(template)}/${t.name}`] });
       }
     }
   }

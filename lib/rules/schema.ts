@@ -8,7 +8,7 @@ import { LoadedManifest } from '../manifests';
  */
 
 const FIX = {
-  [SchemaSource.CRD]: 'make the field match the CRD schema of the pinned Argo release (imports/ has the typed classes)',
+  [SchemaSource.CRD]: 'make the field match the CRD schema of the pinned release (named in the message)',
   [SchemaSource.KUBERNETES]: 'make the field match the Kubernetes API of the kind',
 };
 
@@ -53,6 +53,7 @@ function schemaRule(id: string, description: string, source: SchemaSource.CRD | 
 
 const isArgo = (product: 'rollouts' | 'cd') => (m: LoadedManifest) => m.object.apiVersion === 'argoproj.io/v1alpha1'
   && (product === 'cd') === ['Application', 'ApplicationSet', 'AppProject'].includes(m.object.kind);
+const inGroup = (group: string) => (m: LoadedManifest) => typeof m.object.apiVersion === 'string' && m.object.apiVersion.startsWith(`${group}/`);
 
 /** Every object against the schema of its kind; objects of kinds without a known schema get a warning. */
 export const schemaRules: Rule[] = [
@@ -60,18 +61,25 @@ export const schemaRules: Rule[] = [
     (m) => !(typeof m.object.apiVersion === 'string' && m.object.apiVersion.startsWith('argoproj.io/'))),
   schemaRule('schema/argo-rollouts', 'Argo Rollouts objects validate against the CRD schemas of the pinned release; undeclared fields are errors', SchemaSource.CRD, isArgo('rollouts')),
   schemaRule('schema/argo-cd', 'Argo CD objects validate against the CRD schemas of the pinned release; undeclared fields are errors', SchemaSource.CRD, isArgo('cd')),
+  schemaRule('schema/prometheus-operator', 'PodMonitor, ServiceMonitor, PrometheusRule and AlertmanagerConfig validate against the CRDs of prometheus-operator v0.93.0; undeclared fields are errors', SchemaSource.CRD, inGroup('monitoring.coreos.com')),
+  schemaRule('schema/flagger', "Flagger's Canary validates against the CRD of Flagger v1.44.0; undeclared fields are errors", SchemaSource.CRD, inGroup('flagger.app')),
   {
     id: 'schema/known-kind',
-    description: 'every object is of a kind whose schema is known, so the other schema rules checked it',
-    check: (manifests) => manifests.flatMap((m): Finding[] => {
-      const result = schemaResult(manifests, m);
-      return result.source !== SchemaSource.NONE ? [] : [{
+    description: 'every object is of a kind whose schema is known, so the other schema rules checked it (one warning per kind that is not)',
+    // Once per kind: a note of what was not checked, not a fault of each object.
+    check: (manifests) => {
+      const byKind = new Map<string, LoadedManifest[]>();
+      for (const m of manifests) {
+        const result = schemaResult(manifests, m);
+        if (result.source === SchemaSource.NONE) byKind.set(result.schema, [...(byKind.get(result.schema) ?? []), m]);
+      }
+      return [...byKind].map(([schema, objects]): Finding => ({
         ruleId: 'schema/known-kind',
         severity: Severity.WARNING,
-        object: refOf(m),
-        message: `no schema is known for ${result.schema}; the object was not validated`,
+        object: refOf(objects[0]),
+        message: `no schema is known for ${schema}; ${objects.length === 1 ? 'the object was' : `its ${objects.length} objects were`} not validated`,
         fix: 'check apiVersion and kind; for a custom resource, add its pinned CRD to cdk8s.yaml and run npm run crd-schemas',
-      }];
-    }),
+      }));
+    },
   },
 ];

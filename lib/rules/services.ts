@@ -3,6 +3,7 @@ import { defineRules, list } from './define';
 import { asArr, urlsIn } from '../model/model';
 import { envOf } from '../model/otlp';
 import { OTLP_ENDPOINT_VARS } from '../platform/otel';
+import { prometheusInstallOf } from '../platform/prometheus-installs';
 import { Severity } from './types';
 
 /** `app=hotrod, tier=web`, for messages. */
@@ -27,6 +28,8 @@ export const SERVICE_RULES = defineRules({
     const selected = model.podsSelectedBy(service);
     if (selected.length === 0) {
       const candidates = model.podsIn(service.namespace);
+      // No workload at all in the folder (a kustomize base of Services that the overlays' workloads join): nothing to judge.
+      if (model.pods.length === 0 && model.experimentPods.length === 0) continue;
       report('services/selector-no-match', E, service.ref,
         `selector {${labelsText(service.selector)}} matches no pod template in namespace ${service.namespace} `
         + `(pod labels there: ${list(candidates.map((p) => `${p.ref.kind}/${p.ref.name} {${labelsText(p.labels)}}`))}); the Service has no endpoints`,
@@ -44,6 +47,7 @@ export const SERVICE_RULES = defineRules({
     }
   }
 
+  const presetHost = urlsIn(model.prometheus.address)[0]?.host.split('.').slice(0, 2).join('.');
   for (const pod of model.pods) {
     for (const container of pod.containers) {
       const env = envOf(container.raw, pod.namespace);
@@ -57,6 +61,8 @@ export const SERVICE_RULES = defineRules({
         for (const url of urlsIn(t)) {
           const target = model.resolveHost(url.host, pod.namespace);
           if (!target || (!target.service && operatorServices(model).has(`${target.namespace}/${target.name}`))) continue;
+          // a Prometheus a mesh installs, or the one the --prometheus preset names: outside the folder by design
+          if (!target.service && (prometheusInstallOf(target.namespace, target.name) || presetHost === `${target.name}.${target.namespace}`)) continue;
           const what = `container '${container.name}' ${where} calls '${url.url}'`;
           if (!target.service) {
             const there = model.servicesIn(target.namespace).map((s) => s.name);

@@ -28,6 +28,18 @@ export interface Finding {
   readonly message: string;
   /** how to fix it */
   readonly fix: string;
+  /** the root causes this finding reports, as keys that findings they cause name in `causedBy` */
+  readonly causes?: readonly string[];
+  /** the root causes this finding may follow from: `validate` prints it under the first of them that is reported too */
+  readonly causedBy?: readonly string[];
+  /** the findings that follow from this one, folded into it (see foldConsequences) */
+  readonly consequences?: readonly Finding[];
+}
+
+/** How a finding links to others: the root cause it reports, and the ones it may follow from. */
+export interface FindingLinks {
+  readonly causes?: readonly string[];
+  readonly causedBy?: readonly string[];
 }
 
 /** A check over a set of plain Kubernetes objects. */

@@ -35,7 +35,9 @@ const FORMATS_SOURCE = `{
 
 /** The structural-schema annotations: they shape merges and pruning, not validity. */
 const ANNOTATION_KEYWORDS = ['x-kubernetes-int-or-string', 'x-kubernetes-preserve-unknown-fields', 'x-kubernetes-list-type',
-  'x-kubernetes-list-map-keys', 'x-kubernetes-map-type', 'x-kubernetes-embedded-resource'];
+  'x-kubernetes-list-map-keys', 'x-kubernetes-map-type', 'x-kubernetes-embedded-resource',
+  // CEL rules (prometheus-operator's): the API server evaluates them; here they are not
+  'x-kubernetes-validations'];
 
 /** An ajv set up for the CRD schemas, emitting standalone source. */
 function crdAjv(): Ajv {

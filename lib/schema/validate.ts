@@ -6,8 +6,9 @@ import { CRD_VALIDATOR_DIR, CRD_VALIDATOR_INDEX, projectRoot } from './crd-schem
 
 /**
  * Validates plain Kubernetes objects against the schema of their kind:
- * - Argo kinds against the `openAPIV3Schema` of the pinned CRDs (Argo Rollouts v1.8.3,
- *   Argo CD v3.2.0), with the validators compiled ahead of time from `imports/argo-crd-schemas.json`
+ * - Argo kinds, prometheus-operator's monitors and rules and Flagger's Canary against the
+ *   `openAPIV3Schema` of the pinned CRDs (Argo Rollouts v1.8.3, Argo CD v3.2.0, prometheus-operator
+ *   v0.93.0, Flagger v1.44.0), with the validators compiled ahead of time from `imports/argo-crd-schemas.json`
  *   into `imports/argo-crd-validators/` (lib/schema/standalone.ts; a kind's is loaded when first met);
  * - core kinds against the Kubernetes v1.33 OpenAPI schema compiled into `kubernetes-models`.
  *
@@ -63,6 +64,11 @@ export function closeStructuralSchema(schema: Record<string, unknown>, isRoot = 
       out[k] = closeStructuralSchema(v as Record<string, unknown>, false);
     } else if ((k === 'anyOf' || k === 'allOf' || k === 'oneOf') && Array.isArray(v)) {
       out[k] = v.map((sub) => closeStructuralSchema(sub, false));
+    } else if (k === 'format' && typeof v === 'string' && !CHECKED_FORMATS.includes(v)) {
+      // a format the validators here do not check (the API server checks some, ignores unknown ones): left out
+    } else if (k === 'pattern' && typeof v === 'string') {
+      const pattern = jsPattern(v);
+      if (pattern !== undefined) out[k] = pattern;
     } else {
       out[k] = v;
     }
@@ -70,6 +76,37 @@ export function closeStructuralSchema(schema: Record<string, unknown>, isRoot = 
   const open = schema['x-kubernetes-preserve-unknown-fields'] === true || schema.additionalProperties !== undefined;
   if (schema.type === 'object' && !open) out.additionalProperties = false;
   return out;
+}
+
+/** The formats the compiled validators check (lib/schema/standalone.ts FORMATS_SOURCE). */
+const CHECKED_FORMATS = ['int32', 'int64', 'date-time'];
+
+/**
+ * A CRD `pattern` (Go RE2, as the API server checks it) as a JavaScript pattern with the same
+ * meaning, or undefined when there is none here: RE2's leading case-insensitive flag `(?i)`
+ * becomes a class of both cases for each letter (prometheus-operator's `(?i)(abort|warn)?`); a
+ * pattern JavaScript still cannot compile is left out, so that field's format is not checked.
+ */
+export function jsPattern(goPattern: string): string | undefined {
+  let pattern = goPattern;
+  if (pattern.startsWith('(?i)')) {
+    let out = '';
+    let inClass = false;
+    for (let i = 4; i < pattern.length; i++) {
+      const c = pattern[i];
+      if (c === '\\') { out += pattern.slice(i, i + 2); i++; continue; }
+      if (c === '[') inClass = true;
+      else if (c === ']') inClass = false;
+      out += !inClass && /[a-zA-Z]/.test(c) ? `[${c.toLowerCase()}${c.toUpperCase()}]` : c;
+    }
+    pattern = out;
+  }
+  try {
+    new RegExp(pattern, 'u');
+    return pattern;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Subschemas that differ only in their place: the ApplicationSet repeats the Application template in every generator. */
@@ -264,9 +301,31 @@ function describeValue(v: unknown): string {
   return typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`;
 }
 
-/** ajv errors as violations; an `anyOf` (int-or-string) is reported once, not per branch. */
+/**
+ * ajv errors as violations; an `anyOf` (int-or-string) or `oneOf` (Flagger's analysis) is reported
+ * once, not per branch. An unknown field beside a missing required field or a failed `oneOf` of
+ * the same object is most likely a misspelling of it: one violation says both.
+ */
 function violationsOf(errors: readonly ErrorObject[], object: unknown): SchemaViolation[] {
-  const anyOfs = errors.filter((e) => e.keyword === 'anyOf');
+  const all = branchViolationsOf(errors, object);
+  const unknown = all.filter((v) => v.message.startsWith('unknown field'));
+  const parentOf = (path: string) => path.replace(/(\.[^.[]+|\['[^']*'\]|\[\d+\])$/, '');
+  const folded = new Set<SchemaViolation>();
+  const out = all.map((v) => {
+    if (!v.message.startsWith('unknown field')) return v;
+    const parent = parentOf(v.path);
+    const missing = all.filter((w) => w !== v && (w.message === 'required field is missing' || w.message.startsWith('must match')) && parentOf(w.path) === parent && !folded.has(w));
+    const alternatives = all.filter((w) => w.path === parent && w.message.startsWith('must match'));
+    for (const w of [...missing, ...alternatives]) folded.add(w);
+    const required = missing.filter((w) => w.message === 'required field is missing').map((w) => `'${w.path.slice(parent.length).replace(/^\./, '')}'`);
+    if (required.length === 0 && alternatives.length === 0) return v;
+    return { path: v.path, message: `${v.message}; a misspelling of ${required.length > 0 ? `required ${[...new Set(required)].join(' or ')}, which is missing` : `a field the schema's alternatives for ${parent || 'the object'} need`}?` };
+  });
+  return unknown.length === 0 ? all : out.filter((v) => !folded.has(v));
+}
+
+function branchViolationsOf(errors: readonly ErrorObject[], object: unknown): SchemaViolation[] {
+  const anyOfs = errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf');
   const out: SchemaViolation[] = [];
   for (const e of errors) {
     if (anyOfs.some((a) => e.schemaPath.startsWith(`${a.schemaPath}/`) && e.instancePath.startsWith(a.instancePath))) continue;
@@ -286,6 +345,9 @@ function violationsOf(errors: readonly ErrorObject[], object: unknown): SchemaVi
         break;
       case 'anyOf':
         out.push({ path: fieldPath(e.instancePath), message: `must be an integer or a string${got}` });
+        break;
+      case 'oneOf':
+        out.push({ path: fieldPath(e.instancePath), message: "must match exactly one of the schema's alternatives" });
         break;
       default:
         out.push({ path: fieldPath(e.instancePath), message: `${e.message ?? e.keyword}${got}` });
