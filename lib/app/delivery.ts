@@ -12,6 +12,12 @@ import { ModelOptions } from '../model/model';
 import { ImageCatalogue } from '../platform/image-facts';
 import { PrometheusBackend } from '../platform/metrics-backend';
 import { validateName } from '../util';
+import { AlertReceiver, AlertRouting, TeamReceivers } from '../constructs/alert-routing';
+import { PrometheusChartValues } from '../constructs/prometheus-chart-values';
+import { CollectorAlerts, SloAlerts } from '../constructs/slo-alerts';
+import { GateKind } from '../model/gates';
+import { RuleDelivery } from '../platform/metrics-backend';
+import { SLO_LABELS, SloObjectives } from '../platform/slo';
 
 /** The thresholds of a service's three gates and the evidence they wait for; an environment may set them for all its services. */
 export interface GateThresholds {
@@ -59,6 +65,22 @@ export interface ServiceSpec {
   readonly extraGates?: readonly GateSpec[];
   /** keep user requests flowing to it with a traffic generator @default true */
   readonly trafficGenerator?: boolean;
+  /** its service level objectives, over the environment's @default - derived from its gates: 1 - maxErrorRatio of requests succeed, 95 % faster than maxP95, over 30 days */
+  readonly slo?: SloObjectives;
+  /** the team (or tenant) its alerts go to: the value of the environment's team label @default - the environment's alerting.defaultTeam */
+  readonly team?: string;
+}
+
+/** Who is alerted in an environment, and how alerts are labelled. */
+export interface AlertingSpec {
+  /** the label that names the team (or tenant) on every alert @default 'team' */
+  readonly teamLabel?: string;
+  /** the team of services that name none @default 'platform' */
+  readonly defaultTeam?: string;
+  /** the team of the platform's own alerts (the collector) @default - defaultTeam */
+  readonly platformTeam?: string;
+  /** each team's receivers, by team @default - receivers without integrations ('page', 'ticket') for every team: alerts are routed, and dropped */
+  readonly teams?: Readonly<Record<string, TeamReceivers>>;
 }
 
 /** Where and how one environment runs: everything that differs between staging and production. */
@@ -81,6 +103,10 @@ export interface EnvironmentSpec {
   readonly gates?: GateThresholds;
   /** further pipeline settings @default - none */
   readonly pipeline?: SpanmetricsPipelineProps;
+  /** service level objectives for every service that does not state its own @default - derived from each service's gates */
+  readonly slo?: SloObjectives;
+  /** who is alerted, and the team label @default - see AlertingSpec */
+  readonly alerting?: AlertingSpec;
 }
 
 /** Properties of a {@link Delivery}. */
@@ -106,6 +132,12 @@ export interface DeliveredService {
   readonly analysis: CanaryAnalysis;
   /** its traffic generator, unless it runs without one */
   readonly generator?: TrafficGenerator;
+  /** its SLO and telemetry alerts */
+  readonly alerts: SloAlerts;
+  /** the routing of its team's alerts in its namespace */
+  readonly routing: AlertRouting;
+  /** the team its alerts go to */
+  readonly team: string;
 }
 
 /** The charts of the platform's own parts. */
@@ -159,6 +191,14 @@ export class Delivery extends Construct {
   public readonly charts: PlatformCharts;
   /** the ApplicationSet that deploys every folder */
   public readonly appSet: DeliveryApplicationSet;
+  /** the collector's own alerts */
+  public readonly collectorAlerts: CollectorAlerts;
+  /** the routing of the platform team's alerts in the collector's namespace */
+  public readonly collectorRouting: AlertRouting;
+  /** the values file of the community chart, when the Prometheus takes rules and routes through it */
+  public readonly chartValues?: PrometheusChartValues;
+  /** the alerting settings, resolved */
+  public readonly alerting: Required<AlertingSpec>;
 
   constructor(scope: Construct, id: string, props: DeliveryProps) {
     super(scope, id);
@@ -178,6 +218,9 @@ export class Delivery extends Construct {
       seen.add(s.name);
     }
     this.environment = env;
+    const alerting = env.alerting ?? {};
+    const defaultTeam = alerting.defaultTeam ?? 'platform';
+    this.alerting = { teamLabel: alerting.teamLabel ?? 'team', defaultTeam, platformTeam: alerting.platformTeam ?? defaultTeam, teams: alerting.teams ?? {} };
 
     const chart = (folder: string) => new Chart(app, folder, { namespace: folder });
     const otel = chart(PLATFORM_FOLDERS.otel);
@@ -185,6 +228,8 @@ export class Delivery extends Construct {
     const override: PrometheusBackend | undefined = this.node.tryGetContext(PROMETHEUS_OVERRIDE_CONTEXT);
     this.prometheus = override ?? env.prometheus ?? PrometheusBackend.communityChart();
     this.collector = new OtelCollectorDaemonSet(otel, 'Collector', { pipeline: this.pipeline, prometheus: this.prometheus });
+    // the community chart takes rules and routes only through its values (see RuleDelivery.CHART_VALUES)
+    this.chartValues = this.prometheus.ruleDelivery === RuleDelivery.CHART_VALUES ? new PrometheusChartValues(this, 'PrometheusValues') : undefined;
 
     const needsTraffic = props.services.some((s) => s.trafficGenerator ?? true);
     const traffic = needsTraffic ? chart(PLATFORM_FOLDERS.traffic) : undefined;
@@ -198,8 +243,24 @@ export class Delivery extends Construct {
         // one service: the generator keeps its default name; several: one per service
         ? new TrafficGenerator(traffic, props.services.length === 1 ? 'Generator' : spec.name, { target: rollout, name: props.services.length === 1 ? undefined : `${spec.name}-traffic` })
         : undefined;
-      return { name: spec.name, chart: serviceChart, rollout, analysis, generator };
+      const team = spec.team ?? this.alerting.defaultTeam;
+      const alerts = new SloAlerts(serviceChart, 'Slo', {
+        target: rollout,
+        objectives: { ...env.slo, ...spec.slo },
+        gates: { maxErrorRatio: analysis.maxErrorRatio, maxP95: analysis.maxP95, quantile: analysis.gate(GateKind.LATENCY).quantile! },
+        labels: this.alertLabels(team),
+      });
+      const routing = this.routingFor(serviceChart, team);
+      return { name: spec.name, chart: serviceChart, rollout, analysis, generator, alerts, routing, team };
     });
+    this.collectorAlerts = new CollectorAlerts(otel, 'Alerts', {
+      prometheus: this.prometheus, namespace: otel.namespace!, workload: this.collector.daemonSet.name, labels: this.alertLabels(this.alerting.platformTeam),
+    });
+    this.collectorRouting = this.routingFor(otel, this.alerting.platformTeam);
+    if (this.chartValues) {
+      for (const s of this.services) this.chartValues.addRuleGroups(s.alerts.groups);
+      this.chartValues.addRuleGroups(this.collectorAlerts.groups);
+    }
 
     const argocd = chart(PLATFORM_FOLDERS.argocd);
     const prefix = env.applicationPrefix ?? `${env.name}-`;
@@ -214,6 +275,20 @@ export class Delivery extends Construct {
       destinationServer: env.destinationServer,
     });
     this.charts = { otel, traffic, argocd };
+  }
+
+  /** The labels every alert of a team carries: the environment and the team. */
+  private alertLabels(team: string): Record<string, string> {
+    return { [SLO_LABELS.environment]: this.environment.name, [this.alerting.teamLabel]: team };
+  }
+
+  /** The routing of a team's alerts in a chart's namespace: an AlertmanagerConfig there, or routes in the chart values. */
+  private routingFor(chart: Chart, team: string): AlertRouting {
+    const receivers = this.alerting.teams[team] ?? { page: AlertReceiver.none('page'), ticket: AlertReceiver.none('ticket') };
+    const routing = new AlertRouting(chart, 'AlertRouting', { team, teamLabel: this.alerting.teamLabel, environment: this.environment.name, receivers });
+    if (this.chartValues) this.chartValues.addRouting(routing);
+    else routing.render();
+    return routing;
   }
 
   /** A service by name; throws naming the services there are. */

@@ -10,6 +10,7 @@ import { LoadedManifest } from '../manifests';
 const FIX = {
   [SchemaSource.CRD]: 'make the field match the CRD schema of the pinned Argo release (imports/ has the typed classes)',
   [SchemaSource.KUBERNETES]: 'make the field match the Kubernetes API of the kind',
+  [SchemaSource.PROMETHEUS_OPERATOR]: 'make the field match prometheus-operator\'s API of the kind (monitoring.coreos.com)',
 };
 
 /**
@@ -33,7 +34,7 @@ function schemaResult(manifests: readonly LoadedManifest[], m: LoadedManifest): 
 }
 
 /** A rule that reports the schema violations of the objects a filter picks. */
-function schemaRule(id: string, description: string, source: SchemaSource.CRD | SchemaSource.KUBERNETES, picks: (m: LoadedManifest) => boolean): Rule {
+function schemaRule(id: string, description: string, source: SchemaSource.CRD | SchemaSource.KUBERNETES | SchemaSource.PROMETHEUS_OPERATOR, picks: (m: LoadedManifest) => boolean): Rule {
   return {
     id,
     description,
@@ -58,6 +59,8 @@ const isArgo = (product: 'rollouts' | 'cd') => (m: LoadedManifest) => m.object.a
 export const schemaRules: Rule[] = [
   schemaRule('schema/core', 'core Kubernetes objects validate against the Kubernetes OpenAPI schema (kubernetes-models)', SchemaSource.KUBERNETES,
     (m) => !(typeof m.object.apiVersion === 'string' && m.object.apiVersion.startsWith('argoproj.io/'))),
+  schemaRule('schema/prometheus-operator', 'prometheus-operator objects (PrometheusRule, AlertmanagerConfig, PodMonitor, ServiceMonitor) validate against its schemas',
+    SchemaSource.PROMETHEUS_OPERATOR, (m) => typeof m.object.apiVersion === 'string' && m.object.apiVersion.startsWith('monitoring.coreos.com/')),
   schemaRule('schema/argo-rollouts', 'Argo Rollouts objects validate against the CRD schemas of the pinned release; undeclared fields are errors', SchemaSource.CRD, isArgo('rollouts')),
   schemaRule('schema/argo-cd', 'Argo CD objects validate against the CRD schemas of the pinned release; undeclared fields are errors', SchemaSource.CRD, isArgo('cd')),
   {

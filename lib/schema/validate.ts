@@ -25,6 +25,8 @@ export enum SchemaSource {
   CRD = 'crd',
   /** the Kubernetes OpenAPI schema (kubernetes-models) */
   KUBERNETES = 'kubernetes',
+  /** prometheus-operator's schemas (@kubernetes-models/prometheus-operator) */
+  PROMETHEUS_OPERATOR = 'prometheus-operator',
   /** nothing: the kind has no known schema */
   NONE = 'none',
 }
@@ -185,7 +187,7 @@ function coreModel(apiVersion: string, kind: string): KubernetesModel | undefine
   const key = `${apiVersion}/${kind}`;
   if (!coreModels.has(key)) {
     let model: KubernetesModel | null = null;
-    if (/^([a-z0-9.-]+\/)?v[0-9a-z]+$/.test(apiVersion) && /^[A-Z][A-Za-z0-9]*$/.test(kind) && !apiVersion.includes('argoproj.io')) {
+    if (/^([a-z0-9.-]+\/)?v[0-9a-z]+$/.test(apiVersion) && /^[A-Z][A-Za-z0-9]*$/.test(kind) && !apiVersion.includes('argoproj.io') && !apiVersion.startsWith('monitoring.coreos.com/')) {
       try {
         const bundled = BUNDLED_CORE_KINDS[key];
         // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -197,6 +199,28 @@ function coreModel(apiVersion: string, kind: string): KubernetesModel | undefine
     coreModels.set(key, model);
   }
   return coreModels.get(key) ?? undefined;
+}
+
+/**
+ * The schemas of prometheus-operator's kinds: @kubernetes-models/prometheus-operator 4.4.4, the
+ * last release of that package a CommonJS program can require (5 and 6 are ES modules only). Its
+ * schemas are generated from an older operator than kube-prometheus-stack 88.5.3 runs (their
+ * fields match about v0.65: no `keep_firing_for`), and like kubernetes-models' they check types,
+ * required fields, enums and patterns but not unknown fields. Every field the constructs write is
+ * in both.
+ */
+export const PROMETHEUS_OPERATOR_SCHEMA_RELEASE = 'prometheus-operator (@kubernetes-models/prometheus-operator 4.4.4)';
+
+/**
+ * The prometheus-operator kinds validated, loaded when first met (a runtime require, outside the
+ * commands' bundles: the package's validators need a WebAssembly regex engine beside them).
+ */
+const PROMETHEUS_OPERATOR_KINDS = new Set(['monitoring.coreos.com/v1/PrometheusRule', 'monitoring.coreos.com/v1/PodMonitor', 'monitoring.coreos.com/v1/ServiceMonitor', 'monitoring.coreos.com/v1alpha1/AlertmanagerConfig']);
+
+function operatorModel(apiVersion: string, kind: string): KubernetesModel | undefined {
+  if (!PROMETHEUS_OPERATOR_KINDS.has(`${apiVersion}/${kind}`)) return undefined;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require(`@kubernetes-models/prometheus-operator/${apiVersion}/${kind}`) as Record<string, KubernetesModel>)[kind];
 }
 
 /** Validates one object against the schema of its kind. */
@@ -216,16 +240,18 @@ export function validateSchema(object: Manifest): SchemaResult {
     const ok = crd.validate(object);
     return { source: SchemaSource.CRD, schema: `${crd.release} ${kind}`, violations: ok ? [] : violationsOf(crd.validate.errors ?? [], object) };
   }
-  const model = coreModel(apiVersion, kind);
-  const schema = `${KUBERNETES_SCHEMA_RELEASE} ${apiVersion} ${kind}`;
+  const operatorKind = operatorModel(apiVersion, kind);
+  const model = operatorKind ?? coreModel(apiVersion, kind);
+  const source = operatorKind ? SchemaSource.PROMETHEUS_OPERATOR : SchemaSource.KUBERNETES;
+  const schema = operatorKind ? `${PROMETHEUS_OPERATOR_SCHEMA_RELEASE} ${apiVersion} ${kind}` : `${KUBERNETES_SCHEMA_RELEASE} ${apiVersion} ${kind}`;
   if (model) {
     try {
       new model(object).validate();
-      return { source: SchemaSource.KUBERNETES, schema, violations: [] };
+      return { source, schema, violations: [] };
     } catch (e) {
       const errors = (e as { errors?: ErrorObject[] }).errors;
       if (!errors) throw e;
-      return { source: SchemaSource.KUBERNETES, schema, violations: violationsOf(errors, object) };
+      return { source, schema, violations: violationsOf(errors, object) };
     }
   }
   return { source: SchemaSource.NONE, schema: `${apiVersion} ${kind}`, violations: [] };
