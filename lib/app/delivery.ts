@@ -15,6 +15,12 @@ import { validateName } from '../util';
 import { AlertReceiver, AlertRouting, TeamReceivers } from '../constructs/alert-routing';
 import { PrometheusChartValues } from '../constructs/prometheus-chart-values';
 import { CollectorAlerts, SloAlerts } from '../constructs/slo-alerts';
+import { CanaryDashboard } from '../constructs/canary-dashboard';
+import { PodIdentity } from '../constructs/interfaces';
+import { NotificationService, RolloutNotifications, TraceSearch } from '../constructs/rollout-notifications';
+
+/** Jaeger's query UI as its chart installs it beside the collector the pipeline exports to (in-cluster: set your own ingress URL). */
+export const DEFAULT_JAEGER_UI = 'http://jaeger-query.jaeger.svc.cluster.local:16686';
 import { GateKind } from '../model/gates';
 import { RuleDelivery } from '../platform/metrics-backend';
 import { SLO_LABELS, SloObjectives } from '../platform/slo';
@@ -107,6 +113,18 @@ export interface EnvironmentSpec {
   readonly slo?: SloObjectives;
   /** who is alerted, and the team label @default - see AlertingSpec */
   readonly alerting?: AlertingSpec;
+  /** where the canaries' verdicts are sent @default - see NotificationSpec */
+  readonly notifications?: NotificationSpec;
+}
+
+/** Where canary verdicts go (Argo Rollouts notifications), and where their trace links point. */
+export interface NotificationSpec {
+  /** the notification service @default NotificationService.slack() (the token in the notification Secret's `slack-token`) */
+  readonly service?: NotificationService;
+  /** the recipients of a team's services (Slack channels) @default - `#<team>-deploys` */
+  readonly recipients?: (team: string) => readonly string[];
+  /** the traces backend's search the messages link to @default TraceSearch.jaeger('http://jaeger-query.jaeger.svc.cluster.local:16686') */
+  readonly traces?: TraceSearch;
 }
 
 /** Properties of a {@link Delivery}. */
@@ -138,6 +156,8 @@ export interface DeliveredService {
   readonly routing: AlertRouting;
   /** the team its alerts go to */
   readonly team: string;
+  /** the notifications of its canary's verdicts */
+  readonly notifications: RolloutNotifications;
 }
 
 /** The charts of the platform's own parts. */
@@ -197,6 +217,8 @@ export class Delivery extends Construct {
   public readonly collectorRouting: AlertRouting;
   /** the values file of the community chart, when the Prometheus takes rules and routes through it */
   public readonly chartValues?: PrometheusChartValues;
+  /** the canary dashboard of the environment (in the collector's folder) */
+  public readonly dashboard: CanaryDashboard;
   /** the alerting settings, resolved */
   public readonly alerting: Required<AlertingSpec>;
 
@@ -231,6 +253,7 @@ export class Delivery extends Construct {
     // the community chart takes rules and routes only through its values (see RuleDelivery.CHART_VALUES)
     this.chartValues = this.prometheus.ruleDelivery === RuleDelivery.CHART_VALUES ? new PrometheusChartValues(this, 'PrometheusValues') : undefined;
 
+    const notifySpec = env.notifications ?? {};
     const needsTraffic = props.services.some((s) => s.trafficGenerator ?? true);
     const traffic = needsTraffic ? chart(PLATFORM_FOLDERS.traffic) : undefined;
     this.services = props.services.map((spec): DeliveredService => {
@@ -251,12 +274,29 @@ export class Delivery extends Construct {
         labels: this.alertLabels(team),
       });
       const routing = this.routingFor(serviceChart, team);
-      return { name: spec.name, chart: serviceChart, rollout, analysis, generator, alerts, routing, team };
+      const notifications = new RolloutNotifications(serviceChart, 'Notifications', {
+        target: {
+          name: rollout.name,
+          namespace: rollout.namespace,
+          traceService: rollout.userEndpoints[0].service,
+          hashAttribute: this.pipeline.podIdentity[PodIdentity.POD_TEMPLATE_HASH],
+        },
+        gates: analysis.gates,
+        service: notifySpec.service ?? NotificationService.slack(),
+        recipients: (notifySpec.recipients ?? ((t: string) => [`#${t}-deploys`]))(team),
+        traces: notifySpec.traces ?? TraceSearch.jaeger(DEFAULT_JAEGER_UI),
+      });
+      for (const [k, v] of Object.entries(notifications.annotations)) rollout.rollout.metadata.addAnnotation(k, v);
+      return { name: spec.name, chart: serviceChart, rollout, analysis, generator, alerts, routing, team, notifications };
     });
     this.collectorAlerts = new CollectorAlerts(otel, 'Alerts', {
       prometheus: this.prometheus, namespace: otel.namespace!, workload: this.collector.daemonSet.name, labels: this.alertLabels(this.alerting.platformTeam),
     });
     this.collectorRouting = this.routingFor(otel, this.alerting.platformTeam);
+    this.dashboard = new CanaryDashboard(otel, 'Dashboard', {
+      environment: env.name,
+      services: this.services.map((s) => ({ target: s.rollout, gates: s.analysis.gates, slos: s.alerts.slos })),
+    });
     if (this.chartValues) {
       for (const s of this.services) this.chartValues.addRuleGroups(s.alerts.groups);
       this.chartValues.addRuleGroups(this.collectorAlerts.groups);
