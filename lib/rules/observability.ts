@@ -11,7 +11,7 @@ import { Severity } from './types';
 export const SERIES_BUDGET_PER_SERVICE = 10_000;
 
 /** A Grafana query as PromQL: its range variables replaced by a duration. */
-function grafanaQueryAsPromql(expr: string): string {
+export function grafanaQueryAsPromql(expr: string): string {
   return expr.replace(/\$\{?__(rate_)?interval\}?/g, '5m');
 }
 
