@@ -13,7 +13,11 @@ import { AlertmanagerConfigObject, operatorRouteTree, routeReceivers, RouteNode 
 import { NOTIFICATION_CONFIGMAP, Verdict, VERDICT_TRIGGERS } from '../lib/platform/argo-notifications';
 import { grafanaQueryAsPromql } from '../lib/rules/observability';
 import { estimateSpanmetricsSeries } from '../lib/analysis/cardinality';
-import { fixtureDelivery } from './helpers';
+import { fixtureDelivery, targetOf } from './helpers';
+import { synthesizeInMemory } from '../lib/app/in-memory';
+import { MeasurementPhase } from '../lib/analysis/condition';
+import { RunOutcome } from '../lib/rehearsal/argo-replay';
+import { notificationMessage, traceLinksOf } from '../lib/rehearsal/notification';
 
 /** The example's deliveries, by environment. */
 function example(): Record<string, Delivery> {
@@ -227,5 +231,30 @@ describe('tail sampling', () => {
 describe('cardinality', () => {
   test('span names x status codes x pods x (calls, buckets, +Inf, sum, count)', () => {
     expect(estimateSpanmetricsSeries(5, 4, 16)).toMatchObject({ perCombination: 20, total: 5 * 2 * 4 * 20 });
+  });
+});
+
+describe('the rehearsal\'s notification', () => {
+  test('an aborted run: the deciding gate, its value and threshold, the requests counted, the trace link of the folder\'s template', () => {
+    const { app } = fixtureDelivery();
+    const target = targetOf({ app });
+    const links = traceLinksOf(synthesizeInMemory(app));
+    const gates = target.gates.map((g) => g.name);
+    const outcome: RunOutcome = {
+      verdict: MeasurementPhase.FAILED,
+      decidingGate: gates[1],
+      decidedAfterSeconds: 150,
+      message: '',
+      gates: [
+        { name: gates[0], phase: MeasurementPhase.SUCCESSFUL, dryRun: false, terminated: false, decidedAfterSeconds: 135, message: '', measurements: [{ atSeconds: 135, result: [116], phase: MeasurementPhase.SUCCESSFUL }] },
+        { name: gates[1], phase: MeasurementPhase.FAILED, dryRun: false, terminated: false, decidedAfterSeconds: 150, message: '', measurements: [{ atSeconds: 150, result: [9.21034037198], phase: MeasurementPhase.FAILED }] },
+      ],
+    };
+    expect(notificationMessage(outcome, target, links.get(target.namespace))).toBe([
+      'Canary of hotrod/hotrod aborted: back to the stable pods.',
+      'Deciding gate: error-rate-lt-5-percent, Failed, measured 9.21034037198 (log-likelihood ratio of the sequential test: stops at >= 4.60517, promotes at <= -4.60517); threshold: 5% of requests failed.',
+      'Evidence: 116 user requests counted by the traffic gate.',
+      'Traces of the canary: http://jaeger-query.jaeger.svc.cluster.local:16686/search?service=frontend&tags=%7B%22k8s.pod.label.rollouts-pod-template-hash%22%3A%22rehearsal-canary%22%7D&lookback=2h&limit=20',
+    ].join('\n'));
   });
 });

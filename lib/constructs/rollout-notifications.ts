@@ -1,8 +1,7 @@
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { stringify } from 'yaml';
-import { GateKind } from '../model/gates';
-import { GateWording, NOTIFICATION_CONFIGMAP, subscriptionAnnotation, Verdict, VERDICT_TRIGGERS, verdictTemplate } from '../platform/argo-notifications';
+import { gateWording, GateWording, NOTIFICATION_CONFIGMAP, subscriptionAnnotation, Verdict, VERDICT_TRIGGERS, verdictTemplate } from '../platform/argo-notifications';
 import { Gate } from './canary-analysis';
 
 /**
@@ -98,23 +97,6 @@ export interface RolloutNotificationsProps {
   readonly traces: TraceSearch;
 }
 
-/** How a gate is worded in a verdict. */
-export function gateWording(g: Pick<Gate, 'name' | 'kind' | 'threshold' | 'quantile' | 'design'>): GateWording {
-  const pct = (x: number) => `${Number((x * 100).toPrecision(4))}%`;
-  const bounds = g.design ? `log-likelihood ratio of the sequential test: stops at >= ${num(g.design.test.upperBound)}, promotes at <= ${num(g.design.test.lowerBound)}` : 'the query\'s result';
-  switch (g.kind) {
-    case GateKind.TRAFFIC: return { name: g.name, threshold: `at least ${num(g.threshold)} user requests`, meaning: 'user requests served by the canary', counts: true };
-    case GateKind.ERROR_RATE: return { name: g.name, threshold: `${pct(g.threshold)} of requests failed`, meaning: bounds, counts: false };
-    case GateKind.LATENCY: return { name: g.name, threshold: `p${Number(((g.quantile ?? 0.95) * 100).toPrecision(4))} below ${num(g.threshold)} ms`, meaning: bounds, counts: false };
-    case GateKind.ERROR_RATE_VS_STABLE: return { name: g.name, threshold: `error ratio below ${num(g.threshold)} x the stable pods'`, meaning: bounds, counts: false };
-    default: return { name: g.name, threshold: `${num(g.threshold)}`, meaning: 'the query\'s result', counts: false };
-  }
-}
-
-function num(n: number): string {
-  return Number(n.toPrecision(6)).toString();
-}
-
 /**
  * Verdicts that speak: the `argo-rollouts-notification-configmap` of the rollout's namespace (read
  * by a controller started with `--self-service-notification-enabled`, besides its own: argo-rollouts
@@ -135,7 +117,7 @@ export class RolloutNotifications extends Construct {
     super(scope, id);
     if (props.recipients.length === 0) throw new Error(`RolloutNotifications '${props.target.name}': recipients is empty; name who gets the verdicts`);
     const t = props.target;
-    this.wording = props.gates.map(gateWording);
+    this.wording = props.gates.map((g) => gateWording({ name: g.name, kind: g.kind, threshold: g.threshold, quantile: g.quantile, bounds: g.design && { lower: g.design.test.lowerBound, upper: g.design.test.upperBound } }));
     this.tracesLink = props.traces.link(t.traceService, t.hashAttribute, '{{.rollout.status.currentPodHash}}');
     const data: Record<string, string> = { [props.service.configKey]: props.service.configValue };
     const annotations: Record<string, string> = {};

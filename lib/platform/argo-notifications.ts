@@ -1,3 +1,5 @@
+import { GateKind } from '../model/gates';
+
 /*
  * What a verdict says, in one place: the Argo Rollouts notification templates (Go text/template
  * with sprig, evaluated by the controller with `.rollout` and `.analysisRuns`) and the rehearsal's
@@ -56,6 +58,34 @@ export interface GateWording {
   readonly meaning: string;
   /** whether it is the traffic gate (its value is the requests counted) */
   readonly counts: boolean;
+}
+
+/** What a message needs to know of a gate. */
+export interface GateFacts {
+  readonly name: string;
+  readonly kind?: GateKind;
+  /** the gate's threshold in its own terms: requests (traffic), a share (error rate), a latency in ms, a factor, a custom number */
+  readonly threshold: number;
+  readonly quantile?: number;
+  /** a sequential gate's bounds on its log-likelihood ratio */
+  readonly bounds?: { readonly lower: number; readonly upper: number };
+}
+
+/** How a gate is worded in a verdict. */
+export function gateWording(g: GateFacts): GateWording {
+  const pct = (x: number) => `${Number((x * 100).toPrecision(4))}%`;
+  const meaning = g.bounds ? `log-likelihood ratio of the sequential test: stops at >= ${num(g.bounds.upper)}, promotes at <= ${num(g.bounds.lower)}` : 'the query\'s result';
+  switch (g.kind) {
+    case GateKind.TRAFFIC: return { name: g.name, threshold: `at least ${num(g.threshold)} user requests`, meaning: 'user requests served by the canary', counts: true };
+    case GateKind.ERROR_RATE: return { name: g.name, threshold: `${pct(g.threshold)} of requests failed`, meaning, counts: false };
+    case GateKind.LATENCY: return { name: g.name, threshold: `p${Number(((g.quantile ?? 0.95) * 100).toPrecision(4))} below ${num(g.threshold)} ms`, meaning, counts: false };
+    case GateKind.ERROR_RATE_VS_STABLE: return { name: g.name, threshold: `error ratio below ${num(g.threshold)} x the stable pods'`, meaning, counts: false };
+    default: return { name: g.name, threshold: num(g.threshold), meaning, counts: false };
+  }
+}
+
+function num(n: number): string {
+  return Number(n.toPrecision(6)).toString();
 }
 
 /** A Go template string literal. */
