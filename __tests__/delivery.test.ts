@@ -192,7 +192,7 @@ describe('the example platform', () => {
     expect(read(join(ROOT, EXAMPLE_OUTDIR))).toEqual(fresh);
     const folders = [...new Set(Object.keys(fresh).map((f) => f.split('/').slice(0, 2).join('/')))].sort();
     expect(folders).toEqual(['production/argocd', 'production/catalog', 'production/checkout', 'production/hotrod', 'production/otel', 'production/traffic-generator',
-      'staging/argocd', 'staging/catalog', 'staging/checkout', 'staging/hotrod', 'staging/otel', 'staging/traffic-generator']);
+      'staging/argocd', 'staging/catalog', 'staging/checkout', 'staging/hotrod', 'staging/otel', 'staging/prometheus.values.yaml', 'staging/traffic-generator']);
     expect(relative(ROOT, join(ROOT, EXAMPLE_OUTDIR))).toBe('examples/platform/dist');
   });
 });

@@ -1,8 +1,9 @@
-import { estimateSpanmetricsSeries, formatEstimate, HIGH_CARDINALITY_ATTRIBUTES } from '../analysis/cardinality';
+import { formatEstimate, HIGH_CARDINALITY_ATTRIBUTES } from '../analysis/cardinality';
+import { seriesEstimateOf } from '../model/cardinality';
 import { readPromql } from '../analysis/promql';
 import { collectorsOf, componentType, PlainCollectorConfig } from '../model/collectors';
 import { canaries } from '../model/rollouts';
-import { SAMPLING_PROCESSOR_TYPES, SPANMETRICS_DEFAULT_BUCKETS } from '../platform/collector-config';
+import { SAMPLING_PROCESSOR_TYPES } from '../platform/collector-config';
 import { GRAFANA_DASHBOARD_LABEL } from '../platform/grafana';
 import { defineRules } from './define';
 import { Severity } from './types';
@@ -68,12 +69,8 @@ export const OBSERVABILITY_RULES = defineRules({
     }
   }
   for (const canary of canaries(model)) {
-    const collector = canary.collectors.find((x) => x.config.ids('connectors').some((id) => componentType(id) === 'spanmetrics'));
-    if (!collector || !canary.facts) continue;
-    const connector = collector.config.ids('connectors').find((id) => componentType(id) === 'spanmetrics')!;
-    const explicit = (collector.config.configOf('connectors', connector).histogram as { explicit?: { buckets?: unknown[] } } | undefined)?.explicit?.buckets;
-    const estimate = estimateSpanmetricsSeries(canary.facts.endpoints?.length ?? 1, 2 * canary.replicas, Array.isArray(explicit) ? explicit.length : SPANMETRICS_DEFAULT_BUCKETS.length);
-    if (estimate.total > SERIES_BUDGET_PER_SERVICE) {
+    const estimate = seriesEstimateOf(canary);
+    if (estimate && estimate.total > SERIES_BUDGET_PER_SERVICE) {
       report('collector/spanmetrics-series-budget', Severity.WARNING, canary.ref, `${formatEstimate(canary.id, estimate)}, above ${SERIES_BUDGET_PER_SERVICE}`,
         'fewer buckets, fewer replicas per rollout, or span names without ids (a route template, not the URL)');
     }
