@@ -14,6 +14,8 @@ const USUAL_SECONDS = {
   // some 30 synths in child processes, and cdk8s-cli's own start (1 s or more) in four of them
   'rehearsal.test.ts': 20,
   'synth-swap.test.ts': 12,
+  // promtool unit tests of the burn-rate alerts over days of series
+  'slo-alerts.test.ts': 8,
   // the dynamic programme against simulated canaries
   'sequential.test.ts': 5,
   'validate-hostile.test.ts': 5,

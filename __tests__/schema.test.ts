@@ -48,11 +48,28 @@ describe('schema validation', () => {
       'Kubernetes v1.33 networking.k8s.io/v1 NetworkPolicy',
       'Kubernetes v1.33 networking.k8s.io/v1 NetworkPolicy',
       'Kubernetes v1.33 v1 ConfigMap',
+      'Kubernetes v1.33 v1 ConfigMap',
+      'Kubernetes v1.33 v1 ConfigMap',
       'Kubernetes v1.33 v1 Service',
       'Kubernetes v1.33 v1 Service',
     ]);
     expect(schemas.flatMap((s) => s.violations)).toEqual([]);
     expect(check(objects)).toEqual([]);
+  });
+
+  test('the prometheus-operator objects of the example\'s production validate against prometheus-operator\'s schemas, and a broken one does not', () => {
+    const objects = loadManifests(join(ROOT, 'examples', 'platform', 'dist', 'production')).map((m) => m.object)
+      .filter((o) => String(o.apiVersion).startsWith('monitoring.coreos.com/'));
+    const kinds = [...new Set(objects.map((o) => o.kind))].sort();
+    expect(kinds).toEqual(['AlertmanagerConfig', 'PodMonitor', 'PrometheusRule']);
+    for (const o of objects) {
+      const r = validateSchema(o as Manifest);
+      expect([r.source, r.violations]).toEqual([SchemaSource.PROMETHEUS_OPERATOR, []]);
+    }
+    const amc = structuredClone(objects.find((o) => o.kind === 'AlertmanagerConfig')!) as any;
+    // (child routes are raw JSON to the CRD, which the operator decodes itself: the top route's matchers are typed)
+    amc.spec.route.matchers[0].matchType = '==';
+    expect(validateSchema(amc).violations.map((v) => v.path)).toEqual(['spec.route.matchers[0].matchType']);
   });
 
   test('the committed dist/ passes the schema rules', () => {

@@ -180,10 +180,9 @@ withPromtool('SLO rules under promtool', () => {
     }
   });
 
+  // every row for one SLI; the rows are the same rules over another SLI's ratio, which the burst tests below check
   describe.each([
     ['hotrod (its own counter)', SloKind.AVAILABILITY, 'hotrod'],
-    ['hotrod (spanmetrics latency)', SloKind.LATENCY, 'hotrod'],
-    ['checkout (spanmetrics only)', SloKind.AVAILABILITY, 'checkout'],
   ] as const)('%s, %s', (_label, kind, service) => {
     const alerts = fixtureDelivery({ services: [HOTROD, CHECKOUT] }).delivery.service(service).alerts;
     const run = (t: ReturnType<typeof unitTest>) => promtoolRun(t.groups, t.test);
@@ -207,6 +206,18 @@ withPromtool('SLO rules under promtool', () => {
       expect(run(unitTest(alerts, kind, [1], 1, [{ burn: 0, minutes: H6 }, { burn: 7, minutes: 330 }], [{ at: H6 + 300, rows: [] }, { at: H6 + 330, rows: [1] }]))).toMatch(/SUCCESS/);
       expect(run(unitTest(alerts, kind, [2], 15, [{ burn: 0, minutes: D1 }, { burn: 3.5, minutes: 23 * H1 }], [{ at: D1 + 19 * H1, rows: [] }, { at: D1 + 23 * H1, rows: [2] }]))).toMatch(/SUCCESS/);
       expect(run(unitTest(alerts, kind, [3], 15, [{ burn: 0, minutes: D3 }, { burn: 1.2, minutes: D3 }], [{ at: D3 + 2 * D1, rows: [] }, { at: D3 + D3, rows: [3] }]))).toMatch(/SUCCESS/);
+    });
+  });
+  describe.each([
+    ['hotrod (spanmetrics latency)', SloKind.LATENCY, 'hotrod'],
+    ['checkout (spanmetrics only)', SloKind.AVAILABILITY, 'checkout'],
+  ] as const)('%s, %s', (_label, kind, service) => {
+    const alerts = fixtureDelivery({ services: [HOTROD, CHECKOUT] }).delivery.service(service).alerts;
+    test('a burst at 15x pages once the 1h window has burnt 14.4x, and stops within the 5m window of its end; 0.9x never pages', () => {
+      const t = unitTest(alerts, kind, [0], 1, [{ burn: 0.9, minutes: 60 }, { burn: 15, minutes: 65 }, { burn: 0, minutes: 15 }], [
+        { at: 60, rows: [] }, { at: 60 + 50, rows: [] }, { at: 60 + 62, rows: [0] }, { at: 60 + 65 + 6, rows: [] },
+      ]);
+      expect(promtoolRun(t.groups, t.test)).toMatch(/SUCCESS/);
     });
   });
 });
