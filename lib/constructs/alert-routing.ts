@@ -1,6 +1,6 @@
 import { ApiObject, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
-import { LabelMatcher, matcherText, OperatorRoute, RouteNode } from '../platform/alertmanager';
+import { LabelMatcher, OperatorRoute, plainRoute, RouteNode } from '../platform/alertmanager';
 import { PROMETHEUS_OPERATOR_GROUP } from '../platform/metrics-backend';
 import { AlertSeverity, SLO_LABELS } from '../platform/slo';
 import { validateName } from '../util';
@@ -157,17 +157,8 @@ export class AlertRouting extends Construct {
     return this.resource;
   }
 
-  /** The same routes as a plain Alertmanager route (for a configuration without the operator). */
-  public plainRoute(): RouteNode {
-    const plain = (r: OperatorRoute): RouteNode => ({
-      ...(r.receiver ? { receiver: r.receiver } : {}),
-      ...(r.groupBy ? { group_by: [...r.groupBy] } : {}),
-      ...(r.groupWait ? { group_wait: r.groupWait } : {}),
-      ...(r.groupInterval ? { group_interval: r.groupInterval } : {}),
-      ...(r.repeatInterval ? { repeat_interval: r.repeatInterval } : {}),
-      matchers: (r.matchers ?? []).map(matcherText),
-      ...(r.routes ? { routes: r.routes.map(plain) } : {}),
-    });
-    return plain(this.route());
+  /** The same routes as a plain Alertmanager route (for a configuration without the operator), receivers renamed by `rename`. */
+  public plainRoute(rename?: (receiver: string) => string): RouteNode {
+    return plainRoute(this.route(), rename);
   }
 }

@@ -8,6 +8,7 @@ import { GRAFANA_DASHBOARD_LABEL } from '../platform/grafana';
 import { arg, CANARY_HASH_ARG, NAMESPACE_ARG, STABLE_HASH_ARG } from '../platform/argo';
 import { errorBudget, errorRatioRecord, Slo, SloKind, SLO_LABELS, SRE_WORKBOOK_WINDOWS, burnRate } from '../platform/slo';
 import { Gate, selector } from './canary-analysis';
+import { Matchers } from './interfaces';
 import { ISloTarget, serviceMatchers, serviceSeries } from './slo-alerts';
 
 /*
@@ -89,16 +90,9 @@ export class CanaryDashboard extends Construct {
         { id: 'custom.lineStyle', value: { fill: 'dash', dash: [10, 10] } },
         { id: 'color', value: { mode: 'fixed', fixedColor: 'red' } },
       ]);
-    const hashLabelOf = (s: DashboardService) => {
-      let hash = '';
-      serviceMatchers(s.target.requests.matchers, '', (l) => { hash = l; });
-      return hash;
-    };
-    const spanHashOf = (s: DashboardService) => {
-      let hash = '';
-      serviceMatchers(s.target.canarySpans, '', (l) => { hash = l; });
-      return hash;
-    };
+    // the label that carries the pod-template hash on a service's request series and on its spans
+    const hashLabelOf = (s: DashboardService) => hashLabel(s.target.requests.matchers);
+    const spanHashOf = (s: DashboardService) => hashLabel(s.target.canarySpans);
     const rate = (sel: string) => `rate(${sel}[$__rate_interval])`;
 
     const requestRate = panel(PANELS.requestRate, 'reqps');
@@ -185,6 +179,13 @@ export class CanaryDashboard extends Construct {
       data: { [this.fileName]: `${JSON.stringify(this.dashboard, null, 1)}\n` },
     });
   }
+}
+
+/** The label a set of gate matchers selects the canary's pod-template hash by. */
+function hashLabel(matchers: Matchers): string {
+  let label = '';
+  serviceMatchers(matchers, '', (l) => { label = l; });
+  return label;
 }
 
 function num(n: number): string {

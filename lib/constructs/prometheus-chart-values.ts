@@ -55,8 +55,7 @@ export class PrometheusChartValues extends OutputFile {
       const key = `${r.team}/${r.environment}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      const rename = (node: RouteNode): RouteNode => ({ ...node, ...(node.receiver ? { receiver: `${r.team}/${node.receiver}` } : {}), ...(node.routes ? { routes: node.routes.map(rename) } : {}) });
-      routes.push(rename(r.plainRoute()));
+      routes.push(r.plainRoute((name) => `${r.team}/${name}`));
       for (const rec of r.receiverList()) receivers.push({ ...rec.toAlertmanager(ALERTMANAGER_SECRETS_DIR), name: `${r.team}/${rec.name}` });
     }
     return { receivers, route: { receiver: NULL_RECEIVER, group_by: ['alertname'], routes } };

@@ -96,18 +96,26 @@ export interface OperatorRoute {
  * `<namespace>/<object>/<receiver>`, and the objects' routes come before the base route's own.
  */
 export function operatorRouteTree(objects: readonly AlertmanagerConfigObject[], base: RouteNode = { receiver: 'null' }): RouteNode {
-  const render = (r: OperatorRoute, prefix: string, top: boolean, namespace: string): RouteNode => ({
-    ...(r.receiver ? { receiver: `${prefix}${r.receiver}` } : {}),
+  const routes = objects.map((o) => {
+    const ns = o.metadata.namespace;
+    const route = plainRoute(o.spec.route, (name) => `${ns}/${o.metadata.name}/${name}`);
+    return { ...route, matchers: [...(route.matchers ?? []), matcherText({ name: 'namespace', value: ns })], continue: true };
+  });
+  return { ...base, routes: [...routes, ...(base.routes ?? [])] };
+}
+
+/** An AlertmanagerConfig route as Alertmanager's configuration writes it, receivers renamed by `rename`. */
+export function plainRoute(r: OperatorRoute, rename: (receiver: string) => string = (n) => n): RouteNode {
+  return {
+    ...(r.receiver ? { receiver: rename(r.receiver) } : {}),
     ...(r.groupBy ? { group_by: [...r.groupBy] } : {}),
     ...(r.groupWait ? { group_wait: r.groupWait } : {}),
     ...(r.groupInterval ? { group_interval: r.groupInterval } : {}),
     ...(r.repeatInterval ? { repeat_interval: r.repeatInterval } : {}),
-    matchers: [...(r.matchers ?? []).map(matcherText), ...(top ? [matcherText({ name: 'namespace', value: namespace })] : [])],
-    ...(top || r.continue ? { continue: true } : {}),
-    ...(r.routes ? { routes: r.routes.map((c) => render(c, prefix, false, namespace)) } : {}),
-  });
-  const routes = objects.map((o) => render(o.spec.route, `${o.metadata.namespace}/${o.metadata.name}/`, true, o.metadata.namespace));
-  return { ...base, routes: [...routes, ...(base.routes ?? [])] };
+    matchers: (r.matchers ?? []).map(matcherText),
+    ...(r.continue ? { continue: true } : {}),
+    ...(r.routes ? { routes: r.routes.map((c) => plainRoute(c, rename)) } : {}),
+  };
 }
 
 /** The receivers of the objects as the operator names them, for a configuration amtool can read. */
