@@ -18,6 +18,8 @@ const USUAL_SECONDS = {
   'app-edits.test.ts': 18,
   // the apps' own checks: a synth, validate, explain and a short rehearsal of main.ts and the example
   'main-app.test.ts': 8,
+  // promtool unit tests of the burn-rate alerts over days of series
+  'slo-alerts.test.ts': 8,
   // the dynamic programme against simulated canaries
   'sequential.test.ts': 5,
   'validate-hostile.test.ts': 5,

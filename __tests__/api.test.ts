@@ -9,6 +9,9 @@ import * as api from '../lib';
 
 /** What a user composes with and runs, at run time. */
 const VALUES = [
+  // production signals: SLO alerts, routing, the dashboard, verdict notifications, tail sampling
+  'AlertReceiver', 'AlertRouting', 'AlertSeverity', 'CanaryDashboard', 'CollectorAlerts', 'NotificationService', 'PrometheusChartValues', 'RolloutNotifications',
+  'RuleDelivery', 'SloAlerts', 'SloKind', 'SRE_WORKBOOK_WINDOWS', 'TailSamplingProcessor', 'TraceSearch',
   // the composition root and the app file's definition
   'CONFIG_FILE', 'Delivery', 'DeliveryApp', 'deliveryApp', 'repositorySettings', 'runSynth',
   // the constructs
@@ -29,6 +32,8 @@ const VALUES = [
 
 /** The types that come with them. */
 const TYPES = [
+  'AlertingSpec', 'AlertRoutingProps', 'CanaryDashboardProps', 'CollectorAlertsProps', 'DashboardService', 'NotificationSpec', 'RolloutNotificationsProps', 'SecretKey',
+  'SloAlertsProps', 'SloObjectives', 'TailSamplingOptions', 'TeamReceivers',
   'AppDefinition', 'BindAddress', 'CanaryAnalysisOptions', 'CanaryAnalysisProps', 'CanaryRequests', 'CanaryRolloutProps', 'CustomGateOptions', 'DeliveredService',
   'DeliveryAppProps', 'DeliveryApplicationSetProps', 'DeliveryProps', 'DescribedApp', 'EnvironmentSpec', 'ErrorRatioGateOptions', 'Finding', 'Gate', 'GateOptions',
   'GateQueryContext', 'GateThresholds', 'GateTiming', 'HotrodWorkloadOptions', 'IAnalysis', 'IAnalysisTarget', 'ICollector', 'ImageFacts', 'InternalCall',

@@ -237,7 +237,7 @@ describe('the example platform', () => {
     synthesizeSafely({ outdir: out, apps: example.apps });
     const folders = [...new Set(yamlFilesUnder(out).map((f) => f.split('/').slice(0, 2).join('/')))].sort();
     expect(folders).toEqual(['production/argocd', 'production/catalog', 'production/checkout', 'production/hotrod', 'production/otel', 'production/traffic-generator',
-      'staging/argocd', 'staging/catalog', 'staging/checkout', 'staging/hotrod', 'staging/otel', 'staging/traffic-generator']);
+      'staging/argocd', 'staging/catalog', 'staging/checkout', 'staging/hotrod', 'staging/otel', 'staging/prometheus.values.yaml', 'staging/traffic-generator']);
     expect(relative(ROOT, join(ROOT, EXAMPLE_OUTDIR))).toBe('examples/platform/dist');
   });
 });

@@ -268,7 +268,44 @@ const PLANTS: Plant[] = [
   ['the collector\'s OTLP ports opened to every namespace', 'network/otlp-open-to-all', (ms) => {
     object(ms, 'NetworkPolicy', 'collector').spec.ingress[0].from = [{ namespaceSelector: {} }];
   }, Severity.WARNING],
+
+  // Production signals.
+  ['tail sampling ahead of spanmetrics', 'collector/sampling-before-spanmetrics', (ms) => editConfig(ms, (c) => {
+    c.processors.tail_sampling = { policies: [{ name: 'errors', type: 'status_code', status_code: { status_codes: ['ERROR'] } }] };
+    c.service.pipelines.traces.processors.push('tail_sampling');
+  })],
+  ['a sampler ahead of a forward connector into the spanmetrics pipeline', 'collector/sampling-before-spanmetrics', (ms) => editConfig(ms, (c) => {
+    c.processors.probabilistic_sampler = { sampling_percentage: 10 };
+    c.connectors.forward = {};
+    c.service.pipelines.traces.processors.push('probabilistic_sampler');
+    c.service.pipelines.traces.exporters = ['otlp', 'forward'];
+    c.service.pipelines['traces/metrics'] = { receivers: ['forward'], exporters: ['spanmetrics'] };
+  })],
+  ['a user id as a spanmetrics dimension', 'collector/high-cardinality-dimension', (ms) => editConfig(ms, (c) => { c.connectors.spanmetrics.dimensions.push({ name: 'user.id' }); })],
+  ['300 HotROD pods, each its own spanmetrics series', 'collector/spanmetrics-series-budget', (ms) => { object(ms, 'Rollout', 'hotrod').spec.replicas = 300; }, Severity.WARNING],
+  ['a dashboard ConfigMap that is no JSON', 'dashboard/unreadable', (ms) => { object(ms, 'ConfigMap', 'canary-dashboard').data['canaries-test.json'] = '{ panels: '; }],
+  ['a dashboard query that does not parse', 'dashboard/unreadable', (ms) => {
+    const cm = object(ms, 'ConfigMap', 'canary-dashboard');
+    const d = JSON.parse(cm.data['canaries-test.json']);
+    d.panels[1].targets[0].expr = 'sum(rate(x[5m])';
+    cm.data['canaries-test.json'] = JSON.stringify(d);
+  }],
+  ['a PrometheusRule whose expr does not parse', 'alerts/promql-syntax', (ms) => { ms.push(prometheusRule('up ==')); }],
+  ['an alert without severity', 'alerts/unrouted', (ms) => { ms.push(prometheusRule('up == 0', {})); }, Severity.WARNING],
+  ['a PrometheusRule group without a name', 'schema/prometheus-operator', (ms) => {
+    const rule = prometheusRule('up == 0');
+    delete rule.object.spec.groups[0].name;
+    ms.push(rule);
+  }],
 ];
+
+/** A PrometheusRule in the hotrod folder with one alert. */
+function prometheusRule(expr: string, labels: Record<string, string> = { severity: 'ticket' }): LoadedManifest & { object: Any } {
+  return {
+    file: 'hotrod/PrometheusRule.planted.k8s.yaml',
+    object: { apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule', metadata: { name: 'planted', namespace: 'hotrod' }, spec: { groups: [{ name: 'g', rules: [{ alert: 'Planted', expr, labels }] }] } },
+  };
+}
 
 describe('rules on the default app', () => {
   test('the unplanted manifests produce no finding at all: the derived gate timings fit the chart\'s 1m scrape', () => {

@@ -48,6 +48,8 @@ describe('schema validation', () => {
       'Kubernetes v1.33 networking.k8s.io/v1 NetworkPolicy',
       'Kubernetes v1.33 networking.k8s.io/v1 NetworkPolicy',
       'Kubernetes v1.33 v1 ConfigMap',
+      'Kubernetes v1.33 v1 ConfigMap',
+      'Kubernetes v1.33 v1 ConfigMap',
       'Kubernetes v1.33 v1 Service',
       'Kubernetes v1.33 v1 Service',
     ]);
@@ -55,9 +57,18 @@ describe('schema validation', () => {
     expect(check(objects)).toEqual([]);
   });
 
-  test("the example's committed folders pass the schema rules (its PodMonitors, of no pinned CRD, with a warning)", () => {
-    const findings = schemaRules.flatMap((r) => r.check(loadManifests(join(ROOT, 'examples', 'platform', 'dist'))));
-    expect(findings.filter((f) => !(f.ruleId === 'schema/known-kind' && f.object.kind === 'PodMonitor'))).toEqual([]);
+  test("the example's committed folders pass the schema rules, its prometheus-operator objects against the pinned CRDs; a broken one does not", () => {
+    expect(schemaRules.flatMap((r) => r.check(loadManifests(join(ROOT, 'examples', 'platform', 'dist'))))).toEqual([]);
+    const objects = loadManifests(join(ROOT, 'examples', 'platform', 'dist', 'production')).map((m) => m.object)
+      .filter((o) => String(o.apiVersion).startsWith('monitoring.coreos.com/'));
+    expect([...new Set(objects.map((o) => o.kind))].sort()).toEqual(['AlertmanagerConfig', 'PodMonitor', 'PrometheusRule']);
+    for (const o of objects) {
+      const r = validateSchema(o as Manifest);
+      expect([r.source, r.violations]).toEqual([SchemaSource.CRD, []]);
+    }
+    const amc = structuredClone(objects.find((o) => o.kind === 'AlertmanagerConfig')!) as any;
+    amc.spec.route.matchers[0].matchType = '==';
+    expect(validateSchema(amc).violations.map((v) => v.path)).toEqual(['spec.route.matchers[0].matchType']);
   });
 
   test('a string replica count on the Rollout is rejected with its path', () => {

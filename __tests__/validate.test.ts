@@ -38,7 +38,7 @@ describe('npm run validate -- DIR', () => {
     const chart = fixtureFolder();
     expect(validate(chart)).toEqual({ code: ValidateExit.OK, err: [], out: [
       'Prometheus setup: prometheus-community chart 29.1.0 (since it has no PodMonitor or ServiceMonitor: pods are scraped by their annotations; another: --prometheus NAME)',
-      `${chart}: 12 objects, 0 error(s), 0 warning(s)`,
+      `${chart}: 14 objects, 0 error(s), 0 warning(s)`,
     ] });
     // a folder made for kube-prometheus-stack (PodMonitors) is judged against its 30 s scrape, not the chart's 1m
     const stack = fixtureFolder({ prometheus: PrometheusBackend.kubePrometheusStack() });
@@ -56,7 +56,7 @@ describe('npm run validate -- DIR', () => {
     expect(lines.filter((l) => !/ warning: /.test(l))).toEqual([
       "Prometheus setup: staging: prometheus-community chart 29.1.0 (the one environment 'staging' names in examples/platform/main.ts; another: --prometheus NAME)",
       "Prometheus setup: production: kube-prometheus-stack (the one environment 'production' names in examples/platform/main.ts; another: --prometheus NAME)",
-      expect.stringMatching(/^examples\/platform\/dist: 50 objects, 0 error\(s\), \d+ warning\(s\)$/),
+      expect.stringMatching(/^examples\/platform\/dist: 66 objects, 0 error\(s\), \d+ warning\(s\)$/),
     ]);
     // the findings name the environment's folder
     expect(lines.filter((l) => / warning: /.test(l)).every((l) => /^(staging|production)\//.test(l))).toBe(true);

@@ -3,6 +3,11 @@ import { Delivery, ServiceSpec } from '../lib/app/delivery';
 import { runSynth } from '../lib/app/run-synth';
 import { WorkloadProps } from '../lib/constructs/workload';
 import { hotrodWorkload } from '../lib/presets/hotrod-workload';
+import { formatEstimate } from '../lib/analysis/cardinality';
+import { synthesizeInMemory } from '../lib/app/in-memory';
+import { seriesEstimateOf } from '../lib/model/cardinality';
+import { modelOf } from '../lib/model/model';
+import { canaries } from '../lib/model/rollouts';
 
 /**
  * A generic service for the scale figures: an OpenTelemetry-instrumented HTTP service judged by
@@ -27,9 +32,33 @@ export function defineServices(app: App, services: number) {
   return new Delivery(app, 'Delivery', { environment: { name: 'bench' }, services: specs });
 }
 
-/** `node cli/run.js cli/bench-scale --services N --out DIR`: synthesizes the platform with N services into DIR, as `npm run synth` would. */
+/**
+ * The spanmetrics series each service of the platform with N services adds at the collector, as
+ * `explain` and the `collector/spanmetrics-series-budget` rule estimate them, and their sum.
+ */
+export function seriesLines(services: number): string[] {
+  const app = new App({ outdir: '/nonexistent' });
+  const delivery = defineServices(app, services);
+  const model = modelOf(synthesizeInMemory(app), delivery.modelOptions());
+  const lines = new Map<string, number>();
+  let total = 0;
+  for (const c of canaries(model)) {
+    const e = seriesEstimateOf(c);
+    if (!e) continue;
+    total += e.total;
+    const line = formatEstimate(c.name.startsWith('service-') ? 'each generic service' : c.name, e);
+    lines.set(line, (lines.get(line) ?? 0) + 1);
+  }
+  return [...[...lines].map(([line, n]) => (n > 1 ? `${line} (x ${n})` : line)), `all ${services} services: ${total} series at the collector`];
+}
+
+/** `node cli/run.js cli/bench-scale --services N --out DIR`: synthesizes the platform with N services into DIR, as `npm run synth` would; `--series` prints the series estimates instead. */
 function main(argv: string[]): number {
   const services = Number(argv[argv.indexOf('--services') + 1]);
+  if (argv.includes('--series') && Number.isInteger(services) && services >= 1) {
+    for (const line of seriesLines(services)) console.log(line);
+    return 0;
+  }
   const outdir = argv[argv.indexOf('--out') + 1];
   if (!argv.includes('--services') || !argv.includes('--out') || !Number.isInteger(services) || services < 1 || !outdir) {
     console.error('usage: node cli/run.js cli/bench-scale --services N --out DIR');

@@ -140,6 +140,10 @@ function main(argv) {
         const objects = spawnSync(node, [run, 'cli/validate', out], { cwd: ROOT, encoding: 'utf8' }).stdout.match(/: (\d+) objects,/)?.[1] ?? '?';
         console.log(`  ${String(n).padStart(8)}  ${objects.padStart(7)}  ${fmt(median(s)).padEnd(9)}  ${fmt(median(v))}`);
       }
+      const largest = Math.max(...services);
+      console.log(`\nspanmetrics series per service (estimate, ${largest} services, a rollout in flight):`);
+      const series = spawnSync(node, [run, 'cli/bench-scale', '--services', String(largest), '--series'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim().split('\n');
+      for (const line of series) console.log(`  ${line}`);
     }
     return 0;
   } finally {

@@ -109,7 +109,14 @@ function installCompileCache(file) {
     }
     const hit = cached.get(filename);
     const cachedData = hit && hit.key === key ? hit.data : undefined;
-    const script = new vm.Script(Module.wrap(content), { filename, cachedData });
+    let script;
+    try {
+      script = new vm.Script(Module.wrap(content), { filename, cachedData });
+    } catch (e) {
+      // an ES module that node 20.19+ loads through require (e.g. @swc/helpers' esm/ files): node's own path
+      if (e instanceof SyntaxError) return compile.call(this, content, filename);
+      throw e;
+    }
     if (!cachedData || script.cachedDataRejected) stale = true;
     compiled.set(filename, { key, script });
     const wrapper = script.runInThisContext({ displayErrors: true });

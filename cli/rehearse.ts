@@ -20,6 +20,8 @@ import {
 import { PrometheusBackend, PROMETHEUS_PRESETS } from '../lib/platform/metrics-backend';
 import { PRESET_IMAGES } from '../lib/presets/images';
 import { BatchingEngine } from '../lib/rehearsal/batching';
+import { notificationMessage, traceLinksOf } from '../lib/rehearsal/notification';
+import { loadFolder } from '../lib/manifests';
 import { AppLoadError, DEFAULT_APP_FILE, loadApp } from './app-loader';
 
 const USAGE = `usage: npm run rehearse -- [APPFILE | --manifests DIR] [--rollout NAME] [--prometheus NAME] [--trials N] [--seed N] [--no-noise] [--json FILE]
@@ -187,6 +189,14 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, out: Output): Promise
     const rollouts = [...new Set(targets.map((t) => t.rollout))];
     out.log(`rehearsing ${rollouts.length === 1 ? 'rollout' : `${rollouts.length} rollouts:`} ${rollouts.join(', ')} from ${opts.manifests ?? `the app in ${opts.app ?? DEFAULT_APP_FILE}`}\n`);
     out.log(formatResults(results));
+    // what the verdict notifications would send: each scenario's example trial, on the first Prometheus setup
+    const links = traceLinksOf(opts.manifests ? loadFolder(opts.manifests).manifests : (await loadApp(opts.app ?? DEFAULT_APP_FILE)).describe().flatMap((d) => d.manifests));
+    const firstSetup = new Set([...new Map(targets.map((t) => [t.rollout, t] as const)).values()]);
+    for (const r of results.filter((x) => !x.scenario.point && firstSetup.has(x.target))) {
+      const example = r.trials.find((t) => !t.asExpected) ?? r.trials[0];
+      const message = example && notificationMessage(example.outcome, r.target, links.get(r.target.namespace));
+      if (message) out.log(`\nnotification of scenario ${r.scenario.name} (${r.target.rollout}, trial ${example.trial.index}):\n${message.replace(/^/gm, '  ')}`);
+    }
     const trials = results.reduce((n, r) => n + r.trials.length, 0);
     out.log(`(${trials} trials of ${results.length} scenario runs on ${binaries.prometheus} in ${((Date.now() - started) / 1000).toFixed(1)}s, seed ${opts.seed}, `
       + `sampling noise ${opts.noise ? 'on' : 'off'})`);

@@ -6,7 +6,7 @@
 
 // The composition root and the app file's definition
 export { Delivery } from './app/delivery';
-export type { DeliveredService, DeliveryProps, EnvironmentSpec, GateThresholds, PlatformCharts, ServiceGates, ServiceSpec } from './app/delivery';
+export type { AlertingSpec, DeliveredService, DeliveryProps, EnvironmentSpec, GateThresholds, NotificationSpec, PlatformCharts, ServiceGates, ServiceSpec } from './app/delivery';
 export { deliveryApp, DeliveryApp } from './app/delivery-app';
 export type { AppDefinition, DeliveryAppProps, DescribedApp } from './app/delivery-app';
 export { CONFIG_FILE, repositorySettings } from './app/repository-config';
@@ -30,6 +30,16 @@ export type { TrafficGeneratorProps } from './constructs/traffic-generator';
 export { DeliveryApplicationSet } from './constructs/delivery-application-set';
 export type { DeliveryApplicationSetProps } from './constructs/delivery-application-set';
 export { RequestSource } from './constructs/workload';
+export { AlertReceiver, AlertRouting } from './constructs/alert-routing';
+export type { AlertRoutingProps, SecretKey, TeamReceivers } from './constructs/alert-routing';
+export { CollectorAlerts, SloAlerts } from './constructs/slo-alerts';
+export type { CollectorAlertsProps, SloAlertsProps } from './constructs/slo-alerts';
+export { PrometheusChartValues } from './constructs/prometheus-chart-values';
+export { CanaryDashboard } from './constructs/canary-dashboard';
+export type { CanaryDashboardProps, DashboardService } from './constructs/canary-dashboard';
+export { NotificationService, RolloutNotifications, TraceSearch } from './constructs/rollout-notifications';
+export type { RolloutNotificationsProps } from './constructs/rollout-notifications';
+export type { TailSamplingOptions } from './constructs/spanmetrics-pipeline';
 export type { RequestCounter, WorkloadEndpoint, WorkloadMetrics, WorkloadProps, WorkloadTelemetry } from './constructs/workload';
 export { PodIdentity } from './constructs/interfaces';
 export type { CanaryRequests, IAnalysis, IAnalysisTarget, ICollector, ISpanmetricsPipeline, IStepsTarget, ITrafficTarget, Matchers } from './constructs/interfaces';
@@ -39,9 +49,11 @@ export { Direction, GateKind } from './model/gates';
 export { SeriesPath } from './analysis/evidence';
 
 // The systems around: the Prometheus setups, the collector configuration model, image facts
-export { PodScrape, PROMETHEUS_PRESETS, PrometheusBackend } from './platform/metrics-backend';
+export { PodScrape, PROMETHEUS_PRESETS, PrometheusBackend, RuleDelivery } from './platform/metrics-backend';
+export { AlertSeverity, SloKind, SRE_WORKBOOK_WINDOWS } from './platform/slo';
+export type { SloObjectives } from './platform/slo';
 export type { PrometheusBackendProps } from './platform/metrics-backend';
-export { BatchProcessor, CollectorConfig, DebugExporter, DebugVerbosity, ExporterTls, HealthCheckExtension, HistogramUnit, ListenerProtocol, MemoryLimiterProcessor, OtlpExporter, OtlpReceiver, PrometheusExporter, Signal, SpanmetricsConnector } from './platform/collector-config';
+export { BatchProcessor, CollectorConfig, TailSamplingProcessor, DebugExporter, DebugVerbosity, ExporterTls, HealthCheckExtension, HistogramUnit, ListenerProtocol, MemoryLimiterProcessor, OtlpExporter, OtlpReceiver, PrometheusExporter, Signal, SpanmetricsConnector } from './platform/collector-config';
 export type { BindAddress, Listener, PipelineDefinition, SpanmetricsSeries, TlsFiles, TlsSecretKeys, TlsSecretMount } from './platform/collector-config';
 export { ImageCatalogue } from './platform/image-facts';
 export { PodSecurityLevel } from './platform/pod-security';

@@ -72,6 +72,9 @@ function reasonOf(e: unknown): string {
   return code ? `${words[code] ?? 'error'}: ${code}` : String((e as Error).message ?? e).split('\n')[0];
 }
 
+/** A Helm values file by name: its top level is no object of Kubernetes. */
+export const HELM_VALUES_FILE = /(^|\/)[^/]*\.values\.ya?ml$/;
+
 const isYamlName = (name: string) => /\.ya?ml$/.test(name) || name === 'Kustomization';
 
 /** The kind of a file that is neither a regular file nor a folder. */
@@ -869,7 +872,8 @@ export function loadFolder(dir: string, options: LoadFolderOptions = {}): Loaded
   const readAs = new Map<string, string>();
   const charts = files.filter((f) => posix.basename(f) === 'Chart.yaml').map((f) => dirOf(f));
   // Files a kustomization reads may be patches (a JSON patch is a sequence) and a chart's values are no objects either.
-  const mayHoldStrays = (file: string) => charts.some((d) => under(file, d))
+  // A `*.values.yaml` file holds a chart's values (lib/app/output-file.ts writes them beside the app folders).
+  const mayHoldStrays = (file: string) => HELM_VALUES_FILE.test(file) || charts.some((d) => under(file, d))
     || kustomizations.some((k) => k.file === file || k.files.includes(file) || under(file, k.dir) || k.dirs.some((d) => under(file, d)));
   for (const file of files) {
     if (builtDirs.some((d) => under(file, d))) continue;

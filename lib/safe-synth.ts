@@ -3,6 +3,7 @@ import { createHash } from 'crypto';
 import * as nodeFs from 'fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'path';
 import { App, YamlOutputType } from 'cdk8s';
+import { OutputFile } from './app/output-file';
 import { LoadedManifest, loadManifests, Manifest, yamlFilesUnder } from './manifests';
 
 /** One cdk8s app of a synth and the subfolder of outdir it is written to. */
@@ -152,6 +153,11 @@ export function synthesizeSafely(options: SafeSynthOptions): SafeSynthResult {
       const manifests = synthesizedManifests(app, outdir).map((m) => ({ ...m, file: spec.folder ? `${spec.folder}/${m.file}` : m.file }));
       problems.push(...(options.check?.(manifests, spec.folder) ?? []));
       files.push(...new Set(manifests.map((m) => m.file!)));
+      // files that are no manifests (Helm values for charts installed outside Argo CD), beside the app folders
+      for (const extra of OutputFile.of(app)) {
+        nodeFs.writeFileSync(join(outdir, extra.path), extra.render());
+        files.push(spec.folder ? `${spec.folder}/${extra.path}` : extra.path);
+      }
     }
     if (problems.length > 0) throw new SynthError(problems);
     step(SynthStep.STAGED);

@@ -1,5 +1,7 @@
 import { Duration } from 'cdk8s';
-import { Delivery, deliveryApp, Direction, EnvironmentSpec, GateSpec, PrometheusBackend, repositorySettings, ServiceSpec, WorkloadProps } from '../../lib';
+import {
+  AlertReceiver, Delivery, deliveryApp, Direction, EnvironmentSpec, GateSpec, NotificationService, PrometheusBackend, repositorySettings, ServiceSpec, TraceSearch, WorkloadProps,
+} from '../../lib';
 import { hotrodWorkload } from '../../lib/presets/hotrod-workload';
 
 /*
@@ -39,10 +41,12 @@ export const CATALOG: WorkloadProps = {
 /** The services, the same in every environment (the environments differ in where and how they run). */
 export function services(): ServiceSpec[] {
   return [
-    { name: 'hotrod', workload: hotrodWorkload({ tag: '1.76.0' }) },
-    { name: 'checkout', workload: CHECKOUT, gates: { maxErrorRatio: 0.01 } },
+    { name: 'hotrod', workload: hotrodWorkload({ tag: '1.76.0' }), team: 'rides' },
+    // its production SLO is stricter than its canary's gate: 99.5 % of requests succeed
+    { name: 'checkout', workload: CHECKOUT, gates: { maxErrorRatio: 0.01 }, team: 'shop', slo: { availability: 0.995 } },
     {
       name: 'catalog',
+      team: 'shop',
       workload: CATALOG,
       // Its stable pods fail about 2 % of requests (a flaky upstream): a gate compares the canary with
       // them. Counting failures needs failures: its canary gets two minutes for its evidence.
@@ -64,16 +68,47 @@ export function services(): ServiceSpec[] {
   ];
 }
 
+/** Each team's receivers: pages to PagerDuty, tickets to its Slack channel (the credentials in Secrets of each namespace). */
+const TEAMS = {
+  rides: {
+    page: AlertReceiver.pagerDuty('rides-oncall', { routingKey: { name: 'alerting', key: 'pagerduty-rides' } }),
+    ticket: AlertReceiver.slack('rides-tickets', { channel: '#rides-alerts', apiUrl: { name: 'alerting', key: 'slack-webhook' } }),
+  },
+  shop: {
+    page: AlertReceiver.pagerDuty('shop-oncall', { routingKey: { name: 'alerting', key: 'pagerduty-shop' } }),
+    ticket: AlertReceiver.slack('shop-tickets', { channel: '#shop-alerts', apiUrl: { name: 'alerting', key: 'slack-webhook' } }),
+  },
+  platform: {
+    page: AlertReceiver.webhook('platform-oncall', 'https://oncall.example.com/hooks/platform'),
+    ticket: AlertReceiver.webhook('platform-tickets', 'https://tickets.example.com/hooks/platform'),
+  },
+};
+
 /** The two environments: staging on the community chart's Prometheus, production on kube-prometheus-stack. */
 export function environments(): EnvironmentSpec[] {
   return [
-    { name: 'staging', destinationName: 'staging', prometheus: PrometheusBackend.communityChart() },
+    {
+      name: 'staging',
+      destinationName: 'staging',
+      prometheus: PrometheusBackend.communityChart(),
+      alerting: { teams: TEAMS },
+      notifications: { recipients: (team) => [`#${team}-staging`], traces: TraceSearch.jaeger('https://jaeger.staging.example.com') },
+    },
     {
       name: 'production',
       destinationName: 'production',
       prometheus: PrometheusBackend.kubePrometheusStack(),
       tracesBackend: 'tempo-distributor.tracing.svc.cluster.local:4317',
+      // Tempo keeps every error trace and every trace slower than the slowest gate, and 10 % of the
+      // rest; spanmetrics (so every gate and SLO) still counts every span
+      pipeline: { tailSampling: { keepShare: 0.1 } },
       gates: { maxP95: Duration.millis(800) },
+      alerting: { teams: TEAMS },
+      notifications: {
+        service: NotificationService.webhook('deploys', 'https://chatops.example.com/hooks/deploys'),
+        recipients: (team) => [team],
+        traces: TraceSearch.tempo('https://grafana.example.com', 'tempo'),
+      },
     },
   ];
 }

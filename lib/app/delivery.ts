@@ -12,6 +12,18 @@ import { ModelOptions } from '../model/model';
 import { ImageCatalogue } from '../platform/image-facts';
 import { PrometheusBackend } from '../platform/metrics-backend';
 import { validateName } from '../util';
+import { AlertReceiver, AlertRouting, TeamReceivers } from '../constructs/alert-routing';
+import { PrometheusChartValues } from '../constructs/prometheus-chart-values';
+import { CollectorAlerts, SloAlerts } from '../constructs/slo-alerts';
+import { CanaryDashboard } from '../constructs/canary-dashboard';
+import { PodIdentity } from '../constructs/interfaces';
+import { NotificationService, RolloutNotifications, TraceSearch } from '../constructs/rollout-notifications';
+
+/** Jaeger's query UI as its chart installs it beside the collector the pipeline exports to (in-cluster: set your own ingress URL). */
+export const DEFAULT_JAEGER_UI = 'http://jaeger-query.jaeger.svc.cluster.local:16686';
+import { GateKind } from '../model/gates';
+import { RuleDelivery } from '../platform/metrics-backend';
+import { SLO_LABELS, SloObjectives } from '../platform/slo';
 
 /** The thresholds of a service's three gates and the evidence they wait for; an environment may set them for all its services. */
 export interface GateThresholds {
@@ -75,6 +87,22 @@ export interface ServiceSpec {
    * @default - none
    */
   readonly expectedRequestsPerSecond?: number;
+  /** its service level objectives, over the environment's @default - derived from its gates: 1 - maxErrorRatio of requests succeed, 95 % faster than maxP95, over 30 days */
+  readonly slo?: SloObjectives;
+  /** the team (or tenant) its alerts go to: the value of the environment's team label @default - the environment's alerting.defaultTeam */
+  readonly team?: string;
+}
+
+/** Who is alerted in an environment, and how alerts are labelled. */
+export interface AlertingSpec {
+  /** the label that names the team (or tenant) on every alert @default 'team' */
+  readonly teamLabel?: string;
+  /** the team of services that name none @default 'platform' */
+  readonly defaultTeam?: string;
+  /** the team of the platform's own alerts (the collector) @default - defaultTeam */
+  readonly platformTeam?: string;
+  /** each team's receivers, by team @default - receivers without integrations ('page', 'ticket') for every team: alerts are routed, and dropped */
+  readonly teams?: Readonly<Record<string, TeamReceivers>>;
 }
 
 /** Where and how one environment runs: everything that differs between staging and production. */
@@ -97,6 +125,22 @@ export interface EnvironmentSpec {
   readonly gates?: GateThresholds;
   /** further pipeline settings @default - none */
   readonly pipeline?: SpanmetricsPipelineProps;
+  /** service level objectives for every service that does not state its own @default - derived from each service's gates */
+  readonly slo?: SloObjectives;
+  /** who is alerted, and the team label @default - see AlertingSpec */
+  readonly alerting?: AlertingSpec;
+  /** where the canaries' verdicts are sent @default - see NotificationSpec */
+  readonly notifications?: NotificationSpec;
+}
+
+/** Where canary verdicts go (Argo Rollouts notifications), and where their trace links point. */
+export interface NotificationSpec {
+  /** the notification service @default NotificationService.slack() (the token in the notification Secret's `slack-token`) */
+  readonly service?: NotificationService;
+  /** the recipients of a team's services (Slack channels) @default - `#<team>-deploys` */
+  readonly recipients?: (team: string) => readonly string[];
+  /** the traces backend's search the messages link to @default TraceSearch.jaeger('http://jaeger-query.jaeger.svc.cluster.local:16686') */
+  readonly traces?: TraceSearch;
 }
 
 /** Properties of a {@link Delivery}. */
@@ -126,6 +170,14 @@ export interface DeliveredService {
   readonly analysis: CanaryAnalysis;
   /** its traffic generator, unless it runs without one */
   readonly generator?: TrafficGenerator;
+  /** its SLO and telemetry alerts */
+  readonly alerts: SloAlerts;
+  /** the routing of its team's alerts in its namespace */
+  readonly routing: AlertRouting;
+  /** the team its alerts go to */
+  readonly team: string;
+  /** the notifications of its canary's verdicts */
+  readonly notifications: RolloutNotifications;
 }
 
 /** The charts of the platform's own parts. */
@@ -191,6 +243,16 @@ export class Delivery extends Construct {
   public readonly charts: PlatformCharts;
   /** the ApplicationSet that deploys every folder */
   public readonly appSet: DeliveryApplicationSet;
+  /** the collector's own alerts */
+  public readonly collectorAlerts: CollectorAlerts;
+  /** the routing of the platform team's alerts in the collector's namespace */
+  public readonly collectorRouting: AlertRouting;
+  /** the values file of the community chart, when the Prometheus takes rules and routes through it */
+  public readonly chartValues?: PrometheusChartValues;
+  /** the canary dashboard of the environment (in the collector's folder) */
+  public readonly dashboard: CanaryDashboard;
+  /** the alerting settings, resolved */
+  public readonly alerting: Required<AlertingSpec>;
 
   constructor(scope: Construct, id: string, props: DeliveryProps) {
     super(scope, id);
@@ -210,6 +272,9 @@ export class Delivery extends Construct {
       seen.add(s.name);
     }
     this.environment = env;
+    const alerting = env.alerting ?? {};
+    const defaultTeam = alerting.defaultTeam ?? 'platform';
+    this.alerting = { teamLabel: alerting.teamLabel ?? 'team', defaultTeam, platformTeam: alerting.platformTeam ?? defaultTeam, teams: alerting.teams ?? {} };
 
     const chart = (folder: string) => new Chart(app, folder, { namespace: folder });
     const otel = chart(PLATFORM_FOLDERS.otel);
@@ -217,7 +282,10 @@ export class Delivery extends Construct {
     const override: PrometheusBackend | undefined = this.node.tryGetContext(PROMETHEUS_OVERRIDE_CONTEXT);
     this.prometheus = override ?? env.prometheus ?? PrometheusBackend.communityChart();
     this.collector = new OtelCollectorDaemonSet(otel, 'Collector', { pipeline: this.pipeline, prometheus: this.prometheus });
+    // the community chart takes rules and routes only through its values (see RuleDelivery.CHART_VALUES)
+    this.chartValues = this.prometheus.ruleDelivery === RuleDelivery.CHART_VALUES ? new PrometheusChartValues(this, 'PrometheusValues') : undefined;
 
+    const notifySpec = env.notifications ?? {};
     const needsTraffic = props.services.some((s) => s.trafficGenerator ?? true);
     const traffic = needsTraffic ? chart(PLATFORM_FOLDERS.traffic) : undefined;
     this.services = props.services.map((spec): DeliveredService => {
@@ -241,8 +309,41 @@ export class Delivery extends Construct {
           ...(typeof generated === 'object' ? { requestsPerSecond: generated.requestsPerSecond, requestTimeout: generated.requestTimeout } : {}),
         })
         : undefined;
-      return { name: spec.name, chart: serviceChart, rollout, analysis, generator };
+      const team = spec.team ?? this.alerting.defaultTeam;
+      const alerts = new SloAlerts(serviceChart, 'Slo', {
+        target: rollout,
+        objectives: { ...env.slo, ...spec.slo },
+        gates: { maxErrorRatio: analysis.maxErrorRatio, maxP95: analysis.maxP95, quantile: analysis.gate(GateKind.LATENCY).quantile! },
+        labels: this.alertLabels(team),
+      });
+      const routing = this.routingFor(serviceChart, team);
+      const notifications = new RolloutNotifications(serviceChart, 'Notifications', {
+        target: {
+          name: rollout.name,
+          namespace: rollout.namespace,
+          traceService: rollout.userEndpoints[0].service,
+          hashAttribute: this.pipeline.podIdentity[PodIdentity.POD_TEMPLATE_HASH],
+        },
+        gates: analysis.gates,
+        service: notifySpec.service ?? NotificationService.slack(),
+        recipients: (notifySpec.recipients ?? ((t: string) => [`#${t}-deploys`]))(team),
+        traces: notifySpec.traces ?? TraceSearch.jaeger(DEFAULT_JAEGER_UI),
+      });
+      for (const [k, v] of Object.entries(notifications.annotations)) rollout.rollout.metadata.addAnnotation(k, v);
+      return { name: spec.name, chart: serviceChart, rollout, analysis, generator, alerts, routing, team, notifications };
     });
+    this.collectorAlerts = new CollectorAlerts(otel, 'Alerts', {
+      prometheus: this.prometheus, namespace: otel.namespace!, workload: this.collector.daemonSet.name, labels: this.alertLabels(this.alerting.platformTeam),
+    });
+    this.collectorRouting = this.routingFor(otel, this.alerting.platformTeam);
+    this.dashboard = new CanaryDashboard(otel, 'Dashboard', {
+      environment: env.name,
+      services: this.services.map((s) => ({ target: s.rollout, gates: s.analysis.gates, slos: s.alerts.slos })),
+    });
+    if (this.chartValues) {
+      for (const s of this.services) this.chartValues.addRuleGroups(s.alerts.groups);
+      this.chartValues.addRuleGroups(this.collectorAlerts.groups);
+    }
 
     const argocd = chart(PLATFORM_FOLDERS.argocd);
     const prefix = env.applicationPrefix ?? `${env.name}-`;
@@ -258,6 +359,20 @@ export class Delivery extends Construct {
       destinationServer: env.destinationServer,
     });
     this.charts = { otel, traffic, argocd };
+  }
+
+  /** The labels every alert of a team carries: the environment and the team. */
+  private alertLabels(team: string): Record<string, string> {
+    return { [SLO_LABELS.environment]: this.environment.name, [this.alerting.teamLabel]: team };
+  }
+
+  /** The routing of a team's alerts in a chart's namespace: an AlertmanagerConfig there, or routes in the chart values. */
+  private routingFor(chart: Chart, team: string): AlertRouting {
+    const receivers = this.alerting.teams[team] ?? { page: AlertReceiver.none('page'), ticket: AlertReceiver.none('ticket') };
+    const routing = new AlertRouting(chart, 'AlertRouting', { team, teamLabel: this.alerting.teamLabel, environment: this.environment.name, receivers });
+    if (this.chartValues) this.chartValues.addRouting(routing);
+    else routing.render();
+    return routing;
   }
 
   /** A service by name; throws naming the services there are. */

@@ -20,6 +20,7 @@ import {
   SPANMETRICS_DEFAULT_BUCKETS,
   SpanmetricsSeries,
   spanmetricsSeries,
+  TailSamplingProcessor,
   TlsSecretMount,
 } from '../platform/collector-config';
 import { ROLLOUTS_POD_TEMPLATE_HASH_LABEL } from '../platform/argo';
@@ -89,6 +90,23 @@ export interface SpanmetricsPipelineProps {
   readonly debugVerbosity?: DebugVerbosity;
   /** put memory_limiter and batch processors in front of the exporters @default true */
   readonly productionProcessors?: boolean;
+  /**
+   * Sample the traces sent to the trace backend (not those spanmetrics counts): every error trace,
+   * every trace slower than the slowest gate threshold, a share of the rest. A pipeline of its own
+   * (`traces/sampled`), so spanmetrics keeps seeing every span.
+   * @default - no sampling: every trace is exported
+   */
+  readonly tailSampling?: TailSamplingOptions;
+}
+
+/** Options of the pipeline's tail sampling. */
+export interface TailSamplingOptions {
+  /** the share of the traces without errors and faster than the slowest gate threshold that are kept @default 0.1 */
+  readonly keepShare?: number;
+  /** how long after a trace's first span it is decided @default Duration.seconds(10) */
+  readonly decisionWait?: Duration;
+  /** keep every trace slower than this @default - the slowest latency a gate or SLO made a bucket bound */
+  readonly slowerThan?: Duration;
 }
 
 /**
@@ -117,6 +135,10 @@ export class SpanmetricsPipeline extends Construct implements ISpanmetricsPipeli
   public readonly batch?: BatchProcessor;
   /** the exporter that sends the traces to the trace backend */
   public readonly tracesExporter: OtlpExporter;
+  /** the tail sampling of the exported traces, if any */
+  public readonly tailSampling?: TailSamplingProcessor;
+  /** the latencies the gates and SLOs made bucket bounds */
+  private readonly requiredBounds: Duration[] = [];
 
   constructor(scope: Construct, id: string, props: SpanmetricsPipelineProps = {}) {
     super(scope, id);
@@ -157,12 +179,31 @@ export class SpanmetricsPipeline extends Construct implements ISpanmetricsPipeli
     const debug = props.debugVerbosity ? [new DebugExporter(props.debugVerbosity)] : [];
 
     this.config = new CollectorConfig();
-    this.config.addPipeline({
-      signal: Signal.TRACES,
-      receivers: [this.otlpReceiver],
-      processors,
-      exporters: [this.tracesExporter, this.spanmetrics, ...debug],
-    });
+    if (props.tailSampling) {
+      const ts = props.tailSampling;
+      const slowest = () => {
+        const ms = this.requiredBounds.map((d) => d.toMilliseconds());
+        if (ms.length === 0) throw new Error('spanmetrics pipeline: tailSampling has no slowerThan and no gate made a latency a bucket bound; give tailSampling.slowerThan');
+        return Duration.millis(Math.max(...ms));
+      };
+      this.tailSampling = new TailSamplingProcessor({ slowerThan: ts.slowerThan ?? slowest, keepShare: ts.keepShare, decisionWait: ts.decisionWait });
+      // spanmetrics sees every span; only the export to the trace backend is sampled (after the sampler, batch)
+      this.config.addPipeline({ signal: Signal.TRACES, receivers: [this.otlpReceiver], processors, exporters: [this.spanmetrics, ...debug] });
+      this.config.addPipeline({
+        signal: Signal.TRACES,
+        name: 'sampled',
+        receivers: [this.otlpReceiver],
+        processors: [...(this.batch ? [processors[0]] : []), this.tailSampling, ...(this.batch ? [this.batch] : [])],
+        exporters: [this.tracesExporter],
+      });
+    } else {
+      this.config.addPipeline({
+        signal: Signal.TRACES,
+        receivers: [this.otlpReceiver],
+        processors,
+        exporters: [this.tracesExporter, this.spanmetrics, ...debug],
+      });
+    }
     this.config.addPipeline({
       signal: Signal.METRICS,
       receivers: [this.spanmetrics],
@@ -218,6 +259,7 @@ export class SpanmetricsPipeline extends Construct implements ISpanmetricsPipeli
    * gate's thresholds and the bounds in force (`histogramBuckets`, else the connector's defaults).
    */
   public requireBucketBound(bound: Duration): void {
+    this.requiredBounds.push(bound);
     this.spanmetrics.addBucketBound(bound);
   }
 

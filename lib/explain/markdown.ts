@@ -1,3 +1,4 @@
+import { formatEstimate } from '../analysis/cardinality';
 import { wiringDiagram } from './diagram';
 import { ExplainedDesign, RolloutExplanation } from './sources';
 import { ARGO_ERROR_RETRY_SECONDS, effectiveCount } from '../analysis/schedule';
@@ -127,6 +128,12 @@ export function explainDetailsMarkdown(x: RolloutExplanation): string {
     '',
     designMarkdown(x),
     '',
+    ...(x.spanmetricsSeries ? [
+      '### Spanmetrics series',
+      '',
+      `What the service adds at the collector, estimated while a rollout is in flight (both ReplicaSets' pods; the pod name is a dimension, and the connector keeps a series until the collector restarts): ${formatEstimate(x.name, x.spanmetricsSeries)}.`,
+      '',
+    ] : []),
   ].join('\n');
 }
 

@@ -1,3 +1,5 @@
+import { SeriesEstimate } from '../analysis/cardinality';
+import { seriesEstimateOf } from '../model/cardinality';
 import { ARRIVAL_CONFIDENCE, deriveTiming, DerivedTiming, poissonMeanFor, SeriesPath } from '../analysis/evidence';
 import { effectiveCount, MetricSchedule } from '../analysis/schedule';
 import { GateModel } from '../model/analyses';
@@ -73,6 +75,8 @@ export interface RolloutExplanation {
   /** the image the rollout runs */
   readonly image: string;
   readonly replicas: number;
+  /** the spanmetrics series its service adds at the collector, estimated, when its endpoints are known */
+  readonly spanmetricsSeries?: SeriesEstimate;
   readonly steps: readonly ExplainedStep[];
   /** the 1-based position of the analysis step */
   readonly analysisStep: number;
@@ -185,6 +189,7 @@ function explainCanary(model: DeliveryModel, c: CanaryModel): Omit<RolloutExplan
     namespace: c.namespace,
     image: c.container.image,
     replicas: c.replicas,
+    spanmetricsSeries: seriesEstimateOf(c),
     steps,
     analysisStep: step.step.index,
     analysisWeight: step.step.weight,

@@ -212,6 +212,56 @@ export class BatchProcessor extends Processor {
   }
 }
 
+/** Properties of a {@link TailSamplingProcessor}. */
+export interface TailSamplingProcessorProps {
+  /** keep every trace slower than this (a function: resolved when the config is rendered) */
+  readonly slowerThan: Duration | (() => Duration);
+  /** the share of the other traces kept, in [0, 1] @default 0.1 */
+  readonly keepShare?: number;
+  /** how long after a trace's first span it is decided @default Duration.seconds(10) */
+  readonly decisionWait?: Duration;
+}
+
+/**
+ * The `tail_sampling` processor (opentelemetry-collector-contrib processor/tailsamplingprocessor,
+ * its README's `status_code`, `latency` and `probabilistic` policies; a trace is kept when any
+ * policy samples it): every trace with an error span, every trace slower than `slowerThan`, and a
+ * share of the rest. It drops spans, so it must never be ahead of spanmetrics (the gates would
+ * count only the kept traces): a pipeline of its own, to the traces backend only.
+ */
+export class TailSamplingProcessor extends Processor {
+  public readonly keepShare: number;
+  public readonly decisionWait: Duration;
+  private readonly slowerThan: Duration | (() => Duration);
+
+  constructor(props: TailSamplingProcessorProps) {
+    super('tail_sampling');
+    this.keepShare = props.keepShare ?? 0.1;
+    if (!(this.keepShare >= 0 && this.keepShare <= 1)) throw new Error(`tail_sampling: keepShare must be a share in [0, 1], got ${this.keepShare} (for 10% write 0.1)`);
+    this.decisionWait = props.decisionWait ?? Duration.seconds(10);
+    this.slowerThan = props.slowerThan;
+  }
+
+  /** The latency above which every trace is kept. */
+  public get latencyThreshold(): Duration {
+    return typeof this.slowerThan === 'function' ? this.slowerThan() : this.slowerThan;
+  }
+
+  public toConfig(): Record<string, unknown> {
+    return {
+      decision_wait: renderDuration(this.decisionWait),
+      policies: [
+        { name: 'errors', type: 'status_code', status_code: { status_codes: ['ERROR'] } },
+        { name: 'slower-than-the-gates', type: 'latency', latency: { threshold_ms: this.latencyThreshold.toMilliseconds() } },
+        { name: 'share-of-the-rest', type: 'probabilistic', probabilistic: { sampling_percentage: Number((this.keepShare * 100).toPrecision(6)) } },
+      ],
+    };
+  }
+}
+
+/** Processors that drop spans: ahead of spanmetrics they would bias every gate. */
+export const SAMPLING_PROCESSOR_TYPES = ['tail_sampling', 'probabilistic_sampler'] as const;
+
 /** The histogram unit of the spanmetrics duration metric. */
 export enum HistogramUnit {
   MILLISECONDS = 'ms',

@@ -46,6 +46,31 @@ export interface PrometheusBackendProps {
   readonly jobLabel?: string;
   /** labels a PodMonitor needs for the Prometheus to select it (POD_MONITOR only) @default - none */
   readonly podMonitorLabels?: Readonly<Record<string, string>>;
+  /**
+   * How alerting and recording rules reach this Prometheus, and routes reach its Alertmanager.
+   * @default - RuleDelivery.PROMETHEUS_RULE when pods are scraped through PodMonitors (an operator runs), else RuleDelivery.CHART_VALUES
+   */
+  readonly ruleDelivery?: RuleDelivery;
+  /** labels a PrometheusRule needs for the Prometheus to select it (PROMETHEUS_RULE only) @default - podMonitorLabels */
+  readonly ruleLabels?: Readonly<Record<string, string>>;
+}
+
+/** How rules reach a Prometheus (and routes its Alertmanager). */
+export enum RuleDelivery {
+  /**
+   * prometheus-operator objects: a `PrometheusRule` per rule set and an `AlertmanagerConfig` per
+   * namespace, in the folders Argo CD deploys.
+   */
+  PROMETHEUS_RULE = 'prometheus-rule',
+  /**
+   * The prometheus-community chart's values: its server loads rules only from files of its own
+   * ConfigMap, which `serverFiles` fills (charts/prometheus/templates/cm.yaml, and
+   * `serverFiles."prometheus.yml".rule_files` lists `/etc/config/alerting_rules.yml`, in
+   * prometheus-community/helm-charts charts/prometheus/values.yaml @ prometheus-29.1.0), and its
+   * Alertmanager subchart takes its whole configuration from `alertmanager.config`. So the rules
+   * and routes are written to a values file beside the app folders, for the chart's install.
+   */
+  CHART_VALUES = 'chart-values',
 }
 
 /** What a workload asks of the pod scrape. */
@@ -170,6 +195,10 @@ export class PrometheusBackend {
       // prometheus-community/helm-charts charts/kube-prometheus-stack/values.yaml @ kube-prometheus-stack-88.5.3:
       // podMonitorSelectorNilUsesHelmValues: true selects monitors labelled release: <release name>
       podMonitorLabels: { release: 'kube-prometheus-stack' },
+      // same file, prometheus.prometheusSpec.ruleSelectorNilUsesHelmValues: true: the Prometheus
+      // resource selects PrometheusRules labelled release: <release name> (templates/prometheus/prometheus.yaml)
+      ruleDelivery: RuleDelivery.PROMETHEUS_RULE,
+      ruleLabels: { release: 'kube-prometheus-stack' },
       ...overrides,
     });
   }
@@ -201,6 +230,10 @@ export class PrometheusBackend {
   public readonly honorLabels: boolean;
   /** labels a PodMonitor needs to be selected */
   public readonly podMonitorLabels: Readonly<Record<string, string>>;
+  /** how rules reach this Prometheus and routes its Alertmanager */
+  public readonly ruleDelivery: RuleDelivery;
+  /** labels a PrometheusRule needs to be selected */
+  public readonly ruleLabels: Readonly<Record<string, string>>;
   private readonly props: PrometheusBackendProps;
 
   private constructor(props: PrometheusBackendProps) {
@@ -243,6 +276,8 @@ export class PrometheusBackend {
     this.copiesPodLabels = props.copiesPodLabels;
     this.honorLabels = props.honorLabels;
     this.podMonitorLabels = props.podMonitorLabels ?? {};
+    this.ruleDelivery = props.ruleDelivery ?? (props.podScrape === PodScrape.POD_MONITOR ? RuleDelivery.PROMETHEUS_RULE : RuleDelivery.CHART_VALUES);
+    this.ruleLabels = props.ruleLabels ?? this.podMonitorLabels;
   }
 
   /**

@@ -4,6 +4,7 @@ import { COLLECTOR_POD_RULES } from './collector-pod';
 import { CONDITION_RULES } from './conditions';
 import { GATE_RULES } from './gates';
 import { NETWORK_RULES } from './network';
+import { OBSERVABILITY_RULES } from './observability';
 import { OTLP_RULES } from './otlp';
 import { POD_SECURITY_RULES } from './pod-security';
 import { ROLLOUT_RULES } from './rollout';
@@ -28,4 +29,5 @@ export const ALL_RULES: readonly Rule[] = [
   ...SECURITY_RULES,
   ...POD_SECURITY_RULES,
   ...NETWORK_RULES,
+  ...OBSERVABILITY_RULES,
 ];
