@@ -388,4 +388,36 @@ describeWithEngine('sampling noise', () => {
       await engine.stop();
     }
   }, 120_000);
+
+  test('a collector replaced before it was scraped with the canary\'s first spans: the traffic gate waits for the new one instead of stopping the canary as idle', async () => {
+    // A miss of the 1000-trial run (1.1 % of checkout's healthy canaries aborted): the canary's spans
+    // went to a collector that was replaced before its first scrape after the flush, and the new pod
+    // was scraped only after the traffic gate's first look, which saw no request. Placed here on
+    // purpose: the old pod scraped at 12 s (before the flush at 18 s) and gone at 40 s; the new one up
+    // at 50 s, flushing at 65 s, discovered at 59.9 s and scraped at 60 s and 120 s.
+    const placedAt = (target: RehearsalTarget) => {
+      const data = prepareRehearsal(target, { trials: 3, seed: 5 }, (t) => wholeRunScenarios(t).filter((x) => x.name === 'collector-restart'));
+      for (const trial of data.targets[0].placed[0].trials) {
+        Object.assign(trial, { phases: { ...trial.phases, flushPhase: 3, exportDelay: 3, collectorScrapePhase: 12, restart: { at: 40, discovery: 9.9, scrapePhase: 0 } } });
+      }
+      return data;
+    };
+    const checkout = targetOf(fixtureDelivery({ services: [CHECKOUT] }));
+    const traffic = checkout.gates.find((g) => g.kind === GateKind.TRAFFIC)!;
+    expect(traffic.initialDelaySeconds).toBeLessThan(120);
+    // the chart's 1m scrape: two looks may pass empty
+    expect(traffic.failureLimit).toBe(2);
+    const untolerant = { ...checkout, gates: checkout.gates.map((g) => (g === traffic ? { ...g, failureLimit: 0 } : g)) };
+    for (const [target, verdict] of [[untolerant, MeasurementPhase.FAILED], [checkout, MeasurementPhase.SUCCESSFUL]] as const) {
+      const data = placedAt(target);
+      const engine = await PrometheusEngine.start(data.chunks, binaries);
+      try {
+        const [r] = await runScenarios(data, engine);
+        expect(r.trials.map((t) => t.outcome.verdict)).toEqual([verdict, verdict, verdict]);
+        if (verdict === MeasurementPhase.FAILED) expect(r.trials.map((t) => t.outcome.decidingGate)).toEqual([traffic.name, traffic.name, traffic.name]);
+      } finally {
+        await engine.stop();
+      }
+    }
+  }, 60_000);
 });

@@ -3,7 +3,7 @@ import { GateKind, GateSpec, HistogramUnit, PodScrape, PrometheusBackend, Series
 import { parse } from 'yaml';
 import { deriveTiming, formatDerivation, poissonMeanFor } from '../lib/analysis/evidence';
 import { BinomialSprt, operatingCharacteristic } from '../lib/analysis/sequential';
-import { find, gateQuery, rolloutStack, synth } from './helpers';
+import { CHECKOUT_WORKLOAD, find, gateQuery, rolloutStack, synth } from './helpers';
 
 const PROPS = {
   name: 'custom', address: 'http://prom', scrapeInterval: Duration.seconds(15), discoveryDelay: Duration.seconds(10), podScrape: PodScrape.ANNOTATIONS,
@@ -117,6 +117,28 @@ describe('ThreeGateAnalysis', () => {
       expect(s.lastLookSeconds).toBeGreaterThanOrEqual(s.horizon.totalSeconds);
       const last = (g: { timing: { initialDelay: Duration; count: number; interval: Duration } }) => g.timing.initialDelay.toSeconds() + (g.timing.count - 1) * g.timing.interval.toSeconds();
       expect(analysis.gates.map(last)).toEqual([s.lastLookSeconds, s.lastLookSeconds, s.lastLookSeconds]);
+    });
+    test.each([
+      ['the chart\'s 1m scrape', PrometheusBackend.communityChart(), 2],
+      ['kube-prometheus-stack\'s 30 s scrape', PrometheusBackend.kubePrometheusStack(), 3],
+      ['the seed\'s 10 s scrape', PrometheusBackend.challengeEnvironment(), 6],
+    ])('%s: a spanmetrics-only canary\'s traffic gate lets a collector replacement\'s empty looks pass, then stops an idle canary', (_what, prometheus, looks) => {
+      const { analysis } = rolloutStack({ prometheus, rollout: { name: 'checkout', workload: CHECKOUT_WORKLOAD } });
+      const look = prometheus.scrapeSeconds;
+      // a collector replaced before it exported the first request's series: away 10 s, then
+      // discovered, flushed (15 s), the export delay (the SDK's and the collector's batching) and a
+      // scrape later the series is back
+      const exportDelay = analysis.schedule.firstRequest.countedFrom.find((t) => t.label === 'export delay')!.seconds;
+      expect(exportDelay).toBeCloseTo(5.2, 9);
+      const away = 10 + prometheus.discoverySeconds + 15 + exportDelay + look;
+      const traffic = analysis.gate(GateKind.TRAFFIC).timing;
+      expect(traffic.failureLimit).toBe(looks);
+      expect(traffic.failureLimit * look).toBeGreaterThanOrEqual(away);
+      expect((traffic.failureLimit - 1) * look).toBeLessThan(away);
+      // an idle canary is still stopped before the horizon, by the same gate
+      expect(traffic.count).toBeGreaterThan(traffic.failureLimit + 1);
+      // counted from the canary's own pods, no collector stands between: the first empty look stops it
+      expect(rolloutStack({ prometheus }).analysis.gate(GateKind.TRAFFIC).timing.failureLimit).toBe(0);
     });
     test('the connector\'s 60 s default flush makes the spanmetrics path the slower one', () => {
       const { analysis } = rolloutStack({ pipeline: { metricsFlushInterval: Duration.seconds(60) } });

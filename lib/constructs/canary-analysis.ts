@@ -18,7 +18,7 @@ import {
   AnalysisDesign, canaryShareOfFailures, designAnnotation, Direction, GATE_DESIGN_ANNOTATION, GATE_KINDS_ANNOTATION, GateKind, VsStableDesign,
 } from '../model/gates';
 import { AnalysisArgument, arg, CANARY_HASH_ARG, NAMESPACE_ARG, STABLE_HASH_ARG } from '../platform/argo';
-import { SpanmetricsSeries } from '../platform/collector-config';
+import { COLLECTOR_RESTART_GAP, SpanmetricsSeries } from '../platform/collector-config';
 import { PrometheusBackend } from '../platform/metrics-backend';
 import { BUCKET_LABEL, bucketBoundValues } from '../platform/prometheus-naming';
 import { argoDuration, promDuration, validateInteger } from '../util';
@@ -609,6 +609,14 @@ export interface AnalysisSchedule {
   readonly firstRequest: DerivedTiming;
   /** the first look of the traffic gate: {@link firstRequest}, rounded up to 5 s */
   readonly trafficFirstLookSeconds: number;
+  /**
+   * the looks with no request the traffic gate lets pass before it stops a canary as idle (its
+   * failureLimit): none when the requests are counted from the canary's own pods; when they are
+   * counted from spanmetrics, enough that a collector replaced before it exported the first
+   * request's series cannot stop a good canary (the replacement's gap, the new pod's discovery,
+   * its first flush, the export delay and a scrape)
+   */
+  readonly trafficIdleLooks: number;
   /** the first look of the sequential tests: the traffic gate's, less whole look intervals, so they look together */
   readonly firstLookSeconds: number;
   /** the horizon: the requests of {@link horizonRequests} are in Prometheus by then, worst case */
@@ -810,6 +818,9 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
       lookSeconds: look,
       firstRequest,
       trafficFirstLookSeconds: trafficFirst,
+      trafficIdleLooks: this.target.requests.path === SeriesPath.SPANMETRICS
+        ? Math.ceil((COLLECTOR_RESTART_GAP.toSeconds() + this.prometheus.discoverySeconds + timing.flushSeconds + timing.exportDelaySeconds + look) / look - 1e-9)
+        : 0,
       firstLookSeconds,
       horizon,
       lastLookSeconds,
@@ -957,7 +968,7 @@ export class CanaryAnalysis extends Construct implements IAnalysis {
       initialDelay,
       interval,
       count,
-      failureLimit: given.failureLimit ?? 0,
+      failureLimit: given.failureLimit ?? (spec.kind === GateKind.TRAFFIC ? schedule.trafficIdleLooks : 0),
       inconclusiveLimit: given.inconclusiveLimit ?? count - 1,
       consecutiveErrorLimit: given.consecutiveErrorLimit ?? 3,
       consecutiveSuccessLimit: given.consecutiveSuccessLimit ?? 1,

@@ -283,6 +283,16 @@ export interface SpanmetricsDimension {
 }
 
 /**
+ * How long a collector pod is away when it is replaced, and spans sent to it meanwhile are lost: a
+ * DaemonSet's rolling update removes the old pod before it starts the new one on the node
+ * (maxUnavailable 1, maxSurge 0 by default: kubernetes pkg/apis/apps/v1/defaults.go
+ * SetDefaults_DaemonSet), so the gap is the old pod's termination and the new one's start. An
+ * allowance, not a measured fact: the traffic gate's failure allowance and the rehearsal's
+ * collector-restart scenario both take it from here.
+ */
+export const COLLECTOR_RESTART_GAP = Duration.seconds(10);
+
+/**
  * How often the spanmetrics connector flushes when `metrics_flush_interval` is not set
  * (open-telemetry/opentelemetry-collector-contrib connector/spanmetricsconnector/factory.go @ v0.142.0).
  */

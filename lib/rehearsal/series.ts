@@ -1,7 +1,7 @@
 import { createHash } from 'crypto';
 import { effectiveCount } from '../analysis/schedule';
 import { ServedEndpoint } from '../platform/image-facts';
-import { SPAN_KIND_SERVER, SPANMETRICS_STATUS } from '../platform/collector-config';
+import { COLLECTOR_RESTART_GAP, SPAN_KIND_SERVER, SPANMETRICS_STATUS } from '../platform/collector-config';
 import { bucketBoundText } from '../platform/prometheus-naming';
 import { consistentSlow, Disruption, PodTraffic, Scenario, SlowShare } from './scenarios';
 import type { SeriesFilter } from './series-filter';
@@ -41,7 +41,7 @@ import { CounterRequestSeries, PodField, RehearsalInputError, RehearsalTarget, u
  */
 
 /** How long a restarted collector is away, in seconds: spans sent meanwhile are lost. */
-export const COLLECTOR_RESTART_GAP_SECONDS = 10;
+export const COLLECTOR_RESTART_GAP_SECONDS = COLLECTOR_RESTART_GAP.toSeconds();
 
 /** The first analysis start: 2025-01-01T00:00:00Z plus a margin for the stable pods' history. */
 const EPOCH_SECONDS = 1735689600 + 3600;
