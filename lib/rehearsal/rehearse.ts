@@ -64,10 +64,10 @@ export interface TrialResult {
 }
 
 /**
- * The share of a scenario's trials that must be as expected: good canaries promoted in 99 %
- * (a disturbed one never aborted either), bad ones stopped in every trial, and at a point of a
- * gate's operating characteristic the chance its design bounds (at `good`, at most falseStop not
- * promoted; at `bad`, at most falsePromote promoted).
+ * The share of a scenario's trials that must be as expected: good canaries promoted in 99 % (a
+ * disturbed one never aborted after the disturbance either), bad ones stopped in every trial, and
+ * at a point of a gate's operating characteristic the chance its design bounds (at `good`, at most
+ * falseStop not promoted; at `bad`, at most falsePromote promoted).
  */
 export function requiredShare(scenario: Scenario): number {
   switch (scenario.expectation) {
@@ -89,7 +89,7 @@ export interface ScenarioResult {
   readonly verdicts: Readonly<Partial<Record<RunPhase, number>>>;
   /** time to verdict over the trials, in seconds after the AnalysisRun started */
   readonly decidedAfter: { readonly p50: number; readonly p95: number };
-  /** whether the share reaches {@link requiredShare} (and, for a disturbed good canary, none was aborted) */
+  /** whether the share reaches {@link requiredShare} (and, for a disturbed good canary, none was aborted after the disturbance) */
   readonly asExpected: boolean;
 }
 
@@ -183,6 +183,7 @@ export function outcomeAsExpected(target: RehearsalTarget, scenario: Scenario, o
     case Expectation.STOPPED: {
       const gate = target.gates.find((g) => g.name === outcome.decidingGate);
       if (gate && isUnpredictable(gate)) return outcome.verdict === MeasurementPhase.FAILED || outcome.verdict === MeasurementPhase.INCONCLUSIVE;
+      if (gate?.design && scenario.healthyShares && outcome.verdict === MeasurementPhase.FAILED) return true;
       return (scenario.expected as readonly RunPhase[]).includes(outcome.verdict) && (scenario.expectedGate === undefined || sameJudgment(gate?.kind, scenario.expectedGate));
     }
   }
@@ -191,6 +192,14 @@ export function outcomeAsExpected(target: RehearsalTarget, scenario: Scenario, o
 /** Whether a gate of `kind` judges what a scenario expects of `expected`: a comparison with the stable pods' error ratio judges errors too. */
 function sameJudgment(kind: GateKind | undefined, expected: GateKind): boolean {
   return kind === expected || (expected === GateKind.ERROR_RATE && kind === GateKind.ERROR_RATE_VS_STABLE);
+}
+
+/**
+ * Whether a trial was aborted once its disturbance had begun: a collector restart can abort a
+ * canary only after it happens; an abort before it is a sequential test's false stop.
+ */
+export function abortedByDisruption({ trial, outcome }: Pick<TrialResult, 'trial' | 'outcome'>): boolean {
+  return aborts(outcome.verdict) && outcome.decidedAfterSeconds >= (trial.phases.restart?.at ?? 0);
 }
 
 /** Whether a verdict aborts the rollout (a paused one waits for a person). */
@@ -252,7 +261,7 @@ export async function runScenarios(data: RehearsalData, engine: QueryEngine): Pr
     const verdicts: Partial<Record<RunPhase, number>> = {};
     for (const t of trials) verdicts[t.outcome.verdict] = (verdicts[t.outcome.verdict] ?? 0) + 1;
     const times = trials.map((t) => t.outcome.decidedAfterSeconds);
-    const neverAborted = p.scenario.expectation !== Expectation.NOT_ABORTED || trials.every((t) => !aborts(t.outcome.verdict));
+    const neverAborted = p.scenario.expectation !== Expectation.NOT_ABORTED || trials.every((t) => !abortedByDisruption(t));
     return {
       target,
       scenario: p.scenario,

@@ -231,7 +231,7 @@ function expectedText(r: ScenarioResult): string {
   switch (r.scenario.expectation) {
     case Expectation.STOPPED: return `${r.scenario.expected.join(' or ')} by ${r.scenario.expectedGate ?? 'any'} gate`;
     case Expectation.PROMOTED: return 'Successful (promoted)';
-    case Expectation.NOT_ABORTED: return 'promoted, never aborted';
+    case Expectation.NOT_ABORTED: return 'promoted, not aborted by it';
     case Expectation.MEASURED: return 'measured';
   }
 }
@@ -279,7 +279,7 @@ export function formatResults(results: readonly ScenarioResult[]): string {
     out.push(`  ${'scenario'.padEnd(width)}  ${'expected'.padEnd(36)}  ${'as expected'.padStart(11)}  ${'verdicts'.padEnd(42)}  time to verdict p50 / p95`);
     for (const r of runs) {
       const verdicts = Object.entries(r.verdicts).map(([v, n]) => `${v} ${n}`).join(', ');
-      const mark = r.asExpected ? '' : `  UNEXPECTED (needs ${pct(requiredShare(r.scenario))}${r.scenario.expectation === Expectation.NOT_ABORTED ? ', none aborted' : ''})`;
+      const mark = r.asExpected ? '' : `  UNEXPECTED (needs ${pct(requiredShare(r.scenario))}${r.scenario.expectation === Expectation.NOT_ABORTED ? ', none aborted after it' : ''})`;
       out.push(`  ${r.scenario.name.padEnd(width)}  ${expectedText(r).padEnd(36)}  ${pct(r.share).padStart(11)}  ${verdicts.padEnd(42)}  ${r.decidedAfter.p50}s / ${r.decidedAfter.p95}s${mark}`);
     }
     const oc = ocRows(rs);
@@ -297,8 +297,9 @@ export function formatResults(results: readonly ScenarioResult[]): string {
     out.push('');
   }
   const missed = results.filter((r) => !r.asExpected);
-  out.push('times are seconds after the AnalysisRun started; good canaries must be promoted in 99% of trials (a disturbed one never aborted), bad ones stopped in every trial, '
+  out.push('times are seconds after the AnalysisRun started; good canaries must be promoted in 99% of trials (a disturbed one never aborted after the disturbance), bad ones stopped in every trial, '
     + 'and each gate must keep its design: at half its threshold at most falseStop not promoted, at twice it at most falsePromote promoted');
+  out.push('a sequential test may stop a canary whose shares are healthy (a trickle, or a good canary before its collector restarts): its false stop, as often as its design allows');
   if (targets.some((t) => t.gates.some((g) => g.kind === undefined || g.kind === GateKind.CUSTOM))) {
     out.push('a custom gate, or one whose kind the template does not state, may stop a bad canary in place of the expected gate (Failed or Inconclusive)');
   }

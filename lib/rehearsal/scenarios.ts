@@ -44,7 +44,11 @@ export enum Expectation {
   PROMOTED = 'promoted',
   /** a bad canary: stopped with one of the expected phases by a gate of the expected kind */
   STOPPED = 'stopped',
-  /** a good canary whose evidence was disturbed: never aborted; promoted, or paused for a person */
+  /**
+   * a good canary whose evidence was disturbed: promoted, or paused for a person; never aborted
+   * once the disturbance began (an abort before it is a sequential test's false stop, which its
+   * design bounds and the share promoted counts)
+   */
   NOT_ABORTED = 'not-aborted',
   /** a point of a gate's operating characteristic: the chance of each verdict is measured, and bounded at good and bad */
   MEASURED = 'measured',
@@ -88,6 +92,12 @@ export interface Scenario {
   readonly point?: OcPoint;
   /** draw stable pods of its own for every trial (a gate that compares canary and stable needs independent stables) */
   readonly stablePerTrial?: boolean;
+  /**
+   * a stopped canary whose shares are healthy, only its traffic is not: a sequential test that
+   * stops it makes a false stop, as often as the test's design allows, and the canary is not
+   * promoted either way, so that counts as stopped
+   */
+  readonly healthyShares?: boolean;
 }
 
 /** The multiples of a gate's threshold its operating characteristic is measured at. */
@@ -284,8 +294,8 @@ export function wholeRunScenarios(target: RehearsalTarget): Scenario[] {
   const rate = target.canaryUserRequestsPerSecond;
   const P = MeasurementPhase;
   const scenario = (name: string, description: string, expectation: Expectation, expected: readonly MeasurementPhase[], expectedGate: GateKind | undefined,
-    canary: Partial<PodTraffic>, stable: Partial<PodTraffic> = {}, disruption?: Disruption): Scenario =>
-    ({ name, description, expectation, expected, expectedGate, canary: { ...healthy, ...canary }, stable: { ...healthy, ...stable }, disruption });
+    canary: Partial<PodTraffic>, stable: Partial<PodTraffic> = {}, disruption?: Disruption, more: Pick<Scenario, 'healthyShares'> = {}): Scenario =>
+    ({ name, description, expectation, expected, expectedGate, canary: { ...healthy, ...canary }, stable: { ...healthy, ...stable }, disruption, ...more });
   const work = names(workEndpoints(target).map((m) => m.endpoint.spanName));
   const internal = target.userMix.some((m) => m.calls.length > 0);
   const scrapes = target.workload.metricsPort ? `; Prometheus still scrapes its ${target.scrapeSpan?.spanName ?? 'metrics'}` : '';
@@ -306,7 +316,7 @@ export function wholeRunScenarios(target: RehearsalTarget): Scenario[] {
       { userRequestsPerSecond: 0 }, { userRequestsPerSecond: 2 * rate }),
     scenario('trickle', `the canary serves ${num(evidence * TRICKLE_SHARE)} user requests by the last look, a third of what promotion needs `
       + '(Failed when none has arrived by the first look, else Inconclusive: too little traffic for the design)',
-    Expectation.STOPPED, [P.INCONCLUSIVE, P.FAILED], GateKind.TRAFFIC, { userRequestsPerSecond: (evidence * TRICKLE_SHARE) / Math.max(1, horizon) }),
+    Expectation.STOPPED, [P.INCONCLUSIVE, P.FAILED], GateKind.TRAFFIC, { userRequestsPerSecond: (evidence * TRICKLE_SHARE) / Math.max(1, horizon) }, {}, undefined, { healthyShares: true }),
     ...(errorGate ? [scenario('failing-half', `the canary fails ${pct(HALF)} of its user requests (its ${work} fail${internal ? ', internal calls succeed' : ''})`,
       Expectation.STOPPED, [P.FAILED], GateKind.ERROR_RATE, { errorRatio: HALF })] : []),
     ...(latencyGate ? [scenario('slow-half', `${pct(HALF)} of the canary's user requests are slower than ${num(latencyGate.bound! * target.spanmetrics.msPerUnit)}ms`
