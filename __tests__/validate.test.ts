@@ -3,6 +3,8 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { main, validateCli, ValidateExit } from '../cli/validate';
 import { PrometheusBackend } from '../lib';
+import { findCollectorConfigs, parseManifests } from '../lib/manifests';
+import { stringify } from 'yaml';
 import { fixtureFolder } from './helpers';
 
 const ROOT = join(__dirname, '..');
@@ -142,5 +144,31 @@ describe('npm run validate -- DIR', () => {
     expect(validate('--prometheus', 'thanos', work).code).toBe(ValidateExit.UNREADABLE);
     expect(validate('--namespace', 'Not_A_Name', work).code).toBe(ValidateExit.UNREADABLE);
     expect(validate('a', 'b').code).toBe(ValidateExit.UNREADABLE);
+  });
+});
+
+describe('collector configurations in ConfigMaps', () => {
+  const configMap = (data: Record<string, string>) => parseManifests(stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', namespace: 'otel' }, data }));
+  const found = (data: Record<string, string>) => findCollectorConfigs(configMap(data)).map((f) => f.key);
+
+  test('found in any form YAML allows: block, indented, JSON', () => {
+    const config = { receivers: { otlp: { protocols: { grpc: {} } } }, exporters: { debug: {} }, service: { pipelines: { traces: { receivers: ['otlp'], exporters: ['debug'] } } } };
+    expect(found({
+      'block.yaml': stringify(config),
+      'indented.yaml': stringify(config).replace(/^/gm, '  '),
+      'config.json': JSON.stringify(config, null, 1),
+      'flow.json': JSON.stringify(config),
+      // no service: two sections still make a (partial) configuration
+      'partial.yaml': stringify({ receivers: config.receivers, exporters: config.exporters }),
+    })).toEqual(['block.yaml', 'config.json', 'flow.json', 'indented.yaml', 'partial.yaml']);
+  });
+
+  test('values that only mention a section are not taken for one: a dashboard querying service_name, settings, scripts', () => {
+    const dashboard = JSON.stringify({ title: 'canaries', panels: [{ title: 'requests by service', targets: [{ expr: 'sum by (service_name) (rate(calls_total[1m]))' }] }], templating: { list: [{ name: 'service' }] } }, null, 1);
+    expect(found({
+      'dashboard.json': dashboard,
+      'settings.yaml': stringify({ upstream: { service: 'checkout', receivers: 3 } }).replace(/^ +(service|receivers)/gm, '# $1'),
+      'run.sh': 'echo "exporters: none"; service --status-all',
+    })).toEqual([]);
   });
 });
