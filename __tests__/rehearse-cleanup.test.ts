@@ -102,6 +102,26 @@ describe('the rehearsal cleans up after itself', () => {
     expect(existsSync(server.dir)).toBe(false);
   }, 60_000);
 
+  concurrentlyWithEngine('a rehearsal SIGTERMed while it backfills ends at once by that signal, leaving no process and no folder', async () => {
+    // GIVEN a rehearsal that is writing its series (many trials: it takes seconds)
+    const cli = startCli(['--manifests', twoServices(), '--rollout', 'hotrod', '--trials', '300']);
+    const dir = await until('the series being written', () => {
+      const name = existsSync(rehearsalRoot()) && readdirSync(rehearsalRoot()).find((n) => n.startsWith(`${cli.child.pid}-`));
+      return name && readdirSync(join(rehearsalRoot(), name)).some((f) => f.endsWith('.om')) && join(rehearsalRoot(), name);
+    });
+    const closed = new Promise<string | null>((r) => cli.child.once('close', (_code, signal) => r(signal)));
+
+    // WHEN
+    const sent = Date.now();
+    cli.child.kill('SIGTERM');
+
+    // THEN
+    await expect(closed).resolves.toBe('SIGTERM');
+    expect(Date.now() - sent).toBeLessThan(5000);
+    expect(processesNaming(dir)).toEqual([]);
+    expect(existsSync(dir)).toBe(false);
+  }, 60_000);
+
   concurrentlyWithEngine('a prometheus that dies mid-run is reported as its exit, without a stack, and the CLI exits 1', async () => {
     // GIVEN a rehearsal that has started querying
     const { prometheus } = binaries();
@@ -141,6 +161,38 @@ describe('the rehearsal cleans up after itself', () => {
       }
     } finally {
       other.close();
+    }
+  }, 60_000);
+
+  withEngine('a streamed backfill lets timers and signal handlers run while it makes its chunks', async () => {
+    // GIVEN series that take 1.5 s of CPU to make, in small chunks, and a timer due after 100 ms
+    // (a signal handler runs where a timer does: between macrotasks)
+    const busyFor = 1500;
+    const started = Date.now();
+    let made = 0;
+    function* slowSeries(): Iterable<string> {
+      yield '# TYPE up gauge\n';
+      for (let t = 1735689600; Date.now() - started < busyFor; t += 15) {
+        const until = Date.now() + 5;
+        while (Date.now() < until) {
+          // the CPU work of making a chunk
+        }
+        made++;
+        yield `up 1 ${t}\n`;
+      }
+    }
+    let madeWhenTimerRan: number | undefined;
+    setTimeout(() => (madeWhenTimerRan = made), 100);
+
+    // WHEN they are backfilled as they are made
+    const engine = await PrometheusEngine.start(() => slowSeries(), binaries());
+    try {
+      // THEN the timer ran while chunks were still being made, not after the last
+      expect(madeWhenTimerRan).toBeDefined();
+      expect(madeWhenTimerRan!).toBeLessThan(made / 2);
+      expect(await engine.query('count_over_time(up[1d])', 1735689600 + 86_000)).toEqual({ result: [made] });
+    } finally {
+      await engine.stop();
     }
   }, 60_000);
 

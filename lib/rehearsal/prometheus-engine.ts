@@ -95,6 +95,13 @@ const MAX_BLOCK_DURATION = '100000h';
 /** How much OpenMetrics text a streamed backfill puts in one file (one promtool run). */
 const STREAM_FILE_BYTES = 256 * 1024 * 1024;
 
+/**
+ * How long a streamed backfill makes chunks before it lets the event loop run. Node handles a
+ * signal, and a promtool run's exit, only between macrotasks: a file of
+ * {@link STREAM_FILE_BYTES} took over a minute to make, and a SIGTERM waited that long.
+ */
+const STREAM_YIELD_MS = 50;
+
 /** The chunks in `n` runs of neighbouring chunks (they are in time order), of about equal size. */
 export function backfillGroups(chunks: readonly string[], n: number): string[][] {
   const total = chunks.reduce((sum, c) => sum + c.length, 0);
@@ -396,7 +403,12 @@ export class PrometheusEngine {
       const run: Promise<void> = this.backfill(promtool, input).then(() => rmSync(input)).finally(() => running.splice(running.indexOf(run), 1));
       running.push(run);
     };
+    let worked = Date.now();
     for (const chunk of chunks) {
+      if (Date.now() - worked >= STREAM_YIELD_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        worked = Date.now();
+      }
       if (fd === undefined) {
         file = join(this.dir, `series-${index++}.om`);
         fd = openSync(file, 'w');
