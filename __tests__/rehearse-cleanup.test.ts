@@ -108,7 +108,7 @@ describe('the rehearsal cleans up after itself', () => {
     const dir = await until('the series being written', () => {
       const name = existsSync(rehearsalRoot()) && readdirSync(rehearsalRoot()).find((n) => n.startsWith(`${cli.child.pid}-`));
       return name && readdirSync(join(rehearsalRoot(), name)).some((f) => f.endsWith('.om')) && join(rehearsalRoot(), name);
-    });
+    }, 60_000);
     const closed = new Promise<string | null>((r) => cli.child.once('close', (_code, signal) => r(signal)));
 
     // WHEN
@@ -117,10 +117,11 @@ describe('the rehearsal cleans up after itself', () => {
 
     // THEN
     await expect(closed).resolves.toBe('SIGTERM');
-    expect(Date.now() - sent).toBeLessThan(5000);
+    // (before the series were made in turns: 21 s on a loaded machine)
+    expect(Date.now() - sent).toBeLessThan(8000);
     expect(processesNaming(dir)).toEqual([]);
     expect(existsSync(dir)).toBe(false);
-  }, 60_000);
+  }, 90_000);
 
   concurrentlyWithEngine('a prometheus that dies mid-run is reported as its exit, without a stack, and the CLI exits 1', async () => {
     // GIVEN a rehearsal that has started querying
