@@ -505,3 +505,49 @@ describe('messages', () => {
     expect(f.message).toContain('hotrod_requests_total');
   });
 });
+
+describe('dashboard/unreadable on dashboards written by hand', () => {
+  /** A dashboard as public repositories ship them: template variables, rows, several data sources. */
+  function dashboard(broken: { top?: string; inRow?: string } = {}) {
+    const prom = { type: 'prometheus', uid: '$datasource' };
+    return {
+      title: 'Collector', schemaVersion: 39, templating: { list: [{ name: 'metric', type: 'custom' }, { name: 'minstep', type: 'interval' }] },
+      panels: [
+        { title: 'Spans ${metric:text}', type: 'timeseries', datasource: prom, targets: [
+          { refId: 'A', expr: 'sum(rate(otelcol_receiver_accepted_${metric:value}${suffix_total}{job=~"$job"}[$__rate_interval])) by ($grouping)' },
+          { refId: 'B', expr: 'max(otelcol_process_uptime{job="$job"}) * 1000 / $__interval_ms' },
+          { refId: 'C', expr: 'sum(increase(otelcol_exporter_sent_spans[$minstep]))' },
+          { refId: 'D', expr: 'histogram_quantile(0.95, sum by (le) (rate(x_bucket[5m] offset $shift)))' },
+          { refId: 'E', expr: '' },
+          { refId: 'F', expr: 'sum(', hide: true },
+          ...(broken.top ? [{ refId: 'G', expr: broken.top }] : []),
+        ] },
+        { title: 'Logs', type: 'logs', datasource: { type: 'loki', uid: 'logs' }, targets: [{ refId: 'A', expr: '{app="cart"} |= "error" | json' }] },
+        { title: 'Mixed', type: 'table', datasource: { type: 'datasource', uid: '-- Mixed --' }, targets: [
+          { refId: 'A', datasource: { type: 'grafana-opensearch-datasource', uid: 'search' }, expr: 'level:error AND service:cart' },
+          { refId: 'B', datasource: prom, expr: 'up{job="cart"}' },
+        ] },
+        { title: 'Details', type: 'row', collapsed: true, panels: [
+          { title: 'Queue', type: 'timeseries', datasource: prom, targets: [{ refId: 'A', expr: broken.inRow ?? 'otelcol_exporter_queue_size' }] },
+        ] },
+      ],
+    };
+  }
+  const folder = (d: object): LoadedManifest[] => [{
+    file: 'grafana/dashboards.yaml',
+    object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'dashboards', namespace: 'monitoring', labels: { grafana_dashboard: '1' } },
+      data: { 'collector.json': JSON.stringify(d), 'README.md': 'Not a dashboard: { panels' } },
+  }];
+  const unreadable = (d: object) => validateRules(folder(d)).filter((f) => f.ruleId === 'dashboard/unreadable');
+
+  test('variables Grafana fills, other data sources, empty and hidden queries and notes beside the JSON are no finding', () => {
+    expect(unreadable(dashboard()).map(formatFinding)).toEqual([]);
+  });
+
+  test('queries that cannot parse, in a panel and in a collapsed row, are one finding naming both panels', () => {
+    const found = unreadable(dashboard({ top: 'sum(rate(otelcol_receiver_refused_spans[5m])', inRow: 'otelcol_exporter_queue_size{' }));
+    expect(found).toHaveLength(1);
+    expect(found[0].severity).toBe(Severity.ERROR);
+    expect(found[0].message).toMatch(/^data 'collector\.json': 2 panel queries do not parse as PromQL; panel 'Spans \$\{metric:text\}' near .+; panel 'Queue' near /);
+  });
+});

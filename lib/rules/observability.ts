@@ -11,9 +11,75 @@ import { Severity } from './types';
 /** The spanmetrics series one service may add before `collector/spanmetrics-series-budget` warns. */
 export const SERIES_BUDGET_PER_SERVICE = 10_000;
 
-/** A Grafana query as PromQL: its range variables replaced by a duration. */
+/**
+ * What Grafana's global time variables stand for, so that a query holding them parses: a duration,
+ * or one in milliseconds or seconds (Grafana's docs, "Global variables"; the Prometheus data source
+ * leaves `$__interval` and `$__interval_ms` for its backend to fill: grafana/grafana
+ * packages/grafana-prometheus/src/datasource.ts `applyTemplateVariables`).
+ */
+const GRAFANA_TIME_VARIABLES: Readonly<Record<string, string>> = {
+  __interval: '5m', __rate_interval: '5m', __range: '5m', __interval_ms: '300000', __range_ms: '300000', __range_s: '300',
+};
+
+/**
+ * A reference to a Grafana template variable: `$name`, `${name}` (also `${name.field}` and
+ * `${name:format}`) or the older `[[name]]` / `[[name:format]]` (the syntax grafana/grafana
+ * public/app/features/variables/utils.ts matches with `variableRegex`). Grafana replaces each
+ * before the query reaches Prometheus.
+ */
+const GRAFANA_VARIABLE = /\$\{(\w+)[^}]*\}|\[\[(\w+)(?::\w+)?\]\]|\$(\w+)/g;
+
+/** A Grafana query as PromQL: its global time variables replaced by what they stand for. */
 export function grafanaQueryAsPromql(expr: string): string {
-  return expr.replace(/\$\{?__(rate_)?interval\}?/g, '5m');
+  return expr.replace(GRAFANA_VARIABLE, (whole, braced?: string, bracketed?: string, plain?: string) => GRAFANA_TIME_VARIABLES[braced ?? bracketed ?? plain ?? ''] ?? whole);
+}
+
+/** A string literal of PromQL (it may hold a variable: Grafana fills it, and it parses as it is), or a variable outside one. */
+const LITERAL_OR_VARIABLE = new RegExp(`"(?:[^"\\\\]|\\\\.)*"|'(?:[^'\\\\]|\\\\.)*'|\`[^\`]*\`|${GRAFANA_VARIABLE.source}`, 'g');
+
+/**
+ * Whether a dashboard query does not parse as PromQL, and where: judged after Grafana's time
+ * variables are filled, and every other variable outside a string stands for a duration where
+ * one goes (in brackets, after `offset`) and for a name elsewhere. A query that still does not
+ * parse with variables in it is not judged: what they hold (part of a selector, a list of labels)
+ * is the dashboard user's choice.
+ */
+export function grafanaQueryError(expr: string): { near: string; line: number; column: number } | undefined {
+  const promql = grafanaQueryAsPromql(expr);
+  let variables = 0;
+  const filled = promql.replace(LITERAL_OR_VARIABLE, (m: string, ...rest: unknown[]) => {
+    if (m[0] === '"' || m[0] === "'" || m[0] === '`') return m;
+    variables++;
+    const before = promql.slice(0, rest[rest.length - 2] as number);
+    return /(?:\[|:|\boffset)\s*$/.test(before) ? '5m' : 'grafana_variable';
+  });
+  const error = readPromql(filled).error;
+  return error && variables === 0 ? error : undefined;
+}
+
+/** A dashboard's panels, those in rows too (a collapsed row holds its own; a dashboard older than schema 16 keeps them under `rows`). */
+function dashboardPanels(dashboard: GrafanaDashboard): GrafanaPanel[] {
+  const flat = (panels: unknown): GrafanaPanel[] => (Array.isArray(panels) ? panels.filter((p): p is GrafanaPanel => typeof p === 'object' && p !== null).flatMap((p) => [p, ...flat(p.panels)]) : []);
+  return [...flat(dashboard.panels), ...(Array.isArray(dashboard.rows) ? dashboard.rows.flatMap((r) => flat(r?.panels)) : [])];
+}
+
+type GrafanaDatasource = string | { type?: unknown; uid?: unknown } | null | undefined;
+interface GrafanaTarget { expr?: unknown; hide?: unknown; datasource?: GrafanaDatasource }
+interface GrafanaPanel { title?: unknown; panels?: unknown; datasource?: GrafanaDatasource; targets?: unknown }
+interface GrafanaDashboard { panels?: unknown; rows?: { panels?: unknown }[] }
+
+/** The PromQL a panel sends: the targets of a Prometheus data source (or one of unknown type) that Grafana runs, i.e. neither hidden nor empty (grafana/grafana packages/grafana-prometheus/src/datasource.ts `filterQuery`). */
+function promqlTargets(panel: GrafanaPanel): string[] {
+  const typeOf = (d: GrafanaDatasource) => (typeof d === 'object' && d !== null && typeof d.type === 'string' ? d.type : undefined);
+  return (Array.isArray(panel.targets) ? panel.targets as GrafanaTarget[] : [])
+    .filter((t) => typeof t === 'object' && t !== null && t.hide !== true && typeof t.expr === 'string' && t.expr.trim() !== '')
+    .filter((t) => {
+      // a target's own data source, else its panel's unless that is "-- Mixed --" (type 'datasource'); a name or none: the default, Prometheus here
+      const panelType = typeOf(panel.datasource);
+      const type = typeOf(t.datasource) ?? (panelType === 'datasource' ? undefined : panelType);
+      return type === undefined || type === 'prometheus';
+    })
+    .map((t) => t.expr as string);
 }
 
 /** Whether a traces pipeline's spans reach a spanmetrics connector: directly, or through connectors into other traces pipelines. */
@@ -78,26 +144,25 @@ export const OBSERVABILITY_RULES = defineRules({
   const dashboardLabel = Object.entries(GRAFANA_DASHBOARD_LABEL)[0];
   for (const m of model.ofKind('ConfigMap').filter((x) => x.object.metadata?.labels?.[dashboardLabel[0]] === dashboardLabel[1])) {
     const ref = model.refOf(m);
-    for (const [file, text] of Object.entries((m.object as { data?: Record<string, unknown> }).data ?? {})) {
-      let dashboard: { panels?: { title?: string; targets?: { expr?: string }[] }[] };
+    // the sidecar writes every key to a file; Grafana's file provisioning reads the .json ones
+    for (const [file, text] of Object.entries((m.object as { data?: Record<string, unknown> }).data ?? {}).filter(([f]) => f.endsWith('.json'))) {
+      let dashboard: GrafanaDashboard;
       try {
-        dashboard = JSON.parse(String(text)) as typeof dashboard;
+        dashboard = JSON.parse(String(text)) as GrafanaDashboard;
       } catch (e) {
         report('dashboard/unreadable', Severity.ERROR, ref, `data '${file}' is not JSON (${(e as Error).message}): Grafana's sidecar loads nothing from it`, 'write the dashboard\'s JSON model, e.g. from @grafana/grafana-foundation-sdk\'s DashboardBuilder');
         continue;
       }
-      if (!Array.isArray(dashboard.panels)) {
+      if (typeof dashboard !== 'object' || dashboard === null || (!Array.isArray(dashboard.panels) && !Array.isArray(dashboard.rows))) {
         report('dashboard/unreadable', Severity.ERROR, ref, `data '${file}' has no panels list: not a Grafana dashboard`, 'write the dashboard\'s JSON model with its panels');
         continue;
       }
-      for (const panel of dashboard.panels) {
-        for (const t of panel.targets ?? []) {
-          if (typeof t.expr !== 'string') continue;
-          const error = readPromql(grafanaQueryAsPromql(t.expr)).error;
-          if (error) {
-            report('dashboard/unreadable', Severity.ERROR, ref, `data '${file}', panel '${panel.title ?? '?'}': the query does not parse as PromQL near '${error.near}' (line ${error.line}, column ${error.column})`, 'fix the query');
-          }
-        }
+      const broken = dashboardPanels(dashboard).flatMap((panel) => promqlTargets(panel).flatMap((expr) => {
+        const error = grafanaQueryError(expr);
+        return error ? [`panel '${String(panel.title ?? '?')}' near '${error.near}' (line ${error.line}, column ${error.column})`] : [];
+      }));
+      if (broken.length > 0) {
+        report('dashboard/unreadable', Severity.ERROR, ref, `data '${file}': ${broken.length === 1 ? 'a panel query does' : `${broken.length} panel queries do`} not parse as PromQL; ${broken.join('; ')}`, 'fix the queries; Grafana shows those panels empty');
       }
     }
   }
