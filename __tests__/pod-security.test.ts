@@ -215,7 +215,7 @@ describe('which pods, and how severe', () => {
     const pod = restrictedPod();
     pod.spec.initContainers = [{ name: 'init', image: 'busybox:1.36', securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, privileged: true } }];
     pod.spec.ephemeralContainers = [{ name: 'debug', image: 'busybox:1.36', securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'], add: ['SYS_PTRACE'] } } }];
-    expect(judge(pod).map((f) => `${f.ruleId}: ${f.message.split(':')[0]}`)).toEqual([
+    expect(judge(pod).map((f) => `${f.ruleId}: ${f.message.split(/[:;] /)[0]}`)).toEqual([
       "pod-security/privileged: init container 'init' sets securityContext.privileged",
       "pod-security/capabilities-baseline: ephemeral container 'debug' adds SYS_PTRACE",
     ]);

@@ -78,16 +78,19 @@ describe('npm run validate -- DIR', () => {
     expect(out.filter((l) => / error: /.test(l))).toEqual([]);
     // three unguarded result[0], each gate erroring out before its series can be in Prometheus at the chart's 1m scrape,
     // and a latency quantile over every span; 11 restricted Pod Security controls its three pods miss (no seccomp anywhere),
-    // and a collector every pod of the cluster can send spans to
+    // one finding per pod with the others folded under it; and a collector every pod of the cluster can send spans to
     expect(out.filter((l) => / warning: /.test(l) && !/ pod-security\//.test(l) && !/ network\//.test(l))).toHaveLength(7);
-    expect(out.filter((l) => / warning: .* pod-security\/.*restricted control/.test(l))).toHaveLength(11);
-    expect(out.filter((l) => / warning: .* pod-security\/seccomp-restricted: /.test(l))).toHaveLength(3);
+    const podSecurity = out.filter((l) => / warning: .* pod-security\//.test(l));
+    expect(podSecurity.map((l) => /warning: (\w+\/\S+):/.exec(l)![1])).toEqual(['Rollout/hotrod/hotrod', 'DaemonSet/otel/collector', 'Deployment/traffic-generator/traffic-generator']);
+    expect(podSecurity.join('\n').match(/pod-security\/[\w-]+-?\w*: /g)).toHaveLength(11);
+    expect(podSecurity.join('\n').match(/pod-security\/seccomp-restricted: /g)).toHaveLength(3);
+    expect(podSecurity.every((l) => /\n {4}the Pod Security Standards restricted control "[^"]+" \(policy v1\.33\) forbids it\n/.test(l))).toBe(true);
     expect(out.filter((l) => / warning: DaemonSet\/otel\/collector: network\/otlp-open-to-all: the OTLP receivers on 4318 /.test(l))).toHaveLength(1);
     expect(out.filter((l) => / gates\/latency-over-all-spans: gate 'latency-p95-lt-1s'/.test(l))).toHaveLength(1);
     expect(out.filter((l) => / gates\/judged-before-data: gate 'latency-p95-lt-1s'.*stops the run at 110s\n {4}error 3 in a row/.test(l))).toHaveLength(1);
     expect(out.filter((l) => / gates\/judged-before-data: gate 'error-rate-lt-5-percent'.*stops the run at 80s\n {4}error 3 in a row/.test(l))).toHaveLength(1);
     expect(out.some((l) => /^hotrod\/analysis-template\.yaml: warning: AnalysisTemplate\/hotrod\/hotrod-analysis: conditions\/unguarded-index: gate 'traffic-detection'/.test(l))).toBe(true);
-    expect(out[out.length - 1]).toBe(`${SEED}: 8 objects, 0 error(s), 19 warning(s)`);
+    expect(out[out.length - 1]).toBe(`${SEED}: 8 objects, 0 error(s), 11 warning(s)`);
   });
 
   test("the seed's first bug (empty receivers) exits 1 and names file, object, rule and fix", () => {

@@ -280,7 +280,11 @@ export const POD_SECURITY_RULES = defineRules(
         const consequence = !enforced ? ''
           : enforces(enforced.level, control.level) ? `; namespace ${namespace} enforces ${enforced.level} (${enforced.from}), so the API server refuses these pods`
             : `; namespace ${namespace} enforces only ${enforced.level} (${enforced.from}), which admits it`;
-        report(id, severity, ref, `${problems.join('; ')}: the Pod Security Standards ${control.level} control "${control.name}" (policy ${POD_SECURITY_VERSION}) forbids it${consequence}`, control.fix);
+        // the controls one pod template misses at one severity have one cause, a security context not
+        // written for the level: validate prints the first and folds the others under it
+        const cause = `pod-security:${ref.kind}/${ref.namespace ?? ''}/${ref.name ?? ''}:${severity}`;
+        report(id, severity, ref, `${problems.join('; ')}; the Pod Security Standards ${control.level} control "${control.name}" (policy ${POD_SECURITY_VERSION}) forbids it${consequence}`, control.fix,
+          { causes: [cause], causedBy: [cause] });
       }
     }
   },
