@@ -225,6 +225,24 @@ describe('validate on hostile input', () => {
     expectGoodFilesChecked(result);
   });
 
+  test.each([
+    ['a klog line (newer kubectl)', 'E1207 12:53:31.623276    1972 run.go:72] "command failed" err="accumulating resources: \\"../nowhere\\": no such file"\n'],
+    ['an error: line', 'error: accumulating resources: "../nowhere": no such file\n'],
+  ])('a kustomization kubectl cannot build is an error whose first line says so; the reason, without kubectl\'s log prefix, below it (%s)', (_form, stderr) => {
+    writeFileSync(join(dir, 'kustomization.yaml'), 'resources: [../nowhere, lonely.yaml]\n');
+    const failing = () => () => {
+      throw Object.assign(new Error('Command failed: kubectl kustomize'), { stderr });
+    };
+    const lines: string[] = [];
+    const code = main([dir], { out: (l) => lines.push(l), err: (l) => lines.push(l) }, { kustomize: failing });
+    expect(code).toBe(ValidateExit.ERRORS);
+    expect(lines.find((l) => l.startsWith('kustomization.yaml: error: input/kustomize: '))!.split('\n').slice(0, 2)).toEqual([
+      'kustomization.yaml: error: input/kustomize: kubectl kustomize . failed, so its files were read one by one instead',
+      '    accumulating resources: "../nowhere": no such file',
+    ]);
+    expect(lines.some((l) => LONELY_FINDING.test(l))).toBe(true);
+  });
+
   test('an internal error is one line and exit 2, its stack only with HOTROD_DEBUG=1', () => {
     writeFileSync(join(dir, 'kustomization.yaml'), 'resources: [lonely.yaml]\n');
     const boom = () => { throw new Error('kustomize exploded\n    at somewhere (x.js:1:1)'); };

@@ -839,6 +839,16 @@ const dirOf = (file: string) => (posix.dirname(file) === '.' ? '' : posix.dirnam
 const under = (file: string, folder: string) => folder === '' || file === folder || file.startsWith(`${folder}/`);
 
 /**
+ * What kubectl said when kustomize failed, without its log prefix: `error: ...`, or a klog line
+ * `E1207 12:53:31.623276  1972 run.go:72] "command failed" err="..."` (newer kubectl).
+ */
+export function kustomizeFailure(stderr: string): string {
+  const line = stderr.trim().split('\n').find((l) => l.trim() !== '') ?? 'no message';
+  const klog = /^[EWIF]\d{4} [\d:.]+\s+\d+ [\w.-]+:\d+\] "command failed" err="(.*)"$/.exec(line);
+  return klog ? klog[1].replace(/\\(.)/g, '$1') : line.replace(/^error: /, '');
+}
+
+/**
  * Loads a folder the way a platform engineer's repository holds it: every YAML file, a file
  * that is not YAML reported on its own (the rest still loaded), Helm chart templates skipped
  * with a note, and folders with a kustomization built with kustomize when it is available
@@ -866,8 +876,8 @@ export function loadFolder(dir: string, options: LoadFolderOptions = {}): Loaded
         built.add(k.dir);
         notes.push({ id: 'input/kustomize', severity: 'info', file: k.file, message: `built with kustomize (kubectl kustomize ${k.dir || '.'}): its objects are checked as kustomize renders them, overlays and patches applied`, fix: 'none needed' });
       } catch (e) {
-        const stderr = String((e as { stderr?: unknown }).stderr ?? (e as Error).message).trim().split('\n')[0];
-        notes.push({ id: 'input/kustomize', severity: 'error', file: k.file, message: `kubectl kustomize ${k.dir || '.'} failed: ${stderr}; its files were read one by one instead`, fix: 'fix the kustomization so that kubectl kustomize builds it' });
+        const reason = kustomizeFailure(String((e as { stderr?: unknown }).stderr ?? (e as Error).message));
+        notes.push({ id: 'input/kustomize', severity: 'error', file: k.file, message: `kubectl kustomize ${k.dir || '.'} failed, so its files were read one by one instead; ${reason}`, fix: 'fix the kustomization so that kubectl kustomize builds it' });
       }
     }
   } else if (kustomizations.length > 0) {
