@@ -43,6 +43,7 @@ const BUGS: Record<string, { rule: string; object: string; names: string; needsK
   'bug-unquoted-argument-in-annotation': { rule: 'input/not-yaml', object: '', names: "'yaml: invalid map key'" },
   'bug-flagger-canary-field-typo': { rule: 'schema/flagger', object: 'Canary/store/catalog', names: 'spec.analysis.treshold: unknown field' },
   'bug-servicemonitor-field-typo': { rule: 'schema/prometheus-operator', object: 'ServiceMonitor/store/catalog', names: "a misspelling of required 'endpoints'" },
+  'bug-dashboard-query-typo': { rule: 'dashboard/unreadable', object: 'ConfigMap/monitoring/service-dashboards', names: "panel 'Saturation'" },
 };
 
 /** Sets that need a flag. */
