@@ -2,7 +2,7 @@ import { ConditionEvaluationError, conditionShape, ConditionSyntaxError, evaluat
 import { cannotBeEmpty } from '../analysis/promql';
 import { prometheusMetrics, TEMPLATE_KINDS } from '../model/analyses';
 import { defineRules } from './define';
-import { passesEmpty } from './gates';
+import { passesEmpty, unguardedIndexCause } from './gates';
 import { Severity } from './types';
 
 /**
@@ -72,7 +72,8 @@ export const CONDITION_RULES = defineRules({
         if (!shape.guarded && !cannotBeEmpty(metric.query)) {
           report('conditions/unguarded-index', W, ref,
             `${where} reads result[i] without checking len(result) first; while the query returns no sample (no data yet) the measurement is an Error ('slice index out of range'), and errors past consecutiveErrorLimit abort the rollout`,
-            `guard it: 'len(result) > 0 && ${/\|\||\bor\b/.test(condition) ? `(${condition})` : condition}'`);
+            `guard it: 'len(result) > 0 && ${/\|\||\bor\b/.test(condition) ? `(${condition})` : condition}'`,
+            { causes: [unguardedIndexCause(ref, metric.name)] });
         }
       }
     }

@@ -140,7 +140,15 @@ function userEndpointsRunning(model: DeliveryModel, template: LoadedManifest): S
  * Argo Rollouts decides a metric); undefined when an empty result passes, or the conditions
  * cannot be read (conditions/unreadable reports them).
  */
-function stopWithoutData(metric: PrometheusMetric, t: MetricSchedule): { atSeconds: number; how: string; fixField: string } | undefined {
+/**
+ * The cause a gate's unguarded `result[i]` is: an empty result makes every measurement an Error,
+ * which is also why such a gate stops a run before its data can exist.
+ */
+export function unguardedIndexCause(template: ObjectRef, metricName: string): string {
+  return `unguarded-index:${template.kind}/${template.namespace ?? ''}/${template.name ?? ''}:${metricName}`;
+}
+
+function stopWithoutData(metric: PrometheusMetric, t: MetricSchedule): { atSeconds: number; how: string; fixField: string; byErrors?: true } | undefined {
   // a condition that does not compile for a vector at all errors with data too: not about missing data
   const compiles = (c: string) => {
     try {
@@ -188,6 +196,7 @@ function stopWithoutData(metric: PrometheusMetric, t: MetricSchedule): { atSecon
         atSeconds: end.atSeconds,
         how: `error ${t.consecutiveErrorLimit + 1} in a row: initialDelay ${t.initialDelaySeconds}s + consecutiveErrorLimit ${t.consecutiveErrorLimit} x ${ARGO_ERROR_RETRY_SECONDS}s retries`,
         fixField: `initialDelay + consecutiveErrorLimit x ${ARGO_ERROR_RETRY_SECONDS}s`,
+        byErrors: true,
       };
   }
 }
@@ -417,7 +426,9 @@ export const GATE_RULES = defineRules({
         + `it reads ${path === SeriesPath.SPANMETRICS ? `spanmetrics flushed every ${flush}s` : 'metrics scraped from the canary\'s own pods'}, so a new canary's `
         + `series can be missing (or too short for increase() or rate()) until ${formatDerivation(firstData)} with ${model.prometheus.name}`,
         `make ${noData.fixField} at least ${Math.ceil(firstData.totalSeconds)}s, plus the time the canary needs to serve the evidence `
-        + '(ThreeGateAnalysis derives it), or shorten the flush or scrape interval');
+        + '(ThreeGateAnalysis derives it), or shorten the flush or scrape interval',
+        // errors on no data come from a condition that reads result[i] unguarded, when it does
+        noData.byErrors ? { causedBy: [unguardedIndexCause(model.refOf(template), metric.name)] } : undefined);
     }
   }
 
