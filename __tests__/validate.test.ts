@@ -143,10 +143,25 @@ describe('npm run validate -- DIR', () => {
       + "with seed challenge environment's 10s scrape they alone give 0.1 req/s, at least the 0.05 the gate asks for, so an idle canary passes it")]);
   });
 
+  test('a file given instead of a folder is checked alone, with the checks a folder gets', () => {
+    // the seed's analysis template: its three unguarded conditions; what needs the other files (the rollout that runs it) is not judged
+    const file = join(SEED, 'hotrod', 'analysis-template.yaml');
+    const { code, out } = validate(file);
+    expect(code).toBe(ValidateExit.OK);
+    expect(out[out.length - 1]).toBe(`${file}: 1 objects, 0 error(s), 3 warning(s), 1 note(s)`);
+    expect(out.filter((l) => /^analysis-template\.yaml: warning: AnalysisTemplate\/default\/hotrod-analysis: conditions\/unguarded-index: /.test(l))).toHaveLength(3);
+    // a binary file given alone is its finding, as in a folder
+    const binary = join(work, 'binary.yaml');
+    writeFileSync(binary, Buffer.from([0, 1, 2, 3]));
+    const b = validate(binary);
+    expect(b.code).toBe(ValidateExit.ERRORS);
+    expect(b.out[0]).toMatch(/^binary\.yaml: error: input\/binary: /);
+  });
+
   test('a missing folder, a folder without manifests, and bad arguments exit 2', () => {
     expect(validate(join(work, 'nope'))).toEqual({ code: ValidateExit.UNREADABLE, out: [], err: [`validate: ${join(work, 'nope')}: no such folder`] });
     expect(validate(work).code).toBe(ValidateExit.UNREADABLE);
-    expect(validate().err).toEqual(['usage: npm run validate -- [--namespace NS] [--strict-metrics] [--no-kustomize] [--prometheus community-chart|challenge|kube-prometheus-stack] DIR   (checks every *.yaml/*.yml under DIR)']);
+    expect(validate().err).toEqual(['usage: npm run validate -- [--namespace NS] [--strict-metrics] [--no-kustomize] [--prometheus community-chart|challenge|kube-prometheus-stack] DIR|FILE   (checks every *.yaml/*.yml under DIR, or FILE)']);
     expect(validate('--prometheus', 'thanos', work).code).toBe(ValidateExit.UNREADABLE);
     expect(validate('--namespace', 'Not_A_Name', work).code).toBe(ValidateExit.UNREADABLE);
     expect(validate('a', 'b').code).toBe(ValidateExit.UNREADABLE);

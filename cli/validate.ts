@@ -30,7 +30,7 @@ export enum ValidateExit {
   UNREADABLE = 2,
 }
 
-const USAGE = `usage: npm run validate -- [--namespace NS] [--strict-metrics] [--no-kustomize] [--prometheus ${Object.keys(PROMETHEUS_PRESETS).join('|')}] DIR   (checks every *.yaml/*.yml under DIR)`;
+const USAGE = `usage: npm run validate -- [--namespace NS] [--strict-metrics] [--no-kustomize] [--prometheus ${Object.keys(PROMETHEUS_PRESETS).join('|')}] DIR|FILE   (checks every *.yaml/*.yml under DIR, or FILE)`;
 
 const APP_USAGE = `       npm run validate -- [--strict-metrics] [--prometheus ${Object.keys(PROMETHEUS_PRESETS).join('|')}] [APPFILE]   (checks the committed output of the app APPFILE exports, default ${DEFAULT_APP_FILE})`;
 

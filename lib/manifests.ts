@@ -123,7 +123,7 @@ export function scanFolder(dir: string): FolderScan {
   } catch (e) {
     throw new ManifestReadError((e as NodeJS.ErrnoException).code === 'ENOENT' ? `${dir}: no such folder` : `${dir}: cannot be read (${reasonOf(e)})`);
   }
-  if (!top.isDirectory()) throw new ManifestReadError(`${dir}: not a folder`);
+  if (!top.isDirectory()) throw new ManifestReadError(`${dir}: neither a folder nor a regular file`);
   const files: string[] = [];
   const notes: FileNote[] = [];
   /** the folder read for each device:inode */
@@ -848,14 +848,26 @@ export function kustomizeFailure(stderr: string): string {
   return klog ? klog[1].replace(/\\(.)/g, '$1') : line.replace(/^error: /, '');
 }
 
+/** Whether a path is a regular file (a link to one too); what cannot be read is left to {@link scanFolder} to report. */
+function isRegularFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Loads a folder the way a platform engineer's repository holds it: every YAML file, a file
  * that is not YAML reported on its own (the rest still loaded), Helm chart templates skipped
  * with a note, and folders with a kustomization built with kustomize when it is available
  * (else their kustomize kinds are skipped and their `namespace` applied to the files they list).
+ * Given a file, loads that file alone, with the same checks.
  */
-export function loadFolder(dir: string, options: LoadFolderOptions = {}): LoadedFolder {
-  const { files, notes } = scanFolder(dir);
+export function loadFolder(path: string, options: LoadFolderOptions = {}): LoadedFolder {
+  const single = isRegularFile(path);
+  const dir = single ? posix.dirname(path) : path;
+  const { files, notes } = single ? { files: [posix.basename(path)], notes: [] } : scanFolder(dir);
   const manifests: LoadedManifest[] = [];
   const kustomizations = readKustomizations(dir, files);
   const consumed = new Set(kustomizations.flatMap((k) => k.dirs));
