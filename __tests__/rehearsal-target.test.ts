@@ -278,6 +278,13 @@ describe('rehearsal targets of any service', () => {
     // a bad canary's shares are not healthy: the test of the wrong kind is a miss
     expect(scenario('failing-half').healthyShares).toBeUndefined();
     expect(outcomeAsExpected(target, scenario('slow-half'), outcome(MeasurementPhase.FAILED, errorRate))).toBe(false);
+    // ... unless the latency gate failed at the same look: gates that end the run together decide it together
+    // (seen at 1000 trials: catalog's slow canary Failed at 40 s by its p95 test and, falsely, by its error tests)
+    const latency = target.gates.find((g) => g.kind === GateKind.LATENCY)!.name;
+    const gate = (name: string, phase: MeasurementPhase, decidedAfterSeconds: number) => ({ name, phase, dryRun: false, terminated: false, decidedAfterSeconds, message: '', measurements: [] });
+    const together = (latencyAt: number): RunOutcome => ({ ...outcome(MeasurementPhase.FAILED, errorRate, 40), gates: [gate(errorRate, MeasurementPhase.FAILED, 40), gate(latency, MeasurementPhase.FAILED, latencyAt)] });
+    expect(outcomeAsExpected(target, scenario('slow-half'), together(40))).toBe(true);
+    expect(outcomeAsExpected(target, scenario('slow-half'), together(70))).toBe(false);
     // a restart at 200 s: an abort at 100 s came before it, one at 200 s or later may be its doing
     const restart = scenario('collector-restart');
     const [trial] = placeScenarios(target, [restart], 1, 1)[0].trials;

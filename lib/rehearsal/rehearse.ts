@@ -168,7 +168,8 @@ export function substituteArgs(text: string, values: Readonly<Record<string, str
  * A good canary must be promoted (or, when its evidence was disturbed, at least not aborted)
  * whatever gates there are: a custom gate that fails a healthy canary is a miss.
  *
- * A bad canary must be stopped with the expected phase by a gate of the expected kind. The rule
+ * A bad canary must be stopped with the expected phase by a gate of the expected kind (one of the
+ * gates that ended the run at its last look: several may fail at the same scrape). The rule
  * for the gates no scenario can predict, custom gates and gates whose kind the template does not
  * state: when one of them decides the run, stopping the canary (Failed or Inconclusive) is as
  * expected, since the canary had to be stopped and no expectation says what such a gate should
@@ -184,7 +185,11 @@ export function outcomeAsExpected(target: RehearsalTarget, scenario: Scenario, o
       const gate = target.gates.find((g) => g.name === outcome.decidingGate);
       if (gate && isUnpredictable(gate)) return outcome.verdict === MeasurementPhase.FAILED || outcome.verdict === MeasurementPhase.INCONCLUSIVE;
       if (gate?.design && scenario.healthyShares && outcome.verdict === MeasurementPhase.FAILED) return true;
-      return (scenario.expected as readonly RunPhase[]).includes(outcome.verdict) && (scenario.expectedGate === undefined || sameJudgment(gate?.kind, scenario.expectedGate));
+      if (!(scenario.expected as readonly RunPhase[]).includes(outcome.verdict)) return false;
+      if (scenario.expectedGate === undefined || sameJudgment(gate?.kind, scenario.expectedGate)) return true;
+      // gates that end the run at the same look decide it together: one of the expected kind among them is as expected
+      return outcome.gates.some((g) => !g.dryRun && !g.terminated && g.phase === outcome.verdict && g.decidedAfterSeconds === outcome.decidedAfterSeconds
+        && sameJudgment(target.gates.find((x) => x.name === g.name)?.kind, scenario.expectedGate!));
     }
   }
 }
