@@ -352,7 +352,8 @@ const asNobody = process.getuid?.() === 0 && spawnSync('setpriv', ['--version'])
     const build = readdirSync(join(work, 'node_modules', '.cache', 'hotrod')).find((n) => n.startsWith('build-'))!;
     copyFileSync(join(work, 'node_modules', '.cache', 'hotrod', build, 'main.js'), join(base, 'app.js'));
     for (const f of ['cdk8s.yaml', 'package.json']) copyFileSync(join(work, f), join(base, f));
-    symlinkSync(join(ROOT, 'imports'), join(base, 'imports'), 'dir');
+    // a copy, not a link: the checkout may sit where nobody cannot enter (a clone in a mktemp -d folder)
+    cpSync(join(ROOT, 'imports'), join(base, 'imports'), { recursive: true });
     const out = join(base, 'out');
     mkdirSync(out);
     chownSync(out, 65534, 65534);
