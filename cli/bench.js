@@ -51,14 +51,21 @@ function hasKubectl() {
   return !r.error && r.status === 0;
 }
 
-/** A copy of a synthesized folder with a kustomization.yaml listing every file: the same YAML for kustomize to render. */
+/**
+ * A chart's values file the synth writes beside the app folders (`prometheus.values.yaml` for the
+ * community chart's rules): no Kubernetes object, so no resource of kustomize's
+ * (lib/manifests.ts HELM_VALUES_FILE reads it the same way).
+ */
+const VALUES_FILE = /\.values\.ya?ml$/;
+
+/** A copy of a synthesized folder with a kustomization.yaml listing every manifest file: the same YAML for kustomize to render. */
 function kustomizeFolder(work, synthesized) {
   const dir = join(work, 'kustomize');
   cpSync(synthesized, dir, { recursive: true });
   const files = [];
   const walk = (d) => readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name)).forEach((e) => {
     if (e.isDirectory()) walk(join(d, e.name));
-    else if (/\.ya?ml$/.test(e.name)) files.push(relative(dir, join(d, e.name)));
+    else if (/\.ya?ml$/.test(e.name) && !VALUES_FILE.test(e.name)) files.push(relative(dir, join(d, e.name)));
   });
   walk(dir);
   writeFileSync(join(dir, 'kustomization.yaml'), `resources:\n${files.map((f) => `  - ${f}`).join('\n')}\n`);
@@ -151,4 +158,6 @@ function main(argv) {
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+if (require.main === module) process.exitCode = main(process.argv.slice(2));
+
+module.exports = { kustomizeFolder };
