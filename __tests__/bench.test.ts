@@ -2,9 +2,10 @@ import { spawnSync } from 'child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
+import { HELM_VALUES_FILE } from '../lib/manifests';
 
 // cli/bench.js is the command's own JavaScript: its kustomize column renders the synthesized YAML.
-const { kustomizeFolder } = require('../cli/bench') as { kustomizeFolder(work: string, synthesized: string): string };
+const { kustomizeFolder, VALUES_FILE } = require('../cli/bench') as { kustomizeFolder(work: string, synthesized: string): string; VALUES_FILE: RegExp };
 
 const kubectl = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status === 0;
 
@@ -32,6 +33,12 @@ describe('npm run bench: the YAML kustomize renders beside synth and validate', 
       const r = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8' });
       expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
       expect(r.stdout.match(/^kind: /gm)).toHaveLength(2);
+    }
+  });
+
+  test('takes for a values file what validate does (the bench is JavaScript of its own and keeps a copy of the pattern)', () => {
+    for (const name of ['prometheus.values.yaml', 'staging/prometheus.values.yml', 'values.yaml', 'my-values.yaml', 'Service.values-proxy.k8s.yaml']) {
+      expect([name, VALUES_FILE.test(name)]).toEqual([name, HELM_VALUES_FILE.test(name)]);
     }
   });
 });

@@ -160,4 +160,4 @@ function main(argv) {
 
 if (require.main === module) process.exitCode = main(process.argv.slice(2));
 
-module.exports = { kustomizeFolder };
+module.exports = { kustomizeFolder, VALUES_FILE };

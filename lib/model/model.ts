@@ -39,6 +39,11 @@ export interface ObjectRef {
   readonly namespaceFrom?: string;
 }
 
+/** An object as `Kind/namespace/name` (empty where it has none), as findings name it. */
+export function objectPath(ref: ObjectRef): string {
+  return `${ref.kind}/${ref.namespace ?? ''}/${ref.name ?? ''}`;
+}
+
 /** The reference of a loaded manifest as written (its own namespace only). */
 export function refOf(m: LoadedManifest): ObjectRef {
   return { kind: m.object.kind, namespace: m.object.metadata?.namespace, name: m.object.metadata?.name, file: m.file };

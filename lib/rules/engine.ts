@@ -1,4 +1,5 @@
 import { LoadedManifest } from '../manifests';
+import { objectPath } from '../model/model';
 import { ALL_RULES } from './all-rules';
 import { FILE_KIND, Finding, formatFinding, Rule, RuleOptions, Severity } from './types';
 
@@ -120,7 +121,7 @@ const INDENT = '    ';
  * came from, and the findings folded into it, one line each.
  */
 export function formatFindingLines(f: Finding): string[] {
-  const where = f.object.kind === FILE_KIND ? '' : `${f.object.kind}/${f.object.namespace ?? ''}/${f.object.name ?? ''}: `;
+  const where = f.object.kind === FILE_KIND ? '' : `${objectPath(f.object)}: `;
   const [first, ...others] = topLevelParts(f.message);
   const [head, aside] = splitAside(first);
   const lines = [`${f.object.file ? `${f.object.file}: ` : ''}${f.severity}: ${where}${f.ruleId}: ${head}`];
@@ -130,7 +131,7 @@ export function formatFindingLines(f: Finding): string[] {
   if (f.consequences?.length) {
     lines.push(`${INDENT}from the same cause:`);
     for (const c of f.consequences) {
-      const at = c.object.kind === FILE_KIND ? '' : `${c.object.kind}/${c.object.namespace ?? ''}/${c.object.name ?? ''}: `;
+      const at = c.object.kind === FILE_KIND ? '' : `${objectPath(c.object)}: `;
       lines.push(`${INDENT}- ${c.object.file && c.object.file !== f.object.file ? `${c.object.file}: ` : ''}${at}${c.ruleId}: ${brief(topLevelParts(c.message)[0])}`);
     }
   }

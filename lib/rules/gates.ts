@@ -11,7 +11,7 @@ import { BUCKET_LABEL, SCRAPE_ANNOTATIONS } from '../platform/prometheus-naming'
 import { LoadedManifest } from '../manifests';
 import { analysisUses, declaredArgs, findTemplate, metricSchedule, metricSpecs, PrometheusMetric, prometheusMetrics, TEMPLATE_KINDS } from '../model/analyses';
 import { defineRules, list } from './define';
-import { asArr, asObj, asStr, DeliveryModel } from '../model/model';
+import { asArr, asObj, asStr, DeliveryModel, objectPath } from '../model/model';
 import { collectorsOf, componentType } from '../model/collectors';
 import { seriesCatalog } from '../model/series';
 import { checkSeriesForCanary, SERIES_NOT_FOR_CANARY } from './canary-series';
@@ -134,20 +134,20 @@ function userEndpointsRunning(model: DeliveryModel, template: LoadedManifest): S
 }
 
 /**
+ * The cause a gate's unguarded `result[i]` is: an empty result makes every measurement an Error,
+ * which is also why such a gate stops a run before its data can exist.
+ */
+export function unguardedIndexCause(template: ObjectRef, metricName: string): string {
+  return `unguarded-index:${objectPath(template)}:${metricName}`;
+}
+
+/**
  * When a gate ends the run if its query returns nothing from the first measurement on, and how:
  * the template's own conditions decide what an empty result is (Failed, Inconclusive, or an
  * Error for an unguarded `result[0]`) and the metric's limits when that ends it (simulated as
  * Argo Rollouts decides a metric); undefined when an empty result passes, or the conditions
  * cannot be read (conditions/unreadable reports them).
  */
-/**
- * The cause a gate's unguarded `result[i]` is: an empty result makes every measurement an Error,
- * which is also why such a gate stops a run before its data can exist.
- */
-export function unguardedIndexCause(template: ObjectRef, metricName: string): string {
-  return `unguarded-index:${template.kind}/${template.namespace ?? ''}/${template.name ?? ''}:${metricName}`;
-}
-
 function stopWithoutData(metric: PrometheusMetric, t: MetricSchedule): { atSeconds: number; how: string; fixField: string; byErrors?: true } | undefined {
   // a condition that does not compile for a vector at all errors with data too: not about missing data
   const compiles = (c: string) => {

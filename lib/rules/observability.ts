@@ -17,8 +17,11 @@ export const SERIES_BUDGET_PER_SERVICE = 10_000;
  * leaves `$__interval` and `$__interval_ms` for its backend to fill: grafana/grafana
  * packages/grafana-prometheus/src/datasource.ts `applyTemplateVariables`).
  */
+const STAND_IN_SECONDS = 300;
+const STAND_IN_DURATION = `${STAND_IN_SECONDS}s`;
 const GRAFANA_TIME_VARIABLES: Readonly<Record<string, string>> = {
-  __interval: '5m', __rate_interval: '5m', __range: '5m', __interval_ms: '300000', __range_ms: '300000', __range_s: '300',
+  __interval: STAND_IN_DURATION, __rate_interval: STAND_IN_DURATION, __range: STAND_IN_DURATION,
+  __interval_ms: String(STAND_IN_SECONDS * 1000), __range_ms: String(STAND_IN_SECONDS * 1000), __range_s: String(STAND_IN_SECONDS),
 };
 
 /**
@@ -51,7 +54,7 @@ export function grafanaQueryError(expr: string): { near: string; line: number; c
     if (m[0] === '"' || m[0] === "'" || m[0] === '`') return m;
     variables++;
     const before = promql.slice(0, rest[rest.length - 2] as number);
-    return /(?:\[|:|\boffset)\s*$/.test(before) ? '5m' : 'grafana_variable';
+    return /(?:\[|:|\boffset)\s*$/.test(before) ? STAND_IN_DURATION : 'grafana_variable';
   });
   const error = readPromql(filled).error;
   return error && variables === 0 ? error : undefined;
@@ -144,7 +147,8 @@ export const OBSERVABILITY_RULES = defineRules({
   const dashboardLabel = Object.entries(GRAFANA_DASHBOARD_LABEL)[0];
   for (const m of model.ofKind('ConfigMap').filter((x) => x.object.metadata?.labels?.[dashboardLabel[0]] === dashboardLabel[1])) {
     const ref = model.refOf(m);
-    // the sidecar writes every key to a file; Grafana's file provisioning reads the .json ones
+    // the sidecar writes every key to a file; Grafana's file provisioning reads only names ending in .json
+    // (grafana/grafana pkg/services/provisioning/dashboards/file_reader.go validateWalkablePath)
     for (const [file, text] of Object.entries((m.object as { data?: Record<string, unknown> }).data ?? {}).filter(([f]) => f.endsWith('.json'))) {
       let dashboard: GrafanaDashboard;
       try {

@@ -1,5 +1,5 @@
 import { defineRules } from './define';
-import { asArr, asNum, asObj, asStr, asStrMap, DeliveryModel, Obj, ObjectRef } from '../model/model';
+import { asArr, asNum, asObj, asStr, asStrMap, DeliveryModel, Obj, ObjectRef, objectPath } from '../model/model';
 import { namespaceEnforcement } from '../model/namespaces';
 import { enforces, POD_SECURITY_VERSION, PodSecurityLevel } from '../platform/pod-security';
 import { Severity } from './types';
@@ -282,7 +282,7 @@ export const POD_SECURITY_RULES = defineRules(
             : `; namespace ${namespace} enforces only ${enforced.level} (${enforced.from}), which admits it`;
         // the controls one pod template misses at one severity have one cause, a security context not
         // written for the level: validate prints the first and folds the others under it
-        const cause = `pod-security:${ref.kind}/${ref.namespace ?? ''}/${ref.name ?? ''}:${severity}`;
+        const cause = `pod-security:${objectPath(ref)}:${severity}`;
         report(id, severity, ref, `${problems.join('; ')}; the Pod Security Standards ${control.level} control "${control.name}" (policy ${POD_SECURITY_VERSION}) forbids it${consequence}`, control.fix,
           { causes: [cause], causedBy: [cause] });
       }

@@ -1,5 +1,5 @@
 import { LoadedManifest } from '../manifests';
-import { ModelOptions, ObjectRef } from '../model/model';
+import { ModelOptions, ObjectRef, objectPath } from '../model/model';
 
 export type { ObjectRef } from '../model/model';
 export { refOf } from '../model/model';
@@ -58,7 +58,7 @@ export const FILE_KIND = 'File';
 /** One line: `kind/namespace/name: rule-id: message (fix: ...)`. */
 export function formatFinding(f: Finding): string {
   // A finding about a file (not YAML, a skipped template) names the file, which the origin prefix already shows.
-  const where = f.object.kind === FILE_KIND ? '' : `${f.object.kind}/${f.object.namespace ?? ''}/${f.object.name ?? ''}: `;
+  const where = f.object.kind === FILE_KIND ? '' : `${objectPath(f.object)}: `;
   const namespace = f.object.namespaceFrom ? ` [namespace ${f.object.namespace}: ${f.object.namespaceFrom}]` : '';
   return `${where}${f.ruleId}: ${f.message} (fix: ${f.fix})${namespace}`;
 }
